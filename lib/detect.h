@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Compression format detection: magic bytes first, then the file-name suffix rules. */
+#ifndef VMPULL_DETECT_H
+#define VMPULL_DETECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmpull.h"
+
+enum format {
+  FORMAT_NONE = 0,
+  FORMAT_XZ,
+  FORMAT_LZMA, /* LZMA_Alone (.lzma) */
+  FORMAT_LZIP,
+  FORMAT_GZIP,
+  FORMAT_ZSTD,
+  FORMAT_BZIP2,
+  FORMAT_ZIP,
+};
+
+/* Bytes detection wants to see (fewer is fine at end of stream). */
+#define DETECT_PEEK 16
+
+/* head: the first bytes of the stream (len 0 means the source is empty, an error).
+ * name: the image file name, for the suffix rules; may be NULL. */
+int detect_format(const uint8_t *head, size_t len, const char *name, enum format *out, vmpull_error *err);
+
+const char *format_name(enum format f);
+/* The suffix the naming rule strips for f (".xz"...), or NULL for none. */
+const char *format_suffix(enum format f);
+
+#endif

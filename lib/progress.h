@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Progress events to the caller's callback, throttled, plus cancellation. */
+#ifndef VMPULL_PROGRESS_H
+#define VMPULL_PROGRESS_H
+
+#include "vmpull.h"
+
+struct progress_state {
+  vmpull_progress ev;
+  vmpull_progress_fn fn;
+  void *data;
+  volatile sig_atomic_t *cancel;
+  uint64_t last_ns;
+};
+
+/* Report (at most every 50 ms unless force); returns -VMPULL_E_CANCELLED when asked to stop. */
+int progress_report(struct progress_state *p, int force, vmpull_error *err);
+/* Poll only the cancel flag (cheap, for hot loops). */
+int progress_check_cancel(struct progress_state *p, vmpull_error *err);
+
+#endif

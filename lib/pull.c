@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One pull, top to bottom (after systemd's pull-job.c):
+ *   resolve -> byte source -> tee (sha256, size, progress, cache)
+ *   -> [tar unwrap] -> peek + detect -> decode -> sparse atomic sink -> commit
+ * Nothing here knows a codec or a protocol; each arrow is one small file.
+ */
+#include <sys/stat.h>
+
+#include "decode.h"
+#include "detect.h"
+#include "error.h"
+#include "progress.h"
+#include "redact.h"
+#include "resolve.h"
+#include "sink.h"
+#include "tee.h"
+#include "unwrap_tar.h"
+#include "util.h"
+
+#define DEFAULT_MACHINE "podman-machine-default"
+#define DEFAULT_MAX_SIZE (1ull << 40) /* 1 TiB */
+
+VMPULL_PUBLIC const char *vmpull_version(void) { return VMPULL_VERSION; }
+
+VMPULL_PUBLIC void vmpull_pull_options_init(vmpull_pull_options *opts, size_t struct_size) {
+  memset(opts, 0, struct_size);
+  opts->struct_size = struct_size;
+  opts->tls_verify = 1;
+  opts->retries = -1;
+}
+
+VMPULL_PUBLIC void vmpull_result_free(vmpull_result *r) {
+  if (!r)
+    return;
+  free(r->path);
+  free(r->source);
+  free(r->format);
+  free(r->digest);
+  free(r->image_name);
+  free(r->content_disposition);
+  free(r->reference);
+  memset(r, 0, sizeof(*r));
+}
+
+/* mkdir -p, new folders 0700: a data dir can hold a user's VM disks. */
+static int make_dirs(const char *path, vmpull_error *err) {
+  _cleanup_free_ char *copy = strdup(path);
+  if (!copy)
+    return error_oom(err);
+  for (char *p = copy + 1;; p++) {
+    if (*p == '/' || *p == '\0') {
+      char saved = *p;
+      *p = '\0';
+      if (mkdir(copy, 0700) < 0 && errno != EEXIST)
+        return error_set_errno(err, errno == EACCES ? VMPULL_E_IO : VMPULL_E_IO, errno, "create folder %s", copy);
+      *p = saved;
+      if (!saved)
+        break;
+    }
+  }
+  struct stat st;
+  if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+    return error_set(err, VMPULL_E_IO, "data folder %s is not a folder", path);
+  return 0;
+}
+
+static int resolve_source(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err) {
+  enum source_kind kind;
+  int ret = source_classify(o->source, &kind, err);
+  if (ret < 0)
+    return ret;
+  switch (kind) {
+  case SOURCE_FILE:
+    return resolve_file(o, o->source, r, err);
+  case SOURCE_HTTP:
+    return resolve_http(o, r, err);
+  case SOURCE_OCI_DIR:
+    return resolve_oci_dir(o, r, err);
+  case SOURCE_DOCKER:
+    return resolve_docker(o, r, err);
+  default:
+    return error_set(err, VMPULL_E_UNSUPPORTED, "%s:// sources are not supported yet", source_kind_name(kind));
+  }
+}
+
+/* "sha256:HEX" (or sha512) and lowercase hex of the right length, before anything relies on it. */
+static int check_digest_syntax(const char *d, vmpull_error *err) {
+  size_t want = starts_with(d, "sha256:") ? 64 : starts_with(d, "sha512:") ? 128 : 0;
+  const char *hex = strchr(d, ':');
+  if (!want || strlen(hex + 1) != want || strspn(hex + 1, "0123456789abcdef") != want)
+    return error_set(err, VMPULL_E_USAGE, "digest '%s' is not sha256:<64 lowercase hex>", d);
+  return 0;
+}
+
+static int verify_digest(const char *want, const char *got, const char *what, vmpull_error *err) {
+  if (!want)
+    return 0;
+  if (strcmp(want, got) != 0)
+    return error_set(err, VMPULL_E_DIGEST, "%s: digest mismatch: expected %s, got %s", what, want, got);
+  return 0;
+}
+
+static int pull_run(const vmpull_pull_options *o, vmpull_result *res, vmpull_error *err) {
+  if (o->expected_digest) {
+    int r = check_digest_syntax(o->expected_digest, err);
+    if (r < 0)
+      return r;
+    if (!starts_with(o->expected_digest, "sha256:"))
+      return error_set(err, VMPULL_E_USAGE, "--digest takes a sha256: digest");
+  }
+  if (!o->output && !o->data_dir)
+    return error_set(err, VMPULL_E_USAGE, "neither an output path nor a data folder was given");
+
+  struct progress_state progress = {.fn = o->progress, .data = o->progress_data, .cancel = o->cancel};
+  progress.ev.stage = VMPULL_STAGE_RESOLVE;
+  progress.ev.fetched_total = UINT64_MAX;
+
+  /* resolve */
+  __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX};
+  int r = resolve_source(o, &rs, err);
+  if (r < 0)
+    return r;
+  progress.ev.name = rs.image_name;
+  progress.ev.stage = VMPULL_STAGE_TRANSFER;
+  progress.ev.fetched_total = rs.expected_size != UINT64_MAX ? rs.expected_size : rs.src->size;
+  r = progress_report(&progress, 1, err);
+  if (r < 0)
+    return r;
+
+  /* tee: every fetched byte is hashed and counted exactly once */
+  struct tee_options to = {.expected_size = rs.expected_size, .progress = &progress, .cache_fd = -1};
+  _cleanup_source_ struct byte_source *fetched = NULL;
+  r = tee_new(rs.src, &to, &fetched, err);
+  if (r < 0)
+    return r;
+  rs.src = NULL;
+
+  /* unwrap: a tar layer holds the compressed disk as its one file */
+  struct byte_source *tee = fetched; /* owned by the chain from here on */
+  struct byte_source *content = TAKE_PTR(fetched);
+  if (rs.tar_layer) {
+    _cleanup_free_ char *entry = NULL;
+    r = unwrap_tar_new(content, &content, &entry, err);
+    if (r < 0)
+      return error_wrap(err, "%s", rs.display);
+    free(rs.image_name);
+    rs.image_name = TAKE_PTR(entry);
+    progress.ev.name = rs.image_name;
+  }
+
+  /* detect */
+  _cleanup_source_ struct byte_source *stream = source_peek_new(content);
+  if (!stream) {
+    source_free(content);
+    return error_oom(err);
+  }
+  const uint8_t *head;
+  size_t head_len;
+  r = source_peek(stream, DETECT_PEEK, &head, &head_len, err);
+  if (r < 0)
+    return r;
+  enum format format;
+  r = detect_format(head, head_len, rs.image_name, &format, err);
+  if (r < 0)
+    return r;
+
+  /* sink */
+  _cleanup_free_ char *out_path = NULL;
+  if (o->output) {
+    out_path = strdup(o->output);
+    if (!out_path)
+      return error_oom(err);
+  } else {
+    r = naming_output_path(o->data_dir, o->machine_name ? o->machine_name : DEFAULT_MACHINE, rs.image_name,
+                           format_suffix(format), &out_path, err);
+    if (r < 0)
+      return r;
+    r = make_dirs(o->data_dir, err);
+    if (r < 0)
+      return r;
+  }
+  struct sink_options so = {
+      .replace = o->replace,
+      .mode = o->mode,
+      .max_size = o->max_size ? o->max_size : DEFAULT_MAX_SIZE,
+  };
+  __attribute__((cleanup(sink_close))) struct sink sink = SINK_INIT;
+  r = sink_open(&sink, out_path, &so, err);
+  if (r < 0)
+    return r;
+
+  /* decode */
+  struct decode_options dopts = {.threads = o->threads};
+  r = decoder_for(format)(stream, &sink, &dopts, err);
+  if (r < 0) {
+    if (err->code == VMPULL_E_CANCELLED)
+      return r;
+    return error_wrap(err, "%s", rs.display);
+  }
+  /* Whatever the decoder left unread still counts for the digest. */
+  for (;;) {
+    uint8_t drain[65536];
+    size_t got = 0;
+    r = source_read(tee, drain, sizeof(drain), &got, err);
+    if (r < 0)
+      return r;
+    if (!got)
+      break;
+  }
+
+  /* verify */
+  char digest[80];
+  r = tee_digest(tee, digest, err);
+  if (r < 0)
+    return r;
+  r = verify_digest(rs.expected_digest, digest, rs.display, err);
+  if (r < 0)
+    return r;
+  r = verify_digest(o->expected_digest, digest, rs.display, err);
+  if (r < 0)
+    return r;
+
+  /* commit */
+  uint64_t allocated = 0;
+  r = sink_commit(&sink, &allocated, err);
+  if (r < 0)
+    return r;
+  progress.ev.written = sink.offset;
+  progress.ev.stage = VMPULL_STAGE_DONE;
+  (void)progress_report(&progress, 1, NULL);
+
+  res->path = TAKE_PTR(out_path);
+  res->format = strdup(format_name(format));
+  res->digest = strdup(digest);
+  res->image_name = TAKE_PTR(rs.image_name);
+  res->content_disposition = TAKE_PTR(rs.content_disposition);
+  res->reference = TAKE_PTR(rs.reference);
+  res->fetched = tee_bytes(tee);
+  res->size = sink.offset;
+  res->allocated = allocated;
+  if (!res->format || !res->digest)
+    return error_oom(err);
+  return 0;
+}
+
+VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *result, vmpull_error *err) {
+  error_clear(err);
+  if (!opts || !result || opts->struct_size < offsetof(vmpull_pull_options, cancel) + sizeof(opts->cancel))
+    return error_set(err, VMPULL_E_USAGE, "vmpull_pull: options not initialised with vmpull_pull_options_init");
+  memset(result, 0, sizeof(*result));
+  _cleanup_free_ char *shown = redact_source(opts->source ? opts->source : "");
+  int r = pull_run(opts, result, err);
+  if (r < 0) {
+    vmpull_result_free(result);
+    return error_wrap(err, "pull %s", shown ? shown : "source");
+  }
+  result->source = TAKE_PTR(shown);
+  return 0;
+}

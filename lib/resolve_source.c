@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Source classification, the output naming rule, and the local-file resolver. */
+#include <ctype.h>
+
+#include "error.h"
+#include "resolve.h"
+#include "util.h"
+
+static const struct {
+  const char *prefix;
+  enum source_kind kind;
+  const char *name;
+} schemes[] = {
+    {"http://", SOURCE_HTTP, "http"},           {"https://", SOURCE_HTTP, "https"},
+    {"oci-dir://", SOURCE_OCI_DIR, "oci-dir"},  {"docker://", SOURCE_DOCKER, "docker"},
+    {"fcos://", SOURCE_FCOS, "fcos"},           {"oci-archive://", SOURCE_OCI_ARCHIVE, "oci-archive"},
+    {"file://", SOURCE_FILE, "file"},
+};
+
+const char *source_kind_name(enum source_kind kind) {
+  for (size_t i = 0; i < ARRAY_SIZE(schemes); i++)
+    if (schemes[i].kind == kind)
+      return schemes[i].name;
+  return "file";
+}
+
+int source_classify(const char *source, enum source_kind *kind, vmpull_error *err) {
+  if (!source || !*source)
+    return error_set(err, VMPULL_E_USAGE, "empty source");
+  for (size_t i = 0; i < ARRAY_SIZE(schemes); i++) {
+    if (strncasecmp(source, schemes[i].prefix, strlen(schemes[i].prefix)) == 0) {
+      *kind = schemes[i].kind;
+      return 0;
+    }
+  }
+  /* "scheme://" with a scheme we do not know is a mistake, not a folder named "ftp:". */
+  const char *p = source;
+  if (isalpha((unsigned char)*p)) {
+    while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
+      p++;
+    if (p - source > 1 && strncmp(p, "://", 3) == 0)
+      return error_set(err, VMPULL_E_USAGE, "%.*s: unsupported source scheme (use a path, http(s)://, oci-dir:// or docker://)",
+                       (int)(p - source + 3), source);
+  }
+  *kind = SOURCE_FILE;
+  return 0;
+}
+
+int image_name_check(const char *name, vmpull_error *err) {
+  if (!name || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+    return error_set(err, VMPULL_E_USAGE, "image file name '%s' is not usable", name ? name : "");
+  for (const char *p = name; *p; p++) {
+    if (*p == '/' || *p == '\\' || (unsigned char)*p < 0x20 || *p == 0x7f)
+      return error_set(err, VMPULL_E_USAGE, "image file name '%s' is not usable (path separator or control character)",
+                       name);
+  }
+  return 0;
+}
+
+const char *path_base_name(const char *path) {
+  const char *base = path;
+  for (const char *p = path; *p; p++)
+    if ((*p == '/' || *p == '\\') && p[1])
+      base = p + 1;
+  return base;
+}
+
+int naming_output_path(const char *data_dir, const char *machine, const char *image_name, const char *strip_suffix,
+                       char **out, vmpull_error *err) {
+  int r = image_name_check(image_name, err);
+  if (r < 0)
+    return r;
+  if (!machine || !*machine || strchr(machine, '/') || strcmp(machine, "..") == 0)
+    return error_set(err, VMPULL_E_USAGE, "machine name '%s' is not usable", machine ? machine : "");
+  size_t keep = strlen(image_name);
+  if (strip_suffix && ends_with_ci(image_name, strip_suffix) && keep > strlen(strip_suffix))
+    keep -= strlen(strip_suffix);
+  *out = xasprintf("%s%s%s_%.*s", data_dir, ends_with_ci(data_dir, "/") ? "" : "/", machine, (int)keep, image_name);
+  return *out ? 0 : error_oom(err);
+}
+
+void resolved_clear(struct resolved *r) {
+  source_free(r->src);
+  free(r->image_name);
+  free(r->display);
+  free(r->expected_digest);
+  free(r->reference);
+  free(r->content_disposition);
+  *r = (struct resolved){.expected_size = UINT64_MAX};
+}
+
+int resolve_file(const vmpull_pull_options *o, const char *path, struct resolved *r, vmpull_error *err) {
+  (void)o;
+  if (strncasecmp(path, "file://", 7) == 0)
+    path += 7;
+  int ret = source_file_open(path, &r->src, err);
+  if (ret < 0)
+    return ret;
+  r->image_name = strdup(path_base_name(path));
+  r->display = strdup(path);
+  if (!r->image_name || !r->display)
+    return error_oom(err);
+  return 0;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A byte source: the one interface between where bytes come from and what is
+ * done with them. Sources are pulled: the consumer passes its own buffer down
+ * and each layer reads straight into it, so stacking layers (tee, tar unwrap,
+ * peek) costs no copy. A new kind of source only implements this.
+ */
+#ifndef VMPULL_SOURCE_H
+#define VMPULL_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmpull.h"
+
+struct byte_source;
+
+struct byte_source_ops {
+  /* Read up to cap (> 0) bytes into buf. *got == 0 means end of stream.
+   * A read may return fewer bytes than asked before the end. */
+  int (*read)(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err);
+  void (*free)(struct byte_source *s);
+};
+
+struct byte_source {
+  const struct byte_source_ops *ops;
+  char *name;    /* what errors name: a path, a redacted URL, "blob sha256:..." */
+  uint64_t size; /* bytes this source will yield, or UINT64_MAX when unknown */
+};
+
+static inline int source_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+  return s->ops->read(s, buf, cap, got, err);
+}
+
+/* Read until cap bytes or end of stream; *got < cap only at the end. */
+int source_read_full(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err);
+
+/* Frees s (NULL is fine); for _cleanup_. */
+void source_free(struct byte_source *s);
+static inline void source_freep(struct byte_source **s) { source_free(*s); }
+#define _cleanup_source_ __attribute__((cleanup(source_freep)))
+
+/* Local file. Fails on a directory, a missing or unreadable file, with the path in the message. */
+int source_file_open(const char *path, struct byte_source **out, vmpull_error *err);
+
+/*
+ * Peek: lets detection look at the first bytes and then hands them on
+ * to the decoder as if nothing had been read.
+ */
+struct byte_source *source_peek_new(struct byte_source *inner);
+/* Make at least want bytes (fewer at end of stream) visible; returns them. */
+int source_peek(struct byte_source *peek, size_t want, const uint8_t **data, size_t *len, vmpull_error *err);
+
+#endif

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A tar layer that holds exactly one regular file: present that file as a byte source. */
+#ifndef VMPULL_UNWRAP_TAR_H
+#define VMPULL_UNWRAP_TAR_H
+
+#include "source.h"
+
+/* Takes ownership of inner. The tar may itself be gzip/zstd compressed (layer media
+ * type +gzip/+zstd): the tar's own compression is removed here. *entry_name is the
+ * base name of the file (leading ./ stripped); links, "..", absolute paths, zero or
+ * several regular files are errors. Directory entries are ignored. */
+int unwrap_tar_new(struct byte_source *inner, struct byte_source **out, char **entry_name, vmpull_error *err);
+
+#endif

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "util.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+
+char *xasprintf(const char *fmt, ...) {
+  va_list ap;
+  char *s = NULL;
+  va_start(ap, fmt);
+  int r = vasprintf(&s, fmt, ap);
+  va_end(ap);
+  return r < 0 ? NULL : s;
+}
+
+int ends_with_ci(const char *s, const char *suffix) {
+  size_t ls = strlen(s), lx = strlen(suffix);
+  return ls >= lx && strcasecmp(s + ls - lx, suffix) == 0;
+}
+
+int starts_with(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+int pwrite_all(int fd, const void *buf, size_t len, uint64_t off) {
+  const uint8_t *p = buf;
+  while (len > 0) {
+    ssize_t n = pwrite(fd, p, len, (off_t)off);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return -errno;
+    }
+    p += n;
+    len -= (size_t)n;
+    off += (uint64_t)n;
+  }
+  return 0;
+}
+
+int read_file_limited(const char *path, size_t max, char **out, size_t *len) {
+  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  struct stat st;
+  if (fstat(fd, &st) < 0)
+    return -errno;
+  if (S_ISDIR(st.st_mode))
+    return -EISDIR;
+  size_t cap = 4096, used = 0;
+  _cleanup_free_ char *buf = malloc(cap + 1);
+  if (!buf)
+    return -ENOMEM;
+  for (;;) {
+    if (used == cap) {
+      if (cap > max)
+        return -EFBIG;
+      cap *= 2;
+      char *nb = realloc(buf, cap + 1);
+      if (!nb)
+        return -ENOMEM;
+      buf = nb;
+    }
+    ssize_t n = read(fd, buf + used, cap - used);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return -errno;
+    }
+    if (n == 0)
+      break;
+    used += (size_t)n;
+    if (used > max)
+      return -EFBIG;
+  }
+  buf[used] = '\0';
+  if (len)
+    *len = used;
+  *out = TAKE_PTR(buf);
+  return 0;
+}
+
+uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internal helpers: scope-based cleanup, ownership transfer, small utilities. */
+#ifndef VMPULL_UTIL_H
+#define VMPULL_UTIL_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+
+static inline void freep(void *p) { free(*(void **)p); }
+static inline void closep(int *fd) {
+  if (*fd >= 0) {
+    int saved = errno;
+    close(*fd);
+    errno = saved;
+  }
+}
+static inline void fclosep(FILE **f) {
+  if (*f)
+    fclose(*f);
+}
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+
+/* Hand ownership out of a cleanup-scoped variable. */
+#define TAKE_PTR(p)                 \
+  ({                                \
+    __typeof__(p) _taken_ = (p);    \
+    (p) = NULL;                     \
+    _taken_;                        \
+  })
+#define TAKE_FD(fd)                 \
+  ({                                \
+    int _taken_fd_ = (fd);          \
+    (fd) = -1;                      \
+    _taken_fd_;                     \
+  })
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Wipe memory that held a secret before it is freed. */
+static inline void secure_zero(void *p, size_t n) {
+  if (p)
+    explicit_bzero(p, n);
+}
+static inline void free_secret(char *s) {
+  if (s) {
+    explicit_bzero(s, strlen(s));
+    free(s);
+  }
+}
+static inline void free_secretp(char **s) { free_secret(*s); }
+#define _cleanup_secret_ _cleanup_(free_secretp)
+
+/* Never-NULL allocation helpers: abort on OOM is not acceptable in a library,
+ * so they return NULL and callers report VMPULL_E_IO "out of memory". */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+int ends_with_ci(const char *s, const char *suffix);
+int starts_with(const char *s, const char *prefix);
+
+/* Write all of buf at offset (retrying on EINTR and short writes). */
+int pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+/* Read the whole of a small file (at most max bytes) into a NUL-terminated buffer. */
+int read_file_limited(const char *path, size_t max, char **out, size_t *len);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t now_ns(void);
+
+#endif

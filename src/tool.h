@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The vmpull command-line tool: all output lives here, never in lib/. */
+#ifndef VMPULL_TOOL_H
+#define VMPULL_TOOL_H
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "vmpull.h"
+
+/* Exit statuses. */
+#define EXIT_PULL_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_SIGINT 130
+#define EXIT_SIGTERM 143
+
+extern volatile sig_atomic_t tool_cancel;     /* set by SIGINT/SIGTERM */
+extern volatile sig_atomic_t tool_signal;     /* which one */
+void tool_install_signals(void);
+int tool_exit_for_error(const vmpull_error *err);
+
+/* One-line message "vmpull: ..." on stderr. */
+void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void tool_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Usage error with a hint for a mistyped option; returns EXIT_USAGE. */
+int tool_unknown_option(const char *cmd, const char *arg, const struct option *longopts);
+/* Print {"error": {"code", "message"}} on stdout for --json. */
+void tool_json_error(const vmpull_error *err);
+
+/* Progress display (tool_progress.c). */
+enum progress_mode { PROGRESS_AUTO, PROGRESS_ALWAYS, PROGRESS_NEVER };
+struct tool_progress {
+  int enabled;        /* draw at all */
+  int tty;            /* stderr is a terminal: redraw in place */
+  int drawn;          /* a partial line is on screen */
+  uint64_t start_ns, last_ns;
+  uint64_t rate_ref_ns, rate_ref_bytes; /* for the smoothed rate */
+  double rate;        /* bytes/s, smoothed */
+};
+void tool_progress_init(struct tool_progress *p, enum progress_mode mode, int quiet);
+int tool_progress_cb(const vmpull_progress *ev, void *userdata);
+/* End a half-drawn line (on errors and signals). */
+void tool_progress_finish(struct tool_progress *p);
+/* Human IEC units: "1.5 GiB". */
+void tool_format_bytes(uint64_t n, char *buf, size_t len);
+
+static inline uint64_t MIN_U64(uint64_t a, uint64_t b) { return a < b ? a : b; }
+static inline int MIN_INT(int a, int b) { return a < b ? a : b; }
+
+int tool_pull(int argc, char **argv);
+int tool_help(const char *topic);
+
+#endif

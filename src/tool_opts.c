@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "tool_opts.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+  OPT_PROVIDER = 256,
+  OPT_DATA_DIR,
+  OPT_CACHE_DIR,
+  OPT_REPLACE,
+  OPT_DIGEST,
+  OPT_THREADS,
+  OPT_PROGRESS,
+  OPT_JSON,
+  OPT_ARCH,
+  OPT_MAX_SIZE,
+  OPT_MODE,
+  OPT_HELP,
+  OPT_TLS_VERIFY,
+  OPT_CA_CERT,
+  OPT_CERT_DIR,
+  OPT_USER_AGENT,
+  OPT_CONNECT_TIMEOUT,
+  OPT_STALL_TIMEOUT,
+  OPT_CHECKSUMS,
+  OPT_RETRIES,
+  OPT_CREDS,
+  OPT_AUTHFILE,
+  OPT_DEFAULT_IMAGE,
+  OPT_OS_VERSION,
+  OPT_OFFLINE,
+  OPT_NO_CACHE,
+};
+
+static const struct option pull_longopts[] = {
+    {"name", required_argument, NULL, 'n'},
+    {"output", required_argument, NULL, 'o'},
+    {"provider", required_argument, NULL, OPT_PROVIDER},
+    {"arch", required_argument, NULL, OPT_ARCH},
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+    {"replace", no_argument, NULL, OPT_REPLACE},
+    {"digest", required_argument, NULL, OPT_DIGEST},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"quiet", no_argument, NULL, 'q'},
+    {"progress", required_argument, NULL, OPT_PROGRESS},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
+    {"ca-cert", required_argument, NULL, OPT_CA_CERT},
+    {"cert-dir", required_argument, NULL, OPT_CERT_DIR},
+    {"user-agent", required_argument, NULL, OPT_USER_AGENT},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
+    {"checksums", required_argument, NULL, OPT_CHECKSUMS},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"creds", required_argument, NULL, OPT_CREDS},
+    {"authfile", required_argument, NULL, OPT_AUTHFILE},
+    {"default-image", required_argument, NULL, OPT_DEFAULT_IMAGE},
+    {"os-version", required_argument, NULL, OPT_OS_VERSION},
+    {"offline", no_argument, NULL, OPT_OFFLINE},
+    {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    {NULL, 0, NULL, 0},
+};
+
+static const char *const providers[] = {"qemu", "applehv", "libkrun", "hyperv", "wsl", NULL};
+
+int parse_size(const char *s, uint64_t *out) {
+  if (!s || !isdigit((unsigned char)*s))
+    return -1;
+  errno = 0;
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno)
+    return -1;
+  unsigned shift = 0;
+  switch (toupper((unsigned char)*end)) {
+  case '\0': break;
+  case 'K': shift = 10; break;
+  case 'M': shift = 20; break;
+  case 'G': shift = 30; break;
+  case 'T': shift = 40; break;
+  case 'P': shift = 50; break;
+  default: return -1;
+  }
+  if (*end) {
+    end++;
+    if (*end == 'i' || *end == 'I')
+      end++;
+    if (*end == 'B' || *end == 'b')
+      end++;
+    if (*end)
+      return -1;
+  }
+  if (shift && v > (UINT64_MAX >> shift))
+    return -1;
+  *out = (uint64_t)v << shift;
+  return 0;
+}
+
+/* A whole number of seconds in [min, max]; -1 when malformed. */
+static long parse_seconds(const char *s, long min, long max) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno || end == s || *end || v < min || v > max)
+    return -1;
+  return v;
+}
+
+int parse_bool(const char *s) {
+  if (!s || !strcasecmp(s, "true") || !strcmp(s, "1") || !strcasecmp(s, "yes"))
+    return 1;
+  if (!strcasecmp(s, "false") || !strcmp(s, "0") || !strcasecmp(s, "no"))
+    return 0;
+  return -1;
+}
+
+static char *default_data_dir(const char *provider) {
+  const char *xdg = getenv("XDG_DATA_HOME");
+  char *out = NULL;
+  if (xdg && *xdg == '/') {
+    if (asprintf(&out, "%s/vmpull/%s", xdg, provider) < 0)
+      return NULL;
+  } else {
+    const char *home = getenv("HOME");
+    if (!home || !*home)
+      home = "/";
+    if (asprintf(&out, "%s/.local/share/vmpull/%s", home, provider) < 0)
+      return NULL;
+  }
+  return out;
+}
+
+void pull_cli_free(struct pull_cli *cli) {
+  free(cli->owned_data_dir);
+  cli->owned_data_dir = NULL;
+}
+
+int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
+  memset(cli, 0, sizeof(*cli));
+  vmpull_pull_options_init(&cli->opts, sizeof(cli->opts));
+  cli->opts.provider = "qemu";
+  cli->opts.machine_name = "podman-machine-default";
+  cli->progress_mode = PROGRESS_AUTO;
+
+  optind = 0; /* re-entrant for tests: also resets getopt's internal state */
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "n:o:q", pull_longopts, NULL)) != -1) {
+    switch (c) {
+    case 'n': cli->opts.machine_name = optarg; break;
+    case 'o': cli->opts.output = optarg; break;
+    case 'q': cli->quiet = 1; break;
+    case OPT_PROVIDER: {
+      int ok = 0;
+      for (const char *const *p = providers; *p; p++)
+        ok |= strcmp(*p, optarg) == 0;
+      if (!ok) {
+        tool_error("pull: unknown provider '%s' (qemu, applehv, libkrun, hyperv, wsl)", optarg);
+        return PULL_CLI_USAGE;
+      }
+      cli->opts.provider = optarg;
+      break;
+    }
+    case OPT_ARCH: cli->opts.arch = optarg; break;
+    case OPT_DATA_DIR: cli->opts.data_dir = optarg; break;
+    case OPT_CACHE_DIR: cli->opts.cache_dir = optarg; break;
+    case OPT_REPLACE: cli->opts.replace = 1; break;
+    case OPT_DIGEST: cli->opts.expected_digest = optarg; break;
+    case OPT_THREADS: {
+      char *end;
+      long n = strtol(optarg, &end, 10);
+      if (*end || n < 0 || n > 1024) {
+        tool_error("pull: --threads takes a number from 0 (all CPUs) to 1024, not '%s'", optarg);
+        return PULL_CLI_USAGE;
+      }
+      cli->opts.threads = (unsigned)n;
+      break;
+    }
+    case OPT_MAX_SIZE:
+      if (parse_size(optarg, &cli->opts.max_size) < 0 || cli->opts.max_size == 0) {
+        tool_error("pull: --max-size takes a size like 512M, 1G or 2T, not '%s'", optarg);
+        return PULL_CLI_USAGE;
+      }
+      break;
+    case OPT_MODE: {
+      char *end;
+      long m = strtol(optarg, &end, 8);
+      if (*end || m <= 0 || m > 07777) {
+        tool_error("pull: --mode takes an octal file mode like 0644, not '%s'", optarg);
+        return PULL_CLI_USAGE;
+      }
+      cli->opts.mode = (unsigned)m;
+      break;
+    }
+    case OPT_PROGRESS:
+      if (!strcmp(optarg, "auto"))
+        cli->progress_mode = PROGRESS_AUTO;
+      else if (!strcmp(optarg, "always"))
+        cli->progress_mode = PROGRESS_ALWAYS;
+      else if (!strcmp(optarg, "never"))
+        cli->progress_mode = PROGRESS_NEVER;
+      else {
+        tool_error("pull: --progress takes auto, always or never, not '%s'", optarg);
+        return PULL_CLI_USAGE;
+      }
+      break;
+    case OPT_JSON: cli->json = 1; break;
+    case OPT_TLS_VERIFY: {
+      int b = parse_bool(optarg);
+      if (b < 0) {
+        tool_error("pull: --tls-verify takes true or false, not '%s'", optarg);
+        return PULL_CLI_USAGE;
+      }
+      cli->opts.tls_verify = b;
+      break;
+    }
+    case OPT_CA_CERT: cli->opts.ca_cert = optarg; break;
+    case OPT_CERT_DIR: cli->opts.cert_dir = optarg; break;
+    case OPT_USER_AGENT: cli->opts.user_agent = optarg; break;
+    case OPT_CONNECT_TIMEOUT:
+    case OPT_STALL_TIMEOUT: {
+      long v = parse_seconds(optarg, 1, 86400);
+      if (v < 0) {
+        tool_error("pull: --%s takes seconds from 1 to 86400, not '%s'",
+                   c == OPT_CONNECT_TIMEOUT ? "connect-timeout" : "stall-timeout", optarg);
+        return PULL_CLI_USAGE;
+      }
+      if (c == OPT_CONNECT_TIMEOUT)
+        cli->opts.connect_timeout = v;
+      else
+        cli->opts.stall_timeout = v;
+      break;
+    }
+    case OPT_CHECKSUMS: cli->opts.checksums = optarg; break;
+    case OPT_RETRIES: {
+      long v = parse_seconds(optarg, 0, 100);
+      if (v < 0) {
+        tool_error("pull: --retries takes a number from 0 to 100, not '%s'", optarg);
+        return PULL_CLI_USAGE;
+      }
+      cli->opts.retries = (int)v;
+      break;
+    }
+    case OPT_CREDS: cli->opts.creds = optarg; break;
+    case OPT_AUTHFILE: cli->opts.authfile = optarg; break;
+    case OPT_DEFAULT_IMAGE: cli->opts.default_image = optarg; break;
+    case OPT_OS_VERSION: cli->opts.os_version = optarg; break;
+    case OPT_OFFLINE: cli->opts.offline = 1; break;
+    case OPT_NO_CACHE: cli->opts.no_cache = 1; break;
+    case OPT_HELP: tool_help("pull"); return PULL_CLI_HELP;
+    default: tool_unknown_option("pull", argv[optind - 1], pull_longopts); return PULL_CLI_USAGE;
+    }
+  }
+  if (optind >= argc) {
+    tool_error("pull: missing SOURCE (see 'vmpull pull --help')");
+    return PULL_CLI_USAGE;
+  }
+  if (optind + 1 < argc) {
+    tool_error("pull: one SOURCE expected, got also '%s'", argv[optind + 1]);
+    return PULL_CLI_USAGE;
+  }
+  cli->opts.source = argv[optind];
+  if (!cli->opts.default_image) {
+    const char *env = getenv("VMPULL_DEFAULT_IMAGE");
+    if (env && *env)
+      cli->opts.default_image = env;
+  }
+  if (!cli->opts.output && !cli->opts.data_dir) {
+    cli->owned_data_dir = default_data_dir(cli->opts.provider);
+    if (!cli->owned_data_dir) {
+      tool_error("pull: out of memory");
+      return PULL_CLI_USAGE;
+    }
+    cli->opts.data_dir = cli->owned_data_dir;
+  }
+  return PULL_CLI_OK;
+}

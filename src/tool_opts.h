@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Option parsing for `vmpull pull`, separate from running it so unit tests can drive it. */
+#ifndef VMPULL_TOOL_OPTS_H
+#define VMPULL_TOOL_OPTS_H
+
+#include "tool.h"
+
+struct pull_cli {
+  vmpull_pull_options opts;
+  enum progress_mode progress_mode;
+  int quiet;
+  int json;
+  char *owned_data_dir;   /* computed default, freed by pull_cli_free */
+};
+
+enum { PULL_CLI_OK = 0, PULL_CLI_HELP = 1, PULL_CLI_USAGE = 2 };
+
+/* Parses argv (argv[0] is "pull"). Prints its own usage errors. */
+int pull_cli_parse(struct pull_cli *cli, int argc, char **argv);
+void pull_cli_free(struct pull_cli *cli);
+
+/* "512M", "1G", "2T", "1024" -> bytes; -1 on a malformed size. */
+int parse_size(const char *s, uint64_t *out);
+/* true/false/1/0/yes/no; -1 when neither. */
+int parse_bool(const char *s);
+
+#endif

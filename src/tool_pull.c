@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vmpull pull [OPTIONS] SOURCE */
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tool.h"
+#include "tool_opts.h"
+
+static void on_warning(const char *message, void *userdata) {
+  struct tool_progress *p = userdata;
+  tool_progress_finish(p);
+  tool_warn("%s", message);
+}
+
+static void print_result_json(const vmpull_result *r, const char *provider) {
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "path", json_object_new_string(r->path));
+  json_object_object_add(o, "source", json_object_new_string(r->source));
+  json_object_object_add(o, "format", json_object_new_string(r->format));
+  json_object_object_add(o, "digest", json_object_new_string(r->digest));
+  json_object_object_add(o, "image_name", json_object_new_string(r->image_name ? r->image_name : ""));
+  json_object_object_add(o, "provider", json_object_new_string(provider));
+  json_object_object_add(o, "fetched", json_object_new_int64((int64_t)r->fetched));
+  json_object_object_add(o, "size", json_object_new_int64((int64_t)r->size));
+  json_object_object_add(o, "allocated", json_object_new_int64((int64_t)r->allocated));
+  if (r->content_disposition)
+    json_object_object_add(o, "content_disposition", json_object_new_string(r->content_disposition));
+  if (r->reference)
+    json_object_object_add(o, "reference", json_object_new_string(r->reference));
+  puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+  json_object_put(o);
+}
+
+int tool_pull(int argc, char **argv) {
+  struct pull_cli cli;
+  int r = pull_cli_parse(&cli, argc, argv);
+  if (r != PULL_CLI_OK)
+    return r == PULL_CLI_HELP ? 0 : EXIT_USAGE;
+
+  struct tool_progress progress;
+  tool_progress_init(&progress, cli.progress_mode, cli.quiet);
+  cli.opts.progress = tool_progress_cb;
+  cli.opts.progress_data = &progress;
+  cli.opts.warning = on_warning;
+  cli.opts.warning_data = &progress;
+  cli.opts.cancel = &tool_cancel;
+  tool_install_signals();
+  if (!cli.opts.tls_verify)
+    tool_warn("TLS certificate verification is disabled (--tls-verify=false)");
+
+  vmpull_error err;
+  vmpull_result res;
+  r = vmpull_pull(&cli.opts, &res, &err);
+  tool_progress_finish(&progress);
+  if (r < 0) {
+    if (cli.json)
+      tool_json_error(&err);
+    tool_error("%s", err.message);
+    pull_cli_free(&cli);
+    return tool_exit_for_error(&err);
+  }
+  if (cli.json)
+    print_result_json(&res, cli.opts.provider);
+  else
+    puts(res.path);
+  vmpull_result_free(&res);
+  pull_cli_free(&cli);
+  return 0;
+}

@@ -1,0 +1,72 @@
+"""Shared pytest fixtures for the CLI tests.
+
+Server fixtures live in tests/servers/fixture_*.py and are loaded automatically, so each
+kind of server is one file and adding one touches nothing else.
+"""
+import glob
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+pytest_plugins = sorted(
+    "servers." + Path(p).stem for p in glob.glob(str(Path(__file__).parent / "servers" / "fixture_*.py"))
+)
+
+VMPULL = os.environ.get("VMPULL_BIN", str(ROOT / "build" / "vmpull"))
+CORPORA = Path(os.environ.get("VMPULL_CORPORA", str(ROOT.parent / "shared" / "corpora")))
+
+
+class Result:
+    def __init__(self, proc):
+        self.rc = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+
+    @property
+    def json(self):
+        return json.loads(self.stdout)
+
+    def __repr__(self):
+        return f"<rc={self.rc} stdout={self.stdout!r} stderr={self.stderr!r}>"
+
+
+def run_vmpull(*args, env=None, timeout=120, input=None, cwd=None):
+    """Run build/vmpull with a clean progress setting; returns Result."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    proc = subprocess.run(
+        [VMPULL, *[str(a) for a in args]],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        input=input,
+        cwd=cwd,
+    )
+    return Result(proc)
+
+
+@pytest.fixture
+def vmpull():
+    return run_vmpull
+
+
+@pytest.fixture(scope="session")
+def corpora():
+    """The shared public corpora; tests that need them skip visibly when absent."""
+    if not CORPORA.is_dir():
+        pytest.skip(f"shared corpora not found at {CORPORA} (a user's clone has no ../shared)")
+    return CORPORA
+
+
+def leftovers(folder):
+    """Every file in folder (recursively), temporaries included: a failed pull must leave none."""
+    return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*"))
