@@ -5,7 +5,7 @@ MESON_SETUP_OPTS ?= -Dwerror=true
 PYTHON ?= /usr/bin/python3
 PYTEST_OPTS ?=
 
-.PHONY: all deps test-deps build demo check check-unit check-cli clean bench fuzz
+.PHONY: all deps test-deps build demo check abi-check abi-dump check-unit check-cli clean bench fuzz fuzz-ci check-asan check-valgrind
 
 all: build
 
@@ -28,7 +28,18 @@ demo: deps $(BUILD)/build.ninja
 check: test-deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 	meson test -C $(BUILD) --print-errorlogs
+	scripts/abi check $(BUILD)
 	VMPULL_BIN=$(CURDIR)/$(BUILD)/vmpull $(PYTHON) -m pytest -q -ra tests $(PYTEST_OPTS)
+
+# libvmpull's exported ABI against the committed abi/libvmpull.abi (abidiff; part of `make check`).
+# After a deliberate ABI change (an addition), `make abi-dump` and commit the new dump with it.
+abi-check: test-deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+	scripts/abi check $(BUILD)
+
+abi-dump: test-deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+	scripts/abi dump $(BUILD)
 
 check-unit: test-deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -37,6 +48,54 @@ check-unit: test-deps $(BUILD)/build.ninja
 check-cli: test-deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 	VMPULL_BIN=$(CURDIR)/$(BUILD)/vmpull $(PYTHON) -m pytest -q -ra tests $(PYTEST_OPTS)
+
+# The whole suite again on an ASan+UBSan build: any report fails (the CLI tests look for one in
+# vmpull's stderr even when vmpull is expected to fail; see tests/conftest.py).
+ASAN_BUILD ?= build-asan
+SANITIZER_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) $(MESON_SETUP_OPTS) -Db_sanitize=address,undefined -Db_lundef=false
+
+check-asan: test-deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	$(SANITIZER_ENV) meson test -C $(ASAN_BUILD) --print-errorlogs --timeout-multiplier 3
+	$(SANITIZER_ENV) VMPULL_BIN=$(CURDIR)/$(ASAN_BUILD)/vmpull $(PYTHON) -m pytest -q -ra tests $(PYTEST_OPTS)
+
+# The C unit tests under valgrind's memcheck (slow; not in CI; see README).
+check-valgrind: test-deps $(BUILD)/build.ninja
+	@scripts/install-deps fuzz
+	ninja -C $(BUILD)
+	meson test -C $(BUILD) --print-errorlogs --timeout-multiplier 20 \
+	  --wrapper 'valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --track-origins=yes'
+
+# libFuzzer targets (fuzz/README.md): `make fuzz` runs each for FUZZ_SECONDS; `make fuzz-ci`
+# replays each target's seeds, then fuzzes each for FUZZ_CI_SECONDS.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CI_SECONDS ?= 30
+
+$(FUZZ_BUILD)/build.ninja:
+	@scripts/install-deps build fuzz
+	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false -Dexamples=false
+
+fuzz: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	fuzz/run.sh $(FUZZ_BUILD)/fuzz fuzz $(FUZZ_SECONDS)
+
+fuzz-ci: $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+	fuzz/run.sh $(FUZZ_BUILD)/fuzz ci $(FUZZ_CI_SECONDS)
+
+# Benchmarks against the peer tools (bench/bench.py); a release build of its own, images cached in bench/work/.
+BENCH_BUILD ?= build-bench
+BENCH_OPTS ?=
+bench:
+	@scripts/install-deps bench
+	[ -f $(BENCH_BUILD)/build.ninja ] || meson setup $(BENCH_BUILD) --buildtype=release $(MESON_SETUP_OPTS)
+	ninja -C $(BENCH_BUILD)
+	bench/make-images.sh
+	VMPULL_BIN=$(CURDIR)/$(BENCH_BUILD)/vmpull $(PYTHON) bench/bench.py $(BENCH_OPTS)
 
 clean:
 	rm -rf $(BUILD)

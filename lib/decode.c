@@ -2,10 +2,11 @@
 /* Decoder dispatch and the identity decoder for uncompressed images. */
 #include "decode.h"
 
-#include <unistd.h>
-
 #include "error.h"
 #include "util.h"
+
+#include <stdarg.h>
+#include <unistd.h>
 
 decode_fn decoder_for(enum format f) {
   switch (f) {
@@ -19,6 +20,17 @@ decode_fn decoder_for(enum format f) {
   case FORMAT_ZIP: return decode_zip;
   }
   return NULL;
+}
+
+void decode_warn(const struct decode_options *o, const char *fmt, ...) {
+  if (!o || !o->warning)
+    return;
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  o->warning(msg, o->warning_data);
 }
 
 unsigned decode_threads(const struct decode_options *o) {

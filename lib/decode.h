@@ -14,12 +14,24 @@
 #include "source.h"
 
 struct decode_options {
-  unsigned threads;   /* 0: online CPUs */
+  unsigned threads;          /* 0: online CPUs */
+  vmpull_warning_fn warning; /* may be NULL: something decoded but was not fully checked */
+  void *warning_data;
 };
+
+/* Pass a one-line warning to the caller, if it listens. */
+void decode_warn(const struct decode_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Buffer sizes: large enough to amortise calls, small enough for the 64 MiB RSS budget. */
 #define DECODE_IN_BUF (1u << 20)
 #define DECODE_OUT_BUF (4u << 20)
+/* Memory a decoder may reserve on the stream's say-so (LZMA dictionary, zstd window): what
+ * real encoders produce (xz: 1.5 GiB dictionaries; zstd --long=31: 2 GiB) and no more, so that
+ * a 20-byte .lzma header cannot make vmpull reserve 4 GiB. Found by fuzz/ (decode_lzma). */
+#ifndef DECODE_MEMLIMIT /* fuzz/ builds with less, to stay fast */
+#define DECODE_MEMLIMIT (2ull << 30)
+#endif
+#define DECODE_WINDOW_LOG_MAX (63 - __builtin_clzll(DECODE_MEMLIMIT))
 
 typedef int (*decode_fn)(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err);
 

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* bzip2: libbz2, several concatenated streams accepted (as pbzip2 writes them). */
-#include <bzlib.h>
-
 #include "decode.h"
 #include "error.h"
 #include "util.h"
 
-static inline void bz_endp(bz_stream *s) { BZ2_bzDecompressEnd(s); }
+#include <bzlib.h>
+
+static inline void bz_endp(bz_stream *s) {
+  BZ2_bzDecompressEnd(s);
+}
 
 int decode_bzip2(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
   (void)o;
@@ -19,8 +21,9 @@ int decode_bzip2(struct byte_source *in, struct sink *out, const struct decode_o
     return error_set(err, VMPULL_E_IO, "bzip2: cannot initialise");
   int in_stream = 1; /* inside a stream (the first one starts at once) */
   int eof = 0;
+  int out_full = 0; /* a full output buffer may leave decoded bytes to flush without new input */
   for (;;) {
-    if (bz.avail_in == 0 && !eof) {
+    if (bz.avail_in == 0 && !eof && !(in_stream && out_full)) {
       size_t got = 0;
       int r = source_read(in, inbuf, DECODE_IN_BUF, &got, err);
       if (r < 0)
@@ -29,7 +32,7 @@ int decode_bzip2(struct byte_source *in, struct sink *out, const struct decode_o
       bz.avail_in = (unsigned)got;
       eof = got == 0;
     }
-    if (bz.avail_in == 0 && eof) {
+    if (bz.avail_in == 0 && eof && !(in_stream && out_full)) {
       if (in_stream)
         return error_set(err, VMPULL_E_CORRUPT, "bzip2: unexpected end of input");
       return 0;
@@ -57,6 +60,7 @@ int decode_bzip2(struct byte_source *in, struct sink *out, const struct decode_o
     int r = sink_write(out, outbuf, DECODE_OUT_BUF - bz.avail_out, err);
     if (r < 0)
       return r;
+    out_full = bz.avail_out == 0;
     if (ret == BZ_STREAM_END)
       in_stream = 0;
   }

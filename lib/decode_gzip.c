@@ -42,8 +42,10 @@ static int inbuf_refill(struct inbuf *b, struct byte_source *in, vmpull_error *e
   return 0;
 }
 
-/* Between members: 0 = another member follows, 1 = clean end (EOF or zero padding). */
+/* Between members: 0 = another member follows, 1 = clean end (EOF or zero padding).
+ * Once padding starts, every byte up to EOF must be zero: it is not a new member. */
 static int next_member(struct inbuf *b, struct byte_source *in, int first, vmpull_error *err) {
+  int padding = 0;
   for (;;) {
     if (b->pos == b->len) {
       int r = inbuf_refill(b, in, err);
@@ -52,9 +54,9 @@ static int next_member(struct inbuf *b, struct byte_source *in, int first, vmpul
       if (b->pos == b->len)
         return first ? error_set(err, VMPULL_E_CORRUPT, "gzip: unexpected end of input") : 1;
     }
-    if (first || b->buf[b->pos] != 0)
+    if (first || (!padding && b->buf[b->pos] != 0))
       return 0;
-    /* Zero padding: everything up to EOF must be zero. */
+    padding = 1;
     while (b->pos < b->len) {
       if (b->buf[b->pos] != 0)
         return error_set(err, VMPULL_E_CORRUPT, "gzip: trailing garbage after the compressed data");
@@ -110,9 +112,10 @@ int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_op
         return r;
     }
     st->crc_flag = ISAL_GZIP_NO_HDR_VER;
-    /* Body and trailer. */
-    for (;;) {
-      if (b.pos == b.len) {
+    /* Body and trailer. A call that filled the output may hold decoded bits
+     * back, so input is only fetched when the last call wanted more. */
+    for (int out_full = 0;;) {
+      if (b.pos == b.len && !out_full) {
         r = inbuf_refill(&b, in, err);
         if (r < 0)
           return r;
@@ -132,11 +135,14 @@ int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_op
         return r;
       if (st->block_state == ISAL_BLOCK_FINISH)
         break;
+      out_full = st->avail_out == 0;
     }
   }
 }
 #else
-static inline void inflate_endp(z_stream *z) { inflateEnd(z); }
+static inline void inflate_endp(z_stream *z) {
+  inflateEnd(z);
+}
 
 int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
   (void)o;
@@ -155,8 +161,8 @@ int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_op
     if (r == 1)
       return 0;
     inflateReset(&z);
-    for (;;) {
-      if (b.pos == b.len) {
+    for (int out_full = 0;;) {
+      if (b.pos == b.len && !out_full) {
         r = inbuf_refill(&b, in, err);
         if (r < 0)
           return r;
@@ -176,6 +182,7 @@ int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_op
         return r;
       if (ret == Z_STREAM_END)
         break;
+      out_full = z.avail_out == 0;
     }
   }
 }

@@ -1,18 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* xz (multi-threaded), LZMA_Alone and lzip, all through liblzma. */
-#include <lzma.h>
-
 #include "decode.h"
 #include "error.h"
 #include "util.h"
 
-static inline void lzma_endp(lzma_stream *s) { lzma_end(s); }
+#include <lzma.h>
+
+static inline void lzma_endp(lzma_stream *s) {
+  lzma_end(s);
+}
 #define _cleanup_lzma_ __attribute__((cleanup(lzma_endp)))
 
 static int lzma_error(vmpull_error *err, const char *codec, lzma_ret ret) {
   switch (ret) {
   case LZMA_MEM_ERROR: return error_set(err, VMPULL_E_IO, "%s: out of memory", codec);
-  case LZMA_MEMLIMIT_ERROR: return error_set(err, VMPULL_E_LIMIT, "%s: memory limit reached", codec);
+  case LZMA_MEMLIMIT_ERROR:
+    return error_set(err, VMPULL_E_LIMIT, "%s: the stream needs more memory than the decoder limit of %llu MiB", codec,
+                     DECODE_MEMLIMIT >> 20);
   case LZMA_FORMAT_ERROR: return error_set(err, VMPULL_E_CORRUPT, "%s: file format not recognized", codec);
   case LZMA_OPTIONS_ERROR: return error_set(err, VMPULL_E_UNSUPPORTED, "%s: unsupported options", codec);
   case LZMA_DATA_ERROR: return error_set(err, VMPULL_E_CORRUPT, "%s: compressed data is corrupt", codec);
@@ -22,7 +26,10 @@ static int lzma_error(vmpull_error *err, const char *codec, lzma_ret ret) {
   }
 }
 
-static int run_lzma(lzma_stream *strm, const char *codec, struct byte_source *in, struct sink *out, vmpull_error *err) {
+/* trailing_ok: lzip allows (and lzip -d and xz ignore) data after the last member; with
+ * LZMA_CONCATENATED liblzma stops there with LZMA_STREAM_END and leaves it unread. */
+static int run_lzma(lzma_stream *strm, const char *codec, int trailing_ok, struct byte_source *in, struct sink *out,
+                    const struct decode_options *o, vmpull_error *err) {
   _cleanup_free_ uint8_t *inbuf = malloc(DECODE_IN_BUF);
   _cleanup_free_ uint8_t *outbuf = malloc(DECODE_OUT_BUF);
   if (!inbuf || !outbuf)
@@ -50,6 +57,8 @@ static int run_lzma(lzma_stream *strm, const char *codec, struct byte_source *in
       strm->avail_out = DECODE_OUT_BUF;
     }
     if (ret == LZMA_STREAM_END) {
+      if (trailing_ok)
+        return 0;
       /* LZMA_CONCATENATED consumed every stream and the padding; anything after is garbage. */
       if (strm->avail_in != 0)
         return error_set(err, VMPULL_E_CORRUPT, "%s: trailing garbage after the compressed data", codec);
@@ -63,8 +72,11 @@ static int run_lzma(lzma_stream *strm, const char *codec, struct byte_source *in
     }
     if (ret == LZMA_GET_CHECK || ret == LZMA_NO_CHECK)
       continue;
-    if (ret == LZMA_UNSUPPORTED_CHECK)
-      continue; /* as xz does: decode, the check just cannot be verified */
+    if (ret == LZMA_UNSUPPORTED_CHECK) {
+      /* As xz does: decode, and say that the check could not be verified. */
+      decode_warn(o, "%s: %s: unsupported type of integrity check; not verifying its integrity", in->name, codec);
+      continue;
+    }
     if (ret != LZMA_OK)
       return lzma_error(err, codec, ret);
   }
@@ -77,29 +89,27 @@ int decode_xz(struct byte_source *in, struct sink *out, const struct decode_opti
       .threads = decode_threads(o),
       /* Above this the MT decoder falls back to single-threaded rather than failing. */
       .memlimit_threading = 1ull << 30,
-      .memlimit_stop = UINT64_MAX,
+      .memlimit_stop = DECODE_MEMLIMIT,
       .timeout = 0,
   };
   lzma_ret ret = lzma_stream_decoder_mt(&strm, &mt);
   if (ret != LZMA_OK)
     return lzma_error(err, "xz", ret);
-  return run_lzma(&strm, "xz", in, out, err);
+  return run_lzma(&strm, "xz", 0, in, out, o, err);
 }
 
 int decode_lzma(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
-  (void)o;
   _cleanup_lzma_ lzma_stream strm = LZMA_STREAM_INIT;
-  lzma_ret ret = lzma_alone_decoder(&strm, UINT64_MAX);
+  lzma_ret ret = lzma_alone_decoder(&strm, DECODE_MEMLIMIT);
   if (ret != LZMA_OK)
     return lzma_error(err, "lzma", ret);
-  return run_lzma(&strm, "lzma", in, out, err);
+  return run_lzma(&strm, "lzma", 0, in, out, o, err);
 }
 
 int decode_lzip(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
-  (void)o;
   _cleanup_lzma_ lzma_stream strm = LZMA_STREAM_INIT;
-  lzma_ret ret = lzma_lzip_decoder(&strm, UINT64_MAX, LZMA_CONCATENATED);
+  lzma_ret ret = lzma_lzip_decoder(&strm, DECODE_MEMLIMIT, LZMA_CONCATENATED);
   if (ret != LZMA_OK)
     return lzma_error(err, "lzip", ret);
-  return run_lzma(&strm, "lzip", in, out, err);
+  return run_lzma(&strm, "lzip", 1, in, out, o, err);
 }

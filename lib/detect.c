@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "detect.h"
 
-#include <string.h>
-
 #include "error.h"
 #include "util.h"
+
+#include <string.h>
 
 static const struct {
   enum format format;

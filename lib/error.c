@@ -39,7 +39,7 @@ static void sanitize_line(char *s) {
       *s = ' ';
 }
 
-static int error_vset(vmpull_error *err, int code, const char *fmt, va_list ap) {
+__attribute__((format(printf, 3, 0))) static int error_vset(vmpull_error *err, int code, const char *fmt, va_list ap) {
   if (!err)
     return -code;
   err->code = code;
@@ -63,7 +63,9 @@ int error_set_errno(vmpull_error *err, int code, int errnum, const char *fmt, ..
   va_end(ap);
   if (err) {
     size_t len = strlen(err->message);
-    snprintf(err->message + len, sizeof(err->message) - len, ": %s", strerror(errnum));
+    char buf[256];
+    /* GNU strerror_r: strerror may use a shared buffer, and pulls run in parallel threads. */
+    snprintf(err->message + len, sizeof(err->message) - len, ": %s", strerror_r(errnum, buf, sizeof(buf)));
   }
   return -code;
 }

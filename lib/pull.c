@@ -7,10 +7,12 @@
  */
 #include <sys/stat.h>
 
+#include "checksums.h"
 #include "decode.h"
 #include "detect.h"
 #include "error.h"
 #include "progress.h"
+#include "pull_cache.h"
 #include "redact.h"
 #include "resolve.h"
 #include "sink.h"
@@ -79,6 +81,8 @@ static int resolve_source(const vmpull_pull_options *o, struct resolved *r, vmpu
     return resolve_oci_dir(o, r, err);
   case SOURCE_DOCKER:
     return resolve_docker(o, r, err);
+  case SOURCE_FCOS:
+    return resolve_fcos(o, r, err);
   default:
     return error_set(err, VMPULL_E_UNSUPPORTED, "%s:// sources are not supported yet", source_kind_name(kind));
   }
@@ -97,11 +101,12 @@ static int verify_digest(const char *want, const char *got, const char *what, vm
   if (!want)
     return 0;
   if (strcmp(want, got) != 0)
-    return error_set(err, VMPULL_E_DIGEST, "%s: digest mismatch: expected %s, got %s", what, want, got);
+    return error_set(err, VMPULL_E_DIGEST, "%s%sdigest mismatch: expected %s, got %s", what ? what : "",
+                     what ? ": " : "", want, got);
   return 0;
 }
 
-static int pull_run(const vmpull_pull_options *o, vmpull_result *res, vmpull_error *err) {
+static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distrust, vmpull_error *err) {
   if (o->expected_digest) {
     int r = check_digest_syntax(o->expected_digest, err);
     if (r < 0)
@@ -116,11 +121,27 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, vmpull_err
   progress.ev.stage = VMPULL_STAGE_RESOLVE;
   progress.ev.fetched_total = UINT64_MAX;
 
-  /* resolve */
-  __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX};
-  int r = resolve_source(o, &rs, err);
+  /* cache: what earlier pulls fetched or left half done, and the lock on what this one fills */
+  __attribute__((cleanup(pull_cache_done))) struct pull_cache pc = PULL_CACHE_INIT;
+  int r = pull_cache_init(&pc, o, &progress, distrust, err);
   if (r < 0)
     return r;
+
+  /* resolve */
+  __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX, .cache = &pc};
+  r = resolve_source(o, &rs, err);
+  if (r < 0)
+    return r;
+  _cleanup_free_ char *listed_digest = NULL; /* --checksums: the list's entry for this image */
+  if (o->checksums) {
+    r = checksums_lookup(o, rs.image_name, &listed_digest, err);
+    if (r < 0)
+      return r;
+  }
+  /* keep_uncompressed: a decoded disk of these very bytes is a copy away */
+  r = pull_cache_from_disk(&pc, &rs, listed_digest, &progress, res, err);
+  if (r != 0)
+    return r < 0 ? r : 0;
   progress.ev.name = rs.image_name;
   progress.ev.stage = VMPULL_STAGE_TRANSFER;
   progress.ev.fetched_total = rs.expected_size != UINT64_MAX ? rs.expected_size : rs.src->size;
@@ -129,7 +150,10 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, vmpull_err
     return r;
 
   /* tee: every fetched byte is hashed and counted exactly once */
-  struct tee_options to = {.expected_size = rs.expected_size, .progress = &progress, .cache_fd = -1};
+  struct tee_options to = {.expected_size = rs.expected_size,
+                           .progress = &progress,
+                           .cache_fd = pull_cache_fill_fd(&pc),
+                           .cache_offset = pull_cache_fill_offset(&pc)};
   _cleanup_source_ struct byte_source *fetched = NULL;
   r = tee_new(rs.src, &to, &fetched, err);
   if (r < 0)
@@ -138,6 +162,11 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, vmpull_err
 
   /* unwrap: a tar layer holds the compressed disk as its one file */
   struct byte_source *tee = fetched; /* owned by the chain from here on */
+  /* resume: the bytes an interrupted pull left come first, hashed and decoded like new ones */
+  r = pull_cache_replay(&pc, TAKE_PTR(fetched), &fetched, err);
+  if (r < 0)
+    return r;
+  struct byte_source *fetched_top = fetched;
   struct byte_source *content = TAKE_PTR(fetched);
   if (rs.tar_layer) {
     _cleanup_free_ char *entry = NULL;
@@ -184,6 +213,7 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, vmpull_err
       .replace = o->replace,
       .mode = o->mode,
       .max_size = o->max_size ? o->max_size : DEFAULT_MAX_SIZE,
+      .progress = &progress,
   };
   __attribute__((cleanup(sink_close))) struct sink sink = SINK_INIT;
   r = sink_open(&sink, out_path, &so, err);
@@ -191,18 +221,19 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, vmpull_err
     return r;
 
   /* decode */
-  struct decode_options dopts = {.threads = o->threads};
+  struct decode_options dopts = {.threads = o->threads, .warning = o->warning, .warning_data = o->warning_data};
   r = decoder_for(format)(stream, &sink, &dopts, err);
   if (r < 0) {
     if (err->code == VMPULL_E_CANCELLED)
       return r;
-    return error_wrap(err, "%s", rs.display);
+    /* The outer "pull <source>" already names the source. */
+    return error_wrap(err, "decompress");
   }
   /* Whatever the decoder left unread still counts for the digest. */
   for (;;) {
     uint8_t drain[65536];
     size_t got = 0;
-    r = source_read(tee, drain, sizeof(drain), &got, err);
+    r = source_read(fetched_top, drain, sizeof(drain), &got, err);
     if (r < 0)
       return r;
     if (!got)
@@ -217,7 +248,16 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, vmpull_err
   r = verify_digest(rs.expected_digest, digest, rs.display, err);
   if (r < 0)
     return r;
-  r = verify_digest(o->expected_digest, digest, rs.display, err);
+  r = verify_digest(o->expected_digest, digest, NULL, err);
+  if (r < 0)
+    return r;
+  r = verify_digest(listed_digest, digest, NULL, err);
+  if (r < 0) {
+    _cleanup_free_ char *list = redact_source(o->checksums);
+    return error_wrap(err, "checksums %s", list ? list : "list");
+  }
+
+  r = pull_cache_commit(&pc, digest, err);
   if (r < 0)
     return r;
 
@@ -226,6 +266,7 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, vmpull_err
   r = sink_commit(&sink, &allocated, err);
   if (r < 0)
     return r;
+  pull_cache_keep_disk(&pc, digest, sink.fd, sink.offset, format_name(format), rs.image_name, tee_bytes(tee));
   progress.ev.written = sink.offset;
   progress.ev.stage = VMPULL_STAGE_DONE;
   (void)progress_report(&progress, 1, NULL);
@@ -245,12 +286,27 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, vmpull_err
 }
 
 VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *result, vmpull_error *err) {
+  vmpull_error ignored; /* the header allows err == NULL; the pipeline reads err->code */
+  if (!err)
+    err = &ignored;
   error_clear(err);
   if (!opts || !result || opts->struct_size < offsetof(vmpull_pull_options, cancel) + sizeof(opts->cancel))
     return error_set(err, VMPULL_E_USAGE, "vmpull_pull: options not initialised with vmpull_pull_options_init");
   memset(result, 0, sizeof(*result));
   _cleanup_free_ char *shown = redact_source(opts->source ? opts->source : "");
-  int r = pull_run(opts, result, err);
+  int distrust = 0;
+  int r = pull_run(opts, result, &distrust, err);
+  if (r < 0 && distrust) {
+    /* Bytes from the cache were bad (and are gone now): once more, from the network. */
+    if (opts->warning) {
+      _cleanup_free_ char *msg = xasprintf("%s; fetching it again", err->message);
+      if (msg)
+        opts->warning(msg, opts->warning_data);
+    }
+    vmpull_result_free(result);
+    error_clear(err);
+    r = pull_run(opts, result, &distrust, err);
+  }
   if (r < 0) {
     vmpull_result_free(result);
     return error_wrap(err, "pull %s", shown ? shown : "source");

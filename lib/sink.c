@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "sink.h"
 
+#include "error.h"
+#include "progress.h"
+#include "util.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -8,9 +12,6 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-
-#include "error.h"
-#include "util.h"
 
 #define TMP_INFIX ".vmpull-tmp-"
 
@@ -93,15 +94,20 @@ int sink_open(struct sink *s, const char *path, const struct sink_options *o, vm
       return error_set(err, VMPULL_E_EXISTS, "output %s is a directory", path);
   }
 
+  /* Also where O_TMPFILE works: a crash between linking and renaming (--replace) leaves one. */
+  remove_stale_temporaries(s->dirfd, s->base);
+
   if (!s->o.force_named_tmp) {
     s->fd = openat(s->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, s->o.mode);
-    if (s->fd >= 0)
+    if (s->fd >= 0) {
+      /* Held until close, so that once linked under a temporary name it is not taken for stale. */
+      (void)flock(s->fd, LOCK_EX | LOCK_NB);
       return 0;
+    }
     if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT)
       return error_set_errno(err, VMPULL_E_IO, errno, "create temporary file in %s", dir);
   }
 
-  remove_stale_temporaries(s->dirfd, s->base);
   for (int attempt = 0; attempt < 16; attempt++) {
     char rnd[13];
     random_suffix(rnd);
@@ -149,6 +155,13 @@ static int write_blocks(struct sink *s, const uint8_t *buf, size_t len, uint64_t
 int sink_write(struct sink *s, const uint8_t *buf, size_t len, vmpull_error *err) {
   if (len == 0)
     return 0;
+  if (s->o.progress) {
+    /* Decoders may turn one read into gigabytes of zeros: cancellation must not wait for the next read. */
+    s->o.progress->ev.written = s->offset;
+    int r = progress_report(s->o.progress, 0, err);
+    if (r < 0)
+      return r;
+  }
   if (s->o.max_size != UINT64_MAX && (s->offset > s->o.max_size || len > s->o.max_size - s->offset))
     return error_set(err, VMPULL_E_LIMIT, "output exceeds the size limit of %llu bytes (--max-size)",
                      (unsigned long long)s->o.max_size);
@@ -179,7 +192,9 @@ int sink_write(struct sink *s, const uint8_t *buf, size_t len, vmpull_error *err
   return 0;
 }
 
-void sink_declare_size(struct sink *s, uint64_t size) { s->declared = size; }
+void sink_declare_size(struct sink *s, uint64_t size) {
+  s->declared = size;
+}
 
 static int link_tmpfile(struct sink *s, const char *name) {
   if (linkat(s->fd, "", s->dirfd, name, AT_EMPTY_PATH) == 0)

@@ -42,6 +42,8 @@ static inline void source_freep(struct byte_source **s) { source_free(*s); }
 
 /* Local file. Fails on a directory, a missing or unreadable file, with the path in the message. */
 int source_file_open(const char *path, struct byte_source **out, vmpull_error *err);
+/* An open regular file (taking ownership of fd, also on failure); name is what errors say. */
+int source_file_from_fd(int fd, const char *name, uint64_t size, struct byte_source **out, vmpull_error *err);
 
 /*
  * Peek: lets detection look at the first bytes and then hands them on

@@ -60,3 +60,22 @@ int source_file_open(const char *path, struct byte_source **out, vmpull_error *e
   *out = &f->base;
   return 0;
 }
+
+int source_file_from_fd(int fd, const char *name, uint64_t size, struct byte_source **out, vmpull_error *err) {
+  struct file_source *f = calloc(1, sizeof(*f));
+  if (!f) {
+    closep(&fd);
+    return error_oom(err);
+  }
+  f->base.ops = &file_ops;
+  f->base.name = strdup(name);
+  f->base.size = size;
+  f->fd = fd;
+  if (!f->base.name) {
+    file_free(&f->base);
+    return error_oom(err);
+  }
+  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  *out = &f->base;
+  return 0;
+}

@@ -25,6 +25,10 @@ void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void tool_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Usage error with a hint for a mistyped option; returns EXIT_USAGE. */
 int tool_unknown_option(const char *cmd, const char *arg, const struct option *longopts);
+/* Levenshtein distance, (size_t)-1 for words of 63 characters or more. */
+size_t tool_edit_distance(const char *a, const char *b);
+/* Usage error for a mistyped command (suggesting the closest one); returns EXIT_USAGE. */
+int tool_unknown_command(const char *word);
 /* Print {"error": {"code", "message"}} on stdout for --json. */
 void tool_json_error(const vmpull_error *err);
 
@@ -34,6 +38,11 @@ struct tool_progress {
   int enabled;        /* draw at all */
   int tty;            /* stderr is a terminal: redraw in place */
   int drawn;          /* a partial line is on screen */
+  int cursor_hidden;  /* we hid the cursor: show it again before anything else */
+  int last_len;       /* columns the partial line on screen takes */
+  int layout_width;   /* terminal width the layout below was made for */
+  int stats_width;    /* widest figures so far: the bar only ever shrinks, it never jitters */
+  int stats_level;    /* how much detail the figures show at this width (0: all) */
   uint64_t start_ns, last_ns;
   uint64_t rate_ref_ns, rate_ref_bytes; /* for the smoothed rate */
   double rate;        /* bytes/s, smoothed */
@@ -49,6 +58,8 @@ static inline uint64_t MIN_U64(uint64_t a, uint64_t b) { return a < b ? a : b; }
 static inline int MIN_INT(int a, int b) { return a < b ? a : b; }
 
 int tool_pull(int argc, char **argv);
+int tool_inspect(int argc, char **argv);
+int tool_cache(int argc, char **argv);
 int tool_help(const char *topic);
 
 #endif

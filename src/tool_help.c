@@ -13,30 +13,75 @@ static const char main_help[] =
     "\n"
     "Commands:\n"
     "  pull SOURCE      fetch, verify and decompress a disk image\n"
+    "  cache COMMAND    list, prune or verify the download cache\n"
+    "  inspect SOURCE   show what pull would fetch from an OCI source (JSON)\n"
     "  help [COMMAND]   show help for a command\n"
     "\n"
     "Options:\n"
     "  --version        print the version\n"
     "  -h, --help       show this help\n"
     "\n"
+    "Examples:\n"
+    "  vmpull pull ./fedora-coreos-qemu.x86_64.qcow2.xz\n"
+    "  vmpull help pull\n";
+
+/* After the main and the pull help: where vmpull looks, besides its options. */
+static const char environment_help[] =
+    "\n"
+    "Environment:\n"
+    "  VMPULL_DEFAULT_IMAGE   what docker:// alone pulls (as --default-image)\n"
+    "  https_proxy, HTTPS_PROXY, http_proxy, HTTP_PROXY, all_proxy, no_proxy, NO_PROXY\n"
+    "                         proxies for http(s) sources and registries, as curl and the\n"
+    "                         containers tools read them\n"
+    "  REGISTRY_AUTH_FILE     registry credentials file (containers auth.json format)\n"
+    "  XDG_DATA_HOME          disks go to $XDG_DATA_HOME/vmpull/<provider> (default\n"
+    "                         ~/.local/share/vmpull/<provider>)\n"
+    "  XDG_CACHE_HOME         the cache is $XDG_CACHE_HOME/vmpull (default ~/.cache/vmpull)\n"
+    "  XDG_RUNTIME_DIR        $XDG_RUNTIME_DIR/containers/auth.json holds credentials\n"
+    "  NO_COLOR               honoured; vmpull draws its progress without colour anyway\n"
+    "\n"
+    "Files:\n"
+    "  ~/.local/share/vmpull/<provider>/<name>_<image>  pulled disks (the naming rule)\n"
+    "  ~/.cache/vmpull/       the cache: blobs/sha256/<hex> (as fetched), disks/sha256/<hex>\n"
+    "                         (--keep-uncompressed), partial/ (downloads to resume), refs/\n"
+    "  $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,\n"
+    "  ~/.config/containers/auth.json, ~/.docker/config.json\n"
+    "                         registry credentials: the first file that exists (auths,\n"
+    "                         credHelpers, credsStore), unless --creds or --authfile\n"
+    "  /etc/containers/certs.d/<host:port>/  ca.crt and client *.cert/*.key for a registry\n"
+    "                         (--cert-dir replaces the folder)\n"
+    "\n"
     "Exit status: 0 success, 1 the operation failed, 2 usage error,\n"
     "130 interrupted (SIGINT), 143 terminated (SIGTERM).\n"
-    "\n"
-    "Example:\n"
-    "  vmpull pull ./fedora-coreos-qemu.x86_64.qcow2.xz\n";
+    "With --json, a failure prints {\"error\": {\"code\": NAME, \"message\": TEXT}}; NAME is one of\n"
+    "usage, not_found, io, unsupported_format, corrupt, digest_mismatch, limit, network,\n"
+    "http, tls, auth, manifest, no_match, cancelled, exists.\n";
 
 static const char pull_help[] =
     "Usage: vmpull pull [OPTIONS] SOURCE\n"
     "\n"
-    "SOURCE is a local path (anything without a scheme, e.g. ./disk.qcow2.xz or C:\\img.vhdx).\n"
+    "SOURCE is one of:\n"
+    "  PATH                   a local file (anything without a scheme: ./disk.qcow2.xz, C:\\img.vhdx)\n"
+    "  http://URL, https://URL  a download, named after the URL's last path segment (no\n"
+    "                         query string; -o when there is none); user:password@ in the\n"
+    "                         URL is never shown\n"
+    "  oci-dir://PATH[:REF]   an OCI image layout folder, REF picking an index entry\n"
+    "  oci-archive://FILE[:REF]  the same, as one tar file\n"
+    "  docker://REF           a registry image (docker://quay.io/podman/machine-os:5.3);\n"
+    "                         docker:// alone: the default machine image (--default-image)\n"
+    "  fcos://STREAM          Fedora CoreOS' current image of a stream (stable, testing, next)\n"
+    "\n"
     "The image is decompressed (xz, lzma, lzip, gzip, zstd, bzip2, zip or none, detected\n"
     "from its magic bytes) in one streaming pass into a sparse file that appears under its\n"
     "final name only when complete. stdout gets one line: the path of the disk.\n"
     "\n"
     "Output:\n"
     "  -n, --name NAME        machine name used in the output name (default podman-machine-default)\n"
-    "      --provider P       qemu (default), applehv, libkrun, hyperv or wsl\n"
-    "      --arch ARCH        x86_64/amd64 or aarch64/arm64 (default: this host)\n"
+    "      --provider P       qemu (default), applehv, libkrun, hyperv or wsl; for OCI\n"
+    "                         machine images also the disk picked (disktype qemu, applehv\n"
+    "                         for applehv and libkrun, hyperv, wsl)\n"
+    "      --arch ARCH        x86_64/amd64 or aarch64/arm64 (default: this host): the\n"
+    "                         index entry picked from an OCI source\n"
     "      --data-dir DIR     output folder (default $XDG_DATA_HOME/vmpull/<provider>,\n"
     "                         i.e. ~/.local/share/vmpull/<provider>); created 0700\n"
     "  -o, --output PATH      exact output path (overrides the naming rule\n"
@@ -47,10 +92,38 @@ static const char pull_help[] =
     "\n"
     "Verification:\n"
     "      --digest sha256:HEX  expected digest of the source bytes as fetched\n"
+    "      --checksums FILE|URL  SHA256SUMS (or Fedora CHECKSUM) file to look the image's\n"
+    "                         file name up in; a missing entry is an error\n"
+    "\n"
+    "Network (http(s) sources, registries, checksum files):\n"
+    "      --tls-verify[=BOOL]  verify TLS certificates (default true); false warns once,\n"
+    "                         and lets a registry be tried over plain http\n"
+    "      --ca-cert FILE     extra CA certificates (PEM), added to the system's\n"
+    "      --cert-dir DIR     certs.d-style folder: ca.crt, client *.cert and *.key\n"
+    "                         (default /etc/containers/certs.d/<host:port>/ when present)\n"
+    "      --user-agent UA    HTTP User-Agent (default vmpull/<version>)\n"
+    "      --connect-timeout SECONDS  connect timeout (default 30)\n"
+    "      --stall-timeout SECONDS  abort a transfer below 1 KiB/s for this long (default 60)\n"
+    "      --retries N        retries after the first attempt (0-100, default 5)\n"
+    "\n"
+    "Registries (docker://, fcos://):\n"
+    "      --creds USER:PASS  registry credentials (else the auth files, see FILES)\n"
+    "      --authfile FILE    containers auth.json (default $REGISTRY_AUTH_FILE, then the\n"
+    "                         files listed under FILES)\n"
+    "      --default-image REF  what docker:// alone pulls (or $VMPULL_DEFAULT_IMAGE;\n"
+    "                         default quay.io/podman/machine-os:<os-version>)\n"
+    "      --os-version X.Y   version of the default machine image\n"
     "\n"
     "Performance and display:\n"
     "      --threads N        decoder threads (default: online CPUs)\n"
-    "      --cache-dir DIR    cache folder (default $XDG_CACHE_HOME/vmpull)\n"
+    "      --cache-dir DIR    cache folder (default $XDG_CACHE_HOME/vmpull, i.e. ~/.cache/vmpull)\n"
+    "      --no-cache         neither read nor write the cache\n"
+    "      --offline          no network: use only what the cache holds (fails if it is not there)\n"
+    "      --keep-cache       do not prune cache entries unused for 14 days after the pull\n"
+    "      --keep-uncompressed  also keep the decoded disk in the cache: the next machine\n"
+    "                         from the same image is a (reflink) copy\n"
+    "      --stream-url URL   fcos:// stream metadata (default\n"
+    "                         https://builds.coreos.fedoraproject.org/streams/<stream>.json)\n"
     "  -q, --quiet            no progress (warnings and errors still shown)\n"
     "      --progress WHEN    auto (default: when stderr is a terminal), always, never\n"
     "      --json             print one JSON object (path, source, format, digest, size,\n"
@@ -59,17 +132,91 @@ static const char pull_help[] =
     "Examples:\n"
     "  vmpull pull ./disk.qcow2.xz\n"
     "  vmpull pull -o /var/lib/vms/dev.raw --replace --digest sha256:4a5b... ./dev.raw.zst\n"
-    "  vmpull pull --json --name ci-runner ./fedora.qcow2.gz\n";
+    "  vmpull pull --json --name ci-runner ./fedora.qcow2.gz\n"
+    "  vmpull pull --checksums https://example.org/SHA256SUMS https://example.org/disk.raw.xz\n"
+    "  vmpull pull --ca-cert ./lab-ca.pem --connect-timeout 10 --retries 2 https://lab/disk.qcow2.zst\n"
+    "  vmpull pull --provider applehv --arch arm64 docker://quay.io/podman/machine-os:5.3\n"
+    "  vmpull pull --authfile ./auth.json --tls-verify=false docker://127.0.0.1:5000/os:1\n"
+    "  vmpull pull -o disk.raw oci-dir:///srv/layout:fedora-40\n"
+    "  vmpull pull --progress never -q --data-dir ./vms --mode 0600 --max-size 64G ./disk.img.bz2\n";
+
+static const char cache_help[] =
+    "Usage: vmpull cache list [--json] [--cache-dir DIR]\n"
+    "       vmpull cache prune [--older-than DURATION | --all] [--max-size SIZE] [--json]\n"
+    "       vmpull cache verify [--json] [--cache-dir DIR]\n"
+    "\n"
+    "The cache (default $XDG_CACHE_HOME/vmpull, i.e. ~/.cache/vmpull) keeps what pulls\n"
+    "fetched, by digest, so that the same image is never downloaded twice, and the\n"
+    "bytes of interrupted downloads, so that the next pull resumes them.\n"
+    "\n"
+    "  list      every entry: kind (blob, disk, partial), digest, size, last use, source\n"
+    "  prune     remove entries not used for 14 days (--older-than 12h, 30d, ...; --all:\n"
+    "            everything), then the least recently used until the cache is at most\n"
+    "            --max-size (alone, --max-size applies no age limit). Entries a running\n"
+    "            pull holds are kept. `vmpull pull` prunes with the 14 day default after\n"
+    "            each successful pull unless --keep-cache.\n"
+    "  verify    re-hash every blob, remove the damaged ones and list them; exit status 1\n"
+    "            when any was found\n"
+    "\n"
+    "Examples:\n"
+    "  vmpull cache list\n"
+    "  vmpull cache prune --older-than 3d --max-size 20G\n";
+
+static const char inspect_help[] =
+    "Usage: vmpull inspect [--all] [PULL OPTIONS] SOURCE\n"
+    "\n"
+    "Resolve an oci-dir:// or docker:// SOURCE exactly as `vmpull pull` would (same\n"
+    "--provider, --arch, credentials and TLS options) and print, as one JSON object, what\n"
+    "pull would fetch: reference, index_digest, manifest_digest, platform, disktype,\n"
+    "layer_digest, size, media_type, file_name, format and the output_path pull would\n"
+    "write. No disk is downloaded: only the manifests and the first bytes of the layer.\n"
+    "\n"
+    "      --all              every disk the index offers, in \"entries\", each marked\n"
+    "                         \"selected\" when it is the one pull would choose\n"
+    "      --json             errors as {\"error\": {...}} on stdout too\n"
+    "\n"
+    "Examples:\n"
+    "  vmpull inspect docker://\n"
+    "  vmpull inspect --all docker://quay.io/podman/machine-os:5.5\n"
+    "  vmpull inspect --provider applehv --arch arm64 oci-dir://./layout:latest\n";
 
 int tool_help(const char *topic) {
   if (!topic) {
     fputs(main_help, stdout);
+    fputs(environment_help, stdout);
+    return 0;
+  }
+  if (!strcmp(topic, "inspect")) {
+    fputs(inspect_help, stdout);
+    return 0;
+  }
+  if (!strcmp(topic, "cache")) {
+    fputs(cache_help, stdout);
     return 0;
   }
   if (!strcmp(topic, "pull")) {
     fputs(pull_help, stdout);
+    fputs(environment_help, stdout);
     return 0;
   }
-  tool_error("help: no such command '%s' (see 'vmpull --help')", topic);
+  return tool_unknown_command(topic);
+}
+
+int tool_unknown_command(const char *word) {
+  /* What main() dispatches on; a near miss of one gets a suggestion. */
+  static const char *const known[] = {"pull", "cache", "help", "version", "--help", "--version"};
+  const char *best = NULL;
+  size_t best_d = (size_t)-1;
+  for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+    size_t d = tool_edit_distance(word, known[i]);
+    if (d < best_d) {
+      best_d = d;
+      best = known[i];
+    }
+  }
+  if (best && best_d <= 2 && best_d < strlen(word))
+    tool_error("unknown command '%s' (did you mean '%s'?)", word, best);
+  else
+    tool_error("unknown command '%s' (see 'vmpull --help')", word);
   return EXIT_USAGE;
 }

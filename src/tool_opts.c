@@ -34,6 +34,9 @@ enum {
   OPT_OS_VERSION,
   OPT_OFFLINE,
   OPT_NO_CACHE,
+  OPT_KEEP_CACHE,
+  OPT_KEEP_UNCOMPRESSED,
+  OPT_STREAM_URL,
 };
 
 static const struct option pull_longopts[] = {
@@ -66,6 +69,9 @@ static const struct option pull_longopts[] = {
     {"os-version", required_argument, NULL, OPT_OS_VERSION},
     {"offline", no_argument, NULL, OPT_OFFLINE},
     {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+    {"keep-cache", no_argument, NULL, OPT_KEEP_CACHE},
+    {"keep-uncompressed", no_argument, NULL, OPT_KEEP_UNCOMPRESSED},
+    {"stream-url", required_argument, NULL, OPT_STREAM_URL},
     {NULL, 0, NULL, 0},
 };
 
@@ -138,9 +144,23 @@ static char *default_data_dir(const char *provider) {
   return out;
 }
 
+/* $XDG_CACHE_HOME/vmpull, else ~/.cache/vmpull. */
+char *tool_default_cache_dir(void) {
+  const char *xdg = getenv("XDG_CACHE_HOME");
+  char *out = NULL;
+  if (xdg && *xdg == '/')
+    return asprintf(&out, "%s/vmpull", xdg) < 0 ? NULL : out;
+  const char *home = getenv("HOME");
+  if (!home || !*home)
+    home = "/";
+  return asprintf(&out, "%s/.cache/vmpull", home) < 0 ? NULL : out;
+}
+
 void pull_cli_free(struct pull_cli *cli) {
   free(cli->owned_data_dir);
   cli->owned_data_dir = NULL;
+  free(cli->owned_cache_dir);
+  cli->owned_cache_dir = NULL;
 }
 
 int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
@@ -153,7 +173,8 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
   optind = 0; /* re-entrant for tests: also resets getopt's internal state */
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "n:o:q", pull_longopts, NULL)) != -1) {
+  /* The leading ':' tells a missing value (':') apart from an unknown option ('?'). */
+  while ((c = getopt_long(argc, argv, ":n:o:q", pull_longopts, NULL)) != -1) {
     switch (c) {
     case 'n': cli->opts.machine_name = optarg; break;
     case 'o': cli->opts.output = optarg; break;
@@ -177,7 +198,7 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
     case OPT_THREADS: {
       char *end;
       long n = strtol(optarg, &end, 10);
-      if (*end || n < 0 || n > 1024) {
+      if (end == optarg || *end || !isdigit((unsigned char)*optarg) || n > 1024) {
         tool_error("pull: --threads takes a number from 0 (all CPUs) to 1024, not '%s'", optarg);
         return PULL_CLI_USAGE;
       }
@@ -255,7 +276,11 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
     case OPT_OS_VERSION: cli->opts.os_version = optarg; break;
     case OPT_OFFLINE: cli->opts.offline = 1; break;
     case OPT_NO_CACHE: cli->opts.no_cache = 1; break;
+    case OPT_KEEP_CACHE: cli->keep_cache = 1; break;
+    case OPT_KEEP_UNCOMPRESSED: cli->opts.keep_uncompressed = 1; break;
+    case OPT_STREAM_URL: cli->opts.stream_url = optarg; break;
     case OPT_HELP: tool_help("pull"); return PULL_CLI_HELP;
+    case ':': tool_error("pull: option '%s' needs a value (see 'vmpull pull --help')", argv[optind - 1]); return PULL_CLI_USAGE;
     default: tool_unknown_option("pull", argv[optind - 1], pull_longopts); return PULL_CLI_USAGE;
     }
   }
@@ -280,6 +305,14 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
       return PULL_CLI_USAGE;
     }
     cli->opts.data_dir = cli->owned_data_dir;
+  }
+  if (!cli->opts.cache_dir && !cli->opts.no_cache) {
+    cli->owned_cache_dir = tool_default_cache_dir();
+    if (!cli->owned_cache_dir) {
+      tool_error("pull: out of memory");
+      return PULL_CLI_USAGE;
+    }
+    cli->opts.cache_dir = cli->owned_cache_dir;
   }
   return PULL_CLI_OK;
 }

@@ -11,6 +11,8 @@ struct pull_cli {
   int quiet;
   int json;
   char *owned_data_dir;   /* computed default, freed by pull_cli_free */
+  char *owned_cache_dir;  /* computed default, freed by pull_cli_free */
+  int keep_cache;         /* no automatic prune after a successful pull */
 };
 
 enum { PULL_CLI_OK = 0, PULL_CLI_HELP = 1, PULL_CLI_USAGE = 2 };
@@ -19,6 +21,8 @@ enum { PULL_CLI_OK = 0, PULL_CLI_HELP = 1, PULL_CLI_USAGE = 2 };
 int pull_cli_parse(struct pull_cli *cli, int argc, char **argv);
 void pull_cli_free(struct pull_cli *cli);
 
+/* The default cache folder ($XDG_CACHE_HOME/vmpull); NULL on OOM. Caller frees. */
+char *tool_default_cache_dir(void);
 /* "512M", "1G", "2T", "1024" -> bytes; -1 on a malformed size. */
 int parse_size(const char *s, uint64_t *out);
 /* true/false/1/0/yes/no; -1 when neither. */

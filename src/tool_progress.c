@@ -1,21 +1,36 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Progress display (after curl's tool_cb_prg.c): on a terminal, one line
- * redrawn in place at most 10 times a second, never wider than the terminal
- * (asked again at every redraw, so a resize takes effect), ending with a done
- * line; elsewhere, a plain line at most every 5 seconds and one at the end,
- * with no carriage returns or escape sequences.
+ * Progress display (after curl's tool_cb_prg.c).
+ *
+ * On a terminal: one line redrawn in place at most 10 times a second and
+ * never wider than the terminal minus one column (some terminals wrap when the
+ * last column is written), the width asked again at every redraw so a resize
+ * takes effect at once; it ends with a done line. The cursor is never hidden,
+ * so no signal, crash or Ctrl-Z can leave the user's terminal without one.
+ * No colour is used (NO_COLOR is thereby honoured).
+ *
+ * Elsewhere (a file, a pipe, TERM=dumb): a plain line at most every 5 seconds
+ * and a done line, with no carriage return or escape sequence, for logs.
  */
+#include "tool.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "tool.h"
-
-#define TTY_INTERVAL_NS 100000000ull   /* 10 redraws a second */
+#define TTY_INTERVAL_NS 100000000ull    /* 10 redraws a second */
 #define PLAIN_INTERVAL_NS 5000000000ull /* a log line every 5 s */
+#define RATE_WINDOW_NS 500000000ull     /* the rate is measured over half-second steps */
+#define BAR_MIN 7                       /* "[#####]" */
+#define NAME_MIN 12                     /* name columns kept before the bar takes the rest */
+#define BAR_MAX 40
+
+static inline int MAX_INT(int a, int b) {
+  return a > b ? a : b;
+}
 
 static uint64_t mono_ns(void) {
   struct timespec ts;
@@ -53,21 +68,27 @@ static int terminal_width(void) {
   struct winsize ws;
   if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
     return ws.ws_col;
-  return 80;
+  const char *columns = getenv("COLUMNS");
+  int c = columns ? atoi(columns) : 0;
+  return c > 0 ? c : 80;
+}
+
+/* A terminal that moves the cursor: TERM=dumb (Emacs shell buffers) does not. */
+static int capable_terminal(void) {
+  const char *term = getenv("TERM");
+  return isatty(STDERR_FILENO) && term && *term && strcmp(term, "dumb") != 0;
 }
 
 void tool_progress_init(struct tool_progress *p, enum progress_mode mode, int quiet) {
   memset(p, 0, sizeof(*p));
-  p->tty = isatty(STDERR_FILENO);
   p->enabled = !quiet && mode != PROGRESS_NEVER;
-  if (mode == PROGRESS_ALWAYS)
-    p->tty = 1;
+  p->tty = mode == PROGRESS_ALWAYS || capable_terminal();
   p->start_ns = p->rate_ref_ns = mono_ns();
 }
 
 static void update_rate(struct tool_progress *p, uint64_t now, uint64_t bytes) {
   uint64_t dt = now - p->rate_ref_ns;
-  if (dt < 500000000ull)
+  if (dt < RATE_WINDOW_NS)
     return;
   double inst = (double)(bytes - p->rate_ref_bytes) * 1e9 / (double)dt;
   p->rate = p->rate > 0 ? 0.6 * p->rate + 0.4 * inst : inst;
@@ -75,59 +96,182 @@ static void update_rate(struct tool_progress *p, uint64_t now, uint64_t bytes) {
   p->rate_ref_bytes = bytes;
 }
 
-/* The line, built to fit width: name, bar, sizes, rate, ETA; the bar and then the name give way first. */
-static void build_line(const struct tool_progress *p, const vmpull_progress *ev, int width, char *out, size_t outlen,
-                       int done) {
+/* Cut s to at most max bytes without splitting a UTF-8 character (bytes >= columns for UTF-8). */
+static int utf8_cut(const char *s, int max) {
+  int n = (int)strlen(s);
+  if (n <= max)
+    return n;
+  while (max > 0 && ((unsigned char)s[max] & 0xc0) == 0x80)
+    max--;
+  return max;
+}
+
+struct figures {
   char got[32], total[32], rate[32], eta[32], written[32];
+  char got_of_total[64]; /* "0.4/1.2 MiB": fetched in the total's unit */
+  unsigned percent;
+  int known; /* the total is known */
+};
+
+static void compute_figures(const struct tool_progress *p, const vmpull_progress *ev, struct figures *f) {
+  tool_format_bytes(ev->fetched, f->got, sizeof(f->got));
+  tool_format_bytes(ev->written, f->written, sizeof(f->written));
+  tool_format_bytes((uint64_t)p->rate, f->rate, sizeof(f->rate));
+  f->known = ev->fetched_total != UINT64_MAX && ev->fetched_total > 0;
+  if (f->known) {
+    uint64_t done = MIN_U64(ev->fetched, ev->fetched_total);
+    tool_format_bytes(ev->fetched_total, f->total, sizeof(f->total));
+    f->percent = (unsigned)(done * 100 / ev->fetched_total);
+    const char *unit = strchr(f->total, ' ');
+    double scale = 1;
+    for (uint64_t t = ev->fetched_total; t >= 1024 && unit && strcmp(unit, " B") != 0; t /= 1024)
+      scale *= 1024;
+    if (scale > 1)
+      snprintf(f->got_of_total, sizeof(f->got_of_total), "%.1f/%s", (double)done / scale, f->total);
+    else
+      snprintf(f->got_of_total, sizeof(f->got_of_total), "%s/%s", f->got, f->total);
+    format_duration(p->rate > 0 ? (double)(ev->fetched_total - done) / p->rate : -1, f->eta, sizeof(f->eta));
+  }
+}
+
+/* "disk.raw.xz: 12.0 MiB fetched in 0:04 (3.0 MiB/s), 64.0 MiB written" */
+static void done_text(const struct tool_progress *p, const vmpull_progress *ev, char *out, size_t outlen, int detail) {
+  char got[32], written[32], avg[32], took[32];
+  double secs = (double)(mono_ns() - p->start_ns) / 1e9;
   tool_format_bytes(ev->fetched, got, sizeof(got));
   tool_format_bytes(ev->written, written, sizeof(written));
-  tool_format_bytes((uint64_t)p->rate, rate, sizeof(rate));
-  int known = ev->fetched_total != UINT64_MAX && ev->fetched_total > 0;
-  char stats[256];
-  if (done) {
-    double secs = (double)(mono_ns() - p->start_ns) / 1e9;
-    format_duration(secs, eta, sizeof(eta));
-    snprintf(stats, sizeof(stats), "%s done, %s disk in %s", got, written, eta);
-  } else if (known) {
-    tool_format_bytes(ev->fetched_total, total, sizeof(total));
-    double left = p->rate > 0 ? (double)(ev->fetched_total - MIN_U64(ev->fetched, ev->fetched_total)) / p->rate : -1;
-    format_duration(left, eta, sizeof(eta));
-    snprintf(stats, sizeof(stats), "%3u%% %s/%s %s/s ETA %s -> %s", (unsigned)(ev->fetched * 100 / ev->fetched_total),
-             got, total, rate, eta, written);
-  } else {
-    snprintf(stats, sizeof(stats), "%s %s/s -> %s", got, rate, written);
+  tool_format_bytes(secs > 0.001 ? (uint64_t)((double)ev->fetched / secs) : 0, avg, sizeof(avg));
+  format_duration(secs, took, sizeof(took));
+  if (detail)
+    snprintf(out, outlen, "%s fetched in %s (%s/s), %s written", got, took, avg, written);
+  else
+    snprintf(out, outlen, "done in %s", took);
+}
+
+/* The stats part, as detailed as fits in room columns, from first_level (0: most detailed) on.
+ * Returns the level used. */
+static int stats_text(const struct figures *f, int room, int first_level, char *out, size_t outlen) {
+  for (int level = first_level;; level++) {
+    if (f->known) {
+      switch (level) {
+      case 0:
+        snprintf(out, outlen, "%3u%% %s %s/s ETA %s -> %s", f->percent, f->got_of_total, f->rate, f->eta, f->written);
+        break;
+      case 1: snprintf(out, outlen, "%3u%% %s %s/s ETA %s", f->percent, f->got_of_total, f->rate, f->eta); break;
+      case 2: snprintf(out, outlen, "%3u%% %s/s ETA %s", f->percent, f->rate, f->eta); break;
+      default: snprintf(out, outlen, "%3u%%", f->percent); return level;
+      }
+    } else {
+      switch (level) {
+      case 0: snprintf(out, outlen, "%s %s/s -> %s", f->got, f->rate, f->written); break;
+      case 1: snprintf(out, outlen, "%s %s/s", f->got, f->rate); break;
+      default: snprintf(out, outlen, "%s", f->got); return level;
+      }
+    }
+    if ((int)strlen(out) <= room)
+      return level;
   }
-  const char *name = ev->name ? ev->name : "image";
-  int avail = width - 1; /* never touch the last column: some terminals wrap there */
-  int stats_len = (int)strlen(stats);
-  int name_len = (int)strlen(name);
-  if (stats_len >= avail) {
-    snprintf(out, outlen, "%.*s", avail > 0 ? avail : 0, stats);
+}
+
+/* NAME [####----] STATS, at most width - 1 columns: the bar, then the name give way first. */
+static void build_tty_line(struct tool_progress *p, const vmpull_progress *ev, int width, int done, char *out,
+                           size_t outlen) {
+  int avail = width - 1;
+  if (avail < 1) {
+    out[0] = '\0';
     return;
   }
-  int room = avail - stats_len - 1;
+  const char *name = ev->name ? ev->name : "image";
+  char stats[256];
+  struct figures f;
+  compute_figures(p, ev, &f);
+  if (done) {
+    done_text(p, ev, stats, sizeof(stats), 1);
+    if ((int)strlen(stats) > avail - 2)
+      done_text(p, ev, stats, sizeof(stats), 0);
+  } else {
+    /* The figures leave room for a short name, unless the terminal is very narrow. */
+    int stats_room = avail - MIN_INT((int)strlen(name), NAME_MIN) - 1;
+    if (stats_room < 8)
+      stats_room = avail;
+    if (p->layout_width != width) {
+      /* Start from figures as wide as they usually get, so that the bar keeps its size. */
+      struct figures wide = f;
+      if (f.known) /* "1.2/1.2 MiB": in the total's unit, as wide as the total */
+        snprintf(wide.got_of_total, sizeof(wide.got_of_total), "%.*s/%s", (int)strcspn(f.total, " "), f.total, f.total);
+      snprintf(wide.got, sizeof(wide.got), "1023.9 KiB");
+      snprintf(wide.rate, sizeof(wide.rate), "999.9 KiB");
+      snprintf(wide.eta, sizeof(wide.eta), "--:--");
+      snprintf(wide.written, sizeof(wide.written), "1023.9 MiB");
+      char estimate[256];
+      p->stats_level = stats_text(&wide, stats_room, 0, estimate, sizeof(estimate));
+      p->layout_width = width;
+      p->stats_width = (int)strlen(estimate);
+    }
+    stats_text(&f, stats_room, p->stats_level, stats, sizeof(stats));
+    p->stats_width = MAX_INT(p->stats_width, (int)strlen(stats));
+  }
+  int stats_len = utf8_cut(stats, avail);
+  /* Room for "name [bar] ": the bar sized for the widest figures, not today's. */
+  int room = avail - (done ? stats_len : MAX_INT(stats_len, MIN_INT(p->stats_width, avail))) - 1;
+  int name_len = (int)strlen(name);
   int bar = 0;
-  if (known && !done && room - name_len - 1 >= 12)
-    bar = MIN_INT(room - name_len - 1, 40);
-  int show_name = MIN_INT(name_len, room - (bar ? bar + 1 : 0));
-  char barbuf[64] = "";
+  if (f.known && !done && room - MIN_INT(name_len, NAME_MIN) - 1 >= BAR_MIN)
+    bar = MIN_INT(room - MIN_INT(name_len, NAME_MIN) - 1, BAR_MAX);
+  char barbuf[BAR_MAX + 2] = "";
   if (bar) {
     int inner = bar - 2;
-    int fill = (int)((double)inner * (double)ev->fetched / (double)ev->fetched_total);
-    if (fill > inner)
-      fill = inner;
+    int fill = (int)((double)inner * (double)MIN_U64(ev->fetched, ev->fetched_total) / (double)ev->fetched_total);
     barbuf[0] = '[';
     for (int i = 0; i < inner; i++)
       barbuf[1 + i] = i < fill ? '#' : '-';
     barbuf[bar - 1] = ']';
     barbuf[bar] = '\0';
+    room -= bar + 1;
   }
-  if (show_name < name_len && show_name > 3)
-    snprintf(out, outlen, "%.*s... %s%s%s", show_name - 3, name, barbuf, bar ? " " : "", stats);
-  else if (show_name <= 3)
-    snprintf(out, outlen, "%s%s%s", barbuf, bar ? " " : "", stats);
-  else
-    snprintf(out, outlen, "%s %s%s%s", name, barbuf, bar ? " " : "", stats);
+  const char *sep = done ? ": " : " ";
+  int sep_len = (int)strlen(sep);
+  if (room - sep_len + 1 < 4) { /* no room for a name worth showing */
+    snprintf(out, outlen, "%s%s%.*s", barbuf, bar ? " " : "", stats_len, stats);
+  } else if (name_len <= room - sep_len + 1) {
+    snprintf(out, outlen, "%s%s%s%s%.*s", name, sep, barbuf, bar ? " " : "", stats_len, stats);
+  } else { /* "fedora-coreos-...": the start of a name says most */
+    int keep = utf8_cut(name, room - sep_len + 1 - 3);
+    snprintf(out, outlen, "%.*s...%s%s%s%.*s", keep, name, sep, barbuf, bar ? " " : "", stats_len, stats);
+  }
+}
+
+/* For logs: everything, no width limit. */
+static void build_plain_line(const struct tool_progress *p, const vmpull_progress *ev, int done, char *out,
+                             size_t outlen) {
+  const char *name = ev->name ? ev->name : "image";
+  char stats[256];
+  if (done) {
+    done_text(p, ev, stats, sizeof(stats), 1);
+  } else {
+    struct figures f;
+    compute_figures(p, ev, &f);
+    if (f.known)
+      snprintf(stats, sizeof(stats), "%u%% %s of %s, %s/s, ETA %s, %s written", f.percent, f.got, f.total, f.rate,
+               f.eta, f.written);
+    else
+      snprintf(stats, sizeof(stats), "%s, %s/s, %s written", f.got, f.rate, f.written);
+  }
+  snprintf(out, outlen, "%s: %s", name, stats);
+}
+
+/*
+ * Put the cursor back at the start of the partial line and clear from there.
+ * When the terminal got narrower than that line, a reflowing terminal (tmux,
+ * VTE, kitty, iTerm2, Windows Terminal) has wrapped it onto several rows and
+ * left the cursor on the last: go up to the first. (A terminal that cuts lines
+ * instead, like xterm, loses the rows above the line; rare, and only on a resize.)
+ */
+static size_t rewind_line(const struct tool_progress *p, int width, char *out, size_t outlen) {
+  int rows_up = p->drawn && p->last_len > width ? (p->last_len - 1) / width : 0;
+  if (rows_up > 0)
+    return (size_t)snprintf(out, outlen, "\033[%dA\r\033[J", rows_up);
+  return (size_t)snprintf(out, outlen, "\r\033[K");
 }
 
 int tool_progress_cb(const vmpull_progress *ev, void *userdata) {
@@ -140,24 +284,31 @@ int tool_progress_cb(const vmpull_progress *ev, void *userdata) {
   if (!done && p->last_ns && now - p->last_ns < (p->tty ? TTY_INTERVAL_NS : PLAIN_INTERVAL_NS))
     return 0;
   p->last_ns = now;
-  char line[512];
+  char line[512], buf[640];
   if (p->tty) {
-    build_line(p, ev, terminal_width(), line, sizeof(line), done);
-    /* \r then clear to end of line: a shorter line leaves no debris. */
-    fprintf(stderr, "\r%s\033[K%s", line, done ? "\n" : "");
+    int width = terminal_width();
+    build_tty_line(p, ev, width, done, line, sizeof(line));
+    size_t n = rewind_line(p, width, buf, sizeof(buf));
+    snprintf(buf + n, sizeof(buf) - n, "%s%s", line, done ? "\n" : "");
     p->drawn = !done;
+    p->last_len = done ? 0 : (int)strlen(line);
   } else {
-    build_line(p, ev, 200, line, sizeof(line), done);
-    fprintf(stderr, "%s\n", line);
+    build_plain_line(p, ev, done, line, sizeof(line));
+    snprintf(buf, sizeof(buf), "%s\n", line);
   }
+  /* One write per redraw: no half-drawn line is ever visible. */
+  fputs(buf, stderr);
   fflush(stderr);
   return 0;
 }
 
 void tool_progress_finish(struct tool_progress *p) {
   if (p->drawn) {
-    fputs("\r\033[K", stderr);
+    char buf[32];
+    rewind_line(p, terminal_width(), buf, sizeof(buf));
+    fputs(buf, stderr);
     fflush(stderr);
     p->drawn = 0;
+    p->last_len = 0;
   }
 }

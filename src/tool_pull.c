@@ -68,6 +68,13 @@ int tool_pull(int argc, char **argv) {
     print_result_json(&res, cli.opts.provider);
   else
     puts(res.path);
+  fflush(stdout);
+  /* Keep the cache from growing without bound: entries unused for 14 days go (podman's expiry). */
+  if (cli.opts.cache_dir && !cli.opts.no_cache && !cli.opts.offline && !cli.keep_cache) {
+    vmpull_error perr;
+    if (vmpull_cache_prune(cli.opts.cache_dir, 14 * 86400, UINT64_MAX, NULL, &perr) < 0)
+      tool_warn("cache prune: %s", perr.message);
+  }
   vmpull_result_free(&res);
   pull_cli_free(&cli);
   return 0;

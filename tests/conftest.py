@@ -51,12 +51,32 @@ def run_vmpull(*args, env=None, timeout=120, input=None, cwd=None):
         input=input,
         cwd=cwd,
     )
+    check_sanitizer_report(proc.stderr, args)
     return Result(proc)
+
+
+# What ASan, LSan and UBSan print (make check-asan): a report fails the test even when
+# vmpull was expected to fail, since UBSan's exit code is the same as a failed pull's.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def check_sanitizer_report(stderr, args=()):
+    """Fail the current test if a sanitizer reported anything in stderr (text or bytes)."""
+    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else (stderr or "")
+    if any(m in text for m in SANITIZER_MARKERS):
+        pytest.fail(f"sanitizer report from vmpull {' '.join(map(str, args))}:\n{text}", pytrace=False)
 
 
 @pytest.fixture
 def vmpull():
     return run_vmpull
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """vmpull caches downloads in $XDG_CACHE_HOME/vmpull by default: every test gets its own
+    empty cache, so no test sees another's downloads (or the user's ~/.cache)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,539 @@
+#!/usr/bin/python3
+"""vmpull benchmark: vmpull side by side with the peer tools, in one run, on one machine.
+
+    bench/bench.py [--reps N] [--sections local,rss,http,oci] [--vmpull PATH] [--markdown FILE]
+
+Images come from bench/make-images.sh (cached in bench/work/). Every command of a case runs
+once per repetition, the commands of a case interleaved (vmpull, peer, peer, vmpull, ...), so
+that load from other processes on the machine hits all of them alike; the table shows medians.
+
+Measurement rules, the same for vmpull and every peer:
+  * Inputs are read once before a case (warm page cache) and nothing is dropped from the page
+    cache between runs: dropping needs root, disturbs everything else running on the machine,
+    and would measure the disk instead of the tools. Every tool reads the same warm input.
+  * Every output is a file in bench/work/out/ (the same filesystem as the inputs), removed
+    before each run outside the timed region.
+  * vmpull fsyncs its output before it links it into place (a pull is durable when it
+    returns). So that both sides finish with the data on disk, each peer command is followed
+    by `sync FILE` (fsync of that one file) inside the timed region. --no-peer-sync turns
+    that off (vmpull then pays for durability and the peers do not).
+  * Wall time from fork to exit; peak RSS is /usr/bin/time's %M (the largest process of a
+    pipeline); allocated bytes are st_blocks * 512 of the output.
+  * vmpull's output is compared byte for byte with the original disk (first repetition only,
+    outside the timed region): a benchmark of a wrong result is worthless.
+"""
+import argparse
+import hashlib
+import json
+import os
+import shlex
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+MIB = 1024 * 1024
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{what} did not listen on port {port}")
+
+
+def warm(path):
+    """Read a file once so that it is in the page cache for every tool alike."""
+    with open(path, "rb", buffering=0) as f:
+        while f.read(16 * MIB):
+            pass
+
+
+def human_bytes(n):
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+class Command:
+    """One contender in a case: a label, an argv (or a shell line) and its output file."""
+
+    def __init__(self, label, argv=None, shell=None, output=None, cleanup=(), check=None):
+        self.label = label
+        self.argv = argv
+        self.shell = shell
+        self.output = output
+        self.cleanup = list(cleanup)  # extra files (a downloaded copy, an OCI dir) removed after a run
+        self.check = check            # reference file the output must equal (first run)
+        self.walls = []
+        self.rss_kib = []
+        self.allocated = None
+        self.size = None
+
+    def describe(self):
+        return self.shell if self.shell else shlex.join(self.argv)
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.work = Path(args.work).resolve()
+        self.out = self.work / "out"
+        self.vmpull = str(Path(args.vmpull).resolve())
+        self.reps = args.reps
+        self.rows = []       # (section, case, subject, peer, subject_s, peer_s, ratio, target, extra)
+        self.blocks = []     # (case, allocated, nonzero_bytes, ratio)
+        self.rss = []        # (case, kib, limit_kib or None)
+        self.notes = []
+        self.servers = []
+
+    # -- running -------------------------------------------------------------------------
+
+    def remove_outputs(self, cmd):
+        for p in [cmd.output, *cmd.cleanup]:
+            if p is None:
+                continue
+            p = Path(p)
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            elif p.exists() or p.is_symlink():
+                p.unlink()
+
+    def run_once(self, cmd, first):
+        self.remove_outputs(cmd)
+        with tempfile.NamedTemporaryFile("r", dir=self.out, prefix=".time-") as tf:
+            if cmd.shell is not None:
+                inner = ["sh", "-c", "set -e; " + cmd.shell]
+            else:
+                inner = list(cmd.argv)
+            full = ["/usr/bin/time", "-f", "%M", "-o", tf.name, *inner]
+            t0 = time.monotonic()
+            proc = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            wall = time.monotonic() - t0
+            if proc.returncode != 0:
+                raise RuntimeError(f"{cmd.label}: `{cmd.describe()}` failed ({proc.returncode}): "
+                                   f"{proc.stderr.decode(errors='replace').strip()[-2000:]}")
+            lines = [l for l in tf.read().splitlines() if l.strip()]
+            rss = int(lines[-1])
+        cmd.walls.append(wall)
+        cmd.rss_kib.append(rss)
+        if cmd.output is not None:
+            st = os.stat(cmd.output)
+            cmd.allocated = st.st_blocks * 512
+            cmd.size = st.st_size
+            if first and cmd.check is not None:
+                r = subprocess.run(["cmp", "-s", str(cmd.output), str(cmd.check)])
+                if r.returncode != 0:
+                    raise RuntimeError(f"{cmd.label}: output {cmd.output} differs from {cmd.check}")
+        self.remove_outputs(cmd)
+
+    def run_case(self, name, commands, inputs=()):
+        log(f"case {name}: {len(commands)} commands x {self.reps} runs")
+        for p in inputs:
+            warm(p)
+        for rep in range(self.reps):
+            # Rotate the order every repetition: no tool always runs right after another.
+            order = commands[rep % len(commands):] + commands[:rep % len(commands)]
+            for cmd in order:
+                self.run_once(cmd, first=(rep == 0))
+        for cmd in commands:
+            med = statistics.median(cmd.walls)
+            spread = (max(cmd.walls) - min(cmd.walls)) / med if med else 0
+            log(f"  {cmd.label:28s} median {med:7.2f} s  (min {min(cmd.walls):.2f}, max {max(cmd.walls):.2f}, "
+                f"spread {spread * 100:.0f}%)  peak RSS {max(cmd.rss_kib) / 1024:.1f} MiB"
+                + (f"  output allocated {human_bytes(cmd.allocated)}" if cmd.allocated is not None else ""))
+        return {c.label: c for c in commands}
+
+    def compare(self, section, case, res, subject, peer, target=None):
+        s = statistics.median(res[subject].walls)
+        p = statistics.median(res[peer].walls)
+        self.rows.append((section, case, subject, res[peer].describe_short, s, p, s / p, target,
+                          max(res[subject].rss_kib)))
+
+    # -- commands ------------------------------------------------------------------------
+
+    def vm(self, label, source, out, check=None, extra=()):
+        c = Command(label, argv=[self.vmpull, "pull", "-q", *extra, "-o", str(out), str(source)], output=out,
+                    check=check)
+        c.describe_short = "vmpull"
+        return c
+
+    def peer(self, label, line, out, short=None, cleanup=()):
+        sync = f" && sync {shlex.quote(str(out))}" if self.args.peer_sync else ""
+        c = Command(label, shell=f"{line}{sync}", output=out, cleanup=cleanup)
+        c.describe_short = short or line
+        return c
+
+    # -- sections --------------------------------------------------------------------------
+
+    def section_local(self):
+        w, o = self.work, self.out
+        raw = w / "disk.raw"
+        vo, po = o / "vmpull.out", o / "peer.out"
+        q = lambda p: shlex.quote(str(p))
+
+        def codec_case(name, image, peers, check=raw):
+            cmds = [self.vm("vmpull", image, vo, check=check)]
+            for label, line in peers:
+                cmds.append(self.peer(label, line.format(i=q(image), o=q(po)), po, short=label))
+            return self.run_case(name, cmds, inputs=[image])
+
+        r = codec_case("xz multi-block (disk.raw.mb.xz)", w / "disk.raw.mb.xz",
+                       [("xz -dc", "xz -dc {i} > {o}"), ("xz -T0 -dc", "xz -T0 -dc {i} > {o}")])
+        self.compare("local", "xz, 64 MiB blocks", r, "vmpull", "xz -dc", 0.6)
+        self.compare("local", "xz, 64 MiB blocks", r, "vmpull", "xz -T0 -dc")
+        self.blocks_row("xz, 64 MiB blocks", r["vmpull"])
+        self.rss_row("xz, 64 MiB blocks, 2 GiB (multi-threaded: exempt)", r["vmpull"], None)
+
+        r = codec_case("xz single block (disk.raw.xz)", w / "disk.raw.xz",
+                       [("xz -dc", "xz -dc {i} > {o}"), ("xz -T0 -dc", "xz -T0 -dc {i} > {o}")])
+        self.compare("local", "xz, one block", r, "vmpull", "xz -dc", 1.05)
+        self.compare("local", "xz, one block", r, "vmpull", "xz -T0 -dc")
+        self.blocks_row("xz, one block", r["vmpull"])
+        self.rss_row("xz, one block, 2 GiB", r["vmpull"], 64 * 1024)
+
+        r = codec_case("zstd -14 (disk.raw.zst)", w / "disk.raw.zst", [("zstd -dc", "zstd -qdc {i} > {o}")])
+        self.compare("local", "zstd -14", r, "vmpull", "zstd -dc", 1.05)
+        self.blocks_row("zstd -14", r["vmpull"])
+        self.rss_row("zstd, 2 GiB", r["vmpull"], 64 * 1024)
+
+        r = codec_case("gzip -6 (disk.raw.gz)", w / "disk.raw.gz",
+                       [("gzip -dc", "gzip -dc {i} > {o}"), ("pigz -dc", "pigz -dc {i} > {o}")])
+        self.compare("local", "gzip -6", r, "vmpull", "gzip -dc", 0.6)
+        self.compare("local", "gzip -6", r, "vmpull", "pigz -dc")
+        self.blocks_row("gzip -6", r["vmpull"])
+        self.rss_row("gzip, 2 GiB", r["vmpull"], 64 * 1024)
+
+        r = codec_case("raw (disk.raw)", raw, [("cp --sparse=always", "cp --sparse=always {i} {o}")])
+        self.compare("local", "raw, uncompressed", r, "vmpull", "cp --sparse=always")
+        self.blocks_row("raw, uncompressed", r["vmpull"])
+        self.blocks_row("raw, uncompressed (cp --sparse=always)", r["cp --sparse=always"])
+        self.rss_row("raw, 2 GiB", r["vmpull"], 64 * 1024)
+
+        qcow = w / "disk.qcow2"
+        r = codec_case("qcow2, xz 64 MiB blocks (disk.qcow2.xz)", w / "disk.qcow2.xz",
+                       [("xz -dc", "xz -dc {i} > {o}"), ("xz -T0 -dc", "xz -T0 -dc {i} > {o}")], check=qcow)
+        self.compare("local", "qcow2, xz 64 MiB blocks", r, "vmpull", "xz -dc", 0.6)
+        self.compare("local", "qcow2, xz 64 MiB blocks", r, "vmpull", "xz -T0 -dc")
+
+        r = codec_case("qcow2 (disk.qcow2)", qcow, [("cp --sparse=always", "cp --sparse=always {i} {o}")], check=qcow)
+        self.compare("local", "qcow2, uncompressed", r, "vmpull", "cp --sparse=always")
+
+    def section_rss(self):
+        w, o = self.work, self.out
+        vo = o / "vmpull.out"
+        for size in ("1g", "8g"):
+            raw = w / f"sparse{size}.raw"
+            for suffix, codec, limit in ((".zst", "zstd", True), (".gz", "gzip", True), ("", "raw", True),
+                                         (".mb.xz", "xz 64 MiB blocks (multi-threaded: exempt)", False)):
+                image = Path(f"{raw}{suffix}")
+                c = self.vm("vmpull", image, vo, check=raw)
+                r = self.run_case(f"RSS {image.name}", [c], inputs=[image])
+                case = f"{codec}, {size[0]} GiB, mostly sparse"
+                self.rss_row(case, r["vmpull"], 64 * 1024 if limit else None)
+                self.blocks_row(case, r["vmpull"], nonzero_of=raw)
+
+    # -- rows ------------------------------------------------------------------------------
+
+    def blocks_row(self, case, cmd, nonzero_of=None):
+        ref = nonzero_of or (self.work / "disk.raw")
+        nz = int(Path(f"{ref}.nonzero").read_text()) * 4096
+        # qcow2 outputs are not raw images: the rule is about raw disks only.
+        self.blocks.append((case, cmd.allocated, nz, cmd.allocated / nz))
+
+    def rss_row(self, case, cmd, limit_kib):
+        self.rss.append((case, max(cmd.rss_kib), limit_kib))
+
+    # -- servers -----------------------------------------------------------------------------
+
+    def start_nginx(self):
+        d = Path(tempfile.mkdtemp(prefix="nginx-", dir=self.out))
+        ports = {"unlimited": free_port(), "50m": free_port()}
+        for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (d / sub).mkdir()
+        conf = d / "nginx.conf"
+        user = "user root;" if os.geteuid() == 0 else ""
+        conf.write_text(f"""
+{user}
+worker_processes 1;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nopush on;
+  client_body_temp_path {d}/client_body;
+  proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi;
+  scgi_temp_path {d}/scgi;
+  server {{ listen 127.0.0.1:{ports['unlimited']}; root {self.work}; }}
+  # Small sendfile chunks: otherwise nginx sends a large chunk at once, then sleeps, and the
+  # 50 MB/s link delivers in bursts.
+  server {{ listen 127.0.0.1:{ports['50m']}; root {self.work}; limit_rate 50m; sendfile_max_chunk 256k; }}
+}}
+""")
+        proc = subprocess.Popen(["nginx", "-e", str(d / "error.log"), "-p", str(d), "-c", str(conf)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.servers.append((proc, d))
+        for p in ports.values():
+            wait_port(p, proc, "nginx")
+        return ports
+
+    def stop_servers(self):
+        for proc, d in reversed(self.servers):
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            shutil.rmtree(d, ignore_errors=True)
+        self.servers = []
+
+    def vmpull_supports(self, source, out, extra=()):
+        """Does this vmpull build pull this kind of source yet? (probe with a small image)"""
+        r = subprocess.run([self.vmpull, "pull", "-q", "--replace", *extra, "-o", str(out), source],
+                           capture_output=True, text=True)
+        if out.exists():
+            out.unlink()
+        return r.returncode == 0, r.stderr.strip()
+
+    def section_http(self):
+        w, o = self.work, self.out
+        ports = self.start_nginx()
+        probe = f"http://127.0.0.1:{ports['unlimited']}/sparse1g.raw.zst"
+        ok, why = self.vmpull_supports(probe, o / "probe.out")
+        if not ok:
+            self.notes.append(f"http rows skipped: this vmpull cannot pull {probe} yet ({why})")
+            log(self.notes[-1])
+            return
+        raw = w / "disk.raw"
+        vo, po, dl = o / "vmpull.out", o / "peer.out", o / "download"
+        q = lambda p: shlex.quote(str(p))
+        codecs = (
+            ("xz, 64 MiB blocks", "disk.raw.mb.xz", "xz -T0 -dc"),
+            ("xz, one block", "disk.raw.xz", "xz -dc"),
+            ("zstd -14", "disk.raw.zst", "zstd -qdc"),
+            ("gzip -6", "disk.raw.gz", "pigz -dc"),
+        )
+        for rate in ("unlimited", "50m"):
+            for case, name, cli in codecs:
+                url = f"http://127.0.0.1:{ports[rate]}/{name}"
+                cmds = [
+                    self.vm("vmpull", url, vo, check=raw),
+                    self.peer("sequential", f"curl -sSf -o {q(dl)} {q(url)} && {cli} {q(dl)} > {q(po)}", po,
+                              short=f"curl -o, then {cli}", cleanup=[dl]),
+                    self.peer("streaming", f"curl -sSf {q(url)} | {cli} > {q(po)}", po,
+                              short=f"curl \\| {cli}"),
+                ]
+                if case == "xz, 64 MiB blocks":
+                    cmds.append(self.peer("sequential xz -dc", f"curl -sSf -o {q(dl)} {q(url)} && xz -dc {q(dl)} > {q(po)}",
+                                          po, short="curl -o, then xz -dc", cleanup=[dl]))
+                if case == "xz, one block":
+                    cmds.append(self.peer("sequential xz -T0", f"curl -sSf -o {q(dl)} {q(url)} && xz -T0 -dc {q(dl)} > {q(po)}",
+                                          po, short="curl -o, then xz -T0 -dc", cleanup=[dl]))
+                r = self.run_case(f"http {rate} {name}", cmds, inputs=[w / name])
+                label = f"{case}, http {'unlimited' if rate == 'unlimited' else '50 MB/s'}"
+                self.compare("http", label, r, "vmpull", "streaming", 1.05)
+                if rate == "50m" and case == "xz, 64 MiB blocks":
+                    self.compare("http", label, r, "vmpull", "sequential", 0.65)
+                    self.compare("http", label, r, "vmpull", "sequential xz -dc")
+                elif rate == "50m" and case == "xz, one block":
+                    self.compare("http", label, r, "vmpull", "sequential", 0.8)
+                    self.compare("http", label, r, "vmpull", "sequential xz -T0")
+                else:
+                    self.compare("http", label, r, "vmpull", "sequential")
+                self.rss_row(label + ("" if "64 MiB" in case else ""), r["vmpull"],
+                             None if "64 MiB" in case else 64 * 1024)
+        self.stop_servers()
+
+    def start_registry(self):
+        d = Path(tempfile.mkdtemp(prefix="registry-", dir=self.out))
+        port = free_port()
+        conf = d / "config.yml"
+        conf.write_text(f"""version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {d}/storage
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+""")
+        proc = subprocess.Popen(["docker-registry", "serve", str(conf)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        self.servers.append((proc, d))
+        wait_port(port, proc, "docker-registry")
+        return port
+
+    def oci_layout(self, image, title, media_type):
+        """An OCI layout holding `image` as a machine-OS disk artifact (podman 5's format):
+        an index whose one entry is annotated disktype=qemu, a manifest with one titled layer.
+        The layer blob is a hard link to the image (no copy of the bytes)."""
+        lay = Path(tempfile.mkdtemp(prefix="layout-", dir=self.out))
+        blobs = lay / "blobs" / "sha256"
+        blobs.mkdir(parents=True)
+        (lay / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
+
+        def put(data, mt, **extra):
+            hexd = hashlib.sha256(data).hexdigest()
+            (blobs / hexd).write_bytes(data)
+            return {"mediaType": mt, "digest": f"sha256:{hexd}", "size": len(data), **extra}
+
+        h = hashlib.sha256()
+        with open(image, "rb") as f:
+            while chunk := f.read(16 * MIB):
+                h.update(chunk)
+        layer_hex = h.hexdigest()
+        os.link(image, blobs / layer_hex)
+        layer = {"mediaType": media_type, "digest": f"sha256:{layer_hex}", "size": image.stat().st_size,
+                 "annotations": {"org.opencontainers.image.title": title}}
+        empty = put(b"{}", "application/vnd.oci.empty.v1+json")
+        manifest = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                                   "artifactType": "application/vnd.podman.machine-os.disk",
+                                   "config": empty, "layers": [layer]}).encode(),
+                       "application/vnd.oci.image.manifest.v1+json")
+        manifest["platform"] = {"architecture": "amd64", "os": "linux"}
+        manifest["annotations"] = {"disktype": "qemu"}
+        index = put(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                                "manifests": [manifest]}).encode(), "application/vnd.oci.image.index.v1+json")
+        index["annotations"] = {"org.opencontainers.image.ref.name": "latest"}
+        (lay / "index.json").write_text(json.dumps({"schemaVersion": 2, "mediaType": index["mediaType"],
+                                                    "manifests": [index]}))
+        return lay, layer_hex
+
+    def section_oci(self):
+        w, o = self.work, self.out
+        raw = w / "disk.raw"
+        codecs = (
+            ("xz, 64 MiB blocks", "disk.raw.mb.xz", "application/x-xz", "xz -T0 -dc"),
+            ("xz, one block", "disk.raw.xz", "application/x-xz", "xz -dc"),
+            ("zstd -14", "disk.raw.zst", "application/zstd", "zstd -qdc"),
+            ("gzip -6", "disk.raw.gz", "application/gzip", "pigz -dc"),
+        )
+        port = self.start_registry()
+        tags = {}
+        for case, name, mt, _cli in codecs:
+            lay, layer_hex = self.oci_layout(w / name, name, mt)
+            tag = name.replace(".", "-")
+            subprocess.run(["skopeo", "copy", "-q", "--all", "--dest-tls-verify=false", f"oci:{lay}:latest",
+                            f"docker://127.0.0.1:{port}/bench/disk:{tag}"], check=True)
+            shutil.rmtree(lay)
+            tags[name] = (tag, layer_hex)
+        probe = f"docker://127.0.0.1:{port}/bench/disk:{tags['disk.raw.zst'][0]}"
+        ok, why = self.vmpull_supports(probe, o / "probe.out", extra=["--tls-verify=false"])
+        if not ok:
+            self.notes.append(f"oci rows skipped: this vmpull cannot pull {probe} yet ({why})")
+            log(self.notes[-1])
+            return
+        vo, po, oci_dir = o / "vmpull.out", o / "peer.out", o / "skopeo-oci"
+        q = lambda p: shlex.quote(str(p))
+        for case, name, _mt, cli in codecs:
+            tag, layer_hex = tags[name]
+            ref = f"docker://127.0.0.1:{port}/bench/disk:{tag}"
+            blob = oci_dir / "blobs" / "sha256" / layer_hex
+            cmds = [
+                self.vm("vmpull", ref, vo, check=raw, extra=["--tls-verify=false"]),
+                self.peer("sequential", f"skopeo copy -q --src-tls-verify=false {q(ref)} oci:{q(oci_dir)}:disk"
+                          f" && {cli} {q(blob)} > {q(po)}", po, short=f"skopeo copy, then {cli}", cleanup=[oci_dir]),
+                self.vm("vmpull local", w / name, vo),
+            ]
+            r = self.run_case(f"oci {name}", cmds, inputs=[w / name])
+            label = f"{case}, docker:// (loopback registry)"
+            self.compare("oci", label, r, "vmpull", "sequential", 0.6)
+            r["vmpull local"].describe_short = f"vmpull {name} (local file)"
+            self.compare("oci", label, r, "vmpull", "vmpull local", 1.05)
+            self.rss_row(label, r["vmpull"], None if "64 MiB" in case else 64 * 1024)
+        self.stop_servers()
+
+    # -- report ----------------------------------------------------------------------------
+
+    def report(self):
+        lines = []
+        lines.append(f"vmpull benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, "
+                     f"median of {self.reps} runs, peers{' fsync their output (sync FILE)' if self.args.peer_sync else ' without fsync'}")
+        lines.append("")
+        lines.append("| Section | Image | vmpull | Peer | Peer time | Ratio | Target | Met |")
+        lines.append("|---|---|---|---|---|---|---|---|")
+        for section, case, subject, peer, s, p, ratio, target, _rss in self.rows:
+            met = "" if target is None else ("yes" if ratio <= target else "**no**")
+            tgt = "" if target is None else f"<= {target:g}x"
+            lines.append(f"| {section} | {case} | {s:.2f} s | {peer} | {p:.2f} s | {ratio:.2f}x | {tgt} | {met} |")
+        if self.blocks:
+            lines.append("")
+            lines.append("| Raw output | Allocated | Non-zero data | Ratio | Target | Met |")
+            lines.append("|---|---|---|---|---|---|")
+            for case, alloc, nz, ratio in self.blocks:
+                lines.append(f"| {case} | {human_bytes(alloc)} | {human_bytes(nz)} | {ratio:.3f}x | <= 1.02x | "
+                             f"{'yes' if ratio <= 1.02 else '**no**'} |")
+        if self.rss:
+            lines.append("")
+            lines.append("| vmpull peak RSS | RSS | Target | Met |")
+            lines.append("|---|---|---|---|")
+            for case, kib, limit in self.rss:
+                tgt = "exempt" if limit is None else f"<= {limit // 1024} MiB"
+                met = "" if limit is None else ("yes" if kib <= limit else "**no**")
+                lines.append(f"| {case} | {kib / 1024:.1f} MiB | {tgt} | {met} |")
+        for n in self.notes:
+            lines.append("")
+            lines.append(f"Note: {n}")
+        text = "\n".join(lines) + "\n"
+        print(text)
+        if self.args.markdown:
+            Path(self.args.markdown).write_text(text)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", "5")))
+    ap.add_argument("--sections", default=os.environ.get("BENCH_SECTIONS", "local,rss,http,oci"))
+    ap.add_argument("--vmpull", default=os.environ.get("VMPULL_BIN", str(ROOT / "build" / "vmpull")))
+    ap.add_argument("--work", default=str(HERE / "work"))
+    ap.add_argument("--markdown", default=None, help="also write the tables to this file")
+    ap.add_argument("--no-peer-sync", dest="peer_sync", action="store_false")
+    args = ap.parse_args()
+    b = Bench(args)
+    b.out.mkdir(parents=True, exist_ok=True)
+    log(f"vmpull {b.vmpull}; load average {os.getloadavg()[0]:.2f}")
+    try:
+        for s in args.sections.split(","):
+            getattr(b, f"section_{s.strip()}")()
+    finally:
+        b.stop_servers()
+        b.report()
+
+
+if __name__ == "__main__":
+    main()

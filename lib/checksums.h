@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * --checksums: look the image's file name up in a SHA256SUMS-style list
+ * (GNU "<hex>  <name>", "<hex> *<name>", "<hex> <name>", and the BSD form
+ * "SHA256 (<name>) = <hex>" of Fedora's CHECKSUM files, clearsigned or not).
+ */
+#ifndef VMPULL_CHECKSUMS_H
+#define VMPULL_CHECKSUMS_H
+
+#include "vmpull.h"
+
+#include <stddef.h>
+
+/* Find name's SHA-256 in text (len bytes, need not be NUL-terminated). An
+ * exact name match wins over one on the entry's last path component.
+ * 0 and *digest = "sha256:<lowercase hex>" (caller frees), or
+ * -VMPULL_E_NOT_FOUND when no SHA-256 entry names it. */
+int checksums_parse(const char *text, size_t len, const char *name, char **digest, vmpull_error *err);
+
+/* Read o->checksums (a path, file:// or an http(s) URL fetched with o's
+ * network settings) and look name up in it. Errors name the checksum source. */
+int checksums_lookup(const vmpull_pull_options *o, const char *name, char **digest, vmpull_error *err);
+
+#endif

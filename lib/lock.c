@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "lock.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "error.h"
+#include "util.h"
+
+/* After flock succeeds, is fd still the file called name? A holder may have
+ * renamed it into the blob store or removed it while we waited. */
+static int still_named(int dirfd, const char *name, int fd) {
+  struct stat a, b;
+  if (fstat(fd, &a) < 0 || fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0)
+    return 0;
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+int lock_file_try(int dirfd, const char *name, int *fd) {
+  _cleanup_close_ int f = openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+  if (f < 0)
+    return errno == ENOENT ? 0 : -errno;
+  if (flock(f, LOCK_EX | LOCK_NB) < 0)
+    return errno == EWOULDBLOCK ? 0 : -errno;
+  if (!still_named(dirfd, name, f))
+    return 0;
+  *fd = TAKE_FD(f);
+  return 1;
+}
+
+int lock_file(int dirfd, const char *name, const struct lock_wait *w, int *fd, vmpull_error *err) {
+  int said = 0;
+  for (;;) {
+    _cleanup_close_ int f = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+    if (f < 0)
+      return error_set_errno(err, VMPULL_E_IO, errno, "open cache entry for %s", w->what);
+    /* Poll rather than block in flock(): a blocked flock() cannot see the
+     * cancel flag when the program's signal handlers restart system calls. */
+    for (;;) {
+      if (flock(f, LOCK_EX | LOCK_NB) == 0)
+        break;
+      if (errno != EWOULDBLOCK && errno != EINTR)
+        return error_set_errno(err, VMPULL_E_IO, errno, "lock cache entry for %s", w->what);
+      if (w->cancel && *w->cancel)
+        return error_set(err, VMPULL_E_CANCELLED, "cancelled");
+      if (!said) {
+        said = 1;
+        if (w->warning) {
+          _cleanup_free_ char *msg = xasprintf("waiting for another vmpull that is downloading %s", w->what);
+          if (msg)
+            w->warning(msg, w->warning_data);
+        }
+      }
+      struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
+      nanosleep(&ts, NULL);
+    }
+    if (still_named(dirfd, name, f)) {
+      *fd = TAKE_FD(f);
+      return 0;
+    }
+    /* The holder committed or removed it: lock whatever the name holds now. */
+  }
+}

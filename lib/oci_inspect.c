@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vmpull_inspect(): the resolve half of a pull, reported instead of run. The
+ * same store, walk and layer choice as pull; the layer is opened only to peek
+ * at its first bytes (a tar's entry name, the compression), so the output
+ * path shown is the one pull would write.
+ */
+#include <json-c/json.h>
+
+#include "detect.h"
+#include "error.h"
+#include "oci_source.h"
+#include "redact.h"
+#include "unwrap_tar.h"
+#include "util.h"
+
+#define DEFAULT_MACHINE "podman-machine-default" /* as pull.c */
+
+static inline void json_putp(json_object **o) {
+  if (*o)
+    json_object_put(*o);
+}
+#define _cleanup_json_ __attribute__((cleanup(json_putp)))
+
+static json_object *json_str(const char *s) { return s ? json_object_new_string(s) : NULL; }
+
+struct inspect_ctx {
+  const vmpull_pull_options *o;
+  struct oci_store *store;
+  json_object *entries;         /* --all */
+  const char *selected_layer;   /* what pull would choose (--all), or NULL */
+  const char *selected_manifest;
+  char *index_digest;           /* the walk's first index, the same for every entry (--all) */
+};
+
+/* Open the layer as pull would and look at the start: file name and format, hence the output path. */
+static int peek_layer(struct inspect_ctx *c, const struct oci_target *t, json_object *e, vmpull_error *err) {
+  __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX};
+  int r = oci_resolve_target(c->store, t, &rs, err);
+  if (r < 0)
+    return r;
+  struct byte_source *content = TAKE_PTR(rs.src);
+  if (rs.tar_layer) {
+    _cleanup_free_ char *entry = NULL;
+    r = unwrap_tar_new(content, &content, &entry, err);
+    if (r < 0)
+      return error_wrap(err, "%s", rs.display);
+    free(rs.image_name);
+    rs.image_name = TAKE_PTR(entry);
+  }
+  _cleanup_source_ struct byte_source *stream = source_peek_new(content);
+  if (!stream) {
+    source_free(content);
+    return error_oom(err);
+  }
+  const uint8_t *head;
+  size_t head_len;
+  r = source_peek(stream, DETECT_PEEK, &head, &head_len, err);
+  if (r < 0)
+    return r;
+  enum format format;
+  r = detect_format(head, head_len, rs.image_name, &format, err);
+  if (r < 0)
+    return r;
+  _cleanup_free_ char *out_path = NULL;
+  if (c->o->output) {
+    out_path = strdup(c->o->output);
+    if (!out_path)
+      return error_oom(err);
+  } else if (c->o->data_dir) {
+    r = naming_output_path(c->o->data_dir, c->o->machine_name ? c->o->machine_name : DEFAULT_MACHINE,
+                           rs.image_name, format_suffix(format), &out_path, err);
+    if (r < 0)
+      return r;
+  }
+  json_object_object_add(e, "file_name", json_str(rs.image_name));
+  json_object_object_add(e, "format", json_str(format_name(format)));
+  json_object_object_add(e, "output_path", json_str(out_path));
+  json_object_object_add(e, "pinned_reference", json_str(rs.reference));
+  return 0;
+}
+
+static int describe(struct inspect_ctx *c, const struct oci_target *t, json_object *e, vmpull_error *err) {
+  json_object_object_add(e, "index_digest", json_str(t->index_digest));
+  json_object_object_add(e, "manifest_digest", json_str(t->manifest_digest));
+  json_object *platform = NULL;
+  if (t->entry.architecture || t->entry.os) {
+    platform = json_object_new_object();
+    json_object_object_add(platform, "os", json_str(t->entry.os));
+    json_object_object_add(platform, "architecture", json_str(t->entry.architecture));
+    json_object_object_add(platform, "variant", json_str(t->entry.variant));
+  }
+  json_object_object_add(e, "platform", platform);
+  json_object_object_add(e, "disktype", json_str(t->entry.disktype));
+  json_object_object_add(e, "layer_digest", json_str(t->layer.digest));
+  json_object_object_add(e, "size", json_object_new_int64((int64_t)t->layer.size));
+  json_object_object_add(e, "media_type", json_str(t->layer.media_type));
+  json_object_object_add(e, "tar_layer", json_object_new_boolean(t->tar_layer));
+  return peek_layer(c, t, e, err);
+}
+
+static int on_target(void *userdata, const struct oci_target *t, vmpull_error *err) {
+  struct inspect_ctx *c = userdata;
+  json_object *e = json_object_new_object();
+  if (!e)
+    return error_oom(err);
+  json_object_array_add(c->entries, e);
+  int r = describe(c, t, e, err);
+  if (r < 0)
+    return r;
+  /* The per-entry index digest is the same as the top-level one. */
+  json_object_object_del(e, "index_digest");
+  if (!c->index_digest && t->index_digest && !(c->index_digest = strdup(t->index_digest)))
+    return error_oom(err);
+  int selected = c->selected_layer && !strcmp(c->selected_layer, t->layer.digest) &&
+                 !strcmp(c->selected_manifest, t->manifest_digest);
+  json_object_object_add(e, "selected", json_object_new_boolean(selected));
+  return 0;
+}
+
+static void inspect_ctx_clear(struct inspect_ctx *c) { free(c->index_digest); }
+
+static int inspect_run(const vmpull_pull_options *o, unsigned flags, char **json, vmpull_error *err) {
+  _cleanup_oci_store_ struct oci_store *store = NULL;
+  int r = oci_store_open(o, &store, err);
+  if (r < 0)
+    return r;
+  __attribute__((cleanup(inspect_ctx_clear))) struct inspect_ctx c = {.o = o, .store = store};
+  _cleanup_json_ json_object *root = json_object_new_object();
+  if (!root)
+    return error_oom(err);
+  json_object_object_add(root, "reference", json_str(store->display));
+
+  __attribute__((cleanup(oci_target_clear))) struct oci_target chosen = {0};
+  if (!(flags & VMPULL_INSPECT_ALL)) {
+    r = oci_walk_one(&store->walk, &chosen, err);
+    if (r < 0)
+      return r;
+    r = describe(&c, &chosen, root, err);
+    if (r < 0)
+      return r;
+  } else {
+    /* Which entry pull would take, if any (no match is fine for a listing). */
+    vmpull_error ignored;
+    if (oci_walk_one(&store->walk, &chosen, &ignored) == 0) {
+      c.selected_layer = chosen.layer.digest;
+      c.selected_manifest = chosen.manifest_digest;
+    }
+    json_object_object_add(root, "index_digest", NULL); /* filled below, listed first */
+    c.entries = json_object_new_array();
+    if (!c.entries)
+      return error_oom(err);
+    json_object_object_add(root, "entries", c.entries);
+    r = oci_walk_all(&store->walk, on_target, &c, err);
+    if (r < 0)
+      return r;
+    json_object_object_add(root, "index_digest", json_str(c.index_digest));
+  }
+  const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+  *json = text ? strdup(text) : NULL;
+  if (!*json)
+    return error_oom(err);
+  return 0;
+}
+
+VMPULL_PUBLIC int vmpull_inspect(const vmpull_pull_options *opts, unsigned flags, char **json, vmpull_error *err) {
+  vmpull_error ignored;
+  if (!err)
+    err = &ignored;
+  error_clear(err);
+  if (json)
+    *json = NULL;
+  if (!opts || !json || opts->struct_size < offsetof(vmpull_pull_options, cancel) + sizeof(opts->cancel))
+    return error_set(err, VMPULL_E_USAGE, "vmpull_inspect: options not initialised with vmpull_pull_options_init");
+  if (flags & ~VMPULL_INSPECT_ALL)
+    return error_set(err, VMPULL_E_USAGE, "vmpull_inspect: unknown flags 0x%x", flags);
+  int r = vmpull_global_init(err);
+  if (r < 0)
+    return r;
+  _cleanup_free_ char *shown = redact_source(opts->source ? opts->source : "");
+  r = inspect_run(opts, flags, json, err);
+  if (r < 0) {
+    free(*json);
+    *json = NULL;
+    return error_wrap(err, "inspect %s", shown ? shown : "source");
+  }
+  return 0;
+}

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * OCI/Docker index and manifest documents, and the choice of one disk layer.
+ * Parsing and selection are pure functions over a buffer (no I/O), so a fuzz
+ * target and unit tests can drive them; oci_walk() strings them together with
+ * a fetch callback that the layout and registry resolvers provide.
+ *
+ * Two image formats are told apart by what the documents hold:
+ *  - machine-OS artifacts: index entries annotated `disktype`, chosen by
+ *    provider and architecture; the manifest has one layer with a title;
+ *  - single-layer tar images: a manifest (maybe chosen from an index by
+ *    platform) whose one layer is a tar holding the disk.
+ */
+#ifndef VMPULL_OCI_MANIFEST_H
+#define VMPULL_OCI_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmpull.h"
+
+#define OCI_DOC_MAX (4u << 20)   /* manifests and indexes larger than this are refused */
+#define OCI_ENTRIES_MAX 10000u   /* index entries or manifest layers */
+#define OCI_NESTING_MAX 4        /* nested indexes followed below the first one */
+
+#define OCI_MT_INDEX "application/vnd.oci.image.index.v1+json"
+#define OCI_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define DOCKER_MT_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define DOCKER_MT_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+/* What a registry's Accept header lists. */
+#define OCI_MANIFEST_ACCEPT OCI_MT_INDEX ", " OCI_MT_MANIFEST ", " DOCKER_MT_LIST ", " DOCKER_MT_MANIFEST
+
+#define OCI_ANNOTATION_TITLE "org.opencontainers.image.title"
+#define OCI_ANNOTATION_REF_NAME "org.opencontainers.image.ref.name"
+#define OCI_ANNOTATION_DISKTYPE "disktype"
+
+struct oci_descriptor {
+  char *media_type;
+  char *digest;       /* validated: sha256/sha512 with lowercase hex */
+  uint64_t size;
+  char *os;           /* platform, as written (NULL when absent) */
+  char *architecture;
+  char *variant;
+  char *disktype;     /* annotation `disktype` */
+  char *title;        /* annotation org.opencontainers.image.title */
+  char *ref_name;     /* annotation org.opencontainers.image.ref.name */
+};
+
+enum oci_doc_kind { OCI_DOC_INDEX, OCI_DOC_MANIFEST };
+
+struct oci_doc {
+  enum oci_doc_kind kind;
+  char *media_type;             /* the document's own, or the one it was declared as */
+  struct oci_descriptor *items; /* index: manifests[]; manifest: layers[] */
+  size_t n_items;
+};
+
+void oci_descriptor_clear(struct oci_descriptor *d);
+int oci_descriptor_copy(struct oci_descriptor *dst, const struct oci_descriptor *src);
+void oci_doc_clear(struct oci_doc *d);
+
+/* 1 for the OCI index / Docker list media types, 0 otherwise. */
+int oci_media_is_index(const char *mt);
+/* 1 for the OCI / Docker v2 image manifest media types. */
+int oci_media_is_manifest(const char *mt);
+/* 1 for tar layer media types (OCI tar, +gzip, +zstd, Docker rootfs diff and its foreign form). */
+int oci_media_is_tar_layer(const char *mt);
+
+/* Parse an index or manifest. declared_type is what the referring descriptor
+ * or the Content-Type said (NULL: unknown); the document's own mediaType must
+ * agree with it. Errors are VMPULL_E_MANIFEST or VMPULL_E_LIMIT. */
+int oci_doc_parse(const char *buf, size_t len, const char *declared_type, struct oci_doc *out, vmpull_error *err);
+
+/* What to pick. */
+struct oci_select {
+  const char *disktype; /* from the provider */
+  const char *arch;     /* normalised: x86_64, aarch64, ... */
+  const char *os;       /* "linux" */
+  char host_arch[65];   /* storage for the host's architecture (uname) */
+};
+
+/* Fill sel from the pull options: provider -> disktype, arch (or the host's). */
+int oci_select_from_options(const vmpull_pull_options *o, struct oci_select *sel, vmpull_error *err);
+/* amd64 -> x86_64, arm64 -> aarch64; anything else as it is. */
+const char *oci_arch_normalize(const char *arch);
+/* The disktype a provider pulls (qemu, applehv, hyperv, wsl), or NULL for an unknown provider. */
+const char *oci_provider_disktype(const char *provider);
+
+/* 1 when some entry of the index carries a disktype annotation (machine-OS format). */
+int oci_index_has_disks(const struct oci_doc *index);
+/* Choose one entry of an index: by disktype and arch when entries carry
+ * disktypes, else by platform. Errors list what exists (VMPULL_E_NO_MATCH). */
+int oci_index_select(const struct oci_doc *index, const struct oci_select *sel, size_t *chosen, vmpull_error *err);
+/* The entry named ref (annotation org.opencontainers.image.ref.name), or VMPULL_E_NOT_FOUND listing the names. */
+int oci_index_find_ref(const struct oci_doc *index, const char *ref, size_t *chosen, vmpull_error *err);
+/* The one layer of a manifest: *tar set for tar layers; other layers need a title. */
+int oci_manifest_layer(const struct oci_doc *manifest, size_t *layer, int *tar, vmpull_error *err);
+
+/* The outcome of a walk from a root document down to one layer. */
+struct oci_target {
+  char *index_digest;              /* the first index's digest, NULL when the root was a manifest */
+  char *manifest_digest;           /* the chosen manifest */
+  struct oci_descriptor entry;     /* the index entry that led to the manifest (platform, disktype) */
+  struct oci_descriptor layer;     /* the disk (or tar) layer */
+  int tar_layer;
+};
+void oci_target_clear(struct oci_target *t);
+
+/* Fetches the document a descriptor points to, verified against its digest
+ * and size and at most OCI_DOC_MAX bytes. *buf is freed by the walker. */
+typedef int (*oci_fetch_fn)(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len,
+                            vmpull_error *err);
+/* Called for each target with --all; a negative return stops the walk. */
+typedef int (*oci_target_fn)(void *userdata, const struct oci_target *t, vmpull_error *err);
+
+struct oci_walk {
+  const char *root;            /* the first document */
+  size_t root_len;
+  const char *root_digest;     /* its digest (NULL: computed as sha256) */
+  const char *root_type;       /* Content-Type / declared media type, or NULL */
+  const char *root_name;       /* how messages name the root ("index.json"); NULL: "index <digest>" */
+  const char *ref_name;        /* oci-dir REF: picks the root index's entry by name, or NULL */
+  int root_is_layout;          /* the root is a layout's index.json, not content: index_digest then
+                                  names the first index below it (when there is one) */
+  struct oci_select sel;
+  oci_fetch_fn fetch;
+  void *userdata;
+};
+
+/* Walk to the one layer pull would fetch. */
+int oci_walk_one(const struct oci_walk *w, struct oci_target *out, vmpull_error *err);
+/* Walk to every disk the index offers (every disktype entry, or every platform
+ * entry without them), calling fn for each. */
+int oci_walk_all(const struct oci_walk *w, oci_target_fn fn, void *fn_data, vmpull_error *err);
+
+#endif

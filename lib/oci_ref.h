@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * OCI source references: oci-dir://PATH[:REF] and docker://[REGISTRY/]REPO[:TAG|@DIGEST]
+ * (Docker Hub rules as in containers/image's docker/reference), and the default
+ * machine image that `docker://` alone stands for.
+ */
+#ifndef VMPULL_OCI_REF_H
+#define VMPULL_OCI_REF_H
+
+#include "vmpull.h"
+
+/* The machine-os X.Y that `docker://` pulls unless --os-version says otherwise. */
+#define OCI_DEFAULT_OS_VERSION "5.5"
+#define OCI_DEFAULT_IMAGE_REPO "quay.io/podman/machine-os"
+
+struct oci_dir_ref {
+  char *path; /* layout folder */
+  char *ref;  /* org.opencontainers.image.ref.name to pick, or NULL for the whole index */
+};
+
+/* source: "oci-dir://PATH" or "oci-dir://PATH:REF", split at the first colon (as skopeo's oci: does). */
+int oci_dir_ref_parse(const char *source, struct oci_dir_ref *out, vmpull_error *err);
+void oci_dir_ref_clear(struct oci_dir_ref *r);
+
+struct docker_ref {
+  char *registry;   /* as named: "docker.io", "quay.io", "localhost:5000", "[::1]:5000" */
+  char *api_host;   /* where the API lives: registry-1.docker.io for docker.io */
+  char *repository; /* "library/fedora", "podman/machine-os" */
+  char *tag;        /* NULL when pulled by digest */
+  char *digest;     /* NULL when pulled by tag */
+};
+
+/* ref without the docker:// prefix. A missing tag means "latest". */
+int docker_ref_parse(const char *ref, struct docker_ref *out, vmpull_error *err);
+/* The reference a docker:// source stands for: what follows docker://, else
+ * o->default_image, else quay.io/podman/machine-os:<o->os_version or the default X.Y>. */
+int docker_ref_from_options(const vmpull_pull_options *o, struct docker_ref *out, vmpull_error *err);
+/* "docker://registry/repo:tag" or "docker://registry/repo@digest" (NULL on OOM). */
+char *docker_ref_string(const struct docker_ref *r);
+void docker_ref_clear(struct docker_ref *r);
+
+#endif

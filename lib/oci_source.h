@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * An OCI content store the resolvers walk: a local image layout (oci-dir://)
+ * or a registry (docker://). Each opens its root document, fetches
+ * manifests by digest (verified) and opens blobs as byte sources; the walk
+ * and the choice of layer (oci_manifest.h) are shared, so pull and inspect
+ * resolve both kinds of source the same way.
+ */
+#ifndef VMPULL_OCI_SOURCE_H
+#define VMPULL_OCI_SOURCE_H
+
+#include "oci_manifest.h"
+#include "resolve.h"
+
+struct oci_store {
+  struct oci_walk walk;  /* root document, selection, fetch callback (userdata: the store) */
+  char *display;         /* the source for messages, credentials redacted */
+  char *root;            /* the root document (walk.root points here) */
+  /* Opens the blob d names (size checked where the store knows it). */
+  int (*open_blob)(struct oci_store *s, const struct oci_descriptor *d, struct byte_source **out,
+                   vmpull_error *err);
+  /* The reference pinned to a manifest digest, for results ("docker://r/repo@sha256:..."). */
+  char *(*pinned_reference)(struct oci_store *s, const char *manifest_digest);
+  void (*free)(struct oci_store *s);
+};
+
+void oci_store_free(struct oci_store *s);
+static inline void oci_store_freep(struct oci_store **s) { oci_store_free(*s); }
+#define _cleanup_oci_store_ __attribute__((cleanup(oci_store_freep)))
+
+/* oci-dir:// and docker:// stores. */
+int oci_dir_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err);
+int oci_registry_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err);
+/* Either, by the source's scheme. */
+int oci_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err);
+
+/* Open the target's layer and fill what pull needs (source, name, digest, size, tar flag). */
+int oci_resolve_target(struct oci_store *s, const struct oci_target *t, struct resolved *r, vmpull_error *err);
+
+/* A fetched document must have the descriptor's size and digest (what names it in messages). */
+int oci_check_document(const struct oci_descriptor *d, const char *buf, size_t len, const char *what,
+                       vmpull_error *err);
+
+#endif

@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * oci-dir://PATH[:REF]: an OCI image layout on disk. Every file is opened
+ * relative to the layout folder with O_NOFOLLOW, and blobs only as
+ * blobs/<alg>/<hex> (each step a real directory), so a symlink planted in the
+ * layout cannot make vmpull read a file outside it.
+ */
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <sys/stat.h>
+
+#include "error.h"
+#include "oci_digest.h"
+#include "oci_ref.h"
+#include "oci_source.h"
+#include "redact.h"
+#include "util.h"
+
+struct dir_store {
+  struct oci_store base;
+  int dirfd;
+  char *path;
+  char *ref_name; /* REF of oci-dir://PATH:REF, or NULL */
+};
+
+/* openat + O_NOFOLLOW, a regular file; errno-style errors for the caller to word. */
+static int open_regular_at(int dirfd, const char *name, int *fd_out, struct stat *st) {
+  _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+  if (fd < 0)
+    return -errno;
+  if (fstat(fd, st) < 0)
+    return -errno;
+  if (!S_ISREG(st->st_mode))
+    return -EINVAL;
+  *fd_out = TAKE_FD(fd);
+  return 0;
+}
+
+static int word_open_error(int neg_errno, const char *path, const char *what, vmpull_error *err) {
+  int e = -neg_errno;
+  if (e == ELOOP)
+    return error_set(err, VMPULL_E_IO, "%s: %s is a symbolic link (not followed in a layout)", path, what);
+  if (e == EINVAL)
+    return error_set(err, VMPULL_E_IO, "%s: %s is not a regular file", path, what);
+  if (e == ENOTDIR)
+    return error_set(err, VMPULL_E_IO, "%s: %s: a path component is not a directory", path, what);
+  return error_set_errno(err, e == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, e, "%s: open %s", path, what);
+}
+
+/* Read a small layout file (at most max bytes) into a NUL-terminated buffer. */
+static int read_small_at(int dirfd, const char *name, const char *path, size_t max, char **out, size_t *len,
+                         vmpull_error *err) {
+  _cleanup_close_ int fd = -1;
+  struct stat st;
+  int r = open_regular_at(dirfd, name, &fd, &st);
+  if (r < 0)
+    return word_open_error(r, path, name, err);
+  if ((uint64_t)st.st_size > max)
+    return error_set(err, VMPULL_E_LIMIT, "%s: %s is %llu bytes, more than the %zu MiB limit", path, name,
+                     (unsigned long long)st.st_size, max >> 20);
+  _cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
+  if (!buf)
+    return error_oom(err);
+  size_t used = 0;
+  while (used <= max) {
+    ssize_t n = read(fd, buf + used, (size_t)st.st_size + 1 - used);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return error_set_errno(err, VMPULL_E_IO, errno, "%s: read %s", path, name);
+    if (n == 0)
+      break;
+    used += (size_t)n;
+    if (used > (size_t)st.st_size)
+      return error_set(err, VMPULL_E_IO, "%s: %s grew while being read", path, name);
+  }
+  buf[used] = '\0';
+  *len = used;
+  *out = TAKE_PTR(buf);
+  return 0;
+}
+
+/* blobs/<alg>/<hex>, each step opened without following links. */
+static int open_blob_fd(struct dir_store *s, const char *digest, int *fd_out, struct stat *st, vmpull_error *err) {
+  char alg[8];
+  snprintf(alg, sizeof(alg), "%.*s", (int)strcspn(digest, ":"), digest);
+  const char *hex = strchr(digest, ':') + 1;
+  _cleanup_free_ char *shown = xasprintf("blobs/%s/%s", alg, hex);
+  if (!shown)
+    return error_oom(err);
+  _cleanup_close_ int blobs = openat(s->dirfd, "blobs", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (blobs < 0)
+    return word_open_error(errno == ENOTDIR ? -EINVAL : -errno, s->path, "blobs", err);
+  _cleanup_close_ int algfd = openat(blobs, alg, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (algfd < 0)
+    return word_open_error(errno == ENOTDIR ? -EINVAL : -errno, s->path, shown, err);
+  int r = open_regular_at(algfd, hex, fd_out, st);
+  if (r < 0)
+    return word_open_error(r, s->path, shown, err);
+  return 0;
+}
+
+static int dir_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err) {
+  struct dir_store *s = userdata;
+  _cleanup_close_ int fd = -1;
+  struct stat st;
+  int r = open_blob_fd(s, d->digest, &fd, &st, err);
+  if (r < 0)
+    return r;
+  const char *kind = oci_media_is_index(d->media_type) ? "index" : "manifest";
+  if ((uint64_t)st.st_size != d->size)
+    return error_set(err, VMPULL_E_DIGEST, "%s %s: blob is %llu bytes, but the descriptor says %llu", kind, d->digest,
+                     (unsigned long long)st.st_size, (unsigned long long)d->size);
+  if (d->size > OCI_DOC_MAX)
+    return error_set(err, VMPULL_E_LIMIT, "%s %s is %llu bytes, more than the %u MiB limit", kind, d->digest,
+                     (unsigned long long)d->size, OCI_DOC_MAX >> 20);
+  _cleanup_free_ char *data = malloc(d->size + 1);
+  if (!data)
+    return error_oom(err);
+  size_t used = 0;
+  while (used < d->size) {
+    ssize_t n = read(fd, data + used, d->size - used);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return error_set_errno(err, VMPULL_E_IO, errno, "%s %s: read", kind, d->digest);
+    if (n == 0)
+      break;
+    used += (size_t)n;
+  }
+  data[used] = '\0';
+  char what[200];
+  snprintf(what, sizeof(what), "%s %s", kind, d->digest);
+  r = oci_check_document(d, data, used, what, err);
+  if (r < 0)
+    return r;
+  *len = used;
+  *buf = TAKE_PTR(data);
+  return 0;
+}
+
+static int dir_open_blob(struct oci_store *base, const struct oci_descriptor *d, struct byte_source **out,
+                         vmpull_error *err) {
+  struct dir_store *s = (struct dir_store *)base;
+  _cleanup_close_ int fd = -1;
+  struct stat st;
+  int r = open_blob_fd(s, d->digest, &fd, &st, err);
+  if (r < 0)
+    return r;
+  if ((uint64_t)st.st_size != d->size)
+    return error_set(err, VMPULL_E_DIGEST, "blob %s: %llu bytes, but the descriptor says %llu", d->digest,
+                     (unsigned long long)st.st_size, (unsigned long long)d->size);
+  _cleanup_free_ char *name = xasprintf("blob %s", d->digest);
+  if (!name)
+    return error_oom(err);
+  return source_file_from_fd(TAKE_FD(fd), name, (uint64_t)st.st_size, out, err);
+}
+
+static char *dir_pinned_reference(struct oci_store *base, const char *manifest_digest) {
+  (void)base;
+  return strdup(manifest_digest);
+}
+
+static void dir_free(struct oci_store *base) {
+  struct dir_store *s = (struct dir_store *)base;
+  closep(&s->dirfd);
+  free(s->path);
+  free(s->ref_name);
+  free(s);
+}
+
+static int check_layout_file(const char *buf, size_t len, const char *path, vmpull_error *err) {
+  json_tokener *tok = json_tokener_new();
+  if (!tok)
+    return error_oom(err);
+  json_object *root = json_tokener_parse_ex(tok, buf, (int)len);
+  json_tokener_free(tok);
+  json_object *v = NULL;
+  int ok = root && json_object_is_type(root, json_type_object) &&
+           json_object_object_get_ex(root, "imageLayoutVersion", &v) && json_object_is_type(v, json_type_string);
+  int r = 0;
+  if (!ok)
+    r = error_set(err, VMPULL_E_MANIFEST, "%s: oci-layout has no imageLayoutVersion", path);
+  else if (strcmp(json_object_get_string(v), "1.0.0") != 0)
+    r = error_set(err, VMPULL_E_UNSUPPORTED, "%s: image layout version %.40s is not supported (only 1.0.0)", path,
+                  json_object_get_string(v));
+  if (root)
+    json_object_put(root);
+  return r;
+}
+
+int oci_dir_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err) {
+  __attribute__((cleanup(oci_dir_ref_clear))) struct oci_dir_ref ref = {0};
+  int r = oci_dir_ref_parse(o->source, &ref, err);
+  if (r < 0)
+    return r;
+  struct dir_store *s = calloc(1, sizeof(*s));
+  if (!s)
+    return error_oom(err);
+  s->dirfd = -1;
+  s->base.free = dir_free;
+  s->base.open_blob = dir_open_blob;
+  s->base.pinned_reference = dir_pinned_reference;
+  _cleanup_oci_store_ struct oci_store *store = &s->base;
+  s->path = TAKE_PTR(ref.path);
+  store->display = redact_source(o->source);
+  if (!store->display)
+    return error_oom(err);
+
+  s->dirfd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (s->dirfd < 0) {
+    if (errno == ENOTDIR)
+      return error_set(err, VMPULL_E_USAGE, "%s is not a folder (oci-dir:// takes an OCI image layout folder)",
+                       s->path);
+    return error_set_errno(err, errno == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, errno, "open layout %s", s->path);
+  }
+  _cleanup_free_ char *layout = NULL;
+  size_t layout_len = 0;
+  r = read_small_at(s->dirfd, "oci-layout", s->path, 4096, &layout, &layout_len, err);
+  if (r < 0) {
+    if (err && err->code == VMPULL_E_NOT_FOUND)
+      return error_set(err, VMPULL_E_NOT_FOUND, "%s is not an OCI image layout (no oci-layout file)", s->path);
+    return r;
+  }
+  r = check_layout_file(layout, layout_len, s->path, err);
+  if (r < 0)
+    return r;
+  size_t root_len = 0;
+  r = read_small_at(s->dirfd, "index.json", s->path, OCI_DOC_MAX, &store->root, &root_len, err);
+  if (r < 0)
+    return r;
+
+  r = oci_select_from_options(o, &store->walk.sel, err);
+  if (r < 0)
+    return r;
+  store->walk.root = store->root;
+  store->walk.root_len = root_len;
+  store->walk.root_name = "index.json";
+  store->walk.root_is_layout = 1;
+  store->walk.root_type = OCI_MT_INDEX;
+  store->walk.fetch = dir_fetch;
+  store->walk.userdata = s;
+  s->ref_name = TAKE_PTR(ref.ref);
+  store->walk.ref_name = s->ref_name;
+  *out = TAKE_PTR(store);
+  return 0;
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Everything the tool writes about errors: "vmpull: ..." lines, --json errors, option hints.
+ * Apart from main() so that the option parser links into unit tests on its own. */
+#include "tool.h"
+
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void tool_error(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("vmpull: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+void tool_warn(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("vmpull: warning: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+void tool_json_error(const vmpull_error *err) {
+  json_object *root = json_object_new_object();
+  json_object *e = json_object_new_object();
+  json_object_object_add(e, "code", json_object_new_string(vmpull_code_name(err->code)));
+  json_object_object_add(e, "message", json_object_new_string(err->message));
+  json_object_object_add(root, "error", e);
+  puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+  json_object_put(root);
+}
+
+size_t tool_edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  size_t row[64];
+  if (lb >= 63)
+    return (size_t)-1;
+  for (size_t j = 0; j <= lb; j++)
+    row[j] = j;
+  for (size_t i = 1; i <= la; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= lb; j++) {
+      size_t up = row[j];
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      size_t best = diag + cost;
+      if (row[j] + 1 < best)
+        best = row[j] + 1;
+      if (row[j - 1] + 1 < best)
+        best = row[j - 1] + 1;
+      row[j] = best;
+      diag = up;
+    }
+  }
+  return row[lb];
+}
+
+int tool_unknown_option(const char *cmd, const char *arg, const struct option *longopts) {
+  if (!arg)
+    arg = "?";
+  const char *name = arg;
+  while (*name == '-')
+    name++;
+  char word[64];
+  snprintf(word, sizeof(word), "%.*s", (int)strcspn(name, "="), name);
+  const char *best = NULL;
+  size_t best_d = (size_t)-1;
+  for (const struct option *o = longopts; o && o->name; o++) {
+    size_t d = tool_edit_distance(word, o->name);
+    if (d < best_d) {
+      best_d = d;
+      best = o->name;
+    }
+  }
+  if (best && best_d <= 3 && arg[0] == '-' && arg[1] == '-')
+    tool_error("%s: unknown option '%s' (did you mean '--%s'?)", cmd, arg, best);
+  else
+    tool_error("%s: unknown or incomplete option '%s' (see 'vmpull %s --help')", cmd, arg, cmd);
+  return EXIT_USAGE;
+}

@@ -1,0 +1,203 @@
+"""An HTTP/1.1 server that does Range, If-Range and conditional requests right, and fails on
+request in scripted ways: for the cache, resume and retry tests (Python stdlib, raw sockets).
+
+The session fixture `flaky` serves byte strings registered with
+`flaky.serve(name, data, etag=..., last_modified=..., rate=None)` at `flaky.url(name)`.
+Each request for a name takes the next step of its script (`flaky.script(name, [...])`), or
+"ok" when the script is used up:
+
+    "ok"                  200 (or 206 for a satisfiable Range whose If-Range matches, 304 for a
+                          matching If-None-Match / If-Modified-Since, 416 past the end)
+    ("cut", N)            like "ok", but the connection closes (FIN) once the body reached
+                          absolute offset N of the file: the client gets exactly those bytes
+    ("reset", N)          the same, ending with a TCP reset (bytes in flight may be lost)
+    ("status", S, hdrs)   status S with an empty body and extra headers (e.g. Retry-After)
+    "ignore-range"        200 with the whole body whatever the request asked
+    "hang"                send nothing until the client goes away
+
+`rate` (bytes/s) slows the body down. `flaky.log` holds one dict per request: path, headers
+(lower-case names), status, sent (body bytes written), start and end (time.monotonic()). `flaky.bodies(name)` counts responses that
+carried body bytes, `flaky.sent(name)` sums them.
+"""
+import email.utils
+import hashlib
+import select
+import socket
+import socketserver
+import threading
+import time
+
+import pytest
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    def handle(self):
+        sock = self.request
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            data += chunk
+        head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+        headers = {}
+        for line in head[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        parts = head[0].split(" ")
+        path = parts[1] if len(parts) > 1 else "/"
+        entry = {"path": path, "headers": headers, "status": None, "sent": 0, "start": time.monotonic(), "end": None}
+        owner = self.server.owner
+        with owner.lock:
+            owner.log.append(entry)
+        try:
+            owner.respond(sock, path.split("?", 1)[0].lstrip("/"), headers, entry)
+        except OSError:
+            pass
+        entry["end"] = time.monotonic()
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+
+class FlakyServer:
+    def __init__(self):
+        self.files = {}
+        self.scripts = {}
+        self.log = []
+        self.lock = threading.Lock()
+        self.server = _Server(("127.0.0.1", 0), _Handler)
+        self.server.owner = self
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def serve(self, name, data, etag="auto", last_modified="auto", rate=None):
+        data = bytes(data)
+        if etag == "auto":
+            etag = '"%s"' % hashlib.sha256(data).hexdigest()[:16]
+        if last_modified == "auto":
+            last_modified = email.utils.formatdate(1700000000 + len(data) % 100000, usegmt=True)
+        with self.lock:
+            self.files[name] = {"data": data, "etag": etag, "last_modified": last_modified, "rate": rate}
+            self.scripts.pop(name, None)
+
+    def script(self, name, steps):
+        with self.lock:
+            self.scripts[name] = list(steps)
+
+    def url(self, name):
+        return f"{self.base_url}/{name}"
+
+    def requests(self, name):
+        with self.lock:
+            return [e for e in self.log if e["path"].lstrip("/").split("?")[0] == name]
+
+    def bodies(self, name):
+        return sum(1 for e in self.requests(name) if e["sent"] > 0)
+
+    def sent(self, name):
+        return sum(e["sent"] for e in self.requests(name))
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    @staticmethod
+    def _wait_gone(sock, limit=120):
+        sock.setblocking(False)
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            r, _, _ = select.select([sock], [], [], 0.2)
+            if r:
+                try:
+                    if not sock.recv(65536):
+                        return
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    return
+
+    def respond(self, sock, name, headers, entry):
+        with self.lock:
+            f = self.files.get(name)
+            steps = self.scripts.get(name)
+            step = steps.pop(0) if steps else "ok"
+        if f is None:
+            entry["status"] = 404
+            sock.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return
+        if step == "hang":
+            self._wait_gone(sock)
+            return
+        if isinstance(step, tuple) and step[0] == "status":
+            extra = step[2] if len(step) > 2 else {}
+            entry["status"] = step[1]
+            h = f"HTTP/1.1 {step[1]} Scripted\r\nContent-Length: 0\r\nConnection: close\r\n"
+            h += "".join(f"{k}: {v}\r\n" for k, v in extra.items())
+            sock.sendall((h + "\r\n").encode())
+            return
+        data, etag, lm = f["data"], f["etag"], f["last_modified"]
+        validators = ""
+        if etag:
+            validators += f"ETag: {etag}\r\n"
+        if lm:
+            validators += f"Last-Modified: {lm}\r\n"
+        inm, ims = headers.get("if-none-match"), headers.get("if-modified-since")
+        if step != "ignore-range" and ((inm and etag and inm == etag) or (not inm and ims and lm and ims == lm)):
+            entry["status"] = 304
+            sock.sendall(("HTTP/1.1 304 Not Modified\r\nConnection: close\r\n" + validators + "\r\n").encode())
+            return
+        start = 0
+        status = "200 OK"
+        rng = headers.get("range", "")
+        if rng.startswith("bytes=") and rng.endswith("-") and step != "ignore-range":
+            want = int(rng[6:-1])
+            if_range = headers.get("if-range")
+            if if_range is None or if_range in (etag, lm):
+                if want >= len(data):
+                    entry["status"] = 416
+                    sock.sendall(("HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0\r\n"
+                                  f"Content-Range: bytes */{len(data)}\r\nConnection: close\r\n\r\n").encode())
+                    return
+                start = want
+                status = "206 Partial Content"
+        entry["status"] = int(status[:3])
+        h = f"HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n"
+        h += f"Content-Length: {len(data) - start}\r\n" + validators
+        if start:
+            h += f"Content-Range: bytes {start}-{len(data) - 1}/{len(data)}\r\n"
+        sock.sendall((h + "\r\n").encode())
+        end = len(data)
+        if isinstance(step, tuple) and step[0] in ("cut", "reset"):
+            end = max(start, min(end, step[1]))
+        rate = f["rate"]
+        off = start
+        t0 = time.monotonic()
+        while off < end:
+            n = min(65536 if not rate else max(1, min(65536, rate // 20)), end - off)
+            sock.sendall(data[off:off + n])
+            off += n
+            entry["sent"] += n
+            if rate:
+                ahead = (off - start) / rate - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
+        if end < len(data) and step[0] == "reset":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            sock.close()
+            return
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+
+@pytest.fixture(scope="session")
+def flaky():
+    server = FlakyServer()
+    yield server
+    server.stop()

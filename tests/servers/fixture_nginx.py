@@ -1,0 +1,206 @@
+"""nginx (Debian's nginx-light) on free loopback ports, http and https, for the HTTP tests.
+
+The session fixture `nginx` starts one server for the whole run:
+
+    nginx.root                a folder served as / (drop files in it; images/ holds the test images)
+    nginx.http_url / .https_url   "http://127.0.0.1:PORT" (no trailing slash)
+    nginx.ca                  the test CA (PEM) that signed the https certificate (for --ca-cert)
+    nginx.url(path, https=False)
+    nginx.rate_url(rate, path)    the same file, sent at most `rate` per second ("50m", "200k")
+    nginx.access_log()        the access log text (user agents, paths)
+
+Fixed locations (both schemes): /redirect/<p> -> /<p>; /loop/<x> redirects to itself forever;
+/to-ftp/<x>, /to-file/<x> redirect to ftp:// and file:// URLs; /to-http/<p> redirects to the
+plain-http port; /to-localhost/<p> redirects to http://localhost:PORT/<p> (another host name); /status500/<x> answers 500; /disposition/<p> serves /<p> with
+Content-Disposition "served-name.raw.xz"; /private/<p> needs basic auth (NGINX_USER:NGINX_PASSWORD);
+/latest/ serves images/disk.raw.xz under a URL with no file name; /rate/<rate>/<p> serves /<p>
+rate-limited (nginx limit_rate).
+
+Nginx can also be used outside pytest (bench/): `with Nginx(folder) as n: ...`.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+NGINX_USER = "puller"
+NGINX_PASSWORD = "s3cr3t-pa55"
+
+CONF = """
+daemon off;
+master_process on;
+{user_line}
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+  access_log {tmp}/access.log;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  default_type application/octet-stream;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_timeout 10;
+  server {{
+    listen 127.0.0.1:{http_port};
+    listen 127.0.0.1:{https_port} ssl;
+    ssl_certificate {tmp}/server.pem;
+    ssl_certificate_key {tmp}/server.key;
+    root {root};
+    location / {{ }}
+    location ~ ^/redirect/(?<rest>.*)$ {{ return 302 /$rest$is_args$args; }}
+    location /loop/ {{ return 302 /loop/again; }}
+    location /to-ftp/ {{ return 302 ftp://127.0.0.1/disk.raw.xz; }}
+    location /to-file/ {{ return 302 file:///etc/passwd; }}
+    location ~ ^/to-http/(?<rest>.*)$ {{ return 302 http://127.0.0.1:{http_port}/$rest; }}
+    location ~ ^/to-localhost/(?<rest>.*)$ {{ return 302 http://localhost:{http_port}/$rest; }}
+    location /status500/ {{ return 500; }}
+    location /disposition/ {{
+      alias {root}/;
+      add_header Content-Disposition 'attachment; filename="served-name.raw.xz"';
+    }}
+    location /private/ {{
+      alias {root}/;
+      auth_basic "vmpull tests";
+      auth_basic_user_file {tmp}/htpasswd;
+    }}
+    location = /latest/ {{ try_files /images/disk.raw.xz =404; }}
+    location ~ ^/rate/(?<rate>[0-9]+[kmKM]?)/(?<rest>.*)$ {{
+      alias {root}/$rest;
+      limit_rate $rate;
+      # Small sendfile chunks: without them nginx sends a whole second's worth at once and
+      # then sleeps, and a "slow link" arrives in one-second bursts.
+      sendfile_max_chunk 16k;
+    }}
+  }}
+}}
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _user_line():
+    """As root, nginx would switch its workers to nobody, who cannot read a private tmp dir."""
+    if os.geteuid() != 0:
+        return ""
+    import grp
+    import pwd
+    return f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name};"
+
+
+def _openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_test_ca(folder):
+    """A CA and a server certificate for 127.0.0.1/localhost, made with the openssl CLI."""
+    folder = Path(folder)
+    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", "ca.key", "-out", "ca.pem", "-days", "3", "-subj", "/CN=vmpull test CA",
+             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+             cwd=folder)
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+             "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1", cwd=folder)
+    (folder / "server.ext").write_text(
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-out", "server.pem", "-days", "3", "-extfile", "server.ext", cwd=folder)
+    return folder / "ca.pem"
+
+
+class Nginx:
+    def __init__(self, folder, root=None):
+        self.tmp = Path(folder)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.root = Path(root) if root else self.tmp / "root"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.proc = None
+
+    def start(self):
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not os.access(nginx, os.X_OK):
+            raise RuntimeError("nginx is not installed (scripts/install-deps test installs nginx-light)")
+        self.ca = make_test_ca(self.tmp)
+        hashed = subprocess.run(["openssl", "passwd", "-apr1", NGINX_PASSWORD], check=True, capture_output=True,
+                                text=True).stdout.strip()
+        (self.tmp / "htpasswd").write_text(f"{NGINX_USER}:{hashed}\n")
+        # A port picked here can be taken before nginx binds it: try a few times.
+        for _ in range(5):
+            self.http_port, self.https_port = free_port(), free_port()
+            conf = self.tmp / "nginx.conf"
+            conf.write_text(CONF.format(tmp=self.tmp, root=self.root, http_port=self.http_port,
+                                        https_port=self.https_port, user_line=_user_line()))
+            self.stderr = open(self.tmp / "stderr.log", "wb")
+            self.proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(self.tmp), "-e", str(self.tmp / "error.log")],
+                                         stdin=subprocess.DEVNULL, stdout=self.stderr, stderr=self.stderr)
+            if self._wait_listening():
+                break
+            self.stop()
+        else:
+            raise RuntimeError("nginx did not start: " + (self.tmp / "error.log").read_text(errors="replace"))
+        self.http_url = f"http://127.0.0.1:{self.http_port}"
+        self.https_url = f"https://127.0.0.1:{self.https_port}"
+        return self
+
+    def _wait_listening(self, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                for port in (self.http_port, self.https_port):
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                return True
+            except OSError:
+                time.sleep(0.05)
+        return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def url(self, path, https=False):
+        return (self.https_url if https else self.http_url) + "/" + path.lstrip("/")
+
+    def rate_url(self, rate, path, https=False):
+        return self.url(f"rate/{rate}/{path.lstrip('/')}", https)
+
+    def access_log(self):
+        log = self.tmp / "access.log"
+        return log.read_text(errors="replace") if log.exists() else ""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+@pytest.fixture(scope="session")
+def nginx(tmp_path_factory):
+    server = Nginx(tmp_path_factory.mktemp("nginx"))
+    try:
+        server.start()
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    yield server
+    server.stop()

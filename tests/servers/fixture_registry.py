@@ -1,0 +1,298 @@
+"""Debian's docker-registry (the CNCF distribution registry) on free loopback ports, with
+generated configs and storage in a tmp dir, in four variants (session fixtures):
+
+    registry_plain   plain http, no auth
+    registry_tls     https with a CA made at test time (registry.ca), no auth
+    registry_basic   https + htpasswd basic auth (bcrypt entry from `htpasswd -B`)
+    registry_token   https + bearer tokens from a small token issuer of ours (TokenIssuer below,
+                     https too), which signs RS256 JWTs with the openssl CLI
+
+Each has .host ("127.0.0.1:PORT"), .ref(repo, tag) ("docker://HOST/REPO:TAG"), .push(layout,
+ref_name, repo, tag) (skopeo copy --all --preserve-digests from an OCI layout), .blob_file(digest)
+(the blob's file in the registry's storage, to damage it), and .ca for --cert-dir/--ca-cert use.
+Credentials: REGISTRY_USER / REGISTRY_PASSWORD for both auth variants.
+"""
+import base64
+import http.server
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from servers.fixture_nginx import free_port, make_test_ca
+
+REGISTRY_USER = "machine-puller"
+REGISTRY_PASSWORD = "Corr3ct-h0rse:battery"  # a colon in the password on purpose
+TOKEN_SERVICE = "vmpull-test-registry"
+TOKEN_ISSUER = "vmpull-test-issuer"
+
+CONFIG = """version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: false
+storage:
+  filesystem:
+    rootdirectory: {storage}
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: ""
+http:
+  addr: 127.0.0.1:{port}
+  secret: vmpull-test-secret
+{tls}{auth}"""
+
+
+def _b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenIssuer:
+    """The token endpoint of the Docker registry token spec: GET /token?service=&scope=, Basic
+    auth optional. Good credentials get pull+push on what the scope names; anonymous callers get
+    a token for repositories under public/ only; wrong credentials get 401. Every request's
+    Authorization header (decoded user only) and query are kept in .requests."""
+
+    def __init__(self, folder, ca_folder):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.requests = []
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "signing.key",
+                        "-out", "signing.pem", "-days", "3", "-subj", "/CN=vmpull token signer"],
+                       cwd=self.folder, check=True, capture_output=True)
+        der = subprocess.run(["openssl", "x509", "-in", "signing.pem", "-outform", "DER"], cwd=self.folder,
+                             check=True, capture_output=True).stdout
+        self.x5c = base64.b64encode(der).decode()
+        self.bundle = self.folder / "signing.pem"
+        self.ca_folder = Path(ca_folder)
+
+    def sign(self, claims):
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [self.x5c]}
+        signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}"
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", str(self.folder / "signing.key")],
+                             input=signing_input.encode(), check=True, capture_output=True).stdout
+        return f"{signing_input}.{_b64url(sig)}"
+
+    def start(self):
+        issuer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                url = urllib.parse.urlparse(self.path)
+                query = urllib.parse.parse_qs(url.query)
+                user = None
+                auth = self.headers.get("Authorization")
+                ok_creds = False
+                if auth and auth.startswith("Basic "):
+                    raw = base64.b64decode(auth[6:]).decode()
+                    user, _, password = raw.partition(":")
+                    ok_creds = user == REGISTRY_USER and password == REGISTRY_PASSWORD
+                issuer.requests.append({"path": url.path, "query": query, "user": user})
+                if url.path != "/token":
+                    self.send_error(404)
+                    return
+                if auth and not ok_creds:
+                    self.send_response(401)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}')
+                    return
+                access = []
+                for scope in query.get("scope", []):
+                    kind, _, rest = scope.partition(":")
+                    name, _, actions = rest.rpartition(":")
+                    if ok_creds or name.startswith("public/"):
+                        access.append({"type": kind, "name": name, "actions": actions.split(",")})
+                now = int(time.time())
+                claims = {"iss": TOKEN_ISSUER, "sub": user or "", "aud": query.get("service", [""])[0],
+                          "exp": now + 600, "nbf": now - 10, "iat": now, "jti": f"t{len(issuer.requests)}",
+                          "access": access}
+                body = json.dumps({"token": issuer.sign(claims), "expires_in": 600}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.ca_folder / "server.pem", self.ca_folder / "server.key")
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.realm = f"https://127.0.0.1:{self.port}/token"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Registry:
+    def __init__(self, folder, tls=False, auth=None, ca_folder=None):
+        self.tmp = Path(folder)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.storage = self.tmp / "storage"
+        self.storage.mkdir(exist_ok=True)
+        self.tls = tls
+        self.auth = auth
+        self.ca_folder = Path(ca_folder) if ca_folder else None
+        self.proc = None
+        self.issuer = None
+
+    def start(self):
+        exe = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+        if not os.access(exe, os.X_OK):
+            raise RuntimeError("docker-registry is not installed (scripts/install-deps test installs it)")
+        tls = ""
+        if self.tls:
+            tls = (f"  tls:\n    certificate: {self.ca_folder / 'server.pem'}\n"
+                   f"    key: {self.ca_folder / 'server.key'}\n")
+        auth = ""
+        if self.auth == "htpasswd":
+            line = subprocess.run(["htpasswd", "-nbB", REGISTRY_USER, REGISTRY_PASSWORD], check=True,
+                                  capture_output=True, text=True).stdout.strip()
+            (self.tmp / "htpasswd").write_text(line + "\n")
+            auth = f"auth:\n  htpasswd:\n    realm: vmpull-tests\n    path: {self.tmp / 'htpasswd'}\n"
+        elif self.auth == "token":
+            self.issuer = TokenIssuer(self.tmp / "issuer", self.ca_folder).start()
+            auth = (f"auth:\n  token:\n    realm: {self.issuer.realm}\n    service: {TOKEN_SERVICE}\n"
+                    f"    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {self.issuer.bundle}\n")
+        for _ in range(5):
+            self.port = free_port()
+            conf = self.tmp / "config.yml"
+            conf.write_text(CONFIG.format(storage=self.storage, port=self.port, tls=tls, auth=auth))
+            self.log = open(self.tmp / "registry.log", "ab")
+            self.proc = subprocess.Popen([exe, "serve", str(conf)], stdin=subprocess.DEVNULL, stdout=self.log,
+                                         stderr=self.log, env=dict(os.environ, OTEL_TRACES_EXPORTER="none"))
+            if self._wait_listening():
+                break
+            self.stop()
+        else:
+            raise RuntimeError("docker-registry did not start: " +
+                               (self.tmp / "registry.log").read_text(errors="replace")[-2000:])
+        self.host = f"127.0.0.1:{self.port}"
+        self.ca = self.ca_folder / "ca.pem" if self.tls else None
+        return self
+
+    def _wait_listening(self, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return True
+            except OSError:
+                time.sleep(0.05)
+        return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if self.issuer:
+            self.issuer.stop()
+            self.issuer = None
+
+    def ref(self, repo, tag=None, digest=None):
+        return f"docker://{self.host}/{repo}" + (f"@{digest}" if digest else f":{tag or 'latest'}")
+
+    def push(self, layout, ref_name, repo, tag):
+        """skopeo copy --all: an independent client uploads the layout's image (index and all)."""
+        cmd = ["skopeo", "copy", "--quiet", "--all", "--preserve-digests", "--dest-tls-verify=false"]
+        if self.auth:
+            cmd.append(f"--dest-creds={REGISTRY_USER}:{REGISTRY_PASSWORD}")
+        cmd += [f"oci:{layout}:{ref_name}", f"docker://{self.host}/{repo}:{tag}"]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ, REGISTRY_AUTH_FILE=str(self.tmp / "no-auth.json")))
+        if proc.returncode != 0:
+            raise RuntimeError(f"skopeo copy failed: {proc.stderr}")
+
+    def plant_manifest(self, repo, tag, body):
+        """Put a manifest straight into the storage (what the API refuses to take, e.g. one over
+        its 4 MiB request limit), tagged, as the registry lays out what it stores."""
+        import hashlib
+
+        hexd = hashlib.sha256(body).hexdigest()
+        blob = self.blob_file(f"sha256:{hexd}")
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        blob.write_bytes(body)
+        base = self.storage / "docker" / "registry" / "v2" / "repositories" / repo / "_manifests"
+        for link in (base / "revisions" / "sha256" / hexd / "link", base / "tags" / tag / "current" / "link",
+                     base / "tags" / tag / "index" / "sha256" / hexd / "link"):
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.write_text(f"sha256:{hexd}")
+        return f"sha256:{hexd}"
+
+    def blob_file(self, digest):
+        alg, hexd = digest.split(":", 1)
+        return self.storage / "docker" / "registry" / "v2" / "blobs" / alg / hexd[:2] / hexd / "data"
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+@pytest.fixture(scope="session")
+def registry_ca(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("registry-ca")
+    make_test_ca(folder)
+    return folder
+
+
+def _registry(tmp_path_factory, name, ca, **kw):
+    reg = Registry(tmp_path_factory.mktemp(name), ca_folder=ca, **kw)
+    try:
+        reg.start()
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    return reg
+
+
+@pytest.fixture(scope="session")
+def registry_plain(tmp_path_factory, registry_ca):
+    reg = _registry(tmp_path_factory, "registry-plain", registry_ca)
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="session")
+def registry_tls(tmp_path_factory, registry_ca):
+    reg = _registry(tmp_path_factory, "registry-tls", registry_ca, tls=True)
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="session")
+def registry_basic(tmp_path_factory, registry_ca):
+    reg = _registry(tmp_path_factory, "registry-basic", registry_ca, tls=True, auth="htpasswd")
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="session")
+def registry_token(tmp_path_factory, registry_ca):
+    reg = _registry(tmp_path_factory, "registry-token", registry_ca, tls=True, auth="token")
+    yield reg
+    reg.stop()

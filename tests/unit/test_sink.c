@@ -1,0 +1,534 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The sparse, atomic sink (lib/sink.c), on real files in a fresh folder:
+ * content identical, holes where zeros were, exact final size, and nothing
+ * under the final name (nor any temporary) unless commit succeeded.
+ */
+/* cmocka.h needs these headers before it. */
+/* clang-format off */
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+/* clang-format on */
+
+#include "progress.h"
+#include "sink.h"
+#include "util.h"
+
+#define MIB (1u << 20)
+
+struct fixture {
+  char dir[256];
+  char path[320];
+};
+
+static int setup(void **state) {
+  struct fixture *f = calloc(1, sizeof(*f));
+  const char *base = getenv("TMPDIR");
+  snprintf(f->dir, sizeof(f->dir), "%s/vmpull-sink-XXXXXX", base && *base ? base : "/tmp");
+  if (!f || !mkdtemp(f->dir))
+    return -1;
+  snprintf(f->path, sizeof(f->path), "%s/disk.raw", f->dir);
+  umask(022);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  struct fixture *f = *state;
+  DIR *d = opendir(f->dir);
+  if (d) {
+    struct dirent *de;
+    while ((de = readdir(d)))
+      if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+        unlinkat(dirfd(d), de->d_name, 0);
+    closedir(d);
+  }
+  rmdir(f->dir);
+  free(f);
+  return 0;
+}
+
+/* Names in the folder, "." and ".." excluded, joined by spaces (sorted is not needed: tests expect 0 or 1). */
+static int dir_entries(const char *dir, char *names, size_t len) {
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  int n = 0;
+  names[0] = '\0';
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+      continue;
+    n++;
+    size_t used = strlen(names);
+    snprintf(names + used, len - used, "%s%s", used ? " " : "", de->d_name);
+  }
+  closedir(d);
+  return n;
+}
+
+static void assert_dir_holds(const char *dir, const char *want) {
+  char names[1024];
+  int n = dir_entries(dir, names, sizeof(names));
+  if (want == NULL ? n != 0 : (n != 1 || strcmp(names, want) != 0))
+    fail_msg("folder %s holds [%s], expected [%s]", dir, names, want ? want : "");
+}
+
+static uint8_t *read_file(const char *path, size_t *len) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  assert_true(fd >= 0);
+  struct stat st;
+  assert_int_equal(fstat(fd, &st), 0);
+  uint8_t *buf = malloc((size_t)st.st_size + 1);
+  assert_non_null(buf);
+  size_t got = 0;
+  while (got < (size_t)st.st_size) {
+    ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+    assert_true(n > 0);
+    got += (size_t)n;
+  }
+  close(fd);
+  *len = got;
+  return buf;
+}
+
+static void write_file(const char *path, const char *content) {
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs(content, fp);
+  fclose(fp);
+}
+
+/* Feed buf to the sink in chunks of the given sizes, cycling through them. */
+static void feed(struct sink *s, const uint8_t *buf, size_t len, const size_t *chunks, size_t nchunks) {
+  size_t off = 0;
+  for (size_t i = 0; off < len; i++) {
+    size_t n = MIN(chunks[i % nchunks], len - off);
+    vmpull_error err = {0};
+    if (sink_write(s, buf + off, n, &err) != 0)
+      fail_msg("sink_write at %zu (+%zu): %s", off, n, err.message);
+    off += n;
+  }
+}
+
+static void commit_ok(struct sink *s, uint64_t *allocated) {
+  vmpull_error err = {0};
+  if (sink_commit(s, allocated, &err) != 0)
+    fail_msg("sink_commit: %s", err.message);
+}
+
+/*
+ * A disk-like image: data, a long zero run, data ending mid-block, zeros,
+ * more data, and trailing zeros that end unaligned. Returns the bytes that
+ * are not part of any whole zero 4 KiB block (what should be allocated).
+ */
+static uint8_t *make_image(size_t *len, size_t *data_len) {
+  const size_t size = 9 * MIB + 3 * SINK_BLOCK + 777;
+  uint8_t *img = calloc(1, size);
+  assert_non_null(img);
+  uint32_t x = 12345;
+  for (size_t i = 0; i < 64 * 1024; i++) /* 64 KiB of data at the start */
+    img[i] = (uint8_t)((x = x * 1103515245u + 12345u) >> 24) | 1;
+  for (size_t i = 3 * MIB; i < 3 * MIB + 5000; i++) /* data ending inside a block */
+    img[i] = (uint8_t)(i * 7 + 1);
+  img[5 * MIB + 4095] = 0xAA; /* one byte at the end of a block */
+  img[6 * MIB] = 0x55;        /* one byte at the start of a block */
+  *len = size;
+  *data_len = 64 * 1024 + 2 * SINK_BLOCK + 2 * SINK_BLOCK; /* blocks holding any non-zero byte */
+  return img;
+}
+
+static void check_image_file(const char *path, const uint8_t *img, size_t len, size_t data_len) {
+  size_t got_len;
+  uint8_t *got = read_file(path, &got_len);
+  assert_int_equal(got_len, len);
+  assert_memory_equal(got, img, len);
+  free(got);
+
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal((uint64_t)st.st_size, len);
+  /* Holes: the file occupies about its data, not its size (a little slack for filesystem metadata). */
+  uint64_t allocated = (uint64_t)st.st_blocks * 512u;
+  if (allocated > data_len + 256 * 1024)
+    fail_msg("%s occupies %llu bytes for %zu bytes of data (size %zu): zeros were written", path,
+             (unsigned long long)allocated, data_len, len);
+  /* And where the filesystem reports holes, one starts right after the leading data. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  assert_true(fd >= 0);
+  off_t hole = lseek(fd, 0, SEEK_HOLE);
+  if (hole >= 0 && hole < (off_t)len)
+    assert_int_equal(hole, 64 * 1024);
+  off_t data = lseek(fd, 64 * 1024, SEEK_DATA);
+  if (data >= 0 && hole < (off_t)len)
+    assert_int_equal(data, 3 * MIB);
+  close(fd);
+}
+
+static void test_block_is_zero(void **state) {
+  (void)state;
+  uint8_t *buf = calloc(1, SINK_BLOCK + 8);
+  assert_non_null(buf);
+  assert_true(sink_block_is_zero(buf));
+  assert_true(sink_block_is_zero(buf + 3)); /* unaligned start */
+  static const size_t positions[] = {0, 1, 7, 8, 63, 64, 511, 2048, 4088, 4095};
+  for (size_t i = 0; i < ARRAY_SIZE(positions); i++) {
+    buf[positions[i]] = 1;
+    if (sink_block_is_zero(buf))
+      fail_msg("non-zero byte at %zu not seen", positions[i]);
+    buf[positions[i]] = 0;
+  }
+  buf[SINK_BLOCK] = 1; /* just past the block: not its business */
+  assert_true(sink_block_is_zero(buf));
+  free(buf);
+}
+
+static void run_sparse_content(struct fixture *f, int named, const size_t *chunks, size_t nchunks) {
+  size_t len, data_len;
+  uint8_t *img = make_image(&len, &data_len);
+  struct sink s = SINK_INIT;
+  struct sink_options o = {.max_size = UINT64_MAX, .force_named_tmp = named};
+  vmpull_error err = {0};
+  assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+  feed(&s, img, len, chunks, nchunks);
+  assert_int_equal(s.offset, len);
+  uint64_t allocated = 0;
+  commit_ok(&s, &allocated);
+  sink_close(&s);
+  check_image_file(f->path, img, len, data_len);
+  struct stat st;
+  assert_int_equal(stat(f->path, &st), 0);
+  assert_int_equal(allocated, (uint64_t)st.st_blocks * 512u);
+  assert_dir_holds(f->dir, "disk.raw");
+  assert_int_equal(unlink(f->path), 0);
+  free(img);
+}
+
+static void test_sparse_aligned_chunks(void **state) {
+  static const size_t chunks[] = {4 * MIB};
+  run_sparse_content(*state, 0, chunks, 1);
+}
+
+static void test_sparse_unaligned_chunks(void **state) {
+  /* Sizes that straddle block boundaries in every way, including one byte at a time. */
+  static const size_t chunks[] = {1, 4095, 4097, 12345, 1, 1, 65537, 3, 1048573, 8191};
+  run_sparse_content(*state, 0, chunks, ARRAY_SIZE(chunks));
+}
+
+static void test_sparse_named_tmp(void **state) {
+  static const size_t chunks[] = {100000, 7};
+  run_sparse_content(*state, 1, chunks, ARRAY_SIZE(chunks));
+}
+
+static void test_final_size_trailing_zeros(void **state) {
+  struct fixture *f = *state;
+  /* podman's sample-withzeros: "xz\n" and 7 NUL bytes; and a large all-zero tail. */
+  static const struct {
+    size_t data, zeros;
+  } cases[] = {{3, 7}, {3, 0}, {0, 10}, {0, 8 * MIB}, {4096, 4096}, {5000, 3 * MIB + 1}, {1, SINK_BLOCK - 1}};
+  for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
+    for (int named = 0; named < 2; named++) {
+      size_t len = cases[c].data + cases[c].zeros;
+      uint8_t *img = calloc(1, len ? len : 1);
+      for (size_t i = 0; i < cases[c].data; i++)
+        img[i] = (uint8_t)("xz\n"[i % 3]);
+      struct sink s = SINK_INIT;
+      struct sink_options o = {.max_size = UINT64_MAX, .force_named_tmp = named};
+      vmpull_error err = {0};
+      assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+      static const size_t chunks[] = {3, 1 * MIB};
+      feed(&s, img, len, chunks, 2);
+      commit_ok(&s, NULL);
+      sink_close(&s);
+      size_t got_len;
+      uint8_t *got = read_file(f->path, &got_len);
+      if (got_len != len)
+        fail_msg("case %zu: size %zu, expected %zu", c, got_len, len);
+      if (len)
+        assert_memory_equal(got, img, len);
+      struct stat st;
+      assert_int_equal(stat(f->path, &st), 0);
+      if ((uint64_t)st.st_blocks * 512u > cases[c].data + 64 * 1024)
+        fail_msg("case %zu: %llu bytes allocated for %zu bytes of data", c, (unsigned long long)st.st_blocks * 512u,
+                 cases[c].data);
+      free(got);
+      free(img);
+      assert_int_equal(unlink(f->path), 0);
+    }
+  }
+}
+
+static void test_empty_output(void **state) {
+  struct fixture *f = *state;
+  struct sink s = SINK_INIT;
+  struct sink_options o = {.max_size = UINT64_MAX};
+  vmpull_error err = {0};
+  assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+  commit_ok(&s, NULL);
+  sink_close(&s);
+  struct stat st;
+  assert_int_equal(stat(f->path, &st), 0);
+  assert_int_equal(st.st_size, 0);
+}
+
+static void test_mode(void **state) {
+  struct fixture *f = *state;
+  for (int named = 0; named < 2; named++) {
+    struct sink s = SINK_INIT;
+    struct sink_options o = {.max_size = UINT64_MAX, .mode = 0600, .force_named_tmp = named};
+    vmpull_error err = {0};
+    assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+    assert_int_equal(sink_write(&s, (const uint8_t *)"x", 1, &err), 0);
+    commit_ok(&s, NULL);
+    sink_close(&s);
+    struct stat st;
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(unlink(f->path), 0);
+  }
+}
+
+/* While writing, nothing shows under the final name; with O_TMPFILE nothing shows at all. */
+static void test_invisible_until_commit(void **state) {
+  struct fixture *f = *state;
+  for (int named = 0; named < 2; named++) {
+    struct sink s = SINK_INIT;
+    struct sink_options o = {.max_size = UINT64_MAX, .force_named_tmp = named};
+    vmpull_error err = {0};
+    assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+    uint8_t data[SINK_BLOCK * 2];
+    memset(data, 0x5a, sizeof(data));
+    assert_int_equal(sink_write(&s, data, sizeof(data), &err), 0);
+    assert_int_equal(access(f->path, F_OK), -1);
+    char names[1024];
+    int n = dir_entries(f->dir, names, sizeof(names));
+    if (named) {
+      assert_non_null(s.tmp_name);
+      assert_int_equal(n, 1);
+      assert_true(starts_with(names, ".disk.raw.vmpull-tmp-"));
+    } else if (!s.tmp_name) {
+      assert_int_equal(n, 0); /* O_TMPFILE: unnamed */
+    }
+    commit_ok(&s, NULL);
+    sink_close(&s);
+    assert_dir_holds(f->dir, "disk.raw");
+    assert_int_equal(unlink(f->path), 0);
+  }
+}
+
+/* Injected failures: the decoder stops (close without commit), the size limit, a size mismatch. */
+static void test_failure_leaves_nothing(void **state) {
+  struct fixture *f = *state;
+  uint8_t data[3 * SINK_BLOCK + 5];
+  memset(data, 0x11, sizeof(data));
+  for (int named = 0; named < 2; named++) {
+    /* 1: abandoned mid-stream, as when a decoder fails or a signal cancels. */
+    struct sink s = SINK_INIT;
+    struct sink_options o = {.max_size = UINT64_MAX, .force_named_tmp = named};
+    vmpull_error err = {0};
+    assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+    assert_int_equal(sink_write(&s, data, sizeof(data), &err), 0);
+    sink_close(&s);
+    assert_dir_holds(f->dir, NULL);
+
+    /* 2: the size limit. */
+    o.max_size = 2 * SINK_BLOCK;
+    assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+    assert_int_equal(sink_write(&s, data, SINK_BLOCK, &err), 0);
+    assert_int_equal(sink_write(&s, data, sizeof(data), &err), -VMPULL_E_LIMIT);
+    assert_int_equal(err.code, VMPULL_E_LIMIT);
+    assert_non_null(strstr(err.message, "size limit"));
+    sink_close(&s);
+    assert_dir_holds(f->dir, NULL);
+
+    /* 3: the container declared another size; commit refuses. */
+    o.max_size = UINT64_MAX;
+    assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+    assert_int_equal(sink_write(&s, data, sizeof(data), &err), 0);
+    sink_declare_size(&s, sizeof(data) + 1);
+    assert_int_equal(sink_commit(&s, NULL, &err), -VMPULL_E_CORRUPT);
+    assert_non_null(strstr(err.message, "declares"));
+    sink_close(&s);
+    assert_dir_holds(f->dir, NULL);
+
+    /* 4: cancellation polled by the sink itself (a decoder may write gigabytes per read). */
+    volatile sig_atomic_t cancel = 0;
+    struct progress_state ps = {.cancel = &cancel};
+    o.progress = &ps;
+    assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+    assert_int_equal(sink_write(&s, data, sizeof(data), &err), 0);
+    assert_int_equal(ps.ev.written, 0); /* reported before the chunk: the next write moves it */
+    assert_int_equal(sink_write(&s, data, 1, &err), 0);
+    assert_int_equal(ps.ev.written, sizeof(data));
+    cancel = 1;
+    assert_int_equal(sink_write(&s, data, sizeof(data), &err), -VMPULL_E_CANCELLED);
+    sink_close(&s);
+    assert_dir_holds(f->dir, NULL);
+    o.progress = NULL;
+  }
+}
+
+static void test_existing_output_kept(void **state) {
+  struct fixture *f = *state;
+  for (int named = 0; named < 2; named++) {
+    write_file(f->path, "precious\n");
+    struct sink s = SINK_INIT;
+    struct sink_options o = {.max_size = UINT64_MAX, .force_named_tmp = named};
+    vmpull_error err = {0};
+    assert_int_equal(sink_open(&s, f->path, &o, &err), -VMPULL_E_EXISTS);
+    assert_int_equal(err.code, VMPULL_E_EXISTS);
+    assert_non_null(strstr(err.message, f->path));
+    assert_non_null(strstr(err.message, "--replace"));
+    sink_close(&s);
+    size_t len;
+    uint8_t *got = read_file(f->path, &len);
+    assert_int_equal(len, 9);
+    assert_memory_equal(got, "precious\n", 9);
+    free(got);
+    assert_dir_holds(f->dir, "disk.raw");
+
+    /* It appears while the pull runs: commit refuses and leaves it as it was. */
+    assert_int_equal(unlink(f->path), 0);
+    assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+    assert_int_equal(sink_write(&s, (const uint8_t *)"new data", 8, &err), 0);
+    write_file(f->path, "precious\n");
+    assert_int_equal(sink_commit(&s, NULL, &err), -VMPULL_E_EXISTS);
+    sink_close(&s);
+    got = read_file(f->path, &len);
+    assert_int_equal(len, 9);
+    assert_memory_equal(got, "precious\n", 9);
+    free(got);
+    assert_dir_holds(f->dir, "disk.raw");
+    assert_int_equal(unlink(f->path), 0);
+  }
+}
+
+static void test_replace(void **state) {
+  struct fixture *f = *state;
+  for (int named = 0; named < 2; named++) {
+    static const char old_content[] = "old content that is longer than the new one\n";
+    write_file(f->path, old_content);
+    struct stat before;
+    assert_int_equal(stat(f->path, &before), 0);
+    struct sink s = SINK_INIT;
+    struct sink_options o = {.max_size = UINT64_MAX, .replace = 1, .force_named_tmp = named};
+    vmpull_error err = {0};
+    assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+    assert_int_equal(sink_write(&s, (const uint8_t *)"new\n", 4, &err), 0);
+    /* Until commit, the old file is intact. */
+    size_t len;
+    uint8_t *got = read_file(f->path, &len);
+    assert_int_equal(len, strlen(old_content));
+    free(got);
+    commit_ok(&s, NULL);
+    sink_close(&s);
+    got = read_file(f->path, &len);
+    assert_int_equal(len, 4);
+    assert_memory_equal(got, "new\n", 4);
+    free(got);
+    struct stat after;
+    assert_int_equal(stat(f->path, &after), 0);
+    assert_true(after.st_ino != before.st_ino); /* a new file renamed over, not rewritten in place */
+    assert_dir_holds(f->dir, "disk.raw");
+
+    /* A failed replacing pull leaves the old file alone. */
+    assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+    assert_int_equal(sink_write(&s, (const uint8_t *)"broken", 6, &err), 0);
+    sink_close(&s);
+    got = read_file(f->path, &len);
+    assert_int_equal(len, 4);
+    assert_memory_equal(got, "new\n", 4);
+    free(got);
+    assert_dir_holds(f->dir, "disk.raw");
+    assert_int_equal(unlink(f->path), 0);
+  }
+}
+
+static void test_replace_directory_refused(void **state) {
+  struct fixture *f = *state;
+  assert_int_equal(mkdir(f->path, 0755), 0);
+  struct sink s = SINK_INIT;
+  struct sink_options o = {.max_size = UINT64_MAX, .replace = 1};
+  vmpull_error err = {0};
+  assert_int_equal(sink_open(&s, f->path, &o, &err), -VMPULL_E_EXISTS);
+  assert_non_null(strstr(err.message, "directory"));
+  sink_close(&s);
+  assert_int_equal(rmdir(f->path), 0);
+}
+
+static void test_stale_temporaries(void **state) {
+  struct fixture *f = *state;
+  for (int named = 0; named < 2; named++) {
+    char stale[400], live[400], other[400];
+    snprintf(stale, sizeof(stale), "%s/.disk.raw.vmpull-tmp-abcdefghijkl", f->dir);
+    snprintf(live, sizeof(live), "%s/.disk.raw.vmpull-tmp-livelivelive", f->dir);
+    snprintf(other, sizeof(other), "%s/.other.raw.vmpull-tmp-abcdefghijkl", f->dir);
+    write_file(stale, "left by a crash");
+    write_file(live, "being written");
+    write_file(other, "another output's");
+    /* A writer that is still running holds its lock. */
+    int live_fd = open(live, O_RDWR | O_CLOEXEC);
+    assert_true(live_fd >= 0);
+    assert_int_equal(flock(live_fd, LOCK_EX | LOCK_NB), 0);
+
+    struct sink s = SINK_INIT;
+    struct sink_options o = {.max_size = UINT64_MAX, .force_named_tmp = named};
+    vmpull_error err = {0};
+    assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+    assert_int_equal(access(stale, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    assert_int_equal(access(other, F_OK), 0);
+    sink_close(&s);
+    close(live_fd);
+    assert_int_equal(unlink(live), 0);
+    assert_int_equal(unlink(other), 0);
+    assert_dir_holds(f->dir, NULL);
+  }
+}
+
+static void test_bad_paths(void **state) {
+  struct fixture *f = *state;
+  char path[400];
+  struct sink s = SINK_INIT;
+  struct sink_options o = {.max_size = UINT64_MAX};
+  vmpull_error err = {0};
+  snprintf(path, sizeof(path), "%s/missing/disk.raw", f->dir);
+  assert_int_equal(sink_open(&s, path, &o, &err), -VMPULL_E_NOT_FOUND);
+  assert_non_null(strstr(err.message, "missing"));
+  sink_close(&s);
+  snprintf(path, sizeof(path), "%s/", f->dir);
+  assert_int_equal(sink_open(&s, path, &o, &err), -VMPULL_E_USAGE);
+  sink_close(&s);
+  assert_dir_holds(f->dir, NULL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_block_is_zero),
+      cmocka_unit_test_setup_teardown(test_sparse_aligned_chunks, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sparse_unaligned_chunks, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_sparse_named_tmp, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_final_size_trailing_zeros, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_empty_output, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_mode, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_invisible_until_commit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_failure_leaves_nothing, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_existing_output_kept, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_replace_directory_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stale_temporaries, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
