@@ -46,10 +46,12 @@
  *   a vmpull_progress are valid only during the callback.
  *
  * Compatibility
- *   libvmpull.so.0 keeps its ABI: new fields go at the end of
+ *   libvmpull.so.0 keeps its ABI. New fields go at the end of
  *   vmpull_pull_options (sized by struct_size, so a program built against an
- *   older header keeps working) and vmpull_result, new functions get a new
- *   symbol version node. Error codes and their names never change meaning.
+ *   older header keeps working) and of vmpull_progress (the library allocates
+ *   it); vmpull_result and vmpull_error, which the program allocates, keep
+ *   their size. New functions get a new symbol version node. Error codes and
+ *   their names never change meaning.
  */
 #ifndef VMPULL_H
 #define VMPULL_H
@@ -133,6 +135,9 @@ typedef struct vmpull_progress {
   uint64_t fetched_total;      /* expected source bytes, or UINT64_MAX when unknown */
   uint64_t written;            /* decompressed bytes produced so far */
   uint64_t resumed;            /* bytes of fetched that came from a cache or partial file */
+  /* (added in 0.2; the library allocates this struct, so it may grow) */
+  const char *mirror;          /* the registry mirror serving this pull ("cache.example:5000"),
+                                  NULL when the registry itself (or no registry) does */
 } vmpull_progress;
 
 /* Called on the thread that called vmpull_pull(): once when the transfer
@@ -204,6 +209,18 @@ typedef struct vmpull_pull_options {
   int keep_uncompressed;       /* also keep the decoded disk in the cache: the next pull of
                                   the same source digest copies it (reflink where possible) */
   const char *stream_url;      /* fcos:// stream metadata URL; NULL: builds.coreos.fedoraproject.org */
+
+  /* Registry mirrors (docker:// sources). Each string is "REGISTRY=MIRROR":
+   * MIRROR is host[:port][/namespace] and REGISTRY a registry host, optionally
+   * with a namespace ("quay.io", "quay.io/podman"). The mirrors of the
+   * reference's registry are tried in the order given, before the registry
+   * itself; a mirror that cannot be reached, answers 404 or 5xx is skipped
+   * (one warning each), a digest mismatch is an error. The mirror that served
+   * the pull is reported in vmpull_progress.mirror. */
+  const char *const *mirrors;
+  size_t n_mirrors;
+  int mirror_by_digest_only;   /* use mirrors only for references by digest; a tag goes to the
+                                  registry itself (registries.conf's mirror-by-digest-only) */
 } vmpull_pull_options;
 
 /* Fill opts with defaults (zero, tls_verify = 1, retries = -1) and set
@@ -313,6 +330,34 @@ VMPULL_PUBLIC void vmpull_cache_entries_free(vmpull_cache_entries *entries);
  * as above, without "reference", each with "selected": whether pull would
  * choose it]}. Returns 0 or a negative vmpull_code (*json is then NULL). */
 VMPULL_PUBLIC int vmpull_inspect(const vmpull_pull_options *opts, unsigned flags, char **json, vmpull_error *err);
+
+/* vmpull_save() flags. */
+#define VMPULL_SAVE_ALL 1u /* every disk the index offers (all disktypes and architectures) */
+
+/* Copy what vmpull_pull() would fetch from opts->source, still compressed and
+ * byte for byte, into an OCI image layout, e.g. to carry it across an air gap;
+ * `vmpull_pull()` of "oci-dir://PATH:REF" then works offline. dest is
+ *   "oci-dir://PATH[:REF]"      a layout folder, created when missing; saves into
+ *                               an existing layout add to its index.json (an entry
+ *                               with the same REF is replaced)
+ *   "oci-archive://FILE[:REF]"  the same layout as one tar file, written whole
+ *                               (an existing FILE is replaced only with opts->replace)
+ * REF (the entry's org.opencontainers.image.ref.name) defaults to the source's
+ * tag or REF, else "latest". Sources: docker:// and oci-dir:// / oci-archive://
+ * (the manifest pull would choose, its config and its layer, or with
+ * VMPULL_SAVE_ALL the whole index and every disk it offers), and local files and
+ * http(s) URLs (wrapped as a machine-OS artifact: an index with one entry,
+ * platform linux/opts->arch and annotation disktype from opts->provider, whose
+ * manifest has one layer titled with the file name).
+ * Every blob is hashed while it is copied and must match its digest and size;
+ * blobs go in first (each appears under its name only when complete), index.json
+ * last, by rename: an interrupted save leaves the layout as it was. A blob already
+ * in the layout with the right size is kept. On success *json is a JSON object
+ * (free()): {"source", "destination", "ref_name", "digest", "media_type",
+ * "mirror", "manifests": [digests], "blobs", "blobs_reused", "bytes"}.
+ * Returns 0 or a negative vmpull_code (*json is then NULL). */
+VMPULL_PUBLIC int vmpull_save(const vmpull_pull_options *opts, const char *dest, unsigned flags, char **json,
+                              vmpull_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "cache.h"
 
+#include "disk_copy.h"
+#include "error.h"
+#include "util.h"
+
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-
-#include "disk_copy.h"
-#include "error.h"
-#include "util.h"
 
 #define DOC_MAX (16u << 20)
 
@@ -161,7 +161,9 @@ int cache_write_file(int dirfd, const char *name, const void *buf, size_t len) {
   return r;
 }
 
-void cache_touch(int dirfd, const char *name) { (void)utimensat(dirfd, name, NULL, 0); }
+void cache_touch(int dirfd, const char *name) {
+  (void)utimensat(dirfd, name, NULL, 0);
+}
 
 int cache_blob_exists(struct cache *c, const char *digest) {
   const char *hex = cache_digest_hex(digest);
@@ -228,6 +230,47 @@ int cache_blob_read(struct cache *c, const char *digest, size_t max, char **body
   *body = TAKE_PTR(buf);
   *len = n;
   return 0;
+}
+
+static inline void evp_md_ctx_freep(EVP_MD_CTX **m) {
+  if (*m)
+    EVP_MD_CTX_free(*m);
+}
+
+int cache_blob_verify(struct cache *c, const char *digest) {
+  const char *hex = cache_digest_hex(digest);
+  if (!hex)
+    return -EINVAL;
+  _cleanup_close_ int fd = openat(c->blobs_fd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return -errno;
+  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  __attribute__((cleanup(evp_md_ctx_freep))) EVP_MD_CTX *md = EVP_MD_CTX_new();
+  if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+    return -ENOMEM;
+  _cleanup_free_ uint8_t *buf = malloc(1 << 20);
+  if (!buf)
+    return -ENOMEM;
+  for (;;) {
+    ssize_t n = read(fd, buf, 1 << 20);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return errno == EIO ? 0 : -errno;
+    if (n == 0)
+      break;
+    if (EVP_DigestUpdate(md, buf, (size_t)n) != 1)
+      return -EIO;
+  }
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  if (EVP_DigestFinal_ex(md, out, &len) != 1 || len != 32)
+    return -EIO;
+  static const char digits[] = "0123456789abcdef";
+  for (unsigned i = 0; i < len; i++)
+    if (hex[2 * i] != digits[out[i] >> 4] || hex[2 * i + 1] != digits[out[i] & 15])
+      return 0;
+  return 1;
 }
 
 int cache_blob_write(struct cache *c, const void *buf, size_t len, char digest_out[80], vmpull_error *err) {

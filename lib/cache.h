@@ -19,9 +19,9 @@
 #ifndef VMPULL_CACHE_H
 #define VMPULL_CACHE_H
 
-#include <stdint.h>
-
 #include "source.h"
+
+#include <stdint.h>
 
 struct cache {
   char *dir;
@@ -36,7 +36,9 @@ struct cache {
  * cache is VMPULL_E_NOT_FOUND. */
 int cache_open(const char *dir, int create, struct cache **out, vmpull_error *err);
 void cache_free(struct cache *c);
-static inline void cache_freep(struct cache **c) { cache_free(*c); }
+static inline void cache_freep(struct cache **c) {
+  cache_free(*c);
+}
 #define _cleanup_cache_ __attribute__((cleanup(cache_freep)))
 
 /* The file name that stands for a key: sha256 hex of it. */
@@ -49,6 +51,8 @@ int cache_blob_open(struct cache *c, const char *digest, struct byte_source **ou
 int cache_blob_exists(struct cache *c, const char *digest);
 /* Remove a blob and every ref that points at it. */
 void cache_blob_remove(struct cache *c, const char *digest);
+/* Hash a blob against its name: 1 good, 0 damaged, < 0 cannot tell (-errno). */
+int cache_blob_verify(struct cache *c, const char *digest);
 /* Small documents (manifests, stream metadata): read a whole blob, checking its digest. */
 int cache_blob_read(struct cache *c, const char *digest, size_t max, char **body, size_t *len, vmpull_error *err);
 /* Store buf as a blob; its digest goes to digest_out. */
@@ -57,9 +61,9 @@ int cache_blob_write(struct cache *c, const void *buf, size_t len, char digest_o
 int cache_commit_partial(struct cache *c, const char *name, int fd, const char *digest, vmpull_error *err);
 
 struct cache_ref {
-  char *key;                 /* what was asked for: a URL (credentials removed), a reference */
-  char *digest;              /* what it was: "sha256:..." */
-  char *etag;                /* validators for a conditional request, or NULL */
+  char *key;    /* what was asked for: a URL (credentials removed), a reference */
+  char *digest; /* what it was: "sha256:..." */
+  char *etag;   /* validators for a conditional request, or NULL */
   char *last_modified;
   char *content_disposition; /* filename= of the response, for the naming rule */
   char *media_type;          /* for manifests */
@@ -74,8 +78,8 @@ struct cache_partial {
   char *key;
   char *etag;
   char *last_modified;
-  char *digest;              /* expected digest when known, else NULL */
-  uint64_t total;            /* expected size, UINT64_MAX when unknown */
+  char *digest;   /* expected digest when known, else NULL */
+  uint64_t total; /* expected size, UINT64_MAX when unknown */
 };
 void cache_partial_clear(struct cache_partial *p);
 /* 1 found, 0 none. */
@@ -85,10 +89,10 @@ int cache_partial_put(struct cache *c, const char *name, const struct cache_part
 void cache_partial_forget(struct cache *c, const char *name);
 
 struct cache_disk {
-  char *format;              /* format the disk was decoded from ("xz") */
-  char *image_name;          /* the image file name (for a tar layer: the file inside) */
-  uint64_t fetched;          /* size of the source as fetched */
-  uint64_t size;             /* size of the disk */
+  char *format;     /* format the disk was decoded from ("xz") */
+  char *image_name; /* the image file name (for a tar layer: the file inside) */
+  uint64_t fetched; /* size of the source as fetched */
+  uint64_t size;    /* size of the disk */
 };
 void cache_disk_clear(struct cache_disk *d);
 /* Open disks/sha256/<hex> for reading and mark it used: 1 found (*fd, d filled), 0 none. */

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The public cache commands: list, prune (by last use and total size), verify. */
+#include "cache.h"
+#include "error.h"
+#include "lock.h"
+#include "util.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <time.h>
-
-#include "cache.h"
-#include "error.h"
-#include "lock.h"
-#include "util.h"
 
 #define TMP_MAX_AGE (24 * 3600) /* a temporary this old belongs to no live process */
 
@@ -51,7 +51,9 @@ static void scan_free(struct scan *s) {
   memset(s, 0, sizeof(*s));
 }
 
-static int is_hex_name(const char *name) { return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64; }
+static int is_hex_name(const char *name) {
+  return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
+}
 
 static int push(vmpull_cache_entry **v, size_t *n, size_t *cap, vmpull_cache_entry *e) {
   if (*n == *cap) {
@@ -228,7 +230,8 @@ VMPULL_PUBLIC int vmpull_cache_list(const char *cache_dir, vmpull_cache_entries 
     scan_free(&s);
     return r;
   }
-  qsort(s.v, s.n, sizeof(*s.v), by_last_use);
+  if (s.n) /* qsort(NULL, 0, ...) is undefined behaviour (UBSan reports it) */
+    qsort(s.v, s.n, sizeof(*s.v), by_last_use);
   take_result(&s, out);
   scan_free(&s);
   return 0;
@@ -322,7 +325,8 @@ VMPULL_PUBLIC int vmpull_cache_prune(const char *cache_dir, int64_t older_than, 
     scan_free(&s);
     return r;
   }
-  qsort(s.v, s.n, sizeof(*s.v), by_last_use);
+  if (s.n) /* qsort(NULL, 0, ...) is undefined behaviour (UBSan reports it) */
+    qsort(s.v, s.n, sizeof(*s.v), by_last_use);
   int64_t now = (int64_t)time(NULL);
   vmpull_cache_entry *gone = NULL;
   size_t ngone = 0, capgone = 0;
@@ -351,45 +355,6 @@ VMPULL_PUBLIC int vmpull_cache_prune(const char *cache_dir, int64_t older_than, 
   return 0;
 }
 
-static inline void evp_md_ctx_freep(EVP_MD_CTX **m) {
-  if (*m)
-    EVP_MD_CTX_free(*m);
-}
-
-/* 1 good, 0 bad, < 0 cannot tell (-errno). */
-static int blob_is_good(int dirfd, const char *hex) {
-  _cleanup_close_ int fd = openat(dirfd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
-    return -errno;
-  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  __attribute__((cleanup(evp_md_ctx_freep))) EVP_MD_CTX *md = EVP_MD_CTX_new();
-  if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-    return -ENOMEM;
-  _cleanup_free_ uint8_t *buf = malloc(1 << 20);
-  if (!buf)
-    return -ENOMEM;
-  for (;;) {
-    ssize_t n = read(fd, buf, 1 << 20);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return errno == EIO ? 0 : -errno;
-    if (n == 0)
-      break;
-    if (EVP_DigestUpdate(md, buf, (size_t)n) != 1)
-      return -EIO;
-  }
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned len = 0;
-  if (EVP_DigestFinal_ex(md, out, &len) != 1 || len != 32)
-    return -EIO;
-  static const char digits[] = "0123456789abcdef";
-  for (unsigned i = 0; i < len; i++)
-    if (hex[2 * i] != digits[out[i] >> 4] || hex[2 * i + 1] != digits[out[i] & 15])
-      return 0;
-  return 1;
-}
-
 VMPULL_PUBLIC int vmpull_cache_verify(const char *cache_dir, vmpull_cache_entries *removed, vmpull_error *err) {
   error_clear(err);
   if (removed)
@@ -411,7 +376,7 @@ VMPULL_PUBLIC int vmpull_cache_verify(const char *cache_dir, vmpull_cache_entrie
     vmpull_cache_entry *e = &s.v[i];
     int good;
     if (e->kind == VMPULL_CACHE_BLOB) {
-      good = blob_is_good(c->blobs_fd, strrchr(e->path, '/') + 1);
+      good = cache_blob_verify(c, e->digest);
       if (good < 0 && good != -ENOENT) {
         error_set_errno(err, VMPULL_E_IO, -good, "verify %s", e->path);
         free(bad);

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "disk_copy.h"
 
+#include "util.h"
+
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-
-#include "util.h"
 
 /* copy_file_range can fail where read/write works (across filesystems on old
  * kernels, some FUSE and network filesystems). */
@@ -65,7 +65,7 @@ int disk_copy(int in_fd, int out_fd, uint64_t size, int *cloned) {
     off_t data = lseek(in_fd, (off_t)off, SEEK_DATA);
     if (data < 0) {
       if (errno == ENXIO)
-        break; /* only a hole remains */
+        break;                                    /* only a hole remains */
       if (errno == EINVAL || errno == EOPNOTSUPP) /* no SEEK_DATA here: copy it all */
         return copy_range(in_fd, out_fd, off, size - off, &plain);
       return -errno;

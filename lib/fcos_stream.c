@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "fcos_stream.h"
 
-#include <ctype.h>
-#include <json-c/json.h>
-
 #include "error.h"
 #include "util.h"
+
+#include <ctype.h>
+#include <json-c/json.h>
 
 #define STREAM_MAX_DEPTH 16 /* the real document nests 7 deep */
 
@@ -36,8 +36,10 @@ int fcos_platform_for(const char *provider, const char **platform, const char **
       return 0;
     }
   }
-  return error_set(err, VMPULL_E_NO_MATCH, "Fedora CoreOS streams have no disk for provider '%s' (qemu, applehv, "
-                                           "libkrun, hyperv)", provider);
+  return error_set(err, VMPULL_E_NO_MATCH,
+                   "Fedora CoreOS streams have no disk for provider '%s' (qemu, applehv, "
+                   "libkrun, hyperv)",
+                   provider);
 }
 
 int fcos_stream_name(const char *source, const char **name, size_t *len, vmpull_error *err) {
@@ -99,10 +101,10 @@ static int usable_url(const char *u) {
   return 1;
 }
 
-int fcos_stream_select(const char *json, size_t len, const char *arch, const char *provider,
-                       struct fcos_artifact *out, vmpull_error *err) {
+int fcos_stream_select(const char *json, size_t len, const char *arch, const char *provider, struct fcos_artifact *out,
+                       vmpull_error *err) {
   memset(out, 0, sizeof(*out));
-  const char *platform, *format;
+  const char *platform = NULL, *format = NULL; /* -O2 cannot see fcos_platform_for sets both on success */
   int r = fcos_platform_for(provider, &platform, &format, err);
   if (r < 0)
     return r;
@@ -149,8 +151,8 @@ int fcos_stream_select(const char *json, size_t len, const char *arch, const cha
     ret = error_set(err, VMPULL_E_NO_MATCH, "the stream has no %s artifact for %s (it has %s)", platform, arch, have);
   } else if (!f) {
     list_keys(formats, have, sizeof(have));
-    ret = error_set(err, VMPULL_E_NO_MATCH, "the stream has no %s %s disk for %s (formats: %s)", platform, format,
-                    arch, have);
+    ret = error_set(err, VMPULL_E_NO_MATCH, "the stream has no %s %s disk for %s (formats: %s)", platform, format, arch,
+                    have);
   } else if (!disk || !json_object_is_type(disk, json_type_object)) {
     ret = error_set(err, VMPULL_E_MANIFEST, "stream entry %s %s %s has no \"disk\"", arch, platform, format);
   } else {
@@ -160,8 +162,8 @@ int fcos_stream_select(const char *json, size_t len, const char *arch, const cha
       ret = error_set(err, VMPULL_E_MANIFEST, "stream entry %s %s %s: \"location\" is not an http(s) URL", arch,
                       platform, format);
     } else if (!sha || strlen(sha) != 64 || strspn(sha, "0123456789abcdefABCDEF") != 64) {
-      ret = error_set(err, VMPULL_E_MANIFEST, "stream entry %s %s %s: \"sha256\" is not 64 hex digits", arch,
-                      platform, format);
+      ret = error_set(err, VMPULL_E_MANIFEST, "stream entry %s %s %s: \"sha256\" is not 64 hex digits", arch, platform,
+                      format);
     } else {
       out->location = strdup(location);
       out->sha256 = xasprintf("sha256:%s", sha);

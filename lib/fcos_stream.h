@@ -8,18 +8,18 @@
 #ifndef VMPULL_FCOS_STREAM_H
 #define VMPULL_FCOS_STREAM_H
 
-#include <stddef.h>
-
 #include "vmpull.h"
+
+#include <stddef.h>
 
 #define FCOS_STREAM_DEFAULT_URL "https://builds.coreos.fedoraproject.org/streams/%s.json"
 
 struct fcos_artifact {
-  char *location;    /* http(s) URL of the disk */
-  char *sha256;      /* "sha256:<hex>" of the file at location */
-  char *release;     /* "40.20240416.3.1", or NULL */
-  char *platform;    /* "qemu", "applehv", "hyperv" */
-  char *format;      /* "qcow2.xz", "raw.gz", "vhdx.zip" */
+  char *location; /* http(s) URL of the disk */
+  char *sha256;   /* "sha256:<hex>" of the file at location */
+  char *release;  /* "40.20240416.3.1", or NULL */
+  char *platform; /* "qemu", "applehv", "hyperv" */
+  char *format;   /* "qcow2.xz", "raw.gz", "vhdx.zip" */
 };
 void fcos_artifact_clear(struct fcos_artifact *a);
 
@@ -28,8 +28,8 @@ void fcos_artifact_clear(struct fcos_artifact *a);
 int fcos_platform_for(const char *provider, const char **platform, const char **format, vmpull_error *err);
 
 /* Pick the disk for arch (normalised: x86_64, aarch64) and provider from the stream document json[0..len). */
-int fcos_stream_select(const char *json, size_t len, const char *arch, const char *provider,
-                       struct fcos_artifact *out, vmpull_error *err);
+int fcos_stream_select(const char *json, size_t len, const char *arch, const char *provider, struct fcos_artifact *out,
+                       vmpull_error *err);
 
 /* "stable" from "fcos://stable" (letters, digits and '-' only). */
 int fcos_stream_name(const char *source, const char **name, size_t *len, vmpull_error *err);

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "http_retry.h"
 
-#include <time.h>
-
 #include "error.h"
 #include "redact.h"
 #include "util.h"
+
+#include <time.h>
 
 int http_retryable(long status, int code) {
   switch (status) {
@@ -61,14 +61,14 @@ static int sleep_ms(const struct http_config *c, uint64_t ms, vmpull_error *err)
 }
 
 /* One line per retry: what failed, when the next attempt goes, how many are left. */
-static int wait_and_say(const struct http_config *c, const char *url, const vmpull_error *why, unsigned n,
-                        uint64_t ms, vmpull_error *err) {
+static int wait_and_say(const struct http_config *c, const char *url, const vmpull_error *why, unsigned n, uint64_t ms,
+                        vmpull_error *err) {
   if (c->warning) {
     _cleanup_free_ char *shown = redact_source(url);
     const char *msg = why->message;
     /* The source name usually leads the message already. */
-    _cleanup_free_ char *line =
-        xasprintf("%s: %s; retry %u of %d in %.3g s", shown ? shown : "download", msg, n, c->retries, (double)ms / 1000);
+    _cleanup_free_ char *line = xasprintf("%s: %s; retry %u of %d in %.3g s", shown ? shown : "download", msg, n,
+                                          c->retries, (double)ms / 1000);
     if (line)
       c->warning(line, c->warning_data);
   }
@@ -121,7 +121,9 @@ static const char *if_range_of(const char *etag, const char *last_modified) {
   return last_modified && *last_modified ? last_modified : NULL;
 }
 
-static int same(const char *a, const char *b) { return (!a && !b) || (a && b && strcmp(a, b) == 0); }
+static int same(const char *a, const char *b) {
+  return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
 
 /* Throw away the first n bytes of a full response that ignored our Range. */
 static int skip_bytes(struct byte_source *s, uint64_t n, vmpull_error *err) {

@@ -11,10 +11,11 @@
  * back on the server through TCP flow control when the decoder is the slower
  * side. Reads copy straight from the ring into the caller's buffer.
  *
- * The transfer thread waits in two places: curl_multi_poll() (at most
- * 100 ms, then it checks the stop flags) and the ring being full (woken by a
- * read or by close). So closing the source or raising the cancel flag stops
- * the transfer well within a second.
+ * The transfer thread waits in two places: curl_multi_poll() (woken by close
+ * through curl_multi_wakeup, and at most 100 ms anyway) and the ring being
+ * full (woken by a read or by close). The cancel flag is read by the pulling
+ * thread only (reads poll it every 100 ms while they wait), which then closes
+ * the source: the transfer stops well within a second either way.
  */
 #include "error.h"
 #include "http.h"
@@ -45,9 +46,10 @@ struct http_stream {
   uint8_t *ring;
   size_t head, len; /* readable bytes: ring[head .. head+len) modulo RING_SIZE */
   int headers_ready;
-  int done;            /* the transfer thread has finished */
-  int closing;         /* the consumer is gone: stop */
-  vmpull_error result; /* how the transfer ended (code OK: complete) */
+  int done;                      /* the transfer thread has finished */
+  int closing;                   /* the consumer is gone: stop */
+  volatile sig_atomic_t *cancel; /* the caller's cancel flag, read on the caller's thread only */
+  vmpull_error result;           /* how the transfer ended (code OK: complete) */
 };
 
 static void deadline_in(struct timespec *ts, unsigned ms) {
@@ -59,8 +61,10 @@ static void deadline_in(struct timespec *ts, unsigned ms) {
   }
 }
 
+/* Consumer side only: the flag is set by a signal handler on the caller's
+ * thread; the transfer thread learns of it through `closing`. */
 static int cancelled(const struct http_stream *s) {
-  return s->t.cancel && *s->t.cancel;
+  return s->cancel && *s->cancel;
 }
 
 /* Transfer thread: the status line is known; anything but the expected
@@ -85,12 +89,12 @@ static int stream_on_body(struct http_transfer *t, const char *p, size_t n) {
   struct http_stream *s = t->owner;
   pthread_mutex_lock(&s->mu);
   while (n > 0) {
-    while (s->len == RING_SIZE && !s->closing && !cancelled(s)) {
+    while (s->len == RING_SIZE && !s->closing) {
       struct timespec ts;
       deadline_in(&ts, WAIT_MS);
       pthread_cond_timedwait(&s->space_cond, &s->mu, &ts);
     }
-    if (s->closing || cancelled(s)) {
+    if (s->closing) {
       pthread_mutex_unlock(&s->mu);
       return -1;
     }
@@ -253,6 +257,7 @@ int http_source_open(const struct http_config *c, const struct http_request *req
   int r = http_transfer_setup(&s->t, c, req, err);
   if (r < 0)
     return r;
+  s->cancel = TAKE_PTR(s->t.cancel);
   s->t.owner = s;
   s->t.on_headers = stream_on_headers;
   s->t.on_body = stream_on_body;

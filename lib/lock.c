@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "lock.h"
 
+#include "error.h"
+#include "util.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
-
-#include "error.h"
-#include "util.h"
 
 /* After flock succeeds, is fd still the file called name? A holder may have
  * renamed it into the blob store or removed it while we waited. */

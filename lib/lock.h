@@ -9,13 +9,13 @@
 #ifndef VMPULL_LOCK_H
 #define VMPULL_LOCK_H
 
-#include <signal.h>
-
 #include "vmpull.h"
 
+#include <signal.h>
+
 struct lock_wait {
-  const char *what;              /* named in the waiting message: "https://host/img.xz" */
-  vmpull_warning_fn warning;     /* told once when the lock is held by another process */
+  const char *what;          /* named in the waiting message: "https://host/img.xz" */
+  vmpull_warning_fn warning; /* told once when the lock is held by another process */
   void *warning_data;
   volatile sig_atomic_t *cancel; /* polled while waiting */
 };

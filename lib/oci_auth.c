@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "oci_auth.h"
 
+#include "error.h"
+#include "util.h"
+
 #include <ctype.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -10,9 +13,6 @@
 #include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
-
-#include "error.h"
-#include "util.h"
 
 #define AUTH_FILE_MAX (1u << 20)
 #define HELPER_ANSWER_MAX (64u << 10)
@@ -320,8 +320,11 @@ static int creds_from_file(const char *path, int must_exist, const char *registr
   if (r == -ENOENT && !must_exist)
     return 0;
   if (r < 0)
-    return error_set_errno(err, r == -ENOENT ? VMPULL_E_NOT_FOUND : r == -EFBIG ? VMPULL_E_LIMIT : VMPULL_E_IO, -r,
-                           "auth file %s", path);
+    return error_set_errno(err,
+                           r == -ENOENT  ? VMPULL_E_NOT_FOUND
+                           : r == -EFBIG ? VMPULL_E_LIMIT
+                                         : VMPULL_E_IO,
+                           -r, "auth file %s", path);
   __attribute__((cleanup(oci_auth_lookup_clear))) struct oci_auth_lookup l = {0};
   r = oci_auth_file_lookup(buf, len, registry, repository, &l, err);
   secure_zero(buf, len);
@@ -380,7 +383,9 @@ int oci_creds_find(const vmpull_pull_options *o, const char *registry, const cha
 
 /* --- WWW-Authenticate --- */
 
-static int is_tchar(int c) { return c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c); }
+static int is_tchar(int c) {
+  return c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c);
+}
 
 static const char *skip_ows(const char *p) {
   while (*p == ' ' || *p == '\t')
@@ -445,13 +450,17 @@ int oci_challenge_parse(const char *header, struct oci_challenge *out, vmpull_er
       const char *k = q;
       const char *kend = scan_token(q);
       const char *eq = skip_ows(kend);
-      if (kend == k || *eq != '=') {
-        /* Not an auth-param: the next challenge (or token68, which we do not use), or the end. */
-        if (*q && kend == k && *q != '\0') {
-          /* token68 like "abc==": skip it */
-          while (*q && *q != ',')
-            q++;
-        }
+      if (kend == k && *q == '=') {
+        /* the padding of a token68 ("Negotiate abc=="), which we do not use */
+        while (*q == '=')
+          q++;
+        p = q;
+        continue;
+      }
+      if (kend == k && *q)
+        goto malformed;
+      if (*eq != '=') {
+        /* Not an auth-param: the next challenge's scheme (or a token68), or the end. */
         p = q;
         break;
       }

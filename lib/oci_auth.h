@@ -8,9 +8,9 @@
 #ifndef VMPULL_OCI_AUTH_H
 #define VMPULL_OCI_AUTH_H
 
-#include <stddef.h>
-
 #include "vmpull.h"
+
+#include <stddef.h>
 
 struct oci_creds {
   char *user;     /* secret-wiped on clear */

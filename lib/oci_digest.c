@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "oci_digest.h"
 
-#include <openssl/evp.h>
-
 #include "error.h"
 #include "util.h"
+
+#include <openssl/evp.h>
 
 static inline void evp_md_ctx_freep(EVP_MD_CTX **c) {
   if (*c)
@@ -22,7 +22,9 @@ int oci_digest_valid(const char *d) {
   return strlen(hex) == want && strspn(hex, "0123456789abcdef") == want;
 }
 
-static const EVP_MD *digest_md(const char *like) { return starts_with(like, "sha512:") ? EVP_sha512() : EVP_sha256(); }
+static const EVP_MD *digest_md(const char *like) {
+  return starts_with(like, "sha512:") ? EVP_sha512() : EVP_sha256();
+}
 
 static void digest_format(const char *like, const unsigned char *md, unsigned len, char out[OCI_DIGEST_MAX]) {
   static const char hex[] = "0123456789abcdef";

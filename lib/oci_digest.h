@@ -3,9 +3,9 @@
 #ifndef VMPULL_OCI_DIGEST_H
 #define VMPULL_OCI_DIGEST_H
 
-#include <stddef.h>
-
 #include "source.h"
+
+#include <stddef.h>
 
 /* "sha512:" + 128 hex + NUL */
 #define OCI_DIGEST_MAX 136

@@ -5,14 +5,14 @@
  * at its first bytes (a tar's entry name, the compression), so the output
  * path shown is the one pull would write.
  */
-#include <json-c/json.h>
-
 #include "detect.h"
 #include "error.h"
 #include "oci_source.h"
 #include "redact.h"
 #include "unwrap_tar.h"
 #include "util.h"
+
+#include <json-c/json.h>
 
 #define DEFAULT_MACHINE "podman-machine-default" /* as pull.c */
 
@@ -22,15 +22,17 @@ static inline void json_putp(json_object **o) {
 }
 #define _cleanup_json_ __attribute__((cleanup(json_putp)))
 
-static json_object *json_str(const char *s) { return s ? json_object_new_string(s) : NULL; }
+static json_object *json_str(const char *s) {
+  return s ? json_object_new_string(s) : NULL;
+}
 
 struct inspect_ctx {
   const vmpull_pull_options *o;
   struct oci_store *store;
-  json_object *entries;         /* --all */
-  const char *selected_layer;   /* what pull would choose (--all), or NULL */
+  json_object *entries;       /* --all */
+  const char *selected_layer; /* what pull would choose (--all), or NULL */
   const char *selected_manifest;
-  char *index_digest;           /* the walk's first index, the same for every entry (--all) */
+  char *index_digest; /* the walk's first index, the same for every entry (--all) */
 };
 
 /* Open the layer as pull would and look at the start: file name and format, hence the output path. */
@@ -68,8 +70,8 @@ static int peek_layer(struct inspect_ctx *c, const struct oci_target *t, json_ob
     if (!out_path)
       return error_oom(err);
   } else if (c->o->data_dir) {
-    r = naming_output_path(c->o->data_dir, c->o->machine_name ? c->o->machine_name : DEFAULT_MACHINE,
-                           rs.image_name, format_suffix(format), &out_path, err);
+    r = naming_output_path(c->o->data_dir, c->o->machine_name ? c->o->machine_name : DEFAULT_MACHINE, rs.image_name,
+                           format_suffix(format), &out_path, err);
     if (r < 0)
       return r;
   }
@@ -118,7 +120,9 @@ static int on_target(void *userdata, const struct oci_target *t, vmpull_error *e
   return 0;
 }
 
-static void inspect_ctx_clear(struct inspect_ctx *c) { free(c->index_digest); }
+static void inspect_ctx_clear(struct inspect_ctx *c) {
+  free(c->index_digest);
+}
 
 static int inspect_run(const vmpull_pull_options *o, unsigned flags, char **json, vmpull_error *err) {
   _cleanup_oci_store_ struct oci_store *store = NULL;

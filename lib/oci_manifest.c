@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "oci_manifest.h"
 
-#include <ctype.h>
-#include <json-c/json.h>
-#include <sys/utsname.h>
-
 #include "error.h"
 #include "oci_digest.h"
 #include "resolve.h"
 #include "util.h"
+
+#include <ctype.h>
+#include <json-c/json.h>
+#include <sys/utsname.h>
 
 #define LIST_MAX 1024 /* bytes of "what exists" listed in a no-match message */
 
@@ -66,7 +66,9 @@ void oci_target_clear(struct oci_target *t) {
   *t = (struct oci_target){0};
 }
 
-int oci_media_is_index(const char *mt) { return mt && (!strcmp(mt, OCI_MT_INDEX) || !strcmp(mt, DOCKER_MT_LIST)); }
+int oci_media_is_index(const char *mt) {
+  return mt && (!strcmp(mt, OCI_MT_INDEX) || !strcmp(mt, DOCKER_MT_LIST));
+}
 
 int oci_media_is_manifest(const char *mt) {
   return mt && (!strcmp(mt, OCI_MT_MANIFEST) || !strcmp(mt, DOCKER_MT_MANIFEST));
@@ -91,7 +93,9 @@ int oci_media_is_tar_layer(const char *mt) {
   return 0;
 }
 
-static int known_doc_type(const char *mt) { return oci_media_is_index(mt) || oci_media_is_manifest(mt); }
+static int known_doc_type(const char *mt) {
+  return oci_media_is_index(mt) || oci_media_is_manifest(mt);
+}
 
 /* --- parsing --- */
 
@@ -181,7 +185,6 @@ static int parse_descriptor(json_object *o, const char *where, struct oci_descri
   return 0;
 }
 
-
 int oci_doc_parse(const char *buf, size_t len, const char *declared_type, struct oci_doc *out, vmpull_error *err) {
   *out = (struct oci_doc){0};
   if (len > OCI_DOC_MAX)
@@ -221,8 +224,9 @@ int oci_doc_parse(const char *buf, size_t len, const char *declared_type, struct
   int has_manifests = json_object_object_get_ex(root, "manifests", &manifests);
   int has_layers = json_object_object_get_ex(root, "layers", &layers);
   if (has_manifests == has_layers)
-    return error_set(err, VMPULL_E_MANIFEST, "%s", has_manifests ? "both \"manifests\" and \"layers\": neither an index nor a manifest"
-                                                                : "no \"manifests\" or \"layers\": neither an index nor a manifest");
+    return error_set(err, VMPULL_E_MANIFEST, "%s",
+                     has_manifests ? "both \"manifests\" and \"layers\": neither an index nor a manifest"
+                                   : "no \"manifests\" or \"layers\": neither an index nor a manifest");
   enum oci_doc_kind kind = has_manifests ? OCI_DOC_INDEX : OCI_DOC_MANIFEST;
   json_object *list = has_manifests ? manifests : layers;
   const char *list_name = has_manifests ? "manifests" : "layers";
@@ -230,8 +234,7 @@ int oci_doc_parse(const char *buf, size_t len, const char *declared_type, struct
     return error_set(err, VMPULL_E_MANIFEST, "\"%s\" is not an array", list_name);
 
   if (media_type && known_doc_type(media_type) && (kind == OCI_DOC_INDEX) != oci_media_is_index(media_type))
-    return error_set(err, VMPULL_E_MANIFEST, "mediaType %s does not fit a document with \"%s\"", media_type,
-                     list_name);
+    return error_set(err, VMPULL_E_MANIFEST, "mediaType %s does not fit a document with \"%s\"", media_type, list_name);
   if (media_type && declared_type && known_doc_type(declared_type) && strcmp(media_type, declared_type) != 0)
     return error_set(err, VMPULL_E_MANIFEST, "mediaType %s, but it was referred to as %s", media_type, declared_type);
   if (!media_type && declared_type && known_doc_type(declared_type) &&
@@ -443,8 +446,9 @@ int oci_manifest_layer(const struct oci_doc *m, size_t *layer, int *tar, vmpull_
   if (*tar)
     return 0;
   if (!l->title)
-    return error_set(err, VMPULL_E_MANIFEST, "layer %s (%.100s) has no " OCI_ANNOTATION_TITLE
-                     " annotation to name the disk file", l->digest, l->media_type);
+    return error_set(err, VMPULL_E_MANIFEST,
+                     "layer %s (%.100s) has no " OCI_ANNOTATION_TITLE " annotation to name the disk file", l->digest,
+                     l->media_type);
   int r = image_name_check(l->title, err);
   if (r < 0)
     return error_wrap(err, "layer %s title", l->digest);
@@ -502,12 +506,12 @@ static int walk_entry(struct walk_ctx *c, const struct oci_doc *index, size_t i,
                       const struct oci_descriptor *via, const char *index_digest, int depth, vmpull_error *err) {
   const struct oci_descriptor *d = &index->items[i];
   if (!known_doc_type(d->media_type))
-    return error_set(err, VMPULL_E_MANIFEST, "%s: entry %s has media type %.100s, not a manifest or index",
-                     index_name, d->digest, d->media_type);
+    return error_set(err, VMPULL_E_MANIFEST, "%s: entry %s has media type %.100s, not a manifest or index", index_name,
+                     d->digest, d->media_type);
   if (d->size > OCI_DOC_MAX)
     return error_set(err, VMPULL_E_LIMIT, "%s: %s %s is %llu bytes, more than the %u MiB limit", index_name,
-                     oci_media_is_index(d->media_type) ? "index" : "manifest", d->digest,
-                     (unsigned long long)d->size, OCI_DOC_MAX >> 20);
+                     oci_media_is_index(d->media_type) ? "index" : "manifest", d->digest, (unsigned long long)d->size,
+                     OCI_DOC_MAX >> 20);
   if (oci_media_is_index(d->media_type) && depth + 1 > OCI_NESTING_MAX)
     return error_set(err, VMPULL_E_LIMIT, "%s: indexes nested more than %d deep", index_name, OCI_NESTING_MAX);
   _cleanup_free_ char *buf = NULL;

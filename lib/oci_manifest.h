@@ -14,14 +14,14 @@
 #ifndef VMPULL_OCI_MANIFEST_H
 #define VMPULL_OCI_MANIFEST_H
 
+#include "vmpull.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmpull.h"
-
-#define OCI_DOC_MAX (4u << 20)   /* manifests and indexes larger than this are refused */
-#define OCI_ENTRIES_MAX 10000u   /* index entries or manifest layers */
-#define OCI_NESTING_MAX 4        /* nested indexes followed below the first one */
+#define OCI_DOC_MAX (4u << 20) /* manifests and indexes larger than this are refused */
+#define OCI_ENTRIES_MAX 10000u /* index entries or manifest layers */
+#define OCI_NESTING_MAX 4      /* nested indexes followed below the first one */
 
 #define OCI_MT_INDEX "application/vnd.oci.image.index.v1+json"
 #define OCI_MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -36,14 +36,14 @@
 
 struct oci_descriptor {
   char *media_type;
-  char *digest;       /* validated: sha256/sha512 with lowercase hex */
+  char *digest; /* validated: sha256/sha512 with lowercase hex */
   uint64_t size;
-  char *os;           /* platform, as written (NULL when absent) */
+  char *os; /* platform, as written (NULL when absent) */
   char *architecture;
   char *variant;
-  char *disktype;     /* annotation `disktype` */
-  char *title;        /* annotation org.opencontainers.image.title */
-  char *ref_name;     /* annotation org.opencontainers.image.ref.name */
+  char *disktype; /* annotation `disktype` */
+  char *title;    /* annotation org.opencontainers.image.title */
+  char *ref_name; /* annotation org.opencontainers.image.ref.name */
 };
 
 enum oci_doc_kind { OCI_DOC_INDEX, OCI_DOC_MANIFEST };
@@ -98,30 +98,29 @@ int oci_manifest_layer(const struct oci_doc *manifest, size_t *layer, int *tar, 
 
 /* The outcome of a walk from a root document down to one layer. */
 struct oci_target {
-  char *index_digest;              /* the first index's digest, NULL when the root was a manifest */
-  char *manifest_digest;           /* the chosen manifest */
-  struct oci_descriptor entry;     /* the index entry that led to the manifest (platform, disktype) */
-  struct oci_descriptor layer;     /* the disk (or tar) layer */
+  char *index_digest;          /* the first index's digest, NULL when the root was a manifest */
+  char *manifest_digest;       /* the chosen manifest */
+  struct oci_descriptor entry; /* the index entry that led to the manifest (platform, disktype) */
+  struct oci_descriptor layer; /* the disk (or tar) layer */
   int tar_layer;
 };
 void oci_target_clear(struct oci_target *t);
 
 /* Fetches the document a descriptor points to, verified against its digest
  * and size and at most OCI_DOC_MAX bytes. *buf is freed by the walker. */
-typedef int (*oci_fetch_fn)(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len,
-                            vmpull_error *err);
+typedef int (*oci_fetch_fn)(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err);
 /* Called for each target with --all; a negative return stops the walk. */
 typedef int (*oci_target_fn)(void *userdata, const struct oci_target *t, vmpull_error *err);
 
 struct oci_walk {
-  const char *root;            /* the first document */
+  const char *root; /* the first document */
   size_t root_len;
-  const char *root_digest;     /* its digest (NULL: computed as sha256) */
-  const char *root_type;       /* Content-Type / declared media type, or NULL */
-  const char *root_name;       /* how messages name the root ("index.json"); NULL: "index <digest>" */
-  const char *ref_name;        /* oci-dir REF: picks the root index's entry by name, or NULL */
-  int root_is_layout;          /* the root is a layout's index.json, not content: index_digest then
-                                  names the first index below it (when there is one) */
+  const char *root_digest; /* its digest (NULL: computed as sha256) */
+  const char *root_type;   /* Content-Type / declared media type, or NULL */
+  const char *root_name;   /* how messages name the root ("index.json"); NULL: "index <digest>" */
+  const char *ref_name;    /* oci-dir REF: picks the root index's entry by name, or NULL */
+  int root_is_layout;      /* the root is a layout's index.json, not content: index_digest then
+                              names the first index below it (when there is one) */
   struct oci_select sel;
   oci_fetch_fn fetch;
   void *userdata;

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "oci_ref.h"
 
-#include <ctype.h>
-
 #include "error.h"
 #include "oci_digest.h"
 #include "util.h"
+
+#include <ctype.h>
 
 #define REPO_NAME_MAX 255
 #define TAG_MAX 128

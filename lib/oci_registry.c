@@ -9,10 +9,6 @@
  * is tried without verification first, then plain http, as the containers
  * tools do for an insecure registry.
  */
-#include <dirent.h>
-#include <json-c/json.h>
-#include <sys/stat.h>
-
 #include "error.h"
 #include "http.h"
 #include "http_retry.h"
@@ -20,8 +16,13 @@
 #include "oci_digest.h"
 #include "oci_ref.h"
 #include "oci_source.h"
+#include "pull_cache.h"
 #include "redact.h"
 #include "util.h"
+
+#include <dirent.h>
+#include <json-c/json.h>
+#include <sys/stat.h>
 
 #define CERTS_D "/etc/containers/certs.d"
 #define REGISTRY_ERROR_SHOWN 300 /* bytes of a registry's error text quoted in a message */
@@ -29,15 +30,15 @@
 struct registry_store {
   struct oci_store base;
   struct docker_ref ref;
-  char *shown_ref;            /* "registry/repo:tag: " before messages when the source did not spell it out, else "" */
+  char *shown_ref; /* "registry/repo:tag: " before messages when the source did not spell it out, else "" */
   struct http_config http;
   char *ca_cert, *client_cert, *client_key; /* from the certs.d folder, owned */
-  char *base_url;             /* "https://host" (or "http://host" after the insecure fallback) */
+  char *base_url;                           /* "https://host" (or "http://host" after the insecure fallback) */
   int scheme_settled;
-  int creds_state;            /* 0: not looked up, 1: found, -1: none */
+  int creds_state; /* 0: not looked up, 1: found, -1: none */
+  int auth_failed; /* the last registry_get failed answering a 401: its error is not about the document */
   struct oci_creds creds;
-  char *authorization;        /* "Authorization: ..." header line, a secret */
-  int authorization_is_basic;
+  char *authorization;          /* "Authorization: ..." header line, a secret */
   const vmpull_pull_options *o; /* borrowed: a store lives within one vmpull call */
   char *root_digest;
   char *root_type;
@@ -92,8 +93,7 @@ static char *registry_error_text(const struct http_response *resp) {
       if (!c && !m)
         continue;
       size_t len = strlen(text);
-      snprintf(text + len, sizeof(text) - len, "%s%s%s%s", len ? "; " : "", c ? c : "", c && m ? ": " : "",
-               m ? m : "");
+      snprintf(text + len, sizeof(text) - len, "%s%s%s%s", len ? "; " : "", c ? c : "", c && m ? ": " : "", m ? m : "");
     }
   }
   if (root)
@@ -211,7 +211,8 @@ static int fetch_token(struct registry_store *s, const struct oci_challenge *ch,
   int r = 0;
   if (ch->service && *ch->service)
     r = url_add_param(&url, "service", ch->service, err);
-  _cleanup_free_ char *scope = ch->scope && *ch->scope ? strdup(ch->scope) : xasprintf("repository:%s:pull", s->ref.repository);
+  _cleanup_free_ char *scope =
+      ch->scope && *ch->scope ? strdup(ch->scope) : xasprintf("repository:%s:pull", s->ref.repository);
   if (r == 0 && !scope)
     r = error_oom(err);
   if (r == 0)
@@ -251,8 +252,7 @@ static int fetch_token(struct registry_store *s, const struct oci_challenge *ch,
       return error_set(err, VMPULL_E_AUTH, "%sthe token service refused the credentials from %s (HTTP %ld)",
                        s->shown_ref, s->creds.origin, resp.status);
     return error_set(err, VMPULL_E_AUTH,
-                     "%sauthentication required and no credentials found (use --creds or an auth file)",
-                     s->shown_ref);
+                     "%sauthentication required and no credentials found (use --creds or an auth file)", s->shown_ref);
   }
   if (resp.status != 200) {
     registry_status_error(&resp, err);
@@ -264,7 +264,6 @@ static int fetch_token(struct registry_store *s, const struct oci_challenge *ch,
     secure_zero(resp.body, resp.body_len);
   if (r < 0)
     return error_wrap(err, "token from %s", realm_shown ? realm_shown : "realm");
-  s->authorization_is_basic = 0;
   return set_authorization(s, "Bearer", token, err);
 }
 
@@ -282,8 +281,7 @@ static int authenticate(struct registry_store *s, const vmpull_pull_options *o, 
     return fetch_token(s, &ch, err);
   if (s->creds_state < 0)
     return error_set(err, VMPULL_E_AUTH,
-                     "%sauthentication required and no credentials found (use --creds or an auth file)",
-                     s->shown_ref);
+                     "%sauthentication required and no credentials found (use --creds or an auth file)", s->shown_ref);
   if (starts_with(s->base_url, "http://") && s->http.tls_verify)
     return error_set(err, VMPULL_E_AUTH, "%scredentials are not sent over plain http", s->shown_ref);
   _cleanup_secret_ char *basic = oci_basic_authorization(&s->creds);
@@ -291,7 +289,6 @@ static int authenticate(struct registry_store *s, const vmpull_pull_options *o, 
     return error_oom(err);
   free_secret(s->authorization);
   s->authorization = xasprintf("Authorization: %s", basic);
-  s->authorization_is_basic = 1;
   return s->authorization ? 0 : error_oom(err);
 }
 
@@ -310,6 +307,7 @@ static int request_headers(struct registry_store *s, const char *accept, struct 
 /* GET path on the registry into memory, answering one 401 and settling http vs https. */
 static int registry_get(struct registry_store *s, const vmpull_pull_options *o, const char *path, const char *accept,
                         uint64_t max_body, struct http_response *resp, vmpull_error *err) {
+  s->auth_failed = 0;
   for (int authed = 0;;) {
     _cleanup_free_ char *url = xasprintf("%s%s", s->base_url, path);
     if (!url)
@@ -337,6 +335,11 @@ static int registry_get(struct registry_store *s, const vmpull_pull_options *o, 
         free(s->base_url);
         s->base_url = plain;
         s->scheme_settled = 1;
+        if (o->warning) {
+          _cleanup_free_ char *msg = xasprintf("%s: no https, trying plain http (--tls-verify=false)", s->ref.api_host);
+          if (msg)
+            o->warning(msg, o->warning_data);
+        }
         continue;
       }
       return r;
@@ -345,14 +348,16 @@ static int registry_get(struct registry_store *s, const vmpull_pull_options *o, 
     if (resp->status == 401 && !authed) {
       authed = 1;
       r = authenticate(s, o, resp, err);
-      if (r < 0)
+      if (r < 0) {
+        s->auth_failed = 1;
         return r;
+      }
       continue;
     }
     if (resp->status == 401) {
       if (s->creds_state > 0)
-        return error_set(err, VMPULL_E_AUTH, "%sthe registry refused the credentials from %s (HTTP 401)",
-                         s->shown_ref, s->creds.origin);
+        return error_set(err, VMPULL_E_AUTH, "%sthe registry refused the credentials from %s (HTTP 401)", s->shown_ref,
+                         s->creds.origin);
       return error_set(err, VMPULL_E_AUTH,
                        "%sauthentication required and no credentials found (use --creds or an auth file)",
                        s->shown_ref);
@@ -376,9 +381,10 @@ static int get_manifest(struct registry_store *s, const vmpull_pull_options *o, 
     return error_oom(err);
   int r = registry_get(s, o, path, OCI_MANIFEST_ACCEPT, OCI_DOC_MAX, resp, err);
   if (r < 0) {
-    if (err->code == VMPULL_E_LIMIT)
-      return error_set(err, VMPULL_E_LIMIT, "%smanifest %s is larger than the %u MiB limit", s->shown_ref,
-                       label, OCI_DOC_MAX >> 20);
+    /* (A token answer over its own limit is not the manifest's fault: that message stands.) */
+    if (err->code == VMPULL_E_LIMIT && !s->auth_failed)
+      return error_set(err, VMPULL_E_LIMIT, "%smanifest %s is larger than the %u MiB limit", s->shown_ref, label,
+                       OCI_DOC_MAX >> 20);
     if (err->code == VMPULL_E_TLS && strstr(err->message, "wrong version number")) {
       size_t len = strlen(err->message);
       snprintf(err->message + len, sizeof(err->message) - len,
@@ -397,7 +403,11 @@ static int registry_fetch(void *userdata, const struct oci_descriptor *d, char *
   struct registry_store *s = userdata;
   const vmpull_pull_options *o = s->o;
   __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
-  int r = get_manifest(s, o, d->digest, d->digest, &resp, err);
+  /* Named by digest: a cached copy is as good as the registry's (and checked the same way). */
+  int cached = cache_document_by_digest(s->base.cache, d->digest, &resp.body, &resp.body_len);
+  if (!cached && o->offline)
+    return error_set(err, VMPULL_E_NOT_FOUND, "%smanifest %s is not in the cache (--offline)", s->shown_ref, d->digest);
+  int r = cached ? 0 : get_manifest(s, o, d->digest, d->digest, &resp, err);
   if (r < 0)
     return r;
   char what[200];
@@ -406,6 +416,8 @@ static int registry_fetch(void *userdata, const struct oci_descriptor *d, char *
   r = oci_check_document(d, resp.body, resp.body_len, what, err);
   if (r < 0)
     return r;
+  if (!cached)
+    cache_document_put(s->base.cache, NULL, d->media_type, resp.body, resp.body_len);
   *buf = TAKE_PTR(resp.body);
   *len = resp.body_len;
   return 0;
@@ -435,8 +447,8 @@ static void blob_free(struct byte_source *src) {
 
 static const struct byte_source_ops blob_ops = {.read = blob_read, .free = blob_free};
 
-static int registry_open_blob(struct oci_store *base, const struct oci_descriptor *d, struct byte_source **out,
-                              vmpull_error *err) {
+static int registry_open_blob_at(struct oci_store *base, const struct oci_descriptor *d, uint64_t offset, long *status,
+                                 struct byte_source **out, vmpull_error *err) {
   struct registry_store *s = (struct registry_store *)base;
   struct blob_source *b = calloc(1, sizeof(*b));
   if (!b)
@@ -468,9 +480,11 @@ static int registry_open_blob(struct oci_store *base, const struct oci_descripto
       .headers = headers,
       .max_redirects = 10,
       .allow_insecure_redirect = !c.tls_verify,
+      .range_start = offset,
   };
   __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
   r = http_open_retry(&c, &req, &resp, &b->inner, err);
+  *status = resp.status;
   if (r < 0)
     return error_wrap(err, "%sblob %s", s->shown_ref, d->digest);
   if (!b->inner)
@@ -478,14 +492,21 @@ static int registry_open_blob(struct oci_store *base, const struct oci_descripto
   r = http_source_set_name(b->inner, b->base.name, err);
   if (r < 0)
     return r;
-  if (resp.content_length != UINT64_MAX && resp.content_length != d->size)
+  uint64_t from = resp.status == 206 ? offset : 0; /* a registry may ignore the range */
+  if (resp.content_length != UINT64_MAX && resp.content_length != d->size - MIN(from, d->size))
     return error_set(err, VMPULL_E_DIGEST, "%sblob %s: the registry sends %llu bytes, the descriptor says %llu",
-                     s->shown_ref, d->digest, (unsigned long long)resp.content_length,
+                     s->shown_ref, d->digest, (unsigned long long)(resp.content_length + from),
                      (unsigned long long)d->size);
-  b->base.size = d->size;
+  b->base.size = d->size - MIN(from, d->size);
   guard = NULL;
   *out = owner;
   return 0;
+}
+
+static int registry_open_blob(struct oci_store *base, const struct oci_descriptor *d, struct byte_source **out,
+                              vmpull_error *err) {
+  long status = 0;
+  return registry_open_blob_at(base, d, 0, &status, out, err);
 }
 
 static char *registry_pinned_reference(struct oci_store *base, const char *manifest_digest) {
@@ -508,12 +529,15 @@ static void registry_free(struct oci_store *base) {
   free(s);
 }
 
-int oci_registry_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err) {
+int oci_registry_store_open(const vmpull_pull_options *o, struct pull_cache *pc, struct oci_store **out,
+                            vmpull_error *err) {
   struct registry_store *s = calloc(1, sizeof(*s));
   if (!s)
     return error_oom(err);
   s->base.free = registry_free;
   s->base.open_blob = registry_open_blob;
+  s->base.open_blob_at = registry_open_blob_at;
+  s->base.cache = pc;
   s->base.pinned_reference = registry_pinned_reference;
   _cleanup_oci_store_ struct oci_store *store = &s->base;
 
@@ -546,7 +570,16 @@ int oci_registry_store_open(const vmpull_pull_options *o, struct oci_store **out
   _cleanup_free_ char *label = xasprintf("%s%s%s", s->ref.repository, s->ref.digest ? "@" : ":", reference);
   if (!label)
     return error_oom(err);
-  r = get_manifest(s, o, reference, label, &resp, err);
+  /* The cache: by digest no request is needed; a tag costs one, except with --offline. */
+  int cached = 0;
+  if (s->ref.digest)
+    cached = cache_document_by_digest(pc, s->ref.digest, &resp.body, &resp.body_len);
+  else if (o->offline)
+    cached = cache_document_by_ref(pc, canonical, &resp.body, &resp.body_len, &resp.docker_content_digest,
+                                   &resp.content_type);
+  if (!cached && o->offline)
+    return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", canonical);
+  r = cached ? 0 : get_manifest(s, o, reference, label, &resp, err);
   if (r < 0)
     return r;
   /* By digest the document must hash to it; by tag, to what the registry says it is. */
@@ -558,12 +591,14 @@ int oci_registry_store_open(const vmpull_pull_options *o, struct oci_store **out
   if (r < 0)
     return r;
   if (want && strcmp(want, computed) != 0)
-    return error_set(err, VMPULL_E_DIGEST, "%smanifest %s: digest mismatch: expected %s, got %s", s->shown_ref,
-                     label, want, computed);
+    return error_set(err, VMPULL_E_DIGEST, "%smanifest %s: digest mismatch: expected %s, got %s", s->shown_ref, label,
+                     want, computed);
   s->root_digest = strdup(computed);
   s->root_type = content_type_of(&resp);
   if (!s->root_digest)
     return error_oom(err);
+  if (!cached)
+    cache_document_put(pc, s->ref.digest ? NULL : canonical, s->root_type, resp.body, resp.body_len);
   store->root = TAKE_PTR(resp.body);
   store->walk.root = store->root;
   store->walk.root_len = resp.body_len;

@@ -4,6 +4,7 @@
 
 #include "error.h"
 #include "oci_digest.h"
+#include "pull_cache.h"
 #include "util.h"
 
 void oci_store_free(struct oci_store *s) {
@@ -15,6 +16,11 @@ void oci_store_free(struct oci_store *s) {
 }
 
 int oci_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err) {
+  return oci_store_open_cached(o, NULL, out, err);
+}
+
+int oci_store_open_cached(const vmpull_pull_options *o, struct pull_cache *pc, struct oci_store **out,
+                          vmpull_error *err) {
   enum source_kind kind;
   int r = source_classify(o->source, &kind, err);
   if (r < 0)
@@ -22,7 +28,7 @@ int oci_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_
   if (kind == SOURCE_OCI_DIR)
     return oci_dir_store_open(o, out, err);
   if (kind == SOURCE_DOCKER)
-    return oci_registry_store_open(o, out, err);
+    return oci_registry_store_open(o, pc, out, err);
   return error_set(err, VMPULL_E_USAGE, "only oci-dir:// and docker:// sources hold OCI images");
 }
 
@@ -34,10 +40,27 @@ int oci_check_document(const struct oci_descriptor *d, const char *buf, size_t l
   return oci_digest_verify(d->digest, buf, len, what, err);
 }
 
+struct blob_at {
+  struct oci_store *s;
+  const struct oci_descriptor *d;
+};
+
+static int open_blob_at(void *ctx, uint64_t offset, long *status, struct byte_source **out, vmpull_error *err) {
+  struct blob_at *b = ctx;
+  return b->s->open_blob_at(b->s, b->d, offset, status, out, err);
+}
+
 int oci_resolve_target(struct oci_store *s, const struct oci_target *t, struct resolved *r, vmpull_error *err) {
   const struct oci_descriptor *l = &t->layer;
   struct byte_source *src = NULL;
-  int ret = s->open_blob(s, l, &src, err);
+  int ret;
+  if (s->open_blob_at && s->cache) {
+    /* A remote blob goes through the cache by digest: reused, resumed, or filled as it streams. */
+    struct blob_at ctx = {.s = s, .d = l};
+    ret = fetch_blob(s->cache, l->digest, s->display, open_blob_at, &ctx, &src, err);
+  } else {
+    ret = s->open_blob(s, l, &src, err);
+  }
   if (ret < 0)
     return ret;
   /* The tee hashes sha256 and pull.c compares it; other algorithms are checked on the way. */
@@ -62,7 +85,7 @@ int oci_resolve_target(struct oci_store *s, const struct oci_target *t, struct r
 
 static int resolve_oci(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err) {
   _cleanup_oci_store_ struct oci_store *s = NULL;
-  int ret = oci_store_open(o, &s, err);
+  int ret = oci_store_open_cached(o, r->cache, &s, err);
   if (ret < 0)
     return ret;
   __attribute__((cleanup(oci_target_clear))) struct oci_target t = {0};

@@ -13,26 +13,38 @@
 #include "resolve.h"
 
 struct oci_store {
-  struct oci_walk walk;  /* root document, selection, fetch callback (userdata: the store) */
-  char *display;         /* the source for messages, credentials redacted */
-  char *root;            /* the root document (walk.root points here) */
+  struct oci_walk walk; /* root document, selection, fetch callback (userdata: the store) */
+  char *display;        /* the source for messages, credentials redacted */
+  char *root;           /* the root document (walk.root points here) */
   /* Opens the blob d names (size checked where the store knows it). */
-  int (*open_blob)(struct oci_store *s, const struct oci_descriptor *d, struct byte_source **out,
-                   vmpull_error *err);
+  int (*open_blob)(struct oci_store *s, const struct oci_descriptor *d, struct byte_source **out, vmpull_error *err);
+  /* Remote stores only (NULL for a local layout): open the blob from byte offset on; *status is
+   * the HTTP status (206: the range was honoured). The cache resumes blobs with it (pull_cache.h). */
+  int (*open_blob_at)(struct oci_store *s, const struct oci_descriptor *d, uint64_t offset, long *status,
+                      struct byte_source **out, vmpull_error *err);
   /* The reference pinned to a manifest digest, for results ("docker://r/repo@sha256:..."). */
   char *(*pinned_reference)(struct oci_store *s, const char *manifest_digest);
   void (*free)(struct oci_store *s);
+  struct pull_cache *cache; /* the pull's cache (borrowed), or NULL */
 };
 
 void oci_store_free(struct oci_store *s);
-static inline void oci_store_freep(struct oci_store **s) { oci_store_free(*s); }
+static inline void oci_store_freep(struct oci_store **s) {
+  oci_store_free(*s);
+}
 #define _cleanup_oci_store_ __attribute__((cleanup(oci_store_freep)))
 
 /* oci-dir:// and docker:// stores. */
 int oci_dir_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err);
-int oci_registry_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err);
+/* pc (may be NULL): manifests known by digest come from the cache; a tag costs one request,
+ * except with --offline, where the cache's last answer for it stands. */
+int oci_registry_store_open(const vmpull_pull_options *o, struct pull_cache *pc, struct oci_store **out,
+                            vmpull_error *err);
 /* Either, by the source's scheme. */
 int oci_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err);
+/* The same, fetching through the pull's cache (pc may be NULL). */
+int oci_store_open_cached(const vmpull_pull_options *o, struct pull_cache *pc, struct oci_store **out,
+                          vmpull_error *err);
 
 /* Open the target's layer and fill what pull needs (source, name, digest, size, tar flag). */
 int oci_resolve_target(struct oci_store *s, const struct oci_target *t, struct resolved *r, vmpull_error *err);

@@ -116,6 +116,9 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   }
   if (!o->output && !o->data_dir)
     return error_set(err, VMPULL_E_USAGE, "neither an output path nor a data folder was given");
+  /* A disk image has no business being set-uid, set-gid or sticky. */
+  if (o->mode & ~0777u)
+    return error_set(err, VMPULL_E_USAGE, "file mode %#o: only permission bits (at most 0777) are allowed", o->mode);
 
   struct progress_state progress = {.fn = o->progress, .data = o->progress_data, .cancel = o->cancel};
   progress.ev.stage = VMPULL_STAGE_RESOLVE;
@@ -224,7 +227,9 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   struct decode_options dopts = {.threads = o->threads, .warning = o->warning, .warning_data = o->warning_data};
   r = decoder_for(format)(stream, &sink, &dopts, err);
   if (r < 0) {
-    if (err->code == VMPULL_E_CANCELLED)
+    /* A download that broke off is not a decompression failure. */
+    if (err->code == VMPULL_E_CANCELLED || err->code == VMPULL_E_NETWORK || err->code == VMPULL_E_HTTP ||
+        err->code == VMPULL_E_TLS)
       return r;
     /* The outer "pull <source>" already names the source. */
     return error_wrap(err, "decompress");

@@ -1,10 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "pull_cache.h"
 
-#include <fcntl.h>
-#include <stdarg.h>
-#include <sys/stat.h>
-
 #include "detect.h"
 #include "disk_copy.h"
 #include "error.h"
@@ -15,6 +11,10 @@
 #include "sink.h"
 #include "tee.h"
 #include "util.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/stat.h>
 
 #define DEFAULT_MACHINE "podman-machine-default"
 #define DEFAULT_MAX_SIZE (1ull << 40)
@@ -31,8 +31,8 @@ static void warn(const struct pull_cache *pc, const char *fmt, ...) {
   pc->o->warning(msg, pc->o->warning_data);
 }
 
-int pull_cache_init(struct pull_cache *pc, const vmpull_pull_options *o, struct progress_state *progress,
-                    int *distrust, vmpull_error *err) {
+int pull_cache_init(struct pull_cache *pc, const vmpull_pull_options *o, struct progress_state *progress, int *distrust,
+                    vmpull_error *err) {
   *pc = (struct pull_cache)PULL_CACHE_INIT;
   pc->o = o;
   pc->progress = progress;
@@ -80,8 +80,14 @@ void pull_cache_done(struct pull_cache *pc) {
   int bad = !pc->committed && pc->used_cached_bytes &&
             (code == VMPULL_E_DIGEST || code == VMPULL_E_CORRUPT || code == VMPULL_E_UNSUPPORTED);
   if (pc->cache) {
-    if (bad && pc->hit_digest)
-      cache_blob_remove(pc->cache, pc->hit_digest);
+    /* A blob that still hashes to its name is not what failed (a wrong --digest, bad content
+     * upstream): keep it, and fetching it again would change nothing. */
+    if (bad && pc->hit_digest && !pc->filling) {
+      if (cache_blob_verify(pc->cache, pc->hit_digest) == 1)
+        bad = 0;
+      else
+        cache_blob_remove(pc->cache, pc->hit_digest);
+    }
     /* A failed download keeps its bytes for the next pull to resume, unless
      * they are the reason it failed (a digest or decoder error). */
     int drop = pc->filling && (code == VMPULL_E_DIGEST || code == VMPULL_E_CORRUPT || code == VMPULL_E_UNSUPPORTED);
@@ -111,11 +117,46 @@ static int lock_entry(struct pull_cache *pc, const char *key, const char *shown,
   return lock_file(pc->cache->partial_fd, pc->name, &w, &pc->fd, err);
 }
 
+/* Bytes read from the cache count as "resumed" in the progress events. */
+struct cached_source {
+  struct byte_source base;
+  struct byte_source *inner;
+  struct progress_state *progress;
+};
+
+static int cached_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+  struct cached_source *s = (struct cached_source *)src;
+  int r = source_read(s->inner, buf, cap, got, err);
+  if (r == 0 && s->progress)
+    s->progress->ev.resumed += *got;
+  return r;
+}
+
+static void cached_free(struct byte_source *src) {
+  struct cached_source *s = (struct cached_source *)src;
+  source_free(s->inner);
+  free(s);
+}
+
+static const struct byte_source_ops cached_ops = {.read = cached_read, .free = cached_free};
+
 /* Serve the bytes from blobs/; the entry's lock is not needed for that. */
 static int use_blob(struct pull_cache *pc, const char *digest, struct byte_source **out, vmpull_error *err) {
-  int r = cache_blob_open(pc->cache, digest, out, err);
+  struct byte_source *file = NULL;
+  int r = cache_blob_open(pc->cache, digest, &file, err);
   if (r < 0)
     return r;
+  struct cached_source *s = calloc(1, sizeof(*s));
+  if (!s) {
+    source_free(file);
+    return error_oom(err);
+  }
+  s->base.ops = &cached_ops;
+  s->base.name = file->name;
+  s->base.size = file->size;
+  s->inner = file;
+  s->progress = pc->progress;
+  *out = &s->base;
   free(pc->hit_digest);
   pc->hit_digest = strdup(digest);
   if (!pc->hit_digest)
@@ -160,9 +201,13 @@ static int set_ref(struct pull_cache *pc, const char *key, const struct http_res
 }
 
 /* If-Range and If-None-Match need a strong ETag to mean "these exact bytes". */
-static const char *strong_etag(const char *etag) { return etag && *etag && !starts_with(etag, "W/") ? etag : NULL; }
+static const char *strong_etag(const char *etag) {
+  return etag && *etag && !starts_with(etag, "W/") ? etag : NULL;
+}
 
-static void freep_slist(struct curl_slist **l) { curl_slist_free_all(*l); }
+static void freep_slist(struct curl_slist **l) {
+  curl_slist_free_all(*l);
+}
 
 /* Fill resp from the cache's record, as if the server had answered. */
 static int resp_from_ref(struct http_response *resp, const struct cache_ref *ref, vmpull_error *err) {
@@ -224,8 +269,8 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
       for (const struct curl_slist *h = req->headers; h; h = h->next)
         if (!(headers = curl_slist_append(headers, h->data)))
           return error_oom(err);
-      _cleanup_free_ char *cond = etag ? xasprintf("If-None-Match: %s", etag)
-                                       : xasprintf("If-Modified-Since: %s", ref.last_modified);
+      _cleanup_free_ char *cond =
+          etag ? xasprintf("If-None-Match: %s", etag) : xasprintf("If-Modified-Since: %s", ref.last_modified);
       if (!cond || !(headers = curl_slist_append(headers, cond)))
         return error_oom(err);
       struct http_request creq = *req;
@@ -294,10 +339,10 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
           return error_oom(err);
         return set_ref(pc, key, resp, err);
       }
-      warn(pc, "%s: %s; downloading from the start",
-           key, strong_etag(meta.etag) && resp->etag && strcmp(meta.etag, resp->etag) != 0
-                    ? "changed on the server since the interrupted download"
-                    : "the server ignored the request to resume");
+      warn(pc, "%s: %s; downloading from the start", key,
+           strong_etag(meta.etag) && resp->etag && strcmp(meta.etag, resp->etag) != 0
+               ? "changed on the server since the interrupted download"
+               : "the server ignored the request to resume");
       r = start_fill(pc, key, resp, err);
       return r < 0 ? r : set_ref(pc, key, resp, err);
     }
@@ -448,8 +493,12 @@ int fetch_document(struct pull_cache *pc, const struct http_config *c, const str
   return 0;
 }
 
-int pull_cache_fill_fd(const struct pull_cache *pc) { return pc->filling ? pc->fd : -1; }
-uint64_t pull_cache_fill_offset(const struct pull_cache *pc) { return pc->filling ? pc->resume_from : 0; }
+int pull_cache_fill_fd(const struct pull_cache *pc) {
+  return pc->filling ? pc->fd : -1;
+}
+uint64_t pull_cache_fill_offset(const struct pull_cache *pc) {
+  return pc->filling ? pc->resume_from : 0;
+}
 
 /* ---- replay: the partial's bytes first, hashed and decoded like fresh ones ---- */
 
@@ -642,4 +691,38 @@ void pull_cache_keep_disk(struct pull_cache *pc, const char *digest, int fd, uin
   vmpull_error cerr;
   if (cache_disk_store(pc->cache, digest, fd, &d, &cerr) < 0)
     warn(pc, "could not keep the decoded disk in the cache: %s", cerr.message);
+}
+
+/* ---- documents (manifests) ---- */
+
+int cache_document_by_digest(struct pull_cache *pc, const char *digest, char **buf, size_t *len) {
+  if (!pc || !pc->cache || !cache_digest_hex(digest) || !cache_blob_exists(pc->cache, digest))
+    return 0;
+  vmpull_error ignored;
+  return cache_blob_read(pc->cache, digest, 16u << 20, buf, len, &ignored) == 0;
+}
+
+int cache_document_by_ref(struct pull_cache *pc, const char *key, char **buf, size_t *len, char **digest,
+                          char **media_type) {
+  if (!pc || !pc->cache)
+    return 0;
+  __attribute__((cleanup(cache_ref_clear))) struct cache_ref ref = {.size = UINT64_MAX};
+  if (!cache_ref_get(pc->cache, key, &ref) || !cache_document_by_digest(pc, ref.digest, buf, len))
+    return 0;
+  free(*digest);
+  *digest = TAKE_PTR(ref.digest);
+  free(*media_type);
+  *media_type = TAKE_PTR(ref.media_type);
+  return 1;
+}
+
+void cache_document_put(struct pull_cache *pc, const char *key, const char *media_type, const char *buf, size_t len) {
+  if (!pc || !pc->cache)
+    return;
+  char digest[80];
+  vmpull_error ignored;
+  if (cache_blob_write(pc->cache, buf, len, digest, &ignored) < 0 || !key)
+    return;
+  struct cache_ref ref = {.key = (char *)key, .digest = digest, .media_type = (char *)media_type, .size = len};
+  (void)cache_ref_put(pc->cache, &ref, &ignored);
 }

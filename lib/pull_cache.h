@@ -22,30 +22,33 @@
 
 struct pull_cache {
   const vmpull_pull_options *o;
-  struct cache *cache;             /* NULL: not caching */
+  struct cache *cache; /* NULL: not caching */
   struct progress_state *progress;
-  vmpull_error *err;               /* how the pull ended, read at cleanup */
-  int *distrust;                   /* set to 1 when cached bytes proved bad (vmpull_pull tries once more) */
-  char *want_digest;               /* the bytes must hash to this: a blob by that digest is a hit */
+  vmpull_error *err; /* how the pull ended, read at cleanup */
+  int *distrust;     /* set to 1 when cached bytes proved bad (vmpull_pull tries once more) */
+  char *want_digest; /* the bytes must hash to this: a blob by that digest is a hit */
 
   /* The entry this pull fills: partial/<name>, which is also its lock. */
   int fd;
   char name[65];
-  int filling;                     /* the tee writes fetched bytes into fd from resume_from on */
-  uint64_t resume_from;            /* bytes already in fd, replayed before the network's */
-  struct cache_ref ref;            /* filed at commit: key, validators, content disposition */
+  int filling;          /* the tee writes fetched bytes into fd from resume_from on */
+  uint64_t resume_from; /* bytes already in fd, replayed before the network's */
+  struct cache_ref ref; /* filed at commit: key, validators, content disposition */
 
-  char *hit_digest;                /* the bytes come from blobs/sha256/<this> */
-  int used_cached_bytes;           /* a cached blob or a partial fed this pull */
+  char *hit_digest;      /* the bytes come from blobs/sha256/<this> */
+  int used_cached_bytes; /* a cached blob or a partial fed this pull */
   int committed;
 };
 
-#define PULL_CACHE_INIT {.fd = -1, .ref = {.size = UINT64_MAX}}
+#define PULL_CACHE_INIT                                                                                                \
+  {                                                                                                                    \
+    .fd = -1, .ref = {.size = UINT64_MAX }                                                                             \
+  }
 
 /* Open the cache the options name (creating it) unless --no-cache. A cache
  * that cannot be opened is a warning, except with --offline. */
-int pull_cache_init(struct pull_cache *pc, const vmpull_pull_options *o, struct progress_state *progress,
-                    int *distrust, vmpull_error *err);
+int pull_cache_init(struct pull_cache *pc, const vmpull_pull_options *o, struct progress_state *progress, int *distrust,
+                    vmpull_error *err);
 /* Release the entry; after a failure caused by cached bytes, remove them and set *distrust. */
 void pull_cache_done(struct pull_cache *pc);
 
@@ -65,6 +68,15 @@ int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob
  * cache, revalidated; with --offline the cached copy. Same contract as http_get. */
 int fetch_document(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
                    struct http_response *resp, vmpull_error *err);
+
+/* Documents named by digest (manifests): 1 and the cached bytes (their digest
+ * checked), or 0. By reference (a tag): what it resolved to last time, for
+ * --offline. put keeps a document, and with key what key resolved to; a
+ * failure there only costs a later cache hit. */
+int cache_document_by_digest(struct pull_cache *pc, const char *digest, char **buf, size_t *len);
+int cache_document_by_ref(struct pull_cache *pc, const char *key, char **buf, size_t *len, char **digest,
+                          char **media_type);
+void cache_document_put(struct pull_cache *pc, const char *key, const char *media_type, const char *buf, size_t len);
 
 /* tee options for the entry being filled. */
 int pull_cache_fill_fd(const struct pull_cache *pc);

@@ -76,8 +76,8 @@ int resolve_fcos(const vmpull_pull_options *o, struct resolved *r, vmpull_error 
   free(r->expected_digest);
   r->expected_digest = TAKE_PTR(art.sha256);
   _cleanup_free_ char *stream = strndup(name, name_len);
-  r->reference = stream ? xasprintf("fedora-coreos %s %s (%s %s)", stream, art.release ? art.release : "",
-                                    art.platform, art.format)
+  r->reference = stream ? xasprintf("fedora-coreos %s %s (%s %s)", stream, art.release ? art.release : "", art.platform,
+                                    art.format)
                         : NULL;
   if (!r->reference)
     return error_oom(err);

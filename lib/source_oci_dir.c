@@ -5,16 +5,16 @@
  * blobs/<alg>/<hex> (each step a real directory), so a symlink planted in the
  * layout cannot make vmpull read a file outside it.
  */
-#include <fcntl.h>
-#include <json-c/json.h>
-#include <sys/stat.h>
-
 #include "error.h"
 #include "oci_digest.h"
 #include "oci_ref.h"
 #include "oci_source.h"
 #include "redact.h"
 #include "util.h"
+
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <sys/stat.h>
 
 struct dir_store {
   struct oci_store base;
@@ -82,9 +82,14 @@ static int read_small_at(int dirfd, const char *name, const char *path, size_t m
 
 /* blobs/<alg>/<hex>, each step opened without following links. */
 static int open_blob_fd(struct dir_store *s, const char *digest, int *fd_out, struct stat *st, vmpull_error *err) {
+  /* The parser let only sha256:/sha512: digests through. */
+  const char *colon = strchr(digest, ':');
+  if (!colon || colon - digest != 6)
+    return error_set(err, VMPULL_E_MANIFEST, "digest '%.100s' is not usable", digest);
   char alg[8];
-  snprintf(alg, sizeof(alg), "%.*s", (int)strcspn(digest, ":"), digest);
-  const char *hex = strchr(digest, ':') + 1;
+  memcpy(alg, digest, 6);
+  alg[6] = '\0';
+  const char *hex = colon + 1;
   _cleanup_free_ char *shown = xasprintf("blobs/%s/%s", alg, hex);
   if (!shown)
     return error_oom(err);

@@ -8,12 +8,12 @@
  */
 #include "unwrap_tar.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-
 #include "error.h"
 #include "resolve.h"
 #include "util.h"
+
+#include <archive.h>
+#include <archive_entry.h>
 
 #define TAR_IN_BUF (1u << 20)
 
@@ -22,8 +22,8 @@ struct tar_source {
   struct byte_source *inner;
   struct archive *a;
   uint8_t *buf;
-  char *entry;             /* path of the file inside the tar, as given (for messages) */
-  vmpull_error inner_err;  /* what the inner source said, when it failed under libarchive */
+  char *entry;            /* path of the file inside the tar, as given (for messages) */
+  vmpull_error inner_err; /* what the inner source said, when it failed under libarchive */
   int inner_failed;
   int done;
 };

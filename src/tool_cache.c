@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vmpull cache list|prune|verify */
+#include "tool.h"
+#include "tool_opts.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -7,9 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "tool.h"
-#include "tool_opts.h"
 
 #define DEFAULT_MAX_AGE (14 * 86400) /* podman's expiry for cached machine images */
 

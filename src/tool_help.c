@@ -125,7 +125,8 @@ static const char pull_help[] =
     "      --stream-url URL   fcos:// stream metadata (default\n"
     "                         https://builds.coreos.fedoraproject.org/streams/<stream>.json)\n"
     "  -q, --quiet            no progress (warnings and errors still shown)\n"
-    "      --progress WHEN    auto (default: when stderr is a terminal), always, never\n"
+    "      --progress WHEN    auto (default): one line redrawn in place on a terminal, else a\n"
+    "                         plain line every 5 s; always: redrawn in place; never\n"
     "      --json             print one JSON object (path, source, format, digest, size,\n"
     "                         allocated) instead of the path; errors as {\"error\": {...}}\n"
     "\n"
@@ -181,7 +182,7 @@ static const char inspect_help[] =
     "  vmpull inspect --provider applehv --arch arm64 oci-dir://./layout:latest\n";
 
 int tool_help(const char *topic) {
-  if (!topic) {
+  if (!topic || !strcmp(topic, "help")) {
     fputs(main_help, stdout);
     fputs(environment_help, stdout);
     return 0;
@@ -204,7 +205,7 @@ int tool_help(const char *topic) {
 
 int tool_unknown_command(const char *word) {
   /* What main() dispatches on; a near miss of one gets a suggestion. */
-  static const char *const known[] = {"pull", "cache", "help", "version", "--help", "--version"};
+  static const char *const known[] = {"pull", "inspect", "cache", "help", "version", "--help", "--version"};
   const char *best = NULL;
   size_t best_d = (size_t)-1;
   for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {

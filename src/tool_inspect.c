@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vmpull inspect [--all] [PULL OPTIONS] SOURCE: what pull would fetch from an OCI source, as JSON. */
+#include "tool.h"
+#include "tool_opts.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "tool.h"
-#include "tool_opts.h"
+static void on_warning(const char *message, void *userdata) {
+  (void)userdata;
+  tool_warn("%s", message);
+}
 
 int tool_inspect(int argc, char **argv) {
   /* Everything but --all is a pull option (provider, arch, credentials, TLS, naming). */
@@ -39,6 +44,7 @@ int tool_inspect(int argc, char **argv) {
   }
   tool_install_signals();
   cli.opts.cancel = &tool_cancel;
+  cli.opts.warning = on_warning;
   if (!cli.opts.tls_verify)
     tool_warn("TLS certificate verification is disabled (--tls-verify=false)");
 

@@ -216,8 +216,13 @@ static void build_tty_line(struct tool_progress *p, const vmpull_progress *ev, i
   int room = avail - (done ? stats_len : MAX_INT(stats_len, MIN_INT(p->stats_width, avail))) - 1;
   int name_len = (int)strlen(name);
   int bar = 0;
-  if (f.known && !done && room - MIN_INT(name_len, NAME_MIN) - 1 >= BAR_MIN)
-    bar = MIN_INT(room - MIN_INT(name_len, NAME_MIN) - 1, BAR_MAX);
+  if (f.known && !done) {
+    int beside_full_name = room - 1 - name_len;
+    if (beside_full_name >= BAR_MIN) /* the whole name and a bar */
+      bar = MIN_INT(beside_full_name, BAR_MAX);
+    else if (room - 1 - BAR_MIN >= MIN_INT(name_len, NAME_MIN)) /* share: a cut name, half a bar */
+      bar = MIN_INT(MAX_INT(BAR_MIN, (room - 1) / 2), BAR_MAX);
+  }
   char barbuf[BAR_MAX + 2] = "";
   if (bar) {
     int inner = bar - 2;

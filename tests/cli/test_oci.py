@@ -616,3 +616,42 @@ def test_registry_token_auth(machine, registry_token, tmp_path):
     assert asked[0]["user"] == REGISTRY_USER
     assert asked[0]["query"]["service"] == [TOKEN_SERVICE]
     assert asked[0]["query"]["scope"] == ["repository:podman/machine-os:pull"]
+
+
+# ---------------------------------------------------------------- the demo layout
+
+
+def test_demo_layout_is_current(tmp_path):
+    """examples/demo-layout (what `make demo` pulls) is exactly what make-demo-layout.sh makes from
+    the shipped demo disk; rerun the script when the disk changes."""
+    from conftest import ROOT
+
+    made = tmp_path / "layout"
+    proc = subprocess.run([str(ROOT / "examples" / "make-demo-layout.sh"), str(ROOT / "examples" / "demo-disk.raw.xz"),
+                           str(made)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    shipped = ROOT / "examples" / "demo-layout"
+    files = sorted(str(p.relative_to(made)) for p in made.rglob("*") if p.is_file())
+    assert files == sorted(str(p.relative_to(shipped)) for p in shipped.rglob("*") if p.is_file()), \
+        "examples/demo-layout is stale: run examples/make-demo-layout.sh"
+    for f in files:
+        assert (made / f).read_bytes() == (shipped / f).read_bytes(), f
+    res = run_vmpull("inspect", "-o", tmp_path / "d.raw", f"oci-dir://{shipped}:latest", env=isolated_env(tmp_path))
+    assert res.rc == 0, res
+    assert res.json["file_name"] == "demo-disk.raw.xz" and res.json["disktype"] == "qemu"
+    assert res.json["layer_digest"] == digest_of((ROOT / "examples" / "demo-disk.raw.xz").read_bytes())
+
+
+def test_registry_blob_redirect_drops_credentials(machine, basic, registry_redirect, tmp_path):
+    """Blob GETs follow a redirect to another host (object storage) without the Authorization header."""
+    front = registry_redirect
+    d = machine["disks"][("aarch64", "hyperv")]
+    res = pull(tmp_path, front.ref("team/machine-os", "5.5"), "--tls-verify=false", "--provider", "hyperv",
+               "--arch", "aarch64", "--creds", f"{REGISTRY_USER}:{REGISTRY_PASSWORD}")
+    assert_pulled(res, tmp_path, d["raw"], strip_suffix(d["title"]))
+    assert_no_secret(res)
+    front_log, store_log = front.front_log(), front.store_log()
+    assert "/blobs/sha256:" in front_log and " 307 auth=Basic " in front_log, front_log
+    assert "/manifests/5.5 200 auth=Basic " in front_log, front_log
+    stored = [line for line in store_log.splitlines() if "/data " in line]
+    assert stored and all(line.startswith("localhost ") and line.endswith("auth=-") for line in stored), store_log

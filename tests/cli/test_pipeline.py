@@ -265,6 +265,21 @@ def test_plain_zeros_stay_in_the_size(tmp_path, env):
         assert out.read_bytes() == data
 
 
+@pytest.mark.parametrize("ext,cmd", [(".xz", ["xz", "-0"]), (".gz", ["gzip", "-1"]), (".zst", ["zstd", "-q", "-1"]),
+                                     (".bz2", ["bzip2", "-1"]), (".lz", ["lzip", "-0"])])
+def test_size_a_multiple_of_the_decode_buffer(tmp_path, env, ext, cmd):
+    """Images whose size is an exact multiple of the decoders' 4 MiB output buffer (most disks):
+    the last decode call fills the buffer exactly, with nothing left but the end of the stream."""
+    rnd = random.Random(5)
+    for data in (rnd.randbytes(64 * 1024) + bytes(4 * MIB - 64 * 1024), bytes(8 * MIB - 5) + b"tail!"):
+        src = tmp_path / ("exact.raw" + ext)
+        src.write_bytes(tool(*cmd, "-c", stdin=data))
+        out = tmp_path / "exact.raw"
+        res = pull("-q", "--replace", "-o", out, src, env=env)
+        assert res.rc == 0, res
+        assert out.read_bytes() == data
+
+
 # --- zip rules --------------------------------------------------------------------------------
 
 
@@ -634,16 +649,18 @@ def test_failure_with_progress_is_still_one_error_line(images, tmp_path, env):
 
 
 @pytest.fixture(scope="module")
-def big_xz(tmp_path_factory):
-    """1.25 GiB of zeros as 160 concatenated xz streams: seconds to decode on one thread, from a
-    200 KiB file, into a sparse output that costs no disk space. The whole file arrives in the first
-    read, and it ends in garbage: a pull that only noticed the signal between reads would decode it
-    all and fail as corrupt, so "cancelled" proves the decoder was stopped mid-stream."""
+def big_inputs(tmp_path_factory):
+    """Gigabytes of zeros from a file of a few hundred KiB (concatenated xz streams or zstd frames):
+    seconds to decode, into a sparse output that costs no disk space. The whole file arrives in
+    the first read, and it ends in garbage: a pull that only noticed the signal between reads
+    would decode it all and fail as corrupt, so "cancelled" proves the decoder stopped mid-stream."""
     folder = tmp_path_factory.mktemp("big")
-    stream = lzma.compress(bytes(8 * MIB), preset=0)
-    path = folder / "big.raw.xz"
-    path.write_bytes(stream * 160 + b"garbage")
-    return path
+    xz_path = folder / "big.raw.xz"
+    garbage = b"this is not a frame: it is garbage"  # longer than any frame header a decoder gathers
+    xz_path.write_bytes(lzma.compress(bytes(8 * MIB), preset=0) * 160 + garbage)  # 1.25 GiB
+    zst_path = folder / "big.raw.zst"
+    zst_path.write_bytes(tool("zstd", "-1", "-q", "-c", stdin=bytes(64 * MIB)) * 64 + garbage)  # 4 GiB
+    return {"xz": xz_path, "zstd": zst_path}
 
 
 def read_bytes(pid):
@@ -656,18 +673,21 @@ def read_bytes(pid):
     return int(next((line.split()[1] for line in io.splitlines() if line.startswith("rchar:")), "0"))
 
 
-@pytest.mark.parametrize("sig,rc", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_signal_during_pull(big_xz, tmp_path, env, sig, rc):
+@pytest.mark.parametrize("codec,sig,rc", [("xz", signal.SIGINT, 130), ("xz", signal.SIGTERM, 143),
+                                          ("zstd", signal.SIGINT, 130)])
+def test_signal_during_pull(big_inputs, tmp_path, env, codec, sig, rc):
+    big = big_inputs[codec]
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     proc = subprocess.Popen(
-        [VMPULL, "pull", "--json", "--threads", "1", "--progress=never", "-o", str(out_dir / "big.raw"), str(big_xz)],
+        [VMPULL, "pull", "--json", "--threads", "1", "--progress=never", "--no-cache", "-o", str(out_dir / "big.raw"),
+         str(big)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env},
     )
     try:
         # Signal once decoding is under way: the first chunk of input has been read
         # (the temporary is unnamed, so /proc tells how far it got).
-        first_chunk = min(MIB, big_xz.stat().st_size)
+        first_chunk = min(MIB, big.stat().st_size)
         for _ in range(3000):
             if proc.poll() is not None or read_bytes(proc.pid) >= first_chunk:
                 break

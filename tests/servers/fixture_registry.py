@@ -6,6 +6,10 @@ generated configs and storage in a tmp dir, in four variants (session fixtures):
     registry_basic   https + htpasswd basic auth (bcrypt entry from `htpasswd -B`)
     registry_token   https + bearer tokens from a small token issuer of ours (TokenIssuer below,
                      https too), which signs RS256 JWTs with the openssl CLI
+    registry_redirect  nginx in front of registry_basic (plain http): blob GETs are answered with a
+                     307 to another host name (localhost) where a second nginx server hands out the
+                     blob from the registry's storage, as object storage would; both log the
+                     Authorization header they receive (.front_log(), .store_log())
 
 Each has .host ("127.0.0.1:PORT"), .ref(repo, tag) ("docker://HOST/REPO:TAG"), .push(layout,
 ref_name, repo, tag) (skopeo copy --all --preserve-digests from an OCI layout), .blob_file(digest)
@@ -27,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from servers.fixture_nginx import free_port, make_test_ca
+from servers.fixture_nginx import _user_line, free_port, make_test_ca
 
 REGISTRY_USER = "machine-puller"
 REGISTRY_PASSWORD = "Corr3ct-h0rse:battery"  # a colon in the password on purpose
@@ -296,3 +300,98 @@ def registry_token(tmp_path_factory, registry_ca):
     reg = _registry(tmp_path_factory, "registry-token", registry_ca, tls=True, auth="token")
     yield reg
     reg.stop()
+
+
+REDIRECT_CONF = """
+daemon off;
+master_process on;
+{user_line}
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+  log_format auth '$host $request_uri $status auth=$http_authorization';
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  server {{
+    listen 127.0.0.1:{front};
+    access_log {tmp}/front.log auth;
+    location ~ "^/v2/.+/blobs/sha256:(?<hex>(?<h2>[0-9a-f]{{2}})[0-9a-f]{{62}})$" {{
+      return 307 http://localhost:{store}/blobs/sha256/$h2/$hex/data;
+    }}
+    location / {{
+      proxy_pass https://127.0.0.1:{upstream};
+      proxy_ssl_verify off;
+      proxy_set_header Host $http_host;
+    }}
+  }}
+  server {{
+    listen 127.0.0.1:{store};
+    access_log {tmp}/store.log auth;
+    root {storage};
+    default_type application/octet-stream;
+  }}
+}}
+"""
+
+
+class RedirectFront:
+    def __init__(self, folder, upstream):
+        self.tmp = Path(folder)
+        self.upstream = upstream
+        self.proc = None
+
+    def start(self):
+        exe = shutil.which("nginx") or "/usr/sbin/nginx"
+        for _ in range(5):
+            self.front, self.store = free_port(), free_port()
+            conf = self.tmp / "nginx.conf"
+            conf.write_text(REDIRECT_CONF.format(tmp=self.tmp, user_line=_user_line(), front=self.front,
+                                                 store=self.store, upstream=self.upstream.port,
+                                                 storage=self.upstream.storage / "docker" / "registry" / "v2"))
+            self.proc = subprocess.Popen([exe, "-c", str(conf), "-p", str(self.tmp), "-e", str(self.tmp / "error.log")],
+                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                try:
+                    for port in (self.front, self.store):
+                        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    self.host = f"127.0.0.1:{self.front}"
+                    return self
+                except OSError:
+                    time.sleep(0.05)
+            self.stop()
+        raise RuntimeError("nginx (redirect front) did not start: " +
+                           (self.tmp / "error.log").read_text(errors="replace")[-2000:])
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def ref(self, repo, tag):
+        return f"docker://{self.host}/{repo}:{tag}"
+
+    def front_log(self):
+        f = self.tmp / "front.log"
+        return f.read_text() if f.exists() else ""
+
+    def store_log(self):
+        f = self.tmp / "store.log"
+        return f.read_text() if f.exists() else ""
+
+
+@pytest.fixture(scope="session")
+def registry_redirect(tmp_path_factory, registry_basic):
+    front = RedirectFront(tmp_path_factory.mktemp("registry-redirect"), registry_basic)
+    try:
+        front.start()
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    yield front
+    front.stop()

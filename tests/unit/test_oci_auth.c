@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Registry auth parsing (lib/oci_auth.c): WWW-Authenticate challenges, auth files, helper and token answers. */
+/* clang-format off */
+/* cmocka.h needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <cmocka.h>
+/* clang-format on */
 
 #include "oci_auth.h"
 #include "util.h"
@@ -54,8 +56,14 @@ static void test_challenges(void **state) {
     oci_challenge_clear(&c);
   }
   static const char *const bad[] = {
-      NULL, "", "Negotiate", "Digest realm=\"x\", nonce=\"y\"", "Bearer service=\"s\"", "Bearer realm=\"unterminated",
-      "Basic realm=\"x\" \"junk\"", "=\"x\"",
+      NULL,
+      "",
+      "Negotiate",
+      "Digest realm=\"x\", nonce=\"y\"",
+      "Bearer service=\"s\"",
+      "Bearer realm=\"unterminated",
+      "Basic realm=\"x\" \"junk\"",
+      "=\"x\"",
   };
   for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
     struct oci_challenge c;
@@ -108,8 +116,9 @@ static void test_auth_files(void **state) {
   oci_auth_lookup_clear(&l);
 
   /* credHelpers first, then auths, then credsStore. */
-  const char *helpers = "{\"credHelpers\":{\"quay.io\":\"pass\"},\"credsStore\":\"desktop\","
-                        "\"auths\":{\"quay.io\":{\"auth\":\"" AUTH_GOOD "\"},\"ghcr.io\":{\"auth\":\"" AUTH_GOOD "\"}}}";
+  const char *helpers =
+      "{\"credHelpers\":{\"quay.io\":\"pass\"},\"credsStore\":\"desktop\","
+      "\"auths\":{\"quay.io\":{\"auth\":\"" AUTH_GOOD "\"},\"ghcr.io\":{\"auth\":\"" AUTH_GOOD "\"}}}";
   assert_int_equal(lookup(helpers, "quay.io", "a/b", &l, &err), 1);
   assert_string_equal(l.helper, "pass");
   assert_null(l.creds.user);
@@ -131,7 +140,10 @@ static void test_auth_files(void **state) {
 
   /* Malformed: an error that never quotes the content. */
   static const char *const bad[] = {
-      "", "[]", "{\"auths\":", "{\"auths\":{\"quay.io\":{\"auth\":\"bm9jb2xvbg==\"}}}" /* "nocolon" */,
+      "",
+      "[]",
+      "{\"auths\":",
+      "{\"auths\":{\"quay.io\":{\"auth\":\"bm9jb2xvbg==\"}}}" /* "nocolon" */,
       "{\"auths\":{\"quay.io\":{\"auth\":\"!!!!s3cr3t\"}}}",
   };
   for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {

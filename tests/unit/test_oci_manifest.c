@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Index/manifest parsing, entry selection and the walk (lib/oci_manifest.c), on documents built here
  * and on the OCI image-spec's own examples and schema fixtures (../shared/corpora/oci-image-spec). */
+/* clang-format off */
+/* cmocka.h needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,15 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <cmocka.h>
-
-#include <json-c/json.h>
-
+/* clang-format on */
 #include "error.h"
 #include "oci_digest.h"
 #include "oci_manifest.h"
 #include "util.h"
+
+#include <json-c/json.h>
 
 #define HEX_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define HEX_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"

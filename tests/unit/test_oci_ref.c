@@ -1,19 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* OCI source references (lib/oci_ref.c): oci-dir://PATH[:REF], docker:// with Docker Hub rules, the default image. */
+/* clang-format off */
+/* cmocka.h needs these first */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
 #include <cmocka.h>
+/* clang-format on */
 
 #include "oci_digest.h"
 #include "oci_ref.h"
 #include "util.h"
 
-#define SHA256_A "sha256:" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SHA256_A                                                                                                       \
+  "sha256:"                                                                                                            \
+  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
 static void test_oci_dir(void **state) {
   (void)state;

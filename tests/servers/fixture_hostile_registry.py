@@ -1,0 +1,90 @@
+"""A registry that misbehaves on purpose (Python stdlib), for what Debian's docker-registry
+never does: auth loops and oversized token answers.
+
+The session fixture `hostile_registry` (plain http on a free loopback port; pull with
+--tls-verify=false) has .host ("127.0.0.1:PORT"), .ref(repo) ("docker://HOST/REPO:1") and
+.count(path_prefix) (requests seen so far). Repositories:
+
+    loop401/disk     every /v2/ request answers 401 with a Bearer challenge whose realm (ours)
+                     hands out a token, which is then refused again: a client must give up
+    basicloop/disk   401 with a Basic challenge, whatever credentials come
+    bigtoken/disk    401 with a Bearer challenge whose realm answers a 10 MiB token document
+"""
+import http.server
+import json
+import threading
+
+import pytest
+
+TOKEN_BODY_SIZE = 10 << 20
+
+
+class HostileRegistry:
+    def __init__(self):
+        self.paths = []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def answer(self, status, body=b"", headers=()):
+                self.send_response(status)
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def challenge(self, repo, realm_path):
+                realm = f"http://{owner.host}{realm_path}"
+                value = f'Bearer realm="{realm}",service="hostile",scope="repository:{repo}:pull"'
+                body = json.dumps({"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]})
+                self.answer(401, body.encode(), [("WWW-Authenticate", value), ("Content-Type", "application/json")])
+
+            def do_GET(self):
+                owner.paths.append(self.path)
+                p = self.path
+                if p in ("/v2/", "/v2"):
+                    self.answer(200, b"{}", [("Content-Type", "application/json")])
+                elif p.startswith("/v2/loop401/"):
+                    self.challenge("loop401/disk", "/token")
+                elif p.startswith("/v2/bigtoken/"):
+                    self.challenge("bigtoken/disk", "/bigtoken")
+                elif p.startswith("/v2/basicloop/"):
+                    self.answer(401, b"{}", [("WWW-Authenticate", 'Basic realm="hostile"')])
+                elif p.startswith("/token"):
+                    self.answer(200, json.dumps({"token": "refused-anyway", "expires_in": 300}).encode(),
+                                [("Content-Type", "application/json")])
+                elif p.startswith("/bigtoken"):
+                    pad = TOKEN_BODY_SIZE - len('{"token":""}')
+                    self.answer(200, b'{"token":"' + b"t" * pad + b'"}', [("Content-Type", "application/json")])
+                else:
+                    self.answer(404, b'{"errors":[{"code":"NAME_UNKNOWN","message":"no such thing"}]}')
+
+            do_HEAD = do_GET
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def ref(self, repo):
+        return f"docker://{self.host}/{repo}:1"
+
+    def count(self, prefix):
+        return sum(1 for p in self.paths if p.startswith(prefix))
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def hostile_registry():
+    server = HostileRegistry()
+    yield server
+    server.stop()
