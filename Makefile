@@ -81,7 +81,7 @@ check-valgrind: test-deps $(BUILD)/build.ninja
 	@scripts/install-deps fuzz
 	ninja -C $(BUILD)
 	meson test -C $(BUILD) --print-errorlogs --timeout-multiplier 20 \
-	  --wrapper 'valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --track-origins=yes'
+	  --wrapper 'valgrind --quiet --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --track-origins=yes --child-silent-after-fork=yes'
 
 # libFuzzer targets (fuzz/README.md): `make fuzz` runs each for FUZZ_SECONDS; `make fuzz-ci`
 # replays each target's seeds, then fuzzes each for FUZZ_CI_SECONDS.

@@ -150,13 +150,17 @@ class Bench:
                     raise RuntimeError(f"{cmd.label}: output {cmd.output} differs from {cmd.check}")
         self.remove_outputs(cmd)
 
-    def run_case(self, name, commands, inputs=()):
+    def run_case(self, name, commands, inputs=(), rotate=True, before_rep=None):
         log(f"case {name}: {len(commands)} commands x {self.reps} runs")
         for p in inputs:
             warm(p)
         for rep in range(self.reps):
+            if before_rep:
+                before_rep()
             # Rotate the order every repetition: no tool always runs right after another.
-            order = commands[rep % len(commands):] + commands[:rep % len(commands)]
+            # (Not for sequences whose steps depend on each other, like filling a cache.)
+            k = rep % len(commands) if rotate else 0
+            order = commands[k:] + commands[:k]
             for cmd in order:
                 self.run_once(cmd, first=(rep == 0))
         for cmd in commands:
@@ -175,9 +179,16 @@ class Bench:
 
     # -- commands ------------------------------------------------------------------------
 
-    def vm(self, label, source, out, check=None, extra=()):
-        c = Command(label, argv=[self.vmpull, "pull", "-q", *extra, "-o", str(out), str(source)], output=out,
-                    check=check)
+    def vm(self, label, source, out, check=None, extra=(), cache=None):
+        # Unless a cache is given (the cache rows), a cold pull with the default behaviour (the
+        # cache on) into an empty cache of its own, removed after each run: no run reuses what an
+        # earlier one fetched.
+        cleanup = []
+        if cache is None:
+            cache = self.out / f"cache-{label.replace(' ', '-')}"
+            cleanup = [cache]
+        c = Command(label, argv=[self.vmpull, "pull", "-q", "--cache-dir", str(cache), *extra, "-o", str(out),
+                                 str(source)], output=out, check=check, cleanup=cleanup)
         c.describe_short = "vmpull"
         return c
 
@@ -375,60 +386,6 @@ http {{
                              None if "64 MiB" in case else 64 * 1024)
         self.stop_servers()
 
-    def reflink_capable(self):
-        """Can the filesystem of bench/work/out share blocks (FICLONE)?"""
-        a, b = self.out / ".reflink-a", self.out / ".reflink-b"
-        a.write_bytes(b"x" * 4096)
-        try:
-            return subprocess.run(["cp", "--reflink=always", str(a), str(b)], capture_output=True).returncode == 0
-        finally:
-            for p in (a, b):
-                if p.exists():
-                    p.unlink()
-
-    def section_cache(self):
-        """Issue 5: a warm pull (blob in the cache) against decoding the local file, and a second
-        machine from a disk kept with --keep-uncompressed against a cold pull (no cache)."""
-        w, o = self.work, self.out
-        ports = self.start_nginx()
-        name = "disk.raw.mb.xz"
-        url = f"http://127.0.0.1:{ports['unlimited']}/{name}"
-        raw, vo = w / "disk.raw", o / "vmpull.out"
-        ok, why = self.vmpull_supports(url, o / "probe.out", extra=["--no-cache"])
-        if not ok:
-            self.notes.append(f"cache rows skipped: this vmpull cannot pull {url} yet ({why})")
-            log(self.notes[-1])
-            self.stop_servers()
-            return
-        cache, kept = o / "cache-warm", o / "cache-kept"
-        for c in (cache, kept):
-            shutil.rmtree(c, ignore_errors=True)
-        # Fill both caches once, outside the timed region.
-        for c, extra in ((cache, []), (kept, ["--keep-uncompressed"])):
-            subprocess.run([self.vmpull, "pull", "-q", "--keep-cache", "--replace", "--cache-dir", str(c), *extra,
-                            "-o", str(vo), url], check=True, stdout=subprocess.DEVNULL)
-        vo.unlink()
-
-        def vm_cache(label, c):
-            cmd = self.vm(label, url, vo, check=raw, extra=["--keep-cache", "--cache-dir", str(c)])
-            cmd.describe_short = label
-            return cmd
-
-        cmds = [vm_cache("warm pull", cache), self.vm("local file", w / name, vo, check=raw, extra=["--no-cache"])]
-        cmds[1].describe_short = "vmpull, the local file"
-        r = self.run_case("cache warm", cmds, inputs=[w / name])
-        self.compare("cache", "xz 64 MiB blocks: warm pull (blob in cache)", r, "warm pull", "local file", 1.05)
-        reflink = self.reflink_capable()
-        cmds = [vm_cache("second machine", kept), self.vm("cold pull", url, vo, check=raw, extra=["--no-cache"])]
-        cmds[1].describe_short = "vmpull, cold (no cache)"
-        r = self.run_case("cache second machine", cmds, inputs=[w / name])
-        self.compare("cache", "xz 64 MiB blocks: --keep-uncompressed, second machine"
-                     + (" (reflink)" if reflink else " (no reflink: sparse copy)"), r, "second machine", "cold pull",
-                     0.1 if reflink else 0.5)
-        for c in (cache, kept):
-            shutil.rmtree(c, ignore_errors=True)
-        self.stop_servers()
-
     def start_registry(self):
         d = Path(tempfile.mkdtemp(prefix="registry-", dir=self.out))
         port = free_port()
@@ -530,6 +487,41 @@ http:
             r["vmpull local"].describe_short = f"vmpull {name} (local file)"
             self.compare("oci", label, r, "vmpull", "vmpull local", 1.05)
             self.rss_row(label, r["vmpull"], None if "64 MiB" in case else 64 * 1024)
+        self.stop_servers()
+
+    def section_cache(self):
+        """Issue 5: a warm pull (blob in the cache) against decoding the local file, and a second
+        machine from a kept decoded disk (--keep-uncompressed) against a cold pull."""
+        w, o = self.work, self.out
+        ports = self.start_nginx()
+        raw = w / "disk.raw"
+        vo = o / "vmpull.out"
+        warm_cache, keep_cache = o / "cache-warm", o / "cache-keep"
+
+        def reset():
+            for d in (warm_cache, keep_cache):
+                shutil.rmtree(d, ignore_errors=True)
+
+        for case, name, cli in (("zstd -14", "disk.raw.zst", "zstd -qdc"),
+                                ("xz, 64 MiB blocks", "disk.raw.mb.xz", "xz -T0 -dc")):
+            url = f"http://127.0.0.1:{ports['unlimited']}/{name}"
+            cmds = [
+                self.vm("cold", url, vo, check=raw, cache=warm_cache),
+                self.vm("warm", url, vo, check=raw, cache=warm_cache),
+                self.vm("local file", w / name, vo),
+                self.vm("cold, keep", url, vo, check=raw, cache=keep_cache, extra=["--keep-uncompressed"]),
+                self.vm("second machine", url, vo, check=raw, cache=keep_cache, extra=["--keep-uncompressed"]),
+            ]
+            r = self.run_case(f"cache {name}", cmds, inputs=[w / name], rotate=False, before_rep=reset)
+            fs = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "-T", str(o)], capture_output=True,
+                                text=True).stdout.strip() or "this filesystem"
+            r["local file"].describe_short = f"vmpull {name} (local file)"
+            r["cold"].describe_short = "cold pull (empty cache)"
+            r["cold, keep"].describe_short = "cold pull with --keep-uncompressed"
+            self.compare("cache", f"{case}, warm pull (blob cached, 304)", r, "warm", "local file", 1.0)
+            self.compare("cache", f"{case}, second machine ({fs}: no reflink)", r, "second machine", "cold", 0.5)
+            self.compare("cache", f"{case}, second machine ({fs}: no reflink)", r, "second machine", "cold, keep")
+        reset()
         self.stop_servers()
 
     # -- report ----------------------------------------------------------------------------

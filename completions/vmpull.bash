@@ -108,7 +108,11 @@ _vmpull() {
     [[ $prev == -* ]] && _vmpull_value "$prev" "$cur" && return 0
 
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "$(_vmpull_help_words "$cmd") --help" -- "$cur"))
+        local words
+        words="$(_vmpull_help_words "$cmd") --help"
+        # inspect takes every pull option too ("[PULL OPTIONS]" in its help)
+        [[ $cmd == inspect || $cmd == save ]] && words+=" $(_vmpull_help_words pull)"
+        COMPREPLY=($(compgen -W "$words" -- "$cur"))
         return 0
     fi
     _vmpull_source "$cur"

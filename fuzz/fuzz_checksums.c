@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* SHA256SUMS parsing: the input is the image file name, a NUL, and the checksum file. */
-#include <stdlib.h>
-#include <string.h>
-
 #include "checksums.h"
 #include "fuzz_common.h"
 #include "oci_digest.h"
 #include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const uint8_t *nul = memchr(data, 0, size);

@@ -29,7 +29,9 @@ static int mem_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got
   return 0;
 }
 
-static void mem_free(struct byte_source *s) { free(s); }
+static void mem_free(struct byte_source *s) {
+  free(s);
+}
 
 static const struct byte_source_ops mem_ops = {.read = mem_read, .free = mem_free};
 
@@ -47,7 +49,9 @@ struct byte_source *fuzz_mem_source(const uint8_t *data, size_t size) {
 
 static char scratch[64];
 
-static void remove_scratch(void) { rmdir(scratch); }
+static void remove_scratch(void) {
+  rmdir(scratch);
+}
 
 const char *fuzz_scratch_dir(void) {
   char *dir = scratch;

@@ -3,10 +3,10 @@
 #ifndef VMPULL_FUZZ_COMMON_H
 #define VMPULL_FUZZ_COMMON_H
 
+#include "source.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-#include "source.h"
 
 /* A byte source over data (borrowed). Reads come back in varying short sizes, so that
  * every consumer meets headers and records split across reads, as a network delivers them. */

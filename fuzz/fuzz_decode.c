@@ -5,13 +5,13 @@
  * every input) and once as "decode" (FUZZ_FORMAT undefined: the input goes
  * through detection first, as in a pull).
  */
-#include <stdlib.h>
-
 #include "decode.h"
 #include "detect.h"
 #include "fuzz_common.h"
 #include "sink.h"
 #include "util.h"
+
+#include <stdlib.h>
 
 /* Enough to cross several decoder output buffers; small enough that a bomb costs milliseconds. */
 #define FUZZ_MAX_OUTPUT (16u << 20)

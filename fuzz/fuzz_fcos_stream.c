@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fedora CoreOS stream metadata: pick the disk for each provider and architecture. */
-#include <stdlib.h>
-#include <string.h>
-
 #include "fcos_stream.h"
 #include "fuzz_common.h"
 #include "oci_digest.h"
 #include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const char *const combos[][2] = {

@@ -3,12 +3,12 @@
  * The JSON that carries secrets: an auth file (auth.json / config.json), a credential
  * helper's answer and a token endpoint's answer. None of it may reach an error message.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "fuzz_common.h"
 #include "oci_auth.h"
 #include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 /* Secrets in the seeds use this marker: a message quoting it leaked a secret. */
 #define SECRET_MARK "s3cr3t"

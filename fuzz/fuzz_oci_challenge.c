@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* WWW-Authenticate parsing: a registry's 401 header, as the server wrote it. */
-#include <stdlib.h>
-
 #include "fuzz_common.h"
 #include "oci_auth.h"
 #include "util.h"
+
+#include <stdlib.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   _cleanup_free_ char *header = fuzz_strndup(data, size);

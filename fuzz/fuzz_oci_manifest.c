@@ -6,13 +6,13 @@
  * disktype selection and annotations are all reached. Each document is also
  * parsed and selected from on its own.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "error.h"
 #include "fuzz_common.h"
 #include "oci_manifest.h"
 #include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 struct docs {
   const uint8_t *data;
@@ -94,8 +94,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (size_t i = 0; i < ARRAY_SIZE(selections); i++) {
     d.next = root + root_len + 1;
     d.fetches = 0;
-    struct oci_walk w = {.root = (const char *)root, .root_len = root_len, .sel = selections[i],
-                         .fetch = fetch, .userdata = &d, .ref_name = i == 2 ? "latest" : NULL,
+    struct oci_walk w = {.root = (const char *)root,
+                         .root_len = root_len,
+                         .sel = selections[i],
+                         .fetch = fetch,
+                         .userdata = &d,
+                         .ref_name = i == 2 ? "latest" : NULL,
                          .root_is_layout = i == 2};
     struct oci_target t;
     vmpull_error err;

@@ -4,13 +4,13 @@
  * oci-dir://). A docker reference that parses must print back to one that parses
  * to the same thing, and every part must be free of control characters.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "fuzz_common.h"
 #include "oci_digest.h"
 #include "oci_ref.h"
 #include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 static void check_printable(const char *s) {
   for (; s && *s; s++)
@@ -18,7 +18,9 @@ static void check_printable(const char *s) {
       abort();
 }
 
-static int same(const char *a, const char *b) { return (!a && !b) || (a && b && !strcmp(a, b)); }
+static int same(const char *a, const char *b) {
+  return (!a && !b) || (a && b && !strcmp(a, b));
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   _cleanup_free_ char *ref = fuzz_strndup(data, size);

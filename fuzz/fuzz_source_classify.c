@@ -4,12 +4,12 @@
  * a NUL, and an image file name (what a URL, manifest or tar entry would suggest).
  * Whatever the name, the output path must stay a direct child of the data folder.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "fuzz_common.h"
 #include "resolve.h"
 #include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const uint8_t *nul = memchr(data, 0, size);

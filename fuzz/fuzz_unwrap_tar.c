@@ -3,13 +3,13 @@
  * The tar single-file extractor (a layer, maybe gzip/zstd compressed): find the
  * one file and read it to the end. A name it hands out must be a plain base name.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "fuzz_common.h"
 #include "resolve.h"
 #include "unwrap_tar.h"
 #include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 #define FUZZ_MAX_OUTPUT (16u << 20)
 

@@ -9,9 +9,9 @@
  * Error model
  *   Every function that can fail returns an int: 0 (or a non-negative value)
  *   on success, a negative vmpull_code on failure (-VMPULL_E_IO, ...), and
- *   fills the caller's vmpull_error (always the last argument, may be NULL
- *   when the caller only wants the code) with the same code, positive, and a
- *   one-line message whose context reads from the outside in, e.g.
+ *   fills the caller's vmpull_error (always the last argument; vmpull_pull()
+ *   also takes NULL when the caller only wants the code) with the same code,
+ *   positive, and a one-line message whose context reads from the outside in:
  *     "pull ./disk.qcow2.xz: decompress: xz: compressed data is corrupt".
  *   Every message names the file, URL or reference involved. Messages never
  *   contain credentials (user:password in a URL is shown as ***), control
@@ -30,8 +30,9 @@
  *   Every callback (progress, warning) runs on the thread that called
  *   vmpull_pull(), never on an internal transfer or decoder thread, and never
  *   after vmpull_pull() returned; a callback may not call vmpull_pull()
- *   itself. vmpull_code_name() and vmpull_version() may be called from any
- *   thread, and from a signal handler.
+ *   itself. The same holds for vmpull_inspect(), and the vmpull_cache_*()
+ *   functions may run while pulls use the same cache. vmpull_code_name() and
+ *   vmpull_version() may be called from any thread, and from a signal handler.
  *
  * Signals
  *   The library installs no signal handlers. To stop a pull from a signal

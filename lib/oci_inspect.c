@@ -134,6 +134,8 @@ static int inspect_run(const vmpull_pull_options *o, unsigned flags, char **json
   if (!root)
     return error_oom(err);
   json_object_object_add(root, "reference", json_str(store->display));
+  if (store->mirror) /* docker:// answered by a registry mirror (oci_mirror.h) */
+    json_object_object_add(root, "mirror", json_str(store->mirror));
 
   __attribute__((cleanup(oci_target_clear))) struct oci_target chosen = {0};
   if (!(flags & VMPULL_INSPECT_ALL)) {

@@ -16,7 +16,7 @@
 
 /* One place a reference can be fetched from. */
 struct oci_endpoint {
-  char *source; /* "docker://HOST[/NS]/REPO:TAG" (or @DIGEST) at this endpoint */
+  char *name;   /* "HOST[/NS]/REPO": the repository at this endpoint */
   char *mirror; /* the mirror as given ("cache.example:5000/quay"), NULL for the registry itself */
 };
 

@@ -609,3 +609,7 @@ int oci_registry_store_open(const vmpull_pull_options *o, struct pull_cache *pc,
   *out = TAKE_PTR(store);
   return 0;
 }
+
+void oci_registry_store_set_retries(struct oci_store *base, int retries) {
+  ((struct registry_store *)base)->http.retries = retries;
+}

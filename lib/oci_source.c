@@ -4,6 +4,7 @@
 
 #include "error.h"
 #include "oci_digest.h"
+#include "oci_mirror.h"
 #include "pull_cache.h"
 #include "util.h"
 
@@ -12,6 +13,7 @@ void oci_store_free(struct oci_store *s) {
     return;
   free(s->display);
   free(s->root);
+  free(s->mirror);
   s->free(s);
 }
 
@@ -27,9 +29,11 @@ int oci_store_open_cached(const vmpull_pull_options *o, struct pull_cache *pc, s
     return r;
   if (kind == SOURCE_OCI_DIR)
     return oci_dir_store_open(o, out, err);
+  if (kind == SOURCE_OCI_ARCHIVE)
+    return oci_archive_store_open(o, out, err);
   if (kind == SOURCE_DOCKER)
-    return oci_registry_store_open(o, pc, out, err);
-  return error_set(err, VMPULL_E_USAGE, "only oci-dir:// and docker:// sources hold OCI images");
+    return oci_docker_store_open(o, pc, out, err);
+  return error_set(err, VMPULL_E_USAGE, "only oci-dir://, oci-archive:// and docker:// sources hold OCI images");
 }
 
 int oci_check_document(const struct oci_descriptor *d, const char *buf, size_t len, const char *what,
@@ -78,6 +82,8 @@ int oci_resolve_target(struct oci_store *s, const struct oci_target *t, struct r
   r->image_name = l->title ? strdup(l->title) : xasprintf("layer-%.12s.tar", l->digest + 7);
   r->display = strdup(s->display);
   r->reference = s->pinned_reference(s, t->manifest_digest);
+  if (s->mirror && !(r->mirror = strdup(s->mirror)))
+    return error_oom(err);
   if (!r->image_name || !r->display || !r->reference || (!r->expected_digest && starts_with(l->digest, "sha256:")))
     return error_oom(err);
   return 0;
@@ -100,5 +106,9 @@ int resolve_oci_dir(const vmpull_pull_options *o, struct resolved *r, vmpull_err
 }
 
 int resolve_docker(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err) {
+  return resolve_oci(o, r, err);
+}
+
+int resolve_oci_archive(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err) {
   return resolve_oci(o, r, err);
 }

@@ -26,6 +26,7 @@ struct oci_store {
   char *(*pinned_reference)(struct oci_store *s, const char *manifest_digest);
   void (*free)(struct oci_store *s);
   struct pull_cache *cache; /* the pull's cache (borrowed), or NULL */
+  char *mirror;             /* the registry mirror that served the root document, or NULL (oci_mirror.h) */
 };
 
 void oci_store_free(struct oci_store *s);
@@ -40,6 +41,12 @@ int oci_dir_store_open(const vmpull_pull_options *o, struct oci_store **out, vmp
  * except with --offline, where the cache's last answer for it stands. */
 int oci_registry_store_open(const vmpull_pull_options *o, struct pull_cache *pc, struct oci_store **out,
                             vmpull_error *err);
+/* oci-archive://FILE[:REF]: a layout as one tar, read in place (source_oci_archive.c). */
+int oci_archive_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err);
+/* A registry store's retry budget (mirrors are first tried without retries, oci_mirror.c). */
+void oci_registry_store_set_retries(struct oci_store *s, int retries);
+/* The content of an oci-layout file must say imageLayoutVersion 1.0.0 (path names the layout). */
+int oci_layout_file_check(const char *buf, size_t len, const char *path, vmpull_error *err);
 /* Either, by the source's scheme. */
 int oci_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err);
 /* The same, fetching through the pull's cache (pc may be NULL). */

@@ -81,6 +81,8 @@ static int resolve_source(const vmpull_pull_options *o, struct resolved *r, vmpu
     return resolve_oci_dir(o, r, err);
   case SOURCE_DOCKER:
     return resolve_docker(o, r, err);
+  case SOURCE_OCI_ARCHIVE:
+    return resolve_oci_archive(o, r, err);
   case SOURCE_FCOS:
     return resolve_fcos(o, r, err);
   default:
@@ -135,6 +137,7 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   r = resolve_source(o, &rs, err);
   if (r < 0)
     return r;
+  progress.ev.mirror = rs.mirror;
   _cleanup_free_ char *listed_digest = NULL; /* --checksums: the list's entry for this image */
   if (o->checksums) {
     r = checksums_lookup(o, rs.image_name, &listed_digest, err);

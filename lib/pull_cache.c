@@ -97,6 +97,8 @@ void pull_cache_done(struct pull_cache *pc) {
     }
     release(pc, drop);
   }
+  if (bad && pc->err && pc->cache)
+    error_wrap(pc->err, "%s in %s", pc->hit_digest ? "cached copy" : "interrupted download", pc->cache->dir);
   if (bad && pc->distrust && !*pc->distrust && !(pc->o && pc->o->offline))
     *pc->distrust = 1;
   cache_free(pc->cache);

@@ -41,6 +41,7 @@ struct resolved {
   char *reference;              /* resolved OCI reference / manifest digest, or NULL (owned) */
   char *content_disposition;    /* reported only (owned) */
   struct pull_cache *cache;     /* set by pull.c before resolving (borrowed): resolvers fetch through it */
+  char *mirror;                 /* the registry mirror that served the reference, or NULL (owned) */
 };
 
 void resolved_clear(struct resolved *r);
@@ -50,6 +51,7 @@ int resolve_file(const vmpull_pull_options *o, const char *path, struct resolved
 int resolve_http(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err);
 int resolve_oci_dir(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err);
 int resolve_docker(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err);
+int resolve_oci_archive(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err);
 int resolve_fcos(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err);
 
 #endif

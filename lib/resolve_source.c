@@ -86,6 +86,7 @@ void resolved_clear(struct resolved *r) {
   free(r->expected_digest);
   free(r->reference);
   free(r->content_disposition);
+  free(r->mirror);
   *r = (struct resolved){.expected_size = UINT64_MAX};
 }
 

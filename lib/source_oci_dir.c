@@ -174,7 +174,7 @@ static void dir_free(struct oci_store *base) {
   free(s);
 }
 
-static int check_layout_file(const char *buf, size_t len, const char *path, vmpull_error *err) {
+int oci_layout_file_check(const char *buf, size_t len, const char *path, vmpull_error *err) {
   json_tokener *tok = json_tokener_new();
   if (!tok)
     return error_oom(err);
@@ -227,7 +227,7 @@ int oci_dir_store_open(const vmpull_pull_options *o, struct oci_store **out, vmp
       return error_set(err, VMPULL_E_NOT_FOUND, "%s is not an OCI image layout (no oci-layout file)", s->path);
     return r;
   }
-  r = check_layout_file(layout, layout_len, s->path, err);
+  r = oci_layout_file_check(layout, layout_len, s->path, err);
   if (r < 0)
     return r;
   size_t root_len = 0;

@@ -60,6 +60,7 @@ static inline int MIN_INT(int a, int b) { return a < b ? a : b; }
 int tool_pull(int argc, char **argv);
 int tool_inspect(int argc, char **argv);
 int tool_cache(int argc, char **argv);
+int tool_save(int argc, char **argv);
 int tool_help(const char *topic);
 
 #endif

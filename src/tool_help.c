@@ -15,6 +15,7 @@ static const char main_help[] =
     "  pull SOURCE      fetch, verify and decompress a disk image\n"
     "  cache COMMAND    list, prune or verify the download cache\n"
     "  inspect SOURCE   show what pull would fetch from an OCI source (JSON)\n"
+    "  save SOURCE DEST copy an image, still compressed, into an OCI layout (air gaps)\n"
     "  help [COMMAND]   show help for a command\n"
     "\n"
     "Options:\n"
@@ -30,6 +31,8 @@ static const char environment_help[] =
     "\n"
     "Environment:\n"
     "  VMPULL_DEFAULT_IMAGE   what docker:// alone pulls (as --default-image)\n"
+    "  VMPULL_MIRRORS         registry mirrors, comma-separated REGISTRY=MIRROR (as --mirror,\n"
+    "                         which replaces them)\n"
     "  https_proxy, HTTPS_PROXY, http_proxy, HTTP_PROXY, all_proxy, no_proxy, NO_PROXY\n"
     "                         proxies for http(s) sources and registries, as curl and the\n"
     "                         containers tools read them\n"
@@ -113,6 +116,12 @@ static const char pull_help[] =
     "      --default-image REF  what docker:// alone pulls (or $VMPULL_DEFAULT_IMAGE;\n"
     "                         default quay.io/podman/machine-os:<os-version>)\n"
     "      --os-version X.Y   version of the default machine image\n"
+    "      --mirror REGISTRY=MIRROR  try MIRROR (host[:port][/namespace]) before REGISTRY;\n"
+    "                         repeatable, tried in order (default $VMPULL_MIRRORS). A mirror\n"
+    "                         that is down, answers 404 or 5xx is skipped with a warning; a\n"
+    "                         digest mismatch is an error. --json reports the \"mirror\" used\n"
+    "      --mirror-by-digest-only  use mirrors only for references by digest (@sha256:...);\n"
+    "                         tags are resolved at the registry itself\n"
     "\n"
     "Performance and display:\n"
     "      --threads N        decoder threads (default: online CPUs)\n"
@@ -139,6 +148,7 @@ static const char pull_help[] =
     "  vmpull pull --provider applehv --arch arm64 docker://quay.io/podman/machine-os:5.3\n"
     "  vmpull pull --authfile ./auth.json --tls-verify=false docker://127.0.0.1:5000/os:1\n"
     "  vmpull pull -o disk.raw oci-dir:///srv/layout:fedora-40\n"
+    "  vmpull pull --mirror quay.io=cache.example:5000 docker://quay.io/podman/machine-os:5.5\n"
     "  vmpull pull --progress never -q --data-dir ./vms --mode 0600 --max-size 64G ./disk.img.bz2\n";
 
 static const char cache_help[] =
@@ -162,6 +172,38 @@ static const char cache_help[] =
     "Examples:\n"
     "  vmpull cache list\n"
     "  vmpull cache prune --older-than 3d --max-size 20G\n";
+
+static const char save_help[] =
+    "Usage: vmpull save [--all] [PULL OPTIONS] SOURCE DEST\n"
+    "       vmpull save [--all] [PULL OPTIONS] SOURCE --to-archive FILE\n"
+    "\n"
+    "Copy what `vmpull pull SOURCE` would fetch, still compressed and byte for byte (its\n"
+    "manifest, config and layer, digests checked while copying), into an OCI image layout,\n"
+    "to carry it across an air gap or serve it to a fleet: on the far side\n"
+    "`vmpull pull oci-dir://PATH:REF` works offline. SOURCE is docker://, oci-dir://,\n"
+    "oci-archive://, a local file or an http(s) URL (wrapped as a machine-OS artifact: one\n"
+    "layer titled with the file name, disktype from --provider, platform from --arch).\n"
+    "\n"
+    "DEST is one of:\n"
+    "  oci-dir://PATH[:REF]   a layout folder, created when missing; further saves add to\n"
+    "                         its index.json (an entry of the same REF is replaced)\n"
+    "  oci-archive://FILE[:REF]  the same layout as one tar file\n"
+    "REF (the entry's org.opencontainers.image.ref.name) defaults to the source's tag or\n"
+    "REF, else latest. Blobs go in first, index.json last by rename: an interrupted save\n"
+    "leaves the layout as it was. stdout gets one line: oci-dir://PATH:REF.\n"
+    "\n"
+    "      --all              every disk the index offers (all disktypes and architectures),\n"
+    "                         the index itself as the entry\n"
+    "      --to-archive FILE  write oci-archive://FILE (replaced only with --replace)\n"
+    "      --json             print {source, destination, ref_name, digest, media_type, mirror,\n"
+    "                         manifests, blobs, blobs_reused, bytes}; errors as {\"error\": ...}\n"
+    "Pull options that apply: --provider, --arch, --digest, the network and registry options\n"
+    "(--creds, --authfile, --tls-verify, --cert-dir, --mirror, ...), --replace, -q, --progress.\n"
+    "\n"
+    "Examples:\n"
+    "  vmpull save docker://quay.io/podman/machine-os:5.5 oci-dir:///media/usb/machine-os\n"
+    "  vmpull save --all docker://quay.io/podman/machine-os:5.5 --to-archive machine-os.tar\n"
+    "  vmpull save --provider applehv --arch arm64 ./disk.raw.zst oci-dir://./layout:dev\n";
 
 static const char inspect_help[] =
     "Usage: vmpull inspect [--all] [PULL OPTIONS] SOURCE\n"
@@ -195,6 +237,10 @@ int tool_help(const char *topic) {
     fputs(cache_help, stdout);
     return 0;
   }
+  if (!strcmp(topic, "save")) {
+    fputs(save_help, stdout);
+    return 0;
+  }
   if (!strcmp(topic, "pull")) {
     fputs(pull_help, stdout);
     fputs(environment_help, stdout);
@@ -205,7 +251,7 @@ int tool_help(const char *topic) {
 
 int tool_unknown_command(const char *word) {
   /* What main() dispatches on; a near miss of one gets a suggestion. */
-  static const char *const known[] = {"pull", "inspect", "cache", "help", "version", "--help", "--version"};
+  static const char *const known[] = {"pull", "inspect", "cache", "save", "help", "version", "--help", "--version"};
   const char *best = NULL;
   size_t best_d = (size_t)-1;
   for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {

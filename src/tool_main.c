@@ -49,5 +49,7 @@ int main(int argc, char **argv) {
     return tool_inspect(argc - 1, argv + 1);
   if (strcmp(cmd, "cache") == 0)
     return tool_cache(argc - 1, argv + 1);
+  if (strcmp(cmd, "save") == 0)
+    return tool_save(argc - 1, argv + 1);
   return tool_unknown_command(cmd);
 }

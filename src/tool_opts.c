@@ -37,6 +37,8 @@ enum {
   OPT_KEEP_CACHE,
   OPT_KEEP_UNCOMPRESSED,
   OPT_STREAM_URL,
+  OPT_MIRROR,
+  OPT_MIRROR_BY_DIGEST_ONLY,
 };
 
 static const struct option pull_longopts[] = {
@@ -72,6 +74,8 @@ static const struct option pull_longopts[] = {
     {"keep-cache", no_argument, NULL, OPT_KEEP_CACHE},
     {"keep-uncompressed", no_argument, NULL, OPT_KEEP_UNCOMPRESSED},
     {"stream-url", required_argument, NULL, OPT_STREAM_URL},
+    {"mirror", required_argument, NULL, OPT_MIRROR},
+    {"mirror-by-digest-only", no_argument, NULL, OPT_MIRROR_BY_DIGEST_ONLY},
     {NULL, 0, NULL, 0},
 };
 
@@ -156,7 +160,42 @@ char *tool_default_cache_dir(void) {
   return asprintf(&out, "%s/.cache/vmpull", home) < 0 ? NULL : out;
 }
 
+/* --mirror values (argv strings), else VMPULL_MIRRORS split at commas. */
+static int add_mirror(struct pull_cli *cli, const char *spec) {
+  if (!strchr(spec, '=')) {
+    tool_error("pull: --mirror takes REGISTRY=MIRROR (e.g. quay.io=cache.example:5000), not '%s'", spec);
+    return -1;
+  }
+  if (cli->opts.n_mirrors == sizeof(cli->mirrors) / sizeof(cli->mirrors[0])) {
+    tool_error("pull: at most %zu mirrors", cli->opts.n_mirrors);
+    return -1;
+  }
+  cli->mirrors[cli->opts.n_mirrors++] = spec;
+  cli->opts.mirrors = cli->mirrors;
+  return 0;
+}
+
+static int mirrors_from_env(struct pull_cli *cli) {
+  const char *env = getenv("VMPULL_MIRRORS");
+  if (!env || !*env)
+    return 0;
+  cli->owned_mirror_env = strdup(env);
+  if (!cli->owned_mirror_env) {
+    tool_error("pull: out of memory");
+    return -1;
+  }
+  for (char *save = NULL, *tok = strtok_r(cli->owned_mirror_env, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    while (*tok == ' ')
+      tok++;
+    if (*tok && add_mirror(cli, tok) < 0)
+      return -1;
+  }
+  return 0;
+}
+
 void pull_cli_free(struct pull_cli *cli) {
+  free(cli->owned_mirror_env);
+  cli->owned_mirror_env = NULL;
   free(cli->owned_data_dir);
   cli->owned_data_dir = NULL;
   free(cli->owned_cache_dir);
@@ -279,6 +318,11 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
     case OPT_KEEP_CACHE: cli->keep_cache = 1; break;
     case OPT_KEEP_UNCOMPRESSED: cli->opts.keep_uncompressed = 1; break;
     case OPT_STREAM_URL: cli->opts.stream_url = optarg; break;
+    case OPT_MIRROR:
+      if (add_mirror(cli, optarg) < 0)
+        return PULL_CLI_USAGE;
+      break;
+    case OPT_MIRROR_BY_DIGEST_ONLY: cli->opts.mirror_by_digest_only = 1; break;
     case OPT_HELP: tool_help("pull"); return PULL_CLI_HELP;
     case ':': tool_error("pull: option '%s' needs a value (see 'vmpull pull --help')", argv[optind - 1]); return PULL_CLI_USAGE;
     default: tool_unknown_option("pull", argv[optind - 1], pull_longopts); return PULL_CLI_USAGE;
@@ -288,11 +332,16 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
     tool_error("pull: missing SOURCE (see 'vmpull pull --help')");
     return PULL_CLI_USAGE;
   }
-  if (optind + 1 < argc) {
-    tool_error("pull: one SOURCE expected, got also '%s'", argv[optind + 1]);
+  int save = !strcmp(argv[0], "save"); /* SOURCE DEST */
+  if (save && optind + 1 < argc)
+    cli->dest = argv[optind + 1];
+  if (optind + 1 + save < argc) {
+    tool_error("pull: one SOURCE expected, got also '%s'", argv[optind + 1 + save]);
     return PULL_CLI_USAGE;
   }
   cli->opts.source = argv[optind];
+  if (!cli->opts.n_mirrors && mirrors_from_env(cli) < 0)
+    return PULL_CLI_USAGE;
   if (!cli->opts.default_image) {
     const char *env = getenv("VMPULL_DEFAULT_IMAGE");
     if (env && *env)

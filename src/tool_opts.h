@@ -13,11 +13,14 @@ struct pull_cli {
   char *owned_data_dir;   /* computed default, freed by pull_cli_free */
   char *owned_cache_dir;  /* computed default, freed by pull_cli_free */
   int keep_cache;         /* no automatic prune after a successful pull */
+  const char *mirrors[64]; /* --mirror values, else VMPULL_MIRRORS split at commas (opts.mirrors) */
+  char *owned_mirror_env; /* the split copy of VMPULL_MIRRORS */
+  const char *dest;       /* `vmpull save`: the second operand (DEST), or NULL */
 };
 
 enum { PULL_CLI_OK = 0, PULL_CLI_HELP = 1, PULL_CLI_USAGE = 2 };
 
-/* Parses argv (argv[0] is "pull"). Prints its own usage errors. */
+/* Parses argv (argv[0] is "pull", "inspect" or "save"; save takes a second operand). Prints its own usage errors. */
 int pull_cli_parse(struct pull_cli *cli, int argc, char **argv);
 void pull_cli_free(struct pull_cli *cli);
 

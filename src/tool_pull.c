@@ -17,7 +17,20 @@ static void on_warning(const char *message, void *userdata) {
   tool_warn("%s", message);
 }
 
-static void print_result_json(const vmpull_result *r, const char *provider) {
+/* The progress events also say which registry mirror served the pull (--json reports it). */
+struct pull_watch {
+  struct tool_progress *display;
+  char mirror[256];
+};
+
+static int on_progress(const vmpull_progress *ev, void *userdata) {
+  struct pull_watch *w = userdata;
+  if (ev->mirror && !w->mirror[0])
+    snprintf(w->mirror, sizeof(w->mirror), "%s", ev->mirror);
+  return tool_progress_cb(ev, w->display);
+}
+
+static void print_result_json(const vmpull_result *r, const char *provider, const char *mirror) {
   json_object *o = json_object_new_object();
   json_object_object_add(o, "path", json_object_new_string(r->path));
   json_object_object_add(o, "source", json_object_new_string(r->source));
@@ -32,6 +45,8 @@ static void print_result_json(const vmpull_result *r, const char *provider) {
     json_object_object_add(o, "content_disposition", json_object_new_string(r->content_disposition));
   if (r->reference)
     json_object_object_add(o, "reference", json_object_new_string(r->reference));
+  if (mirror && *mirror)
+    json_object_object_add(o, "mirror", json_object_new_string(mirror));
   puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
   json_object_put(o);
 }
@@ -44,8 +59,9 @@ int tool_pull(int argc, char **argv) {
 
   struct tool_progress progress;
   tool_progress_init(&progress, cli.progress_mode, cli.quiet);
-  cli.opts.progress = tool_progress_cb;
-  cli.opts.progress_data = &progress;
+  struct pull_watch watch = {.display = &progress};
+  cli.opts.progress = on_progress;
+  cli.opts.progress_data = &watch;
   cli.opts.warning = on_warning;
   cli.opts.warning_data = &progress;
   cli.opts.cancel = &tool_cancel;
@@ -65,7 +81,7 @@ int tool_pull(int argc, char **argv) {
     return tool_exit_for_error(&err);
   }
   if (cli.json)
-    print_result_json(&res, cli.opts.provider);
+    print_result_json(&res, cli.opts.provider, watch.mirror);
   else
     puts(res.path);
   fflush(stdout);

@@ -176,6 +176,25 @@ def test_damaged_blob_offline_fails_and_is_removed(flaky, served, images, cache,
     assert not (tmp_path / "two.raw").exists()
 
 
+def test_known_digest_needs_no_request_and_a_wrong_one_keeps_the_blob(flaky, served, images, cache, tmp_path):
+    name = served("a.raw.gz")
+    raw, gz = images["a.raw.gz"]
+    assert pull(cache, "-o", tmp_path / "one.raw", flaky.url(name)).rc == 0
+    n = len(flaky.requests(name))
+    r = pull(cache, "--digest", "sha256:" + sha256(gz), "-o", tmp_path / "two.raw", flaky.url(name))
+    assert r.rc == 0, r
+    assert (tmp_path / "two.raw").read_bytes() == raw
+    assert len(flaky.requests(name)) == n  # promised by digest, served from the cache
+    wrong = "sha256:" + "e" * 64
+    r = pull(cache, "--json", "--digest", wrong, "-o", tmp_path / "three.raw", flaky.url(name))
+    assert r.rc == 1
+    assert r.json["error"]["code"] == "digest_mismatch"
+    assert "fetching it again" not in r.stderr
+    assert flaky.bodies(name) == 1  # the cached blob was right: nothing fetched again
+    assert blobs(cache) == [sha256(gz)]
+    assert not (tmp_path / "three.raw").exists()
+
+
 def test_concurrent_pulls_of_one_url_download_it_once(flaky, served, images, cache, tmp_path):
     name = served("a.raw.gz", rate=2 << 20)  # about 1.5 s: the others start while it runs
     procs = []

@@ -124,3 +124,10 @@ def test_zsh_completes_values_and_commands(tmp_path):
     screen = zsh_complete("vmpull pu", tmp_path)
     assert "vmpull pull" in screen, screen
     assert "zsh: command not found" not in screen and "_vmpull:" not in screen, screen
+
+
+def test_bash_inspect_and_cache():
+    offered = set(bash_complete("inspect", "--"))
+    assert {"--all", "--provider", "--arch", "--creds"} <= offered
+    assert bash_complete("cache", "") == ["list", "prune", "verify"]
+    assert "--older-than" in bash_complete("cache", "prune", "--")

@@ -146,7 +146,7 @@ class TokenIssuer:
 
 
 class Registry:
-    def __init__(self, folder, tls=False, auth=None, ca_folder=None):
+    def __init__(self, folder, tls=False, auth=None, ca_folder=None, extra_config=""):
         self.tmp = Path(folder)
         self.tmp.mkdir(parents=True, exist_ok=True)
         self.storage = self.tmp / "storage"
@@ -156,6 +156,7 @@ class Registry:
         self.ca_folder = Path(ca_folder) if ca_folder else None
         self.proc = None
         self.issuer = None
+        self.extra_config = extra_config  # top-level YAML added to the config (e.g. a proxy: section)
 
     def start(self):
         exe = shutil.which("docker-registry") or "/usr/bin/docker-registry"
@@ -178,7 +179,7 @@ class Registry:
         for _ in range(5):
             self.port = free_port()
             conf = self.tmp / "config.yml"
-            conf.write_text(CONFIG.format(storage=self.storage, port=self.port, tls=tls, auth=auth))
+            conf.write_text(CONFIG.format(storage=self.storage, port=self.port, tls=tls, auth=auth) + self.extra_config)
             self.log = open(self.tmp / "registry.log", "ab")
             self.proc = subprocess.Popen([exe, "serve", str(conf)], stdin=subprocess.DEVNULL, stdout=self.log,
                                          stderr=self.log, env=dict(os.environ, OTEL_TRACES_EXPORTER="none"))
