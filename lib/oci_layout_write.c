@@ -39,15 +39,15 @@
 struct layout_writer {
   struct layout_writer_options o;
   char *path;
-  int dirfd;      /* folder */
-  int created;    /* the folder is this writer's: removed again unless committed */
+  int dirfd;   /* folder */
+  int created; /* the folder is this writer's: removed again unless committed */
   int committed;
   /* archive */
   struct sink sink;
   struct archive *a;
-  int failed;                /* a member broke off: the archive cannot be finished */
-  unsigned alg_dirs;         /* blobs/sha256/ (1) and blobs/sha512/ (2) members written */
-  char **members;            /* blob digests written (archive members, or files of a new folder) */
+  int failed;        /* a member broke off: the archive cannot be finished */
+  unsigned alg_dirs; /* blobs/sha256/ (1) and blobs/sha512/ (2) members written */
+  char **members;    /* blob digests written (archive members, or files of a new folder) */
   size_t n_members;
   uint8_t *buf;
 };
@@ -182,6 +182,22 @@ static int read_small_file(struct layout_writer *w, const char *name, size_t max
   return 1;
 }
 
+/* index.json's content as an image index (a JSON object with a manifests array), or an error that leaves it be. */
+static int parse_index(const char *text, size_t len, const char *path, json_object **out, vmpull_error *err) {
+  json_tokener *tok = json_tokener_new();
+  if (!tok)
+    return error_oom(err);
+  _cleanup_json_ json_object *index = json_tokener_parse_ex(tok, text, (int)len);
+  int complete = json_tokener_get_error(tok) == json_tokener_success && tok->char_offset == (int)len;
+  json_tokener_free(tok);
+  json_object *m;
+  if (!index || !complete || !json_object_is_type(index, json_type_object) ||
+      !json_object_object_get_ex(index, "manifests", &m) || !json_object_is_type(m, json_type_array))
+    return error_set(err, VMPULL_E_MANIFEST, "%s: index.json is not an image index (left as it is)", path);
+  *out = TAKE_PTR(index);
+  return 0;
+}
+
 /* flock on the folder: held while index.json is read, changed and replaced. */
 static int lock_layout(struct layout_writer *w, int *fd, vmpull_error *err) {
   *fd = openat(w->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -235,13 +251,17 @@ static int open_folder(struct layout_writer *w, vmpull_error *err) {
     if (r < 0)
       return r;
   }
-  /* A layout always has an index, if an empty one: from here on the folder reads as a layout. */
-  if (faccessat(w->dirfd, "index.json", F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
-    r = write_small_file(w, "index.json", EMPTY_INDEX, strlen(EMPTY_INDEX), 1, err);
-    if (r < 0)
-      return r;
-  }
-  return 0;
+  /* A layout always has an index, if an empty one: from here on the folder reads as a layout. An index
+   * that would not take the entry is found now, before anything is copied. */
+  _cleanup_free_ char *index = NULL;
+  size_t index_len = 0;
+  r = read_small_file(w, "index.json", OCI_DOC_MAX, &index, &index_len, err);
+  if (r < 0)
+    return r;
+  if (r == 0)
+    return write_small_file(w, "index.json", EMPTY_INDEX, strlen(EMPTY_INDEX), 1, err);
+  _cleanup_json_ json_object *parsed = NULL;
+  return parse_index(index, index_len, w->path, &parsed, err);
 }
 
 static la_ssize_t archive_sink_write(struct archive *a, void *userdata, const void *buf, size_t len) {
@@ -322,8 +342,17 @@ int layout_writer_open(const char *path, const struct layout_writer_options *o, 
   return 0;
 }
 
-/* A failed save into a folder it made: take back what it wrote, then the folders (if empty). */
+/* A failed save into a folder it made: take back what it wrote, then the folders (if empty), unless
+ * another save committed into the folder meanwhile. */
 static void remove_created(struct layout_writer *w) {
+  vmpull_error ignored;
+  _cleanup_close_ int lock = -1;
+  if (lock_layout(w, &lock, &ignored) < 0)
+    return;
+  _cleanup_free_ char *index = NULL;
+  size_t len = 0;
+  if (read_small_file(w, "index.json", OCI_DOC_MAX, &index, &len, &ignored) > 0 && strcmp(index, EMPTY_INDEX) != 0)
+    return;
   for (size_t i = 0; i < w->n_members; i++) {
     _cleanup_free_ char *name = blob_path(w->members[i]);
     if (name)
@@ -423,7 +452,8 @@ static int copy_blob(struct layout_writer *w, const char *digest, uint64_t size,
   } else {
     char dir[16];
     snprintf(dir, sizeof(dir), "blobs/%.6s", digest);
-    if ((mkdirat(w->dirfd, "blobs", 0755) < 0 && errno != EEXIST) || (mkdirat(w->dirfd, dir, 0755) < 0 && errno != EEXIST))
+    if ((mkdirat(w->dirfd, "blobs", 0755) < 0 && errno != EEXIST) ||
+        (mkdirat(w->dirfd, dir, 0755) < 0 && errno != EEXIST))
       return error_set_errno(err, VMPULL_E_IO, errno, "%s: create %s", w->path, dir);
     _cleanup_free_ char *path = xasprintf("%s/%s", w->path, name);
     if (!path)
@@ -577,22 +607,9 @@ static const char *ref_name_of(json_object *entry) {
 static int build_index(const char *old, size_t old_len, const char *path, json_object *entry, const char *ref_name,
                        char **out, vmpull_error *err) {
   _cleanup_json_ json_object *index = NULL;
-  if (old) {
-    json_tokener *tok = json_tokener_new();
-    if (!tok)
-      return error_oom(err);
-    index = json_tokener_parse_ex(tok, old, (int)old_len);
-    int complete = json_tokener_get_error(tok) == json_tokener_success && tok->char_offset == (int)old_len;
-    json_tokener_free(tok);
-    json_object *m;
-    if (!index || !complete || !json_object_is_type(index, json_type_object) ||
-        !json_object_object_get_ex(index, "manifests", &m) || !json_object_is_type(m, json_type_array))
-      return error_set(err, VMPULL_E_MANIFEST, "%s: index.json is not an image index (left as it is)", path);
-  } else {
-    index = json_tokener_parse(EMPTY_INDEX);
-    if (!index)
-      return error_oom(err);
-  }
+  int r = parse_index(old ? old : EMPTY_INDEX, old ? old_len : strlen(EMPTY_INDEX), path, &index, err);
+  if (r < 0)
+    return r;
   json_object *manifests = json_object_object_get(index, "manifests");
   json_object *kept = json_object_new_array();
   if (!kept)
@@ -638,6 +655,12 @@ int layout_writer_commit(struct layout_writer *w, json_object *entry, const char
   int r = lock_layout(w, &lock, err);
   if (r < 0)
     return r;
+  /* (A save that created the folder and failed at the same time took its oci-layout back.) */
+  if (faccessat(w->dirfd, "oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+    r = write_small_file(w, "oci-layout", OCI_LAYOUT_CONTENT, strlen(OCI_LAYOUT_CONTENT), 1, err);
+    if (r < 0)
+      return r;
+  }
   _cleanup_free_ char *old = NULL;
   size_t old_len = 0;
   r = read_small_file(w, "index.json", OCI_DOC_MAX, &old, &old_len, err);

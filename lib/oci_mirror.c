@@ -149,9 +149,9 @@ struct mirror_store {
   struct docker_ref origin;
   struct oci_endpoint *eps;
   size_t n_eps;
-  size_t at;                    /* the endpoint serving now */
-  vmpull_pull_options *opts;    /* one copy of the caller's options per endpoint (stores borrow them) */
-  struct oci_store **stores;    /* per endpoint, opened as needed; kept to the end */
+  size_t at;                 /* the endpoint serving now */
+  vmpull_pull_options *opts; /* one copy of the caller's options per endpoint (stores borrow them) */
+  struct oci_store **stores; /* per endpoint, opened as needed; kept to the end */
   struct pull_cache *pc;
   const vmpull_pull_options *o; /* the caller's */
   int retries;                  /* the pull's retry budget */
@@ -347,8 +347,15 @@ int oci_docker_store_open(const vmpull_pull_options *o, struct pull_cache *pc, s
   store->walk.root = store->root;
   store->walk.root_digest = m->root_digest;
   store->walk.root_type = m->root_type;
-  if (m->eps[m->at].mirror && !(store->mirror = strdup(m->eps[m->at].mirror)))
-    return error_oom(err);
+  if (m->eps[m->at].mirror) {
+    store->mirror = strdup(m->eps[m->at].mirror);
+    if (!store->mirror)
+      return error_oom(err);
+    /* What the tag resolved to, also under the registry's own name: --offline (which asks no mirror) finds it. */
+    _cleanup_free_ char *canonical = m->origin.digest ? NULL : docker_ref_string(&m->origin);
+    if (canonical)
+      cache_document_put(pc, canonical, m->root_type, store->root, s->walk.root_len);
+  }
   *out = TAKE_PTR(store);
   return 0;
 }

@@ -135,8 +135,10 @@ static int add_doc(struct save_ctx *c, const char *digest, const char *media_typ
     return error_oom(err);
   c->docs = grown;
   struct saved_doc *d = &c->docs[c->n_docs];
-  *d = (struct saved_doc){.digest = strdup(digest), .media_type = media_type ? strdup(media_type) : NULL,
-                          .buf = malloc(len + 1), .len = len};
+  *d = (struct saved_doc){.digest = strdup(digest),
+                          .media_type = media_type ? strdup(media_type) : NULL,
+                          .buf = malloc(len + 1),
+                          .len = len};
   if (!d->digest || (media_type && !d->media_type) || !d->buf) {
     free(d->digest);
     free(d->media_type);
@@ -150,8 +152,7 @@ static int add_doc(struct save_ctx *c, const char *digest, const char *media_typ
 }
 
 /* Sits between the walk and the store: every document on the way is kept as it was served. */
-static int recording_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len,
-                           vmpull_error *err) {
+static int recording_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err) {
   struct save_ctx *c = userdata;
   int r = c->fetch(c->fetch_data, d, buf, len, err);
   if (r < 0)
@@ -440,7 +441,7 @@ static int save_oci(struct save_ctx *c, const char *dest_path, const struct layo
 static const char *layer_media_type(const char *name) {
   static const struct {
     const char *suffix, *type;
-  } types[] = {{".zst", "application/zstd"},   {".xz", "application/x-xz"}, {".gz", "application/gzip"},
+  } types[] = {{".zst", "application/zstd"},    {".xz", "application/x-xz"}, {".gz", "application/gzip"},
                {".bz2", "application/x-bzip2"}, {".zip", "application/zip"}, {".lzma", "application/x-lzma"},
                {".lz", "application/x-lzip"}};
   for (size_t i = 0; i < ARRAY_SIZE(types); i++)
@@ -460,8 +461,7 @@ static int counted(struct save_ctx *c, int r, uint64_t size) {
   return r < 0 ? r : 0;
 }
 
-static int put_json(struct save_ctx *c, json_object *doc, char digest[OCI_DIGEST_MAX], size_t *len,
-                    vmpull_error *err) {
+static int put_json(struct save_ctx *c, json_object *doc, char digest[OCI_DIGEST_MAX], size_t *len, vmpull_error *err) {
   const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
   if (!text)
     return error_oom(err);
@@ -501,8 +501,8 @@ static int save_wrapped(struct save_ctx *c, enum source_kind kind, const char *d
     return r;
   /* The layer: hashed while spooled; what the source promised (stream metadata, --digest) is checked before it
    * goes in. */
-  const char *want = rs.expected_digest && starts_with(rs.expected_digest, "sha256:") ? rs.expected_digest
-                                                                                       : c->o->expected_digest;
+  const char *want =
+      rs.expected_digest && starts_with(rs.expected_digest, "sha256:") ? rs.expected_digest : c->o->expected_digest;
   char layer[OCI_DIGEST_MAX];
   uint64_t layer_size = 0;
   r = layout_writer_put_new_blob(c->w, TAKE_PTR(rs.src), want, layer, &layer_size, err);
@@ -664,7 +664,8 @@ static int save_run(const vmpull_pull_options *o, const char *dest, unsigned fla
     return error_set(err, VMPULL_E_USAGE, "--all needs an OCI source (docker://, oci-dir://, oci-archive://)");
 
   __attribute__((cleanup(save_ctx_clear))) struct save_ctx c = {.o = o};
-  c.progress = (struct progress_state){.fn = o->progress ? save_progress : NULL, .data = (void *)o, .cancel = o->cancel};
+  c.progress =
+      (struct progress_state){.fn = o->progress ? save_progress : NULL, .data = (void *)o, .cancel = o->cancel};
   c.progress.ev.stage = VMPULL_STAGE_RESOLVE;
   c.progress.ev.fetched_total = UINT64_MAX;
   struct layout_writer_options wo = {.archive = d.archive, .replace = o->replace, .progress = &c.progress};

@@ -33,7 +33,8 @@ int oci_store_open_cached(const vmpull_pull_options *o, struct pull_cache *pc, s
     return oci_archive_store_open(o, out, err);
   if (kind == SOURCE_DOCKER)
     return oci_docker_store_open(o, pc, out, err);
-  return error_set(err, VMPULL_E_USAGE, "only oci-dir://, oci-archive:// and docker:// sources hold OCI images");
+  return error_set(err, VMPULL_E_USAGE,
+                   "only oci-dir:// and docker:// sources (and oci-archive://, a layout as a tar) hold OCI images");
 }
 
 int oci_check_document(const struct oci_descriptor *d, const char *buf, size_t len, const char *what,

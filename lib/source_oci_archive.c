@@ -302,8 +302,7 @@ static int read_layout_files(struct archive_store *st, char **layout, size_t *la
     *(is_layout ? layout_len : index_len) = (size_t)size;
   }
   if (!*layout)
-    return error_set(err, VMPULL_E_NOT_FOUND, "%s is not an OCI image layout archive (no oci-layout member)",
-                     st->path);
+    return error_set(err, VMPULL_E_NOT_FOUND, "%s is not an OCI image layout archive (no oci-layout member)", st->path);
   if (!*index)
     return error_set(err, VMPULL_E_NOT_FOUND, "%s: no index.json member", st->path);
   return 0;
@@ -327,8 +326,7 @@ int oci_archive_store_open(const vmpull_pull_options *o, struct oci_store **out,
 
   st->fd = open(st->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (st->fd < 0)
-    return error_set_errno(err, errno == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, errno, "open archive %s",
-                           st->path);
+    return error_set_errno(err, errno == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, errno, "open archive %s", st->path);
   struct stat sb;
   if (fstat(st->fd, &sb) < 0)
     return error_set_errno(err, VMPULL_E_IO, errno, "%s", st->path);

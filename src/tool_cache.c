@@ -124,9 +124,13 @@ static void print_removed(const char *verb, const vmpull_cache_entries *list) {
 }
 
 int tool_cache(int argc, char **argv) {
-  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+  if (argc < 2 || (argv[1][0] == '-' && strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))) {
+    tool_error("cache: missing command: list, prune or verify (see 'vmpull cache --help')");
+    return EXIT_USAGE;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     tool_help("cache");
-    return argc < 2 ? EXIT_USAGE : 0;
+    return 0;
   }
   const char *sub = argv[1];
   if (strcmp(sub, "list") && strcmp(sub, "prune") && strcmp(sub, "verify")) {

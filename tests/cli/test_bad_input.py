@@ -144,18 +144,21 @@ def encode_vli(value):
             return bytes(out)
 
 
-def xz_index_declaring(data, delta):
-    """An xz stream whose Index says the block decodes to len(data) + delta bytes, with
-    every CRC valid: only comparing declared and decoded sizes can catch it."""
-    raw = tool("xz", "-c", "-T1", "--check=crc32", stdin=data)  # one block, sizes only in the Index
+def xz_index_declaring(data, delta, threads=1):
+    """An xz stream whose Index says the first block decodes to delta more bytes than it does,
+    with every CRC valid: only comparing declared and decoded sizes can catch it. threads=1: one
+    block, sizes only in the Index; threads=2: several blocks that also state their sizes in
+    their headers (what liblzma's multi-threaded decoder decodes in parallel)."""
+    opts = ["-T1"] if threads == 1 else ["-T2", "--block-size=65536"]
+    raw = tool("xz", "-c", "--check=crc32", *opts, stdin=data)
     footer = raw[-12:]
     index_size = (struct.unpack("<I", footer[4:8])[0] + 1) * 4
     index = bytearray(raw[-12 - index_size: -12])
     count, pos = read_vli(index, 1)
-    assert count == 1
+    assert count == 1 if threads == 1 else count > 1
     _unpadded, pos = read_vli(index, pos)
     uncompressed, end = read_vli(index, pos)
-    assert uncompressed == len(data)
+    assert uncompressed == (len(data) if threads == 1 else 65536)
     new = encode_vli(uncompressed + delta)
     assert len(new) == end - pos
     index[pos:end] = new
@@ -171,6 +174,16 @@ def _xz_more(folder):
 @row("xz-index-declares-less", "corrupt")
 def _xz_less(folder):
     return write(folder, "disk.raw.xz", xz_index_declaring(PAYLOAD, -1))
+
+
+@row("xz-multiblock-index-declares-more", "corrupt", args=["--threads", "2"])
+def _xz_mt_more(folder):
+    return write(folder, "disk.raw.xz", xz_index_declaring(PAYLOAD, +1, threads=2))
+
+
+@row("xz-multiblock-index-declares-less", "corrupt", args=["--threads", "2"])
+def _xz_mt_less(folder):
+    return write(folder, "disk.raw.xz", xz_index_declaring(PAYLOAD, -1, threads=2))
 
 
 def zstd_declaring(data, delta):

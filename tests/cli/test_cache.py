@@ -388,6 +388,7 @@ def test_cache_commands_on_a_missing_cache(tmp_path):
     (["shrink"], "unknown command 'shrink'"),
     (["list", "extra"], "unexpected argument 'extra'"),
     (["list", "--colour"], "unknown"),
+    ([], "missing command"),
 ])
 def test_cache_command_usage_errors(args, message, tmp_path):
     r = run_vmpull("cache", *args, "--cache-dir", tmp_path)

@@ -251,3 +251,22 @@ def test_sanitizer_report_fails_the_test(marker):
     with pytest.raises(pytest.fail.Exception):
         check_sanitizer_report(f"{marker}".encode(), ["pull", "x"])
     check_sanitizer_report("vmpull: pull x: xz: compressed data is corrupt\n", ["pull", "x"])
+
+
+# --- secrets ----------------------------------------------------------------------------------
+
+
+def test_credentials_never_printed(hostile_registry, nginx, tmp_path, env):
+    """Refused credentials, from --creds and from a URL, appear in no output, plain or --json."""
+    secret = "Sup3r-s3cret-pw"
+    out = tmp_path / "disk.raw"
+    runs = [
+        ("--retries", "0", "--tls-verify=false", "--creds", f"someone:{secret}", hostile_registry.ref("basicloop/disk")),
+        ("--retries", "0", nginx.url("private/nothing.raw.xz").replace("://", f"://someone:{secret}@")),
+    ]
+    for args in runs:
+        for json_flag in ([], ["--json"]):
+            res = run_vmpull("pull", "--progress", "always", *json_flag, "-o", out, *args, env=env)
+            assert res.rc == 1, res
+            assert secret not in res.stdout + res.stderr, res
+            assert not out.exists()

@@ -70,6 +70,21 @@ def skopeo_raw(ref):
     return proc.stdout
 
 
+def writing_blob(pid, layout):
+    """Has process pid a file open in the layout's blobs/sha256/ (the sink's temporary)?"""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(f"{layout}/blobs/sha256/"):
+                return True
+        except OSError:
+            pass
+    return False
+
+
 @pytest.fixture(scope="module")
 def image(tmp_path_factory):
     return machine_image(tmp_path_factory.mktemp("save-src") / "layout", "saved")
@@ -174,8 +189,13 @@ def test_kill_during_save_leaves_the_layout_as_it_was(tmp_path, tmp_path_factory
         proc = subprocess.Popen([VMPULL, "save", "-q", "--tls-verify=false", "--arch", "x86_64",
                                  f"docker://{fronts.slow}/big:1", f"oci-dir://{dest}:big"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env_for(tmp_path)})
-        time.sleep(2.5)  # manifests are in, the 3 MiB blob takes 12 s at 256 KiB/s
-        assert proc.poll() is None, proc.communicate()
+        # kill it once the blob is being written (its unnamed temporary is open in blobs/sha256/):
+        # the 3 MiB take 12 s at 256 KiB/s
+        deadline = time.monotonic() + 30
+        while not writing_blob(proc.pid, dest) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert proc.poll() is None and writing_blob(proc.pid, dest), proc.communicate()
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     finally:
@@ -279,6 +299,14 @@ def test_bad_input_leaves_nothing(tmp_path, origin):
     assert_failed(save(tmp_path, "--json", "--arch", "x86_64", origin.ref(REPO, TAG), f"oci-dir://{other}"),
                   "exists", "not an OCI image layout")
     assert leftovers(other) == ["cat.jpg"]
+    # a layout whose index.json would not take the entry: found before anything is copied
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
+    (broken / "index.json").write_text('{"manifests": 7}')
+    assert_failed(save(tmp_path, "--json", "--arch", "x86_64", origin.ref(REPO, TAG), f"oci-dir://{broken}"),
+                  "manifest", "index.json is not an image index")
+    assert leftovers(broken) == ["index.json", "oci-layout"]
     # a blob that fails its digest halfway through the copy: a layout the save created goes again
     lay = Layout(tmp_path / "tampered-src")
     m = lay.disk_artifact(raw_disk("tampered"), "t.raw", media_type="application/octet-stream")

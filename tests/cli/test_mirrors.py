@@ -1,0 +1,225 @@
+"""Registry mirrors (--mirror, VMPULL_MIRRORS, --mirror-by-digest-only) and a pull-through cache, with
+real servers: Debian's docker-registry as origin, as mirror and in proxy mode (`proxy: remoteurl:`),
+nginx as a mirror that fails with 503, and a closed port as a mirror that is down."""
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import leftovers, run_vmpull
+from servers.fixture_mirrors import Fronts, access_log, machine_image, raw_disk
+from servers.fixture_nginx import free_port
+from servers.fixture_registry import Registry
+from servers.oci_layout import Layout
+
+REPO = "mirrored/os"
+
+
+def env_for(tmp_path, **extra):
+    home = tmp_path / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(tmp_path / "run"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "XDG_DATA_HOME": str(tmp_path / "data"), "REGISTRY_AUTH_FILE": "", "VMPULL_DEFAULT_IMAGE": "",
+           "VMPULL_MIRRORS": ""}
+    env.update(extra)
+    return env
+
+
+def pull(tmp_path, source, *args, env=None):
+    out = tmp_path / "out"
+    return run_vmpull("pull", "--json", "-q", "--no-cache", "--tls-verify=false", "--arch", "x86_64",
+                      "--data-dir", out, *args, source, env=env or env_for(tmp_path))
+
+
+def blob_gets(reg, digest):
+    return sum(1 for method, path, _ in access_log(reg) if method == "GET" and path.endswith(f"/blobs/{digest}"))
+
+
+def requests_for(reg, repo):
+    return [(m, p, s) for m, p, s in access_log(reg) if p.startswith(f"/v2/{repo}/")]
+
+
+def warnings(res):
+    return [line for line in res.stderr.splitlines() if line.startswith("vmpull: warning: mirror ")]
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory):
+    return machine_image(tmp_path_factory.mktemp("mirrored") / "layout", "mirrored", arches=("x86_64",),
+                         disktypes=("qemu",))
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory):
+    reg = Registry(tmp_path_factory.mktemp("mirror"))
+    try:
+        reg.start()
+    except RuntimeError as e:
+        pytest.fail(str(e))
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="module")
+def both(image, registry_plain, mirror):
+    """The image at the origin (registry_plain) and at the mirror, under the same name."""
+    for reg in (registry_plain, mirror):
+        reg.push(image["layout"].path, "src", REPO, "1")
+    return registry_plain, mirror
+
+
+def disk(image):
+    return image["disks"][("x86_64", "qemu")]
+
+
+def assert_pulled(res, raw):
+    assert res.rc == 0, res
+    assert Path(res.json["path"]).read_bytes() == raw
+    return res.json
+
+
+def test_dead_mirror_then_a_good_one(tmp_path, image, both):
+    origin, good = both
+    dead = f"127.0.0.1:{free_port()}"  # nothing listens there
+    d = disk(image)
+    before = blob_gets(origin, d["layer"])
+    res = pull(tmp_path, origin.ref(REPO, "1"), "--mirror", f"{origin.host}={dead}", "--mirror",
+               f"{origin.host}={good.host}")
+    j = assert_pulled(res, d["raw"])
+    assert j["mirror"] == good.host
+    assert j["reference"] == f"docker://{origin.host}/{REPO}@{d['manifest']}"  # results name the registry
+    (w,) = warnings(res)
+    assert w.startswith(f"vmpull: warning: mirror {dead}: ") and w.endswith(f"; trying {good.host}")
+    assert blob_gets(origin, d["layer"]) == before  # the origin was not asked for the disk
+
+
+def test_mirror_without_the_image_answers_404(tmp_path, image, both):
+    origin, good = both
+    res = pull(tmp_path, origin.ref(REPO, "1"), "--mirror", f"{origin.host}={good.host}/elsewhere")
+    j = assert_pulled(res, disk(image)["raw"])
+    assert "mirror" not in j  # served by the registry itself
+    (w,) = warnings(res)
+    assert f"mirror {good.host}/elsewhere: " in w and "404" in w and w.endswith(f"; trying {origin.host}")
+    assert requests_for(good, f"elsewhere/{REPO}")  # it was asked, under the namespace given
+
+
+def test_failing_mirror_503_is_asked_once(tmp_path, image, both):
+    origin, good = both
+    fronts = Fronts(tmp_path / "fronts", good).start()
+    try:
+        res = pull(tmp_path, origin.ref(REPO, "1"), "--mirror", f"{origin.host}={fronts.failing}")
+    finally:
+        fronts.stop()
+    assert_pulled(res, disk(image)["raw"])
+    (w,) = warnings(res)
+    assert "503" in w
+    log = (tmp_path / "fronts" / "access.log").read_text()
+    # no retries with backoff at a failing mirror: one request, then the registry
+    assert len(re.findall(rf'"GET /v2/{REPO}/manifests/1 HTTP/1.1" 503', log)) == 1, log
+
+
+@pytest.mark.parametrize("what", ["blob", "manifest"])
+def test_tampered_content_at_a_mirror_is_an_error(tmp_path, tmp_path_factory, registry_plain, mirror, what):
+    """A mirror that serves other bytes is not skipped: the digest says the pull is wrong."""
+    lay = Layout(tmp_path_factory.mktemp("tampered") / "l")
+    m = lay.disk_artifact(raw_disk(f"tampered-{what}"), "t.raw", media_type="application/octet-stream")
+    lay.write_index([(lay.index([m]), "t")])
+    repo = f"tampered/{what}"
+    for reg in (registry_plain, mirror):
+        reg.push(lay.path, "t", repo, "1")
+    layer = json.loads(lay.blob_path(m).read_text())["layers"][0]["digest"]
+    if what == "blob":
+        mirror.blob_file(layer).write_bytes(raw_disk("tampered-other"))  # same size, other bytes
+        wrong = layer
+    else:
+        stored = mirror.blob_file(m["digest"])
+        stored.write_bytes(stored.read_bytes().replace(b'"t.raw"', b'"x.raw"'))  # still a valid manifest
+        wrong = m["digest"]
+    before = blob_gets(registry_plain, layer)
+    res = pull(tmp_path, registry_plain.ref(repo, "1"), "--mirror", f"{registry_plain.host}={mirror.host}")
+    assert res.rc == 1, res
+    err = res.json["error"]
+    assert err["code"] == "digest_mismatch" and f"expected {wrong}" in err["message"], err
+    assert not warnings(res)  # no fallthrough to the registry
+    assert blob_gets(registry_plain, layer) == before
+    out = tmp_path / "out"
+    assert not out.exists() or leftovers(out) == []
+
+
+def test_mirror_by_digest_only(tmp_path, image, both):
+    origin, good = both
+    d = disk(image)
+    spec = f"{origin.host}={good.host}"
+    asked = len(requests_for(good, REPO))
+    j = assert_pulled(pull(tmp_path, origin.ref(REPO, "1"), "--mirror", spec, "--mirror-by-digest-only"), d["raw"])
+    assert "mirror" not in j and len(requests_for(good, REPO)) == asked  # a tag never goes to the mirror
+    j = assert_pulled(pull(tmp_path, origin.ref(REPO, digest=image["index"]), "--replace", "--mirror", spec,
+                           "--mirror-by-digest-only"), d["raw"])
+    assert j["mirror"] == good.host
+
+
+def test_mirrors_from_the_environment_for_inspect_and_save(tmp_path, image, both):
+    origin, good = both
+    env = env_for(tmp_path, VMPULL_MIRRORS=f"docker.io=nowhere.example, {origin.host}={good.host}")
+    ins = run_vmpull("inspect", "--tls-verify=false", "--arch", "x86_64", origin.ref(REPO, "1"), env=env)
+    assert ins.rc == 0, ins
+    assert ins.json["mirror"] == good.host and ins.json["manifest_digest"] == disk(image)["manifest"]
+    dest = tmp_path / "layout"
+    res = run_vmpull("save", "--json", "-q", "--tls-verify=false", "--arch", "x86_64", origin.ref(REPO, "1"),
+                     f"oci-dir://{dest}", env=env)
+    assert res.rc == 0 and res.json["mirror"] == good.host, res
+    assert_pulled(pull(tmp_path, f"oci-dir://{dest}:1"), disk(image)["raw"])
+    # --mirror replaces the environment's list
+    res = pull(tmp_path, origin.ref(REPO, "1"), "--replace", "--mirror", "example.org=cache.example.org", env=env)
+    assert res.rc == 0 and "mirror" not in res.json, res
+
+
+def test_offline_after_a_pull_through_a_mirror(tmp_path, image, both):
+    """The cache keeps what the tag resolved to under the registry's name: --offline (no mirror asked) finds it."""
+    origin, good = both
+    env = env_for(tmp_path)
+    args = ["pull", "--json", "-q", "--tls-verify=false", "--arch", "x86_64", "--replace", "-o", tmp_path / "d.raw"]
+    res = run_vmpull(*args, "--mirror", f"{origin.host}={good.host}", origin.ref(REPO, "1"), env=env)
+    assert res.rc == 0 and res.json["mirror"] == good.host, res
+    res = run_vmpull(*args, "--offline", origin.ref(REPO, "1"), env=env)
+    assert_pulled(res, disk(image)["raw"])
+
+
+@pytest.mark.parametrize("spec,code,needle", [
+    ("quay.io", "usage", "REGISTRY=MIRROR"),
+    ("{host}=http://cache.example:5000", "usage", "without a scheme"),
+    ("{host}=cache", "usage", "registry host"),
+])
+def test_bad_mirror_options(tmp_path, registry_plain, spec, code, needle):
+    res = pull(tmp_path, registry_plain.ref(REPO, "1"), "--mirror", spec.format(host=registry_plain.host))
+    assert res.rc == 2, res
+    assert needle in res.stderr
+    if res.stdout:
+        assert res.json["error"]["code"] == code
+
+
+def test_pull_through_cache(tmp_path, tmp_path_factory, image, new_registry):
+    """distribution in proxy mode (`proxy: remoteurl:`) in front of an origin: two machines pull
+    through it; the second pull costs the origin no blob request."""
+    origin = new_registry("ptc-origin")
+    origin.push(image["layout"].path, "src", REPO, "1")
+    cache = new_registry("ptc-cache", extra_config=f"proxy:\n  remoteurl: http://{origin.host}\n")
+    d = disk(image)
+    spec = f"{origin.host}={cache.host}"
+    first = assert_pulled(pull(tmp_path / "one", origin.ref(REPO, "1"), "--mirror", spec), d["raw"])
+    assert first["mirror"] == cache.host
+    assert blob_gets(origin, d["layer"]) >= 1  # the cache fetched it from the origin
+    # The cache stores a blob in the background while it streams it to the first client (the
+    # second fetch at the origin): wait until it is stored, then count.
+    deadline = time.monotonic() + 20
+    while not cache.blob_file(d["layer"]).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert cache.blob_file(d["layer"]).read_bytes() == d["blob"]
+    time.sleep(0.3)  # the origin logs that request as it ends
+    after_first = blob_gets(origin, d["layer"])
+    second = assert_pulled(pull(tmp_path / "two", origin.ref(REPO, "1"), "--mirror", spec), d["raw"])
+    assert second["mirror"] == cache.host
+    assert blob_gets(origin, d["layer"]) == after_first  # served from the cache
+    assert blob_gets(cache, d["layer"]) == 2  # both machines got the disk from the cache
