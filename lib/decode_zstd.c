@@ -91,6 +91,10 @@ int decode_zstd(struct byte_source *in, struct sink *out, const struct decode_op
     hint = ZSTD_decompressStream(d, &ob, &ib);
     if (ZSTD_isError(hint)) {
       ZSTD_ErrorCode code = ZSTD_getErrorCode(hint);
+      if (code == ZSTD_error_frameParameter_windowTooLarge)
+        return error_set(err, VMPULL_E_LIMIT,
+                         "zstd: the frame needs a window larger than the decoder limit of %llu MiB",
+                         (1ull << DECODE_WINDOW_LOG_MAX) >> 20);
       int vcode = code == ZSTD_error_frameParameter_windowTooLarge || code == ZSTD_error_memory_allocation
                       ? VMPULL_E_LIMIT
                       : VMPULL_E_CORRUPT;

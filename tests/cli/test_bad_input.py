@@ -120,6 +120,17 @@ def _lzma_dict(folder):
     return ROOT / "fuzz" / "seeds" / "decode_lzma" / "crash-dict-4gib.lzma"
 
 
+def zstd_with_window(descriptor):
+    """A one-byte zstd frame whose header asks for the window Window_Descriptor byte describes."""
+    return bytes([0x28, 0xB5, 0x2F, 0xFD, 0x00, descriptor, 0x09, 0x00, 0x00, 0x41])
+
+
+# 2^31 + 2^31/8: a window the format allows but more than the 2 GiB decoder limit.
+@row("zstd-window-over-2gib", "limit", says="decoder limit of 2048 MiB")
+def _zstd_window(folder):
+    return write(folder, "disk.raw.zst", zstd_with_window((21 << 3) | 1))
+
+
 # --- the size a format declares must be what was written --------------------------------------
 
 
@@ -554,6 +565,13 @@ def test_oci_limits_just_within(case, tmp_path, env):
     res = run_vmpull("pull", "--json", "--progress", "never", *ARCH, "--data-dir", out, src, env=env)
     assert res.rc == 0, res
     assert Path(res.json["path"]).read_bytes() == PAYLOAD[:8192]
+
+
+def test_zstd_window_of_2gib_is_within(tmp_path, env):
+    src = write(tmp_path, "disk.raw.zst", zstd_with_window(21 << 3))
+    res = run_vmpull("pull", "--json", "--progress", "never", "-o", tmp_path / "disk.raw", src, env=env)
+    assert res.rc == 0, res
+    assert (tmp_path / "disk.raw").read_bytes() == b"A"
 
 
 def test_401_loop_is_bounded(hostile_registry, tmp_path, env):

@@ -64,6 +64,7 @@ static void test_challenges(void **state) {
       "Bearer realm=\"unterminated",
       "Basic realm=\"x\" \"junk\"",
       "=\"x\"",
+      "Basic realm=\"r\", =", /* a Basic challenge, then a malformed one: was a double free (fuzz/) */
   };
   for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
     struct oci_challenge c;
