@@ -17,6 +17,8 @@ Measurement rules, the same for vmpull and every peer:
     returns). So that both sides finish with the data on disk, each peer command is followed
     by `sync FILE` (fsync of that one file) inside the timed region. --no-peer-sync turns
     that off (vmpull then pays for durability and the peers do not).
+  * vmpull runs with its defaults (the cache on) but with a fresh, empty --cache-dir for every
+    run, so every pull is cold unless a row says otherwise (the cache rows fill it on purpose).
   * Wall time from fork to exit; peak RSS is /usr/bin/time's %M (the largest process of a
     pipeline); allocated bytes are st_blocks * 512 of the output.
   * vmpull's output is compared byte for byte with the original disk (first repetition only,

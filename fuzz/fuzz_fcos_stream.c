@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const char *const combos[][2] = {
@@ -17,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (fcos_stream_select((const char *)data, size, combos[i][0], combos[i][1], &a, &err) == 0) {
       if (!a.location || !a.sha256 || !oci_digest_valid(a.sha256))
         abort();
-      if (strncmp(a.location, "https://", 8) != 0 && strncmp(a.location, "http://", 7) != 0)
+      if (strncasecmp(a.location, "https://", 8) != 0 && strncasecmp(a.location, "http://", 7) != 0)
         abort(); /* the stream must not send vmpull to file:// or anywhere else */
     } else if (err.code <= VMPULL_OK || !err.message[0]) {
       abort();

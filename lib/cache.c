@@ -3,6 +3,7 @@
 
 #include "disk_copy.h"
 #include "error.h"
+#include "json_util.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -12,12 +13,6 @@
 #include <sys/stat.h>
 
 #define DOC_MAX (16u << 20)
-
-static inline void json_putp(json_object **j) {
-  if (*j)
-    json_object_put(*j);
-}
-#define _cleanup_json_ __attribute__((cleanup(json_putp)))
 
 /* mkdir -p with 0700 folders: the cache can hold private images. */
 int cache_make_dirs(const char *path) {
@@ -144,10 +139,15 @@ static void random_name(char out[17]) {
   out[16] = '\0';
 }
 
-int cache_write_file(int dirfd, const char *name, const void *buf, size_t len) {
+/* A temporary's name: .tmp-<random>, which prune's sweep recognises. */
+static char *tmp_name(void) {
   char rnd[17];
   random_name(rnd);
-  _cleanup_free_ char *tmp = xasprintf(".tmp-%s", rnd);
+  return xasprintf(".tmp-%s", rnd);
+}
+
+int cache_write_file(int dirfd, const char *name, const void *buf, size_t len) {
+  _cleanup_free_ char *tmp = tmp_name();
   if (!tmp)
     return -ENOMEM;
   _cleanup_close_ int fd = openat(dirfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -266,11 +266,9 @@ int cache_blob_verify(struct cache *c, const char *digest) {
   unsigned len = 0;
   if (EVP_DigestFinal_ex(md, out, &len) != 1 || len != 32)
     return -EIO;
-  static const char digits[] = "0123456789abcdef";
-  for (unsigned i = 0; i < len; i++)
-    if (hex[2 * i] != digits[out[i] >> 4] || hex[2 * i + 1] != digits[out[i] & 15])
-      return 0;
-  return 1;
+  char got[65];
+  hex_of(out, len, got);
+  return strcmp(got, hex) == 0;
 }
 
 int cache_blob_write(struct cache *c, const void *buf, size_t len, char digest_out[80], vmpull_error *err) {
@@ -517,9 +515,7 @@ int cache_disk_store(struct cache *c, const char *digest, int fd, const struct c
   _cleanup_close_ int out = openat(c->disks_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   _cleanup_free_ char *tmp = NULL;
   if (out < 0) {
-    char rnd[17];
-    random_name(rnd);
-    tmp = xasprintf(".tmp-%s", rnd);
+    tmp = tmp_name();
     if (!tmp)
       return error_oom(err);
     out = openat(c->disks_fd, tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -531,9 +527,7 @@ int cache_disk_store(struct cache *c, const char *digest, int fd, const struct c
   if (r == 0 && ftruncate(out, (off_t)d->size) < 0)
     r = -errno;
   if (r == 0 && !tmp) {
-    char rnd[17];
-    random_name(rnd);
-    tmp = xasprintf(".tmp-%s", rnd);
+    tmp = tmp_name();
     if (!tmp)
       r = -ENOMEM;
     else if (linkat(out, "", c->disks_fd, tmp, AT_EMPTY_PATH) < 0) {

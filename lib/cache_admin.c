@@ -92,6 +92,18 @@ static inline void closedirp(DIR **d) {
 }
 #define _cleanup_dir_ __attribute__((cleanup(closedirp)))
 
+/* refs/<name> parsed: *j is NULL when the file is not JSON; < 0 when it is empty or unreadable. */
+static int read_ref(int refs_fd, const char *name, json_object **j) {
+  _cleanup_close_ int fd = openat(refs_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  char buf[16384];
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+  if (n <= 0)
+    return -1;
+  buf[n] = '\0';
+  *j = json_tokener_parse(buf);
+  return 0;
+}
+
 static int scan_refs(struct cache *c, struct scan *s) {
   _cleanup_dir_ DIR *d = open_dir(c->refs_fd);
   if (!d)
@@ -101,13 +113,9 @@ static int scan_refs(struct cache *c, struct scan *s) {
   while ((de = readdir(d))) {
     if (!ends_with_ci(de->d_name, ".json") || de->d_name[0] == '.')
       continue;
-    _cleanup_close_ int fd = openat(c->refs_fd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    char buf[16384];
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-    if (n <= 0)
+    json_object *j;
+    if (read_ref(c->refs_fd, de->d_name, &j) < 0)
       continue;
-    buf[n] = '\0';
-    json_object *j = json_tokener_parse(buf);
     json_object *dv, *kv;
     if (j && json_object_object_get_ex(j, "digest", &dv) && json_object_object_get_ex(j, "key", &kv) &&
         json_object_is_type(dv, json_type_string) && json_object_is_type(kv, json_type_string)) {
@@ -209,6 +217,21 @@ static int open_existing(const char *dir, struct cache **c, vmpull_error *err) {
   return r;
 }
 
+/* Open and read the whole cache, oldest use first when sorted; *c stays NULL for a missing cache. */
+static int open_scanned(const char *cache_dir, int sorted, struct cache **c, struct scan *s, vmpull_error *err) {
+  int r = open_existing(cache_dir, c, err);
+  if (r < 0 || !*c)
+    return r;
+  r = scan_all(*c, s, err);
+  if (r < 0) {
+    scan_free(s);
+    return r;
+  }
+  if (sorted && s->n) /* qsort(NULL, 0, ...) is undefined behaviour (UBSan reports it) */
+    qsort(s->v, s->n, sizeof(*s->v), by_last_use);
+  return 0;
+}
+
 static void take_result(struct scan *s, vmpull_cache_entries *out) {
   out->entries = TAKE_PTR(s->v);
   out->count = s->n;
@@ -221,17 +244,10 @@ VMPULL_PUBLIC int vmpull_cache_list(const char *cache_dir, vmpull_cache_entries 
     return error_set(err, VMPULL_E_USAGE, "vmpull_cache_list: no result given");
   memset(out, 0, sizeof(*out));
   _cleanup_cache_ struct cache *c = NULL;
-  int r = open_existing(cache_dir, &c, err);
+  struct scan s = {0};
+  int r = open_scanned(cache_dir, 1, &c, &s, err);
   if (r < 0 || !c)
     return r;
-  struct scan s = {0};
-  r = scan_all(c, &s, err);
-  if (r < 0) {
-    scan_free(&s);
-    return r;
-  }
-  if (s.n) /* qsort(NULL, 0, ...) is undefined behaviour (UBSan reports it) */
-    qsort(s.v, s.n, sizeof(*s.v), by_last_use);
   take_result(&s, out);
   scan_free(&s);
   return 0;
@@ -279,13 +295,9 @@ static void sweep(struct cache *c, int64_t now) {
         continue;
       int gone = 0;
       if (dirs[i] == c->refs_fd) {
-        _cleanup_close_ int fd = openat(c->refs_fd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        char buf[16384];
-        ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-        if (n <= 0)
+        json_object *j;
+        if (read_ref(c->refs_fd, de->d_name, &j) < 0)
           continue;
-        buf[n] = '\0';
-        json_object *j = json_tokener_parse(buf);
         json_object *dv;
         if (j && json_object_object_get_ex(j, "digest", &dv) && json_object_is_type(dv, json_type_string))
           gone = !cache_blob_exists(c, json_object_get_string(dv));
@@ -316,17 +328,10 @@ VMPULL_PUBLIC int vmpull_cache_prune(const char *cache_dir, int64_t older_than, 
   if (older_than < -1)
     return error_set(err, VMPULL_E_USAGE, "vmpull_cache_prune: negative age");
   _cleanup_cache_ struct cache *c = NULL;
-  int r = open_existing(cache_dir, &c, err);
+  struct scan s = {0};
+  int r = open_scanned(cache_dir, 1, &c, &s, err);
   if (r < 0 || !c)
     return r;
-  struct scan s = {0};
-  r = scan_all(c, &s, err);
-  if (r < 0) {
-    scan_free(&s);
-    return r;
-  }
-  if (s.n) /* qsort(NULL, 0, ...) is undefined behaviour (UBSan reports it) */
-    qsort(s.v, s.n, sizeof(*s.v), by_last_use);
   int64_t now = (int64_t)time(NULL);
   vmpull_cache_entry *gone = NULL;
   size_t ngone = 0, capgone = 0;
@@ -360,15 +365,10 @@ VMPULL_PUBLIC int vmpull_cache_verify(const char *cache_dir, vmpull_cache_entrie
   if (removed)
     memset(removed, 0, sizeof(*removed));
   _cleanup_cache_ struct cache *c = NULL;
-  int r = open_existing(cache_dir, &c, err);
+  struct scan s = {0};
+  int r = open_scanned(cache_dir, 0, &c, &s, err);
   if (r < 0 || !c)
     return r;
-  struct scan s = {0};
-  r = scan_all(c, &s, err);
-  if (r < 0) {
-    scan_free(&s);
-    return r;
-  }
   vmpull_cache_entry *bad = NULL;
   size_t nbad = 0, capbad = 0;
   int checked = 0;

@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "http.h"
+#include "pull_cache.h"
 #include "redact.h"
 #include "util.h"
 
@@ -189,7 +190,8 @@ int checksums_parse(const char *text, size_t len, const char *name, char **diges
   return *digest ? 0 : error_oom(err);
 }
 
-static int read_checksums(const vmpull_pull_options *o, char **text, size_t *len, vmpull_error *err) {
+static int read_checksums(const vmpull_pull_options *o, struct pull_cache *pc, char **text, size_t *len,
+                          vmpull_error *err) {
   const char *src = o->checksums;
   if (strncasecmp(src, "http://", 7) == 0 || strncasecmp(src, "https://", 8) == 0) {
     struct http_config c;
@@ -197,7 +199,8 @@ static int read_checksums(const vmpull_pull_options *o, char **text, size_t *len
     struct http_request req = {
         .url = src, .max_redirects = 10, .allow_insecure_redirect = !c.tls_verify, .max_body = CHECKSUMS_MAX};
     __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
-    int r = http_get(&c, &req, &resp, err);
+    /* Like the image itself: retried, revalidated against the cache, and there for --offline. */
+    int r = fetch_document(pc, &c, &req, &resp, err);
     if (r < 0)
       return r;
     if (resp.status != 200)
@@ -216,7 +219,8 @@ static int read_checksums(const vmpull_pull_options *o, char **text, size_t *len
   return 0;
 }
 
-int checksums_lookup(const vmpull_pull_options *o, const char *name, char **digest, vmpull_error *err) {
+int checksums_lookup(const vmpull_pull_options *o, struct pull_cache *pc, const char *name, char **digest,
+                     vmpull_error *err) {
   _cleanup_free_ char *shown = redact_source(o->checksums);
   if (!shown)
     return error_oom(err);
@@ -224,7 +228,7 @@ int checksums_lookup(const vmpull_pull_options *o, const char *name, char **dige
     return error_set(err, VMPULL_E_USAGE, "checksums %s: the source has no file name to look up", shown);
   _cleanup_free_ char *text = NULL;
   size_t len = 0;
-  int r = read_checksums(o, &text, &len, err);
+  int r = read_checksums(o, pc, &text, &len, err);
   if (r >= 0)
     r = checksums_parse(text, len, name, digest, err);
   if (r < 0)

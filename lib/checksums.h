@@ -17,8 +17,13 @@
  * -VMPULL_E_NOT_FOUND when no SHA-256 entry names it. */
 int checksums_parse(const char *text, size_t len, const char *name, char **digest, vmpull_error *err);
 
+struct pull_cache;
+
 /* Read o->checksums (a path, file:// or an http(s) URL fetched with o's
- * network settings) and look name up in it. Errors name the checksum source. */
-int checksums_lookup(const vmpull_pull_options *o, const char *name, char **digest, vmpull_error *err);
+ * network settings, with retries and through the pull's cache pc, which may be
+ * NULL; with --offline the cached copy) and look name up in it. Errors name
+ * the checksum source. */
+int checksums_lookup(const vmpull_pull_options *o, struct pull_cache *pc, const char *name, char **digest,
+                     vmpull_error *err);
 
 #endif

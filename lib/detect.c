@@ -2,6 +2,7 @@
 #include "detect.h"
 
 #include "error.h"
+#include "source.h"
 #include "util.h"
 
 #include <string.h>
@@ -65,5 +66,24 @@ int detect_format(const uint8_t *head, size_t len, const char *name, enum format
                          formats[i].name, formats[i].name);
   }
   *out = FORMAT_NONE;
+  return 0;
+}
+
+int detect_source(struct byte_source *content, const char *name, struct byte_source **stream, enum format *out,
+                  vmpull_error *err) {
+  _cleanup_source_ struct byte_source *peek = source_peek_new(content);
+  if (!peek) {
+    source_free(content);
+    return error_oom(err);
+  }
+  const uint8_t *head;
+  size_t head_len;
+  int r = source_peek(peek, DETECT_PEEK, &head, &head_len, err);
+  if (r < 0)
+    return r;
+  r = detect_format(head, head_len, name, out, err);
+  if (r < 0)
+    return r;
+  *stream = TAKE_PTR(peek);
   return 0;
 }

@@ -7,24 +7,12 @@
  */
 #include "detect.h"
 #include "error.h"
+#include "global.h"
+#include "json_util.h"
 #include "oci_source.h"
 #include "redact.h"
 #include "unwrap_tar.h"
 #include "util.h"
-
-#include <json-c/json.h>
-
-#define DEFAULT_MACHINE "podman-machine-default" /* as pull.c */
-
-static inline void json_putp(json_object **o) {
-  if (*o)
-    json_object_put(*o);
-}
-#define _cleanup_json_ __attribute__((cleanup(json_putp)))
-
-static json_object *json_str(const char *s) {
-  return s ? json_object_new_string(s) : NULL;
-}
 
 struct inspect_ctx {
   const vmpull_pull_options *o;
@@ -50,53 +38,37 @@ static int peek_layer(struct inspect_ctx *c, const struct oci_target *t, json_ob
     free(rs.image_name);
     rs.image_name = TAKE_PTR(entry);
   }
-  _cleanup_source_ struct byte_source *stream = source_peek_new(content);
-  if (!stream) {
-    source_free(content);
-    return error_oom(err);
-  }
-  const uint8_t *head;
-  size_t head_len;
-  r = source_peek(stream, DETECT_PEEK, &head, &head_len, err);
-  if (r < 0)
-    return r;
+  _cleanup_source_ struct byte_source *stream = NULL;
   enum format format;
-  r = detect_format(head, head_len, rs.image_name, &format, err);
+  r = detect_source(content, rs.image_name, &stream, &format, err);
   if (r < 0)
     return r;
   _cleanup_free_ char *out_path = NULL;
-  if (c->o->output) {
-    out_path = strdup(c->o->output);
-    if (!out_path)
-      return error_oom(err);
-  } else if (c->o->data_dir) {
-    r = naming_output_path(c->o->data_dir, c->o->machine_name ? c->o->machine_name : DEFAULT_MACHINE, rs.image_name,
-                           format_suffix(format), &out_path, err);
-    if (r < 0)
-      return r;
-  }
-  json_object_object_add(e, "file_name", json_str(rs.image_name));
-  json_object_object_add(e, "format", json_str(format_name(format)));
-  json_object_object_add(e, "output_path", json_str(out_path));
-  json_object_object_add(e, "pinned_reference", json_str(rs.reference));
+  r = pull_output_path(c->o, rs.image_name, format_suffix(format), &out_path, err);
+  if (r < 0)
+    return r;
+  json_object_object_add(e, "file_name", json_string_or_null(rs.image_name));
+  json_object_object_add(e, "format", json_string_or_null(format_name(format)));
+  json_object_object_add(e, "output_path", json_string_or_null(out_path));
+  json_object_object_add(e, "pinned_reference", json_string_or_null(rs.reference));
   return 0;
 }
 
 static int describe(struct inspect_ctx *c, const struct oci_target *t, json_object *e, vmpull_error *err) {
-  json_object_object_add(e, "index_digest", json_str(t->index_digest));
-  json_object_object_add(e, "manifest_digest", json_str(t->manifest_digest));
+  json_object_object_add(e, "index_digest", json_string_or_null(t->index_digest));
+  json_object_object_add(e, "manifest_digest", json_string_or_null(t->manifest_digest));
   json_object *platform = NULL;
   if (t->entry.architecture || t->entry.os) {
     platform = json_object_new_object();
-    json_object_object_add(platform, "os", json_str(t->entry.os));
-    json_object_object_add(platform, "architecture", json_str(t->entry.architecture));
-    json_object_object_add(platform, "variant", json_str(t->entry.variant));
+    json_object_object_add(platform, "os", json_string_or_null(t->entry.os));
+    json_object_object_add(platform, "architecture", json_string_or_null(t->entry.architecture));
+    json_object_object_add(platform, "variant", json_string_or_null(t->entry.variant));
   }
   json_object_object_add(e, "platform", platform);
-  json_object_object_add(e, "disktype", json_str(t->entry.disktype));
-  json_object_object_add(e, "layer_digest", json_str(t->layer.digest));
+  json_object_object_add(e, "disktype", json_string_or_null(t->entry.disktype));
+  json_object_object_add(e, "layer_digest", json_string_or_null(t->layer.digest));
   json_object_object_add(e, "size", json_object_new_int64((int64_t)t->layer.size));
-  json_object_object_add(e, "media_type", json_str(t->layer.media_type));
+  json_object_object_add(e, "media_type", json_string_or_null(t->layer.media_type));
   json_object_object_add(e, "tar_layer", json_object_new_boolean(t->tar_layer));
   return peek_layer(c, t, e, err);
 }
@@ -133,9 +105,9 @@ static int inspect_run(const vmpull_pull_options *o, unsigned flags, char **json
   _cleanup_json_ json_object *root = json_object_new_object();
   if (!root)
     return error_oom(err);
-  json_object_object_add(root, "reference", json_str(store->display));
+  json_object_object_add(root, "reference", json_string_or_null(store->display));
   if (store->mirror) /* docker:// answered by a registry mirror (oci_mirror.h) */
-    json_object_object_add(root, "mirror", json_str(store->mirror));
+    json_object_object_add(root, "mirror", json_string_or_null(store->mirror));
 
   __attribute__((cleanup(oci_target_clear))) struct oci_target chosen = {0};
   if (!(flags & VMPULL_INSPECT_ALL)) {
@@ -160,10 +132,9 @@ static int inspect_run(const vmpull_pull_options *o, unsigned flags, char **json
     r = oci_walk_all(&store->walk, on_target, &c, err);
     if (r < 0)
       return r;
-    json_object_object_add(root, "index_digest", json_str(c.index_digest));
+    json_object_object_add(root, "index_digest", json_string_or_null(c.index_digest));
   }
-  const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-  *json = text ? strdup(text) : NULL;
+  *json = json_text_dup(root);
   if (!*json)
     return error_oom(err);
   return 0;
@@ -176,11 +147,7 @@ VMPULL_PUBLIC int vmpull_inspect(const vmpull_pull_options *opts, unsigned flags
   error_clear(err);
   if (json)
     *json = NULL;
-  if (!opts || !json || opts->struct_size < offsetof(vmpull_pull_options, cancel) + sizeof(opts->cancel))
-    return error_set(err, VMPULL_E_USAGE, "vmpull_inspect: options not initialised with vmpull_pull_options_init");
-  if (flags & ~VMPULL_INSPECT_ALL)
-    return error_set(err, VMPULL_E_USAGE, "vmpull_inspect: unknown flags 0x%x", flags);
-  int r = vmpull_global_init(err);
+  int r = public_call_check("vmpull_inspect", opts, json, flags, VMPULL_INSPECT_ALL, err);
   if (r < 0)
     return r;
   _cleanup_free_ char *shown = redact_source(opts->source ? opts->source : "");

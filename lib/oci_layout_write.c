@@ -16,6 +16,7 @@
 #include "oci_layout_write.h"
 
 #include "error.h"
+#include "json_util.h"
 #include "oci_manifest.h"
 #include "oci_source.h"
 #include "progress.h"
@@ -51,12 +52,6 @@ struct layout_writer {
   size_t n_members;
   uint8_t *buf;
 };
-
-static inline void json_putp(json_object **o) {
-  if (*o)
-    json_object_put(*o);
-}
-#define _cleanup_json_ __attribute__((cleanup(json_putp)))
 
 /* --- a byte source over memory, for documents --- */
 
@@ -629,8 +624,7 @@ static int build_index(const char *old, size_t old_len, const char *path, json_o
   json_object_object_add(ann, OCI_ANNOTATION_REF_NAME, json_object_new_string(ref_name));
   json_object_array_add(kept, json_object_get(entry));
   json_object_object_add(index, "manifests", kept);
-  const char *text = json_object_to_json_string_ext(index, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-  *out = text ? strdup(text) : NULL;
+  *out = json_text_dup(index);
   return *out ? 0 : error_oom(err);
 }
 

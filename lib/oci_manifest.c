@@ -2,6 +2,7 @@
 #include "oci_manifest.h"
 
 #include "error.h"
+#include "json_util.h"
 #include "oci_digest.h"
 #include "resolve.h"
 #include "util.h"
@@ -11,12 +12,6 @@
 #include <sys/utsname.h>
 
 #define LIST_MAX 1024 /* bytes of "what exists" listed in a no-match message */
-
-static inline void json_putp(json_object **o) {
-  if (*o)
-    json_object_put(*o);
-}
-#define _cleanup_json_ __attribute__((cleanup(json_putp)))
 
 void oci_descriptor_clear(struct oci_descriptor *d) {
   free(d->media_type);

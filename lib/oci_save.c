@@ -21,6 +21,8 @@
  * when the copy fails.
  */
 #include "error.h"
+#include "global.h"
+#include "json_util.h"
 #include "oci_digest.h"
 #include "oci_layout_write.h"
 #include "oci_ref.h"
@@ -33,16 +35,6 @@
 #define REF_NAME_MAX 255
 #define OCI_MT_EMPTY "application/vnd.oci.empty.v1+json"
 #define EMPTY_CONFIG "{}"
-
-static inline void json_putp(json_object **o) {
-  if (*o)
-    json_object_put(*o);
-}
-#define _cleanup_json_ __attribute__((cleanup(json_putp)))
-
-static json_object *json_str(const char *s) {
-  return s ? json_object_new_string(s) : NULL;
-}
 
 /* A document the walk fetched (already checked against its digest). */
 struct saved_doc {
@@ -310,15 +302,15 @@ static int disk_entry(const struct save_target *s, const struct saved_doc *m, js
   const struct oci_descriptor *via = &s->t.entry;
   if (via->architecture || via->os) {
     json_object *p = json_object_new_object();
-    json_object_object_add(p, "architecture", json_str(via->architecture ? via->architecture : ""));
-    json_object_object_add(p, "os", json_str(via->os ? via->os : "linux"));
+    json_object_object_add(p, "architecture", json_string_or_null(via->architecture ? via->architecture : ""));
+    json_object_object_add(p, "os", json_string_or_null(via->os ? via->os : "linux"));
     if (via->variant)
-      json_object_object_add(p, "variant", json_str(via->variant));
+      json_object_object_add(p, "variant", json_string_or_null(via->variant));
     json_object_object_add(e, "platform", p);
   }
   if (via->disktype) {
     json_object *a = json_object_new_object();
-    json_object_object_add(a, OCI_ANNOTATION_DISKTYPE, json_str(via->disktype));
+    json_object_object_add(a, OCI_ANNOTATION_DISKTYPE, json_string_or_null(via->disktype));
     json_object_object_add(e, "annotations", a);
   }
   return 0;
@@ -694,18 +686,17 @@ static int save_run(const vmpull_pull_options *o, const char *dest, unsigned fla
   _cleanup_free_ char *destination = xasprintf("%s://%s:%s", d.archive ? "oci-archive" : "oci-dir", d.path, d.ref);
   if (!out || !shown || !destination)
     return error_oom(err);
-  json_object_object_add(out, "source", json_str(shown));
-  json_object_object_add(out, "destination", json_str(destination));
-  json_object_object_add(out, "ref_name", json_str(d.ref));
+  json_object_object_add(out, "source", json_string_or_null(shown));
+  json_object_object_add(out, "destination", json_string_or_null(destination));
+  json_object_object_add(out, "ref_name", json_string_or_null(d.ref));
   json_object_object_add(out, "digest", json_object_get(json_object_object_get(entry, "digest")));
   json_object_object_add(out, "media_type", json_object_get(json_object_object_get(entry, "mediaType")));
-  json_object_object_add(out, "mirror", json_str(c.store ? c.store->mirror : NULL));
+  json_object_object_add(out, "mirror", json_string_or_null(c.store ? c.store->mirror : NULL));
   json_object_object_add(out, "manifests", json_object_get(manifests));
   json_object_object_add(out, "blobs", json_object_new_int64(c.blobs));
   json_object_object_add(out, "blobs_reused", json_object_new_int64(c.reused));
   json_object_object_add(out, "bytes", json_object_new_int64((int64_t)c.bytes));
-  const char *text = json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-  *json = text ? strdup(text) : NULL;
+  *json = json_text_dup(out);
   return *json ? 0 : error_oom(err);
 }
 
@@ -717,11 +708,7 @@ VMPULL_PUBLIC int vmpull_save(const vmpull_pull_options *opts, const char *dest,
   error_clear(err);
   if (json)
     *json = NULL;
-  if (!opts || !json || opts->struct_size < offsetof(vmpull_pull_options, cancel) + sizeof(opts->cancel))
-    return error_set(err, VMPULL_E_USAGE, "vmpull_save: options not initialised with vmpull_pull_options_init");
-  if (flags & ~VMPULL_SAVE_ALL)
-    return error_set(err, VMPULL_E_USAGE, "vmpull_save: unknown flags 0x%x", flags);
-  int r = vmpull_global_init(err);
+  int r = public_call_check("vmpull_save", opts, json, flags, VMPULL_SAVE_ALL, err);
   if (r < 0)
     return r;
   _cleanup_free_ char *shown = redact_source(opts->source ? opts->source : "");

@@ -45,6 +45,46 @@ int oci_check_document(const struct oci_descriptor *d, const char *buf, size_t l
   return oci_digest_verify(d->digest, buf, len, what, err);
 }
 
+int oci_layout_doc_size_check(const struct oci_descriptor *d, const char *kind, vmpull_error *err) {
+  if (d->size > OCI_DOC_MAX)
+    return error_set(err, VMPULL_E_LIMIT, "%s %s is %llu bytes, more than the %u MiB limit", kind, d->digest,
+                     (unsigned long long)d->size, OCI_DOC_MAX >> 20);
+  return 0;
+}
+
+int oci_layout_doc_take(const struct oci_descriptor *d, const char *kind, char **data, size_t len, char **buf,
+                        size_t *buf_len, vmpull_error *err) {
+  char what[200];
+  snprintf(what, sizeof(what), "%s %s", kind, d->digest);
+  int r = oci_check_document(d, *data, len, what, err);
+  if (r < 0)
+    return r;
+  *buf_len = len;
+  *buf = TAKE_PTR(*data);
+  return 0;
+}
+
+int oci_layout_walk_init(struct oci_store *s, const vmpull_pull_options *o, size_t root_len, oci_fetch_fn fetch,
+                         void *userdata, const char *ref_name, vmpull_error *err) {
+  int r = oci_select_from_options(o, &s->walk.sel, err);
+  if (r < 0)
+    return r;
+  s->walk.root = s->root;
+  s->walk.root_len = root_len;
+  s->walk.root_name = "index.json";
+  s->walk.root_is_layout = 1;
+  s->walk.root_type = OCI_MT_INDEX;
+  s->walk.fetch = fetch;
+  s->walk.userdata = userdata;
+  s->walk.ref_name = ref_name;
+  return 0;
+}
+
+char *oci_layout_pinned_reference(struct oci_store *s, const char *manifest_digest) {
+  (void)s;
+  return strdup(manifest_digest);
+}
+
 struct blob_at {
   struct oci_store *s;
   const struct oci_descriptor *d;

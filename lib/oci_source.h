@@ -60,4 +60,16 @@ int oci_resolve_target(struct oci_store *s, const struct oci_target *t, struct r
 int oci_check_document(const struct oci_descriptor *d, const char *buf, size_t len, const char *what,
                        vmpull_error *err);
 
+/* Shared by the local layout stores (oci-dir://, oci-archive://). */
+/* A document d names may be at most OCI_DOC_MAX bytes; kind ("index", "manifest") names it. */
+int oci_layout_doc_size_check(const struct oci_descriptor *d, const char *kind, vmpull_error *err);
+/* The document read for d (len bytes of *data) must match d; then it is handed to *buf and *buf_len. */
+int oci_layout_doc_take(const struct oci_descriptor *d, const char *kind, char **data, size_t len, char **buf,
+                        size_t *buf_len, vmpull_error *err);
+/* Walk s->root (root_len bytes, the layout's index.json) with o's selection, fetching through fetch. */
+int oci_layout_walk_init(struct oci_store *s, const vmpull_pull_options *o, size_t root_len, oci_fetch_fn fetch,
+                         void *userdata, const char *ref_name, vmpull_error *err);
+/* pinned_reference for a layout: the manifest digest alone. */
+char *oci_layout_pinned_reference(struct oci_store *s, const char *manifest_digest);
+
 #endif

@@ -20,7 +20,6 @@
 #include "unwrap_tar.h"
 #include "util.h"
 
-#define DEFAULT_MACHINE "podman-machine-default"
 #define DEFAULT_MAX_SIZE (1ull << 40) /* 1 TiB */
 
 VMPULL_PUBLIC const char *vmpull_version(void) { return VMPULL_VERSION; }
@@ -140,7 +139,7 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   progress.ev.mirror = rs.mirror;
   _cleanup_free_ char *listed_digest = NULL; /* --checksums: the list's entry for this image */
   if (o->checksums) {
-    r = checksums_lookup(o, rs.image_name, &listed_digest, err);
+    r = checksums_lookup(o, &pc, rs.image_name, &listed_digest, err);
     if (r < 0)
       return r;
   }
@@ -185,32 +184,18 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   }
 
   /* detect */
-  _cleanup_source_ struct byte_source *stream = source_peek_new(content);
-  if (!stream) {
-    source_free(content);
-    return error_oom(err);
-  }
-  const uint8_t *head;
-  size_t head_len;
-  r = source_peek(stream, DETECT_PEEK, &head, &head_len, err);
-  if (r < 0)
-    return r;
+  _cleanup_source_ struct byte_source *stream = NULL;
   enum format format;
-  r = detect_format(head, head_len, rs.image_name, &format, err);
+  r = detect_source(content, rs.image_name, &stream, &format, err);
   if (r < 0)
     return r;
 
   /* sink */
   _cleanup_free_ char *out_path = NULL;
-  if (o->output) {
-    out_path = strdup(o->output);
-    if (!out_path)
-      return error_oom(err);
-  } else {
-    r = naming_output_path(o->data_dir, o->machine_name ? o->machine_name : DEFAULT_MACHINE, rs.image_name,
-                           format_suffix(format), &out_path, err);
-    if (r < 0)
-      return r;
+  r = pull_output_path(o, rs.image_name, format_suffix(format), &out_path, err);
+  if (r < 0)
+    return r;
+  if (!o->output) {
     r = make_dirs(o->data_dir, err);
     if (r < 0)
       return r;

@@ -30,6 +30,10 @@ const char *path_base_name(const char *path);
 /* <data_dir>/<machine>_<image_name without the format's suffix>. */
 int naming_output_path(const char *data_dir, const char *machine, const char *image_name, const char *strip_suffix,
                        char **out, vmpull_error *err);
+/* Where a pull of image_name writes: o->output as given, else the naming rule under o->data_dir
+ * (machine o->machine_name or podman-machine-default); *out is NULL when neither is set. */
+int pull_output_path(const vmpull_pull_options *o, const char *image_name, const char *strip_suffix, char **out,
+                     vmpull_error *err);
 
 struct resolved {
   struct byte_source *src;      /* the bytes as fetched (owned) */

@@ -6,6 +6,8 @@
 #include "resolve.h"
 #include "util.h"
 
+#define DEFAULT_MACHINE "podman-machine-default" /* podman's, whose data folder pulls usually fill */
+
 static const struct {
   const char *prefix;
   enum source_kind kind;
@@ -79,6 +81,19 @@ int naming_output_path(const char *data_dir, const char *machine, const char *im
   return *out ? 0 : error_oom(err);
 }
 
+int pull_output_path(const vmpull_pull_options *o, const char *image_name, const char *strip_suffix, char **out,
+                     vmpull_error *err) {
+  *out = NULL;
+  if (o->output) {
+    *out = strdup(o->output);
+    return *out ? 0 : error_oom(err);
+  }
+  if (!o->data_dir)
+    return 0;
+  return naming_output_path(o->data_dir, o->machine_name ? o->machine_name : DEFAULT_MACHINE, image_name, strip_suffix,
+                            out, err);
+}
+
 void resolved_clear(struct resolved *r) {
   source_free(r->src);
   free(r->image_name);
@@ -91,10 +106,9 @@ void resolved_clear(struct resolved *r) {
 }
 
 int resolve_file(const vmpull_pull_options *o, const char *path, struct resolved *r, vmpull_error *err) {
-  (void)o;
   if (strncasecmp(path, "file://", 7) == 0)
     path += 7;
-  int ret = source_file_open(path, &r->src, err);
+  int ret = source_file_open_cancellable(path, o ? o->cancel : NULL, &r->src, err);
   if (ret < 0)
     return ret;
   r->image_name = strdup(path_base_name(path));

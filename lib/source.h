@@ -42,6 +42,10 @@ static inline void source_freep(struct byte_source **s) { source_free(*s); }
 
 /* Local file. Fails on a directory, a missing or unreadable file, with the path in the message. */
 int source_file_open(const char *path, struct byte_source **out, vmpull_error *err);
+/* The same, for a path that may be a FIFO, a pipe or a device that goes quiet: waiting for a
+ * writer or for bytes ends with VMPULL_E_CANCELLED within 0.1 s once *cancel is set (may be NULL). */
+int source_file_open_cancellable(const char *path, volatile sig_atomic_t *cancel, struct byte_source **out,
+                                 vmpull_error *err);
 /* An open regular file (taking ownership of fd, also on failure); name is what errors say. */
 int source_file_from_fd(int fd, const char *name, uint64_t size, struct byte_source **out, vmpull_error *err);
 

@@ -171,25 +171,18 @@ static int find_blob(struct archive_store *st, struct scan *s, const struct oci_
 static int archive_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err) {
   struct archive_store *st = userdata;
   const char *kind = oci_media_is_index(d->media_type) ? "index" : "manifest";
-  if (d->size > OCI_DOC_MAX)
-    return error_set(err, VMPULL_E_LIMIT, "%s %s is %llu bytes, more than the %u MiB limit", kind, d->digest,
-                     (unsigned long long)d->size, OCI_DOC_MAX >> 20);
+  int r = oci_layout_doc_size_check(d, kind, err);
+  if (r < 0)
+    return r;
   __attribute__((cleanup(scan_close))) struct scan s = {.fd = -1};
-  int r = find_blob(st, &s, d, kind, err);
+  r = find_blob(st, &s, d, kind, err);
   if (r < 0)
     return r;
   _cleanup_free_ char *data = NULL;
   r = read_member(st, &s, d->digest, d->size, &data, err);
   if (r < 0)
     return r;
-  char what[200];
-  snprintf(what, sizeof(what), "%s %s", kind, d->digest);
-  r = oci_check_document(d, data, d->size, what, err);
-  if (r < 0)
-    return r;
-  *len = d->size;
-  *buf = TAKE_PTR(data);
-  return 0;
+  return oci_layout_doc_take(d, kind, &data, d->size, buf, len, err);
 }
 
 /* --- a blob streaming out of the tar --- */
@@ -238,11 +231,6 @@ static int archive_open_blob(struct oci_store *base, const struct oci_descriptor
   m->base.size = d->size;
   *out = TAKE_PTR(guard);
   return 0;
-}
-
-static char *archive_pinned_reference(struct oci_store *base, const char *manifest_digest) {
-  (void)base;
-  return strdup(manifest_digest);
 }
 
 static void tar_store_free(struct oci_store *base) {
@@ -315,7 +303,7 @@ int oci_archive_store_open(const vmpull_pull_options *o, struct oci_store **out,
   st->fd = -1;
   st->base.free = tar_store_free;
   st->base.open_blob = archive_open_blob;
-  st->base.pinned_reference = archive_pinned_reference;
+  st->base.pinned_reference = oci_layout_pinned_reference;
   _cleanup_oci_store_ struct oci_store *store = &st->base;
   int r = archive_ref_parse(o->source, &st->path, &st->ref_name, err);
   if (r < 0)
@@ -342,17 +330,9 @@ int oci_archive_store_open(const vmpull_pull_options *o, struct oci_store **out,
   r = oci_layout_file_check(layout, layout_len, st->path, err);
   if (r < 0)
     return r;
-  r = oci_select_from_options(o, &store->walk.sel, err);
+  r = oci_layout_walk_init(store, o, root_len, archive_fetch, st, st->ref_name, err);
   if (r < 0)
     return r;
-  store->walk.root = store->root;
-  store->walk.root_len = root_len;
-  store->walk.root_name = "index.json";
-  store->walk.root_is_layout = 1;
-  store->walk.root_type = OCI_MT_INDEX;
-  store->walk.fetch = archive_fetch;
-  store->walk.userdata = st;
-  store->walk.ref_name = st->ref_name;
   *out = TAKE_PTR(store);
   return 0;
 }

@@ -116,9 +116,9 @@ static int dir_fetch(void *userdata, const struct oci_descriptor *d, char **buf,
   if ((uint64_t)st.st_size != d->size)
     return error_set(err, VMPULL_E_DIGEST, "%s %s: blob is %llu bytes, but the descriptor says %llu", kind, d->digest,
                      (unsigned long long)st.st_size, (unsigned long long)d->size);
-  if (d->size > OCI_DOC_MAX)
-    return error_set(err, VMPULL_E_LIMIT, "%s %s is %llu bytes, more than the %u MiB limit", kind, d->digest,
-                     (unsigned long long)d->size, OCI_DOC_MAX >> 20);
+  r = oci_layout_doc_size_check(d, kind, err);
+  if (r < 0)
+    return r;
   _cleanup_free_ char *data = malloc(d->size + 1);
   if (!data)
     return error_oom(err);
@@ -134,14 +134,7 @@ static int dir_fetch(void *userdata, const struct oci_descriptor *d, char **buf,
     used += (size_t)n;
   }
   data[used] = '\0';
-  char what[200];
-  snprintf(what, sizeof(what), "%s %s", kind, d->digest);
-  r = oci_check_document(d, data, used, what, err);
-  if (r < 0)
-    return r;
-  *len = used;
-  *buf = TAKE_PTR(data);
-  return 0;
+  return oci_layout_doc_take(d, kind, &data, used, buf, len, err);
 }
 
 static int dir_open_blob(struct oci_store *base, const struct oci_descriptor *d, struct byte_source **out,
@@ -159,11 +152,6 @@ static int dir_open_blob(struct oci_store *base, const struct oci_descriptor *d,
   if (!name)
     return error_oom(err);
   return source_file_from_fd(TAKE_FD(fd), name, (uint64_t)st.st_size, out, err);
-}
-
-static char *dir_pinned_reference(struct oci_store *base, const char *manifest_digest) {
-  (void)base;
-  return strdup(manifest_digest);
 }
 
 static void dir_free(struct oci_store *base) {
@@ -205,7 +193,7 @@ int oci_dir_store_open(const vmpull_pull_options *o, struct oci_store **out, vmp
   s->dirfd = -1;
   s->base.free = dir_free;
   s->base.open_blob = dir_open_blob;
-  s->base.pinned_reference = dir_pinned_reference;
+  s->base.pinned_reference = oci_layout_pinned_reference;
   _cleanup_oci_store_ struct oci_store *store = &s->base;
   s->path = TAKE_PTR(ref.path);
   store->display = redact_source(o->source);
@@ -235,18 +223,10 @@ int oci_dir_store_open(const vmpull_pull_options *o, struct oci_store **out, vmp
   if (r < 0)
     return r;
 
-  r = oci_select_from_options(o, &store->walk.sel, err);
+  s->ref_name = TAKE_PTR(ref.ref);
+  r = oci_layout_walk_init(store, o, root_len, dir_fetch, s, s->ref_name, err);
   if (r < 0)
     return r;
-  store->walk.root = store->root;
-  store->walk.root_len = root_len;
-  store->walk.root_name = "index.json";
-  store->walk.root_is_layout = 1;
-  store->walk.root_type = OCI_MT_INDEX;
-  store->walk.fetch = dir_fetch;
-  store->walk.userdata = s;
-  s->ref_name = TAKE_PTR(ref.ref);
-  store->walk.ref_name = s->ref_name;
   *out = TAKE_PTR(store);
   return 0;
 }

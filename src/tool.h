@@ -31,6 +31,13 @@ size_t tool_edit_distance(const char *a, const char *b);
 int tool_unknown_command(const char *word);
 /* Print {"error": {"code", "message"}} on stdout for --json. */
 void tool_json_error(const vmpull_error *err);
+/* A failed library call: its --json error (when json), its "vmpull: " line; returns the exit status. */
+int tool_report_failure(const vmpull_error *err, int json);
+/* Print o as one compact JSON line on stdout, then release it. */
+struct json_object;
+void tool_print_json(struct json_object *o);
+/* Before a library call: SIGINT/SIGTERM cancel it, and a warning when TLS verification is off. */
+void tool_prepare_call(vmpull_pull_options *opts);
 
 /* Progress display (tool_progress.c). */
 enum progress_mode { PROGRESS_AUTO, PROGRESS_ALWAYS, PROGRESS_NEVER };
@@ -51,6 +58,8 @@ void tool_progress_init(struct tool_progress *p, enum progress_mode mode, int qu
 int tool_progress_cb(const vmpull_progress *ev, void *userdata);
 /* End a half-drawn line (on errors and signals). */
 void tool_progress_finish(struct tool_progress *p);
+/* A library warning (vmpull_pull_options.warning; userdata: the struct tool_progress), below any bar. */
+void tool_progress_warning(const char *message, void *userdata);
 /* Human IEC units: "1.5 GiB". */
 void tool_format_bytes(uint64_t n, char *buf, size_t len);
 
@@ -62,5 +71,12 @@ int tool_inspect(int argc, char **argv);
 int tool_cache(int argc, char **argv);
 int tool_save(int argc, char **argv);
 int tool_help(const char *topic);
+
+/* inspect and save: take --all (and, with archive, save's --to-archive FILE) out of argv; *rest
+ * (freed by the caller) and *nrest are what is left for pull_cli_parse. TOOL_GO_ON, or the exit
+ * status when --help was shown or the usage was wrong. */
+#define TOOL_GO_ON (-1)
+int tool_own_options(const char *cmd, int argc, char **argv, int *all, const char **archive, char ***rest,
+                     int *nrest);
 
 #endif

@@ -89,8 +89,7 @@ static void print_json(const char *key, const vmpull_cache_entries *list, int ch
   json_object_object_add(root, key, entries_json(list));
   if (checked >= 0)
     json_object_object_add(root, "checked", json_object_new_int(checked));
-  puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-  json_object_put(root);
+  tool_print_json(root);
 }
 
 static void print_table(const vmpull_cache_entries *list) {

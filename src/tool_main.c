@@ -31,6 +31,20 @@ int tool_exit_for_error(const vmpull_error *err) {
   return EXIT_PULL_FAILED;
 }
 
+int tool_report_failure(const vmpull_error *err, int json) {
+  if (json)
+    tool_json_error(err);
+  tool_error("%s", err->message);
+  return tool_exit_for_error(err);
+}
+
+void tool_prepare_call(vmpull_pull_options *opts) {
+  tool_install_signals();
+  opts->cancel = &tool_cancel;
+  if (!opts->tls_verify)
+    tool_warn("TLS certificate verification is disabled (--tls-verify=false)");
+}
+
 int main(int argc, char **argv) {
   if (argc < 2)
     return tool_help(NULL) == 0 ? EXIT_USAGE : EXIT_USAGE;

@@ -161,13 +161,13 @@ char *tool_default_cache_dir(void) {
 }
 
 /* --mirror values (argv strings), else VMPULL_MIRRORS split at commas. */
-static int add_mirror(struct pull_cli *cli, const char *spec) {
+static int add_mirror(struct pull_cli *cli, const char *cmd, const char *spec) {
   if (!strchr(spec, '=')) {
-    tool_error("pull: --mirror takes REGISTRY=MIRROR (e.g. quay.io=cache.example:5000), not '%s'", spec);
+    tool_error("%s: --mirror takes REGISTRY=MIRROR (e.g. quay.io=cache.example:5000), not '%s'", cmd, spec);
     return -1;
   }
   if (cli->opts.n_mirrors == sizeof(cli->mirrors) / sizeof(cli->mirrors[0])) {
-    tool_error("pull: at most %zu mirrors", cli->opts.n_mirrors);
+    tool_error("%s: at most %zu mirrors", cmd, cli->opts.n_mirrors);
     return -1;
   }
   cli->mirrors[cli->opts.n_mirrors++] = spec;
@@ -175,19 +175,19 @@ static int add_mirror(struct pull_cli *cli, const char *spec) {
   return 0;
 }
 
-static int mirrors_from_env(struct pull_cli *cli) {
+static int mirrors_from_env(struct pull_cli *cli, const char *cmd) {
   const char *env = getenv("VMPULL_MIRRORS");
   if (!env || !*env)
     return 0;
   cli->owned_mirror_env = strdup(env);
   if (!cli->owned_mirror_env) {
-    tool_error("pull: out of memory");
+    tool_error("%s: out of memory", cmd);
     return -1;
   }
   for (char *save = NULL, *tok = strtok_r(cli->owned_mirror_env, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     while (*tok == ' ')
       tok++;
-    if (*tok && add_mirror(cli, tok) < 0)
+    if (*tok && add_mirror(cli, cmd, tok) < 0)
       return -1;
   }
   return 0;
@@ -203,6 +203,8 @@ void pull_cli_free(struct pull_cli *cli) {
 }
 
 int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
+  /* inspect and save share these options: messages name the command the user typed */
+  const char *cmd = argc > 0 && argv[0] ? argv[0] : "pull";
   memset(cli, 0, sizeof(*cli));
   vmpull_pull_options_init(&cli->opts, sizeof(cli->opts));
   cli->opts.provider = "qemu";
@@ -223,7 +225,7 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
       for (const char *const *p = providers; *p; p++)
         ok |= strcmp(*p, optarg) == 0;
       if (!ok) {
-        tool_error("pull: unknown provider '%s' (qemu, applehv, libkrun, hyperv, wsl)", optarg);
+        tool_error("%s: unknown provider '%s' (qemu, applehv, libkrun, hyperv, wsl)", cmd, optarg);
         return PULL_CLI_USAGE;
       }
       cli->opts.provider = optarg;
@@ -238,7 +240,7 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
       char *end;
       long n = strtol(optarg, &end, 10);
       if (end == optarg || *end || !isdigit((unsigned char)*optarg) || n > 1024) {
-        tool_error("pull: --threads takes a number from 0 (all CPUs) to 1024, not '%s'", optarg);
+        tool_error("%s: --threads takes a number from 0 (all CPUs) to 1024, not '%s'", cmd, optarg);
         return PULL_CLI_USAGE;
       }
       cli->opts.threads = (unsigned)n;
@@ -246,7 +248,7 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
     }
     case OPT_MAX_SIZE:
       if (parse_size(optarg, &cli->opts.max_size) < 0 || cli->opts.max_size == 0) {
-        tool_error("pull: --max-size takes a size like 512M, 1G or 2T, not '%s'", optarg);
+        tool_error("%s: --max-size takes a size like 512M, 1G or 2T, not '%s'", cmd, optarg);
         return PULL_CLI_USAGE;
       }
       break;
@@ -254,7 +256,7 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
       char *end;
       long m = strtol(optarg, &end, 8);
       if (*end || m <= 0 || m > 07777) {
-        tool_error("pull: --mode takes an octal file mode like 0644, not '%s'", optarg);
+        tool_error("%s: --mode takes an octal file mode like 0644, not '%s'", cmd, optarg);
         return PULL_CLI_USAGE;
       }
       cli->opts.mode = (unsigned)m;
@@ -268,7 +270,7 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
       else if (!strcmp(optarg, "never"))
         cli->progress_mode = PROGRESS_NEVER;
       else {
-        tool_error("pull: --progress takes auto, always or never, not '%s'", optarg);
+        tool_error("%s: --progress takes auto, always or never, not '%s'", cmd, optarg);
         return PULL_CLI_USAGE;
       }
       break;
@@ -276,7 +278,7 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
     case OPT_TLS_VERIFY: {
       int b = parse_bool(optarg);
       if (b < 0) {
-        tool_error("pull: --tls-verify takes true or false, not '%s'", optarg);
+        tool_error("%s: --tls-verify takes true or false, not '%s'", cmd, optarg);
         return PULL_CLI_USAGE;
       }
       cli->opts.tls_verify = b;
@@ -289,7 +291,7 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
     case OPT_STALL_TIMEOUT: {
       long v = parse_seconds(optarg, 1, 86400);
       if (v < 0) {
-        tool_error("pull: --%s takes seconds from 1 to 86400, not '%s'",
+        tool_error("%s: --%s takes seconds from 1 to 86400, not '%s'", cmd,
                    c == OPT_CONNECT_TIMEOUT ? "connect-timeout" : "stall-timeout", optarg);
         return PULL_CLI_USAGE;
       }
@@ -303,7 +305,7 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
     case OPT_RETRIES: {
       long v = parse_seconds(optarg, 0, 100);
       if (v < 0) {
-        tool_error("pull: --retries takes a number from 0 to 100, not '%s'", optarg);
+        tool_error("%s: --retries takes a number from 0 to 100, not '%s'", cmd, optarg);
         return PULL_CLI_USAGE;
       }
       cli->opts.retries = (int)v;
@@ -319,28 +321,28 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
     case OPT_KEEP_UNCOMPRESSED: cli->opts.keep_uncompressed = 1; break;
     case OPT_STREAM_URL: cli->opts.stream_url = optarg; break;
     case OPT_MIRROR:
-      if (add_mirror(cli, optarg) < 0)
+      if (add_mirror(cli, cmd, optarg) < 0)
         return PULL_CLI_USAGE;
       break;
     case OPT_MIRROR_BY_DIGEST_ONLY: cli->opts.mirror_by_digest_only = 1; break;
-    case OPT_HELP: tool_help("pull"); return PULL_CLI_HELP;
-    case ':': tool_error("pull: option '%s' needs a value (see 'vmpull pull --help')", argv[optind - 1]); return PULL_CLI_USAGE;
-    default: tool_unknown_option("pull", argv[optind - 1], pull_longopts); return PULL_CLI_USAGE;
+    case OPT_HELP: tool_help(cmd); return PULL_CLI_HELP;
+    case ':': tool_error("%s: option '%s' needs a value (see 'vmpull %s --help')", cmd, argv[optind - 1], cmd); return PULL_CLI_USAGE;
+    default: tool_unknown_option(cmd, argv[optind - 1], pull_longopts); return PULL_CLI_USAGE;
     }
   }
   if (optind >= argc) {
-    tool_error("pull: missing SOURCE (see 'vmpull pull --help')");
+    tool_error("%s: missing SOURCE (see 'vmpull %s --help')", cmd, cmd);
     return PULL_CLI_USAGE;
   }
-  int save = !strcmp(argv[0], "save"); /* SOURCE DEST */
+  int save = !strcmp(cmd, "save"); /* SOURCE DEST */
   if (save && optind + 1 < argc)
     cli->dest = argv[optind + 1];
   if (optind + 1 + save < argc) {
-    tool_error("pull: one SOURCE expected, got also '%s'", argv[optind + 1 + save]);
+    tool_error("%s: one SOURCE expected, got also '%s'", cmd, argv[optind + 1 + save]);
     return PULL_CLI_USAGE;
   }
   cli->opts.source = argv[optind];
-  if (!cli->opts.n_mirrors && mirrors_from_env(cli) < 0)
+  if (!cli->opts.n_mirrors && mirrors_from_env(cli, cmd) < 0)
     return PULL_CLI_USAGE;
   if (!cli->opts.default_image) {
     const char *env = getenv("VMPULL_DEFAULT_IMAGE");
@@ -350,7 +352,7 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
   if (!cli->opts.output && !cli->opts.data_dir) {
     cli->owned_data_dir = default_data_dir(cli->opts.provider);
     if (!cli->owned_data_dir) {
-      tool_error("pull: out of memory");
+      tool_error("%s: out of memory", cmd);
       return PULL_CLI_USAGE;
     }
     cli->opts.data_dir = cli->owned_data_dir;
@@ -358,7 +360,7 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
   if (!cli->opts.cache_dir && !cli->opts.no_cache) {
     cli->owned_cache_dir = tool_default_cache_dir();
     if (!cli->owned_cache_dir) {
-      tool_error("pull: out of memory");
+      tool_error("%s: out of memory", cmd);
       return PULL_CLI_USAGE;
     }
     cli->opts.cache_dir = cli->owned_cache_dir;

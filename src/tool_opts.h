@@ -20,7 +20,8 @@ struct pull_cli {
 
 enum { PULL_CLI_OK = 0, PULL_CLI_HELP = 1, PULL_CLI_USAGE = 2 };
 
-/* Parses argv (argv[0] is "pull", "inspect" or "save"; save takes a second operand). Prints its own usage errors. */
+/* Parses argv (argv[0] is "pull", "inspect" or "save"; save takes a second operand). Prints its own usage
+ * errors, each starting with argv[0] ("inspect: --threads takes ..."). */
 int pull_cli_parse(struct pull_cli *cli, int argc, char **argv);
 void pull_cli_free(struct pull_cli *cli);
 

@@ -26,14 +26,18 @@ void tool_warn(const char *fmt, ...) {
   va_end(ap);
 }
 
+void tool_print_json(json_object *o) {
+  puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+  json_object_put(o);
+}
+
 void tool_json_error(const vmpull_error *err) {
   json_object *root = json_object_new_object();
   json_object *e = json_object_new_object();
   json_object_object_add(e, "code", json_object_new_string(vmpull_code_name(err->code)));
   json_object_object_add(e, "message", json_object_new_string(err->message));
   json_object_object_add(root, "error", e);
-  puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-  json_object_put(root);
+  tool_print_json(root);
 }
 
 size_t tool_edit_distance(const char *a, const char *b) {

@@ -317,3 +317,8 @@ void tool_progress_finish(struct tool_progress *p) {
     p->last_len = 0;
   }
 }
+
+void tool_progress_warning(const char *message, void *userdata) {
+  tool_progress_finish(userdata);
+  tool_warn("%s", message);
+}

@@ -11,12 +11,6 @@
 #include "tool.h"
 #include "tool_opts.h"
 
-static void on_warning(const char *message, void *userdata) {
-  struct tool_progress *p = userdata;
-  tool_progress_finish(p);
-  tool_warn("%s", message);
-}
-
 /* The progress events also say which registry mirror served the pull (--json reports it). */
 struct pull_watch {
   struct tool_progress *display;
@@ -47,8 +41,7 @@ static void print_result_json(const vmpull_result *r, const char *provider, cons
     json_object_object_add(o, "reference", json_object_new_string(r->reference));
   if (mirror && *mirror)
     json_object_object_add(o, "mirror", json_object_new_string(mirror));
-  puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-  json_object_put(o);
+  tool_print_json(o);
 }
 
 int tool_pull(int argc, char **argv) {
@@ -62,23 +55,18 @@ int tool_pull(int argc, char **argv) {
   struct pull_watch watch = {.display = &progress};
   cli.opts.progress = on_progress;
   cli.opts.progress_data = &watch;
-  cli.opts.warning = on_warning;
+  cli.opts.warning = tool_progress_warning;
   cli.opts.warning_data = &progress;
-  cli.opts.cancel = &tool_cancel;
-  tool_install_signals();
-  if (!cli.opts.tls_verify)
-    tool_warn("TLS certificate verification is disabled (--tls-verify=false)");
+  tool_prepare_call(&cli.opts);
 
   vmpull_error err;
   vmpull_result res;
   r = vmpull_pull(&cli.opts, &res, &err);
   tool_progress_finish(&progress);
   if (r < 0) {
-    if (cli.json)
-      tool_json_error(&err);
-    tool_error("%s", err.message);
+    r = tool_report_failure(&err, cli.json);
     pull_cli_free(&cli);
-    return tool_exit_for_error(&err);
+    return r;
   }
   if (cli.json)
     print_result_json(&res, cli.opts.provider, watch.mirror);

@@ -7,51 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void on_warning(const char *message, void *userdata) {
-  tool_progress_finish(userdata);
-  tool_warn("%s", message);
-}
-
 int tool_save(int argc, char **argv) {
   /* --all and --to-archive are save's own; everything else is a pull option (provider, arch,
    * credentials, TLS, mirrors). */
-  char **args = calloc((size_t)argc + 1, sizeof(*args));
-  if (!args) {
-    tool_error("save: out of memory");
-    return EXIT_PULL_FAILED;
-  }
+  char **args = NULL;
   int n = 0, all = 0;
   const char *archive = NULL;
-  for (int i = 0; i < argc; i++) {
-    if (i > 0 && !strcmp(argv[i], "--")) {
-      while (i < argc)
-        args[n++] = argv[i++];
-      break;
-    }
-    if (i > 0 && !strcmp(argv[i], "--all")) {
-      all = 1;
-      continue;
-    }
-    if (i > 0 && (!strcmp(argv[i], "--to-archive") || !strncmp(argv[i], "--to-archive=", 13))) {
-      const char *v = argv[i][12] == '=' ? argv[i] + 13 : i + 1 < argc ? argv[++i] : NULL;
-      if (!v || !*v) {
-        tool_error("save: option '--to-archive' needs a FILE (see 'vmpull save --help')");
-        free(args);
-        return EXIT_USAGE;
-      }
-      archive = v;
-      continue;
-    }
-    if (i > 0 && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))) {
-      free(args);
-      return tool_help("save");
-    }
-    args[n++] = argv[i];
-  }
+  int r = tool_own_options("save", argc, argv, &all, &archive, &args, &n);
+  if (r != TOOL_GO_ON)
+    return r;
   args[0] = "save"; /* pull_cli_parse takes a second operand (DEST) for save */
 
   struct pull_cli cli;
-  int r = pull_cli_parse(&cli, n, args);
+  r = pull_cli_parse(&cli, n, args);
   if (r != PULL_CLI_OK) {
     free(args);
     return r == PULL_CLI_HELP ? 0 : EXIT_USAGE;
@@ -76,22 +44,16 @@ int tool_save(int argc, char **argv) {
   tool_progress_init(&progress, cli.progress_mode, cli.quiet);
   cli.opts.progress = tool_progress_cb;
   cli.opts.progress_data = &progress;
-  cli.opts.warning = on_warning;
+  cli.opts.warning = tool_progress_warning;
   cli.opts.warning_data = &progress;
-  cli.opts.cancel = &tool_cancel;
-  tool_install_signals();
-  if (!cli.opts.tls_verify)
-    tool_warn("TLS certificate verification is disabled (--tls-verify=false)");
+  tool_prepare_call(&cli.opts);
 
   vmpull_error err;
   char *json = NULL;
   r = vmpull_save(&cli.opts, dest, all ? VMPULL_SAVE_ALL : 0, &json, &err);
   tool_progress_finish(&progress);
   if (r < 0) {
-    if (cli.json)
-      tool_json_error(&err);
-    tool_error("%s", err.message);
-    r = tool_exit_for_error(&err);
+    r = tool_report_failure(&err, cli.json);
   } else {
     if (cli.json) {
       puts(json);

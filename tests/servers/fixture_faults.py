@@ -16,79 +16,26 @@ The session fixture `faults` serves byte strings registered with `faults.serve(n
 
 `faults.requests` records (request line, headers dict) of every request.
 """
-import select
-import socket
-import socketserver
-import threading
-
 import pytest
 
-
-class _Handler(socketserver.BaseRequestHandler):
-    def handle(self):
-        sock = self.request
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return
-            data += chunk
-        head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
-        headers = {}
-        for line in head[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
-        self.server.owner.requests.append((head[0], headers))
-        parts = head[0].split(" ")
-        path = parts[1] if len(parts) > 1 else "/"
-        try:
-            self.server.owner.respond(sock, path.split("?", 1)[0].lstrip("/").split("/"))
-        except OSError:
-            pass
-
-    @staticmethod
-    def wait_gone(sock, limit=120):
-        """Block until the client closes its end (or limit seconds)."""
-        sock.setblocking(False)
-        end = limit
-        while end > 0:
-            r, _, _ = select.select([sock], [], [], 0.5)
-            end -= 0.5
-            if r:
-                try:
-                    if not sock.recv(65536):
-                        return
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    return
+from servers.common import LoopbackServer, finish_response, request_path, wait_gone
 
 
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class FaultServer:
+class FaultServer(LoopbackServer):
     def __init__(self):
         self.files = {}
         self.requests = []
-        self.server = _Server(("127.0.0.1", 0), _Handler)
-        self.server.owner = self
-        self.port = self.server.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__()
+
+    def on_request(self, sock, line, headers, _lines, _rest):
+        self.requests.append((line, headers))
+        self.respond(sock, request_path(line).split("?", 1)[0].lstrip("/").split("/"))
 
     def serve(self, name, data):
         self.files[name] = bytes(data)
 
     def url(self, behaviour, name):
         return f"{self.base_url}/{behaviour}/{name}"
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
     @staticmethod
     def _head(sock, length=None, chunked=False):
@@ -104,7 +51,7 @@ class FaultServer:
         if behaviour == "empty-reply":
             return
         if behaviour == "no-answer":
-            _Handler.wait_gone(sock)
+            wait_gone(sock)
             return
         name = parts[-1]
         body = self.files.get(name)
@@ -126,7 +73,7 @@ class FaultServer:
         elif behaviour == "stall":
             self._head(sock, len(body))
             sock.sendall(body[: int(parts[1])])
-            _Handler.wait_gone(sock)
+            wait_gone(sock)
         elif behaviour in ("chunked", "chunked-cut"):
             self._head(sock, chunked=True)
             limit = int(parts[1]) if behaviour == "chunked-cut" else len(body)
@@ -146,10 +93,7 @@ class FaultServer:
             sock.sendall(bytes(bad))
         else:
             sock.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        try:
-            sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
+        finish_response(sock)
 
 
 @pytest.fixture(scope="session")

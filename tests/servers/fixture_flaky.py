@@ -21,59 +21,32 @@ carried body bytes, `flaky.sent(name)` sums them.
 """
 import email.utils
 import hashlib
-import select
 import socket
-import socketserver
 import threading
 import time
 
 import pytest
 
-
-class _Handler(socketserver.BaseRequestHandler):
-    def handle(self):
-        sock = self.request
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return
-            data += chunk
-        head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
-        headers = {}
-        for line in head[1:]:
-            k, _, v = line.partition(":")
-            headers[k.strip().lower()] = v.strip()
-        parts = head[0].split(" ")
-        path = parts[1] if len(parts) > 1 else "/"
-        entry = {"path": path, "headers": headers, "status": None, "sent": 0, "start": time.monotonic(), "end": None}
-        owner = self.server.owner
-        with owner.lock:
-            owner.log.append(entry)
-        try:
-            owner.respond(sock, path.split("?", 1)[0].lstrip("/"), headers, entry)
-        except OSError:
-            pass
-        entry["end"] = time.monotonic()
+from servers.common import LoopbackServer, finish_response, request_path, wait_gone
 
 
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-
-
-class FlakyServer:
+class FlakyServer(LoopbackServer):
     def __init__(self):
         self.files = {}
         self.scripts = {}
         self.log = []
         self.lock = threading.Lock()
-        self.server = _Server(("127.0.0.1", 0), _Handler)
-        self.server.owner = self
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__()
+
+    def on_request(self, sock, line, headers, _lines, _rest):
+        path = request_path(line)
+        entry = {"path": path, "headers": headers, "status": None, "sent": 0, "start": time.monotonic(), "end": None}
+        with self.lock:
+            self.log.append(entry)
+        try:
+            self.respond(sock, path.split("?", 1)[0].lstrip("/"), headers, entry)
+        finally:
+            entry["end"] = time.monotonic()
 
     def serve(self, name, data, etag="auto", last_modified="auto", rate=None):
         data = bytes(data)
@@ -102,25 +75,6 @@ class FlakyServer:
     def sent(self, name):
         return sum(e["sent"] for e in self.requests(name))
 
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    @staticmethod
-    def _wait_gone(sock, limit=120):
-        sock.setblocking(False)
-        end = time.monotonic() + limit
-        while time.monotonic() < end:
-            r, _, _ = select.select([sock], [], [], 0.2)
-            if r:
-                try:
-                    if not sock.recv(65536):
-                        return
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    return
-
     def respond(self, sock, name, headers, entry):
         with self.lock:
             f = self.files.get(name)
@@ -131,7 +85,7 @@ class FlakyServer:
             sock.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             return
         if step == "hang":
-            self._wait_gone(sock)
+            wait_gone(sock)
             return
         if isinstance(step, tuple) and step[0] == "status":
             extra = step[2] if len(step) > 2 else {}
@@ -190,10 +144,7 @@ class FlakyServer:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             sock.close()
             return
-        try:
-            sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
+        finish_response(sock)
 
 
 @pytest.fixture(scope="session")

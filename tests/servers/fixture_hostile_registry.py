@@ -12,9 +12,10 @@ The session fixture `hostile_registry` (plain http on a free loopback port; pull
 """
 import http.server
 import json
-import threading
 
 import pytest
+
+from servers.common import LoopbackServer
 
 TOKEN_BODY_SIZE = 10 << 20
 
@@ -26,7 +27,7 @@ class _Server(http.server.ThreadingHTTPServer):
         pass  # a client hanging up mid-answer (the 10 MiB token) is the point, not a server failure
 
 
-class HostileRegistry:
+class HostileRegistry(LoopbackServer):
     def __init__(self):
         self.paths = []
         owner = self
@@ -74,20 +75,14 @@ class HostileRegistry:
 
             do_HEAD = do_GET
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(Handler, _Server)
+        self.host = f"127.0.0.1:{self.port}"
 
     def ref(self, repo):
         return f"docker://{self.host}/{repo}:1"
 
     def count(self, prefix):
         return sum(1 for p in self.paths if p.startswith(prefix))
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(scope="session")

@@ -12,15 +12,13 @@ for what a registry does not do on its own.
                                (a registry) and sends blobs at `rate` bytes/s (limit_rate), so a
                                save can be interrupted halfway through one
 """
-import os
 import re
-import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+from servers.common import nginx_user_line, start_nginx, start_or_fail, stop_process
 
 
 ACCESS = re.compile(r'"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP/[0-9.]+" (\d{3})')
@@ -40,11 +38,7 @@ def new_registry(tmp_path_factory):
     started = []
 
     def make(name, **kw):
-        reg = Registry(tmp_path_factory.mktemp(name), **kw)
-        try:
-            reg.start()
-        except RuntimeError as e:
-            pytest.fail(str(e))
+        reg = start_or_fail(Registry(tmp_path_factory.mktemp(name), **kw))
         started.append(reg)
         return reg
 
@@ -99,36 +93,16 @@ class Fronts:
         self.proc = None
 
     def start(self):
-        from servers.fixture_nginx import _user_line, free_port
+        def render(failing, slow):
+            return FRONTS_CONF.format(tmp=self.tmp, user_line=nginx_user_line(), failing=failing, slow=slow,
+                                      upstream=self.upstream.port, rate=self.rate)
 
-        exe = shutil.which("nginx") or "/usr/sbin/nginx"
-        if not os.access(exe, os.X_OK):
-            raise RuntimeError("nginx is not installed (scripts/install-deps test installs nginx-light)")
-        for _ in range(5):
-            failing, slow = free_port(), free_port()
-            conf = self.tmp / "nginx.conf"
-            conf.write_text(FRONTS_CONF.format(tmp=self.tmp, user_line=_user_line(), failing=failing, slow=slow,
-                                               upstream=self.upstream.port, rate=self.rate))
-            self.proc = subprocess.Popen([exe, "-c", str(conf), "-p", str(self.tmp), "-e", str(self.tmp / "error.log")],
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                try:
-                    for port in (failing, slow):
-                        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                    self.failing, self.slow = f"127.0.0.1:{failing}", f"127.0.0.1:{slow}"
-                    return self
-                except OSError:
-                    time.sleep(0.05)
-            self.stop()
-        raise RuntimeError("nginx (registry fronts) did not start: " +
-                           (self.tmp / "error.log").read_text(errors="replace")[-2000:])
+        self.proc, (failing, slow) = start_nginx(self.tmp, 2, render, what="nginx (registry fronts)")
+        self.failing, self.slow = f"127.0.0.1:{failing}", f"127.0.0.1:{slow}"
+        return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+        stop_process(self.proc)
         self.proc = None
 
 

@@ -18,14 +18,12 @@ rate-limited (nginx limit_rate).
 
 Nginx can also be used outside pytest (bench/): `with Nginx(folder) as n: ...`.
 """
-import os
-import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+from servers.common import make_test_ca, nginx_user_line, start_nginx, start_or_fail, stop_process
 
 NGINX_USER = "puller"
 NGINX_PASSWORD = "s3cr3t-pa55"
@@ -85,42 +83,6 @@ http {{
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _user_line():
-    """As root, nginx would switch its workers to nobody, who cannot read a private tmp dir."""
-    if os.geteuid() != 0:
-        return ""
-    import grp
-    import pwd
-    return f"user {pwd.getpwuid(os.geteuid()).pw_name} {grp.getgrgid(os.getegid()).gr_name};"
-
-
-def _openssl(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def make_test_ca(folder):
-    """A CA and a server certificate for 127.0.0.1/localhost, made with the openssl CLI."""
-    folder = Path(folder)
-    _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", "ca.key", "-out", "ca.pem", "-days", "3", "-subj", "/CN=vmpull test CA",
-             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-             cwd=folder)
-    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1", cwd=folder)
-    (folder / "server.ext").write_text(
-        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n"
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-out", "server.pem", "-days", "3", "-extfile", "server.ext", cwd=folder)
-    return folder / "ca.pem"
-
-
 class Nginx:
     def __init__(self, folder, root=None):
         self.tmp = Path(folder)
@@ -130,52 +92,23 @@ class Nginx:
         self.proc = None
 
     def start(self):
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        if not os.access(nginx, os.X_OK):
-            raise RuntimeError("nginx is not installed (scripts/install-deps test installs nginx-light)")
         self.ca = make_test_ca(self.tmp)
         hashed = subprocess.run(["openssl", "passwd", "-apr1", NGINX_PASSWORD], check=True, capture_output=True,
                                 text=True).stdout.strip()
         (self.tmp / "htpasswd").write_text(f"{NGINX_USER}:{hashed}\n")
-        # A port picked here can be taken before nginx binds it: try a few times.
-        for _ in range(5):
-            self.http_port, self.https_port = free_port(), free_port()
-            conf = self.tmp / "nginx.conf"
-            conf.write_text(CONF.format(tmp=self.tmp, root=self.root, http_port=self.http_port,
-                                        https_port=self.https_port, user_line=_user_line()))
-            self.stderr = open(self.tmp / "stderr.log", "wb")
-            self.proc = subprocess.Popen([nginx, "-c", str(conf), "-p", str(self.tmp), "-e", str(self.tmp / "error.log")],
-                                         stdin=subprocess.DEVNULL, stdout=self.stderr, stderr=self.stderr)
-            if self._wait_listening():
-                break
-            self.stop()
-        else:
-            raise RuntimeError("nginx did not start: " + (self.tmp / "error.log").read_text(errors="replace"))
+        self.stderr = open(self.tmp / "stderr.log", "wb")
+
+        def render(http_port, https_port):
+            return CONF.format(tmp=self.tmp, root=self.root, http_port=http_port, https_port=https_port,
+                               user_line=nginx_user_line())
+
+        self.proc, (self.http_port, self.https_port) = start_nginx(self.tmp, 2, render, output=self.stderr)
         self.http_url = f"http://127.0.0.1:{self.http_port}"
         self.https_url = f"https://127.0.0.1:{self.https_port}"
         return self
 
-    def _wait_listening(self, timeout=15):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                for port in (self.http_port, self.https_port):
-                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                return True
-            except OSError:
-                time.sleep(0.05)
-        return False
-
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
     def url(self, path, https=False):
@@ -197,10 +130,6 @@ class Nginx:
 
 @pytest.fixture(scope="session")
 def nginx(tmp_path_factory):
-    server = Nginx(tmp_path_factory.mktemp("nginx"))
-    try:
-        server.start()
-    except RuntimeError as e:
-        pytest.fail(str(e))
+    server = start_or_fail(Nginx(tmp_path_factory.mktemp("nginx")))
     yield server
     server.stop()

@@ -6,40 +6,36 @@ in `.aliases` are sent to another address, so a test can use a URL whose host do
 (which only works when the request really goes through the proxy). CONNECT is refused (405).
 """
 import socket
-import socketserver
-import threading
 from urllib.parse import urlsplit
 
 import pytest
 
+from servers.common import LoopbackServer
 
-class _Handler(socketserver.BaseRequestHandler):
-    def handle(self):
-        sock = self.request
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return
-            data += chunk
-        head, _, rest = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        method, target, version = (lines[0].split(" ") + ["", "", ""])[:3]
-        owner = self.server.owner
-        owner.requests.append(lines[0])
+
+class ForwardProxy(LoopbackServer):
+    def __init__(self):
+        self.requests = []
+        self.aliases = {}
+        super().__init__()
+        self.url = self.base_url
+
+    def on_request(self, sock, line, _headers, header_lines, rest):
+        method, target, version = (line.split(" ") + ["", "", ""])[:3]
+        self.requests.append(line)
         if method == "CONNECT" or not target.startswith("http://"):
             sock.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             return
         url = urlsplit(target)
-        host, port = owner.aliases.get(url.hostname, (url.hostname, url.port or 80))
+        host, port = self.aliases.get(url.hostname, (url.hostname, url.port or 80))
         path = url.path or "/"
         if url.query:
             path += "?" + url.query
         out = [f"{method} {path} HTTP/1.1", f"Host: {url.netloc}", "Connection: close"]
-        for line in lines[1:]:
-            name = line.split(":", 1)[0].strip().lower()
+        for h in header_lines:
+            name = h.split(":", 1)[0].strip().lower()
             if name not in ("host", "connection", "proxy-connection", "proxy-authorization"):
-                out.append(line)
+                out.append(h)
         try:
             upstream = socket.create_connection((host, port), timeout=30)
         except OSError:
@@ -52,26 +48,6 @@ class _Handler(socketserver.BaseRequestHandler):
                 if not chunk:
                     break
                 sock.sendall(chunk)
-
-
-class _Server(socketserver.ThreadingTCPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class ForwardProxy:
-    def __init__(self):
-        self.requests = []
-        self.aliases = {}
-        self.server = _Server(("127.0.0.1", 0), _Handler)
-        self.server.owner = self
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture(scope="session")

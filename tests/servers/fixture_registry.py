@@ -20,18 +20,16 @@ import base64
 import http.server
 import json
 import os
-import shutil
-import socket
 import ssl
 import subprocess
-import threading
 import time
 import urllib.parse
 from pathlib import Path
 
 import pytest
 
-from servers.fixture_nginx import _user_line, free_port, make_test_ca
+from servers.common import (LoopbackServer, find_program, make_test_ca, nginx_user_line, start_listening, start_nginx,
+                            start_or_fail, stop_process)
 
 REGISTRY_USER = "machine-puller"
 REGISTRY_PASSWORD = "Corr3ct-h0rse:battery"  # a colon in the password on purpose
@@ -130,19 +128,15 @@ class TokenIssuer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.ca_folder / "server.pem", self.ca_folder / "server.key")
-        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        self.realm = f"https://127.0.0.1:{self.port}/token"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.http = LoopbackServer(Handler, http.server.ThreadingHTTPServer, tls=ctx)
+        self.port = self.http.port
+        self.realm = f"{self.http.base_url}/token"
         return self
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.stop()
 
 
 class Registry:
@@ -159,9 +153,7 @@ class Registry:
         self.extra_config = extra_config  # top-level YAML added to the config (e.g. a proxy: section)
 
     def start(self):
-        exe = shutil.which("docker-registry") or "/usr/bin/docker-registry"
-        if not os.access(exe, os.X_OK):
-            raise RuntimeError("docker-registry is not installed (scripts/install-deps test installs it)")
+        exe = find_program("docker-registry", "/usr/bin/docker-registry", "docker-registry")
         tls = ""
         if self.tls:
             tls = (f"  tls:\n    certificate: {self.ca_folder / 'server.pem'}\n"
@@ -176,43 +168,26 @@ class Registry:
             self.issuer = TokenIssuer(self.tmp / "issuer", self.ca_folder).start()
             auth = (f"auth:\n  token:\n    realm: {self.issuer.realm}\n    service: {TOKEN_SERVICE}\n"
                     f"    issuer: {TOKEN_ISSUER}\n    rootcertbundle: {self.issuer.bundle}\n")
-        for _ in range(5):
-            self.port = free_port()
-            conf = self.tmp / "config.yml"
-            conf.write_text(CONFIG.format(storage=self.storage, port=self.port, tls=tls, auth=auth) + self.extra_config)
+        conf = self.tmp / "config.yml"
+
+        def launch(port):
+            conf.write_text(CONFIG.format(storage=self.storage, port=port, tls=tls, auth=auth) + self.extra_config)
             self.log = open(self.tmp / "registry.log", "ab")
-            self.proc = subprocess.Popen([exe, "serve", str(conf)], stdin=subprocess.DEVNULL, stdout=self.log,
-                                         stderr=self.log, env=dict(os.environ, OTEL_TRACES_EXPORTER="none"))
-            if self._wait_listening():
-                break
+            return subprocess.Popen([exe, "serve", str(conf)], stdin=subprocess.DEVNULL, stdout=self.log,
+                                    stderr=self.log, env=dict(os.environ, OTEL_TRACES_EXPORTER="none"))
+
+        self.proc, ports = start_listening(launch, 1, timeout=20)
+        if self.proc is None:
             self.stop()
-        else:
             raise RuntimeError("docker-registry did not start: " +
                                (self.tmp / "registry.log").read_text(errors="replace")[-2000:])
+        self.port = ports[0]
         self.host = f"127.0.0.1:{self.port}"
         self.ca = self.ca_folder / "ca.pem" if self.tls else None
         return self
 
-    def _wait_listening(self, timeout=20):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return True
-            except OSError:
-                time.sleep(0.05)
-        return False
-
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
         if self.issuer:
             self.issuer.stop()
@@ -267,12 +242,7 @@ def registry_ca(tmp_path_factory):
 
 
 def _registry(tmp_path_factory, name, ca, **kw):
-    reg = Registry(tmp_path_factory.mktemp(name), ca_folder=ca, **kw)
-    try:
-        reg.start()
-    except RuntimeError as e:
-        pytest.fail(str(e))
-    return reg
+    return start_or_fail(Registry(tmp_path_factory.mktemp(name), ca_folder=ca, **kw))
 
 
 @pytest.fixture(scope="session")
@@ -347,32 +317,17 @@ class RedirectFront:
         self.proc = None
 
     def start(self):
-        exe = shutil.which("nginx") or "/usr/sbin/nginx"
-        for _ in range(5):
-            self.front, self.store = free_port(), free_port()
-            conf = self.tmp / "nginx.conf"
-            conf.write_text(REDIRECT_CONF.format(tmp=self.tmp, user_line=_user_line(), front=self.front,
-                                                 store=self.store, upstream=self.upstream.port,
-                                                 storage=self.upstream.storage / "docker" / "registry" / "v2"))
-            self.proc = subprocess.Popen([exe, "-c", str(conf), "-p", str(self.tmp), "-e", str(self.tmp / "error.log")],
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                try:
-                    for port in (self.front, self.store):
-                        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                    self.host = f"127.0.0.1:{self.front}"
-                    return self
-                except OSError:
-                    time.sleep(0.05)
-            self.stop()
-        raise RuntimeError("nginx (redirect front) did not start: " +
-                           (self.tmp / "error.log").read_text(errors="replace")[-2000:])
+        def render(front, store):
+            return REDIRECT_CONF.format(tmp=self.tmp, user_line=nginx_user_line(), front=front, store=store,
+                                        upstream=self.upstream.port,
+                                        storage=self.upstream.storage / "docker" / "registry" / "v2")
+
+        self.proc, (self.front, self.store) = start_nginx(self.tmp, 2, render, what="nginx (redirect front)")
+        self.host = f"127.0.0.1:{self.front}"
+        return self
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+        stop_process(self.proc)
         self.proc = None
 
     def ref(self, repo, tag):
@@ -389,10 +344,6 @@ class RedirectFront:
 
 @pytest.fixture(scope="session")
 def registry_redirect(tmp_path_factory, registry_basic):
-    front = RedirectFront(tmp_path_factory.mktemp("registry-redirect"), registry_basic)
-    try:
-        front.start()
-    except RuntimeError as e:
-        pytest.fail(str(e))
+    front = start_or_fail(RedirectFront(tmp_path_factory.mktemp("registry-redirect"), registry_basic))
     yield front
     front.stop()
