@@ -76,7 +76,7 @@ check-asan: test-deps $(ASAN_BUILD)/build.ninja
 	$(SANITIZER_ENV) meson test -C $(ASAN_BUILD) --print-errorlogs --timeout-multiplier 3
 	$(SANITIZER_ENV) VMPULL_BIN=$(CURDIR)/$(ASAN_BUILD)/vmpull $(PYTHON) -m pytest -q -ra tests $(PYTEST_OPTS)
 
-# The C unit tests under valgrind's memcheck (slow; not in CI; see README).
+# The C unit tests under valgrind's memcheck (about 1.5 minutes; in .ci/run; see README).
 check-valgrind: test-deps $(BUILD)/build.ninja
 	@scripts/install-deps fuzz
 	ninja -C $(BUILD)

@@ -65,6 +65,19 @@ static int next_member(struct inbuf *b, struct byte_source *in, int first, vmpul
   }
 }
 
+/* Input for a member's body: more only once all of it is used and the last call did not stop on a full
+ * output buffer; the source ending here cuts the member short. */
+static int body_input(struct inbuf *b, struct byte_source *in, int out_full, vmpull_error *err) {
+  if (b->pos < b->len || out_full)
+    return 0;
+  int r = inbuf_refill(b, in, err);
+  if (r < 0)
+    return r;
+  if (b->pos == b->len)
+    return error_set(err, VMPULL_E_CORRUPT, "gzip: unexpected end of input");
+  return 0;
+}
+
 #ifdef HAVE_ISAL
 static int isal_error(vmpull_error *err, int ret) {
   switch (ret) {
@@ -115,13 +128,9 @@ int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_op
     /* Body and trailer. A call that filled the output may hold decoded bits
      * back, so input is only fetched when the last call wanted more. */
     for (int out_full = 0;;) {
-      if (b.pos == b.len && !out_full) {
-        r = inbuf_refill(&b, in, err);
-        if (r < 0)
-          return r;
-        if (b.pos == b.len)
-          return error_set(err, VMPULL_E_CORRUPT, "gzip: unexpected end of input");
-      }
+      r = body_input(&b, in, out_full, err);
+      if (r < 0)
+        return r;
       st->next_in = b.buf + b.pos;
       st->avail_in = (uint32_t)(b.len - b.pos);
       st->next_out = outbuf;
@@ -162,13 +171,9 @@ int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_op
       return 0;
     inflateReset(&z);
     for (int out_full = 0;;) {
-      if (b.pos == b.len && !out_full) {
-        r = inbuf_refill(&b, in, err);
-        if (r < 0)
-          return r;
-        if (b.pos == b.len)
-          return error_set(err, VMPULL_E_CORRUPT, "gzip: unexpected end of input");
-      }
+      r = body_input(&b, in, out_full, err);
+      if (r < 0)
+        return r;
       z.next_in = b.buf + b.pos;
       z.avail_in = (uInt)(b.len - b.pos);
       z.next_out = outbuf;

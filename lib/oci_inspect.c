@@ -31,12 +31,9 @@ static int peek_layer(struct inspect_ctx *c, const struct oci_target *t, json_ob
     return r;
   struct byte_source *content = TAKE_PTR(rs.src);
   if (rs.tar_layer) {
-    _cleanup_free_ char *entry = NULL;
-    r = unwrap_tar_new(content, &content, &entry, err);
+    r = unwrap_tar_layer(&content, &rs.image_name, rs.display, err);
     if (r < 0)
-      return error_wrap(err, "%s", rs.display);
-    free(rs.image_name);
-    rs.image_name = TAKE_PTR(entry);
+      return r;
   }
   _cleanup_source_ struct byte_source *stream = NULL;
   enum format format;

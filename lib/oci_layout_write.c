@@ -177,6 +177,19 @@ static int read_small_file(struct layout_writer *w, const char *name, size_t max
   return 1;
 }
 
+/* The folder's index.json: 1 read, 0 missing. */
+static int read_index(struct layout_writer *w, char **out, size_t *len, vmpull_error *err) {
+  return read_small_file(w, "index.json", OCI_DOC_MAX, out, len, err);
+}
+
+static int write_layout_file(struct layout_writer *w, vmpull_error *err) {
+  return write_small_file(w, "oci-layout", OCI_LAYOUT_CONTENT, strlen(OCI_LAYOUT_CONTENT), 1, err);
+}
+
+static int archive_incomplete(struct layout_writer *w, vmpull_error *err) {
+  return error_set(err, VMPULL_E_IO, "%s: the archive is incomplete after an earlier error", w->path);
+}
+
 /* index.json's content as an image index (a JSON object with a manifests array), or an error that leaves it be. */
 static int parse_index(const char *text, size_t len, const char *path, json_object **out, vmpull_error *err) {
   json_tokener *tok = json_tokener_new();
@@ -242,7 +255,7 @@ static int open_folder(struct layout_writer *w, vmpull_error *err) {
     if (!empty)
       return error_set(err, VMPULL_E_EXISTS, "%s is a folder but not an OCI image layout (no oci-layout file)",
                        w->path);
-    r = write_small_file(w, "oci-layout", OCI_LAYOUT_CONTENT, strlen(OCI_LAYOUT_CONTENT), 1, err);
+    r = write_layout_file(w, err);
     if (r < 0)
       return r;
   }
@@ -250,7 +263,7 @@ static int open_folder(struct layout_writer *w, vmpull_error *err) {
    * that would not take the entry is found now, before anything is copied. */
   _cleanup_free_ char *index = NULL;
   size_t index_len = 0;
-  r = read_small_file(w, "index.json", OCI_DOC_MAX, &index, &index_len, err);
+  r = read_index(w, &index, &index_len, err);
   if (r < 0)
     return r;
   if (r == 0)
@@ -346,7 +359,7 @@ static void remove_created(struct layout_writer *w) {
     return;
   _cleanup_free_ char *index = NULL;
   size_t len = 0;
-  if (read_small_file(w, "index.json", OCI_DOC_MAX, &index, &len, &ignored) > 0 && strcmp(index, EMPTY_INDEX) != 0)
+  if (read_index(w, &index, &len, &ignored) > 0 && strcmp(index, EMPTY_INDEX) != 0)
     return;
   for (size_t i = 0; i < w->n_members; i++) {
     _cleanup_free_ char *name = blob_path(w->members[i]);
@@ -497,13 +510,19 @@ static int copy_blob(struct layout_writer *w, const char *digest, uint64_t size,
   return 0;
 }
 
-int layout_writer_put_blob(struct layout_writer *w, const char *digest, uint64_t size, struct byte_source *src,
-                           vmpull_error *err) {
+/* copy_blob, unless an archive already broke off (takes src either way). */
+static int put_blob(struct layout_writer *w, const char *digest, uint64_t size, struct byte_source *src,
+                    struct progress_state *progress, vmpull_error *err) {
   if (w->failed) {
     source_free(src);
-    return error_set(err, VMPULL_E_IO, "%s: the archive is incomplete after an earlier error", w->path);
+    return archive_incomplete(w, err);
   }
-  return copy_blob(w, digest, size, src, w->o.progress, err);
+  return copy_blob(w, digest, size, src, progress, err);
+}
+
+int layout_writer_put_blob(struct layout_writer *w, const char *digest, uint64_t size, struct byte_source *src,
+                           vmpull_error *err) {
+  return put_blob(w, digest, size, src, w->o.progress, err);
 }
 
 int layout_writer_put_document(struct layout_writer *w, const char *buf, size_t len, const char *want,
@@ -580,12 +599,8 @@ int layout_writer_put_new_blob(struct layout_writer *w, struct byte_source *src,
   r = source_file_from_fd(TAKE_FD(spool), name, *size, &again, err);
   if (r < 0)
     return r;
-  if (w->failed) {
-    source_free(again);
-    return error_set(err, VMPULL_E_IO, "%s: the archive is incomplete after an earlier error", w->path);
-  }
   /* Counted once, as it was fetched. */
-  return copy_blob(w, digest, *size, again, NULL, err);
+  return put_blob(w, digest, *size, again, NULL, err);
 }
 
 /* --- index.json --- */
@@ -632,7 +647,7 @@ int layout_writer_commit(struct layout_writer *w, json_object *entry, const char
   _cleanup_free_ char *text = NULL;
   if (w->o.archive) {
     if (w->failed)
-      return error_set(err, VMPULL_E_IO, "%s: the archive is incomplete after an earlier error", w->path);
+      return archive_incomplete(w, err);
     int r = build_index(NULL, 0, w->path, entry, ref_name, &text, err);
     if (r < 0)
       return r;
@@ -651,13 +666,13 @@ int layout_writer_commit(struct layout_writer *w, json_object *entry, const char
     return r;
   /* (A save that created the folder and failed at the same time took its oci-layout back.) */
   if (faccessat(w->dirfd, "oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
-    r = write_small_file(w, "oci-layout", OCI_LAYOUT_CONTENT, strlen(OCI_LAYOUT_CONTENT), 1, err);
+    r = write_layout_file(w, err);
     if (r < 0)
       return r;
   }
   _cleanup_free_ char *old = NULL;
   size_t old_len = 0;
-  r = read_small_file(w, "index.json", OCI_DOC_MAX, &old, &old_len, err);
+  r = read_index(w, &old, &old_len, err);
   if (r < 0)
     return r;
   r = build_index(old, old_len, w->path, entry, ref_name, &text, err);

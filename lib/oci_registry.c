@@ -447,6 +447,29 @@ static void blob_free(struct byte_source *src) {
 
 static const struct byte_source_ops blob_ops = {.read = blob_read, .free = blob_free};
 
+/* GET a blob from offset with the current Authorization; *out set on success. */
+static int blob_request(struct registry_store *s, const struct http_config *c, const char *url, uint64_t offset,
+                        struct http_response *resp, struct byte_source **out, vmpull_error *err) {
+  _cleanup_secret_headers_ struct curl_slist *headers = NULL;
+  int r = request_headers(s, NULL, &headers, err);
+  if (r < 0)
+    return r;
+  struct http_request req = {
+      .url = url,
+      .headers = headers,
+      .max_redirects = 10,
+      .allow_insecure_redirect = !c->tls_verify,
+      .range_start = offset,
+  };
+  return http_open_retry(c, &req, resp, out, err);
+}
+
+/* Did this answer come from the registry (not from a host a redirect led to)? */
+static int from_registry(const struct registry_store *s, const struct http_response *resp) {
+  size_t n = strlen(s->base_url);
+  return resp->effective_url && !strncmp(resp->effective_url, s->base_url, n) && resp->effective_url[n] == '/';
+}
+
 static int registry_open_blob_at(struct oci_store *base, const struct oci_descriptor *d, uint64_t offset, long *status,
                                  struct byte_source **out, vmpull_error *err) {
   struct registry_store *s = (struct registry_store *)base;
@@ -471,19 +494,18 @@ static int registry_open_blob_at(struct oci_store *base, const struct oci_descri
   _cleanup_free_ char *url = xasprintf("%s/v2/%s/blobs/%s", s->base_url, s->ref.repository, d->digest);
   if (!url)
     return error_oom(err);
-  _cleanup_secret_headers_ struct curl_slist *headers = NULL;
-  int r = request_headers(s, NULL, &headers, err);
-  if (r < 0)
-    return r;
-  struct http_request req = {
-      .url = url,
-      .headers = headers,
-      .max_redirects = 10,
-      .allow_insecure_redirect = !c.tls_verify,
-      .range_start = offset,
-  };
   __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
-  r = http_open_retry(&c, &req, &resp, &b->inner, err);
+  int r = blob_request(s, &c, url, offset, &resp, &b->inner, err);
+  /* A 401 from the registry itself: the token expired since the manifests (a long wait for
+   * the cache's lock on this blob), or there was none (the manifests came from the cache).
+   * Answered once, as for a manifest; a 401 from storage a redirect led to is not ours to answer. */
+  if (r < 0 && resp.status == 401 && from_registry(s, &resp)) {
+    r = authenticate(s, s->o, &resp, err);
+    if (r < 0)
+      return err->code == VMPULL_E_AUTH ? r : error_wrap(err, "%sblob %s", s->shown_ref, d->digest);
+    http_response_clear(&resp);
+    r = blob_request(s, &c, url, offset, &resp, &b->inner, err);
+  }
   *status = resp.status;
   if (r < 0)
     return error_wrap(err, "%sblob %s", s->shown_ref, d->digest);

@@ -158,7 +158,9 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   struct tee_options to = {.expected_size = rs.expected_size,
                            .progress = &progress,
                            .cache_fd = pull_cache_fill_fd(&pc),
-                           .cache_offset = pull_cache_fill_offset(&pc)};
+                           .cache_offset = pull_cache_fill_offset(&pc),
+                           .cache_failed = pull_cache_fill_failed, /* a full cache costs the cache, not the pull */
+                           .cache_failed_data = &pc};
   _cleanup_source_ struct byte_source *fetched = NULL;
   r = tee_new(rs.src, &to, &fetched, err);
   if (r < 0)
@@ -174,12 +176,9 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   struct byte_source *fetched_top = fetched;
   struct byte_source *content = TAKE_PTR(fetched);
   if (rs.tar_layer) {
-    _cleanup_free_ char *entry = NULL;
-    r = unwrap_tar_new(content, &content, &entry, err);
+    r = unwrap_tar_layer(&content, &rs.image_name, rs.display, err);
     if (r < 0)
-      return error_wrap(err, "%s", rs.display);
-    free(rs.image_name);
-    rs.image_name = TAKE_PTR(entry);
+      return r;
     progress.ev.name = rs.image_name;
   }
 

@@ -108,6 +108,18 @@ void pull_cache_done(struct pull_cache *pc) {
   *pc = (struct pull_cache)PULL_CACHE_INIT;
 }
 
+/* The cache only saves time: when writing into it fails (read-only, full, damaged), say so
+ * once and go on without it, dropping what this pull had put into partial/. */
+static void give_up(struct pull_cache *pc, const char *why) {
+  if (!pc->cache)
+    return;
+  warn(pc, "cache disabled for this pull: %s", why);
+  release(pc, 1);
+  cache_free(pc->cache);
+  pc->cache = NULL;
+}
+
+/* 1: the entry is ours to fill; 0: the cache could not take it and is off for this pull. */
 static int lock_entry(struct pull_cache *pc, const char *key, const char *shown, vmpull_error *err) {
   cache_key_name(key, pc->name);
   struct lock_wait w = {
@@ -116,7 +128,23 @@ static int lock_entry(struct pull_cache *pc, const char *key, const char *shown,
       .warning_data = pc->o->warning_data,
       .cancel = pc->o->cancel,
   };
-  return lock_file(pc->cache->partial_fd, pc->name, &w, &pc->fd, err);
+  int r = lock_file(pc->cache->partial_fd, pc->name, &w, &pc->fd, err);
+  if (r == 0)
+    return 1;
+  if (err->code == VMPULL_E_CANCELLED || pc->o->offline)
+    return r;
+  give_up(pc, err->message);
+  error_clear(err);
+  return 0;
+}
+
+void pull_cache_fill_failed(void *data, int errnum) {
+  struct pull_cache *pc = data;
+  if (!pc->cache)
+    return;
+  char why[VMPULL_ERROR_MAX];
+  snprintf(why, sizeof(why), "write %s/partial/%s: %s", pc->cache->dir, pc->name, strerror(errnum));
+  give_up(pc, why);
 }
 
 /* Bytes read from the cache count as "resumed" in the progress events. */
@@ -175,10 +203,14 @@ static int dup_into(char **slot, const char *v) {
   return !v || *slot ? 0 : -1;
 }
 
-/* Start filling the entry from byte 0 with this response. */
-static int start_fill(struct pull_cache *pc, const char *key, const struct http_response *resp, vmpull_error *err) {
-  if (ftruncate(pc->fd, 0) < 0)
-    return error_set_errno(err, VMPULL_E_IO, errno, "cache %s/partial", pc->cache->dir);
+/* Start filling the entry from byte 0 with this response (or, when the cache cannot take it, go on without). */
+static void start_fill(struct pull_cache *pc, const char *key, const struct http_response *resp) {
+  if (ftruncate(pc->fd, 0) < 0) {
+    vmpull_error why;
+    error_set_errno(&why, VMPULL_E_IO, errno, "truncate %s/partial/%s", pc->cache->dir, pc->name);
+    give_up(pc, why.message);
+    return;
+  }
   struct cache_partial meta = {
       .key = (char *)key,
       .etag = resp ? resp->etag : NULL,
@@ -186,12 +218,13 @@ static int start_fill(struct pull_cache *pc, const char *key, const struct http_
       .digest = pc->want_digest,
       .total = resp ? resp->content_length : UINT64_MAX,
   };
-  int r = cache_partial_put(pc->cache, pc->name, &meta, err);
-  if (r < 0)
-    return r;
+  vmpull_error why;
+  if (cache_partial_put(pc->cache, pc->name, &meta, &why) < 0) {
+    give_up(pc, why.message);
+    return;
+  }
   pc->filling = 1;
   pc->resume_from = 0;
-  return 0;
 }
 
 static int set_ref(struct pull_cache *pc, const char *key, const struct http_response *resp, vmpull_error *err) {
@@ -228,10 +261,8 @@ static int fetch_fresh(struct pull_cache *pc, const char *key, const struct http
   int r = http_open_retry(c, req, resp, out, err);
   if (r < 0)
     return r;
-  r = start_fill(pc, key, resp, err);
-  if (r == 0)
-    r = set_ref(pc, key, resp, err);
-  return r;
+  start_fill(pc, key, resp);
+  return set_ref(pc, key, resp, err);
 }
 
 int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
@@ -245,6 +276,8 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
   int r = lock_entry(pc, key, key, err);
   if (r < 0)
     return r;
+  if (r == 0)
+    return http_open_retry(c, req, resp, out, err);
 
   /* The bytes are promised by digest and we have them: no request at all. */
   if (pc->want_digest && cache_blob_exists(pc->cache, pc->want_digest)) {
@@ -295,8 +328,8 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
         return fetch_fresh(pc, key, c, req, resp, out, err);
       }
       /* Changed on the server: this response is the new download. */
-      r = start_fill(pc, key, resp, err);
-      return r < 0 ? r : set_ref(pc, key, resp, err);
+      start_fill(pc, key, resp);
+      return set_ref(pc, key, resp, err);
     }
     /* No validator to ask with: only a new download can tell. */
   }
@@ -345,8 +378,8 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
            strong_etag(meta.etag) && resp->etag && strcmp(meta.etag, resp->etag) != 0
                ? "changed on the server since the interrupted download"
                : "the server ignored the request to resume");
-      r = start_fill(pc, key, resp, err);
-      return r < 0 ? r : set_ref(pc, key, resp, err);
+      start_fill(pc, key, resp);
+      return set_ref(pc, key, resp, err);
     }
   }
   return fetch_fresh(pc, key, c, req, resp, out, err);
@@ -375,6 +408,8 @@ int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob
   int r = lock_entry(pc, key, what, err);
   if (r < 0)
     return r;
+  if (r == 0)
+    return open_at(ctx, 0, &status, out, err);
   /* Another pull may have committed it while we waited. */
   if (cache_blob_exists(pc->cache, digest)) {
     r = use_blob(pc, digest, out, err);
@@ -412,7 +447,8 @@ int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob
       return r;
   }
   struct http_response none = {.content_length = UINT64_MAX};
-  return start_fill(pc, key, &none, err);
+  start_fill(pc, key, &none);
+  return 0;
 }
 
 int fetch_document(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,

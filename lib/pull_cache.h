@@ -46,7 +46,8 @@ struct pull_cache {
   }
 
 /* Open the cache the options name (creating it) unless --no-cache. A cache
- * that cannot be opened is a warning, except with --offline. */
+ * that cannot be opened is a warning, except with --offline; so is one that
+ * cannot be written later in the pull (the pull then goes on without it). */
 int pull_cache_init(struct pull_cache *pc, const vmpull_pull_options *o, struct progress_state *progress, int *distrust,
                     vmpull_error *err);
 /* Release the entry; after a failure caused by cached bytes, remove them and set *distrust. */
@@ -81,6 +82,9 @@ void cache_document_put(struct pull_cache *pc, const char *key, const char *medi
 /* tee options for the entry being filled. */
 int pull_cache_fill_fd(const struct pull_cache *pc);
 uint64_t pull_cache_fill_offset(const struct pull_cache *pc);
+/* The tee could not write into the entry (errnum): one warning, the partial file goes, and
+ * the pull goes on without the cache (data: the struct pull_cache). */
+void pull_cache_fill_failed(void *data, int errnum);
 /* Put the partial bytes in front of tee (which *top then owns); *top = tee when there are none. */
 int pull_cache_replay(struct pull_cache *pc, struct byte_source *tee, struct byte_source **top, vmpull_error *err);
 /* The pull verified digest: file the entry. A cached blob that hashed to

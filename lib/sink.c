@@ -41,6 +41,15 @@ static void random_suffix(char out[13]) {
   out[12] = '\0';
 }
 
+/* A fresh temporary name for s: ".<base>" TMP_INFIX "<random>"; -1 when out of memory. */
+static int new_tmp_name(struct sink *s) {
+  char rnd[13];
+  random_suffix(rnd);
+  free(s->tmp_name);
+  s->tmp_name = xasprintf(".%s" TMP_INFIX "%s", s->base, rnd);
+  return s->tmp_name ? 0 : -1;
+}
+
 /* Named temporaries left by a crashed run: each live one is flock()ed by its writer. */
 static void remove_stale_temporaries(int dirfd, const char *base) {
   _cleanup_free_ char *prefix = xasprintf(".%s" TMP_INFIX, base);
@@ -109,11 +118,7 @@ int sink_open(struct sink *s, const char *path, const struct sink_options *o, vm
   }
 
   for (int attempt = 0; attempt < 16; attempt++) {
-    char rnd[13];
-    random_suffix(rnd);
-    free(s->tmp_name);
-    s->tmp_name = xasprintf(".%s" TMP_INFIX "%s", s->base, rnd);
-    if (!s->tmp_name)
+    if (new_tmp_name(s) < 0)
       return error_oom(err);
     s->fd = openat(s->dirfd, s->tmp_name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, s->o.mode);
     if (s->fd >= 0)
@@ -243,11 +248,7 @@ int sink_commit(struct sink *s, uint64_t *allocated, vmpull_error *err) {
       /* linkat cannot replace: link under a private name, then rename over. */
       int r = -EEXIST;
       for (int attempt = 0; attempt < 16 && r == -EEXIST; attempt++) {
-        char rnd[13];
-        random_suffix(rnd);
-        free(s->tmp_name);
-        s->tmp_name = xasprintf(".%s" TMP_INFIX "%s", s->base, rnd);
-        if (!s->tmp_name)
+        if (new_tmp_name(s) < 0)
           return error_oom(err);
         r = link_tmpfile(s, s->tmp_name);
       }

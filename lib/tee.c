@@ -39,8 +39,12 @@ static int tee_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got
     return error_set(err, VMPULL_E_IO, "sha256 update failed");
   if (t->o.cache_fd >= 0) {
     int w = pwrite_all(t->o.cache_fd, buf, *got, t->o.cache_offset);
-    if (w < 0)
+    if (w < 0 && !t->o.cache_failed)
       return error_set_errno(err, VMPULL_E_IO, -w, "write cache for %s", s->name);
+    if (w < 0) {
+      t->o.cache_fd = -1; /* the callback may close it */
+      t->o.cache_failed(t->o.cache_failed_data, -w);
+    }
     t->o.cache_offset += *got;
   }
   t->bytes += *got;

@@ -94,23 +94,31 @@ static int entry_classify(struct archive_entry *e, enum entry_kind *kind, vmpull
   }
 }
 
-/* Past the file's data: everything left must be directories. */
-static int tar_finish(struct tar_source *t, vmpull_error *err) {
+/* The next header that is not a directory: 1 (a regular file, *e), 0 at the end of the tar. */
+static int next_file_entry(struct tar_source *t, struct archive_entry **e, vmpull_error *err) {
   for (;;) {
-    struct archive_entry *e;
-    int ret = archive_read_next_header(t->a, &e);
+    int ret = archive_read_next_header(t->a, e);
     if (ret == ARCHIVE_EOF)
       return 0;
     if (ret < ARCHIVE_WARN)
       return tar_failure(t, err);
     enum entry_kind kind = ENTRY_SKIP; /* gcc -O2 cannot see that entry_classify sets it on success */
-    int r = entry_classify(e, &kind, err);
+    int r = entry_classify(*e, &kind, err);
     if (r < 0)
       return r;
     if (kind == ENTRY_FILE)
-      return error_set(err, VMPULL_E_CORRUPT, "tar layer must hold exactly one regular file, found '%s' and '%s'",
-                       t->entry, archive_entry_pathname(e));
+      return 1;
   }
+}
+
+/* Past the file's data: everything left must be directories. */
+static int tar_finish(struct tar_source *t, vmpull_error *err) {
+  struct archive_entry *e;
+  int r = next_file_entry(t, &e, err);
+  if (r <= 0)
+    return r;
+  return error_set(err, VMPULL_E_CORRUPT, "tar layer must hold exactly one regular file, found '%s' and '%s'", t->entry,
+                   archive_entry_pathname(e));
 }
 
 static int tar_source_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
@@ -169,32 +177,34 @@ int unwrap_tar_new(struct byte_source *inner, struct byte_source **out, char **e
   if (archive_read_open(t->a, t, NULL, tar_read_cb, NULL) != ARCHIVE_OK)
     return tar_failure(t, err);
 
-  for (;;) {
-    struct archive_entry *e;
-    int ret = archive_read_next_header(t->a, &e);
-    if (ret == ARCHIVE_EOF)
-      return error_set(err, VMPULL_E_CORRUPT, "tar layer must hold exactly one regular file, found none");
-    if (ret < ARCHIVE_WARN)
-      return tar_failure(t, err);
-    enum entry_kind kind = ENTRY_SKIP; /* gcc -O2 cannot see that entry_classify sets it on success */
-    int r = entry_classify(e, &kind, err);
-    if (r < 0)
-      return r;
-    if (kind == ENTRY_SKIP)
-      continue;
-    const char *clean = NULL;
-    (void)entry_path_check(archive_entry_pathname(e), &clean, NULL);
-    r = image_name_check(path_base_name(clean), err);
-    if (r < 0)
-      return error_wrap(err, "tar layer entry '%s'", clean);
-    t->entry = strdup(clean);
-    _cleanup_free_ char *name = strdup(path_base_name(clean));
-    if (!t->entry || !name)
-      return error_oom(err);
-    if (archive_entry_size_is_set(e))
-      t->base.size = (uint64_t)archive_entry_size(e);
-    *entry_name = TAKE_PTR(name);
-    *out = &TAKE_PTR(t)->base;
-    return 0;
-  }
+  struct archive_entry *e;
+  int r = next_file_entry(t, &e, err);
+  if (r < 0)
+    return r;
+  if (r == 0)
+    return error_set(err, VMPULL_E_CORRUPT, "tar layer must hold exactly one regular file, found none");
+  const char *clean = NULL;
+  (void)entry_path_check(archive_entry_pathname(e), &clean, NULL);
+  r = image_name_check(path_base_name(clean), err);
+  if (r < 0)
+    return error_wrap(err, "tar layer entry '%s'", clean);
+  t->entry = strdup(clean);
+  _cleanup_free_ char *name = strdup(path_base_name(clean));
+  if (!t->entry || !name)
+    return error_oom(err);
+  if (archive_entry_size_is_set(e))
+    t->base.size = (uint64_t)archive_entry_size(e);
+  *entry_name = TAKE_PTR(name);
+  *out = &TAKE_PTR(t)->base;
+  return 0;
+}
+
+int unwrap_tar_layer(struct byte_source **content, char **image_name, const char *display, vmpull_error *err) {
+  _cleanup_free_ char *entry = NULL;
+  int r = unwrap_tar_new(*content, content, &entry, err);
+  if (r < 0)
+    return error_wrap(err, "%s", display);
+  free(*image_name);
+  *image_name = TAKE_PTR(entry);
+  return 0;
 }

@@ -36,8 +36,10 @@ int tool_report_failure(const vmpull_error *err, int json);
 /* Print o as one compact JSON line on stdout, then release it. */
 struct json_object;
 void tool_print_json(struct json_object *o);
-/* Before a library call: SIGINT/SIGTERM cancel it, and a warning when TLS verification is off. */
-void tool_prepare_call(vmpull_pull_options *opts);
+/* Before a library call: its progress drawn on progress (when not NULL), its warnings printed below
+ * it, SIGINT/SIGTERM cancel it, and a warning when TLS verification is off. */
+struct tool_progress;
+void tool_prepare_call(vmpull_pull_options *opts, struct tool_progress *progress);
 
 /* Progress display (tool_progress.c). */
 enum progress_mode { PROGRESS_AUTO, PROGRESS_ALWAYS, PROGRESS_NEVER };
@@ -58,7 +60,7 @@ void tool_progress_init(struct tool_progress *p, enum progress_mode mode, int qu
 int tool_progress_cb(const vmpull_progress *ev, void *userdata);
 /* End a half-drawn line (on errors and signals). */
 void tool_progress_finish(struct tool_progress *p);
-/* A library warning (vmpull_pull_options.warning; userdata: the struct tool_progress), below any bar. */
+/* A library warning (vmpull_pull_options.warning; userdata: the struct tool_progress or NULL), below any bar. */
 void tool_progress_warning(const char *message, void *userdata);
 /* Human IEC units: "1.5 GiB". */
 void tool_format_bytes(uint64_t n, char *buf, size_t len);

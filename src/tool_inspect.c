@@ -5,11 +5,6 @@
 
 #include <stdlib.h>
 
-static void on_warning(const char *message, void *userdata) {
-  (void)userdata;
-  tool_warn("%s", message);
-}
-
 int tool_inspect(int argc, char **argv) {
   /* Everything but --all is a pull option (provider, arch, credentials, TLS, naming). */
   char **args = NULL;
@@ -24,8 +19,7 @@ int tool_inspect(int argc, char **argv) {
     free(args);
     return r == PULL_CLI_HELP ? 0 : EXIT_USAGE;
   }
-  cli.opts.warning = on_warning;
-  tool_prepare_call(&cli.opts);
+  tool_prepare_call(&cli.opts, NULL);
 
   vmpull_error err;
   char *json = NULL;

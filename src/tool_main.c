@@ -38,7 +38,13 @@ int tool_report_failure(const vmpull_error *err, int json) {
   return tool_exit_for_error(err);
 }
 
-void tool_prepare_call(vmpull_pull_options *opts) {
+void tool_prepare_call(vmpull_pull_options *opts, struct tool_progress *progress) {
+  if (progress) {
+    opts->progress = tool_progress_cb;
+    opts->progress_data = progress;
+  }
+  opts->warning = tool_progress_warning;
+  opts->warning_data = progress;
   tool_install_signals();
   opts->cancel = &tool_cancel;
   if (!opts->tls_verify)

@@ -319,6 +319,7 @@ void tool_progress_finish(struct tool_progress *p) {
 }
 
 void tool_progress_warning(const char *message, void *userdata) {
-  tool_progress_finish(userdata);
+  if (userdata)
+    tool_progress_finish(userdata);
   tool_warn("%s", message);
 }

@@ -52,12 +52,10 @@ int tool_pull(int argc, char **argv) {
 
   struct tool_progress progress;
   tool_progress_init(&progress, cli.progress_mode, cli.quiet);
+  tool_prepare_call(&cli.opts, &progress);
   struct pull_watch watch = {.display = &progress};
   cli.opts.progress = on_progress;
   cli.opts.progress_data = &watch;
-  cli.opts.warning = tool_progress_warning;
-  cli.opts.warning_data = &progress;
-  tool_prepare_call(&cli.opts);
 
   vmpull_error err;
   vmpull_result res;

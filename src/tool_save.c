@@ -42,11 +42,7 @@ int tool_save(int argc, char **argv) {
 
   struct tool_progress progress;
   tool_progress_init(&progress, cli.progress_mode, cli.quiet);
-  cli.opts.progress = tool_progress_cb;
-  cli.opts.progress_data = &progress;
-  cli.opts.warning = tool_progress_warning;
-  cli.opts.warning_data = &progress;
-  tool_prepare_call(&cli.opts);
+  tool_prepare_call(&cli.opts, &progress);
 
   vmpull_error err;
   char *json = NULL;

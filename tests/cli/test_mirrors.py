@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import leftovers, run_vmpull
-from servers.common import free_port, start_or_fail
+from servers.common import free_port, running, start_or_fail
 from servers.fixture_mirrors import Fronts, access_log, machine_image, raw_disk
 from servers.fixture_registry import Registry
 from servers.oci_layout import Layout
@@ -53,9 +53,7 @@ def image(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory):
-    reg = start_or_fail(Registry(tmp_path_factory.mktemp("mirror")))
-    yield reg
-    reg.stop()
+    yield from running(start_or_fail(Registry(tmp_path_factory.mktemp("mirror"))))
 
 
 @pytest.fixture(scope="module")

@@ -98,15 +98,35 @@ def start_listening(launch, nports, timeout, attempts=5):
     return None, None
 
 
-def start_nginx(tmp, nports, render, output=subprocess.DEVNULL, what="nginx"):
-    """nginx with tmp/nginx.conf = render(*ports) on nports free loopback ports, prefix and error
-    log in tmp. (proc, ports); RuntimeError naming what, with error.log, when it does not start."""
+# nginx.conf around a test server's http block: in the foreground, pid, logs and temporaries in tmp.
+NGINX_CONF = """
+daemon off;
+master_process on;
+{user_line}
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections {worker_connections}; }}
+http {{
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+{http}}}
+"""
+
+
+def start_nginx(tmp, nports, render_http, output=subprocess.DEVNULL, what="nginx", worker_connections=64):
+    """nginx on nports free loopback ports, its http block render_http(*ports), config, prefix and
+    error log in tmp. (proc, ports); RuntimeError naming what, with error.log, when it does not start."""
     tmp = Path(tmp)
     exe = find_program("nginx", "/usr/sbin/nginx", "nginx-light")
     conf = tmp / "nginx.conf"
 
     def launch(*ports):
-        conf.write_text(render(*ports))
+        conf.write_text(NGINX_CONF.format(user_line=nginx_user_line(), tmp=tmp, worker_connections=worker_connections,
+                                          http=render_http(*ports)))
         return subprocess.Popen([exe, "-c", str(conf), "-p", str(tmp), "-e", str(tmp / "error.log")],
                                 stdin=subprocess.DEVNULL, stdout=output, stderr=output)
 
@@ -123,6 +143,12 @@ def start_or_fail(server):
     except RuntimeError as e:
         pytest.fail(str(e))
     return server
+
+
+def running(server):
+    """A fixture's body (`yield from running(server)`): the server for the fixture's scope, then stopped."""
+    yield server
+    server.stop()
 
 
 # --- our own servers (Python stdlib), for what no real server does on purpose ---

@@ -18,7 +18,7 @@ The session fixture `faults` serves byte strings registered with `faults.serve(n
 """
 import pytest
 
-from servers.common import LoopbackServer, finish_response, request_path, wait_gone
+from servers.common import LoopbackServer, finish_response, request_path, running, wait_gone
 
 
 class FaultServer(LoopbackServer):
@@ -98,6 +98,4 @@ class FaultServer(LoopbackServer):
 
 @pytest.fixture(scope="session")
 def faults():
-    server = FaultServer()
-    yield server
-    server.stop()
+    yield from running(FaultServer())

@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from servers.common import LoopbackServer, finish_response, request_path, wait_gone
+from servers.common import LoopbackServer, finish_response, request_path, running, wait_gone
 
 
 class FlakyServer(LoopbackServer):
@@ -149,6 +149,4 @@ class FlakyServer(LoopbackServer):
 
 @pytest.fixture(scope="session")
 def flaky():
-    server = FlakyServer()
-    yield server
-    server.stop()
+    yield from running(FlakyServer())

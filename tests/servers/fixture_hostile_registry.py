@@ -15,7 +15,7 @@ import json
 
 import pytest
 
-from servers.common import LoopbackServer
+from servers.common import LoopbackServer, running
 
 TOKEN_BODY_SIZE = 10 << 20
 
@@ -87,6 +87,4 @@ class HostileRegistry(LoopbackServer):
 
 @pytest.fixture(scope="session")
 def hostile_registry():
-    server = HostileRegistry()
-    yield server
-    server.stop()
+    yield from running(HostileRegistry())

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from servers.common import nginx_user_line, start_nginx, start_or_fail, stop_process
+from servers.common import start_nginx, start_or_fail, stop_process
 
 
 ACCESS = re.compile(r'"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP/[0-9.]+" (\d{3})')
@@ -47,21 +47,8 @@ def new_registry(tmp_path_factory):
         reg.stop()
 
 
-FRONTS_CONF = """
-daemon off;
-master_process on;
-{user_line}
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
+FRONTS_HTTP = """\
   access_log {tmp}/access.log;
-  client_body_temp_path {tmp}/body;
-  proxy_temp_path {tmp}/proxy;
-  fastcgi_temp_path {tmp}/fastcgi;
-  uwsgi_temp_path {tmp}/uwsgi;
-  scgi_temp_path {tmp}/scgi;
   server {{
     listen 127.0.0.1:{failing};
     location / {{ return 503; }}
@@ -80,7 +67,6 @@ http {{
       sendfile_max_chunk 16k;
     }}
   }}
-}}
 """
 
 
@@ -94,8 +80,8 @@ class Fronts:
 
     def start(self):
         def render(failing, slow):
-            return FRONTS_CONF.format(tmp=self.tmp, user_line=nginx_user_line(), failing=failing, slow=slow,
-                                      upstream=self.upstream.port, rate=self.rate)
+            return FRONTS_HTTP.format(tmp=self.tmp, failing=failing, slow=slow, upstream=self.upstream.port,
+                                      rate=self.rate)
 
         self.proc, (failing, slow) = start_nginx(self.tmp, 2, render, what="nginx (registry fronts)")
         self.failing, self.slow = f"127.0.0.1:{failing}", f"127.0.0.1:{slow}"

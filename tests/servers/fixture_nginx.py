@@ -23,26 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from servers.common import make_test_ca, nginx_user_line, start_nginx, start_or_fail, stop_process
+from servers.common import make_test_ca, running, start_nginx, start_or_fail, stop_process
 
 NGINX_USER = "puller"
 NGINX_PASSWORD = "s3cr3t-pa55"
 
-CONF = """
-daemon off;
-master_process on;
-{user_line}
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
+HTTP_BLOCK = """\
   access_log {tmp}/access.log;
-  client_body_temp_path {tmp}/body;
-  proxy_temp_path {tmp}/proxy;
-  fastcgi_temp_path {tmp}/fastcgi;
-  uwsgi_temp_path {tmp}/uwsgi;
-  scgi_temp_path {tmp}/scgi;
   default_type application/octet-stream;
   sendfile on;
   tcp_nopush on;
@@ -79,7 +66,6 @@ http {{
       sendfile_max_chunk 16k;
     }}
   }}
-}}
 """
 
 
@@ -99,10 +85,10 @@ class Nginx:
         self.stderr = open(self.tmp / "stderr.log", "wb")
 
         def render(http_port, https_port):
-            return CONF.format(tmp=self.tmp, root=self.root, http_port=http_port, https_port=https_port,
-                               user_line=nginx_user_line())
+            return HTTP_BLOCK.format(tmp=self.tmp, root=self.root, http_port=http_port, https_port=https_port)
 
-        self.proc, (self.http_port, self.https_port) = start_nginx(self.tmp, 2, render, output=self.stderr)
+        self.proc, (self.http_port, self.https_port) = start_nginx(self.tmp, 2, render, output=self.stderr,
+                                                                   worker_connections=256)
         self.http_url = f"http://127.0.0.1:{self.http_port}"
         self.https_url = f"https://127.0.0.1:{self.https_port}"
         return self
@@ -130,6 +116,4 @@ class Nginx:
 
 @pytest.fixture(scope="session")
 def nginx(tmp_path_factory):
-    server = start_or_fail(Nginx(tmp_path_factory.mktemp("nginx")))
-    yield server
-    server.stop()
+    yield from running(start_or_fail(Nginx(tmp_path_factory.mktemp("nginx"))))

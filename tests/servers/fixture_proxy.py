@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from servers.common import LoopbackServer
+from servers.common import LoopbackServer, running
 
 
 class ForwardProxy(LoopbackServer):
@@ -52,6 +52,4 @@ class ForwardProxy(LoopbackServer):
 
 @pytest.fixture(scope="session")
 def forward_proxy():
-    proxy = ForwardProxy()
-    yield proxy
-    proxy.stop()
+    yield from running(ForwardProxy())

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from servers.common import (LoopbackServer, find_program, make_test_ca, nginx_user_line, start_listening, start_nginx,
+from servers.common import (LoopbackServer, find_program, make_test_ca, running, start_listening, start_nginx,
                             start_or_fail, stop_process)
 
 REGISTRY_USER = "machine-puller"
@@ -62,12 +62,18 @@ class TokenIssuer:
     """The token endpoint of the Docker registry token spec: GET /token?service=&scope=, Basic
     auth optional. Good credentials get pull+push on what the scope names; anonymous callers get
     a token for repositories under public/ only; wrong credentials get 401. Every request's
-    Authorization header (decoded user only) and query are kept in .requests."""
+    Authorization header (decoded user only) and query are kept in .requests.
+    Tokens live 600 s; set .token_ttl (seconds) for short-lived ones, which the registry itself
+    then refuses once they expired (it allows TOKEN_EXP_LEEWAY seconds past "exp" for clock skew,
+    so "exp" is set that much earlier)."""
+
+    TOKEN_EXP_LEEWAY = 60  # distribution's registry/auth/token Leeway
 
     def __init__(self, folder, ca_folder):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.requests = []
+        self.token_ttl = None
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "signing.key",
                         "-out", "signing.pem", "-days", "3", "-subj", "/CN=vmpull token signer"],
                        cwd=self.folder, check=True, capture_output=True)
@@ -118,10 +124,12 @@ class TokenIssuer:
                     if ok_creds or name.startswith("public/"):
                         access.append({"type": kind, "name": name, "actions": actions.split(",")})
                 now = int(time.time())
+                ttl = issuer.token_ttl
+                exp = now + ttl - issuer.TOKEN_EXP_LEEWAY if ttl else now + 600
                 claims = {"iss": TOKEN_ISSUER, "sub": user or "", "aud": query.get("service", [""])[0],
-                          "exp": now + 600, "nbf": now - 10, "iat": now, "jti": f"t{len(issuer.requests)}",
+                          "exp": exp, "nbf": now - 10, "iat": now, "jti": f"t{len(issuer.requests)}",
                           "access": access}
-                body = json.dumps({"token": issuer.sign(claims), "expires_in": 600}).encode()
+                body = json.dumps({"token": issuer.sign(claims), "expires_in": ttl or 600}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -247,47 +255,26 @@ def _registry(tmp_path_factory, name, ca, **kw):
 
 @pytest.fixture(scope="session")
 def registry_plain(tmp_path_factory, registry_ca):
-    reg = _registry(tmp_path_factory, "registry-plain", registry_ca)
-    yield reg
-    reg.stop()
+    yield from running(_registry(tmp_path_factory, "registry-plain", registry_ca))
 
 
 @pytest.fixture(scope="session")
 def registry_tls(tmp_path_factory, registry_ca):
-    reg = _registry(tmp_path_factory, "registry-tls", registry_ca, tls=True)
-    yield reg
-    reg.stop()
+    yield from running(_registry(tmp_path_factory, "registry-tls", registry_ca, tls=True))
 
 
 @pytest.fixture(scope="session")
 def registry_basic(tmp_path_factory, registry_ca):
-    reg = _registry(tmp_path_factory, "registry-basic", registry_ca, tls=True, auth="htpasswd")
-    yield reg
-    reg.stop()
+    yield from running(_registry(tmp_path_factory, "registry-basic", registry_ca, tls=True, auth="htpasswd"))
 
 
 @pytest.fixture(scope="session")
 def registry_token(tmp_path_factory, registry_ca):
-    reg = _registry(tmp_path_factory, "registry-token", registry_ca, tls=True, auth="token")
-    yield reg
-    reg.stop()
+    yield from running(_registry(tmp_path_factory, "registry-token", registry_ca, tls=True, auth="token"))
 
 
-REDIRECT_CONF = """
-daemon off;
-master_process on;
-{user_line}
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
+REDIRECT_HTTP = """\
   log_format auth '$host $request_uri $status auth=$http_authorization';
-  client_body_temp_path {tmp}/body;
-  proxy_temp_path {tmp}/proxy;
-  fastcgi_temp_path {tmp}/fastcgi;
-  uwsgi_temp_path {tmp}/uwsgi;
-  scgi_temp_path {tmp}/scgi;
   server {{
     listen 127.0.0.1:{front};
     access_log {tmp}/front.log auth;
@@ -306,7 +293,6 @@ http {{
     root {storage};
     default_type application/octet-stream;
   }}
-}}
 """
 
 
@@ -318,8 +304,7 @@ class RedirectFront:
 
     def start(self):
         def render(front, store):
-            return REDIRECT_CONF.format(tmp=self.tmp, user_line=nginx_user_line(), front=front, store=store,
-                                        upstream=self.upstream.port,
+            return REDIRECT_HTTP.format(tmp=self.tmp, front=front, store=store, upstream=self.upstream.port,
                                         storage=self.upstream.storage / "docker" / "registry" / "v2")
 
         self.proc, (self.front, self.store) = start_nginx(self.tmp, 2, render, what="nginx (redirect front)")
@@ -344,6 +329,4 @@ class RedirectFront:
 
 @pytest.fixture(scope="session")
 def registry_redirect(tmp_path_factory, registry_basic):
-    front = start_or_fail(RedirectFront(tmp_path_factory.mktemp("registry-redirect"), registry_basic))
-    yield front
-    front.stop()
+    yield from running(start_or_fail(RedirectFront(tmp_path_factory.mktemp("registry-redirect"), registry_basic)))
