@@ -58,9 +58,16 @@ void http_config_from_options(struct http_config *c, const vmpull_pull_options *
   c->cancel = o->cancel;
 }
 
+void http_headers_free(struct curl_slist *headers) {
+  for (struct curl_slist *h = headers; h; h = h->next)
+    if (h->data)
+      secure_zero(h->data, strlen(h->data));
+  curl_slist_free_all(headers);
+}
+
 void http_response_clear(struct http_response *r) {
   free(r->reason);
-  free(r->effective_url);
+  free_secret(r->effective_url); /* the request URL, with its user:password if it had one */
   free(r->content_type);
   free(r->etag);
   free(r->last_modified);
@@ -314,7 +321,7 @@ static int check_redirect(struct http_transfer *t) {
   if (!u)
     return http_transfer_fail(t, VMPULL_E_IO, "out of memory");
   _cleanup_(curl_freep) char *scheme = NULL;
-  _cleanup_(curl_freep) char *target = NULL;
+  _cleanup_(curl_free_secretp) char *target = NULL;
   _cleanup_(curl_freep) char *old_scheme = NULL;
   if (!current || curl_url_set(u, CURLUPART_URL, current, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
       curl_url_get(u, CURLUPART_SCHEME, &old_scheme, 0) != CURLUE_OK ||
@@ -652,7 +659,7 @@ void http_transfer_cleanup(struct http_transfer *t) {
     curl_easy_cleanup(t->easy);
   if (t->multi)
     curl_multi_cleanup(t->multi);
-  curl_slist_free_all(t->headers);
+  http_headers_free(t->headers);
   free(t->ca_cert);
   free(t->location);
   http_response_clear(&t->resp);
@@ -672,6 +679,12 @@ struct body_buffer {
   uint64_t max;
 };
 
+static void body_free(struct body_buffer *b) {
+  secure_zero(b->data, b->len);
+  free(b->data);
+  b->data = NULL;
+}
+
 static int get_on_body(struct http_transfer *t, const char *p, size_t n) {
   struct body_buffer *b = t->owner;
   if ((uint64_t)b->len + n > b->max)
@@ -679,9 +692,13 @@ static int get_on_body(struct http_transfer *t, const char *p, size_t n) {
   if (b->len + n + 1 > b->cap) {
     size_t cap = MAX(b->cap * 2, b->len + n + 1);
     cap = MAX(cap, (size_t)16384);
-    char *nd = realloc(b->data, cap);
+    /* Not realloc: it would leave a copy behind, and this may be a token answer. */
+    char *nd = malloc(cap);
     if (!nd)
       return http_transfer_fail(t, VMPULL_E_IO, "out of memory");
+    if (b->len)
+      memcpy(nd, b->data, b->len);
+    body_free(b);
     b->data = nd;
     b->cap = cap;
   }
@@ -696,7 +713,7 @@ int http_get(const struct http_config *c, const struct http_request *req, struct
   struct body_buffer body = {.max = req->max_body ? req->max_body : DEFAULT_MAX_BODY};
   int r = http_transfer_setup(&t, c, req, err);
   if (r < 0) {
-    free(body.data);
+    body_free(&body);
     return r;
   }
   t.owner = &body;
@@ -708,7 +725,7 @@ int http_get(const struct http_config *c, const struct http_request *req, struct
   if (r >= 0)
     r = http_transfer_take_response(&t, resp, err);
   if (r < 0) {
-    free(body.data);
+    body_free(&body);
     return r;
   }
   if (!body.data) {

@@ -12,6 +12,7 @@
 #include "source.h"
 
 #include <curl/curl.h>
+#include <string.h>
 
 struct http_config {
   int tls_verify;            /* 0: no certificate checks (the caller already warned) */
@@ -65,6 +66,22 @@ struct http_response {
  * filled by http_get/http_source_open, which overwrite resp: start from a
  * zeroed struct and clear it before reusing it. */
 void http_response_clear(struct http_response *r);
+
+/* Free a request's header list, wiping every line first: lines may carry an
+ * Authorization (a password, a token), and curl_slist_append copies them. */
+void http_headers_free(struct curl_slist *headers);
+static inline void http_headers_freep(struct curl_slist **headers) {
+  http_headers_free(*headers);
+}
+#define _cleanup_headers_ __attribute__((cleanup(http_headers_freep)))
+
+/* curl_free for a URL or a part of one that may hold user:password: wiped first. */
+static inline void curl_free_secretp(char **p) {
+  if (*p) {
+    explicit_bzero(*p, strlen(*p));
+    curl_free(*p);
+  }
+}
 
 /* The one wording for an unwanted status: "HTTP 404 Not Found", with the code
  * 404/410 -> VMPULL_E_NOT_FOUND, 401/403 -> VMPULL_E_AUTH, others VMPULL_E_HTTP.

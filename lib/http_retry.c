@@ -218,12 +218,9 @@ static int retry_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t 
 static void retry_free(struct byte_source *src) {
   struct retry_source *s = (struct retry_source *)src;
   source_free(s->inner);
-  free(s->url);
-  /* Our copy of the request headers may carry a registry token. */
-  for (struct curl_slist *h = s->headers; h; h = h->next)
-    if (h->data && strncasecmp(h->data, "Authorization:", 14) == 0)
-      secure_zero(h->data, strlen(h->data));
-  curl_slist_free_all(s->headers);
+  /* Our copies of the request: the URL may hold user:password, the headers a token. */
+  free_secret(s->url);
+  http_headers_free(s->headers);
   free(s->etag);
   free(s->last_modified);
   free(s->base.name);

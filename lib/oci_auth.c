@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <json-c/printbuf.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -20,11 +21,33 @@
 
 extern char **environ;
 
-static inline void json_putp(json_object **o) {
-  if (*o)
-    json_object_put(*o);
+/* json-c keeps its own copies of the strings it parsed: wipe them before the tree goes (the
+ * documents here hold passwords, "auth" entries and tokens). Depth is bounded by the parser's. */
+static void json_wipe_strings(json_object *o) {
+  switch (json_object_get_type(o)) {
+  case json_type_string: secure_zero((char *)json_object_get_string(o), (size_t)json_object_get_string_len(o)); break;
+  case json_type_object: {
+    json_object_object_foreach(o, key, value) {
+      (void)key;
+      json_wipe_strings(value);
+    }
+    break;
+  }
+  case json_type_array:
+    for (size_t i = 0; i < json_object_array_length(o); i++)
+      json_wipe_strings(json_object_array_get_idx(o, i));
+    break;
+  default: break;
+  }
 }
-#define _cleanup_json_ __attribute__((cleanup(json_putp)))
+
+static inline void secret_json_putp(json_object **o) {
+  if (*o) {
+    json_wipe_strings(*o);
+    json_object_put(*o);
+  }
+}
+#define _cleanup_secret_json_ __attribute__((cleanup(secret_json_putp)))
 
 void oci_creds_clear(struct oci_creds *c) {
   free_secret(c->user);
@@ -48,16 +71,24 @@ void oci_challenge_clear(struct oci_challenge *c) {
 
 /* A JSON parse whose failure message never quotes the (secret-holding) input. */
 static json_object *parse_json_quiet(const char *buf, size_t len) {
-  if (len > INT32_MAX || memchr(buf, '\0', len))
+  if (len > INT32_MAX - 16 || memchr(buf, '\0', len))
     return NULL;
   json_tokener *tok = json_tokener_new();
   if (!tok)
     return NULL;
-  json_object *root = json_tokener_parse_ex(tok, buf, (int)len);
+  /* The tokener collects each string in its buffer: grown by realloc, it would leave copies
+   * behind, so it gets room for the whole input first, and is wiped before it is freed. */
+  struct printbuf *pb = tok->pb;
+  json_object *root = NULL;
+  if (printbuf_memset(pb, 0, 0, (int)len + 16) == 0) {
+    printbuf_reset(pb);
+    root = json_tokener_parse_ex(tok, buf, (int)len);
+  }
   int ok = root && json_tokener_get_error(tok) == json_tokener_success;
+  secure_zero(pb->buf, (size_t)pb->size);
   json_tokener_free(tok);
   if (!ok && root) {
-    json_object_put(root);
+    secret_json_putp(&root);
     root = NULL;
   }
   return root;
@@ -127,7 +158,7 @@ static int decode_auth(const char *b64, struct oci_creds *out) {
 int oci_auth_file_lookup(const char *json, size_t len, const char *registry, const char *repository,
                          struct oci_auth_lookup *out, vmpull_error *err) {
   *out = (struct oci_auth_lookup){0};
-  _cleanup_json_ json_object *root = parse_json_quiet(json, len);
+  _cleanup_secret_json_ json_object *root = parse_json_quiet(json, len);
   if (!root || !json_object_is_type(root, json_type_object))
     return error_set(err, VMPULL_E_AUTH, "not a JSON object");
 
@@ -186,7 +217,7 @@ int oci_auth_file_lookup(const char *json, size_t len, const char *registry, con
 
 int oci_helper_answer_parse(const char *json, size_t len, struct oci_creds *out, vmpull_error *err) {
   *out = (struct oci_creds){0};
-  _cleanup_json_ json_object *root = parse_json_quiet(json, len);
+  _cleanup_secret_json_ json_object *root = parse_json_quiet(json, len);
   const char *user = get_str(root, "Username");
   const char *secret = get_str(root, "Secret");
   if (!root || !user || !secret)
@@ -533,7 +564,7 @@ char *oci_basic_authorization(const struct oci_creds *c) {
 
 int oci_token_parse(const char *json, size_t len, char **token, vmpull_error *err) {
   *token = NULL;
-  _cleanup_json_ json_object *root = parse_json_quiet(json, len);
+  _cleanup_secret_json_ json_object *root = parse_json_quiet(json, len);
   const char *t = get_str(root, "token");
   if (!t || !*t)
     t = get_str(root, "access_token");

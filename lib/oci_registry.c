@@ -60,19 +60,7 @@ static int headers_add(struct curl_slist **l, const char *line, vmpull_error *er
   return 0;
 }
 
-static void wipe_headers(struct curl_slist *l) {
-  for (; l; l = l->next)
-    if (l->data && !strncasecmp(l->data, "Authorization:", 14))
-      secure_zero(l->data, strlen(l->data));
-}
-
-static inline void secret_headers_freep(struct curl_slist **l) {
-  if (*l) {
-    wipe_headers(*l);
-    curl_slist_free_all(*l);
-  }
-}
-#define _cleanup_secret_headers_ __attribute__((cleanup(secret_headers_freep)))
+#define _cleanup_secret_headers_ _cleanup_headers_
 
 /* "MANIFEST_UNKNOWN: manifest unknown; ..." from a registry's JSON error body, or NULL. */
 static char *registry_error_text(const struct http_response *resp) {

@@ -240,10 +240,6 @@ static const char *strong_etag(const char *etag) {
   return etag && *etag && !starts_with(etag, "W/") ? etag : NULL;
 }
 
-static void freep_slist(struct curl_slist **l) {
-  curl_slist_free_all(*l);
-}
-
 /* Fill resp from the cache's record, as if the server had answered. */
 static int resp_from_ref(struct http_response *resp, const struct cache_ref *ref, vmpull_error *err) {
   http_response_clear(resp);
@@ -300,7 +296,7 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
     }
     const char *etag = strong_etag(ref.etag);
     if (etag || ref.last_modified) {
-      __attribute__((cleanup(freep_slist))) struct curl_slist *headers = NULL;
+      _cleanup_headers_ struct curl_slist *headers = NULL;
       for (const struct curl_slist *h = req->headers; h; h = h->next)
         if (!(headers = curl_slist_append(headers, h->data)))
           return error_oom(err);
@@ -473,7 +469,7 @@ int fetch_document(struct pull_cache *pc, const struct http_config *c, const str
       return error_oom(err);
     return 0;
   }
-  __attribute__((cleanup(freep_slist))) struct curl_slist *headers = NULL;
+  _cleanup_headers_ struct curl_slist *headers = NULL;
   for (const struct curl_slist *h = req->headers; h; h = h->next)
     if (!(headers = curl_slist_append(headers, h->data)))
       return error_oom(err);

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Byte source: a local file. */
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/stat.h>
-
 #include "error.h"
 #include "source.h"
 #include "util.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
 
 /* How often a read that waits on a quiet pipe looks at the cancel flag. */
 #define WAIT_POLL_MS 100
@@ -14,11 +14,11 @@
 struct file_source {
   struct byte_source base;
   int fd;
-  /* A FIFO, pipe, socket or device can go quiet for good: such reads wait in
-   * poll() and watch this flag, since with SA_RESTART handlers a signal never
-   * interrupts a blocked read() (NULL: not cancellable). */
+  /* A FIFO, pipe, socket or device can go quiet for good: its reads wait in
+   * poll() and watch the cancel flag, since with SA_RESTART handlers a signal
+   * never interrupts a blocked read(). */
   int may_block;
-  volatile sig_atomic_t *cancel;
+  volatile sig_atomic_t *cancel; /* NULL: not cancellable */
 };
 
 static int cancelled(const struct file_source *f, vmpull_error *err) {

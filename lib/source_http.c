@@ -57,7 +57,8 @@ int resolve_http(const vmpull_pull_options *o, struct resolved *r, vmpull_error 
     return error_oom(err);
   if (curl_url_set(u, CURLUPART_URL, o->source, 0) != CURLUE_OK)
     return error_set(err, VMPULL_E_USAGE, "not a valid URL");
-  _cleanup_curl_free_ char *scheme = NULL, *password = NULL, *user = NULL;
+  _cleanup_curl_free_ char *scheme = NULL;
+  _cleanup_(curl_free_secretp) char *password = NULL, *user = NULL;
   curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
   curl_url_get(u, CURLUPART_USER, &user, 0);
   curl_url_get(u, CURLUPART_PASSWORD, &password, 0);

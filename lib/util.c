@@ -39,6 +39,16 @@ int pwrite_all(int fd, const void *buf, size_t len, uint64_t off) {
   return 0;
 }
 
+struct wiped_buffer {
+  char *data;
+  size_t cap;
+};
+static void wiped_buffer_free(struct wiped_buffer *b) {
+  secure_zero(b->data, b->cap);
+  free(b->data);
+  b->data = NULL;
+}
+
 int read_file_limited(const char *path, size_t max, char **out, size_t *len) {
   _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
@@ -48,8 +58,12 @@ int read_file_limited(const char *path, size_t max, char **out, size_t *len) {
     return -errno;
   if (S_ISDIR(st.st_mode))
     return -EISDIR;
-  size_t cap = 4096, used = 0;
-  _cleanup_free_ char *buf = malloc(cap + 1);
+  /* The file may be an auth file: no copy of its bytes is left behind unwiped (no realloc;
+   * a regular file's size is known, so usually one buffer does). */
+  size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size < max ? (size_t)st.st_size + 1 : 4096;
+  size_t used = 0;
+  __attribute__((cleanup(wiped_buffer_free))) struct wiped_buffer b = {.data = malloc(cap + 1), .cap = cap + 1};
+  char *buf = b.data;
   if (!buf)
     return -ENOMEM;
   for (;;) {
@@ -57,9 +71,12 @@ int read_file_limited(const char *path, size_t max, char **out, size_t *len) {
       if (cap > max)
         return -EFBIG;
       cap *= 2;
-      char *nb = realloc(buf, cap + 1);
+      char *nb = malloc(cap + 1);
       if (!nb)
         return -ENOMEM;
+      memcpy(nb, buf, used);
+      wiped_buffer_free(&b);
+      b = (struct wiped_buffer){.data = nb, .cap = cap + 1};
       buf = nb;
     }
     ssize_t n = read(fd, buf + used, cap - used);
@@ -77,7 +94,7 @@ int read_file_limited(const char *path, size_t max, char **out, size_t *len) {
   buf[used] = '\0';
   if (len)
     *len = used;
-  *out = TAKE_PTR(buf);
+  *out = TAKE_PTR(b.data);
   return 0;
 }
 

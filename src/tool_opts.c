@@ -326,7 +326,9 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
       break;
     case OPT_MIRROR_BY_DIGEST_ONLY: cli->opts.mirror_by_digest_only = 1; break;
     case OPT_HELP: tool_help(cmd); return PULL_CLI_HELP;
-    case ':': tool_error("%s: option '%s' needs a value (see 'vmpull %s --help')", cmd, argv[optind - 1], cmd); return PULL_CLI_USAGE;
+    case ':':
+      tool_error("%s: option '%s' needs a value (see 'vmpull %s --help')", cmd, argv[optind - 1], cmd);
+      return PULL_CLI_USAGE;
     default: tool_unknown_option(cmd, argv[optind - 1], pull_longopts); return PULL_CLI_USAGE;
     }
   }
