@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #define TMP_INFIX ".vmpull-tmp-"
+#define SINK_WRITEBACK (32u << 20)
 
 int sink_block_is_zero(const uint8_t *p) {
   /* Words, not bytes; checking the first word alone rejects most data blocks at once. */
@@ -157,6 +158,18 @@ static int write_blocks(struct sink *s, const uint8_t *buf, size_t len, uint64_t
   return 0;
 }
 
+/* Every SINK_WRITEBACK bytes, start writing the page cache out without waiting for it: the disk
+ * works while the decoder does, the fsync at commit finds little left (it was 0.4-0.7 s of idle
+ * wall time for a 2 GiB image; bench/), and dirty pages never pile up to gigabytes. Only a
+ * hint: a failure shows at fsync. */
+static void start_writeback(struct sink *s) {
+  uint64_t end = s->offset - s->pending_len;
+  if (end - s->writeback_from < SINK_WRITEBACK)
+    return;
+  (void)sync_file_range(s->fd, (off_t)s->writeback_from, (off_t)(end - s->writeback_from), SYNC_FILE_RANGE_WRITE);
+  s->writeback_from = end;
+}
+
 int sink_write(struct sink *s, const uint8_t *buf, size_t len, vmpull_error *err) {
   if (len == 0)
     return 0;
@@ -194,6 +207,7 @@ int sink_write(struct sink *s, const uint8_t *buf, size_t len, vmpull_error *err
     return r;
   memcpy(s->pending, buf + whole, len - whole);
   s->pending_len = len - whole;
+  start_writeback(s);
   return 0;
 }
 

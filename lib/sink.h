@@ -37,8 +37,9 @@ struct sink {
   uint64_t offset;             /* bytes accepted so far, including holes and pending */
   uint8_t pending[SINK_BLOCK]; /* an unaligned tail waiting to become a whole block */
   size_t pending_len;
-  uint64_t declared;   /* size the format declares, UINT64_MAX if none */
-  uint64_t data_bytes; /* bytes actually written (not holes) */
+  uint64_t declared;       /* size the format declares, UINT64_MAX if none */
+  uint64_t data_bytes;     /* bytes actually written (not holes) */
+  uint64_t writeback_from; /* writeback was started for everything before this offset */
   struct sink_options o;
   int committed;
 };
