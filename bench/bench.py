@@ -116,6 +116,7 @@ class Bench:
         self.rss = []        # (case, kib, limit_kib or None)
         self.notes = []
         self.servers = []
+        self.decode_time = {}  # (image name, peer label) -> median seconds, from the local rows
 
     # -- running -------------------------------------------------------------------------
 
@@ -217,7 +218,10 @@ class Bench:
             cmds = [self.vm("vmpull", image, vo, check=check)]
             for label, line in peers:
                 cmds.append(self.peer(label, line.format(i=q(image), o=q(po)), po, short=label))
-            return self.run_case(name, cmds, inputs=[image])
+            r = self.run_case(name, cmds, inputs=[image])
+            for label, _line in peers:
+                self.decode_time[(image.name, label)] = statistics.median(r[label].walls)
+            return r
 
         r = codec_case("xz multi-block (disk.raw.mb.xz)", w / "disk.raw.mb.xz",
                        [("xz -dc", "xz -dc {i} > {o}"), ("xz -T0 -dc", "xz -T0 -dc {i} > {o}")])
@@ -311,7 +315,16 @@ http {{
   fastcgi_temp_path {d}/fastcgi;
   uwsgi_temp_path {d}/uwsgi;
   scgi_temp_path {d}/scgi;
-  server {{ listen 127.0.0.1:{ports['unlimited']}; root {self.work}; }}
+  server {{
+    listen 127.0.0.1:{ports['unlimited']};
+    root {self.work};
+    # /rate/<rate>/<file>: the file at <rate> (nginx limit_rate syntax), for the balanced rows.
+    location ~ ^/rate/(?<rate>[0-9]+[kKmM]?)/(?<rest>.*)$ {{
+      alias {self.work}/$rest;
+      limit_rate $rate;
+      sendfile_max_chunk 256k;
+    }}
+  }}
   # Small sendfile chunks: otherwise nginx sends a large chunk at once, then sleeps, and the
   # 50 MB/s link delivers in bursts.
   server {{ listen 127.0.0.1:{ports['50m']}; root {self.work}; limit_rate 50m; sendfile_max_chunk 256k; }}
@@ -389,8 +402,32 @@ http {{
                     self.compare("http", label, r, "vmpull", "sequential xz -T0")
                 else:
                     self.compare("http", label, r, "vmpull", "sequential")
-                self.rss_row(label + ("" if "64 MiB" in case else ""), r["vmpull"],
-                             None if "64 MiB" in case else 64 * 1024)
+                self.rss_row(label, r["vmpull"], None if "64 MiB" in case else 64 * 1024)
+
+        # The 50 MB/s targets assume a link on which downloading and decoding cost about the same;
+        # for this image xz decodes far slower than 50 MB/s arrive, so overlapping the two can save
+        # at most the download time. These rows use the rate at which the download takes as long as
+        # the CLI's decode of the local file (measured in the local rows, else now, once).
+        for case, name, cli, seq_target in (("xz, 64 MiB blocks", "disk.raw.mb.xz", "xz -T0 -dc", 0.65),
+                                            ("xz, one block", "disk.raw.xz", "xz -dc", 0.8)):
+            decode = self.decode_time.get((name, cli))
+            if decode is None:
+                t0 = time.monotonic()
+                subprocess.run(f"{cli} {q(w / name)} > {q(po)} && sync {q(po)}", shell=True, check=True)
+                decode = time.monotonic() - t0
+                po.unlink()
+            rate_k = max(1, int((w / name).stat().st_size / decode / 1000))
+            url = f"http://127.0.0.1:{ports['unlimited']}/rate/{rate_k}k/{name}"
+            cmds = [
+                self.vm("vmpull", url, vo, check=raw),
+                self.peer("sequential", f"curl -sSf -o {q(dl)} {q(url)} && {cli} {q(dl)} > {q(po)}", po,
+                          short=f"curl -o, then {cli}", cleanup=[dl]),
+                self.peer("streaming", f"curl -sSf {q(url)} | {cli} > {q(po)}", po, short=f"curl \\| {cli}"),
+            ]
+            r = self.run_case(f"http {rate_k}k {name}", cmds, inputs=[w / name])
+            label = f"{case}, http {rate_k / 1000:.0f} MB/s (download = decode)"
+            self.compare("http", label, r, "vmpull", "streaming")
+            self.compare("http", label, r, "vmpull", "sequential")
         self.stop_servers()
 
     def start_registry(self):
