@@ -33,6 +33,8 @@ struct http_config {
 /* Defaults, then whatever o sets. */
 void http_config_from_options(struct http_config *c, const vmpull_pull_options *o);
 
+struct http_response;
+
 struct http_request {
   const char *url;
   const struct curl_slist *headers; /* extra headers (Accept, Authorization, Range...) */
@@ -42,6 +44,12 @@ struct http_request {
   uint64_t range_start;             /* > 0: ask for bytes from here (Range) */
   const char *if_range;             /* validator for If-Range, or NULL */
   int not_modified_ok;              /* http_source_open: a 304 (conditional request) succeeds with *out NULL */
+  /* http_open_retry only: called on a 401, at the start or when a broken body is resumed (a
+   * registry's bearer token lives minutes, a download may take hours). Returns 1 after putting
+   * fresh credentials in *headers (the request is sent once more), 0 to let the 401 stand,
+   * negative on failure. NULL: a 401 stands. */
+  int (*reauthorize)(void *data, const struct http_response *resp, struct curl_slist **headers, vmpull_error *err);
+  void *reauthorize_data;
 };
 
 struct http_response {

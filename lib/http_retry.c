@@ -112,7 +112,32 @@ struct retry_source {
   char *etag, *last_modified; /* of the original response: the body must not change under us */
   unsigned failures;          /* in a row, without progress in between */
   uint64_t delivered_at_failure;
+  int (*reauthorize)(void *data, const struct http_response *resp, struct curl_slist **headers, vmpull_error *err);
+  void *reauthorize_data;
 };
+
+/* http_source_open, answering one 401 through req->reauthorize. *owned is the header list we
+ * own (freed and replaced when fresh credentials come; req->headers then points to the new one). */
+static int open_answering_401(const struct http_config *c, struct http_request *req, struct curl_slist **owned,
+                              struct http_response *resp, struct byte_source **out, vmpull_error *err) {
+  int r = http_source_open(c, req, resp, out, err);
+  if (r == 0 || resp->status != 401 || !req->reauthorize)
+    return r;
+  vmpull_error why = *err;
+  struct curl_slist *fresh = NULL;
+  int a = req->reauthorize(req->reauthorize_data, resp, &fresh, err);
+  if (a <= 0) {
+    http_headers_free(fresh);
+    if (a == 0)
+      *err = why;
+    return a < 0 ? a : r;
+  }
+  http_headers_free(*owned);
+  *owned = fresh;
+  req->headers = fresh;
+  http_response_clear(resp);
+  return http_source_open(c, req, resp, out, err);
+}
 
 /* If-Range needs a strong validator: a weak ETag cannot vouch for bytes. */
 static const char *if_range_of(const char *etag, const char *last_modified) {
@@ -163,9 +188,11 @@ static int reopen(struct retry_source *s, const vmpull_error *why, vmpull_error 
         .allow_insecure_redirect = s->allow_insecure_redirect,
         .range_start = from,
         .if_range = from ? if_range_of(s->etag, s->last_modified) : NULL,
+        .reauthorize = s->reauthorize,
+        .reauthorize_data = s->reauthorize_data,
     };
     __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
-    r = http_source_open(&s->c, &req, &resp, &s->inner, &last);
+    r = open_answering_401(&s->c, &req, &s->headers, &resp, &s->inner, &last);
     if (r < 0) {
       if (last.code == VMPULL_E_CANCELLED || !http_retryable(resp.status, last.code)) {
         *err = last;
@@ -242,6 +269,8 @@ static int wrap(const struct http_config *c, const struct http_request *req, con
   s->c = *c;
   s->max_redirects = req->max_redirects;
   s->allow_insecure_redirect = req->allow_insecure_redirect;
+  s->reauthorize = req->reauthorize;
+  s->reauthorize_data = req->reauthorize_data;
   /* A 200 to a range request started at byte 0. */
   s->start = resp->status == 206 ? req->range_start : 0;
   s->url = strdup(req->url);
@@ -269,9 +298,11 @@ int http_open_retry(const struct http_config *c, const struct http_request *req,
                     struct byte_source **out, vmpull_error *err) {
   *out = NULL;
   struct byte_source *inner = NULL;
+  _cleanup_headers_ struct curl_slist *owned = NULL; /* fresh credentials from a 401, if any */
+  struct http_request rq = *req;
   for (unsigned n = 1;; n++) {
     http_response_clear(resp);
-    int r = http_source_open(c, req, resp, &inner, err);
+    int r = open_answering_401(c, &rq, &owned, resp, &inner, err);
     if (r == 0)
       break;
     if (err->code == VMPULL_E_CANCELLED || !http_retryable(resp->status, err->code) || n > (unsigned)c->retries)
@@ -287,5 +318,5 @@ int http_open_retry(const struct http_config *c, const struct http_request *req,
     *out = inner;
     return 0;
   }
-  return wrap(c, req, resp, inner, out, err);
+  return wrap(c, &rq, resp, inner, out, err);
 }

@@ -36,7 +36,7 @@ struct registry_store {
   char *base_url;                           /* "https://host" (or "http://host" after the insecure fallback) */
   int scheme_settled;
   int creds_state; /* 0: not looked up, 1: found, -1: none */
-  int auth_failed; /* the last registry_get failed answering a 401: its error is not about the document */
+  int auth_failed; /* the last registry_get or blob request failed answering a 401: its error is not about the document */
   struct oci_creds creds;
   char *authorization;          /* "Authorization: ..." header line, a secret */
   const vmpull_pull_options *o; /* borrowed: a store lives within one vmpull call */
@@ -411,12 +411,12 @@ static int registry_fetch(void *userdata, const struct oci_descriptor *d, char *
   return 0;
 }
 
-/* --- the blob: owns what the transfer's retries still point to --- */
+/* --- the blob: holds the store, which its transfer's retries still need --- */
 
 struct blob_source {
   struct byte_source base;
   struct byte_source *inner;
-  char *ca_cert, *client_cert, *client_key;
+  struct oci_store *store; /* a reference: TLS material, credentials, the token */
 };
 
 static int blob_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
@@ -425,19 +425,39 @@ static int blob_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *
 
 static void blob_free(struct byte_source *src) {
   struct blob_source *b = (struct blob_source *)src;
-  source_free(b->inner);
-  free(b->ca_cert);
-  free(b->client_cert);
-  free(b->client_key);
+  source_free(b->inner); /* first: its retry state points into the store */
+  oci_store_free(b->store);
   free(b->base.name);
   free(b);
 }
 
 static const struct byte_source_ops blob_ops = {.read = blob_read, .free = blob_free};
 
+/* Did this answer come from the registry (not from a host a redirect led to)? */
+static int from_registry(const struct registry_store *s, const struct http_response *resp) {
+  size_t n = strlen(s->base_url);
+  return resp->effective_url && !strncmp(resp->effective_url, s->base_url, n) && resp->effective_url[n] == '/';
+}
+
+/* A 401 from the registry itself to a blob GET: the token expired since the manifests (a long
+ * wait for the cache's lock on this blob, or a transfer that broke off after the token's few
+ * minutes and resumes), or there was none (the manifests came from the cache). Answered as for
+ * a manifest; a 401 from storage a redirect led to is not ours to answer. */
+static int blob_reauthorize(void *data, const struct http_response *resp, struct curl_slist **headers,
+                            vmpull_error *err) {
+  struct registry_store *s = data;
+  if (!from_registry(s, resp))
+    return 0;
+  int r = authenticate(s, s->o, resp, err);
+  s->auth_failed = r < 0; /* its error says what went wrong: not about the blob */
+  if (r == 0)
+    r = request_headers(s, NULL, headers, err);
+  return r < 0 ? r : 1;
+}
+
 /* GET a blob from offset with the current Authorization; *out set on success. */
-static int blob_request(struct registry_store *s, const struct http_config *c, const char *url, uint64_t offset,
-                        struct http_response *resp, struct byte_source **out, vmpull_error *err) {
+static int blob_request(struct registry_store *s, const char *url, uint64_t offset, struct http_response *resp,
+                        struct byte_source **out, vmpull_error *err) {
   _cleanup_secret_headers_ struct curl_slist *headers = NULL;
   int r = request_headers(s, NULL, &headers, err);
   if (r < 0)
@@ -446,16 +466,12 @@ static int blob_request(struct registry_store *s, const struct http_config *c, c
       .url = url,
       .headers = headers,
       .max_redirects = 10,
-      .allow_insecure_redirect = !c->tls_verify,
+      .allow_insecure_redirect = !s->http.tls_verify,
       .range_start = offset,
+      .reauthorize = blob_reauthorize,
+      .reauthorize_data = s,
   };
-  return http_open_retry(c, &req, resp, out, err);
-}
-
-/* Did this answer come from the registry (not from a host a redirect led to)? */
-static int from_registry(const struct registry_store *s, const struct http_response *resp) {
-  size_t n = strlen(s->base_url);
-  return resp->effective_url && !strncmp(resp->effective_url, s->base_url, n) && resp->effective_url[n] == '/';
+  return http_open_retry(&s->http, &req, resp, out, err);
 }
 
 static int registry_open_blob_at(struct oci_store *base, const struct oci_descriptor *d, uint64_t offset, long *status,
@@ -466,37 +482,21 @@ static int registry_open_blob_at(struct oci_store *base, const struct oci_descri
     return error_oom(err);
   b->base.ops = &blob_ops;
   b->base.name = xasprintf("blob %s", d->digest);
+  b->store = oci_store_ref(base);
   struct byte_source *owner = &b->base;
   _cleanup_source_ struct byte_source *guard = owner;
-  /* Copies of the certs.d paths: the store goes away before the transfer does. */
-  if (!b->base.name || (s->ca_cert && !(b->ca_cert = strdup(s->ca_cert))) ||
-      (s->client_cert && !(b->client_cert = strdup(s->client_cert))) ||
-      (s->client_key && !(b->client_key = strdup(s->client_key))))
+  if (!b->base.name)
     return error_oom(err);
-  struct http_config c = s->http;
-  if (s->ca_cert)
-    c.ca_cert = b->ca_cert;
-  c.client_cert = b->client_cert;
-  c.client_key = b->client_key;
 
   _cleanup_free_ char *url = xasprintf("%s/v2/%s/blobs/%s", s->base_url, s->ref.repository, d->digest);
   if (!url)
     return error_oom(err);
   __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
-  int r = blob_request(s, &c, url, offset, &resp, &b->inner, err);
-  /* A 401 from the registry itself: the token expired since the manifests (a long wait for
-   * the cache's lock on this blob), or there was none (the manifests came from the cache).
-   * Answered once, as for a manifest; a 401 from storage a redirect led to is not ours to answer. */
-  if (r < 0 && resp.status == 401 && from_registry(s, &resp)) {
-    r = authenticate(s, s->o, &resp, err);
-    if (r < 0)
-      return err->code == VMPULL_E_AUTH ? r : error_wrap(err, "%sblob %s", s->shown_ref, d->digest);
-    http_response_clear(&resp);
-    r = blob_request(s, &c, url, offset, &resp, &b->inner, err);
-  }
+  s->auth_failed = 0;
+  int r = blob_request(s, url, offset, &resp, &b->inner, err);
   *status = resp.status;
   if (r < 0)
-    return error_wrap(err, "%sblob %s", s->shown_ref, d->digest);
+    return s->auth_failed ? r : error_wrap(err, "%sblob %s", s->shown_ref, d->digest);
   if (!b->inner)
     return error_set(err, VMPULL_E_HTTP, "%sblob %s: no body", s->shown_ref, d->digest);
   r = http_source_set_name(b->inner, b->base.name, err);

@@ -11,6 +11,10 @@
 void oci_store_free(struct oci_store *s) {
   if (!s)
     return;
+  if (s->extra_refs) {
+    s->extra_refs--;
+    return;
+  }
   free(s->display);
   free(s->root);
   free(s->mirror);

@@ -27,8 +27,14 @@ struct oci_store {
   void (*free)(struct oci_store *s);
   struct pull_cache *cache; /* the pull's cache (borrowed), or NULL */
   char *mirror;             /* the registry mirror that served the root document, or NULL (oci_mirror.h) */
+  unsigned extra_refs;      /* holders besides the opener (a blob transfer that may need to re-authenticate) */
 };
 
+/* Another holder; each oci_store_free drops one, the last frees. */
+static inline struct oci_store *oci_store_ref(struct oci_store *s) {
+  s->extra_refs++;
+  return s;
+}
 void oci_store_free(struct oci_store *s);
 static inline void oci_store_freep(struct oci_store **s) {
   oci_store_free(*s);

@@ -8,7 +8,9 @@ import gzip
 import hashlib
 import os
 import random
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -113,3 +115,68 @@ def test_blob_401_with_refused_credentials_still_fails_cleanly(registry_token, i
     assert "the token service refused the credentials from --creds" in r.stderr
     assert "wrong-password" not in r.stderr and "wrong-password" not in r.stdout
     assert list(out.iterdir()) == []
+
+
+class CuttingRelay:
+    """A TCP relay in front of the registry (TLS passes through untouched). The first connection
+    that carries more than `cut_after` bytes towards vmpull is held silent for `hold` seconds, then
+    closed: the blob's transfer breaks off after its bearer token has expired. Later connections
+    pass through whole."""
+
+    def __init__(self, upstream_port, cut_after, hold):
+        self.upstream_port, self.cut_after, self.hold = upstream_port, cut_after, hold
+        self.cut = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                down, _ = self.listener.accept()
+            except OSError:
+                return
+            up = socket.create_connection(("127.0.0.1", self.upstream_port))
+            threading.Thread(target=self.pump, args=(down, up, False), daemon=True).start()
+            threading.Thread(target=self.pump, args=(up, down, True), daemon=True).start()
+
+    def pump(self, src, dst, towards_client):
+        sent = 0
+        try:
+            while data := src.recv(65536):
+                if towards_client and not self.cut.is_set() and sent + len(data) > self.cut_after:
+                    self.cut.set()
+                    time.sleep(self.hold)
+                    break
+                dst.sendall(data)
+                sent += len(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def close(self):
+        self.listener.close()
+
+
+def test_transfer_resumed_after_the_token_expired_gets_a_new_one(registry_token, image, tmp_path):
+    reg = registry_token
+    relay = CuttingRelay(int(reg.host.rsplit(":", 1)[1]), cut_after=len(image["blob"]) // 2, hold=TTL + 1.5)
+    before = len(token_requests(reg))
+    reg.issuer.token_ttl = TTL
+    try:
+        r = run_vmpull(*args(reg, tmp_path / "cache", tmp_path / "disk.raw"),
+                       f"docker://127.0.0.1:{relay.port}/{REPO}@{image['index']}")
+    finally:
+        reg.issuer.token_ttl = None
+        relay.close()
+    assert relay.cut.is_set()
+    assert r.rc == 0, r
+    # One retry line (the broken body), then the resumed request's 401 answered with a new token.
+    assert "retry 1 of 5" in r.stderr, r.stderr
+    assert (tmp_path / "disk.raw").read_bytes() == image["raw"]
+    assert len(token_requests(reg)) == before + 2
