@@ -36,7 +36,7 @@ struct registry_store {
   char *base_url;                           /* "https://host" (or "http://host" after the insecure fallback) */
   int scheme_settled;
   int creds_state; /* 0: not looked up, 1: found, -1: none */
-  int auth_failed; /* the last registry_get or blob request failed answering a 401: its error is not about the document */
+  int auth_failed; /* the last registry_get or blob request failed answering a 401: not about the document */
   struct oci_creds creds;
   char *authorization;          /* "Authorization: ..." header line, a secret */
   const vmpull_pull_options *o; /* borrowed: a store lives within one vmpull call */
