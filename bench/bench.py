@@ -417,13 +417,7 @@ http {{
         # the CLI's decode of the local file (measured in the local rows, else now, once).
         for case, name, cli in (("xz, 64 MiB blocks", "disk.raw.mb.xz", "xz -T0 -dc"),
                                 ("xz, one block", "disk.raw.xz", "xz -dc")):
-            decode = self.decode_time.get((name, cli))
-            if decode is None:
-                t0 = time.monotonic()
-                subprocess.run(f"{cli} {q(w / name)} > {q(po)} && sync {q(po)}", shell=True, check=True)
-                decode = time.monotonic() - t0
-                po.unlink()
-            rate_k = max(1, int((w / name).stat().st_size / decode / 1000))
+            rate_k = self.balanced_rate_k(name, cli)
             url = f"http://127.0.0.1:{ports['unlimited']}/rate/{rate_k}k/{name}"
             cmds = [
                 self.vm("vmpull", url, vo, check=raw),
@@ -459,6 +453,63 @@ http:
         self.servers.append((proc, d))
         wait_port(port, proc, "docker-registry")
         return port
+
+    def start_registry_links(self, registry_port, rates):
+        """nginx in front of the registry, one port per rate (nginx limit_rate syntax): the
+        registry behind a link of that speed, for vmpull and skopeo alike."""
+        d = Path(tempfile.mkdtemp(prefix="nginx-link-", dir=self.out))
+        for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (d / sub).mkdir()
+        ports = {rate: free_port() for rate in rates}
+        servers = "\n".join(f"""  server {{
+    listen 127.0.0.1:{port};
+    client_max_body_size 0;
+    location / {{
+      proxy_pass http://127.0.0.1:{registry_port};
+      proxy_set_header Host $http_host;
+      proxy_http_version 1.1;
+      proxy_max_temp_file_size 0;
+      limit_rate {rate};
+    }}
+  }}""" for rate, port in ports.items())
+        user = "user root;" if os.geteuid() == 0 else ""
+        conf = d / "nginx.conf"
+        conf.write_text(f"""
+{user}
+worker_processes 1;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/client_body;
+  proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi;
+  scgi_temp_path {d}/scgi;
+{servers}
+}}
+""")
+        proc = subprocess.Popen(["nginx", "-e", str(d / "error.log"), "-p", str(d), "-c", str(conf)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.servers.append((proc, d))
+        for p in ports.values():
+            wait_port(p, proc, "nginx")
+        return ports
+
+    def balanced_rate_k(self, name, cli):
+        """The rate (kB/s) at which downloading `name` takes as long as `cli` decoding it locally
+        (the local rows' median, else measured now, once)."""
+        w, po, q = self.work, self.out / "peer.out", lambda p: shlex.quote(str(p))
+        decode = self.decode_time.get((name, cli))
+        if decode is None:
+            t0 = time.monotonic()
+            subprocess.run(f"{cli} {q(w / name)} > {q(po)} && sync {q(po)}", shell=True, check=True)
+            decode = time.monotonic() - t0
+            po.unlink()
+            self.decode_time[(name, cli)] = decode
+        return max(1, int((w / name).stat().st_size / decode / 1000))
 
     def oci_layout(self, image, title, media_type):
         """An OCI layout holding `image` as a machine-OS disk artifact (podman 5's format):
@@ -541,6 +592,30 @@ http:
             r["vmpull local"].describe_short = f"vmpull {name} (local file)"
             self.compare("oci", label, r, "vmpull", "vmpull local")
             self.rss_row(label, r["vmpull"], None if "64 MiB" in case else 64 * 1024)
+
+        # On loopback the copy costs next to nothing, so the sequential way is little more than
+        # its decode. Behind a link (nginx in front of the registry) the copy takes real time:
+        # at 50 MB/s, and for xz at the rate where the copy takes as long as the decode.
+        links = {"50m": "50 MB/s"}
+        for _case, name, _mt, cli in codecs[:2]:
+            k = self.balanced_rate_k(name, cli)
+            links[f"{k}k"] = f"{k / 1000:.0f} MB/s (copy = decode)"
+        link_ports = self.start_registry_links(port, list(links))
+        for rate, shown in links.items():
+            for case, name, _mt, cli in codecs:
+                if "copy = decode" in shown and self.balanced_rate_k(name, cli) != int(rate[:-1]):
+                    continue
+                tag, layer_hex = tags[name]
+                ref = f"docker://127.0.0.1:{link_ports[rate]}/bench/disk:{tag}"
+                blob = oci_dir / "blobs" / "sha256" / layer_hex
+                cmds = [
+                    self.vm("vmpull", ref, vo, check=raw, extra=["--tls-verify=false"]),
+                    self.peer("sequential", f"skopeo copy -q --src-tls-verify=false {q(ref)} oci:{q(oci_dir)}:disk"
+                              f" && {cli} {q(blob)} > {q(po)}", po, short=f"skopeo copy, then {cli}",
+                              cleanup=[oci_dir]),
+                ]
+                r = self.run_case(f"oci {rate} {name}", cmds, inputs=[w / name])
+                self.compare("oci", f"{case}, docker:// at {shown}", r, "vmpull", "sequential", 0.6)
         self.stop_servers()
 
     def section_cache(self):
