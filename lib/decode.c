@@ -42,10 +42,8 @@ unsigned decode_threads(const struct decode_options *o) {
 
 int decode_none(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
   (void)o;
-  _cleanup_free_ uint8_t *buf = malloc(DECODE_OUT_BUF);
-  if (!buf)
-    return error_oom(err);
   for (;;) {
+    uint8_t *buf = sink_buffer(out);
     size_t got = 0;
     /* Fill the whole buffer so the sink sees block-aligned chunks and finds every hole. */
     int r = source_read_full(in, buf, DECODE_OUT_BUF, &got, err);
@@ -53,7 +51,7 @@ int decode_none(struct byte_source *in, struct sink *out, const struct decode_op
       return r;
     if (got == 0)
       return 0;
-    r = sink_write(out, buf, got, err);
+    r = sink_submit(out, got, err);
     if (r < 0)
       return r;
     if (got < DECODE_OUT_BUF)

@@ -27,7 +27,7 @@ void decode_warn(const struct decode_options *o, const char *fmt, ...) __attribu
  * the CPU's L2 cache for all three (4 MiB did not: 2x the kernel's copy time, +10% wall time for
  * single-block xz; measured with bench/). */
 #define DECODE_IN_BUF (1u << 20)
-#define DECODE_OUT_BUF (256u << 10)
+#define DECODE_OUT_BUF SINK_BUFFER_SIZE /* decoders write into the sink's buffers */
 /* Memory a decoder may reserve on the stream's say-so (LZMA dictionary, zstd window): what
  * real encoders produce (xz: 1.5 GiB dictionaries; zstd --long=31: 2 GiB) and no more, so that
  * a 20-byte .lzma header cannot make vmpull reserve 4 GiB. Found by fuzz/ (decode_lzma). */

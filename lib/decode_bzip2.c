@@ -13,8 +13,7 @@ static inline void bz_endp(bz_stream *s) {
 int decode_bzip2(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
   (void)o;
   _cleanup_free_ uint8_t *inbuf = malloc(DECODE_IN_BUF);
-  _cleanup_free_ uint8_t *outbuf = malloc(DECODE_OUT_BUF);
-  if (!inbuf || !outbuf)
+  if (!inbuf)
     return error_oom(err);
   __attribute__((cleanup(bz_endp))) bz_stream bz = {0};
   if (BZ2_bzDecompressInit(&bz, 0, 0) != BZ_OK)
@@ -49,7 +48,7 @@ int decode_bzip2(struct byte_source *in, struct sink *out, const struct decode_o
       bz.avail_in = avail;
       in_stream = 1;
     }
-    bz.next_out = (char *)outbuf;
+    bz.next_out = (char *)sink_buffer(out);
     bz.avail_out = DECODE_OUT_BUF;
     int ret = BZ2_bzDecompress(&bz);
     if (ret != BZ_OK && ret != BZ_STREAM_END)
@@ -57,7 +56,7 @@ int decode_bzip2(struct byte_source *in, struct sink *out, const struct decode_o
                        ret == BZ_DATA_ERROR_MAGIC ? "not in bzip2 format"
                        : ret == BZ_MEM_ERROR      ? "out of memory"
                                                   : "compressed data is corrupt");
-    int r = sink_write(out, outbuf, DECODE_OUT_BUF - bz.avail_out, err);
+    int r = sink_submit(out, DECODE_OUT_BUF - bz.avail_out, err);
     if (r < 0)
       return r;
     out_full = bz.avail_out == 0;

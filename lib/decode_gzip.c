@@ -91,9 +91,8 @@ static int isal_error(vmpull_error *err, int ret) {
 int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
   (void)o;
   _cleanup_free_ uint8_t *inmem = malloc(DECODE_IN_BUF);
-  _cleanup_free_ uint8_t *outbuf = malloc(DECODE_OUT_BUF);
   _cleanup_free_ struct inflate_state *st = malloc(sizeof(*st)); /* ~40 KiB: not on the stack */
-  if (!inmem || !outbuf || !st)
+  if (!inmem || !st)
     return error_oom(err);
   struct inbuf b = {.buf = inmem};
   for (int first = 1;; first = 0) {
@@ -133,13 +132,13 @@ int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_op
         return r;
       st->next_in = b.buf + b.pos;
       st->avail_in = (uint32_t)(b.len - b.pos);
-      st->next_out = outbuf;
+      st->next_out = sink_buffer(out);
       st->avail_out = DECODE_OUT_BUF;
       int ret = isal_inflate(st);
       b.pos = b.len - st->avail_in;
       if (ret < 0)
         return isal_error(err, ret);
-      r = sink_write(out, outbuf, DECODE_OUT_BUF - st->avail_out, err);
+      r = sink_submit(out, DECODE_OUT_BUF - st->avail_out, err);
       if (r < 0)
         return r;
       if (st->block_state == ISAL_BLOCK_FINISH)
@@ -156,8 +155,7 @@ static inline void inflate_endp(z_stream *z) {
 int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
   (void)o;
   _cleanup_free_ uint8_t *inmem = malloc(DECODE_IN_BUF);
-  _cleanup_free_ uint8_t *outbuf = malloc(DECODE_OUT_BUF);
-  if (!inmem || !outbuf)
+  if (!inmem)
     return error_oom(err);
   struct inbuf b = {.buf = inmem};
   __attribute__((cleanup(inflate_endp))) z_stream z = {0};
@@ -176,13 +174,13 @@ int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_op
         return r;
       z.next_in = b.buf + b.pos;
       z.avail_in = (uInt)(b.len - b.pos);
-      z.next_out = outbuf;
+      z.next_out = sink_buffer(out);
       z.avail_out = DECODE_OUT_BUF;
       int ret = inflate(&z, Z_NO_FLUSH);
       b.pos = b.len - z.avail_in;
       if (ret != Z_OK && ret != Z_STREAM_END && ret != Z_BUF_ERROR)
         return error_set(err, VMPULL_E_CORRUPT, "gzip: %s", z.msg ? z.msg : "compressed data is corrupt");
-      r = sink_write(out, outbuf, DECODE_OUT_BUF - z.avail_out, err);
+      r = sink_submit(out, DECODE_OUT_BUF - z.avail_out, err);
       if (r < 0)
         return r;
       if (ret == Z_STREAM_END)

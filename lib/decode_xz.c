@@ -31,8 +31,8 @@ static int lzma_error(vmpull_error *err, const char *codec, lzma_ret ret) {
 static int run_lzma(lzma_stream *strm, const char *codec, int trailing_ok, struct byte_source *in, struct sink *out,
                     const struct decode_options *o, vmpull_error *err) {
   _cleanup_free_ uint8_t *inbuf = malloc(DECODE_IN_BUF);
-  _cleanup_free_ uint8_t *outbuf = malloc(DECODE_OUT_BUF);
-  if (!inbuf || !outbuf)
+  uint8_t *outbuf = sink_buffer(out);
+  if (!inbuf)
     return error_oom(err);
   lzma_action action = LZMA_RUN;
   strm->next_out = outbuf;
@@ -50,9 +50,10 @@ static int run_lzma(lzma_stream *strm, const char *codec, int trailing_ok, struc
     }
     lzma_ret ret = lzma_code(strm, action);
     if (strm->avail_out == 0 || ret == LZMA_STREAM_END) {
-      int r = sink_write(out, outbuf, DECODE_OUT_BUF - strm->avail_out, err);
+      int r = sink_submit(out, DECODE_OUT_BUF - strm->avail_out, err);
       if (r < 0)
         return r;
+      outbuf = sink_buffer(out);
       strm->next_out = outbuf;
       strm->avail_out = DECODE_OUT_BUF;
     }

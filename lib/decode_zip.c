@@ -131,7 +131,7 @@ int decode_zip(struct byte_source *in, struct sink *out, const struct decode_opt
       /* libarchive reports a CRC mismatch as a mere warning: for a disk image it is corruption. */
       if (ret != ARCHIVE_OK)
         return archive_failure(z, a, err);
-      if ((uint64_t)offset != out->offset)
+      if ((uint64_t)offset != out->accepted)
         return error_set(err, VMPULL_E_CORRUPT, "zip: unexpected data offset");
       int r = sink_write(out, block, len, err);
       if (r < 0)

@@ -39,8 +39,7 @@ int decode_zstd(struct byte_source *in, struct sink *out, const struct decode_op
   (void)o;
   __attribute__((cleanup(zstd_freep))) ZSTD_DCtx *d = ZSTD_createDCtx();
   _cleanup_free_ uint8_t *inbuf = malloc(DECODE_IN_BUF);
-  _cleanup_free_ uint8_t *outbuf = malloc(DECODE_OUT_BUF);
-  if (!d || !inbuf || !outbuf)
+  if (!d || !inbuf)
     return error_oom(err);
   /* 2^31: what `zstd --long=31` may need; the decoder only allocates what a frame asks for. */
   ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, DECODE_WINDOW_LOG_MAX);
@@ -80,14 +79,14 @@ int decode_zstd(struct byte_source *in, struct sink *out, const struct decode_op
       if (fcs == ZSTD_CONTENTSIZE_UNKNOWN) {
         declared_all = 0;
       } else if (fcs != ZSTD_CONTENTSIZE_ERROR) { /* an error: decompressing reports it */
-        if (out->o.max_size != UINT64_MAX && fcs > out->o.max_size - MIN(out->o.max_size, out->offset))
+        if (out->o.max_size != UINT64_MAX && fcs > out->o.max_size - MIN(out->o.max_size, out->accepted))
           return error_set(err, VMPULL_E_LIMIT,
                            "zstd: a frame declares %llu bytes, more than the size limit of %llu bytes (--max-size)",
                            fcs, (unsigned long long)out->o.max_size);
         declared += fcs;
       }
     }
-    ZSTD_outBuffer ob = {outbuf, DECODE_OUT_BUF, 0};
+    ZSTD_outBuffer ob = {sink_buffer(out), DECODE_OUT_BUF, 0};
     hint = ZSTD_decompressStream(d, &ob, &ib);
     if (ZSTD_isError(hint)) {
       ZSTD_ErrorCode code = ZSTD_getErrorCode(hint);
@@ -100,7 +99,7 @@ int decode_zstd(struct byte_source *in, struct sink *out, const struct decode_op
                       : VMPULL_E_CORRUPT;
       return error_set(err, vcode, "zstd: %s", ZSTD_getErrorName(hint));
     }
-    int r = sink_write(out, outbuf, ob.pos, err);
+    int r = sink_submit(out, ob.pos, err);
     if (r < 0)
       return r;
     /* hint 0: the frame is complete and flushed, even when its last byte filled the buffer

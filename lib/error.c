@@ -101,4 +101,6 @@ void error_clear(vmpull_error *err) {
   }
 }
 
-int error_oom(vmpull_error *err) { return error_set(err, VMPULL_E_IO, "out of memory"); }
+int error_oom(vmpull_error *err) {
+  return error_set(err, VMPULL_E_IO, "out of memory");
+}

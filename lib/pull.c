@@ -204,6 +204,7 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
       .mode = o->mode,
       .max_size = o->max_size ? o->max_size : DEFAULT_MAX_SIZE,
       .progress = &progress,
+      .writer_thread = 1,
   };
   __attribute__((cleanup(sink_close))) struct sink sink = SINK_INIT;
   r = sink_open(&sink, out_path, &so, err);

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/random.h>
@@ -15,6 +16,20 @@
 
 #define TMP_INFIX ".vmpull-tmp-"
 #define SINK_WRITEBACK (32u << 20)
+#define SINK_BUFFERS 8 /* 2 MiB in flight: the writer rides out a slow write() */
+
+struct sink_writer {
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t cond; /* the queue changed (either way) */
+  uint8_t *bufs[SINK_BUFFERS];
+  size_t lens[SINK_BUFFERS];
+  unsigned head, count; /* submitted buffers, oldest first; the producer fills bufs[(head + count) % N] */
+  int stop;             /* no more buffers: drain the queue and end */
+  int discard;          /* the pull failed: drop what is queued */
+  int failed;           /* a write failed: err says how; later buffers are dropped */
+  vmpull_error err;
+};
 
 int sink_block_is_zero(const uint8_t *p) {
   /* Words, not bytes; checking the first word alone rejects most data blocks at once. */
@@ -75,6 +90,16 @@ static void remove_stale_temporaries(int dirfd, const char *base) {
   closedir(d);
 }
 
+static void writer_start(struct sink *s);
+
+static int sink_buffers_init(struct sink *s, vmpull_error *err) {
+  writer_start(s);
+  if (s->w)
+    return 0;
+  s->buf = malloc(SINK_BUFFER_SIZE);
+  return s->buf ? 0 : error_oom(err);
+}
+
 int sink_open(struct sink *s, const char *path, const struct sink_options *o, vmpull_error *err) {
   *s = (struct sink)SINK_INIT;
   s->o = *o;
@@ -112,7 +137,7 @@ int sink_open(struct sink *s, const char *path, const struct sink_options *o, vm
     if (s->fd >= 0) {
       /* Held until close, so that once linked under a temporary name it is not taken for stale. */
       (void)flock(s->fd, LOCK_EX | LOCK_NB);
-      return 0;
+      return sink_buffers_init(s, err);
     }
     if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT)
       return error_set_errno(err, VMPULL_E_IO, errno, "create temporary file in %s", dir);
@@ -131,7 +156,7 @@ int sink_open(struct sink *s, const char *path, const struct sink_options *o, vm
     return error_set(err, VMPULL_E_IO, "create temporary file in %s: no free name", dir);
   /* Held until close: tells a later run this temporary is still being written. */
   (void)flock(s->fd, LOCK_EX | LOCK_NB);
-  return 0;
+  return sink_buffers_init(s, err);
 }
 
 /* Write whole blocks at file offset off (block aligned): zero blocks become holes. */
@@ -170,19 +195,9 @@ static void start_writeback(struct sink *s) {
   s->writeback_from = end;
 }
 
-int sink_write(struct sink *s, const uint8_t *buf, size_t len, vmpull_error *err) {
-  if (len == 0)
-    return 0;
-  if (s->o.progress) {
-    /* Decoders may turn one read into gigabytes of zeros: cancellation must not wait for the next read. */
-    s->o.progress->ev.written = s->offset;
-    int r = progress_report(s->o.progress, 0, err);
-    if (r < 0)
-      return r;
-  }
-  if (s->o.max_size != UINT64_MAX && (s->offset > s->o.max_size || len > s->o.max_size - s->offset))
-    return error_set(err, VMPULL_E_LIMIT, "output exceeds the size limit of %llu bytes (--max-size)",
-                     (unsigned long long)s->o.max_size);
+/* The writer's half: whole aligned blocks to the file, zero blocks as holes, an unaligned
+ * tail kept for the next chunk. Runs on the writer thread when there is one. */
+static int write_chunk(struct sink *s, const uint8_t *buf, size_t len, vmpull_error *err) {
   /* Decoders hand over chunks of any length; a partial block waits in pending so
    * that hole detection always sees whole, aligned blocks (at most one 4 KiB copy). */
   uint64_t block_off = s->offset - s->pending_len;
@@ -211,6 +226,153 @@ int sink_write(struct sink *s, const uint8_t *buf, size_t len, vmpull_error *err
   return 0;
 }
 
+static void *writer_main(void *arg) {
+  struct sink *s = arg;
+  struct sink_writer *w = s->w;
+  pthread_mutex_lock(&w->mu);
+  for (;;) {
+    while (w->count == 0 && !w->stop)
+      pthread_cond_wait(&w->cond, &w->mu);
+    if (w->count == 0)
+      break;
+    unsigned i = w->head;
+    int drop = w->failed || w->discard;
+    pthread_mutex_unlock(&w->mu);
+    vmpull_error e = {0};
+    int r = drop ? 0 : write_chunk(s, w->bufs[i], w->lens[i], &e);
+    pthread_mutex_lock(&w->mu);
+    if (r < 0 && !w->failed) {
+      w->failed = 1;
+      w->err = e;
+    }
+    w->head = (w->head + 1) % SINK_BUFFERS;
+    w->count--;
+    pthread_cond_broadcast(&w->cond);
+  }
+  pthread_mutex_unlock(&w->mu);
+  return NULL;
+}
+
+static void writer_free(struct sink_writer *w) {
+  for (unsigned i = 0; i < SINK_BUFFERS; i++)
+    free(w->bufs[i]);
+  pthread_cond_destroy(&w->cond);
+  pthread_mutex_destroy(&w->mu);
+  free(w);
+}
+
+/* A writer thread when asked for and worth it; else the caller's thread writes (no error:
+ * the sink works either way). */
+static void writer_start(struct sink *s) {
+  if (!s->o.writer_thread || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+    return;
+  struct sink_writer *w = calloc(1, sizeof(*w));
+  if (!w)
+    return;
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->cond, NULL);
+  int ok = 1;
+  for (unsigned i = 0; i < SINK_BUFFERS && ok; i++)
+    ok = (w->bufs[i] = malloc(SINK_BUFFER_SIZE)) != NULL;
+  s->w = w;
+  if (!ok || pthread_create(&w->thread, NULL, writer_main, s) != 0) {
+    s->w = NULL;
+    writer_free(w);
+  }
+}
+
+/* Wait until everything queued is written (or dropped, with discard) and end the thread. */
+static int writer_stop(struct sink *s, int discard, vmpull_error *err) {
+  struct sink_writer *w = s->w;
+  if (!w)
+    return 0;
+  pthread_mutex_lock(&w->mu);
+  w->stop = 1;
+  w->discard |= discard;
+  pthread_cond_broadcast(&w->cond);
+  pthread_mutex_unlock(&w->mu);
+  pthread_join(w->thread, NULL);
+  int r = 0;
+  if (w->failed && err) {
+    *err = w->err;
+    r = -w->err.code;
+  }
+  s->w = NULL;
+  writer_free(w);
+  return r;
+}
+
+uint8_t *sink_buffer(struct sink *s) {
+  struct sink_writer *w = s->w;
+  if (!w)
+    return s->buf;
+  pthread_mutex_lock(&w->mu);
+  while (w->count == SINK_BUFFERS)
+    pthread_cond_wait(&w->cond, &w->mu);
+  uint8_t *b = w->bufs[(w->head + w->count) % SINK_BUFFERS];
+  pthread_mutex_unlock(&w->mu);
+  return b;
+}
+
+/* The producer's half: progress, cancellation and the size limit, counted as bytes arrive. */
+static int sink_accept(struct sink *s, size_t len, vmpull_error *err) {
+  if (s->o.progress) {
+    /* Decoders may turn one read into gigabytes of zeros: cancellation must not wait for the next read. */
+    s->o.progress->ev.written = s->accepted;
+    int r = progress_report(s->o.progress, 0, err);
+    if (r < 0)
+      return r;
+  }
+  if (s->o.max_size != UINT64_MAX && (s->accepted > s->o.max_size || len > s->o.max_size - s->accepted))
+    return error_set(err, VMPULL_E_LIMIT, "output exceeds the size limit of %llu bytes (--max-size)",
+                     (unsigned long long)s->o.max_size);
+  s->accepted += len;
+  return 0;
+}
+
+int sink_submit(struct sink *s, size_t len, vmpull_error *err) {
+  if (len == 0)
+    return 0;
+  int r = sink_accept(s, len, err);
+  if (r < 0)
+    return r;
+  struct sink_writer *w = s->w;
+  if (!w)
+    return write_chunk(s, s->buf, len, err);
+  pthread_mutex_lock(&w->mu);
+  int failed = w->failed;
+  if (failed)
+    *err = w->err;
+  else {
+    /* sink_buffer() handed out this one; it cannot have moved, only we add to the queue. */
+    w->lens[(w->head + w->count) % SINK_BUFFERS] = len;
+    w->count++;
+    pthread_cond_broadcast(&w->cond);
+  }
+  pthread_mutex_unlock(&w->mu);
+  return failed ? -err->code : 0;
+}
+
+int sink_write(struct sink *s, const uint8_t *buf, size_t len, vmpull_error *err) {
+  if (!s->w) {
+    /* No copy: the caller's buffer goes to the file as it is. */
+    if (len == 0)
+      return 0;
+    int r = sink_accept(s, len, err);
+    return r < 0 ? r : write_chunk(s, buf, len, err);
+  }
+  while (len > 0) {
+    size_t n = MIN(len, (size_t)SINK_BUFFER_SIZE);
+    memcpy(sink_buffer(s), buf, n);
+    int r = sink_submit(s, n, err);
+    if (r < 0)
+      return r;
+    buf += n;
+    len -= n;
+  }
+  return 0;
+}
+
 void sink_declare_size(struct sink *s, uint64_t size) {
   s->declared = size;
 }
@@ -229,6 +391,9 @@ static int link_tmpfile(struct sink *s, const char *name) {
 }
 
 int sink_commit(struct sink *s, uint64_t *allocated, vmpull_error *err) {
+  int r0 = writer_stop(s, 0, err);
+  if (r0 < 0)
+    return r0;
   if (s->declared != UINT64_MAX && s->declared != s->offset)
     return error_set(err, VMPULL_E_CORRUPT, "decompressed %llu bytes but the image declares %llu",
                      (unsigned long long)s->offset, (unsigned long long)s->declared);
@@ -304,6 +469,8 @@ int sink_commit(struct sink *s, uint64_t *allocated, vmpull_error *err) {
 }
 
 void sink_close(struct sink *s) {
+  writer_stop(s, 1, NULL);
+  free(s->buf);
   if (s->tmp_name && s->dirfd >= 0)
     unlinkat(s->dirfd, s->tmp_name, 0);
   closep(&s->fd);

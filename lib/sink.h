@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #define SINK_BLOCK 4096u
+#define SINK_BUFFER_SIZE (256u << 10) /* what sink_buffer() hands out */
 
 struct progress_state;
 
@@ -26,7 +27,10 @@ struct sink_options {
   uint64_t max_size;               /* UINT64_MAX: unlimited */
   int force_named_tmp;             /* tests: use the O_EXCL fallback even where O_TMPFILE works */
   struct progress_state *progress; /* may be NULL: written bytes are reported, cancel polled per chunk */
+  int writer_thread;               /* write on a thread of the sink's own (when there are 2+ CPUs) */
 };
+
+struct sink_writer; /* the writer thread's queue (sink.c) */
 
 struct sink {
   int dirfd;
@@ -42,12 +46,22 @@ struct sink {
   uint64_t writeback_from; /* writeback was started for everything before this offset */
   struct sink_options o;
   int committed;
+  uint64_t accepted;     /* bytes handed to the sink (offset trails it while the writer works) */
+  struct sink_writer *w; /* NULL: writes happen on the caller's thread */
+  uint8_t *buf;          /* without a writer: the one buffer sink_buffer() hands out */
 };
 
 #define SINK_INIT                                                                                                      \
   { .dirfd = -1, .fd = -1, .declared = UINT64_MAX }
 
 int sink_open(struct sink *s, const char *path, const struct sink_options *o, vmpull_error *err);
+/* Decoders write without a copy: decode into sink_buffer() (SINK_BUFFER_SIZE bytes), then
+ * hand the first len bytes over with sink_submit(); the next sink_buffer() may be another one.
+ * With a writer thread the hole scan and the write() of one buffer overlap decoding the next
+ * (after zstd's fileio_asyncio.c): they were a tenth of a zstd pull's decoding thread. */
+uint8_t *sink_buffer(struct sink *s);
+int sink_submit(struct sink *s, size_t len, vmpull_error *err);
+/* Any buffer (copied when a writer thread is running). */
 int sink_write(struct sink *s, const uint8_t *buf, size_t len, vmpull_error *err);
 /* A decoder tells the sink the uncompressed size its container declares; commit checks it. */
 void sink_declare_size(struct sink *s, uint64_t size);

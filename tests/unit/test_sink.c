@@ -176,6 +176,80 @@ static void check_image_file(const char *path, const uint8_t *img, size_t len, s
   close(fd);
 }
 
+/* The decoders' way in: decode into sink_buffer(), hand over with sink_submit(). */
+static void feed_zero_copy(struct sink *s, const uint8_t *buf, size_t len, size_t chunk, vmpull_error *err, int *rc) {
+  *rc = 0;
+  for (size_t off = 0; off < len && *rc == 0;) {
+    size_t n = MIN(MIN(chunk, (size_t)SINK_BUFFER_SIZE), len - off);
+    memcpy(sink_buffer(s), buf + off, n);
+    *rc = sink_submit(s, n, err);
+    off += n;
+  }
+}
+
+static int writer_thread_expected(void) {
+  return sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+}
+
+static void test_writer_thread_content(void **state) {
+  struct fixture *f = *state;
+  if (!writer_thread_expected()) {
+    print_message("skipped: one CPU, the sink writes on the caller's thread\n");
+    skip();
+  }
+  size_t len, data_len;
+  uint8_t *img = make_image(&len, &data_len);
+  static const size_t chunks[] = {SINK_BUFFER_SIZE, 1000, 4096 * 3 + 5};
+  for (size_t c = 0; c < ARRAY_SIZE(chunks); c++) {
+    struct sink s = SINK_INIT;
+    struct sink_options o = {.max_size = UINT64_MAX, .writer_thread = 1};
+    vmpull_error err = {0};
+    assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+    assert_non_null(s.w);
+    int rc;
+    feed_zero_copy(&s, img, len, chunks[c], &err, &rc);
+    if (rc != 0)
+      fail_msg("sink_submit: %s", err.message);
+    assert_int_equal(s.accepted, len);
+    commit_ok(&s, NULL);
+    assert_int_equal(s.offset, len); /* the writer caught up before the commit */
+    sink_close(&s);
+    check_image_file(f->path, img, len, data_len);
+    assert_int_equal(unlink(f->path), 0);
+  }
+  free(img);
+}
+
+/* A write() that fails on the writer thread comes back to the caller, names the file, and the
+ * output never appears. */
+static void test_writer_thread_write_error(void **state) {
+  struct fixture *f = *state;
+  if (!writer_thread_expected()) {
+    print_message("skipped: one CPU, the sink writes on the caller's thread\n");
+    skip();
+  }
+  size_t len, data_len;
+  uint8_t *img = make_image(&len, &data_len);
+  struct sink s = SINK_INIT;
+  struct sink_options o = {.max_size = UINT64_MAX, .writer_thread = 1};
+  vmpull_error err = {0};
+  assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+  int ro = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  assert_true(ro >= 0);
+  assert_true(dup2(ro, s.fd) == s.fd); /* every pwrite now fails with EBADF */
+  close(ro);
+  int rc;
+  feed_zero_copy(&s, img, len, SINK_BUFFER_SIZE, &err, &rc);
+  if (rc == 0)
+    rc = sink_commit(&s, NULL, &err);
+  assert_int_equal(rc, -VMPULL_E_IO);
+  if (!strstr(err.message, "write ") || !strstr(err.message, f->path))
+    fail_msg("the error does not name the output: %s", err.message);
+  sink_close(&s);
+  assert_dir_holds(f->dir, NULL);
+  free(img);
+}
+
 static void test_block_is_zero(void **state) {
   (void)state;
   uint8_t *buf = calloc(1, SINK_BLOCK + 8);
@@ -516,6 +590,8 @@ static void test_bad_paths(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_block_is_zero),
+      cmocka_unit_test_setup_teardown(test_writer_thread_content, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_writer_thread_write_error, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sparse_aligned_chunks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sparse_unaligned_chunks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sparse_named_tmp, setup, teardown),
