@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import VMPULL, leftovers, run_vmpull
+from conftest import VMPULL, check_sanitizer_report, leftovers, run_vmpull
 
 DAY = 86400
 
@@ -206,6 +206,8 @@ def test_concurrent_pulls_of_one_url_download_it_once(flaky, served, images, cac
     for p in procs:
         p.stdout.close()
         p.stderr.close()
+    for _, err in results:
+        check_sanitizer_report(err)
     assert all(rc == 0 for rc, _ in results), results
     raw = images["a.raw.gz"][0]
     for i in range(8):
@@ -224,6 +226,8 @@ def test_pulls_of_different_urls_run_in_parallel(flaky, served, images, cache, t
                                flaky.url(n)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
              for n in names]
     errs = [p.communicate(timeout=120)[1] for p in procs]
+    for e in errs:
+        check_sanitizer_report(e)
     assert [p.returncode for p in procs] == [0, 0], errs
     assert not any("waiting" in e for e in errs)
     (a,), (b,) = flaky.requests(names[0]), flaky.requests(names[1])

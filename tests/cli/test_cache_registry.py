@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import VMPULL, leftovers, run_vmpull
+from conftest import VMPULL, check_sanitizer_report, leftovers, run_vmpull
 from servers.oci_layout import Layout, digest_of
 
 REPO = "cachetest/machine"
@@ -105,6 +105,8 @@ def test_concurrent_pulls_of_one_image_download_the_blob_once(image, tmp_path):
                                "x86_64", "-o", str(tmp_path / f"out{i}.raw"), reg.ref(REPO, "v1")],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(8)]
     errs = [p.communicate(timeout=120)[1] for p in procs]
+    for e in errs:
+        check_sanitizer_report(e)
     assert [p.returncode for p in procs] == [0] * 8, errs
     for i in range(8):
         assert (tmp_path / f"out{i}.raw").read_bytes() == image["raw"]

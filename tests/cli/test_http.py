@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import VMPULL, leftovers, run_vmpull
+from conftest import VMPULL, check_sanitizer_report, leftovers, run_vmpull
 from servers.fixture_nginx import NGINX_PASSWORD, NGINX_USER
 
 # Every failure must be final on the first attempt: retries would hide what is tested.
@@ -401,5 +401,7 @@ def test_sigint_mid_download(nginx, faults, images, tmp_path, where):
     except subprocess.TimeoutExpired:
         proc.kill()
         pytest.fail("vmpull did not stop within 3 s of SIGINT")
-    assert proc.returncode == 130, proc.stderr.read()
+    stderr = proc.stderr.read()
+    check_sanitizer_report(stderr)
+    assert proc.returncode == 130, stderr
     assert_nothing_left(tmp_path)

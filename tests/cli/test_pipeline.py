@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, VMPULL, leftovers, run_vmpull
+from conftest import ROOT, VMPULL, check_sanitizer_report, leftovers, run_vmpull
 
 MIB = 1 << 20
 MACHINE = "podman-machine-default"
@@ -717,6 +717,7 @@ def test_signal_during_pull(big_inputs, tmp_path, env, codec, sig, rc):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    check_sanitizer_report(stderr)
     assert proc.returncode == rc, (stdout, stderr)
     assert json.loads(stdout)["error"]["code"] == "cancelled"
     assert stderr.decode().splitlines()[-1].endswith("cancelled")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import VMPULL, leftovers, run_vmpull
+from conftest import VMPULL, check_sanitizer_report, leftovers, run_vmpull
 
 
 @pytest.fixture(scope="module")
@@ -220,6 +220,8 @@ def test_503_five_times_succeeds_six_times_fails(flaky, image, cache, tmp_path):
                                   str(tmp_path / f"{n}.raw"), flaky.url(n)],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in (ok, bad)}
     out = {n: p.communicate(timeout=120) for n, p in procs.items()}
+    for _, err in out.values():
+        check_sanitizer_report(err)
     assert procs[ok].returncode == 0, out[ok]
     assert (tmp_path / f"{ok}.raw").read_bytes() == raw
     assert [e["status"] for e in flaky.requests(ok)] == [503] * 5 + [200]
