@@ -291,9 +291,9 @@ class Bench:
 
     # -- servers -----------------------------------------------------------------------------
 
-    def start_nginx(self):
+    def run_nginx(self, ports, servers):
+        """nginx in the foreground with these server blocks (text), waiting for every port."""
         d = Path(tempfile.mkdtemp(prefix="nginx-", dir=self.out))
-        ports = {"unlimited": free_port(), "50m": free_port()}
         for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (d / sub).mkdir()
         conf = d / "nginx.conf"
@@ -315,7 +315,19 @@ http {{
   fastcgi_temp_path {d}/fastcgi;
   uwsgi_temp_path {d}/uwsgi;
   scgi_temp_path {d}/scgi;
-  server {{
+{servers}
+}}
+""")
+        proc = subprocess.Popen(["nginx", "-e", str(d / "error.log"), "-p", str(d), "-c", str(conf)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.servers.append((proc, d))
+        for p in ports.values():
+            wait_port(p, proc, "nginx")
+        return ports
+
+    def start_nginx(self):
+        ports = {"unlimited": free_port(), "50m": free_port()}
+        return self.run_nginx(ports, f"""  server {{
     listen 127.0.0.1:{ports['unlimited']};
     root {self.work};
     # /rate/<rate>/<file>: the file at <rate> (nginx limit_rate syntax), for the balanced rows.
@@ -327,15 +339,7 @@ http {{
   }}
   # Small sendfile chunks: otherwise nginx sends a large chunk at once, then sleeps, and the
   # 50 MB/s link delivers in bursts.
-  server {{ listen 127.0.0.1:{ports['50m']}; root {self.work}; limit_rate 50m; sendfile_max_chunk 256k; }}
-}}
-""")
-        proc = subprocess.Popen(["nginx", "-e", str(d / "error.log"), "-p", str(d), "-c", str(conf)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.servers.append((proc, d))
-        for p in ports.values():
-            wait_port(p, proc, "nginx")
-        return ports
+  server {{ listen 127.0.0.1:{ports['50m']}; root {self.work}; limit_rate 50m; sendfile_max_chunk 256k; }}""")
 
     def stop_servers(self):
         for proc, d in reversed(self.servers):
@@ -457,11 +461,8 @@ http:
     def start_registry_links(self, registry_port, rates):
         """nginx in front of the registry, one port per rate (nginx limit_rate syntax): the
         registry behind a link of that speed, for vmpull and skopeo alike."""
-        d = Path(tempfile.mkdtemp(prefix="nginx-link-", dir=self.out))
-        for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            (d / sub).mkdir()
         ports = {rate: free_port() for rate in rates}
-        servers = "\n".join(f"""  server {{
+        return self.run_nginx(ports, "\n".join(f"""  server {{
     listen 127.0.0.1:{port};
     client_max_body_size 0;
     location / {{
@@ -471,32 +472,7 @@ http:
       proxy_max_temp_file_size 0;
       limit_rate {rate};
     }}
-  }}""" for rate, port in ports.items())
-        user = "user root;" if os.geteuid() == 0 else ""
-        conf = d / "nginx.conf"
-        conf.write_text(f"""
-{user}
-worker_processes 1;
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  client_body_temp_path {d}/client_body;
-  proxy_temp_path {d}/proxy;
-  fastcgi_temp_path {d}/fastcgi;
-  uwsgi_temp_path {d}/uwsgi;
-  scgi_temp_path {d}/scgi;
-{servers}
-}}
-""")
-        proc = subprocess.Popen(["nginx", "-e", str(d / "error.log"), "-p", str(d), "-c", str(conf)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.servers.append((proc, d))
-        for p in ports.values():
-            wait_port(p, proc, "nginx")
-        return ports
+  }}""" for rate, port in ports.items()))
 
     def balanced_rate_k(self, name, cli):
         """The rate (kB/s) at which downloading `name` takes as long as `cli` decoding it locally
