@@ -626,8 +626,32 @@ http:
             self.compare("cache", f"{case}, warm pull (blob cached, 304)", r, "warm", "local file", 1.0)
             self.compare("cache", f"{case}, second machine ({fs}: no reflink)", r, "second machine", "cold", 0.5)
             self.compare("cache", f"{case}, second machine ({fs}: no reflink)", r, "second machine", "cold, keep")
+            if self.args.reflink_dir:
+                self.reflink_rows(case, url, raw)
         reset()
         self.stop_servers()
+
+    def reflink_rows(self, case, url, raw):
+        """--reflink-dir: the second machine where the kept disk and the output share a filesystem
+        that clones (FICLONE): XFS with reflink=1, btrfs. A loop-mounted image will do."""
+        d = Path(self.args.reflink_dir) / "vmpull-bench"
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+        cache, cold_cache, out = d / "cache", d / "cache-cold", d / "vmpull.out"
+        cmds = [
+            self.vm("cold", url, out, check=raw, cache=cold_cache),
+            self.vm("cold, keep", url, out, check=raw, cache=cache, extra=["--keep-uncompressed"]),
+            self.vm("second machine", url, out, check=raw, cache=cache, extra=["--keep-uncompressed"]),
+        ]
+        r = self.run_case(f"cache reflink {case}", cmds, rotate=False,
+                          before_rep=lambda: [shutil.rmtree(c, ignore_errors=True) for c in (cache, cold_cache)])
+        fs = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "-T", str(d)], capture_output=True,
+                            text=True).stdout.strip()
+        r["cold"].describe_short = "cold pull (empty cache)"
+        r["cold, keep"].describe_short = "cold pull with --keep-uncompressed"
+        self.compare("cache", f"{case}, second machine ({fs}: reflink)", r, "second machine", "cold", 0.1)
+        self.compare("cache", f"{case}, second machine ({fs}: reflink)", r, "second machine", "cold, keep")
+        shutil.rmtree(d, ignore_errors=True)
 
     # -- report ----------------------------------------------------------------------------
 
@@ -674,6 +698,9 @@ def main():
     ap.add_argument("--work", default=str(HERE / "work"))
     ap.add_argument("--markdown", default=None, help="also write the tables to this file")
     ap.add_argument("--no-peer-sync", dest="peer_sync", action="store_false")
+    ap.add_argument("--reflink-dir", default=os.environ.get("BENCH_REFLINK_DIR"),
+                    help="a folder on a filesystem with reflinks (XFS reflink=1, btrfs): adds the cache's "
+                         "second-machine rows there")
     ap.add_argument("--autogroup-nice", type=int, default=None,
                     help="set the nice value of this session's scheduler autogroup (e.g. -10): with "
                          "autogroups, plain `nice` does not give the benchmark more CPU than other sessions")
