@@ -187,25 +187,33 @@ static void feed_zero_copy(struct sink *s, const uint8_t *buf, size_t len, size_
   }
 }
 
-static int writer_thread_expected(void) {
-  return sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+/* On one CPU the sink writes on the caller's thread, which the other tests cover. */
+static void skip_without_writer_thread(void) {
+  if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+    print_message("skipped: one CPU, the sink writes on the caller's thread\n");
+    skip();
+  }
+}
+
+/* A sink at f->path with its writer thread running. */
+static void open_with_writer(struct fixture *f, struct sink *s) {
+  struct sink_options o = {.max_size = UINT64_MAX, .writer_thread = 1};
+  vmpull_error err = {0};
+  if (sink_open(s, f->path, &o, &err) != 0)
+    fail_msg("sink_open: %s", err.message);
+  assert_non_null(s->w);
 }
 
 static void test_writer_thread_content(void **state) {
   struct fixture *f = *state;
-  if (!writer_thread_expected()) {
-    print_message("skipped: one CPU, the sink writes on the caller's thread\n");
-    skip();
-  }
+  skip_without_writer_thread();
   size_t len, data_len;
   uint8_t *img = make_image(&len, &data_len);
   static const size_t chunks[] = {SINK_BUFFER_SIZE, 1000, 4096 * 3 + 5};
   for (size_t c = 0; c < ARRAY_SIZE(chunks); c++) {
     struct sink s = SINK_INIT;
-    struct sink_options o = {.max_size = UINT64_MAX, .writer_thread = 1};
+    open_with_writer(f, &s);
     vmpull_error err = {0};
-    assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
-    assert_non_null(s.w);
     int rc;
     feed_zero_copy(&s, img, len, chunks[c], &err, &rc);
     if (rc != 0)
@@ -224,16 +232,12 @@ static void test_writer_thread_content(void **state) {
  * output never appears. */
 static void test_writer_thread_write_error(void **state) {
   struct fixture *f = *state;
-  if (!writer_thread_expected()) {
-    print_message("skipped: one CPU, the sink writes on the caller's thread\n");
-    skip();
-  }
+  skip_without_writer_thread();
   size_t len, data_len;
   uint8_t *img = make_image(&len, &data_len);
   struct sink s = SINK_INIT;
-  struct sink_options o = {.max_size = UINT64_MAX, .writer_thread = 1};
+  open_with_writer(f, &s);
   vmpull_error err = {0};
-  assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
   int ro = open("/dev/null", O_RDONLY | O_CLOEXEC);
   assert_true(ro >= 0);
   assert_true(dup2(ro, s.fd) == s.fd); /* every pwrite now fails with EBADF */
