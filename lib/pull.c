@@ -217,7 +217,7 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   if (r < 0) {
     /* A download that broke off is not a decompression failure. */
     if (err->code == VMPULL_E_CANCELLED || err->code == VMPULL_E_NETWORK || err->code == VMPULL_E_HTTP ||
-        err->code == VMPULL_E_TLS)
+        err->code == VMPULL_E_TLS || err->code == VMPULL_E_AUTH || err->code == VMPULL_E_NOT_FOUND)
       return r;
     /* The outer "pull <source>" already names the source. */
     return error_wrap(err, "decompress");
