@@ -38,7 +38,7 @@ struct sink {
   char *path;                  /* final path, as given (for messages) */
   char *base;                  /* final name within dirfd */
   char *tmp_name;              /* named temporary (fallback), or NULL with O_TMPFILE */
-  uint64_t offset;             /* bytes accepted so far, including holes and pending */
+  uint64_t offset;             /* bytes the writer has taken in, holes and pending included */
   uint8_t pending[SINK_BLOCK]; /* an unaligned tail waiting to become a whole block */
   size_t pending_len;
   uint64_t declared;       /* size the format declares, UINT64_MAX if none */
