@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 
 #define TMP_INFIX ".vmpull-tmp-"
-#define SINK_WRITEBACK (32u << 20)
 #define SINK_BUFFERS 8 /* 2 MiB in flight: the writer rides out a slow write() */
 
 struct sink_writer {
@@ -183,17 +182,6 @@ static int write_blocks(struct sink *s, const uint8_t *buf, size_t len, uint64_t
   return 0;
 }
 
-/* Every SINK_WRITEBACK bytes, start writing the page cache out without waiting for it: the disk
- * works while the decoder does, the fsync at commit finds little left (it was 0.4-0.7 s of idle
- * wall time for a 2 GiB image; bench/), and dirty pages never pile up to gigabytes. Only a
- * hint: a failure shows at fsync. */
-static void start_writeback(struct sink *s) {
-  uint64_t end = s->offset - s->pending_len;
-  if (end - s->writeback_from < SINK_WRITEBACK)
-    return;
-  (void)sync_file_range(s->fd, (off_t)s->writeback_from, (off_t)(end - s->writeback_from), SYNC_FILE_RANGE_WRITE);
-  s->writeback_from = end;
-}
 
 /* The writer's half: whole aligned blocks to the file, zero blocks as holes, an unaligned
  * tail kept for the next chunk. Runs on the writer thread when there is one. */
@@ -222,7 +210,8 @@ static int write_chunk(struct sink *s, const uint8_t *buf, size_t len, vmpull_er
     return r;
   memcpy(s->pending, buf + whole, len - whole);
   s->pending_len = len - whole;
-  start_writeback(s);
+  /* Without it the fsync at commit was 0.4-0.7 s of idle wall time for a 2 GiB image (bench/). */
+  start_writeback(s->fd, &s->writeback_from, s->offset - s->pending_len);
   return 0;
 }
 

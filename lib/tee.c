@@ -5,7 +5,6 @@
 #include "progress.h"
 #include "util.h"
 
-#include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,7 +20,6 @@
  */
 #define HASH_RING (4u << 20)
 #define HASH_CHUNK (1u << 20) /* hashed per lock round trip */
-#define TEE_CACHE_WRITEBACK (32u << 20)
 
 struct hasher {
   pthread_t thread;
@@ -181,13 +179,9 @@ static int tee_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got
       t->o.cache_failed(t->o.cache_failed_data, -w);
     }
     t->o.cache_offset += *got;
-    /* As the sink does: start the copy's writeback as it grows, so this pull pays for its own
-     * disk writes instead of leaving a burst of dirty pages to whatever runs next. A hint only. */
-    if (t->o.cache_fd >= 0 && t->o.cache_offset - t->cache_writeback_from >= TEE_CACHE_WRITEBACK) {
-      (void)sync_file_range(t->o.cache_fd, (off_t)t->cache_writeback_from,
-                            (off_t)(t->o.cache_offset - t->cache_writeback_from), SYNC_FILE_RANGE_WRITE);
-      t->cache_writeback_from = t->o.cache_offset;
-    }
+    /* As the sink does: this pull pays for its own disk writes. */
+    if (t->o.cache_fd >= 0)
+      start_writeback(t->o.cache_fd, &t->cache_writeback_from, t->o.cache_offset);
   }
   t->bytes += *got;
   if (t->o.expected_size != UINT64_MAX && t->bytes > t->o.expected_size)

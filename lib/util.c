@@ -23,6 +23,13 @@ int ends_with_ci(const char *s, const char *suffix) {
 
 int starts_with(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
 
+void start_writeback(int fd, uint64_t *from, uint64_t end) {
+  if (end - *from < WRITEBACK_STEP)
+    return;
+  (void)sync_file_range(fd, (off_t)*from, (off_t)(end - *from), SYNC_FILE_RANGE_WRITE);
+  *from = end;
+}
+
 int pwrite_all(int fd, const void *buf, size_t len, uint64_t off) {
   const uint8_t *p = buf;
   while (len > 0) {

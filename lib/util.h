@@ -69,6 +69,12 @@ int starts_with(const char *s, const char *prefix);
 
 /* Write all of buf at offset (retrying on EINTR and short writes). */
 int pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+/* Once WRITEBACK_STEP bytes have been written since *from, start writing them out without
+ * waiting (sync_file_range): the disk works while the pipeline does, the final fsync finds
+ * little left, and dirty pages never pile up for whatever runs next. A hint only: a failure
+ * shows at fsync. end is the offset written up to. */
+#define WRITEBACK_STEP (32u << 20)
+void start_writeback(int fd, uint64_t *from, uint64_t end);
 /* Read the whole of a small file (at most max bytes) into a NUL-terminated buffer. */
 int read_file_limited(const char *path, size_t max, char **out, size_t *len);
 
