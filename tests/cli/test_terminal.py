@@ -17,6 +17,8 @@ from conftest import VMPULL, leftovers
 IMAGE = "term/slow.raw.xz"
 IMAGE_BYTES = 1200 * 1024   # compressed size, as served
 RATE = "400k"               # about 3 s per pull
+# the exit status that `; echo rc=$?` prints, not the end of the typed command wrapped onto a row of its own
+RC_ROW = re.compile(r"^rc=\d+$")
 PROGRESS_ROW = re.compile(r"ETA (\d+:\d\d|--:--)")
 DONE_ROW = re.compile(r"^slow\.raw\.xz: [\d.]+ (KiB|MiB) fetched in \d+:\d\d \([\d.]+ (B|KiB|MiB)/s\), "
                       r"[\d.]+ (KiB|MiB) written$")
@@ -114,7 +116,7 @@ def watch_pull(term, on_progress=None, timeout=60):
         snapshots.append(rows)
         if on_progress and progress_rows(rows):
             on_progress(time.monotonic(), rows)
-        if any(r.startswith("rc=") for r in rows):
+        if any(RC_ROW.match(r) for r in rows):
             return snapshots
         time.sleep(0.05)
     raise AssertionError("the pull did not finish; screen:\n" + "\n".join(term.rows()))
@@ -222,7 +224,7 @@ def test_ctrl_c_leaves_a_clean_prompt(terminal, slow_image, tmp_path, key, statu
     time.sleep(0.3)
     sent = time.monotonic()
     term.tmux("send-keys", "-t", "t", key)
-    final = term.wait_for(lambda r: r and r[-1] == "$" and any(x.startswith("rc=") for x in r), "the prompt")
+    final = term.wait_for(lambda r: r and r[-1] == "$" and any(RC_ROW.match(x) for x in r), "the prompt")
     assert time.monotonic() - sent < 5
     lines = [l for l in term.joined() if l]
     # the command, one error line, the status, a prompt: no progress left, no ^C debris
