@@ -187,9 +187,12 @@ static int archive_fetch(void *userdata, const struct oci_descriptor *d, char **
 
 /* --- a blob streaming out of the tar --- */
 
+/* It holds a reference to its store: the store's fd is what the scan reads, and the pull frees the
+ * store (after resolving) while the blob is still being read. */
 struct member_source {
   struct byte_source base;
   struct scan scan;
+  struct oci_store *store;
   char *path; /* the archive, for messages */
 };
 
@@ -205,6 +208,7 @@ static int member_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t
 static void member_free(struct byte_source *src) {
   struct member_source *m = (struct member_source *)src;
   scan_close(&m->scan);
+  oci_store_free(m->store);
   free(m->path);
   free(m->base.name);
   free(m);
@@ -220,6 +224,7 @@ static int archive_open_blob(struct oci_store *base, const struct oci_descriptor
     return error_oom(err);
   m->base.ops = &member_ops;
   m->scan.fd = -1;
+  m->store = oci_store_ref(base);
   _cleanup_source_ struct byte_source *guard = &m->base;
   m->base.name = xasprintf("blob %s", d->digest);
   m->path = strdup(st->path);
