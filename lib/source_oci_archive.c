@@ -317,7 +317,8 @@ int oci_archive_store_open(const vmpull_pull_options *o, struct oci_store **out,
   if (!store->display)
     return error_oom(err);
 
-  st->fd = open(st->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  /* O_NONBLOCK: a FIFO given as the archive is refused below rather than waited on here. */
+  st->fd = open(st->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (st->fd < 0)
     return error_set_errno(err, errno == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, errno, "open archive %s", st->path);
   struct stat sb;
@@ -325,6 +326,9 @@ int oci_archive_store_open(const vmpull_pull_options *o, struct oci_store **out,
     return error_set_errno(err, VMPULL_E_IO, errno, "%s", st->path);
   if (!S_ISREG(sb.st_mode))
     return error_set(err, VMPULL_E_USAGE, "%s is not a file (oci-archive:// takes a tar file)", st->path);
+  int fl = fcntl(st->fd, F_GETFL);
+  if (fl < 0 || fcntl(st->fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+    return error_set_errno(err, VMPULL_E_IO, errno, "%s", st->path);
   st->file_size = (uint64_t)sb.st_size;
 
   _cleanup_free_ char *layout = NULL;
