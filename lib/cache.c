@@ -161,7 +161,7 @@ int cache_write_file(int dirfd, const char *name, const void *buf, size_t len) {
 }
 
 void cache_touch(int dirfd, const char *name) {
-  (void)utimensat(dirfd, name, NULL, 0);
+  (void)utimensat(dirfd, name, NULL, AT_SYMLINK_NOFOLLOW); /* a link put there since is not followed */
 }
 
 int cache_blob_exists(struct cache *c, const char *digest) {
