@@ -3,6 +3,7 @@
 
 #include "disk_copy.h"
 #include "error.h"
+#include "fs_beneath.h"
 #include "json_util.h"
 #include "util.h"
 
@@ -33,12 +34,6 @@ int cache_make_dirs(const char *path) {
   return 0;
 }
 
-static int open_sub(int dirfd, const char *sub, int create) {
-  if (create && mkdirat(dirfd, sub, 0700) < 0 && errno != EEXIST)
-    return -1;
-  return openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-}
-
 void cache_free(struct cache *c) {
   if (!c)
     return;
@@ -51,7 +46,9 @@ void cache_free(struct cache *c) {
   free(c);
 }
 
-int cache_open(const char *dir, int create, struct cache **out, vmpull_error *err) {
+int cache_open(const char *dir, int create, struct cache **out, int *refused, vmpull_error *err) {
+  if (refused)
+    *refused = 0;
   if (!dir || !*dir)
     return error_set(err, VMPULL_E_USAGE, "no cache folder given");
   _cleanup_cache_ struct cache *c = calloc(1, sizeof(*c));
@@ -69,25 +66,27 @@ int cache_open(const char *dir, int create, struct cache **out, vmpull_error *er
   c->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (c->fd < 0)
     return error_set_errno(err, errno == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, errno, "cache folder %s", dir);
-  _cleanup_close_ int blobs = open_sub(c->fd, "blobs", create);
-  _cleanup_close_ int disks = blobs >= 0 ? open_sub(c->fd, "disks", create) : -1;
-  if (blobs >= 0 && disks >= 0) {
-    c->blobs_fd = open_sub(blobs, "sha256", create);
-    c->disks_fd = open_sub(disks, "sha256", create);
-    c->partial_fd = open_sub(c->fd, "partial", create);
-    c->refs_fd = open_sub(c->fd, "refs", create);
-  }
-  if (c->blobs_fd < 0 || c->disks_fd < 0 || c->partial_fd < 0 || c->refs_fd < 0) {
-    if (errno == ENOENT && !create) {
+  /* The folder itself may be a link the user chose; nothing below it is followed. */
+  static const char *const subs[] = {"blobs/sha256", "disks/sha256", "partial", "refs"};
+  int *fds[] = {&c->blobs_fd, &c->disks_fd, &c->partial_fd, &c->refs_fd};
+  for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
+    int fd =
+        create ? beneath_mkdirs(c->fd, subs[i], 0700, NULL) : beneath_open(c->fd, subs[i], O_RDONLY | O_DIRECTORY, 0);
+    if (fd == -ENOENT && !create) {
       /* An empty or foreign folder: treat as an empty cache, not an error. */
       return error_set(err, VMPULL_E_NOT_FOUND, "cache folder %s has no vmpull cache", dir);
     }
-    return error_set_errno(err, VMPULL_E_IO, errno, "cache folder %s", dir);
+    if (fd < 0) {
+      if (refused)
+        *refused = fd == -ELOOP || fd == -EXDEV;
+      return beneath_error(err, VMPULL_E_IO, fd, c->fd, dir, subs[i], create ? "create cache folder" : "cache folder");
+    }
+    *fds[i] = fd;
   }
   if (create) {
     /* The blob store is an OCI image layout (without an index): tools can read it as one. */
     struct stat st;
-    if (fstatat(c->fd, "oci-layout", &st, 0) < 0 && errno == ENOENT) {
+    if (fstatat(c->fd, "oci-layout", &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
       static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}\n";
       (void)cache_write_file(c->fd, "oci-layout", layout, sizeof(layout) - 1);
     }
@@ -162,7 +161,7 @@ int cache_write_file(int dirfd, const char *name, const void *buf, size_t len) {
 }
 
 void cache_touch(int dirfd, const char *name) {
-  (void)utimensat(dirfd, name, NULL, 0);
+  (void)utimensat(dirfd, name, NULL, AT_SYMLINK_NOFOLLOW); /* a link put there since is not followed */
 }
 
 int cache_blob_exists(struct cache *c, const char *digest) {
@@ -179,9 +178,10 @@ int cache_blob_open(struct cache *c, const char *digest, struct byte_source **ou
   if (!path)
     return error_oom(err);
   struct stat st;
-  if (fstatat(c->blobs_fd, hex, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+  int fd = beneath_open_file(c->blobs_fd, hex, &st);
+  if (fd < 0)
     return error_set(err, VMPULL_E_NOT_FOUND, "%s: not in the cache", digest);
-  int r = source_file_open(path, out, err);
+  int r = source_file_from_fd(fd, path, (uint64_t)st.st_size, out, err);
   if (r < 0)
     return r;
   cache_touch(c->blobs_fd, hex);
@@ -214,8 +214,10 @@ int cache_blob_read(struct cache *c, const char *digest, size_t max, char **body
     return error_oom(err);
   _cleanup_free_ char *buf = NULL;
   size_t n = 0;
-  int r = read_file_limited(path, max, &buf, &n);
-  if (r == -ENOENT)
+  _cleanup_close_ int fd = beneath_open_file(c->blobs_fd, hex, NULL);
+  int r = fd < 0 ? fd : read_fd_limited(fd, max, &buf, &n);
+  /* A link or a FIFO under a blob's name is no blob: a miss, fetched again and renamed over it. */
+  if (r == -ENOENT || r == -ELOOP || r == -EINVAL)
     return error_set(err, VMPULL_E_NOT_FOUND, "%s: not in the cache", digest);
   if (r < 0)
     return error_set_errno(err, VMPULL_E_IO, -r, "read %s", path);
@@ -241,9 +243,11 @@ int cache_blob_verify(struct cache *c, const char *digest) {
   const char *hex = cache_digest_hex(digest);
   if (!hex)
     return -EINVAL;
-  _cleanup_close_ int fd = openat(c->blobs_fd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  _cleanup_close_ int fd = beneath_open_file(c->blobs_fd, hex, NULL);
+  if (fd == -ELOOP || fd == -EINVAL)
+    return 0; /* a link or a FIFO where the blob should be */
   if (fd < 0)
-    return -errno;
+    return fd;
   (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   __attribute__((cleanup(evp_md_ctx_freep))) EVP_MD_CTX *md = EVP_MD_CTX_new();
   if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
@@ -318,7 +322,7 @@ static void json_add_u64(json_object *o, const char *key, uint64_t val) {
 }
 
 static json_object *read_json(int dirfd, const char *name) {
-  _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  _cleanup_close_ int fd = beneath_open_file(dirfd, name, NULL);
   if (fd < 0)
     return NULL;
   char buf[65536];
@@ -468,9 +472,9 @@ static int disk_find(struct cache *c, const char *digest, int *fd, struct cache_
   _cleanup_json_ json_object *j = read_json(c->disks_fd, meta);
   if (!j)
     return 0;
-  _cleanup_close_ int f = openat(c->disks_fd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   struct stat st;
-  if (f < 0 || fstat(f, &st) < 0 || !S_ISREG(st.st_mode))
+  _cleanup_close_ int f = beneath_open_file(c->disks_fd, hex, &st);
+  if (f < 0)
     return 0;
   cache_disk_clear(d);
   d->format = json_str(j, "format");

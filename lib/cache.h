@@ -33,8 +33,10 @@ struct cache {
 };
 
 /* Open dir. create: make the folders (0700) when missing; without it a missing
- * cache is VMPULL_E_NOT_FOUND. */
-int cache_open(const char *dir, int create, struct cache **out, vmpull_error *err);
+ * cache is VMPULL_E_NOT_FOUND. dir itself may be a link; below it nothing is followed
+ * (fs_beneath.h): a link where a folder of the cache should be fails, naming it, and
+ * sets *refused (may be NULL), so that a pull stops rather than going on without the cache. */
+int cache_open(const char *dir, int create, struct cache **out, int *refused, vmpull_error *err);
 void cache_free(struct cache *c);
 static inline void cache_freep(struct cache **c) {
   cache_free(*c);

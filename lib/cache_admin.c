@@ -2,6 +2,7 @@
 /* The public cache commands: list, prune (by last use and total size), verify. */
 #include "cache.h"
 #include "error.h"
+#include "fs_beneath.h"
 #include "lock.h"
 #include "util.h"
 
@@ -94,7 +95,7 @@ static inline void closedirp(DIR **d) {
 
 /* refs/<name> parsed: *j is NULL when the file is not JSON; < 0 when it is empty or unreadable. */
 static int read_ref(int refs_fd, const char *name, json_object **j) {
-  _cleanup_close_ int fd = openat(refs_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  _cleanup_close_ int fd = beneath_open_file(refs_fd, name, NULL);
   char buf[16384];
   ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
   if (n <= 0)
@@ -208,7 +209,7 @@ static int by_last_use(const void *a, const void *b) {
 
 /* A missing cache folder is an empty cache. */
 static int open_existing(const char *dir, struct cache **c, vmpull_error *err) {
-  int r = cache_open(dir, 0, c, err);
+  int r = cache_open(dir, 0, c, NULL, err);
   if (r == -VMPULL_E_NOT_FOUND) {
     error_clear(err);
     *c = NULL;

@@ -2,6 +2,7 @@
 #include "lock.h"
 
 #include "error.h"
+#include "fs_beneath.h"
 #include "util.h"
 
 #include <fcntl.h>
@@ -19,9 +20,12 @@ static int still_named(int dirfd, const char *name, int fd) {
 }
 
 int lock_file_try(int dirfd, const char *name, int *fd) {
-  _cleanup_close_ int f = openat(dirfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+  _cleanup_close_ int f = beneath_open(dirfd, name, O_RDWR | O_NOCTTY | O_NONBLOCK, 0);
   if (f < 0)
-    return errno == ENOENT ? 0 : -errno;
+    return f == -ENOENT ? 0 : f;
+  struct stat st;
+  if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode))
+    return 0; /* not an entry of ours */
   if (flock(f, LOCK_EX | LOCK_NB) < 0)
     return errno == EWOULDBLOCK ? 0 : -errno;
   if (!still_named(dirfd, name, f))
@@ -33,8 +37,15 @@ int lock_file_try(int dirfd, const char *name, int *fd) {
 int lock_file(int dirfd, const char *name, const struct lock_wait *w, int *fd, vmpull_error *err) {
   int said = 0;
   for (;;) {
-    _cleanup_close_ int f = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+    /* O_NONBLOCK: a FIFO under the entry's name would otherwise take the bytes and block. */
+    _cleanup_close_ int f = beneath_open(dirfd, name, O_RDWR | O_CREAT | O_NOCTTY | O_NONBLOCK, 0600);
     if (f < 0)
+      return error_set_errno(err, VMPULL_E_IO, -f, "open cache entry for %s", w->what);
+    struct stat st;
+    if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode))
+      return error_set(err, VMPULL_E_IO, "open cache entry for %s: not a regular file", w->what);
+    int fl = fcntl(f, F_GETFL);
+    if (fl < 0 || fcntl(f, F_SETFL, fl & ~O_NONBLOCK) < 0)
       return error_set_errno(err, VMPULL_E_IO, errno, "open cache entry for %s", w->what);
     /* Poll rather than block in flock(): a blocked flock() cannot see the
      * cancel flag when the program's signal handlers restart system calls. */

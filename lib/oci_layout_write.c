@@ -16,6 +16,7 @@
 #include "oci_layout_write.h"
 
 #include "error.h"
+#include "fs_beneath.h"
 #include "json_util.h"
 #include "oci_manifest.h"
 #include "oci_source.h"
@@ -133,7 +134,8 @@ static int write_small_file(struct layout_writer *w, const char *name, const cha
   _cleanup_free_ char *path = xasprintf("%s/%s", w->path, name);
   if (!path)
     return error_oom(err);
-  struct sink_options so = {.replace = replace, .mode = 0644, .max_size = UINT64_MAX};
+  struct sink_options so = {
+      .replace = replace, .mode = 0644, .max_size = UINT64_MAX, .in_folder = 1, .folder_fd = w->dirfd};
   __attribute__((cleanup(sink_close))) struct sink sink = SINK_INIT;
   int r = sink_open(&sink, path, &so, err);
   if (r < 0)
@@ -147,14 +149,12 @@ static int write_small_file(struct layout_writer *w, const char *name, const cha
 /* Read a small file of the folder: 1 read, 0 missing. */
 static int read_small_file(struct layout_writer *w, const char *name, size_t max, char **out, size_t *len,
                            vmpull_error *err) {
-  _cleanup_close_ int fd = openat(w->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-  if (fd < 0 && errno == ENOENT)
+  struct stat st;
+  _cleanup_close_ int fd = beneath_open_file(w->dirfd, name, &st);
+  if (fd == -ENOENT)
     return 0;
   if (fd < 0)
-    return error_set_errno(err, VMPULL_E_IO, errno, "%s: open %s", w->path, name);
-  struct stat st;
-  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-    return error_set(err, VMPULL_E_IO, "%s: %s is not a regular file", w->path, name);
+    return beneath_error(err, VMPULL_E_IO, fd, w->dirfd, w->path, name, "open");
   if ((uint64_t)st.st_size > max)
     return error_set(err, VMPULL_E_LIMIT, "%s: %s is more than %zu bytes", w->path, name, max);
   _cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
@@ -364,12 +364,12 @@ static void remove_created(struct layout_writer *w) {
   for (size_t i = 0; i < w->n_members; i++) {
     _cleanup_free_ char *name = blob_path(w->members[i]);
     if (name)
-      unlinkat(w->dirfd, name, 0);
+      beneath_unlink(w->dirfd, name, 0);
   }
   unlinkat(w->dirfd, "index.json", 0);
   unlinkat(w->dirfd, "oci-layout", 0);
-  unlinkat(w->dirfd, "blobs/sha256", AT_REMOVEDIR);
-  unlinkat(w->dirfd, "blobs/sha512", AT_REMOVEDIR);
+  beneath_unlink(w->dirfd, "blobs/sha256", AT_REMOVEDIR);
+  beneath_unlink(w->dirfd, "blobs/sha512", AT_REMOVEDIR);
   unlinkat(w->dirfd, "blobs", AT_REMOVEDIR);
   rmdir(w->path);
 }
@@ -404,8 +404,7 @@ int layout_writer_has_blob(struct layout_writer *w, const char *digest, uint64_t
   }
   _cleanup_free_ char *name = blob_path(digest);
   struct stat st;
-  return name && fstatat(w->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-         (uint64_t)st.st_size == size;
+  return name && beneath_stat(w->dirfd, name, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size;
 }
 
 /* Where a blob's bytes go: a sink (folder) or the open archive member. */
@@ -460,14 +459,15 @@ static int copy_blob(struct layout_writer *w, const char *digest, uint64_t size,
   } else {
     char dir[16];
     snprintf(dir, sizeof(dir), "blobs/%.6s", digest);
-    if ((mkdirat(w->dirfd, "blobs", 0755) < 0 && errno != EEXIST) ||
-        (mkdirat(w->dirfd, dir, 0755) < 0 && errno != EEXIST))
-      return error_set_errno(err, VMPULL_E_IO, errno, "%s: create %s", w->path, dir);
+    /* Neither folder may be a link: the blob would be written wherever it points. */
+    _cleanup_close_ int dirfd = beneath_mkdirs(w->dirfd, dir, 0755, NULL);
+    if (dirfd < 0)
+      return beneath_error(err, VMPULL_E_IO, dirfd, w->dirfd, w->path, dir, "create");
     _cleanup_free_ char *path = xasprintf("%s/%s", w->path, name);
     if (!path)
       return error_oom(err);
     /* replace: a file under that name with the wrong size is a leftover of something else */
-    struct sink_options so = {.replace = 1, .mode = 0644, .max_size = UINT64_MAX};
+    struct sink_options so = {.replace = 1, .mode = 0644, .max_size = UINT64_MAX, .in_folder = 1, .folder_fd = dirfd};
     r = sink_open(&sink, path, &so, err);
     if (r < 0)
       return r;

@@ -50,9 +50,11 @@ int pull_cache_init(struct pull_cache *pc, const vmpull_pull_options *o, struct 
     return 0;
   }
   vmpull_error cerr;
-  int r = cache_open(o->cache_dir, 1, &pc->cache, &cerr);
+  int refused = 0;
+  int r = cache_open(o->cache_dir, 1, &pc->cache, &refused, &cerr);
   if (r < 0) {
-    if (o->offline) {
+    /* A link below the cache folder is someone's doing, not an unusable cache: stop. */
+    if (o->offline || refused) {
       *err = cerr;
       return r;
     }

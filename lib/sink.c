@@ -116,7 +116,7 @@ int sink_open(struct sink *s, const char *path, const struct sink_options *o, vm
   if (!s->base)
     return error_oom(err);
   const char *dir = dirname(dcopy);
-  s->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  s->dirfd = o->in_folder ? fcntl(o->folder_fd, F_DUPFD_CLOEXEC, 0) : open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (s->dirfd < 0)
     return error_set_errno(err, errno == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, errno, "output folder %s", dir);
 
@@ -181,7 +181,6 @@ static int write_blocks(struct sink *s, const uint8_t *buf, size_t len, uint64_t
   }
   return 0;
 }
-
 
 /* The writer's half: whole aligned blocks to the file, zero blocks as holes, an unaligned
  * tail kept for the next chunk. Runs on the writer thread when there is one. */

@@ -28,6 +28,11 @@ struct sink_options {
   int force_named_tmp;             /* tests: use the O_EXCL fallback even where O_TMPFILE works */
   struct progress_state *progress; /* may be NULL: written bytes are reported, cancel polled per chunk */
   int writer_thread;               /* write on a thread of the sink's own (when there are 2+ CPUs) */
+  /* The file's folder is already open as folder_fd (a layout's blobs/sha256, reached without
+   * following links): used instead of opening path's folder by name; path then names the file in
+   * messages only. */
+  int in_folder;
+  int folder_fd;
 };
 
 struct sink_writer; /* the writer thread's queue (sink.c) */

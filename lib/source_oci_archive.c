@@ -187,9 +187,12 @@ static int archive_fetch(void *userdata, const struct oci_descriptor *d, char **
 
 /* --- a blob streaming out of the tar --- */
 
+/* It holds a reference to its store: the store's fd is what the scan reads, and the pull frees the
+ * store (after resolving) while the blob is still being read. */
 struct member_source {
   struct byte_source base;
   struct scan scan;
+  struct oci_store *store;
   char *path; /* the archive, for messages */
 };
 
@@ -205,6 +208,7 @@ static int member_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t
 static void member_free(struct byte_source *src) {
   struct member_source *m = (struct member_source *)src;
   scan_close(&m->scan);
+  oci_store_free(m->store);
   free(m->path);
   free(m->base.name);
   free(m);
@@ -220,6 +224,7 @@ static int archive_open_blob(struct oci_store *base, const struct oci_descriptor
     return error_oom(err);
   m->base.ops = &member_ops;
   m->scan.fd = -1;
+  m->store = oci_store_ref(base);
   _cleanup_source_ struct byte_source *guard = &m->base;
   m->base.name = xasprintf("blob %s", d->digest);
   m->path = strdup(st->path);
@@ -312,7 +317,8 @@ int oci_archive_store_open(const vmpull_pull_options *o, struct oci_store **out,
   if (!store->display)
     return error_oom(err);
 
-  st->fd = open(st->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  /* O_NONBLOCK: a FIFO given as the archive is refused below rather than waited on here. */
+  st->fd = open(st->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (st->fd < 0)
     return error_set_errno(err, errno == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, errno, "open archive %s", st->path);
   struct stat sb;
@@ -320,6 +326,9 @@ int oci_archive_store_open(const vmpull_pull_options *o, struct oci_store **out,
     return error_set_errno(err, VMPULL_E_IO, errno, "%s", st->path);
   if (!S_ISREG(sb.st_mode))
     return error_set(err, VMPULL_E_USAGE, "%s is not a file (oci-archive:// takes a tar file)", st->path);
+  int fl = fcntl(st->fd, F_GETFL);
+  if (fl < 0 || fcntl(st->fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+    return error_set_errno(err, VMPULL_E_IO, errno, "%s", st->path);
   st->file_size = (uint64_t)sb.st_size;
 
   _cleanup_free_ char *layout = NULL;

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * oci-dir://PATH[:REF]: an OCI image layout on disk. Every file is opened
- * relative to the layout folder with O_NOFOLLOW, and blobs only as
- * blobs/<alg>/<hex> (each step a real directory), so a symlink planted in the
- * layout cannot make vmpull read a file outside it.
+ * relative to the layout folder without following a link anywhere below it
+ * (fs_beneath.h), blobs only as blobs/<alg>/<hex>, so a symlink planted in the
+ * layout cannot make vmpull read a file outside it; and only regular files are
+ * read (a FIFO there would block the open and every read).
  */
 #include "error.h"
+#include "fs_beneath.h"
 #include "oci_digest.h"
 #include "oci_ref.h"
 #include "oci_source.h"
@@ -23,38 +25,25 @@ struct dir_store {
   char *ref_name; /* REF of oci-dir://PATH:REF, or NULL */
 };
 
-/* openat + O_NOFOLLOW, a regular file; errno-style errors for the caller to word. */
-static int open_regular_at(int dirfd, const char *name, int *fd_out, struct stat *st) {
-  _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+/* Open a layout file that is read: a regular file, reached without following a link (fs_beneath.h);
+ * O_NONBLOCK while opening, so a FIFO put there cannot hang the open. */
+static int open_layout_file(struct dir_store *s, const char *name, int *fd_out, struct stat *st, vmpull_error *err) {
+  int fd = beneath_open_file(s->dirfd, name, st);
   if (fd < 0)
-    return -errno;
-  if (fstat(fd, st) < 0)
-    return -errno;
-  if (!S_ISREG(st->st_mode))
-    return -EINVAL;
-  *fd_out = TAKE_FD(fd);
+    return beneath_error(err, fd == -ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, fd, s->dirfd, s->path, name, "open");
+  *fd_out = fd;
   return 0;
 }
 
-static int word_open_error(int neg_errno, const char *path, const char *what, vmpull_error *err) {
-  int e = -neg_errno;
-  if (e == ELOOP)
-    return error_set(err, VMPULL_E_IO, "%s: %s is a symbolic link (not followed in a layout)", path, what);
-  if (e == EINVAL)
-    return error_set(err, VMPULL_E_IO, "%s: %s is not a regular file", path, what);
-  if (e == ENOTDIR)
-    return error_set(err, VMPULL_E_IO, "%s: %s: a path component is not a directory", path, what);
-  return error_set_errno(err, e == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, e, "%s: open %s", path, what);
-}
-
 /* Read a small layout file (at most max bytes) into a NUL-terminated buffer. */
-static int read_small_at(int dirfd, const char *name, const char *path, size_t max, char **out, size_t *len,
+static int read_small_at(struct dir_store *s, const char *name, size_t max, char **out, size_t *len,
                          vmpull_error *err) {
+  const char *path = s->path;
   _cleanup_close_ int fd = -1;
   struct stat st;
-  int r = open_regular_at(dirfd, name, &fd, &st);
+  int r = open_layout_file(s, name, &fd, &st, err);
   if (r < 0)
-    return word_open_error(r, path, name, err);
+    return r;
   if ((uint64_t)st.st_size > max)
     return error_set(err, VMPULL_E_LIMIT, "%s: %s is %llu bytes, more than the %zu MiB limit", path, name,
                      (unsigned long long)st.st_size, max >> 20);
@@ -80,29 +69,16 @@ static int read_small_at(int dirfd, const char *name, const char *path, size_t m
   return 0;
 }
 
-/* blobs/<alg>/<hex>, each step opened without following links. */
+/* blobs/<alg>/<hex>, no step of it a link. */
 static int open_blob_fd(struct dir_store *s, const char *digest, int *fd_out, struct stat *st, vmpull_error *err) {
   /* The parser let only sha256:/sha512: digests through. */
   const char *colon = strchr(digest, ':');
   if (!colon || colon - digest != 6)
     return error_set(err, VMPULL_E_MANIFEST, "digest '%.100s' is not usable", digest);
-  char alg[8];
-  memcpy(alg, digest, 6);
-  alg[6] = '\0';
-  const char *hex = colon + 1;
-  _cleanup_free_ char *shown = xasprintf("blobs/%s/%s", alg, hex);
-  if (!shown)
+  _cleanup_free_ char *name = xasprintf("blobs/%.6s/%s", digest, colon + 1);
+  if (!name)
     return error_oom(err);
-  _cleanup_close_ int blobs = openat(s->dirfd, "blobs", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-  if (blobs < 0)
-    return word_open_error(errno == ENOTDIR ? -EINVAL : -errno, s->path, "blobs", err);
-  _cleanup_close_ int algfd = openat(blobs, alg, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-  if (algfd < 0)
-    return word_open_error(errno == ENOTDIR ? -EINVAL : -errno, s->path, shown, err);
-  int r = open_regular_at(algfd, hex, fd_out, st);
-  if (r < 0)
-    return word_open_error(r, s->path, shown, err);
-  return 0;
+  return open_layout_file(s, name, fd_out, st, err);
 }
 
 static int dir_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err) {
@@ -209,7 +185,7 @@ int oci_dir_store_open(const vmpull_pull_options *o, struct oci_store **out, vmp
   }
   _cleanup_free_ char *layout = NULL;
   size_t layout_len = 0;
-  r = read_small_at(s->dirfd, "oci-layout", s->path, 4096, &layout, &layout_len, err);
+  r = read_small_at(s, "oci-layout", 4096, &layout, &layout_len, err);
   if (r < 0) {
     if (err && err->code == VMPULL_E_NOT_FOUND)
       return error_set(err, VMPULL_E_NOT_FOUND, "%s is not an OCI image layout (no oci-layout file)", s->path);
@@ -219,7 +195,7 @@ int oci_dir_store_open(const vmpull_pull_options *o, struct oci_store **out, vmp
   if (r < 0)
     return r;
   size_t root_len = 0;
-  r = read_small_at(s->dirfd, "index.json", s->path, OCI_DOC_MAX, &store->root, &root_len, err);
+  r = read_small_at(s, "index.json", OCI_DOC_MAX, &store->root, &root_len, err);
   if (r < 0)
     return r;
 

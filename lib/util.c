@@ -60,6 +60,10 @@ int read_file_limited(const char *path, size_t max, char **out, size_t *len) {
   _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return -errno;
+  return read_fd_limited(fd, max, out, len);
+}
+
+int read_fd_limited(int fd, size_t max, char **out, size_t *len) {
   struct stat st;
   if (fstat(fd, &st) < 0)
     return -errno;

@@ -77,6 +77,8 @@ int pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 void start_writeback(int fd, uint64_t *from, uint64_t end);
 /* Read the whole of a small file (at most max bytes) into a NUL-terminated buffer. */
 int read_file_limited(const char *path, size_t max, char **out, size_t *len);
+/* The same from an open file (read from where it is; fd stays open). */
+int read_fd_limited(int fd, size_t max, char **out, size_t *len);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);

@@ -6,6 +6,7 @@ cache wants a file, and a file size limit (RLIMIT_FSIZE, what a full disk or a q
 to write(2): the cache copy fails with EFBIG while the output, a little smaller, still fits)."""
 import gzip
 import hashlib
+import os
 import random
 import resource
 import signal
@@ -64,6 +65,19 @@ def test_a_folder_where_the_entry_file_goes(served, image, tmp_path):
     assert warnings(r.stderr) == [f"vmpull: warning: cache disabled for this pull: open cache entry for {served}: "
                                   "Is a directory"], r.stderr
     assert r.stderr.count("\n") == 1
+    assert blobs(cache) == []
+
+
+def test_a_fifo_where_the_entry_file_goes(served, image, tmp_path):
+    """A FIFO takes the bytes written to it until its buffer is full, then blocks for good."""
+    cache = tmp_path / "cache"
+    (cache / "partial").mkdir(parents=True)
+    os.mkfifo(cache / "partial" / entry_name(served))
+    out = tmp_path / "disk.raw"
+    r = run_vmpull("pull", "-q", "--json", "--cache-dir", cache, "-o", out, served, timeout=30)
+    check_pulled(r, out, image)
+    assert warnings(r.stderr) == [f"vmpull: warning: cache disabled for this pull: open cache entry for {served}: "
+                                  "not a regular file"], r.stderr
     assert blobs(cache) == []
 
 

@@ -248,6 +248,39 @@ def test_save_from_a_layout_and_from_a_layout_archive(tmp_path, image):
     assert_pulled(pull(tmp_path, f"oci-dir://{whole}:all", "--arch", "aarch64", "--provider", "applehv"), d["raw"])
 
 
+@pytest.fixture(scope="module")
+def big_layout(tmp_path_factory):
+    """A layout whose disk blob is several MiB: an archive's blob is read long after the store
+    that opened the archive is gone, where a small blob is read whole at once."""
+    import random
+
+    raw = random.Random(12).randbytes(6 << 20) + bytes(1 << 20)
+    blob = subprocess.run(["zstd", "-q", "-c", "-1"], input=raw, capture_output=True, check=True).stdout
+    assert len(blob) > 5 << 20
+    lay = Layout(tmp_path_factory.mktemp("big") / "layout")
+    lay.write_index([(lay.disk_artifact(blob, "big.x86_64.qemu.raw.zst"), "big")])
+    return lay.path, raw
+
+
+@pytest.mark.parametrize("maker", ["vmpull-save", "gnu-tar", "skopeo"])
+def test_archive_with_a_big_blob_pulls(tmp_path, big_layout, maker):
+    layout, raw = big_layout
+    tar = tmp_path / "big.tar"
+    if maker == "vmpull-save":
+        assert save(tmp_path, f"oci-dir://{layout}:big", "--to-archive", tar).rc == 0
+    elif maker == "gnu-tar":
+        subprocess.run(["tar", "-C", layout, "-cf", tar, "oci-layout", "index.json", "blobs"], check=True)
+    else:
+        proc = subprocess.run(["skopeo", "copy", "-q", f"oci:{layout}:big", f"oci-archive:{tar}:big"],
+                              capture_output=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    assert_pulled(pull(tmp_path, f"oci-archive://{tar}"), raw)
+    # save reads the same blob source out of the archive
+    again = tmp_path / "again"
+    assert save(tmp_path, f"oci-archive://{tar}", f"oci-dir://{again}:x").rc == 0
+    assert_pulled(pull(tmp_path, f"oci-dir://{again}:x", name="again.raw"), raw)
+
+
 def test_save_wraps_a_file_and_a_download(tmp_path, nginx):
     raw = raw_disk("wrapped")
     blob = subprocess.run(["zstd", "-q", "-c", "-1"], input=raw, capture_output=True, check=True).stdout

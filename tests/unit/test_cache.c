@@ -141,8 +141,8 @@ static void test_store(void **state) {
   _cleanup_free_ char *cdir = xasprintf("%s/c", dir);
   struct cache *c = NULL;
   vmpull_error err = {0};
-  assert_int_equal(cache_open(cdir, 0, &c, &err), -VMPULL_E_NOT_FOUND);
-  assert_int_equal(cache_open(cdir, 1, &c, &err), 0);
+  assert_int_equal(cache_open(cdir, 0, &c, NULL, &err), -VMPULL_E_NOT_FOUND);
+  assert_int_equal(cache_open(cdir, 1, &c, NULL, &err), 0);
   /* a blob is named by its digest and read back checked */
   char digest[80];
   assert_int_equal(cache_blob_write(c, "hello", 5, digest, &err), 0);
