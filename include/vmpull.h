@@ -215,9 +215,11 @@ typedef struct vmpull_pull_options {
    * MIRROR is host[:port][/namespace] and REGISTRY a registry host, optionally
    * with a namespace ("quay.io", "quay.io/podman"). The mirrors of the
    * reference's registry are tried in the order given, before the registry
-   * itself; a mirror that cannot be reached, answers 404 or 5xx is skipped
-   * (one warning each), a digest mismatch is an error. The mirror that served
-   * the pull is reported in vmpull_progress.mirror. */
+   * itself; a mirror that cannot be reached, answers 401, 403, 404 or 5xx is
+   * skipped (one warning each), a digest mismatch is an error. creds are the
+   * reference's registry's only: a mirror gets what the auth files hold for
+   * its own host. The mirror that served the pull is reported in
+   * vmpull_progress.mirror. */
   const char *const *mirrors;
   size_t n_mirrors;
   int mirror_by_digest_only;   /* use mirrors only for references by digest; a tag goes to the
