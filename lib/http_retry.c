@@ -23,12 +23,16 @@ int http_retryable(long status, int code) {
 
 uint64_t http_retry_delay_ms(unsigned n, const char *retry_after) {
   if (retry_after && *retry_after) {
-    char *end;
-    errno = 0;
-    unsigned long long s = strtoull(retry_after, &end, 10);
-    if (!errno && end != retry_after && *end == '\0')
-      return s * 1000 > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : s * 1000;
-    time_t when = curl_getdate(retry_after, NULL);
+    /* delay-seconds is 1*DIGIT (RFC 9110): strtoull would take "-5" as 2^64-5, a wait at the cap.
+     * A sign, a space or a fraction is no hint at all; then the backoff. */
+    size_t digits = strspn(retry_after, "0123456789");
+    if (digits && retry_after[digits] == '\0') {
+      uint64_t s = 0;
+      for (size_t i = 0; i < digits && s <= RETRY_AFTER_MAX_MS / 1000; i++)
+        s = s * 10 + (uint64_t)(retry_after[i] - '0');
+      return MIN(s * 1000, (uint64_t)RETRY_AFTER_MAX_MS);
+    }
+    time_t when = digits || strchr("+- \t", *retry_after) ? (time_t)-1 : curl_getdate(retry_after, NULL);
     if (when != (time_t)-1) {
       time_t now = time(NULL);
       uint64_t ms = when > now ? (uint64_t)(when - now) * 1000 : 0;

@@ -178,6 +178,26 @@ def test_429_waits_for_retry_after(flaky, image, name, cache, tmp_path):
     assert waited >= 1.9  # Retry-After honoured, not the 1 s backoff
 
 
+@pytest.mark.parametrize("value", ["-5", "+5", "1.5", "soon"])
+def test_unreadable_retry_after_means_the_backoff(flaky, image, name, cache, tmp_path, value):
+    """A negative or unreadable Retry-After is no hint: the 1 s backoff, not the 300 s cap. The
+    retry line says the wait before it starts; a wrong one ends the pull at once."""
+    flaky.script(name, [("status", 503, {"Retry-After": value})])
+    proc = subprocess.Popen([VMPULL, "pull", "-q", "--cache-dir", str(cache), "-o", str(tmp_path / "out.raw"),
+                             flaky.url(name)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "HTTP 503" in line and line.rstrip().endswith("retry 1 of 5 in 1 s"), line
+        out, rest = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    check_sanitizer_report(line + rest)
+    assert proc.returncode == 0, rest
+    assert (tmp_path / "out.raw").read_bytes() == image[0]
+
+
 @pytest.mark.parametrize("status", [408, 500, 502, 504])
 def test_transient_statuses_are_retried(flaky, image, name, cache, tmp_path, status):
     flaky.script(name, [("status", status)])
