@@ -114,6 +114,7 @@ struct retry_source {
   uint64_t start;             /* the first byte the original request asked for */
   uint64_t delivered;         /* bytes this source passed on */
   char *etag, *last_modified; /* of the original response: the body must not change under us */
+  uint64_t total;             /* the whole file's length by the original response, UINT64_MAX: unknown */
   unsigned failures;          /* in a row, without progress in between */
   uint64_t delivered_at_failure;
   int (*reauthorize)(void *data, const struct http_response *resp, struct curl_slist **headers, vmpull_error *err);
@@ -211,6 +212,12 @@ static int reopen(struct retry_source *s, const vmpull_error *why, vmpull_error 
       }
       continue;
     }
+    /* Validators can lie (or a server keeps its ETag across an append): a length that changed is
+     * a changed file, whose bytes cannot continue the ones already hashed and decoded. */
+    uint64_t total = resp.status == 206 ? resp.content_range_total : resp.content_length;
+    if (s->total != UINT64_MAX && total != UINT64_MAX && total != s->total)
+      return error_set(err, VMPULL_E_HTTP, "%s: changed on the server during the download (%llu bytes, now %llu)",
+                       s->base.name, (unsigned long long)s->total, (unsigned long long)total);
     if (from && resp.status == 200) {
       /* Range ignored, or If-Range found the resource changed. */
       if ((s->etag && resp.etag && !same(s->etag, resp.etag)) ||
@@ -277,6 +284,7 @@ static int wrap(const struct http_config *c, const struct http_request *req, con
   s->reauthorize_data = req->reauthorize_data;
   /* A 200 to a range request started at byte 0. */
   s->start = resp->status == 206 ? req->range_start : 0;
+  s->total = resp->status == 206 ? resp->content_range_total : resp->content_length;
   s->url = strdup(req->url);
   s->base.name = strdup(inner->name ? inner->name : "");
   int ok = s->url && s->base.name;

@@ -355,6 +355,17 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
         error_clear(err);
         return fetch_fresh(pc, key, c, req, resp, out, err);
       }
+      if (resp->status == 206 && meta.total != UINT64_MAX && resp->content_range_total != UINT64_MAX &&
+          resp->content_range_total != meta.total) {
+        /* The same validator, another length: the validator lied, the file is not the one we have half of. */
+        warn(pc,
+             "%s: changed on the server since the interrupted download (%llu bytes, now %llu); downloading from "
+             "the start",
+             key, (unsigned long long)meta.total, (unsigned long long)resp->content_range_total);
+        source_free(TAKE_PTR(*out));
+        http_response_clear(resp);
+        return fetch_fresh(pc, key, c, req, resp, out, err);
+      }
       if (resp->status == 206) {
         pc->filling = 1;
         pc->resume_from = have;

@@ -137,6 +137,43 @@ def test_changed_etag_between_runs_starts_over(flaky, image, name, cache, tmp_pa
     assert len(lines) == 1 and "changed on the server" in lines[0]
 
 
+@pytest.fixture
+def raw_name(flaky, image, request):
+    """The image uncompressed: every byte the server sends ends up in the disk."""
+    n = request.node.name.replace("[", "-").replace("]", "") + ".raw"
+    flaky.serve(n, image[0])
+    return n
+
+
+def test_resumed_206_with_another_total_is_a_change(flaky, image, raw_name, cache, tmp_path):
+    """Within one pull: the transfer breaks, the retry's 206 says the file is longer now (same
+    ETag). That is a changed file, not more of the same one: an error, nothing written."""
+    raw = image[0]
+    flaky.script(raw_name, [("cut", len(raw) // 2), ("grown", 4096)])
+    r = pull(cache, "--json", "-o", tmp_path / "out.raw", flaky.url(raw_name))
+    assert [e["status"] for e in flaky.requests(raw_name)] == [200, 206]
+    assert r.rc == 1, r
+    err = r.json["error"]
+    assert err["code"] == "http" and "changed on the server during the download" in err["message"], err
+    assert f"{len(raw)} bytes" in err["message"] and f"{len(raw) + 4096}" in err["message"], err
+    assert not (tmp_path / "out.raw").exists()
+
+
+def test_resumed_206_with_another_total_between_runs_starts_over(flaky, image, raw_name, cache, tmp_path):
+    """An interrupted pull left half the file; the next one's 206 announces another length under
+    the same ETag: the partial is not continued, the file is fetched from the start."""
+    raw = image[0]
+    interrupted(flaky, raw_name, cache, tmp_path, len(raw) // 2)
+    flaky.script(raw_name, [("grown", 4096)])
+    r = pull(cache, "--json", "-o", tmp_path / "out.raw", flaky.url(raw_name))
+    assert r.rc == 0, r
+    assert (tmp_path / "out.raw").read_bytes() == raw
+    assert [e["status"] for e in flaky.requests(raw_name)[-2:]] == [206, 200]
+    assert flaky.requests(raw_name)[-1]["headers"].get("range") is None
+    lines = warnings(r.stderr)
+    assert len(lines) == 1 and "changed on the server since the interrupted download" in lines[0], r.stderr
+
+
 def test_range_not_satisfiable_starts_over(flaky, image, name, cache, tmp_path):
     raw, gz = image
     interrupted(flaky, name, cache, tmp_path, len(gz) - 1000)
