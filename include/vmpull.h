@@ -171,7 +171,9 @@ typedef struct vmpull_pull_options {
   const char *expected_digest; /* "sha256:HEX" of the source bytes as fetched, or NULL */
   const char *checksums;       /* SHA256SUMS file (path or URL) to look the image up in */
   unsigned threads;            /* decoder threads; 0: online CPUs */
-  uint64_t max_size;           /* decompressed output limit; 0: 1 TiB */
+  uint64_t max_size;           /* decompressed output limit; 0: 1 TiB. A source announcing more
+                                  than it + 1% + 1 MiB (Content-Length, OCI descriptor, file
+                                  size) fails with VMPULL_E_LIMIT before it is read */
   unsigned mode;               /* output file mode; 0: 0644 */
 
   /* Network */
