@@ -2,6 +2,7 @@
 #include "http_retry.h"
 
 #include "error.h"
+#include "progress.h"
 #include "redact.h"
 #include "util.h"
 
@@ -49,12 +50,18 @@ static volatile sig_atomic_t *cancel_flag(const struct http_config *c) {
   return c->cancel ? c->cancel : c->progress ? c->progress->cancel : NULL;
 }
 
+/* Waits run on the pulling thread: every tenth of a second the cancel flag is read and the
+ * caller's progress callback runs (throttled as ever), so that returning non-zero from it cancels
+ * a wait of up to five minutes (Retry-After) as it cancels a transfer. */
 static int sleep_ms(const struct http_config *c, uint64_t ms, vmpull_error *err) {
   volatile sig_atomic_t *cancel = cancel_flag(c);
   uint64_t end = now_ns() + ms * 1000000ull;
   for (;;) {
     if (cancel && *cancel)
       return error_set(err, VMPULL_E_CANCELLED, "cancelled");
+    int r = progress_report(c->progress, 0, err);
+    if (r < 0)
+      return r;
     uint64_t now = now_ns();
     if (now >= end)
       return 0;

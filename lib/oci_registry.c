@@ -590,7 +590,7 @@ int oci_registry_store_open(const vmpull_pull_options *o, struct pull_cache *pc,
   if (!store->display || !s->shown_ref)
     return error_oom(err);
 
-  http_config_from_options(&s->http, o);
+  pull_cache_http_config(pc, o, &s->http);
   r = load_cert_dir(s, o, err);
   if (r < 0)
     return r;

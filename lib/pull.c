@@ -154,7 +154,10 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   if (r < 0)
     return r;
 
-  /* resolve */
+  /* resolve (the caller hears of it: a registry or a slow server can take a while here) */
+  r = progress_report(&progress, 1, err);
+  if (r < 0)
+    return r;
   __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX, .cache = &pc};
   r = resolve_source(o, &rs, err);
   if (r < 0)
@@ -335,5 +338,8 @@ VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *re
     return error_wrap(err, "pull %s", shown ? shown : "source");
   }
   result->source = TAKE_PTR(shown);
+  /* What failed on the way and was recovered from (https before plain http, a mirror that was
+   * down, a retried request) is not the outcome: the header promises VMPULL_OK and no message. */
+  error_clear(err);
   return 0;
 }

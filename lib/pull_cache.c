@@ -61,6 +61,11 @@ int pull_cache_init(struct pull_cache *pc, const vmpull_pull_options *o, struct 
   return 0;
 }
 
+void pull_cache_http_config(const struct pull_cache *pc, const vmpull_pull_options *o, struct http_config *c) {
+  http_config_from_options(c, o);
+  c->progress = pc ? pc->progress : NULL;
+}
+
 /* Give up the entry. An empty partial is only a lock: it goes (we hold it). */
 static void release(struct pull_cache *pc, int drop) {
   if (pc->fd < 0)

@@ -235,6 +235,27 @@ def test_unreadable_retry_after_means_the_backoff(flaky, image, name, cache, tmp
     assert (tmp_path / "out.raw").read_bytes() == image[0]
 
 
+def test_ctrl_c_during_a_retry_wait_exits_130(flaky, image, name, cache, tmp_path):
+    """A 503 asking for 5 minutes: Ctrl-C in that wait ends the pull at once (the cancel flag is
+    read every tenth of a second while waiting), nothing left behind."""
+    flaky.script(name, [("status", 503, {"Retry-After": "300"})])
+    proc = subprocess.Popen([VMPULL, "pull", "-q", "--cache-dir", str(cache), "-o", str(tmp_path / "out.raw"),
+                             flaky.url(name)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "retry 1 of 5 in 300 s" in line, line
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    check_sanitizer_report(rest)
+    assert proc.returncode == 130, rest
+    assert len(flaky.requests(name)) == 1
+    assert not (tmp_path / "out.raw").exists()
+
+
 @pytest.mark.parametrize("status", [408, 500, 502, 504])
 def test_transient_statuses_are_retried(flaky, image, name, cache, tmp_path, status):
     flaky.script(name, [("status", status)])
