@@ -28,6 +28,8 @@ static void on_signal(int sig) {
 static int on_progress(const vmpull_progress *p, void *userdata) {
   (void)userdata;
   const char *name = p->name ? p->name : "image";
+  if (p->stage == VMPULL_STAGE_RESOLVE) /* looking up manifests, or waiting to retry: no bytes to show */
+    return 0;
   if (p->stage == VMPULL_STAGE_DONE)
     fprintf(stderr, "%s: done, %llu bytes fetched, %llu bytes written\n", name, (unsigned long long)p->fetched,
             (unsigned long long)p->written);

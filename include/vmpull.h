@@ -141,9 +141,11 @@ typedef struct vmpull_progress {
                                   NULL when the registry itself (or no registry) does */
 } vmpull_progress;
 
-/* Called on the thread that called vmpull_pull(): once when the transfer
- * starts, then at most every 50 ms while bytes flow (not for every chunk), and
- * once with VMPULL_STAGE_DONE. Return 0 to go on, non-zero to cancel: the
+/* Called on the thread that called vmpull_pull(): once when resolving starts
+ * (VMPULL_STAGE_RESOLVE), once when the transfer starts, then at most every
+ * 50 ms while bytes flow (not for every chunk) or while waiting to retry a
+ * request (at least once a second then, nothing moving), and once with
+ * VMPULL_STAGE_DONE. Return 0 to go on, non-zero to cancel: the
  * pull then stops at once and fails with VMPULL_E_CANCELLED, leaving nothing
  * behind (the return value of the DONE call is ignored: the disk is already
  * committed). The callback should be quick; it blocks the transfer. */
@@ -171,7 +173,9 @@ typedef struct vmpull_pull_options {
   const char *expected_digest; /* "sha256:HEX" of the source bytes as fetched, or NULL */
   const char *checksums;       /* SHA256SUMS file (path or URL) to look the image up in */
   unsigned threads;            /* decoder threads; 0: online CPUs */
-  uint64_t max_size;           /* decompressed output limit; 0: 1 TiB */
+  uint64_t max_size;           /* decompressed output limit; 0: 1 TiB. A source announcing more
+                                  than it + 1% + 1 MiB (Content-Length, OCI descriptor, file
+                                  size) fails with VMPULL_E_LIMIT before it is read */
   unsigned mode;               /* output file mode; 0: 0644 */
 
   /* Network */
@@ -215,9 +219,11 @@ typedef struct vmpull_pull_options {
    * MIRROR is host[:port][/namespace] and REGISTRY a registry host, optionally
    * with a namespace ("quay.io", "quay.io/podman"). The mirrors of the
    * reference's registry are tried in the order given, before the registry
-   * itself; a mirror that cannot be reached, answers 404 or 5xx is skipped
-   * (one warning each), a digest mismatch is an error. The mirror that served
-   * the pull is reported in vmpull_progress.mirror. */
+   * itself; a mirror that cannot be reached, answers 401, 403, 404 or 5xx is
+   * skipped (one warning each), a digest mismatch is an error. creds are the
+   * reference's registry's only: a mirror gets what the auth files hold for
+   * its own host. The mirror that served the pull is reported in
+   * vmpull_progress.mirror. */
   const char *const *mirrors;
   size_t n_mirrors;
   int mirror_by_digest_only;   /* use mirrors only for references by digest; a tag goes to the

@@ -195,7 +195,7 @@ static int read_checksums(const vmpull_pull_options *o, struct pull_cache *pc, c
   const char *src = o->checksums;
   if (strncasecmp(src, "http://", 7) == 0 || strncasecmp(src, "https://", 8) == 0) {
     struct http_config c;
-    http_config_from_options(&c, o);
+    pull_cache_http_config(pc, o, &c);
     struct http_request req = {
         .url = src, .max_redirects = 10, .allow_insecure_redirect = !c.tls_verify, .max_body = CHECKSUMS_MAX};
     __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};

@@ -26,7 +26,7 @@ struct http_config {
   int retries;               /* retries after the first attempt */
   vmpull_warning_fn warning; /* one-line warnings (retries, restarts), may be NULL */
   void *warning_data;
-  struct progress_state *progress; /* cancellation polling; may be NULL */
+  struct progress_state *progress; /* the pull's: cancellation, and progress events during retry waits; may be NULL */
   volatile sig_atomic_t *cancel;   /* polled too (set from the pull options); may be NULL */
 };
 

@@ -2,6 +2,7 @@
 #include "http_retry.h"
 
 #include "error.h"
+#include "progress.h"
 #include "redact.h"
 #include "util.h"
 
@@ -23,12 +24,16 @@ int http_retryable(long status, int code) {
 
 uint64_t http_retry_delay_ms(unsigned n, const char *retry_after) {
   if (retry_after && *retry_after) {
-    char *end;
-    errno = 0;
-    unsigned long long s = strtoull(retry_after, &end, 10);
-    if (!errno && end != retry_after && *end == '\0')
-      return s * 1000 > RETRY_AFTER_MAX_MS ? RETRY_AFTER_MAX_MS : s * 1000;
-    time_t when = curl_getdate(retry_after, NULL);
+    /* delay-seconds is 1*DIGIT (RFC 9110): strtoull would take "-5" as 2^64-5, a wait at the cap.
+     * A sign, a space or a fraction is no hint at all; then the backoff. */
+    size_t digits = strspn(retry_after, "0123456789");
+    if (digits && retry_after[digits] == '\0') {
+      uint64_t s = 0;
+      for (size_t i = 0; i < digits && s <= RETRY_AFTER_MAX_MS / 1000; i++)
+        s = s * 10 + (uint64_t)(retry_after[i] - '0');
+      return MIN(s * 1000, (uint64_t)RETRY_AFTER_MAX_MS);
+    }
+    time_t when = digits || strchr("+- \t", *retry_after) ? (time_t)-1 : curl_getdate(retry_after, NULL);
     if (when != (time_t)-1) {
       time_t now = time(NULL);
       uint64_t ms = when > now ? (uint64_t)(when - now) * 1000 : 0;
@@ -45,12 +50,18 @@ static volatile sig_atomic_t *cancel_flag(const struct http_config *c) {
   return c->cancel ? c->cancel : c->progress ? c->progress->cancel : NULL;
 }
 
+/* Waits run on the pulling thread: every tenth of a second the cancel flag is read and the
+ * caller's progress callback runs (throttled as ever), so that returning non-zero from it cancels
+ * a wait of up to five minutes (Retry-After) as it cancels a transfer. */
 static int sleep_ms(const struct http_config *c, uint64_t ms, vmpull_error *err) {
   volatile sig_atomic_t *cancel = cancel_flag(c);
   uint64_t end = now_ns() + ms * 1000000ull;
   for (;;) {
     if (cancel && *cancel)
       return error_set(err, VMPULL_E_CANCELLED, "cancelled");
+    int r = progress_report(c->progress, 0, err);
+    if (r < 0)
+      return r;
     uint64_t now = now_ns();
     if (now >= end)
       return 0;
@@ -110,6 +121,7 @@ struct retry_source {
   uint64_t start;             /* the first byte the original request asked for */
   uint64_t delivered;         /* bytes this source passed on */
   char *etag, *last_modified; /* of the original response: the body must not change under us */
+  uint64_t total;             /* the whole file's length by the original response, UINT64_MAX: unknown */
   unsigned failures;          /* in a row, without progress in between */
   uint64_t delivered_at_failure;
   int (*reauthorize)(void *data, const struct http_response *resp, struct curl_slist **headers, vmpull_error *err);
@@ -207,6 +219,12 @@ static int reopen(struct retry_source *s, const vmpull_error *why, vmpull_error 
       }
       continue;
     }
+    /* Validators can lie (or a server keeps its ETag across an append): a length that changed is
+     * a changed file, whose bytes cannot continue the ones already hashed and decoded. */
+    uint64_t total = resp.status == 206 ? resp.content_range_total : resp.content_length;
+    if (s->total != UINT64_MAX && total != UINT64_MAX && total != s->total)
+      return error_set(err, VMPULL_E_HTTP, "%s: changed on the server during the download (%llu bytes, now %llu)",
+                       s->base.name, (unsigned long long)s->total, (unsigned long long)total);
     if (from && resp.status == 200) {
       /* Range ignored, or If-Range found the resource changed. */
       if ((s->etag && resp.etag && !same(s->etag, resp.etag)) ||
@@ -273,6 +291,7 @@ static int wrap(const struct http_config *c, const struct http_request *req, con
   s->reauthorize_data = req->reauthorize_data;
   /* A 200 to a range request started at byte 0. */
   s->start = resp->status == 206 ? req->range_start : 0;
+  s->total = resp->status == 206 ? resp->content_range_total : resp->content_length;
   s->url = strdup(req->url);
   s->base.name = strdup(inner->name ? inner->name : "");
   int ok = s->url && s->base.name;

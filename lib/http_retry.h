@@ -20,7 +20,8 @@
 
 /* Worth another attempt? status 0 when the request failed before a status. */
 int http_retryable(long status, int code);
-/* Wait before retry number n (1-based): Retry-After (seconds or HTTP date) when given, else backoff. */
+/* Wait before retry number n (1-based): Retry-After (seconds or HTTP date) when given, else backoff.
+ * A Retry-After that is neither (negative, signed, fractional, unreadable) counts as not given. */
 uint64_t http_retry_delay_ms(unsigned n, const char *retry_after);
 
 /* http_get with retries (same contract: any final status is returned in resp). */

@@ -154,5 +154,6 @@ VMPULL_PUBLIC int vmpull_inspect(const vmpull_pull_options *opts, unsigned flags
     *json = NULL;
     return error_wrap(err, "inspect %s", shown ? shown : "source");
   }
+  error_clear(err); /* a recovered failure on the way (https before plain http) is not the outcome */
   return 0;
 }

@@ -9,6 +9,9 @@
  * the root document's digest and asked instead. Stores that were given up
  * stay open until the end: the walk still points into them.
  *
+ * Credentials: --creds go to the registry itself only; a mirror's store looks its own host up in
+ * the auth files, and a mirror that answers 401 (or 403) is skipped like one that is down.
+ *
  * A mirror is first asked without retries, so that a dead one costs a failed
  * connection and not a minute of backoff; once it answered, it gets the
  * pull's retry budget like any registry.
@@ -159,9 +162,11 @@ struct mirror_store {
   char *root_type;
 };
 
-/* Worth asking the next endpoint: the mirror is unreachable, has not got it, or failed. */
+/* Worth asking the next endpoint: the mirror is unreachable, has not got it, failed, or will not let
+ * us in (401/403: it has credentials of its own that the auth files do not hold for it). */
 static int falls_through(int code) {
-  return code == VMPULL_E_NETWORK || code == VMPULL_E_TLS || code == VMPULL_E_NOT_FOUND || code == VMPULL_E_HTTP;
+  return code == VMPULL_E_NETWORK || code == VMPULL_E_TLS || code == VMPULL_E_NOT_FOUND || code == VMPULL_E_HTTP ||
+         code == VMPULL_E_AUTH;
 }
 
 static void warn(const vmpull_pull_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -317,6 +322,10 @@ int oci_docker_store_open(const vmpull_pull_options *o, struct pull_cache *pc, s
   for (size_t i = 0; i < n_eps; i++) {
     memcpy(&m->opts[i], o, have);
     m->opts[i].struct_size = have;
+    /* --creds belong to the registry the reference names; a mirror gets only what the auth
+     * files (and their credential helpers) hold for its own host. */
+    if (eps[i].mirror)
+      m->opts[i].creds = NULL;
   }
   const char *given = o->source && strlen(o->source) > 9 ? o->source : NULL;
   store->display = given ? redact_source(given) : docker_ref_string(&m->origin);

@@ -5,8 +5,9 @@
  * then at the registry itself. A mirror is only a faster way to the same
  * bytes: everything is still checked against the digests the documents name,
  * so a mirror that serves something else fails the pull instead of being
- * skipped. A mirror that cannot be reached, has not got the content (404) or
- * fails (5xx) is skipped with one warning.
+ * skipped. A mirror that cannot be reached, has not got the content (404),
+ * fails (5xx) or refuses us (401/403) is skipped with one warning. --creds are
+ * the named registry's: a mirror uses what the auth files hold for its host.
  */
 #ifndef VMPULL_OCI_MIRROR_H
 #define VMPULL_OCI_MIRROR_H

@@ -292,6 +292,32 @@ static int request_headers(struct registry_store *s, const char *accept, struct 
   return r;
 }
 
+/* The scheme is one decision per registry store (one host), made by whichever request reaches it
+ * first: a manifest, or a blob when the documents came from the cache. With --tls-verify=false an
+ * https request that failed before any answer (status 0) means an insecure registry: from then on
+ * every request to it (manifests, blobs, resumed blobs) goes over plain http, as the containers
+ * tools try next. Any answer over https settles https. (A token realm is a URL the registry's
+ * challenge names, scheme included: it is used as named.) Returns 1 when it switched (send the
+ * request again), 0 when err stands, or an error. */
+static int scheme_fall_back(struct registry_store *s, long status, vmpull_error *err) {
+  if (s->scheme_settled || s->http.tls_verify || status != 0 || !starts_with(s->base_url, "https://") ||
+      (err->code != VMPULL_E_TLS && err->code != VMPULL_E_NETWORK))
+    return 0;
+  char *plain = xasprintf("http://%s", s->ref.api_host);
+  if (!plain)
+    return error_oom(err);
+  free(s->base_url);
+  s->base_url = plain;
+  s->scheme_settled = 1;
+  const vmpull_pull_options *o = s->o;
+  if (o->warning) {
+    _cleanup_free_ char *msg = xasprintf("%s: no https, trying plain http (--tls-verify=false)", s->ref.api_host);
+    if (msg)
+      o->warning(msg, o->warning_data);
+  }
+  return 1;
+}
+
 /* GET path on the registry into memory, answering one 401 and settling http vs https. */
 static int registry_get(struct registry_store *s, const vmpull_pull_options *o, const char *path, const char *accept,
                         uint64_t max_body, struct http_response *resp, vmpull_error *err) {
@@ -314,23 +340,10 @@ static int registry_get(struct registry_store *s, const vmpull_pull_options *o, 
     http_response_clear(resp);
     r = http_get_retry(&s->http, &req, resp, err);
     if (r < 0) {
-      if (!s->scheme_settled && !s->http.tls_verify && starts_with(s->base_url, "https://") &&
-          (err->code == VMPULL_E_TLS || err->code == VMPULL_E_NETWORK)) {
-        /* An insecure registry: plain http, as the containers tools try next. */
-        char *plain = xasprintf("http://%s", s->ref.api_host);
-        if (!plain)
-          return error_oom(err);
-        free(s->base_url);
-        s->base_url = plain;
-        s->scheme_settled = 1;
-        if (o->warning) {
-          _cleanup_free_ char *msg = xasprintf("%s: no https, trying plain http (--tls-verify=false)", s->ref.api_host);
-          if (msg)
-            o->warning(msg, o->warning_data);
-        }
+      int switched = scheme_fall_back(s, resp->status, err);
+      if (switched > 0)
         continue;
-      }
-      return r;
+      return switched < 0 ? switched : r;
     }
     s->scheme_settled = 1;
     if (resp->status == 401 && !authed) {
@@ -488,12 +501,26 @@ static int registry_open_blob_at(struct oci_store *base, const struct oci_descri
   if (!b->base.name)
     return error_oom(err);
 
-  _cleanup_free_ char *url = xasprintf("%s/v2/%s/blobs/%s", s->base_url, s->ref.repository, d->digest);
-  if (!url)
-    return error_oom(err);
   __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
-  s->auth_failed = 0;
-  int r = blob_request(s, url, offset, &resp, &b->inner, err);
+  int r;
+  for (;;) {
+    _cleanup_free_ char *url = xasprintf("%s/v2/%s/blobs/%s", s->base_url, s->ref.repository, d->digest);
+    if (!url)
+      return error_oom(err);
+    http_response_clear(&resp);
+    s->auth_failed = 0;
+    r = blob_request(s, url, offset, &resp, &b->inner, err);
+    if (r < 0 && !s->auth_failed) {
+      int switched = scheme_fall_back(s, resp.status, err);
+      if (switched > 0)
+        continue;
+      if (switched < 0)
+        return switched;
+    }
+    if (resp.status)
+      s->scheme_settled = 1;
+    break;
+  }
   *status = resp.status;
   if (r < 0)
     return s->auth_failed ? r : error_wrap(err, "%sblob %s", s->shown_ref, d->digest);
@@ -563,7 +590,7 @@ int oci_registry_store_open(const vmpull_pull_options *o, struct pull_cache *pc,
   if (!store->display || !s->shown_ref)
     return error_oom(err);
 
-  http_config_from_options(&s->http, o);
+  pull_cache_http_config(pc, o, &s->http);
   r = load_cert_dir(s, o, err);
   if (r < 0)
     return r;

@@ -28,6 +28,7 @@
 #include "oci_ref.h"
 #include "oci_source.h"
 #include "progress.h"
+#include "pull_cache.h"
 #include "redact.h"
 #include "util.h"
 
@@ -88,7 +89,9 @@ struct save_ctx {
   size_t n_targets;
   struct layout_writer *w;
   struct progress_state progress;
-  char *name; /* what the progress names */
+  struct pull_cache net; /* no cache (a save copies what it fetches): only the progress, which the
+                            network's retry waits report to */
+  char *name;            /* what the progress names */
   unsigned blobs, reused;
   uint64_t bytes;
   struct digest_set done;
@@ -358,7 +361,7 @@ static int top_document(struct save_ctx *c, const struct saved_doc **top, vmpull
 
 static int save_oci(struct save_ctx *c, const char *dest_path, const struct layout_writer_options *wo, int all,
                     json_object **entry, vmpull_error *err) {
-  int r = oci_store_open(c->o, &c->store, err);
+  int r = oci_store_open_cached(c->o, &c->net, &c->store, err);
   if (r < 0)
     return r;
   c->progress.ev.mirror = c->store->mirror;
@@ -470,7 +473,7 @@ static int save_wrapped(struct save_ctx *c, enum source_kind kind, const char *d
     return r;
   if (c->o->expected_digest && !oci_digest_valid(c->o->expected_digest))
     return error_set(err, VMPULL_E_USAGE, "digest '%s' is not sha256:<64 lowercase hex>", c->o->expected_digest);
-  __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX};
+  __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX, .cache = &c->net};
   if (kind == SOURCE_FILE)
     r = resolve_file(c->o, c->o->source, &rs, err);
   else if (kind == SOURCE_HTTP)
@@ -660,6 +663,12 @@ static int save_run(const vmpull_pull_options *o, const char *dest, unsigned fla
       (struct progress_state){.fn = o->progress ? save_progress : NULL, .data = (void *)o, .cancel = o->cancel};
   c.progress.ev.stage = VMPULL_STAGE_RESOLVE;
   c.progress.ev.fetched_total = UINT64_MAX;
+  c.net = (struct pull_cache)PULL_CACHE_INIT;
+  c.net.o = o;
+  c.net.progress = &c.progress;
+  r = progress_report(&c.progress, 1, err);
+  if (r < 0)
+    return r;
   struct layout_writer_options wo = {.archive = d.archive, .replace = o->replace, .progress = &c.progress};
   _cleanup_oci_store_ struct oci_store *store = NULL;
   _cleanup_json_ json_object *entry = NULL;
@@ -718,5 +727,6 @@ VMPULL_PUBLIC int vmpull_save(const vmpull_pull_options *opts, const char *dest,
     *json = NULL;
     return error_wrap(err, "save %s", shown ? shown : "source");
   }
+  error_clear(err); /* a recovered failure on the way (https before plain http) is not the outcome */
   return 0;
 }

@@ -5,8 +5,6 @@
  *   -> [tar unwrap] -> peek + detect -> decode -> sparse atomic sink -> commit
  * Nothing here knows a codec or a protocol; each arrow is one small file.
  */
-#include <sys/stat.h>
-
 #include "checksums.h"
 #include "decode.h"
 #include "detect.h"
@@ -19,6 +17,8 @@
 #include "tee.h"
 #include "unwrap_tar.h"
 #include "util.h"
+
+#include <sys/stat.h>
 
 #define DEFAULT_MAX_SIZE (1ull << 40) /* 1 TiB */
 
@@ -38,7 +38,21 @@ static int decoder_leaves_a_core(struct byte_source *stream, enum format format,
   return head[12] == 0 || (head[13] & 0xC0) != 0xC0;
 }
 
-VMPULL_PUBLIC const char *vmpull_version(void) { return VMPULL_VERSION; }
+/* The most bytes a source may announce (Content-Length, an OCI descriptor's size, a file's size)
+ * before its body is read. --max-size limits the disk; the bytes that make it are no more than the
+ * disk in every format vmpull reads, give or take their framing: a tar layer's headers and
+ * padding (kilobytes), stored or incompressible blocks (xz, gzip, zstd: well under 0.1%; bzip2 at
+ * worst about 0.5%). A source beyond the limit plus 1% and 1 MiB cannot make a disk within it
+ * (only padding that decodes to nothing could), so it fails before a byte is fetched instead of
+ * at the limit; the sink still enforces the limit itself on what is decoded. */
+static uint64_t source_size_limit(uint64_t max_size) {
+  uint64_t slack = max_size / 100 + (1u << 20);
+  return max_size > UINT64_MAX - slack ? UINT64_MAX : max_size + slack;
+}
+
+VMPULL_PUBLIC const char *vmpull_version(void) {
+  return VMPULL_VERSION;
+}
 
 VMPULL_PUBLIC void vmpull_pull_options_init(vmpull_pull_options *opts, size_t struct_size) {
   memset(opts, 0, struct_size);
@@ -88,20 +102,13 @@ static int resolve_source(const vmpull_pull_options *o, struct resolved *r, vmpu
   if (ret < 0)
     return ret;
   switch (kind) {
-  case SOURCE_FILE:
-    return resolve_file(o, o->source, r, err);
-  case SOURCE_HTTP:
-    return resolve_http(o, r, err);
-  case SOURCE_OCI_DIR:
-    return resolve_oci_dir(o, r, err);
-  case SOURCE_DOCKER:
-    return resolve_docker(o, r, err);
-  case SOURCE_OCI_ARCHIVE:
-    return resolve_oci_archive(o, r, err);
-  case SOURCE_FCOS:
-    return resolve_fcos(o, r, err);
-  default:
-    return error_set(err, VMPULL_E_UNSUPPORTED, "%s:// sources are not supported yet", source_kind_name(kind));
+  case SOURCE_FILE: return resolve_file(o, o->source, r, err);
+  case SOURCE_HTTP: return resolve_http(o, r, err);
+  case SOURCE_OCI_DIR: return resolve_oci_dir(o, r, err);
+  case SOURCE_DOCKER: return resolve_docker(o, r, err);
+  case SOURCE_OCI_ARCHIVE: return resolve_oci_archive(o, r, err);
+  case SOURCE_FCOS: return resolve_fcos(o, r, err);
+  default: return error_set(err, VMPULL_E_UNSUPPORTED, "%s:// sources are not supported yet", source_kind_name(kind));
   }
 }
 
@@ -147,7 +154,10 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   if (r < 0)
     return r;
 
-  /* resolve */
+  /* resolve (the caller hears of it: a registry or a slow server can take a while here) */
+  r = progress_report(&progress, 1, err);
+  if (r < 0)
+    return r;
   __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX, .cache = &pc};
   r = resolve_source(o, &rs, err);
   if (r < 0)
@@ -163,9 +173,16 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   r = pull_cache_from_disk(&pc, &rs, listed_digest, &progress, res, err);
   if (r != 0)
     return r < 0 ? r : 0;
+  uint64_t max_size = o->max_size ? o->max_size : DEFAULT_MAX_SIZE;
+  uint64_t announced = rs.expected_size != UINT64_MAX ? rs.expected_size : rs.src->size;
+  if (announced != UINT64_MAX && announced > source_size_limit(max_size))
+    return error_set(err, VMPULL_E_LIMIT,
+                     "%s is %llu bytes, more than a disk within the size limit of %llu bytes (--max-size) is made from",
+                     rs.display ? rs.display : "the source", (unsigned long long)announced,
+                     (unsigned long long)max_size);
   progress.ev.name = rs.image_name;
   progress.ev.stage = VMPULL_STAGE_TRANSFER;
-  progress.ev.fetched_total = rs.expected_size != UINT64_MAX ? rs.expected_size : rs.src->size;
+  progress.ev.fetched_total = announced;
   r = progress_report(&progress, 1, err);
   if (r < 0)
     return r;
@@ -219,7 +236,7 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   struct sink_options so = {
       .replace = o->replace,
       .mode = o->mode,
-      .max_size = o->max_size ? o->max_size : DEFAULT_MAX_SIZE,
+      .max_size = max_size,
       .progress = &progress,
       .writer_thread = decoder_leaves_a_core(stream, format, &dopts),
   };
@@ -321,5 +338,8 @@ VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *re
     return error_wrap(err, "pull %s", shown ? shown : "source");
   }
   result->source = TAKE_PTR(shown);
+  /* What failed on the way and was recovered from (https before plain http, a mirror that was
+   * down, a retried request) is not the outcome: the header promises VMPULL_OK and no message. */
+  error_clear(err);
   return 0;
 }

@@ -63,6 +63,11 @@ int pull_cache_init(struct pull_cache *pc, const vmpull_pull_options *o, struct 
   return 0;
 }
 
+void pull_cache_http_config(const struct pull_cache *pc, const vmpull_pull_options *o, struct http_config *c) {
+  http_config_from_options(c, o);
+  c->progress = pc ? pc->progress : NULL;
+}
+
 /* Give up the entry. An empty partial is only a lock: it goes (we hold it). */
 static void release(struct pull_cache *pc, int drop) {
   if (pc->fd < 0)
@@ -355,6 +360,17 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
         warn(pc, "%s: the server refused to resume at byte %llu (HTTP 416); starting over", key,
              (unsigned long long)have);
         error_clear(err);
+        return fetch_fresh(pc, key, c, req, resp, out, err);
+      }
+      if (resp->status == 206 && meta.total != UINT64_MAX && resp->content_range_total != UINT64_MAX &&
+          resp->content_range_total != meta.total) {
+        /* The same validator, another length: the validator lied, the file is not the one we have half of. */
+        warn(pc,
+             "%s: changed on the server since the interrupted download (%llu bytes, now %llu); downloading from "
+             "the start",
+             key, (unsigned long long)meta.total, (unsigned long long)resp->content_range_total);
+        source_free(TAKE_PTR(*out));
+        http_response_clear(resp);
         return fetch_fresh(pc, key, c, req, resp, out, err);
       }
       if (resp->status == 206) {

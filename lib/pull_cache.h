@@ -53,6 +53,10 @@ int pull_cache_init(struct pull_cache *pc, const vmpull_pull_options *o, struct 
 /* Release the entry; after a failure caused by cached bytes, remove them and set *distrust. */
 void pull_cache_done(struct pull_cache *pc);
 
+/* http_config_from_options, plus the pull's progress state (pc may be NULL): retry waits call
+ * the caller's progress callback, whose non-zero return cancels them. */
+void pull_cache_http_config(const struct pull_cache *pc, const vmpull_pull_options *o, struct http_config *c);
+
 /* The main artifact at req->url (pc may be NULL). resp: the response's
  * headers, or for a cache hit the cached ones (content_disposition...). */
 int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,

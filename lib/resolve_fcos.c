@@ -39,7 +39,7 @@ int resolve_fcos(const vmpull_pull_options *o, struct resolved *r, vmpull_error 
     return ret;
 
   struct http_config c;
-  http_config_from_options(&c, o);
+  pull_cache_http_config(r->cache, o, &c);
   struct http_request req = {
       .url = url,
       .max_redirects = 10,

@@ -79,7 +79,7 @@ int resolve_http(const vmpull_pull_options *o, struct resolved *r, vmpull_error 
   }
 
   struct http_config c;
-  http_config_from_options(&c, o);
+  pull_cache_http_config(r->cache, o, &c);
   struct http_request req = {
       .url = o->source,
       .max_redirects = 10,

@@ -29,7 +29,7 @@ def image(tmp_path_factory, registry_plain):
     index = lay.index([entry])
     lay.write_index([(index, "v1")])
     registry_plain.push(lay.path, "v1", REPO, "v1")
-    return {"raw": raw, "blob": blob, "digest": digest_of(blob), "registry": registry_plain}
+    return {"raw": raw, "blob": blob, "digest": digest_of(blob), "index": index["digest"], "registry": registry_plain}
 
 
 def log_lines(registry):
@@ -149,3 +149,23 @@ def test_damaged_partial_blob_is_not_trusted(image, tmp_path):
     assert "fetching it again" in r.stderr
     settle(reg)
     assert [s for s, _ in requests_since(reg, start, "blobs/" + image["digest"])] == [206, 200]
+
+
+def test_insecure_registry_by_digest_with_cached_manifests(image, tmp_path):
+    """--tls-verify=false and a plain-http registry: once the index and manifest are cached, a pull
+    by digest asks the registry for nothing but the blob, and that request too goes over plain
+    http (the scheme is decided once per registry, whichever request comes first)."""
+    reg = image["registry"]
+    cache = tmp_path / "cache"
+    assert pull(image, cache, tmp_path / "one.raw").rc == 0
+    (cache / "blobs" / "sha256" / image["digest"][7:]).unlink()
+    start = settle(reg)
+    r = run_vmpull("pull", "-q", "--json", "--tls-verify=false", "--cache-dir", cache, "-o", tmp_path / "two.raw",
+                   "--arch", "x86_64", f"docker://{reg.host}/{REPO}@{image['index']}")
+    assert r.rc == 0, r
+    assert (tmp_path / "two.raw").read_bytes() == image["raw"]
+    assert "trying plain http" in r.stderr  # one decision, said once
+    assert r.stderr.count("trying plain http") == 1
+    settle(reg)
+    assert requests_since(reg, start, "manifests/") == []  # the documents came from the cache
+    assert requests_since(reg, start, "blobs/" + image["digest"]) == [(200, len(image["blob"]))]

@@ -65,6 +65,47 @@ def test_endless_zstd_stream_stops_at_max_size(tmp_path, env):
         writer.wait()
 
 
+def test_content_length_over_max_size_fails_before_the_body(faults, tmp_path, env):
+    """The server announces 3 MiB and then sends nothing: only a check on Content-Length can end
+    the pull (--max-size 1M allows a source of at most 1M + 1% + 1 MiB, see lib/pull.c)."""
+    faults.serve("announced-3m.raw", bytes(3 * MIB))
+    url = faults.url("stall/0", "announced-3m.raw")
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    res = pull("--max-size", "1M", "--stall-timeout", "5", "-o", out_dir / "disk.raw", url, env=env)
+    expect_limit(res, out_dir)
+    msg = json.loads(res.stdout)["error"]["message"]
+    assert f"{url} is {3 * MIB} bytes" in msg, msg
+    assert leftovers(tmp_path / "cache" / "vmpull" / "partial") == []
+
+
+def test_source_within_the_framing_slack_is_decoded_to_the_limit(faults, tmp_path, env):
+    """A source a little over --max-size (framing, a tar layer's headers) is not refused by its
+    size: the disk it makes is what the limit is about, and the sink enforces that."""
+    faults.serve("a-bit-over.raw", b"\x01" * (MIB + 4096))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    res = pull("--max-size", "1M", "-o", out_dir / "disk.raw", faults.url("ok", "a-bit-over.raw"), env=env)
+    expect_limit(res, out_dir)
+    assert "output exceeds the size limit" in json.loads(res.stdout)["error"]["message"]
+
+
+def test_oci_layer_over_max_size_fails_before_reading_it(tmp_path, env):
+    """The same rule for an OCI descriptor's size."""
+    from servers.oci_layout import Layout
+
+    lay = Layout(tmp_path / "layout")
+    entry = lay.disk_artifact(b"\x02" * (3 * MIB), "big.raw", media_type="application/octet-stream",
+                              arch="x86_64", disktype="qemu")
+    lay.write_index([(lay.index([entry]), "big")])
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    res = pull("--max-size", "1M", "--arch", "x86_64", "-o", out_dir / "disk.raw", f"oci-dir://{lay.path}:big",
+               env=env)
+    expect_limit(res, out_dir)
+    assert f"is {3 * MIB} bytes" in json.loads(res.stdout)["error"]["message"]
+
+
 class _Pipe:
     """Write-only, unseekable: zipfile streams with data descriptors, as a pipe makes it."""
 

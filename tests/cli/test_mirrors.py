@@ -1,6 +1,7 @@
 """Registry mirrors (--mirror, VMPULL_MIRRORS, --mirror-by-digest-only) and a pull-through cache, with
 real servers: Debian's docker-registry as origin, as mirror and in proxy mode (`proxy: remoteurl:`),
 nginx as a mirror that fails with 503, and a closed port as a mirror that is down."""
+import base64
 import json
 import re
 import time
@@ -11,7 +12,7 @@ import pytest
 from conftest import leftovers, run_vmpull
 from servers.common import free_port, running, start_or_fail
 from servers.fixture_mirrors import Fronts, access_log, machine_image, raw_disk
-from servers.fixture_registry import Registry
+from servers.fixture_registry import REGISTRY_PASSWORD, REGISTRY_USER, Registry
 from servers.oci_layout import Layout
 
 REPO = "mirrored/os"
@@ -179,6 +180,55 @@ def test_offline_after_a_pull_through_a_mirror(tmp_path, image, both):
     assert res.rc == 0 and res.json["mirror"] == good.host, res
     res = run_vmpull(*args, "--offline", origin.ref(REPO, "1"), env=env)
     assert_pulled(res, disk(image)["raw"])
+
+
+@pytest.fixture(scope="module")
+def auth_mirror(tmp_path_factory, image):
+    """A mirror that wants Basic credentials (htpasswd, REGISTRY_USER): what it answers 200 to had
+    a valid Authorization, so its access log shows whether vmpull sent it one."""
+    reg = start_or_fail(Registry(tmp_path_factory.mktemp("auth-mirror"), auth="htpasswd"))
+    reg.push(image["layout"].path, "src", REPO, "1")
+    yield reg
+    reg.stop()
+
+
+def statuses_at(reg):
+    return [status for _, path, status in requests_for(reg, REPO)]
+
+
+@pytest.mark.parametrize("creds", [True, False], ids=["with-creds", "no-creds"])
+def test_creds_stay_with_the_registry_and_a_401_mirror_is_skipped(tmp_path, image, both, auth_mirror, creds):
+    """--creds belong to the registry the reference names: the mirror gets none of them (here the
+    registry's credentials would be good at the mirror, so a 200 there would show they went), and a
+    mirror that answers 401 is skipped like one that is down."""
+    origin, _ = both
+    asked = len(statuses_at(auth_mirror))
+    extra = ["--creds", f"{REGISTRY_USER}:{REGISTRY_PASSWORD}"] if creds else []
+    res = pull(tmp_path, origin.ref(REPO, "1"), *extra, "--mirror", f"{origin.host}={auth_mirror.host}")
+    j = assert_pulled(res, disk(image)["raw"])
+    assert "mirror" not in j  # the registry served it
+    (w,) = warnings(res)
+    assert w.startswith(f"vmpull: warning: mirror {auth_mirror.host}: ") and w.endswith(f"; trying {origin.host}"), w
+    assert "authentication required" in w
+    seen = statuses_at(auth_mirror)[asked:]
+    assert seen and set(seen) == {401}, seen  # asked, and never with credentials it accepts
+    assert REGISTRY_PASSWORD not in res.stdout + res.stderr
+
+
+def test_a_mirror_uses_the_auth_file_entry_for_its_own_host(tmp_path, image, both, auth_mirror):
+    """The mirror's credentials come from the auth file, under the mirror's host; --creds (wrong
+    ones here, for the registry, which needs none) do not reach it."""
+    origin, _ = both
+    auth = tmp_path / "auth.json"
+    token = base64.b64encode(f"{REGISTRY_USER}:{REGISTRY_PASSWORD}".encode()).decode()
+    auth.write_text(json.dumps({"auths": {auth_mirror.host: {"auth": token}}}))
+    asked = len(statuses_at(auth_mirror))
+    res = pull(tmp_path, origin.ref(REPO, "1"), "--creds", "someone:wrong-password", "--mirror",
+               f"{origin.host}={auth_mirror.host}", env=env_for(tmp_path, REGISTRY_AUTH_FILE=str(auth)))
+    j = assert_pulled(res, disk(image)["raw"])
+    assert j["mirror"] == auth_mirror.host
+    assert not warnings(res)
+    assert 200 in statuses_at(auth_mirror)[asked:]
 
 
 @pytest.mark.parametrize("spec,code,needle", [

@@ -137,6 +137,43 @@ def test_changed_etag_between_runs_starts_over(flaky, image, name, cache, tmp_pa
     assert len(lines) == 1 and "changed on the server" in lines[0]
 
 
+@pytest.fixture
+def raw_name(flaky, image, request):
+    """The image uncompressed: every byte the server sends ends up in the disk."""
+    n = request.node.name.replace("[", "-").replace("]", "") + ".raw"
+    flaky.serve(n, image[0])
+    return n
+
+
+def test_resumed_206_with_another_total_is_a_change(flaky, image, raw_name, cache, tmp_path):
+    """Within one pull: the transfer breaks, the retry's 206 says the file is longer now (same
+    ETag). That is a changed file, not more of the same one: an error, nothing written."""
+    raw = image[0]
+    flaky.script(raw_name, [("cut", len(raw) // 2), ("grown", 4096)])
+    r = pull(cache, "--json", "-o", tmp_path / "out.raw", flaky.url(raw_name))
+    assert [e["status"] for e in flaky.requests(raw_name)] == [200, 206]
+    assert r.rc == 1, r
+    err = r.json["error"]
+    assert err["code"] == "http" and "changed on the server during the download" in err["message"], err
+    assert f"{len(raw)} bytes" in err["message"] and f"{len(raw) + 4096}" in err["message"], err
+    assert not (tmp_path / "out.raw").exists()
+
+
+def test_resumed_206_with_another_total_between_runs_starts_over(flaky, image, raw_name, cache, tmp_path):
+    """An interrupted pull left half the file; the next one's 206 announces another length under
+    the same ETag: the partial is not continued, the file is fetched from the start."""
+    raw = image[0]
+    interrupted(flaky, raw_name, cache, tmp_path, len(raw) // 2)
+    flaky.script(raw_name, [("grown", 4096)])
+    r = pull(cache, "--json", "-o", tmp_path / "out.raw", flaky.url(raw_name))
+    assert r.rc == 0, r
+    assert (tmp_path / "out.raw").read_bytes() == raw
+    assert [e["status"] for e in flaky.requests(raw_name)[-2:]] == [206, 200]
+    assert flaky.requests(raw_name)[-1]["headers"].get("range") is None
+    lines = warnings(r.stderr)
+    assert len(lines) == 1 and "changed on the server since the interrupted download" in lines[0], r.stderr
+
+
 def test_range_not_satisfiable_starts_over(flaky, image, name, cache, tmp_path):
     raw, gz = image
     interrupted(flaky, name, cache, tmp_path, len(gz) - 1000)
@@ -176,6 +213,47 @@ def test_429_waits_for_retry_after(flaky, image, name, cache, tmp_path):
     lines = warnings(r.stderr)
     assert len(lines) == 1 and "HTTP 429" in lines[0] and "retry 1 of 5 in 2 s" in lines[0], r.stderr
     assert waited >= 1.9  # Retry-After honoured, not the 1 s backoff
+
+
+@pytest.mark.parametrize("value", ["-5", "+5", "1.5", "soon"])
+def test_unreadable_retry_after_means_the_backoff(flaky, image, name, cache, tmp_path, value):
+    """A negative or unreadable Retry-After is no hint: the 1 s backoff, not the 300 s cap. The
+    retry line says the wait before it starts; a wrong one ends the pull at once."""
+    flaky.script(name, [("status", 503, {"Retry-After": value})])
+    proc = subprocess.Popen([VMPULL, "pull", "-q", "--cache-dir", str(cache), "-o", str(tmp_path / "out.raw"),
+                             flaky.url(name)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "HTTP 503" in line and line.rstrip().endswith("retry 1 of 5 in 1 s"), line
+        out, rest = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    check_sanitizer_report(line + rest)
+    assert proc.returncode == 0, rest
+    assert (tmp_path / "out.raw").read_bytes() == image[0]
+
+
+def test_ctrl_c_during_a_retry_wait_exits_130(flaky, image, name, cache, tmp_path):
+    """A 503 asking for 5 minutes: Ctrl-C in that wait ends the pull at once (the cancel flag is
+    read every tenth of a second while waiting), nothing left behind."""
+    flaky.script(name, [("status", 503, {"Retry-After": "300"})])
+    proc = subprocess.Popen([VMPULL, "pull", "-q", "--cache-dir", str(cache), "-o", str(tmp_path / "out.raw"),
+                             flaky.url(name)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert "retry 1 of 5 in 300 s" in line, line
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    check_sanitizer_report(rest)
+    assert proc.returncode == 130, rest
+    assert len(flaky.requests(name)) == 1
+    assert not (tmp_path / "out.raw").exists()
 
 
 @pytest.mark.parametrize("status", [408, 500, 502, 504])

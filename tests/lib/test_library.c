@@ -100,6 +100,8 @@ struct thread_pull {
   vmpull_result result;
   vmpull_error err;
   int events, done_events, wrong_thread, went_backwards;
+  int stages_seen; /* bit per stage, in the order they came: each stage after the ones before it */
+  int stages_out_of_order;
   uint64_t last_fetched;
   const char *names_seen;
 };
@@ -114,6 +116,9 @@ static int thread_progress(const vmpull_progress *p, void *userdata) {
   t->last_fetched = p->fetched;
   if (p->stage == VMPULL_STAGE_DONE)
     t->done_events++;
+  if (t->stages_seen >> (p->stage + 1))
+    t->stages_out_of_order++;
+  t->stages_seen |= 1 << p->stage;
   return 0;
 }
 
@@ -154,6 +159,10 @@ static void test_two_pulls_in_two_threads(void **state) {
     if (t[i].rc != 0)
       fail_msg("pull %d: %s", i, t[i].err.message);
     assert_int_equal(t[i].err.code, VMPULL_OK);
+    assert_string_equal(t[i].err.message, "");
+    /* resolve, transfer, done: each stage delivered, in the header's order */
+    assert_int_equal(t[i].stages_seen, 1 << VMPULL_STAGE_RESOLVE | 1 << VMPULL_STAGE_TRANSFER | 1 << VMPULL_STAGE_DONE);
+    assert_int_equal(t[i].stages_out_of_order, 0);
     assert_string_equal(t[i].result.path, out[i]);
     assert_string_equal(t[i].result.format, "gzip");
     assert_int_equal(strncmp(t[i].result.digest, "sha256:", 7), 0);

@@ -13,6 +13,8 @@ Each request for a name takes the next step of its script (`flaky.script(name, [
     ("reset", N)          the same, ending with a TCP reset (bytes in flight may be lost)
     ("status", S, hdrs)   status S with an empty body and extra headers (e.g. Retry-After)
     "ignore-range"        200 with the whole body whatever the request asked
+    ("grown", N)          like "ok" for a file N bytes longer (N times "G" appended) under the same
+                          ETag and Last-Modified: a server whose validators lie about a change
     "hang"                send nothing until the client goes away
 
 `rate` (bytes/s) slows the body down. `flaky.log` holds one dict per request: path, headers
@@ -95,6 +97,8 @@ class FlakyServer(LoopbackServer):
             sock.sendall((h + "\r\n").encode())
             return
         data, etag, lm = f["data"], f["etag"], f["last_modified"]
+        if isinstance(step, tuple) and step[0] == "grown":
+            data += b"G" * step[1]
         validators = ""
         if etag:
             validators += f"ETag: {etag}\r\n"

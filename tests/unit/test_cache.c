@@ -126,6 +126,17 @@ static void test_retry_policy(void **state) {
   assert_int_equal(http_retry_delay_ms(1, "100000"), RETRY_AFTER_MAX_MS);
   assert_int_equal(http_retry_delay_ms(3, "soon"), 4000);                       /* unreadable: backoff */
   assert_int_equal(http_retry_delay_ms(2, "Wed, 21 Oct 2015 07:28:00 GMT"), 0); /* a date in the past */
+  /* Retry-After is 1*DIGIT or a date: anything else is no hint (the backoff), never the cap. */
+  assert_int_equal(http_retry_delay_ms(1, "-5"), 1000);
+  assert_int_equal(http_retry_delay_ms(2, "-1"), 2000);
+  assert_int_equal(http_retry_delay_ms(1, "+5"), 1000);
+  assert_int_equal(http_retry_delay_ms(1, " 5"), 1000);
+  assert_int_equal(http_retry_delay_ms(1, "5.5"), 1000);
+  assert_int_equal(http_retry_delay_ms(1, "0x10"), 1000);
+  assert_int_equal(http_retry_delay_ms(1, "-18446744073709551611"), 1000);
+  /* huge but well-formed: the cap, without overflowing on the way */
+  assert_int_equal(http_retry_delay_ms(1, "18446744073709551"), RETRY_AFTER_MAX_MS);
+  assert_int_equal(http_retry_delay_ms(1, "99999999999999999999999"), RETRY_AFTER_MAX_MS);
 }
 
 static char *temp_dir(void) {

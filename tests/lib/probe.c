@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * lib_probe: one libvmpull call, as another program makes it (the shared library and
+ * include/vmpull.h only), reporting what the caller sees: the stages its progress callback was
+ * given, and the error struct after the call, success included. tests/cli/test_library_net.py
+ * runs it against the real servers the pytest fixtures start.
+ *
+ *   lib_probe [-k] [-w] [-m pull|inspect|save] SOURCE OUTPUT
+ *     -k   tls_verify = 0
+ *     -w   once a warning came (a retry announced), return non-zero from the progress callback
+ *          when it runs a second time with nothing moved (same stage, same bytes fetched) since
+ *          the first call after the warning: in the wait the warning announced
+ *     -m   which call (default pull; save writes OUTPUT as "oci-dir://OUTPUT")
+ *
+ * Prints "stages A B ..." (each change of stage), "in_wait N" (callbacks during announced
+ * waits), "code NAME", "message TEXT", and exits 0 when the call returned 0, else 1.
+ */
+#include "vmpull.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct probe {
+  int cancel_in_wait;
+  int waiting;  /* a warning announced a wait; nothing moved since */
+  int baseline; /* the next callback records where things stand */
+  vmpull_stage wait_stage;
+  uint64_t wait_fetched;
+  unsigned in_wait;
+  char stages[256];
+  int last_stage;
+};
+
+static const char *stage_name(vmpull_stage s) {
+  switch (s) {
+  case VMPULL_STAGE_RESOLVE: return "resolve";
+  case VMPULL_STAGE_TRANSFER: return "transfer";
+  case VMPULL_STAGE_DONE: return "done";
+  }
+  return "unknown";
+}
+
+static int on_progress(const vmpull_progress *ev, void *userdata) {
+  struct probe *p = userdata;
+  if ((int)ev->stage != p->last_stage) {
+    size_t len = strlen(p->stages);
+    snprintf(p->stages + len, sizeof(p->stages) - len, " %s", stage_name(ev->stage));
+    p->last_stage = (int)ev->stage;
+  }
+  if (p->waiting && !p->baseline) {
+    if (ev->stage == p->wait_stage && ev->fetched == p->wait_fetched) {
+      p->in_wait++;
+      if (p->cancel_in_wait)
+        return 1;
+    } else {
+      p->waiting = 0;
+    }
+  }
+  p->baseline = 0;
+  p->wait_stage = ev->stage;
+  p->wait_fetched = ev->fetched;
+  return 0;
+}
+
+static void on_warning(const char *message, void *userdata) {
+  struct probe *p = userdata;
+  fprintf(stderr, "lib_probe: warning: %s\n", message);
+  if (strstr(message, "; retry ")) {
+    p->waiting = 1;
+    p->baseline = 1;
+  }
+}
+
+int main(int argc, char **argv) {
+  struct probe p = {.last_stage = -1};
+  vmpull_pull_options o;
+  vmpull_pull_options_init(&o, sizeof(o));
+  const char *mode = "pull";
+  int c;
+  while ((c = getopt(argc, argv, "kwm:")) != -1) {
+    switch (c) {
+    case 'k': o.tls_verify = 0; break;
+    case 'w': p.cancel_in_wait = 1; break;
+    case 'm': mode = optarg; break;
+    default: return 2;
+    }
+  }
+  if (argc - optind != 2) {
+    fprintf(stderr, "usage: lib_probe [-k] [-w] [-m pull|inspect|save] SOURCE OUTPUT\n");
+    return 2;
+  }
+  o.source = argv[optind];
+  o.output = argv[optind + 1];
+  o.arch = "x86_64";
+  o.progress = on_progress;
+  o.progress_data = &p;
+  o.warning = on_warning;
+  o.warning_data = &p;
+
+  vmpull_error err;
+  memset(&err, 0x55, sizeof(err)); /* whatever the caller's stack held: the call must set it */
+  err.message[sizeof(err.message) - 1] = '\0';
+  int rc;
+  if (!strcmp(mode, "inspect")) {
+    char *json = NULL;
+    rc = vmpull_inspect(&o, 0, &json, &err);
+    free(json);
+  } else if (!strcmp(mode, "save")) {
+    char *dest = NULL, *json = NULL;
+    if (asprintf(&dest, "oci-dir://%s", o.output) < 0)
+      return 2;
+    o.output = NULL;
+    rc = vmpull_save(&o, dest, 0, &json, &err);
+    free(json);
+    free(dest);
+  } else {
+    vmpull_result result;
+    rc = vmpull_pull(&o, &result, &err);
+    vmpull_result_free(&result);
+  }
+  printf("stages%s\nin_wait %u\ncode %s\nmessage %s\n", p.stages, p.in_wait, vmpull_code_name(err.code), err.message);
+  return rc == 0 ? 0 : 1;
+}
