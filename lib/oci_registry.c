@@ -93,10 +93,8 @@ static char *registry_error_text(const struct http_response *resp) {
 static int registry_status_error(const struct http_response *resp, vmpull_error *err) {
   int r = http_status_error(resp, err);
   _cleanup_free_ char *text = registry_error_text(resp);
-  if (text && err) {
-    size_t len = strlen(err->message);
-    snprintf(err->message + len, sizeof(err->message) - len, ": %s", text);
-  }
+  if (text)
+    error_append(err, ": %s", text);
   return r;
 }
 

@@ -307,11 +307,7 @@ VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *re
   int r = pull_run(opts, result, &distrust, err);
   if (r < 0 && distrust) {
     /* Bytes from the cache were bad (and are gone now): once more, from the network. */
-    if (opts->warning) {
-      _cleanup_free_ char *msg = xasprintf("%s; fetching it again", err->message);
-      if (msg)
-        opts->warning(msg, opts->warning_data);
-    }
+    warning_send(opts->warning, opts->warning_data, "%s; fetching it again", err->message);
     vmpull_result_free(result);
     error_clear(err);
     r = pull_run(opts, result, &distrust, err);
@@ -321,5 +317,12 @@ VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *re
     return error_wrap(err, "pull %s", shown ? shown : "source");
   }
   result->source = TAKE_PTR(shown);
+  /* What a server, a manifest or an argument named reaches the caller clean. */
+  char **outside[] = {&result->source, &result->image_name, &result->content_disposition, &result->reference};
+  for (size_t i = 0; i < ARRAY_SIZE(outside); i++)
+    if (text_clean_in_place(outside[i]) < 0) {
+      vmpull_result_free(result);
+      return error_oom(err);
+    }
   return 0;
 }

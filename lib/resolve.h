@@ -23,7 +23,8 @@ enum source_kind {
 int source_classify(const char *source, enum source_kind *kind, vmpull_error *err);
 const char *source_kind_name(enum source_kind kind);
 
-/* Base name for the naming rule: rejects empty, ".", "..", "/", "\\" and control characters. */
+/* Base name for the naming rule: rejects empty, ".", "..", "/", "\\", control characters and invalid
+ * UTF-8 (whatever text_clean would change). */
 int image_name_check(const char *name, vmpull_error *err);
 /* Last path component of a local path (either separator). */
 const char *path_base_name(const char *path);

@@ -51,11 +51,10 @@ int source_classify(const char *source, enum source_kind *kind, vmpull_error *er
 int image_name_check(const char *name, vmpull_error *err) {
   if (!name || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
     return error_set(err, VMPULL_E_USAGE, "image file name '%s' is not usable", name ? name : "");
-  for (const char *p = name; *p; p++) {
-    if (*p == '/' || *p == '\\' || (unsigned char)*p < 0x20 || *p == 0x7f)
-      return error_set(err, VMPULL_E_USAGE, "image file name '%s' is not usable (path separator or control character)",
-                       name);
-  }
+  /* A name becomes part of a path printed on one line: no control character, no invalid UTF-8. */
+  if (strpbrk(name, "/\\") || text_needs_clean(name))
+    return error_set(err, VMPULL_E_USAGE, "image file name '%s' is not usable (path separator, control character or invalid UTF-8)",
+                     name);
   return 0;
 }
 

@@ -1,0 +1,97 @@
+"""Text from outside (issue 12): a registry's error text, a header, a reference, a machine name,
+a layer title. Nothing a server, a manifest or an argument says reaches a terminal or a --json
+consumer raw: it goes through the one cleaning function (C0, DEL, C1 and invalid UTF-8 become
+\\xNN), and what would choose a path is refused instead."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import VMPULL, check_sanitizer_report, leftovers
+from servers.fixture_hostile_registry import RAW_DISK
+
+
+@pytest.fixture
+def env(tmp_path):
+    return {"XDG_DATA_HOME": str(tmp_path / "xdg"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+            "HOME": str(tmp_path / "home")}
+
+
+class Run:
+    def __init__(self, proc):
+        self.rc, self.out, self.err = proc.returncode, proc.stdout, proc.stderr
+
+    def __repr__(self):
+        return f"<rc={self.rc} stdout={self.out!r} stderr={self.err!r}>"
+
+
+def run_bytes(*args, env=None):
+    """vmpull with stdout and stderr as bytes: a raw byte that is not UTF-8 must not break the test."""
+    proc = subprocess.run([VMPULL, *map(str, args)], capture_output=True, env={**os.environ, **(env or {})},
+                          timeout=120)
+    check_sanitizer_report(proc.stderr, args)
+    return Run(proc)
+
+
+def assert_clean_line(data):
+    """One line of valid UTF-8 with no control character in it (C0, DEL, C1)."""
+    assert data.endswith(b"\n") and data.count(b"\n") == 1, data
+    text = data[:-1].decode("utf-8")  # raises on a byte that is not UTF-8
+    bad = [c for c in text if ord(c) < 0x20 or 0x7f <= ord(c) <= 0x9f]
+    assert not bad, (bad, data)
+    return text
+
+
+def error_line(stderr):
+    """The one error line of stderr; warnings before it must be clean lines too."""
+    lines = stderr.splitlines(keepends=True)
+    for warning in lines[:-1]:
+        assert assert_clean_line(warning).startswith("vmpull: warning: "), stderr
+    assert lines, stderr
+    line = assert_clean_line(lines[-1])
+    assert line.startswith("vmpull: ") and not line.startswith("vmpull: warning: "), stderr
+    return line
+
+
+def assert_failed_cleanly(res, code, rc=1, json_flag=True):
+    """A failure: one clean error line on stderr and, with --json, one clean JSON line on stdout."""
+    assert res.rc == rc, res
+    line = error_line(res.err)
+    if json_flag:
+        doc = json.loads(assert_clean_line(res.out))
+        assert doc["error"]["code"] == code, doc
+        assert "vmpull: " + doc["error"]["message"] == line
+        return doc["error"]["message"]
+    assert res.out == b"", res
+    return line[len("vmpull: "):]
+
+
+# --- item 6: a registry's error text ------------------------------------------------------------
+
+CLEANED_MESSAGE = "gone\\x1b[31m\\x0avmpull: forged line\\xc2\\x9b2J \\xff end"
+
+
+@pytest.mark.parametrize("cmd", ["pull", "inspect"])
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_registry_error_text_is_cleaned(hostile_registry, tmp_path, env, cmd, json_flag):
+    """ESC, a newline, U+009B and a byte that is not UTF-8 in a registry's error message arrive
+    as \\xNN escapes, on stderr and in --json."""
+    out = tmp_path / "out"
+    out.mkdir()
+    res = run_bytes(cmd, *json_flag, "--progress", "never", "--retries", "0", "--tls-verify=false", "--data-dir", out,
+                    hostile_registry.ref("rawmessage/disk"), env=env)
+    msg = assert_failed_cleanly(res, "not_found", json_flag=bool(json_flag))
+    assert CLEANED_MESSAGE in msg, msg
+    assert leftovers(out) == []
+
+
+def test_header_text_in_the_result_is_cleaned(hostile_registry, tmp_path, env):
+    """A Content-Disposition file name with ESC, a newline and U+009B is reported cleaned."""
+    out = tmp_path / "disk.raw"
+    res = run_bytes("pull", "--json", "--progress", "never", "-o", out, hostile_registry.url("files/disposition.raw"),
+                    env=env)
+    assert res.rc == 0, res
+    doc = json.loads(assert_clean_line(res.out))
+    assert doc["content_disposition"] == "evil\\x1b[31m\\x0a\\xc2\\x9bname.raw", doc
+    assert out.read_bytes() == RAW_DISK
