@@ -95,3 +95,20 @@ def test_header_text_in_the_result_is_cleaned(hostile_registry, tmp_path, env):
     doc = json.loads(assert_clean_line(res.out))
     assert doc["content_disposition"] == "evil\\x1b[31m\\x0a\\xc2\\x9bname.raw", doc
     assert out.read_bytes() == RAW_DISK
+
+
+# --- item 5: credentials in a docker:// reference -------------------------------------------------
+
+
+@pytest.mark.parametrize("cmd", ["pull", "inspect", "save"])
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_docker_reference_with_userinfo_is_refused(tmp_path, env, cmd, json_flag):
+    """docker://alice:secret@host/... is a usage error that shows the password as ***, never the
+    password itself, in every command, plain and --json."""
+    ref = "docker://alice:Sup3r-s3cret@127.0.0.1:9/repo:tag"
+    dest = [f"oci-dir://{tmp_path / 'layout'}"] if cmd == "save" else []
+    res = run_bytes(cmd, *json_flag, "--progress", "never", "--data-dir", tmp_path / "out", ref, *dest, env=env)
+    msg = assert_failed_cleanly(res, "usage", rc=2, json_flag=bool(json_flag))
+    assert b"Sup3r-s3cret" not in res.out + res.err, res
+    assert "alice:***@127.0.0.1:9/repo:tag" in msg and "no user:password@" in msg, msg
+    assert not (tmp_path / "out").exists() and not (tmp_path / "layout").exists()
