@@ -94,8 +94,11 @@ static void inspect_ctx_clear(struct inspect_ctx *c) {
 }
 
 static int inspect_run(const vmpull_pull_options *o, unsigned flags, char **json, vmpull_error *err) {
+  int r = output_options_check(o, err);
+  if (r < 0)
+    return r;
   _cleanup_oci_store_ struct oci_store *store = NULL;
-  int r = oci_store_open(o, &store, err);
+  r = oci_store_open(o, &store, err);
   if (r < 0)
     return r;
   __attribute__((cleanup(inspect_ctx_clear))) struct inspect_ctx c = {.o = o, .store = store};

@@ -133,6 +133,9 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   }
   if (!o->output && !o->data_dir)
     return error_set(err, VMPULL_E_USAGE, "neither an output path nor a data folder was given");
+  int r = output_options_check(o, err);
+  if (r < 0)
+    return r;
   /* A disk image has no business being set-uid, set-gid or sticky. */
   if (o->mode & ~0777u)
     return error_set(err, VMPULL_E_USAGE, "file mode %#o: only permission bits (at most 0777) are allowed", o->mode);
@@ -143,7 +146,7 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
 
   /* cache: what earlier pulls fetched or left half done, and the lock on what this one fills */
   __attribute__((cleanup(pull_cache_done))) struct pull_cache pc = PULL_CACHE_INIT;
-  int r = pull_cache_init(&pc, o, &progress, distrust, err);
+  r = pull_cache_init(&pc, o, &progress, distrust, err);
   if (r < 0)
     return r;
 

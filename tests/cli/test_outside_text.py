@@ -112,3 +112,54 @@ def test_docker_reference_with_userinfo_is_refused(tmp_path, env, cmd, json_flag
     assert b"Sup3r-s3cret" not in res.out + res.err, res
     assert "alice:***@127.0.0.1:9/repo:tag" in msg and "no user:password@" in msg, msg
     assert not (tmp_path / "out").exists() and not (tmp_path / "layout").exists()
+
+
+# --- item 9: machine names and output paths -------------------------------------------------------
+
+
+@pytest.fixture
+def image(tmp_path):
+    src = tmp_path / "img.raw"
+    src.write_bytes(RAW_DISK)
+    return src
+
+
+@pytest.mark.parametrize("name, says", [
+    ("vm\nname", "'\\x0a' is not allowed"),
+    ("\x1b[31mvm", "'\\x1b' cannot start it"),
+    ("vm\u009bx", "'\\xc2\\x9b' is not allowed"),
+    ("-vm", "'-' cannot start it"),
+    ("vm/../../x", "'/' is not allowed"),
+    ("v\u00e9m", "'\u00e9' is not allowed"),
+])
+@pytest.mark.parametrize("cmd", ["pull", "inspect"])
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_machine_name_follows_podmans_rule(image, tmp_path, env, name, says, cmd, json_flag):
+    """-n takes ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$: anything else is a usage error naming the character
+    (cleaned), and no file is made."""
+    out = tmp_path / "out"
+    out.mkdir()
+    src = image if cmd == "pull" else "oci-dir:///nonexistent"
+    res = run_bytes(cmd, *json_flag, "--progress", "never", "--data-dir", out, "-n", name, src, env=env)
+    msg = assert_failed_cleanly(res, "usage", rc=2, json_flag=bool(json_flag))
+    assert says in msg and "[a-zA-Z0-9][a-zA-Z0-9_.-]*" in msg, msg
+    assert leftovers(out) == []
+
+
+def test_machine_name_allowed(image, tmp_path, env):
+    out = tmp_path / "out"
+    res = run_bytes("pull", "--progress", "never", "--data-dir", out, "-n", "Vm.1_a-b", image, env=env)
+    assert res.rc == 0, res
+    assert res.out == f"{out}/Vm.1_a-b_img.raw\n".encode()
+
+
+@pytest.mark.parametrize("bad", ["two\nlines.raw", "esc\x1b[2J.raw", "del\x7f.raw", "csi\u009b.raw"])
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_output_path_with_a_control_character_is_refused(image, tmp_path, env, bad, json_flag):
+    """stdout carries the path on one line: an -o path that could not be printed so is refused."""
+    out = tmp_path / "out"
+    out.mkdir()
+    res = run_bytes("pull", *json_flag, "--progress", "never", "-o", out / bad, image, env=env)
+    msg = assert_failed_cleanly(res, "usage", rc=2, json_flag=bool(json_flag))
+    assert "holds a control character" in msg, msg
+    assert leftovers(out) == []
