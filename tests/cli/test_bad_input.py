@@ -368,6 +368,7 @@ TAR_CASES = {
     "absolute": [("/abs", b"xz")],
     "two-files": [("a.raw.xz", b"xz"), ("b.raw.xz", b"xz")],
     "zero-files": [("dir/", None)],
+    "control-character": [("disk\x1b[2J.raw.xz", b"xz")],
 }
 for _case, _files in TAR_CASES.items():
 

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import VMPULL, check_sanitizer_report, leftovers
 from servers.fixture_hostile_registry import RAW_DISK
+from servers.oci_layout import Layout
 
 
 @pytest.fixture
@@ -162,4 +163,25 @@ def test_output_path_with_a_control_character_is_refused(image, tmp_path, env, b
     res = run_bytes("pull", *json_flag, "--progress", "never", "-o", out / bad, image, env=env)
     msg = assert_failed_cleanly(res, "usage", rc=2, json_flag=bool(json_flag))
     assert "holds a control character" in msg, msg
+    assert leftovers(out) == []
+
+
+# --- a hostile layer title is the manifest's fault ------------------------------------------------
+
+
+@pytest.mark.parametrize("title", ["../x", "/abs", "..", "sub/dir.raw", "two\nlines.raw", "esc\x1b[2J.raw",
+                                   "csi\u009b.raw"])
+@pytest.mark.parametrize("cmd", ["pull", "inspect"])
+def test_hostile_layer_title_is_a_manifest_error(tmp_path, env, title, cmd):
+    """A title that would choose a path or carry control text fails with code manifest (exit 1),
+    not usage: the user did nothing wrong."""
+    lay = Layout(tmp_path / "layout")
+    entry = lay.disk_artifact(RAW_DISK, title, media_type="application/octet-stream", arch="amd64")
+    lay.write_index([(entry, "x")])
+    out = tmp_path / "out"
+    out.mkdir()
+    res = run_bytes(cmd, "--json", "--progress", "never", "--arch", "amd64", "--data-dir", out,
+                    f"oci-dir://{lay.path}:x", env=env)
+    msg = assert_failed_cleanly(res, "manifest", rc=1)
+    assert "title" in msg and "is not usable" in msg, msg
     assert leftovers(out) == []
