@@ -74,3 +74,35 @@ def test_replace_onto_a_regular_file_still_works(image, tmp_path, env):
     res = run_vmpull("pull", "--progress", "never", "--replace", "-o", out, image, env=env)
     assert res.rc == 0, res
     assert out.read_bytes() == DISK
+
+
+# --- the path line must reach stdout ----------------------------------------------------------------
+
+
+def run_with_stdout(how, *args, env):
+    """vmpull with stdout on /dev/full or closed; returns (rc, stderr)."""
+    redirect = {"full": ">/dev/full", "closed": ">&-"}[how]
+    proc = subprocess.run(["sh", "-c", f'exec "$0" "$@" {redirect}', VMPULL, *map(str, args)], capture_output=True,
+                          text=True, env={**os.environ, **env}, timeout=120)
+    check_sanitizer_report(proc.stderr, args)
+    return proc.returncode, proc.stderr
+
+
+@pytest.mark.parametrize("how", ["full", "closed"])
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_path_line_not_written_fails_the_pull(image, tmp_path, env, how, json_flag):
+    """With stdout on a full disk or closed, the caller never learns where the disk is: exit 1 with
+    an error that says so (the disk itself may stay)."""
+    out = tmp_path / "disk.raw"
+    rc, stderr = run_with_stdout(how, "pull", *json_flag, "--progress", "never", "-o", out, image, env=env)
+    assert rc == 1, stderr
+    assert stderr.count("\n") == 1, stderr
+    reason = "No space left on device" if how == "full" else "Bad file descriptor"
+    assert stderr == f"vmpull: pull: the disk is at {out}, but its path could not be written to stdout: {reason}\n"
+    assert out.read_bytes() == DISK
+
+
+@pytest.mark.parametrize("how", ["full", "closed"])
+def test_other_answers_not_written_fail_too(tmp_path, env, how):
+    rc, stderr = run_with_stdout(how, "--version", env=env)
+    assert rc == 1 and "could not write to stdout" in stderr, stderr
