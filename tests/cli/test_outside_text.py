@@ -185,3 +185,23 @@ def test_hostile_layer_title_is_a_manifest_error(tmp_path, env, title, cmd):
     msg = assert_failed_cleanly(res, "manifest", rc=1)
     assert "title" in msg and "is not usable" in msg, msg
     assert leftovers(out) == []
+
+
+# --- cache records are shown clean ----------------------------------------------------------------
+
+
+def test_cache_records_are_shown_clean(image, tmp_path, env):
+    """`cache list` shows what a record in the cache says (anyone who can write the cache could
+    have written it) through the same cleaning."""
+    cache = tmp_path / "cache-dir"
+    res = run_bytes("pull", "--progress", "never", "--cache-dir", cache, "-o", tmp_path / "disk.raw", image, env=env)
+    assert res.rc == 0, res
+    name = "a" * 64
+    (cache / "partial" / name).write_bytes(b"part")
+    (cache / "partial" / f"{name}.json").write_text(
+        json.dumps({"key": "http://x/\x1b[2Jevil\nline", "digest": "sha256:\u009b"}))
+    res = run_bytes("cache", "list", "--cache-dir", cache, env=env)
+    assert res.rc == 0, res
+    lines = res.out.decode().splitlines()
+    assert len(lines) == 2, res
+    assert lines[1].endswith("http://x/\\x1b[2Jevil\\x0aline") and "sha256:\\xc2\\x9b" in lines[1], lines
