@@ -205,3 +205,19 @@ def test_cache_records_are_shown_clean(image, tmp_path, env):
     lines = res.out.decode().splitlines()
     assert len(lines) == 2, res
     assert lines[1].endswith("http://x/\\x1b[2Jevil\\x0aline") and "sha256:\\xc2\\x9b" in lines[1], lines
+
+
+def test_manifest_text_in_inspect_is_cleaned(tmp_path, env):
+    """What an index says (a disktype, a platform variant) reaches inspect's JSON cleaned."""
+    lay = Layout(tmp_path / "layout")
+    good = lay.disk_artifact(RAW_DISK, "disk.raw", media_type="application/octet-stream", arch="amd64")
+    odd = lay.disk_artifact(RAW_DISK + b"x", "other.raw", media_type="application/octet-stream", arch="amd64",
+                            disktype="evil\x1b[2J\u009b")
+    odd["platform"]["variant"] = "v8\nforged"
+    lay.write_index([(good, None), (odd, None)])
+    res = run_bytes("inspect", "--all", "--arch", "amd64", "--data-dir", tmp_path / "out", f"oci-dir://{lay.path}",
+                    env=env)
+    assert res.rc == 0, res
+    entries = json.loads(assert_clean_line(res.out))["entries"]
+    shown = {e["disktype"]: e["platform"]["variant"] for e in entries}
+    assert shown == {"qemu": None, "evil\\x1b[2J\\xc2\\x9b": "v8\\x0aforged"}, shown
