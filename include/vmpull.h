@@ -15,7 +15,9 @@
  *     "pull ./disk.qcow2.xz: decompress: xz: compressed data is corrupt".
  *   Every message names the file, URL or reference involved. Messages never
  *   contain credentials (user:password in a URL is shown as ***), control
- *   characters or newlines, so they can be logged or shown as they are.
+ *   characters, newlines or invalid UTF-8 (text from servers, files or names
+ *   shows each such byte as \xNN), so they can be logged or shown as they are;
+ *   neither do warnings nor the strings of a vmpull_result.
  *   The library never prints, logs, exits or raises signals; warnings reach
  *   the caller through vmpull_pull_options.warning. On success err->code is
  *   VMPULL_OK and err->message is empty.
@@ -97,7 +99,8 @@ typedef enum vmpull_code {
 
 /* Filled by a failing call (and cleared by vmpull_pull() on entry). No
  * allocation: it can live on the stack and needs no free. A message longer
- * than the buffer is cut at the end, keeping the outer context. */
+ * than the buffer loses its middle, marked "...": the start (the outer
+ * context) and the end (the reason) are kept. */
 typedef struct vmpull_error {
   int code;                          /* a vmpull_code */
   char message[VMPULL_ERROR_MAX];    /* one line, NUL-terminated */

@@ -178,7 +178,9 @@ static int scan_folder(struct cache *c, struct scan *s, int kind) {
       if (src)
         e.source = strdup(src);
     }
-    if (!e.path || push(&s->v, &s->n, &s->cap, &e) < 0) {
+    /* Records are files anyone who can write the cache could have written: shown clean. */
+    if (!e.path || text_clean_in_place(&e.source) < 0 || text_clean_in_place(&e.digest) < 0 ||
+        push(&s->v, &s->n, &s->cap, &e) < 0) {
       entry_clear(&e);
       return -ENOMEM;
     }

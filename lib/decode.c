@@ -23,14 +23,12 @@ decode_fn decoder_for(enum format f) {
 }
 
 void decode_warn(const struct decode_options *o, const char *fmt, ...) {
-  if (!o || !o->warning)
+  if (!o)
     return;
-  char msg[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
+  warning_vsend(o->warning, o->warning_data, fmt, ap);
   va_end(ap);
-  o->warning(msg, o->warning_data);
 }
 
 unsigned decode_threads(const struct decode_options *o) {

@@ -5,6 +5,13 @@
 
 #include "vmpull.h"
 
+#include <stdarg.h>
+#include <stddef.h>
+
+/* Every message goes through text_clean as a whole, after formatting: a call site cannot forget
+ * to clean what a server, a file or an argument put into it. A message longer than the buffer
+ * loses its middle ("start...end"), so both the outer context and the reason at the end stay. */
+
 /* Set err to code and a formatted message. Returns -code, for `return error_set(...)`. */
 int error_set(vmpull_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Like error_set, appending ": strerror(errnum)". */
@@ -12,9 +19,31 @@ int error_set_errno(vmpull_error *err, int code, int errnum, const char *fmt, ..
     __attribute__((format(printf, 4, 5)));
 /* Prefix the existing message with context ("ctx: old message"). Returns -err->code. */
 int error_wrap(vmpull_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append to the existing message ("old message" + formatted text). Returns -err->code. */
+int error_append(vmpull_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Reset to VMPULL_OK / empty. */
 void error_clear(vmpull_error *err);
 /* Out-of-memory in one place, so every caller says the same thing. */
 int error_oom(vmpull_error *err);
+
+/* Hand a warning to the caller's callback (NULL: nobody listens), formatted and cleaned like a
+ * message. */
+void warning_send(vmpull_warning_fn fn, void *data, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void warning_vsend(vmpull_warning_fn fn, void *data, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+
+/* The one cleaning of text from outside (servers, files, archives, arguments) before it reaches
+ * an error, a warning or a result: C0 controls, DEL, C1 controls (U+0080-U+009F, as UTF-8) and
+ * every byte that is not part of valid UTF-8 (overlong forms, surrogates, truncated sequences,
+ * stray continuation bytes, above U+10FFFF) become "\xNN", one escape per byte; all other text,
+ * multi-byte characters included, is kept. Cleaning clean text changes nothing.
+ * Writes at most size - 1 bytes and a NUL into dst (size > 0), never cutting an escape or a
+ * character; returns the length the whole cleaned text needs, as snprintf does. */
+size_t text_clean(char *dst, size_t size, const char *src, size_t len);
+/* Whether text_clean would change s. */
+int text_needs_clean(const char *s);
+/* A cleaned copy of s (NULL on OOM). */
+char *text_clean_dup(const char *s);
+/* Replace *s (may be NULL) by its cleaned copy; -1 on OOM, *s then unchanged. */
+int text_clean_in_place(char **s);
 
 #endif

@@ -78,10 +78,8 @@ static int wait_and_say(const struct http_config *c, const char *url, const vmpu
     _cleanup_free_ char *shown = redact_source(url);
     const char *msg = why->message;
     /* The source name usually leads the message already. */
-    _cleanup_free_ char *line = xasprintf("%s: %s; retry %u of %d in %.3g s", shown ? shown : "download", msg, n,
-                                          c->retries, (double)ms / 1000);
-    if (line)
-      c->warning(line, c->warning_data);
+    warning_send(c->warning, c->warning_data, "%s: %s; retry %u of %d in %.3g s", shown ? shown : "download", msg, n,
+                 c->retries, (double)ms / 1000);
   }
   return sleep_ms(c, ms, err);
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
+
 static inline void json_putp(json_object **o) {
   if (*o)
     json_object_put(*o);
@@ -16,6 +18,18 @@ static inline void json_putp(json_object **o) {
 /* A string value, or JSON null for NULL. */
 static inline json_object *json_string_or_null(const char *s) {
   return s ? json_object_new_string(s) : NULL;
+}
+
+/* A string value of a result (inspect, save) as text_clean leaves it, or JSON null for NULL: what
+ * came from a manifest, a server or an argument reaches the caller clean. (Not for documents
+ * vmpull writes, whose values are data.) */
+static inline json_object *json_result_string(const char *s) {
+  if (!s)
+    return NULL;
+  char *clean = text_clean_dup(s);
+  json_object *o = clean ? json_object_new_string(clean) : NULL;
+  free(clean);
+  return o;
 }
 
 /* j as compact text (no escaped slashes) in a string the caller frees; NULL when out of memory. */

@@ -58,11 +58,7 @@ int lock_file(int dirfd, const char *name, const struct lock_wait *w, int *fd, v
         return error_set(err, VMPULL_E_CANCELLED, "cancelled");
       if (!said) {
         said = 1;
-        if (w->warning) {
-          _cleanup_free_ char *msg = xasprintf("waiting for another vmpull that is downloading %s", w->what);
-          if (msg)
-            w->warning(msg, w->warning_data);
-        }
+        warning_send(w->warning, w->warning_data, "waiting for another vmpull that is downloading %s", w->what);
       }
       struct timespec ts = {.tv_sec = 0, .tv_nsec = 50 * 1000 * 1000};
       nanosleep(&ts, NULL);

@@ -44,28 +44,28 @@ static int peek_layer(struct inspect_ctx *c, const struct oci_target *t, json_ob
   r = pull_output_path(c->o, rs.image_name, format_suffix(format), &out_path, err);
   if (r < 0)
     return r;
-  json_object_object_add(e, "file_name", json_string_or_null(rs.image_name));
-  json_object_object_add(e, "format", json_string_or_null(format_name(format)));
-  json_object_object_add(e, "output_path", json_string_or_null(out_path));
-  json_object_object_add(e, "pinned_reference", json_string_or_null(rs.reference));
+  json_object_object_add(e, "file_name", json_result_string(rs.image_name));
+  json_object_object_add(e, "format", json_result_string(format_name(format)));
+  json_object_object_add(e, "output_path", json_result_string(out_path));
+  json_object_object_add(e, "pinned_reference", json_result_string(rs.reference));
   return 0;
 }
 
 static int describe(struct inspect_ctx *c, const struct oci_target *t, json_object *e, vmpull_error *err) {
-  json_object_object_add(e, "index_digest", json_string_or_null(t->index_digest));
-  json_object_object_add(e, "manifest_digest", json_string_or_null(t->manifest_digest));
+  json_object_object_add(e, "index_digest", json_result_string(t->index_digest));
+  json_object_object_add(e, "manifest_digest", json_result_string(t->manifest_digest));
   json_object *platform = NULL;
   if (t->entry.architecture || t->entry.os) {
     platform = json_object_new_object();
-    json_object_object_add(platform, "os", json_string_or_null(t->entry.os));
-    json_object_object_add(platform, "architecture", json_string_or_null(t->entry.architecture));
-    json_object_object_add(platform, "variant", json_string_or_null(t->entry.variant));
+    json_object_object_add(platform, "os", json_result_string(t->entry.os));
+    json_object_object_add(platform, "architecture", json_result_string(t->entry.architecture));
+    json_object_object_add(platform, "variant", json_result_string(t->entry.variant));
   }
   json_object_object_add(e, "platform", platform);
-  json_object_object_add(e, "disktype", json_string_or_null(t->entry.disktype));
-  json_object_object_add(e, "layer_digest", json_string_or_null(t->layer.digest));
+  json_object_object_add(e, "disktype", json_result_string(t->entry.disktype));
+  json_object_object_add(e, "layer_digest", json_result_string(t->layer.digest));
   json_object_object_add(e, "size", json_object_new_int64((int64_t)t->layer.size));
-  json_object_object_add(e, "media_type", json_string_or_null(t->layer.media_type));
+  json_object_object_add(e, "media_type", json_result_string(t->layer.media_type));
   json_object_object_add(e, "tar_layer", json_object_new_boolean(t->tar_layer));
   return peek_layer(c, t, e, err);
 }
@@ -94,17 +94,20 @@ static void inspect_ctx_clear(struct inspect_ctx *c) {
 }
 
 static int inspect_run(const vmpull_pull_options *o, unsigned flags, char **json, vmpull_error *err) {
+  int r = output_options_check(o, err);
+  if (r < 0)
+    return r;
   _cleanup_oci_store_ struct oci_store *store = NULL;
-  int r = oci_store_open(o, &store, err);
+  r = oci_store_open(o, &store, err);
   if (r < 0)
     return r;
   __attribute__((cleanup(inspect_ctx_clear))) struct inspect_ctx c = {.o = o, .store = store};
   _cleanup_json_ json_object *root = json_object_new_object();
   if (!root)
     return error_oom(err);
-  json_object_object_add(root, "reference", json_string_or_null(store->display));
+  json_object_object_add(root, "reference", json_result_string(store->display));
   if (store->mirror) /* docker:// answered by a registry mirror (oci_mirror.h) */
-    json_object_object_add(root, "mirror", json_string_or_null(store->mirror));
+    json_object_object_add(root, "mirror", json_result_string(store->mirror));
 
   __attribute__((cleanup(oci_target_clear))) struct oci_target chosen = {0};
   if (!(flags & VMPULL_INSPECT_ALL)) {
@@ -129,7 +132,7 @@ static int inspect_run(const vmpull_pull_options *o, unsigned flags, char **json
     r = oci_walk_all(&store->walk, on_target, &c, err);
     if (r < 0)
       return r;
-    json_object_object_add(root, "index_digest", json_string_or_null(c.index_digest));
+    json_object_object_add(root, "index_digest", json_result_string(c.index_digest));
   }
   *json = json_text_dup(root);
   if (!*json)

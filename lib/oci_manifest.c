@@ -445,8 +445,10 @@ int oci_manifest_layer(const struct oci_doc *m, size_t *layer, int *tar, vmpull_
                      "layer %s (%.100s) has no " OCI_ANNOTATION_TITLE " annotation to name the disk file", l->digest,
                      l->media_type);
   int r = image_name_check(l->title, err);
-  if (r < 0)
+  if (r < 0) {
+    err->code = VMPULL_E_MANIFEST; /* not the user's mistake: the manifest's */
     return error_wrap(err, "layer %s title", l->digest);
+  }
   return 0;
 }
 

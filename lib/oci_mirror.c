@@ -171,14 +171,10 @@ static int falls_through(int code) {
 
 static void warn(const vmpull_pull_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(const vmpull_pull_options *o, const char *fmt, ...) {
-  if (!o->warning)
-    return;
-  char msg[VMPULL_ERROR_MAX];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
+  warning_vsend(o->warning, o->warning_data, fmt, ap);
   va_end(ap);
-  o->warning(msg, o->warning_data);
 }
 
 static const char *endpoint_name(const struct mirror_store *m, size_t i) {

@@ -140,13 +140,55 @@ static int tag_valid(const char *t) {
   return 1;
 }
 
+/* A docker reference's one '@' introduces its digest. Any other '@' is taken for the end of a
+ * "user[:password]@" someone wrote in front (as in a URL): its '@', or NULL. *is_userinfo says
+ * whether it looks like one (a host or a path follows it) rather than a bad digest. */
+static const char *stray_at(const char *ref, int *is_userinfo) {
+  *is_userinfo = 0;
+  const char *at = strrchr(ref, '@');
+  if (!at)
+    return NULL;
+  const char *end = ref + strlen(ref);
+  if (oci_digest_valid(at + 1)) {
+    end = at;
+    const char *prev = NULL;
+    for (const char *p = ref; p < at; p++)
+      if (*p == '@')
+        prev = p;
+    if (!(at = prev))
+      return NULL;
+  }
+  const char *after = at + 1;
+  *is_userinfo = memchr(after, '/', (size_t)(end - after)) || domain_valid(after, (size_t)(end - after));
+  return at;
+}
+
+char *docker_ref_redact(const char *ref) {
+  int userinfo;
+  const char *at = stray_at(ref, &userinfo);
+  const char *colon = at ? memchr(ref, ':', (size_t)(at - ref)) : NULL;
+  /* A bad digest after "quay.io:5000/repo" keeps its port; only a would-be password is masked. */
+  if (!colon || (!userinfo && memchr(ref, '/', (size_t)(at - ref))))
+    return strdup(ref);
+  return xasprintf("%.*s:***%s", (int)(colon - ref), ref, at);
+}
+
 int docker_ref_parse(const char *ref, struct docker_ref *out, vmpull_error *err) {
   *out = (struct docker_ref){0};
   if (!ref || !*ref)
     return error_set(err, VMPULL_E_USAGE, "empty image reference");
   _cleanup_free_ char *name = strdup(ref);
-  if (!name)
+  /* Messages show the reference without whatever a password may have been. */
+  _cleanup_free_ char *shown = docker_ref_redact(ref);
+  if (!name || !shown)
     return error_oom(err);
+  int userinfo;
+  if (stray_at(ref, &userinfo) && userinfo)
+    return error_set(err, VMPULL_E_USAGE,
+                     "%s: a docker:// reference has no user:password@ part (give credentials with --creds or "
+                     "an auth file)",
+                     shown);
+  ref = shown; /* from here on, for messages only */
 
   char *at = strchr(name, '@');
   if (at) {

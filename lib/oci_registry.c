@@ -93,10 +93,8 @@ static char *registry_error_text(const struct http_response *resp) {
 static int registry_status_error(const struct http_response *resp, vmpull_error *err) {
   int r = http_status_error(resp, err);
   _cleanup_free_ char *text = registry_error_text(resp);
-  if (text && err) {
-    size_t len = strlen(err->message);
-    snprintf(err->message + len, sizeof(err->message) - len, ": %s", text);
-  }
+  if (text)
+    error_append(err, ": %s", text);
   return r;
 }
 
@@ -386,11 +384,8 @@ static int get_manifest(struct registry_store *s, const vmpull_pull_options *o, 
     if (err->code == VMPULL_E_LIMIT && !s->auth_failed)
       return error_set(err, VMPULL_E_LIMIT, "%smanifest %s is larger than the %u MiB limit", s->shown_ref, label,
                        OCI_DOC_MAX >> 20);
-    if (err->code == VMPULL_E_TLS && strstr(err->message, "wrong version number")) {
-      size_t len = strlen(err->message);
-      snprintf(err->message + len, sizeof(err->message) - len,
-               " (the registry may speak plain http: --tls-verify=false allows it)");
-    }
+    if (err->code == VMPULL_E_TLS && strstr(err->message, "wrong version number"))
+      error_append(err, " (the registry may speak plain http: --tls-verify=false allows it)");
     return err->code == VMPULL_E_AUTH ? r : error_wrap(err, "%smanifest %s", s->shown_ref, label);
   }
   if (resp->status != 200) {

@@ -695,12 +695,12 @@ static int save_run(const vmpull_pull_options *o, const char *dest, unsigned fla
   _cleanup_free_ char *destination = xasprintf("%s://%s:%s", d.archive ? "oci-archive" : "oci-dir", d.path, d.ref);
   if (!out || !shown || !destination)
     return error_oom(err);
-  json_object_object_add(out, "source", json_string_or_null(shown));
-  json_object_object_add(out, "destination", json_string_or_null(destination));
-  json_object_object_add(out, "ref_name", json_string_or_null(d.ref));
+  json_object_object_add(out, "source", json_result_string(shown));
+  json_object_object_add(out, "destination", json_result_string(destination));
+  json_object_object_add(out, "ref_name", json_result_string(d.ref));
   json_object_object_add(out, "digest", json_object_get(json_object_object_get(entry, "digest")));
   json_object_object_add(out, "media_type", json_object_get(json_object_object_get(entry, "mediaType")));
-  json_object_object_add(out, "mirror", json_string_or_null(c.store ? c.store->mirror : NULL));
+  json_object_object_add(out, "mirror", json_result_string(c.store ? c.store->mirror : NULL));
   json_object_object_add(out, "manifests", json_object_get(manifests));
   json_object_object_add(out, "blobs", json_object_new_int64(c.blobs));
   json_object_object_add(out, "blobs_reused", json_object_new_int64(c.reused));

@@ -140,6 +140,9 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   }
   if (!o->output && !o->data_dir)
     return error_set(err, VMPULL_E_USAGE, "neither an output path nor a data folder was given");
+  int r = output_options_check(o, err);
+  if (r < 0)
+    return r;
   /* A disk image has no business being set-uid, set-gid or sticky. */
   if (o->mode & ~0777u)
     return error_set(err, VMPULL_E_USAGE, "file mode %#o: only permission bits (at most 0777) are allowed", o->mode);
@@ -150,7 +153,7 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
 
   /* cache: what earlier pulls fetched or left half done, and the lock on what this one fills */
   __attribute__((cleanup(pull_cache_done))) struct pull_cache pc = PULL_CACHE_INIT;
-  int r = pull_cache_init(&pc, o, &progress, distrust, err);
+  r = pull_cache_init(&pc, o, &progress, distrust, err);
   if (r < 0)
     return r;
 
@@ -324,11 +327,7 @@ VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *re
   int r = pull_run(opts, result, &distrust, err);
   if (r < 0 && distrust) {
     /* Bytes from the cache were bad (and are gone now): once more, from the network. */
-    if (opts->warning) {
-      _cleanup_free_ char *msg = xasprintf("%s; fetching it again", err->message);
-      if (msg)
-        opts->warning(msg, opts->warning_data);
-    }
+    warning_send(opts->warning, opts->warning_data, "%s; fetching it again", err->message);
     vmpull_result_free(result);
     error_clear(err);
     r = pull_run(opts, result, &distrust, err);
@@ -338,6 +337,13 @@ VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *re
     return error_wrap(err, "pull %s", shown ? shown : "source");
   }
   result->source = TAKE_PTR(shown);
+  /* What a server, a manifest or an argument named reaches the caller clean. */
+  char **outside[] = {&result->source, &result->image_name, &result->content_disposition, &result->reference};
+  for (size_t i = 0; i < ARRAY_SIZE(outside); i++)
+    if (text_clean_in_place(outside[i]) < 0) {
+      vmpull_result_free(result);
+      return error_oom(err);
+    }
   /* What failed on the way and was recovered from (https before plain http, a mirror that was
    * down, a retried request) is not the outcome: the header promises VMPULL_OK and no message. */
   error_clear(err);

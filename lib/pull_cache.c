@@ -21,14 +21,12 @@
 
 static void warn(const struct pull_cache *pc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(const struct pull_cache *pc, const char *fmt, ...) {
-  if (!pc->o || !pc->o->warning)
+  if (!pc->o)
     return;
-  char msg[VMPULL_ERROR_MAX];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
+  warning_vsend(pc->o->warning, pc->o->warning_data, fmt, ap);
   va_end(ap);
-  pc->o->warning(msg, pc->o->warning_data);
 }
 
 int pull_cache_init(struct pull_cache *pc, const vmpull_pull_options *o, struct progress_state *progress, int *distrust,

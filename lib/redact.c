@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "redact.h"
 
+#include "oci_ref.h"
 #include "util.h"
 
+#include <strings.h>
+
 char *redact_source(const char *source) {
+  /* A docker reference's '@' may introduce a digest: its own rules say which '@' ends a password. */
+  if (strncasecmp(source, "docker://", 9) == 0) {
+    _cleanup_free_ char *ref = docker_ref_redact(source + 9);
+    return ref ? xasprintf("%.9s%s", source, ref) : NULL;
+  }
   const char *scheme_end = strstr(source, "://");
   if (!scheme_end)
     return strdup(source);

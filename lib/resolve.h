@@ -23,8 +23,15 @@ enum source_kind {
 int source_classify(const char *source, enum source_kind *kind, vmpull_error *err);
 const char *source_kind_name(enum source_kind kind);
 
-/* Base name for the naming rule: rejects empty, ".", "..", "/", "\\" and control characters. */
+/* Base name for the naming rule: rejects empty, ".", "..", "/", "\\", control characters and invalid
+ * UTF-8 (whatever text_clean would change). */
 int image_name_check(const char *name, vmpull_error *err);
+/* podman's rule for a machine name, ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$; the message names the first
+ * character refused. */
+int machine_name_check(const char *name, vmpull_error *err);
+/* Before anything is fetched: o->machine_name follows the rule above, and o->output (or o->data_dir)
+ * prints as it is, on one line (no control character, no invalid UTF-8). */
+int output_options_check(const vmpull_pull_options *o, vmpull_error *err);
 /* Last path component of a local path (either separator). */
 const char *path_base_name(const char *path);
 /* <data_dir>/<machine>_<image_name without the format's suffix>. */

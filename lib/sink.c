@@ -99,6 +99,20 @@ static int sink_buffers_init(struct sink *s, vmpull_error *err) {
   return s->buf ? 0 : error_oom(err);
 }
 
+/* What --replace may replace: a regular file, or a symlink (the link itself, never its target). A
+ * FIFO, a device or a folder there is not an old disk: refused, naming what it is. */
+static int replaceable(const struct stat *st, const char *path, vmpull_error *err) {
+  if (S_ISREG(st->st_mode) || S_ISLNK(st->st_mode))
+    return 0;
+  const char *what = S_ISDIR(st->st_mode)    ? "a directory"
+                     : S_ISFIFO(st->st_mode) ? "a FIFO (named pipe)"
+                     : S_ISCHR(st->st_mode)  ? "a character device"
+                     : S_ISBLK(st->st_mode)  ? "a block device"
+                     : S_ISSOCK(st->st_mode) ? "a socket"
+                                             : "not a regular file";
+  return error_set(err, VMPULL_E_EXISTS, "output %s is %s; --replace replaces only a regular file", path, what);
+}
+
 int sink_open(struct sink *s, const char *path, const struct sink_options *o, vmpull_error *err) {
   *s = (struct sink)SINK_INIT;
   s->o = *o;
@@ -124,8 +138,9 @@ int sink_open(struct sink *s, const char *path, const struct sink_options *o, vm
   if (fstatat(s->dirfd, s->base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
     if (!s->o.replace)
       return error_set(err, VMPULL_E_EXISTS, "output %s already exists (use --replace to overwrite it)", path);
-    if (S_ISDIR(st.st_mode))
-      return error_set(err, VMPULL_E_EXISTS, "output %s is a directory", path);
+    int r = replaceable(&st, path, err);
+    if (r < 0)
+      return r;
   }
 
   /* Also where O_TMPFILE works: a crash between linking and renaming (--replace) leaves one. */
@@ -428,6 +443,13 @@ int sink_commit(struct sink *s, uint64_t *allocated, vmpull_error *err) {
   }
   if (s->tmp_name) {
     if (s->o.replace) {
+      /* Checked again: something else may have appeared there while the disk was written. */
+      struct stat st;
+      if (fstatat(s->dirfd, s->base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        int r = replaceable(&st, s->path, err);
+        if (r < 0)
+          return r;
+      }
       if (renameat(s->dirfd, s->tmp_name, s->dirfd, s->base) < 0)
         return error_set_errno(err, VMPULL_E_IO, errno, "rename into %s", s->path);
     } else if (renameat2(s->dirfd, s->tmp_name, s->dirfd, s->base, RENAME_NOREPLACE) < 0) {

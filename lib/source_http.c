@@ -72,11 +72,9 @@ int resolve_http(const vmpull_pull_options *o, struct resolved *r, vmpull_error 
                        "the URL has no file name to name the output after (give one with -o/--output)");
   }
 
-  if ((user || password) && scheme && strcasecmp(scheme, "http") == 0 && o->warning) {
-    _cleanup_free_ char *msg = xasprintf("%s: credentials in the URL are sent unencrypted over plain http", r->display);
-    if (msg)
-      o->warning(msg, o->warning_data);
-  }
+  if ((user || password) && scheme && strcasecmp(scheme, "http") == 0)
+    warning_send(o->warning, o->warning_data, "%s: credentials in the URL are sent unencrypted over plain http",
+                 r->display);
 
   struct http_config c;
   pull_cache_http_config(r->cache, o, &c);

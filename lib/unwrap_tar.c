@@ -186,8 +186,10 @@ int unwrap_tar_new(struct byte_source *inner, struct byte_source **out, char **e
   const char *clean = NULL;
   (void)entry_path_check(archive_entry_pathname(e), &clean, NULL);
   r = image_name_check(path_base_name(clean), err);
-  if (r < 0)
+  if (r < 0) {
+    err->code = VMPULL_E_CORRUPT; /* the layer's fault, like its other bad entries */
     return error_wrap(err, "tar layer entry '%s'", clean);
+  }
   t->entry = strdup(clean);
   _cleanup_free_ char *name = strdup(path_base_name(clean));
   if (!t->entry || !name)

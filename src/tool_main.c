@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vmpull: dispatch to subcommands, signals and exit statuses. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,6 +10,38 @@
 
 volatile sig_atomic_t tool_cancel = 0;
 volatile sig_atomic_t tool_signal = 0;
+static int stdout_closed; /* vmpull was started without a stdout */
+
+/* Started with 0, 1 or 2 closed, the first files vmpull opens would take those numbers, and a
+ * progress line or the path line would be written into them (the disk, a cache entry): /dev/null
+ * holds each place instead, and a closed stdout is remembered as a failure to print. */
+static void hold_standard_fds(void) {
+  for (int fd = 0; fd <= 2; fd++) {
+    if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+      continue;
+    if (fd == STDOUT_FILENO)
+      stdout_closed = 1;
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0 && null != fd) {
+      dup2(null, fd);
+      close(null);
+    }
+  }
+}
+
+int tool_stdout_flush(void) {
+  if (stdout_closed) {
+    errno = EBADF;
+    return -1;
+  }
+  errno = 0;
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    if (!errno)
+      errno = EIO;
+    return -1;
+  }
+  return 0;
+}
 
 static void on_signal(int sig) {
   tool_signal = sig;
@@ -51,7 +84,7 @@ void tool_prepare_call(vmpull_pull_options *opts, struct tool_progress *progress
     tool_warn("TLS certificate verification is disabled (--tls-verify=false)");
 }
 
-int main(int argc, char **argv) {
+static int run_command(int argc, char **argv) {
   if (argc < 2)
     return tool_help(NULL) == 0 ? EXIT_USAGE : EXIT_USAGE;
   const char *cmd = argv[1];
@@ -72,4 +105,15 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "save") == 0)
     return tool_save(argc - 1, argv + 1);
   return tool_unknown_command(cmd);
+}
+
+int main(int argc, char **argv) {
+  hold_standard_fds();
+  int rc = run_command(argc, argv);
+  /* What a command printed must have got out: a caller reads its answer from stdout. */
+  if (rc == 0 && tool_stdout_flush() < 0) {
+    tool_error("could not write to stdout: %s", strerror(errno));
+    rc = EXIT_PULL_FAILED;
+  }
+  return rc;
 }

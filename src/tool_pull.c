@@ -70,7 +70,13 @@ int tool_pull(int argc, char **argv) {
     print_result_json(&res, cli.opts.provider, watch.mirror);
   else
     puts(res.path);
-  fflush(stdout);
+  /* The caller learns where the disk is from this line only: not printed is not pulled. */
+  if (tool_stdout_flush() < 0) {
+    tool_error("pull: the disk is at %s, but its path could not be written to stdout: %s", res.path, strerror(errno));
+    vmpull_result_free(&res);
+    pull_cli_free(&cli);
+    return EXIT_PULL_FAILED;
+  }
   /* Keep the cache from growing without bound: entries unused for 14 days go (podman's expiry). */
   if (cli.opts.cache_dir && !cli.opts.no_cache && !cli.opts.offline && !cli.keep_cache) {
     vmpull_error perr;

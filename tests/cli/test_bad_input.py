@@ -282,6 +282,19 @@ def _zip_dir(folder):
     return write(folder, "dir.zip", buf.getvalue())
 
 
+# A symlink entry's local header looks like a file's, its data the link target: only the central
+# directory says what it is.
+@row("zip-only-a-symlink", "corrupt", says="entry 'disk.raw' is a symbolic link")
+def _zip_symlink(folder):
+    buf = io.BytesIO()
+    link = zipfile.ZipInfo("disk.raw")
+    link.create_system = 3
+    link.external_attr = 0o120777 << 16
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(link, "/etc/passwd")
+    return write(folder, "link.zip", buf.getvalue())
+
+
 # --- bombs: generated as a stream, pulled with a small --max-size -------------------------------
 
 
@@ -368,6 +381,7 @@ TAR_CASES = {
     "absolute": [("/abs", b"xz")],
     "two-files": [("a.raw.xz", b"xz"), ("b.raw.xz", b"xz")],
     "zero-files": [("dir/", None)],
+    "control-character": [("disk\x1b[2J.raw.xz", b"xz")],
 }
 for _case, _files in TAR_CASES.items():
 
@@ -582,3 +596,13 @@ def test_401_loop_is_bounded(hostile_registry, tmp_path, env):
     pull_must_fail(hostile_registry.ref("loop401/disk"), out, "auth", NO_RETRY + ["--tls-verify=false"], env=env)
     assert hostile_registry.count("/v2/loop401/") - before_v2 <= 2
     assert hostile_registry.count("/token") - before_token <= 1
+
+
+@pytest.mark.parametrize("how", [["-fz"], []])
+def test_zip_from_a_pipe_and_zip64_still_pull(how, tmp_path, env):
+    """What the central directory check must let through: Info-ZIP marks an entry read from a pipe
+    as a FIFO (its data is the file), and -fz writes zip64 end records."""
+    src = write(tmp_path, "disk.zip", tool("zip", "-q", *how, "-", "-", stdin=PAYLOAD))
+    res = run_vmpull("pull", "--json", "--progress", "never", "-o", tmp_path / "disk.raw", src, env=env)
+    assert res.rc == 0, res
+    assert (tmp_path / "disk.raw").read_bytes() == PAYLOAD

@@ -412,6 +412,57 @@ static void test_error_model(void **state) {
   free(out);
 }
 
+/* An embedder's machine name follows podman's rule, and an output path prints on one line: both are
+ * refused before anything is read, naming what is wrong. */
+static void test_machine_name_and_output_path(void **state) {
+  (void)state;
+  char *src = path_in_workdir("names.raw.gz");
+  uint8_t *content = make_content(9);
+  write_gzip(src, content, IMAGE_SIZE);
+  free(content);
+  char *dir = make_empty_dir("names");
+  vmpull_pull_options o;
+  vmpull_pull_options_init(&o, sizeof(o));
+  o.source = src;
+  o.data_dir = dir;
+  vmpull_result res;
+  vmpull_error err;
+  static const struct {
+    const char *name, *says;
+  } bad[] = {
+      {"vm\nname", "'\\x0a' is not allowed"}, {"\x1b[31mvm", "'\\x1b' cannot start it"},
+      {"-vm", "'-' cannot start it"},         {"v\xc3\xa9m", "'\xc3\xa9' is not allowed"},
+      {"vm/../x", "'/' is not allowed"},      {"", "machine name is empty"},
+  };
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    o.machine_name = bad[i].name;
+    assert_int_equal(vmpull_pull(&o, &res, &err), -VMPULL_E_USAGE);
+    if (!strstr(err.message, bad[i].says))
+      fail_msg("machine name %zu: '%s' does not say \"%s\"", i, err.message, bad[i].says);
+    assert_null(strchr(err.message, '\n'));
+    assert_null(strchr(err.message, '\x1b'));
+    assert_int_equal(dir_entries(dir), 0);
+  }
+  o.machine_name = "vm.1_a-B";
+  assert_int_equal(vmpull_pull(&o, &res, &err), 0);
+  char *want = NULL;
+  assert_true(asprintf(&want, "%s/vm.1_a-B_names.raw", dir) > 0);
+  assert_string_equal(res.path, want);
+  vmpull_result_free(&res);
+  free(want);
+
+  o.machine_name = NULL;
+  o.data_dir = NULL;
+  char *out = path_in_workdir("names/two\nlines.raw");
+  o.output = out;
+  assert_int_equal(vmpull_pull(&o, &res, &err), -VMPULL_E_USAGE);
+  assert_non_null(strstr(err.message, "two\\x0alines.raw' holds a control character"));
+  assert_int_equal(access(out, F_OK), -1);
+  free(out);
+  free(dir);
+  free(src);
+}
+
 static void test_code_names_and_version(void **state) {
   (void)state;
   static const char *const want[] = {
@@ -447,7 +498,7 @@ int main(void) {
       cmocka_unit_test(test_two_pulls_in_two_threads),  cmocka_unit_test(test_progress_callback_cancels),
       cmocka_unit_test(test_cancel_flag_from_callback), cmocka_unit_test(test_cancel_flag_from_signal_handler),
       cmocka_unit_test(test_cancel_flag_already_set),   cmocka_unit_test(test_error_model),
-      cmocka_unit_test(test_code_names_and_version),
+      cmocka_unit_test(test_code_names_and_version),    cmocka_unit_test(test_machine_name_and_output_path),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -9,6 +9,10 @@ The session fixture `hostile_registry` (plain http on a free loopback port; pull
                      hands out a token, which is then refused again: a client must give up
     basicloop/disk   401 with a Basic challenge, whatever credentials come
     bigtoken/disk    401 with a Bearer challenge whose realm answers a 10 MiB token document
+    rawmessage/disk  404 whose error JSON message holds ESC, a newline, a C1 control (U+009B) and a
+                     byte that is not UTF-8: none of it may reach a terminal or a --json consumer raw
+and one plain file, /files/disposition.raw (RAW_DISK), whose Content-Disposition names it with
+ESC, a newline and U+009B (HOSTILE_DISPOSITION).
 """
 import http.server
 import json
@@ -18,6 +22,9 @@ import pytest
 from servers.common import LoopbackServer, running
 
 TOKEN_BODY_SIZE = 10 << 20
+HOSTILE_MESSAGE = 'gone\x1b[31m\nvmpull: forged line\u009b2J end'
+RAW_DISK = b"raw disk bytes\n" * 100
+HOSTILE_DISPOSITION = "attachment; filename*=UTF-8''evil%1b%5b31m%0a%c2%9bname.raw"
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -67,6 +74,13 @@ class HostileRegistry(LoopbackServer):
                 elif p.startswith("/token"):
                     self.answer(200, json.dumps({"token": "refused-anyway", "expires_in": 300}).encode(),
                                 [("Content-Type", "application/json")])
+                elif p.startswith("/v2/rawmessage/"):
+                    body = json.dumps({"errors": [{"code": "MANIFEST_UNKNOWN", "message": HOSTILE_MESSAGE}]})
+                    # json.dumps writes \u001b and \n; a byte that is not UTF-8 goes in raw.
+                    body = body.encode().replace(b" end", b" \xff end")
+                    self.answer(404, body, [("Content-Type", "application/json")])
+                elif p == "/files/disposition.raw":
+                    self.answer(200, RAW_DISK, [("Content-Disposition", HOSTILE_DISPOSITION)])
                 elif p.startswith("/bigtoken"):
                     pad = TOKEN_BODY_SIZE - len('{"token":""}')
                     self.answer(200, b'{"token":"' + b"t" * pad + b'"}', [("Content-Type", "application/json")])
@@ -80,6 +94,9 @@ class HostileRegistry(LoopbackServer):
 
     def ref(self, repo):
         return f"docker://{self.host}/{repo}:1"
+
+    def url(self, path):
+        return f"http://{self.host}/{path}"
 
     def count(self, prefix):
         return sum(1 for p in self.paths if p.startswith(prefix))

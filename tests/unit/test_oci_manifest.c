@@ -356,7 +356,7 @@ static void test_manifest_layers(void **state) {
        "has no org.opencontainers.image.title annotation", 0},
       {"{\"mediaType\":\"application/zstd\",\"digest\":\"sha256:" HEX_A
        "\",\"size\":1,\"annotations\":{\"" OCI_ANNOTATION_TITLE "\":\"../x.zst\"}}",
-       -VMPULL_E_USAGE, "not usable", 0},
+       -VMPULL_E_MANIFEST, "not usable", 0}, /* the manifest's fault, not the user's */
       {"{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+zstd\",\"digest\":\"sha256:" HEX_A "\",\"size\":1}", 0,
        NULL, 1},
       {"{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"sha256:" HEX_A "\",\"size\":1}", 0, NULL,

@@ -13,6 +13,7 @@
 
 #include "oci_digest.h"
 #include "oci_ref.h"
+#include "redact.h"
 #include "util.h"
 
 #define SHA256_A                                                                                                       \
@@ -136,6 +137,47 @@ static void test_docker_bad(void **state) {
   }
 }
 
+/* A docker reference has no userinfo: "user:password@" in front is refused, the password never shown. */
+static void test_docker_userinfo(void **state) {
+  (void)state;
+  static const struct {
+    const char *ref, *shown;
+  } cases[] = {
+      {"alice:secret@host:5000/repo:tag", "alice:***@host:5000/repo:tag"},
+      {"alice:secret@quay.io", "alice:***@quay.io"},
+      {"alice:pa/secret@quay.io/repo", "alice:***@quay.io/repo"},
+      {"alice:p@secret@quay.io/repo", "alice:***@quay.io/repo"},
+      {"alice:secret@quay.io/repo@" SHA256_A, "alice:***@quay.io/repo@" SHA256_A},
+      {"alice@quay.io/repo", "alice@quay.io/repo"},
+  };
+  for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+    struct docker_ref r;
+    vmpull_error err;
+    if (docker_ref_parse(cases[i].ref, &r, &err) != -VMPULL_E_USAGE)
+      fail_msg("'%s' was not refused", cases[i].ref);
+    assert_null(strstr(err.message, "secret"));
+    assert_non_null(strstr(err.message, cases[i].shown));
+    assert_non_null(strstr(err.message, "no user:password@"));
+    _cleanup_free_ char *shown = docker_ref_redact(cases[i].ref);
+    assert_string_equal(shown, cases[i].shown);
+  }
+  /* An '@' that introduces a digest is no userinfo, and a bad digest keeps its message (and port). */
+  static const char *const kept[] = {"quay.io/x:tag@" SHA256_A, "fedora@" SHA256_A, "quay.io:5000/x@sha256:bad"};
+  for (size_t i = 0; i < ARRAY_SIZE(kept); i++) {
+    _cleanup_free_ char *shown = docker_ref_redact(kept[i]);
+    assert_string_equal(shown, kept[i]);
+  }
+  struct docker_ref r;
+  vmpull_error err;
+  assert_int_equal(docker_ref_parse("quay.io:5000/x@sha256:bad", &r, &err), -VMPULL_E_USAGE);
+  assert_non_null(strstr(err.message, "digest 'sha256:bad' is not"));
+  /* The redaction of messages everywhere (redact_source) knows the same rule. */
+  _cleanup_free_ char *a = redact_source("docker://alice:pa/secret@quay.io/repo");
+  assert_string_equal(a, "docker://alice:***@quay.io/repo");
+  _cleanup_free_ char *b = redact_source("docker://fedora:tag@" SHA256_A);
+  assert_string_equal(b, "docker://fedora:tag@" SHA256_A);
+}
+
 static void test_docker_default(void **state) {
   (void)state;
   vmpull_pull_options o;
@@ -210,7 +252,8 @@ static void test_digest_syntax(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_oci_dir),        cmocka_unit_test(test_docker_ok),     cmocka_unit_test(test_docker_bad),
+      cmocka_unit_test(test_oci_dir),        cmocka_unit_test(test_docker_ok),
+      cmocka_unit_test(test_docker_bad),     cmocka_unit_test(test_docker_userinfo),
       cmocka_unit_test(test_docker_default), cmocka_unit_test(test_digest_syntax),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,7 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -545,6 +548,69 @@ static void test_replace_directory_refused(void **state) {
   assert_int_equal(rmdir(f->path), 0);
 }
 
+/* Make something that is not a regular file at path: 0, or -1 when this process may not (mknod). */
+static int make_special(const char *path, mode_t type) {
+  if (type == S_IFSOCK) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+    int r = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 ? 0 : -1;
+    if (fd >= 0)
+      close(fd);
+    return r;
+  }
+  /* The numbers of /dev/null and /dev/loop0; a node in the test folder is never opened. */
+  dev_t dev = type == S_IFCHR ? makedev(1, 3) : makedev(7, 0);
+  return mknod(path, type | 0600, type == S_IFIFO ? 0 : dev);
+}
+
+/* --replace replaces a regular file (or a symlink, itself); a FIFO, a device or a socket there is
+ * refused, naming what it is, at open and again at commit, and left as it was. */
+static void test_replace_non_file_refused(void **state) {
+  struct fixture *f = *state;
+  static const struct {
+    mode_t type;
+    const char *says;
+  } kinds[] = {
+      {S_IFIFO, "is a FIFO (named pipe)"},
+      {S_IFCHR, "is a character device"},
+      {S_IFBLK, "is a block device"},
+      {S_IFSOCK, "is a socket"},
+  };
+  for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+    for (int at_commit = 0; at_commit < 2; at_commit++) {
+      for (int named = 0; named < 2; named++) {
+        struct sink s = SINK_INIT;
+        struct sink_options o = {.max_size = UINT64_MAX, .replace = 1, .force_named_tmp = named};
+        vmpull_error err = {0};
+        if (!at_commit && make_special(f->path, kinds[i].type) < 0) {
+          print_message("cannot make a %s here (not root?): skipped\n", kinds[i].says);
+          continue;
+        }
+        if (!at_commit) {
+          assert_int_equal(sink_open(&s, f->path, &o, &err), -VMPULL_E_EXISTS);
+        } else {
+          assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+          assert_int_equal(sink_write(&s, (const uint8_t *)"new\n", 4, &err), 0);
+          if (make_special(f->path, kinds[i].type) < 0) {
+            sink_close(&s);
+            continue;
+          }
+          assert_int_equal(sink_commit(&s, NULL, &err), -VMPULL_E_EXISTS);
+        }
+        assert_non_null(strstr(err.message, kinds[i].says));
+        assert_non_null(strstr(err.message, f->path));
+        sink_close(&s);
+        struct stat st;
+        assert_int_equal(lstat(f->path, &st), 0);
+        assert_int_equal(st.st_mode & S_IFMT, kinds[i].type);
+        assert_dir_holds(f->dir, "disk.raw");
+        assert_int_equal(unlink(f->path), 0);
+      }
+    }
+  }
+}
+
 static void test_stale_temporaries(void **state) {
   struct fixture *f = *state;
   for (int named = 0; named < 2; named++) {
@@ -607,6 +673,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_existing_output_kept, setup, teardown),
       cmocka_unit_test_setup_teardown(test_replace, setup, teardown),
       cmocka_unit_test_setup_teardown(test_replace_directory_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_replace_non_file_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stale_temporaries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
   };

@@ -1,0 +1,67 @@
+"""The limits docs/SECURITY.md and the README promise are the ones in the code (issue 12: the
+stream JSON limit was 8 MiB in the code and 4 MiB in the docs). Each row is read from the table
+and compared with the constant that enforces it."""
+import re
+
+import pytest
+
+from conftest import ROOT
+
+UNITS = [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")]
+
+
+def constant(path, name):
+    text = (ROOT / path).read_text()
+    m = re.search(rf"#define {name}\s+\(?(\d+)(?:u|ul|ull)?(?:\s*<<\s*(\d+))?\)?", text)
+    assert m, f"{name} not found in {path}"
+    return int(m.group(1)) << int(m.group(2) or 0)
+
+
+def size(v):
+    for shift, unit in UNITS:
+        if v >= 1 << shift and v % (1 << shift) == 0:
+            return f"{v >> shift} {unit}"
+    return str(v)
+
+
+def limits_table():
+    text = (ROOT / "docs" / "SECURITY.md").read_text()
+    section = text.split("### Limits", 1)[1].split("\n\n", 1)[0]  # the heading line, then the table
+    rows = {}
+    for line in section.splitlines()[1:]:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] not in ("limit", "---"):  # the header and its rule
+            rows[cells[0]] = cells[1]
+    return rows
+
+
+# row -> what its value cell must say, from the code
+EXPECTED = {
+    "decompressed output": lambda: f"default {size(constant('lib/pull.c', 'DEFAULT_MAX_SIZE'))}",
+    "decoder memory (LZMA dictionary, zstd window)": lambda: size(constant("lib/decode.h", "DECODE_MEMLIMIT")),
+    "manifest / index JSON": lambda: size(constant("lib/oci_manifest.h", "OCI_DOC_MAX")),
+    "Fedora CoreOS stream JSON": lambda: size(constant("lib/resolve_fcos.c", "STREAM_MAX_BODY")),
+    "index entries / manifest layers": lambda: str(constant("lib/oci_manifest.h", "OCI_ENTRIES_MAX")),
+    "index nesting": lambda: f"{constant('lib/oci_manifest.h', 'OCI_NESTING_MAX')} below the first index",
+    "`WWW-Authenticate`": lambda: size(constant("lib/oci_auth.c", "CHALLENGE_MAX")),
+    "auth file / helper answer": lambda: (f"{size(constant('lib/oci_auth.c', 'AUTH_FILE_MAX'))} / "
+                                          f"{size(constant('lib/oci_auth.c', 'HELPER_ANSWER_MAX'))}"),
+    "SHA256SUMS": lambda: size(constant("lib/checksums.c", "CHECKSUMS_MAX")),
+}
+
+
+@pytest.mark.parametrize("row", EXPECTED)
+def test_security_limits_table_matches_the_code(row):
+    rows = limits_table()
+    assert row in rows, f"no row '{row}' in docs/SECURITY.md's limits table: {sorted(rows)}"
+    assert EXPECTED[row]() in rows[row], (row, rows[row], EXPECTED[row]())
+
+
+def test_limits_said_in_prose_match_the_code():
+    security = (ROOT / "docs" / "SECURITY.md").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert f"an error message is at most {size(constant('include/vmpull.h', 'VMPULL_ERROR_MAX'))}" in security
+    assert f"central directory\n(read to check each entry's type) over {size(constant('lib/decode_zip.c', 'CENTRAL_DIR_MAX'))}" \
+        in security
+    assert f"documents over {size(constant('lib/oci_manifest.h', 'OCI_DOC_MAX'))}" in readme
+    assert f"Stream metadata over {size(constant('lib/resolve_fcos.c', 'STREAM_MAX_BODY'))} is refused" in readme
