@@ -146,8 +146,9 @@ int disk_copy_checked(int in_fd, int out_fd, const struct disk_map *map, disk_co
   if (!sha256 || !md || !buf)
     return -ENOMEM;
   (void)posix_fadvise(in_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  uint64_t data_at = 0; /* SEEK_DATA's last answer: no data from where it was asked up to here */
-  int can_seek = 1;
+  /* SEEK_DATA's last answer: no data from where it was asked up to here (UINT64_MAX: none at all). */
+  uint64_t data_at = 0;
+  int can_seek = 1, asked = 0;
   uint64_t writeback_from = 0;
   for (uint64_t i = 0; i < map->count; i++) {
     uint64_t off = i * DISK_MAP_CHUNK;
@@ -160,7 +161,8 @@ int disk_copy_checked(int in_fd, int out_fd, const struct disk_map *map, disk_co
     if (map->zero[i]) {
       /* A hole needs no read; data where the map says zero (a filesystem that fills holes,
        * or bytes written there) must read as zeros. */
-      if (can_seek && data_at < off) {
+      if (can_seek && (!asked || data_at < off)) {
+        asked = 1;
         off_t d = lseek(in_fd, (off_t)off, SEEK_DATA);
         if (d >= 0)
           data_at = (uint64_t)d;

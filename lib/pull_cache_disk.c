@@ -108,6 +108,8 @@ int pull_cache_from_disk(struct pull_cache *pc, struct resolved *rs, const char 
   uint64_t bad = UINT64_MAX;
   if (disk_clone(disk_fd, sink.fd) == 0)
     r = disk_copy_checked(sink.fd, -1, &d.map, copy_poll, &poll, &bad);
+  else if (ftruncate(sink.fd, 0) < 0) /* a clone that failed half way may have left blocks */
+    r = -errno;
   else
     r = disk_copy_checked(disk_fd, sink.fd, &d.map, copy_poll, &poll, &bad);
   if (r == -ECANCELED)
