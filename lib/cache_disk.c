@@ -12,6 +12,8 @@
 
 /* Everything in a record but its chunks: a digest, sizes, a format and an image name. */
 #define RECORD_FIXED_MAX (64u << 10)
+/* The record of a 16 TiB disk; no larger file is read, whatever size the disk claims. */
+#define RECORD_MAX ((uint64_t)1 << 30)
 #define FORMAT_NAME_MAX 16
 
 void cache_disk_clear(struct cache_disk *d) {
@@ -22,7 +24,7 @@ void cache_disk_clear(struct cache_disk *d) {
 }
 
 uint64_t cache_disk_record_max(uint64_t size) {
-  return RECORD_FIXED_MAX + disk_map_chunks(size) * 2 * DISK_MAP_SHA256;
+  return MIN(RECORD_MAX, RECORD_FIXED_MAX + disk_map_chunks(size) * 2 * DISK_MAP_SHA256);
 }
 
 char *cache_disk_record_format(const char *digest, const struct cache_disk *d) {
