@@ -271,7 +271,8 @@ VMPULL_PUBLIC void vmpull_result_free(vmpull_result *result);
  *   blobs/sha256/<hex>   artifacts as fetched (compressed), named by their digest:
  *                        the blob store of an OCI image layout
  *   disks/sha256/<hex>   decoded disks kept by keep_uncompressed, named by the
- *                        digest of the source they were decoded from
+ *                        digest of the source they were decoded from, each with
+ *                        a record (<hex>.json) it is checked by on every use
  *   partial/             interrupted downloads with their validators, resumed by
  *                        the next pull of the same thing
  *   refs/                what was asked for (URL, reference) -> digest, ETag,
@@ -314,9 +315,10 @@ VMPULL_PUBLIC int vmpull_cache_list(const char *cache_dir, vmpull_cache_entries 
 VMPULL_PUBLIC int vmpull_cache_prune(const char *cache_dir, int64_t older_than, uint64_t max_size,
                                      vmpull_cache_entries *removed, vmpull_error *err);
 
-/* Re-hash every blob (and check every kept disk is whole); remove the bad
- * ones, listed in removed (may be NULL). Returns how many entries were
- * checked, or a negative vmpull_code. */
+/* Re-hash every blob and check every kept disk against its record (the
+ * source digest, its size and the map of its chunks that was recorded while
+ * it was written); remove the bad ones, listed in removed (may be NULL).
+ * Returns how many entries were checked, or a negative vmpull_code. */
 VMPULL_PUBLIC int vmpull_cache_verify(const char *cache_dir, vmpull_cache_entries *removed, vmpull_error *err);
 
 /* Free what list/prune/verify returned and zero it (NULL is fine). */

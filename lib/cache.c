@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "cache.h"
 
-#include "disk_copy.h"
 #include "error.h"
 #include "fs_beneath.h"
 #include "json_util.h"
@@ -153,6 +152,27 @@ int cache_write_file(int dirfd, const char *name, const void *buf, size_t len) {
   if (fd < 0)
     return -errno;
   int r = pwrite_all(fd, buf, len, 0);
+  if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+    r = -errno;
+  if (r < 0)
+    unlinkat(dirfd, tmp, 0);
+  return r;
+}
+
+char *cache_tmp_name(void) {
+  return tmp_name();
+}
+
+int cache_write_file_durable(int dirfd, const char *name, const void *buf, size_t len) {
+  _cleanup_free_ char *tmp = tmp_name();
+  if (!tmp)
+    return -ENOMEM;
+  _cleanup_close_ int fd = openat(dirfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return -errno;
+  int r = pwrite_all(fd, buf, len, 0);
+  if (r == 0 && fsync(fd) < 0)
+    r = -errno;
   if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
     r = -errno;
   if (r < 0)
@@ -454,108 +474,4 @@ void cache_partial_forget(struct cache *c, const char *name) {
   _cleanup_free_ char *meta = xasprintf("%s.json", name);
   if (meta)
     unlinkat(c->partial_fd, meta, 0);
-}
-
-void cache_disk_clear(struct cache_disk *d) {
-  free(d->format);
-  free(d->image_name);
-  *d = (struct cache_disk){.fetched = UINT64_MAX, .size = UINT64_MAX};
-}
-
-static int disk_find(struct cache *c, const char *digest, int *fd, struct cache_disk *d) {
-  const char *hex = cache_digest_hex(digest);
-  if (!hex)
-    return 0;
-  _cleanup_free_ char *meta = xasprintf("%s.json", hex);
-  if (!meta)
-    return 0;
-  _cleanup_json_ json_object *j = read_json(c->disks_fd, meta);
-  if (!j)
-    return 0;
-  struct stat st;
-  _cleanup_close_ int f = beneath_open_file(c->disks_fd, hex, &st);
-  if (f < 0)
-    return 0;
-  cache_disk_clear(d);
-  d->format = json_str(j, "format");
-  d->image_name = json_str(j, "image_name");
-  d->fetched = json_u64(j, "fetched");
-  d->size = json_u64(j, "size");
-  /* A copy cut short (a full disk, a crash) must not pass for the disk. */
-  if (!d->format || d->size != (uint64_t)st.st_size) {
-    cache_disk_clear(d);
-    return 0;
-  }
-  *fd = TAKE_FD(f);
-  return 1;
-}
-
-int cache_disk_open(struct cache *c, const char *digest, int *fd, struct cache_disk *d) {
-  int r = disk_find(c, digest, fd, d);
-  if (r == 1) {
-    const char *hex = cache_digest_hex(digest);
-    cache_touch(c->disks_fd, hex);
-  }
-  return r;
-}
-
-int cache_disk_check(struct cache *c, const char *digest) {
-  _cleanup_close_ int fd = -1;
-  struct cache_disk d = {.format = NULL};
-  int r = disk_find(c, digest, &fd, &d);
-  cache_disk_clear(&d);
-  return r;
-}
-
-int cache_disk_store(struct cache *c, const char *digest, int fd, const struct cache_disk *d, vmpull_error *err) {
-  const char *hex = cache_digest_hex(digest);
-  if (!hex)
-    return error_set(err, VMPULL_E_IO, "cannot keep the disk for %s: not a sha256 digest", digest);
-  _cleanup_free_ char *meta = xasprintf("%s.json", hex);
-  _cleanup_json_ json_object *j = json_object_new_object();
-  if (!meta || !j)
-    return error_oom(err);
-  /* Same rules as the output: an unnamed file that only gets its name once complete. */
-  _cleanup_close_ int out = openat(c->disks_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  _cleanup_free_ char *tmp = NULL;
-  if (out < 0) {
-    tmp = tmp_name();
-    if (!tmp)
-      return error_oom(err);
-    out = openat(c->disks_fd, tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (out < 0)
-      return error_set_errno(err, VMPULL_E_IO, errno, "keep disk in %s/disks", c->dir);
-  }
-  int cloned = 0;
-  int r = disk_copy(fd, out, d->size, &cloned);
-  if (r == 0 && ftruncate(out, (off_t)d->size) < 0)
-    r = -errno;
-  if (r == 0 && !tmp) {
-    tmp = tmp_name();
-    if (!tmp)
-      r = -ENOMEM;
-    else if (linkat(out, "", c->disks_fd, tmp, AT_EMPTY_PATH) < 0) {
-      char proc[64];
-      snprintf(proc, sizeof(proc), "/proc/self/fd/%d", out);
-      if (linkat(AT_FDCWD, proc, c->disks_fd, tmp, AT_SYMLINK_FOLLOW) < 0)
-        r = -errno;
-    }
-  }
-  if (r == 0 && renameat(c->disks_fd, tmp, c->disks_fd, hex) < 0)
-    r = -errno;
-  if (r < 0) {
-    if (tmp)
-      unlinkat(c->disks_fd, tmp, 0);
-    return error_set_errno(err, VMPULL_E_IO, -r, "keep disk in %s/disks", c->dir);
-  }
-  json_add_str(j, "format", d->format);
-  json_add_str(j, "image_name", d->image_name);
-  json_add_u64(j, "fetched", d->fetched);
-  json_add_u64(j, "size", d->size);
-  r = write_json(c->disks_fd, meta, j);
-  if (r < 0) {
-    unlinkat(c->disks_fd, hex, 0);
-    return error_set_errno(err, VMPULL_E_IO, -r, "keep disk in %s/disks", c->dir);
-  }
-  return 0;
 }

@@ -5,7 +5,8 @@
  *   blobs/sha256/<hex>        artifacts as fetched (compressed), named by their digest:
  *                             the OCI image layout's own blob store shape
  *   disks/sha256/<hex>        decoded disks kept with --keep-uncompressed, named by the
- *   disks/sha256/<hex>.json   digest of the source they came from, and what they are
+ *   disks/sha256/<hex>.json   digest of the source they came from, and their record: that
+ *                             digest, what they are, and the map every use checks them by
  *   partial/<key>             a download being filled or interrupted (the file is also
  *   partial/<key>.json        the entry's lock) and its validators, for resume
  *   refs/<key>.json           what was asked for (URL, reference) -> digest + validators
@@ -13,12 +14,15 @@
  * <key> is the sha256 of what was asked for, so any URL maps to a safe name.
  * A blob only appears under its digest (by rename) after its digest checked,
  * and every read of a blob checks it again, so nothing here needs fsync:
- * whatever a crash leaves is caught on the next read and fetched again.
+ * whatever a crash leaves is caught on the next read and fetched again. A kept
+ * disk is checked against its record on every use the same way; only the record
+ * is fsynced before it gets its name, since it is what the disk is checked by.
  * Entries age by last use: a blob's or disk's mtime is set whenever it is used.
  */
 #ifndef VMPULL_CACHE_H
 #define VMPULL_CACHE_H
 
+#include "disk_map.h"
 #include "source.h"
 
 #include <stdint.h>
@@ -90,24 +94,49 @@ int cache_partial_put(struct cache *c, const char *name, const struct cache_part
 /* Forget the metadata (the data file is the lock and goes by rename or unlink by its holder). */
 void cache_partial_forget(struct cache *c, const char *name);
 
+/* Kept disks (lib/cache_disk.c). A kept disk is only trusted with its record,
+ * disks/sha256/<hex>.json: the source digest it was decoded from, its size, and the map of
+ * its chunks (lib/disk_map.h) that the writer recorded as it wrote the disk. */
 struct cache_disk {
-  char *format;     /* format the disk was decoded from ("xz") */
-  char *image_name; /* the image file name (for a tar layer: the file inside) */
-  uint64_t fetched; /* size of the source as fetched */
-  uint64_t size;    /* size of the disk */
+  char *format;        /* format the disk was decoded from ("xz") */
+  char *image_name;    /* the image file name (for a tar layer: the file inside), or NULL */
+  uint64_t fetched;    /* size of the source as fetched */
+  uint64_t size;       /* size of the disk */
+  struct disk_map map; /* what the disk holds, chunk by chunk */
 };
 void cache_disk_clear(struct cache_disk *d);
-/* Open disks/sha256/<hex> for reading and mark it used: 1 found (*fd, d filled), 0 none. */
+/* Open disks/sha256/<hex> for reading with its record, and mark it used: 1 found (*fd, d
+ * filled), 0 none, -EBADMSG a disk without a valid record for this digest and its size (an
+ * older vmpull's, a crash, a hand edit, another digest's: not to be trusted). The record is
+ * not compared with the disk's bytes here: that is disk_copy_checked's job, in its one read. */
 int cache_disk_open(struct cache *c, const char *digest, int *fd, struct cache_disk *d);
-/* Is a whole kept disk there (without marking it used)? 1 yes, 0 no. */
+/* Is a file there under the digest's name (valid or not)? */
+int cache_disk_exists(struct cache *c, const char *digest);
+/* Is a kept disk with a valid record there (without marking it used or reading it)? 1 yes, 0 no. */
 int cache_disk_check(struct cache *c, const char *digest);
-/* Keep a copy of the decoded disk in fd (size bytes) for the source digest. */
+/* Read the whole kept disk against its record: 1 good, 0 bad (a missing or invalid record
+ * too), < 0 cannot tell (-errno; -ENOENT: it is gone). */
+int cache_disk_verify(struct cache *c, const char *digest);
+/* Remove a kept disk and its record; with fd >= 0 only while the disk under the name is still
+ * the file fd (a concurrent pull may have kept a new one meanwhile). */
+void cache_disk_drop(struct cache *c, const char *digest, int fd);
+/* Keep a copy of the decoded disk in fd (d->size bytes, d->map its map) for the source digest. */
 int cache_disk_store(struct cache *c, const char *digest, int fd, const struct cache_disk *d, vmpull_error *err);
+/* The record's text, and its strict parser: for this digest and a disk of size bytes only
+ * (exposed for unit tests). Parse: 0, -EBADMSG for anything malformed, -ENOMEM. */
+char *cache_disk_record_format(const char *digest, const struct cache_disk *d);
+int cache_disk_record_parse(const char *text, size_t len, const char *digest, uint64_t size, struct cache_disk *d);
+/* The largest record a disk of size bytes can have: larger files are not read. */
+uint64_t cache_disk_record_max(uint64_t size);
 
 /* mkdir -p with 0700 folders. 0 or -errno. */
 int cache_make_dirs(const char *path);
 /* Write buf to dirfd/name atomically (temporary + rename). Returns 0 or -errno. */
 int cache_write_file(int dirfd, const char *name, const void *buf, size_t len);
+/* The same with fsync before the rename: the file is on disk once it has its name. */
+int cache_write_file_durable(int dirfd, const char *name, const void *buf, size_t len);
+/* A temporary's name in the cache (.tmp-<random>, which prune's sweep recognises), or NULL. */
+char *cache_tmp_name(void);
 /* Set a file's mtime (its last use) to now. */
 void cache_touch(int dirfd, const char *name);
 

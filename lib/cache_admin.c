@@ -378,19 +378,17 @@ VMPULL_PUBLIC int vmpull_cache_verify(const char *cache_dir, vmpull_cache_entrie
   for (size_t i = 0; i < s.n; i++) {
     vmpull_cache_entry *e = &s.v[i];
     int good;
-    if (e->kind == VMPULL_CACHE_BLOB) {
+    if (e->kind == VMPULL_CACHE_BLOB)
       good = cache_blob_verify(c, e->digest);
-      if (good < 0 && good != -ENOENT) {
-        error_set_errno(err, VMPULL_E_IO, -good, "verify %s", e->path);
-        free(bad);
-        scan_free(&s);
-        return -VMPULL_E_IO;
-      }
-    } else if (e->kind == VMPULL_CACHE_DISK) {
-      /* A kept disk has no digest of its own: it must at least be whole. */
-      good = cache_disk_check(c, e->digest);
-    } else {
+    else if (e->kind == VMPULL_CACHE_DISK)
+      good = cache_disk_verify(c, e->digest); /* against the map its record holds */
+    else
       continue; /* partials are checked when they are finished */
+    if (good < 0 && good != -ENOENT) {
+      error_set_errno(err, VMPULL_E_IO, -good, "verify %s", e->path);
+      free(bad);
+      scan_free(&s);
+      return -VMPULL_E_IO;
     }
     if (good == -ENOENT)
       continue;

@@ -242,6 +242,7 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
       .max_size = max_size,
       .progress = &progress,
       .writer_thread = decoder_leaves_a_core(stream, format, &dopts),
+      .chunk_map = pull_cache_keeps_disks(&pc), /* the record a kept disk is checked by */
   };
   __attribute__((cleanup(sink_close))) struct sink sink = SINK_INIT;
   r = sink_open(&sink, out_path, &so, err);
@@ -295,7 +296,7 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   r = sink_commit(&sink, &allocated, err);
   if (r < 0)
     return r;
-  pull_cache_keep_disk(&pc, digest, sink.fd, sink.offset, format_name(format), rs.image_name, tee_bytes(tee));
+  pull_cache_keep_disk(&pc, digest, &sink, format_name(format), rs.image_name, tee_bytes(tee));
   progress.ev.written = sink.offset;
   progress.ev.stage = VMPULL_STAGE_DONE;
   (void)progress_report(&progress, 1, NULL);

@@ -1,23 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "pull_cache.h"
 
-#include "detect.h"
-#include "disk_copy.h"
 #include "error.h"
 #include "http_retry.h"
 #include "lock.h"
 #include "progress.h"
 #include "redact.h"
-#include "sink.h"
 #include "tee.h"
 #include "util.h"
 
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/stat.h>
-
-#define DEFAULT_MACHINE "podman-machine-default"
-#define DEFAULT_MAX_SIZE (1ull << 40)
 
 static void warn(const struct pull_cache *pc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(const struct pull_cache *pc, const char *fmt, ...) {
@@ -27,6 +21,15 @@ static void warn(const struct pull_cache *pc, const char *fmt, ...) {
   va_start(ap, fmt);
   warning_vsend(pc->o->warning, pc->o->warning_data, fmt, ap);
   va_end(ap);
+}
+
+void pull_cache_warn(const struct pull_cache *pc, const char *fmt, ...) {
+  char msg[VMPULL_ERROR_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  warn(pc, "%s", msg);
 }
 
 int pull_cache_init(struct pull_cache *pc, const vmpull_pull_options *o, struct progress_state *progress, int *distrust,
@@ -110,6 +113,7 @@ void pull_cache_done(struct pull_cache *pc) {
   cache_ref_clear(&pc->ref);
   free(pc->want_digest);
   free(pc->hit_digest);
+  free(pc->disk_only);
   *pc = (struct pull_cache)PULL_CACHE_INIT;
 }
 
@@ -206,6 +210,12 @@ static int dup_into(char **slot, const char *v) {
   free(*slot);
   *slot = v ? strdup(v) : NULL;
   return !v || *slot ? 0 : -1;
+}
+
+/* --offline without the bytes: a disk kept from them may still make the output. The pull then
+ * has no source: pull_cache_from_disk checks the disk, and fails the pull if it cannot use it. */
+static int offline_from_kept_disk(struct pull_cache *pc, const char *digest) {
+  return digest && cache_disk_exists(pc->cache, digest) && dup_into(&pc->disk_only, digest) == 0;
 }
 
 /* Start filling the entry from byte 0 with this response (or, when the cache cannot take it, go on without). */
@@ -334,8 +344,11 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
     }
     /* No validator to ask with: only a new download can tell. */
   }
-  if (pc->o->offline)
+  if (pc->o->offline) {
+    if (offline_from_kept_disk(pc, pc->want_digest ? pc->want_digest : ref.key ? ref.digest : NULL))
+      return ref.key ? resp_from_ref(resp, &ref, err) : 0;
     return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", key);
+  }
 
   /* Resume what an earlier pull left in partial/. */
   struct stat st;
@@ -412,8 +425,11 @@ int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob
       return r;
     error_clear(err);
   }
-  if (pc->o->offline)
+  if (pc->o->offline) {
+    if (offline_from_kept_disk(pc, digest))
+      return 0;
     return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", what);
+  }
   _cleanup_free_ char *key = xasprintf("blob %s", digest);
   if (!key)
     return error_oom(err);
@@ -643,104 +659,6 @@ int pull_cache_commit(struct pull_cache *pc, const char *digest, vmpull_error *e
   if (r < 0)
     warn(pc, "could not keep the download in the cache: %s", cerr.message);
   return 0;
-}
-
-/* ---- keep_uncompressed ---- */
-
-static int format_by_name(const char *name, enum format *out) {
-  for (int f = FORMAT_NONE; f <= FORMAT_ZIP; f++) {
-    if (strcmp(format_name((enum format)f), name) == 0) {
-      *out = (enum format)f;
-      return 0;
-    }
-  }
-  return -1;
-}
-
-int pull_cache_from_disk(struct pull_cache *pc, struct resolved *rs, const char *listed_digest,
-                         struct progress_state *progress, vmpull_result *res, vmpull_error *err) {
-  const vmpull_pull_options *o = pc->o;
-  const char *digest = pc->hit_digest ? pc->hit_digest : rs->expected_digest ? rs->expected_digest : pc->want_digest;
-  if (!pc->cache || !digest)
-    return 0;
-  /* Any disagreement is for the normal path to find and report. */
-  const char *wants[] = {rs->expected_digest, o->expected_digest, listed_digest};
-  for (size_t i = 0; i < ARRAY_SIZE(wants); i++)
-    if (wants[i] && strcmp(wants[i], digest) != 0)
-      return 0;
-  _cleanup_close_ int disk_fd = -1;
-  __attribute__((cleanup(cache_disk_clear))) struct cache_disk d = {.size = UINT64_MAX};
-  enum format format;
-  if (!cache_disk_open(pc->cache, digest, &disk_fd, &d) || format_by_name(d.format, &format) < 0)
-    return 0;
-  const char *image_name = rs->tar_layer && d.image_name ? d.image_name : rs->image_name;
-  uint64_t max_size = o->max_size ? o->max_size : DEFAULT_MAX_SIZE;
-  if (d.size > max_size)
-    return error_set(err, VMPULL_E_LIMIT, "output exceeds the size limit of %llu bytes (--max-size)",
-                     (unsigned long long)max_size);
-  /* Stop any transfer the resolver started: these bytes are not needed. */
-  source_free(TAKE_PTR(rs->src));
-
-  _cleanup_free_ char *out_path = NULL;
-  if (o->output) {
-    out_path = strdup(o->output);
-    if (!out_path)
-      return error_oom(err);
-  } else {
-    int r = naming_output_path(o->data_dir, o->machine_name ? o->machine_name : DEFAULT_MACHINE, image_name,
-                               format_suffix(format), &out_path, err);
-    if (r < 0)
-      return r;
-    r = cache_make_dirs(o->data_dir);
-    if (r < 0)
-      return error_set_errno(err, VMPULL_E_IO, -r, "create folder %s", o->data_dir);
-  }
-  struct sink_options so = {.replace = o->replace, .mode = o->mode, .max_size = max_size, .progress = progress};
-  __attribute__((cleanup(sink_close))) struct sink sink = SINK_INIT;
-  int r = sink_open(&sink, out_path, &so, err);
-  if (r < 0)
-    return r;
-  int cloned = 0;
-  r = disk_copy(disk_fd, sink.fd, d.size, &cloned);
-  if (r < 0)
-    return error_set_errno(err, VMPULL_E_IO, -r, "copy the kept disk %s/disks/sha256/%s to %s", pc->cache->dir,
-                           digest + 7, out_path);
-  r = progress_check_cancel(progress, err);
-  if (r < 0)
-    return r;
-  sink.offset = d.size;
-  uint64_t allocated = 0;
-  r = sink_commit(&sink, &allocated, err);
-  if (r < 0)
-    return r;
-  if (progress) {
-    progress->ev.fetched = progress->ev.resumed = d.fetched != UINT64_MAX ? d.fetched : 0;
-    progress->ev.written = d.size;
-    progress->ev.stage = VMPULL_STAGE_DONE;
-    (void)progress_report(progress, 1, NULL);
-  }
-  res->path = TAKE_PTR(out_path);
-  res->format = strdup(d.format);
-  res->digest = strdup(digest);
-  res->image_name = strdup(image_name ? image_name : "");
-  res->content_disposition = TAKE_PTR(rs->content_disposition);
-  res->reference = TAKE_PTR(rs->reference);
-  res->fetched = d.fetched != UINT64_MAX ? d.fetched : 0;
-  res->size = d.size;
-  res->allocated = allocated;
-  if (!res->format || !res->digest || !res->image_name)
-    return error_oom(err);
-  return 1;
-}
-
-void pull_cache_keep_disk(struct pull_cache *pc, const char *digest, int fd, uint64_t size, const char *format,
-                          const char *image_name, uint64_t fetched) {
-  if (!pc->cache || !PULL_OPT(pc->o, keep_uncompressed, 0) || cache_disk_check(pc->cache, digest))
-    return;
-  struct cache_disk d = {.format = (char *)format, .image_name = (char *)image_name, .fetched = fetched, .size = size};
-  vmpull_error cerr;
-  if (cache_disk_store(pc->cache, digest, fd, &d, &cerr) < 0)
-    warn(pc, "could not keep the decoded disk in the cache: %s", cerr.message);
 }
 
 /* ---- documents (manifests) ---- */

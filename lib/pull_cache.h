@@ -36,6 +36,7 @@ struct pull_cache {
   struct cache_ref ref; /* filed at commit: key, validators, content disposition */
 
   char *hit_digest;      /* the bytes come from blobs/sha256/<this> */
+  char *disk_only;       /* --offline, no bytes: only the disk kept from this digest can make the output */
   int used_cached_bytes; /* a cached blob or a partial fed this pull */
   int committed;
 };
@@ -95,15 +96,22 @@ int pull_cache_replay(struct pull_cache *pc, struct byte_source *tee, struct byt
  * something else is an error (the pull is then retried without it). */
 int pull_cache_commit(struct pull_cache *pc, const char *digest, vmpull_error *err);
 
-/* keep_uncompressed: when a decoded disk for the source's digest is cached
- * (and that digest is the one --digest and a checksums list want, when they
- * say), write the output from it (reflink or sparse copy) and fill res. Returns 1
- * done, 0 not applicable, < 0 error. */
+/* keep_uncompressed (lib/pull_cache_disk.c): when a decoded disk for the source's digest is
+ * cached (and that digest is the one --digest and a checksums list want, when they say), write
+ * the output from it (reflink or sparse copy), proving it against its record's map in the same
+ * read, and fill res. A disk that fails is removed with a warning and 0 is returned: the source
+ * is decoded instead (rs->src is only released on success). Without a source (--offline, the
+ * blob is gone) that is an error naming the disk. Returns 1 done, 0 not applicable, < 0 error. */
 int pull_cache_from_disk(struct pull_cache *pc, struct resolved *rs, const char *listed_digest,
                          struct progress_state *progress, vmpull_result *res, vmpull_error *err);
-/* After the output is committed: keep a copy of it (warning on failure). */
-void pull_cache_keep_disk(struct pull_cache *pc, const char *digest, int fd, uint64_t size, const char *format,
+/* Will this pull keep its disk? Then the sink builds the disk's map as it writes (sink_options.chunk_map). */
+int pull_cache_keeps_disks(const struct pull_cache *pc);
+struct sink;
+/* After the output is committed: keep a copy of it with the sink's map (warning on failure). */
+void pull_cache_keep_disk(struct pull_cache *pc, const char *digest, struct sink *sink, const char *format,
                           const char *image_name, uint64_t fetched);
+/* One warning line through the caller's callback. */
+void pull_cache_warn(const struct pull_cache *pc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Options fields added after the first ABI: read them only when the caller's struct has them. */
 #define PULL_OPT(o, field, dflt)                                                                                       \

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "sink.h"
 
+#include "disk_map.h"
 #include "error.h"
 #include "progress.h"
 #include "util.h"
@@ -92,6 +93,9 @@ static void remove_stale_temporaries(int dirfd, const char *base) {
 static void writer_start(struct sink *s);
 
 static int sink_buffers_init(struct sink *s, vmpull_error *err) {
+  /* Without it (out of memory) only keeping the disk fails later (sink_take_map). */
+  if (s->o.chunk_map)
+    s->map = disk_map_builder_new();
   writer_start(s);
   if (s->w)
     return 0;
@@ -173,9 +177,10 @@ int sink_open(struct sink *s, const char *path, const struct sink_options *o, vm
   return sink_buffers_init(s, err);
 }
 
-/* Write whole blocks at file offset off (block aligned): zero blocks become holes. */
+/* Write whole blocks at file offset off (block aligned): zero blocks become holes. The chunk
+ * map, when asked for, takes the same runs: only data runs are hashed. */
 static int write_blocks(struct sink *s, const uint8_t *buf, size_t len, uint64_t off, vmpull_error *err) {
-  size_t run_start = 0;
+  size_t run_start = 0, mapped = 0;
   int in_run = 0;
   for (size_t i = 0; i <= len; i += SINK_BLOCK) {
     int zero = i < len && sink_block_is_zero(buf + i);
@@ -187,6 +192,11 @@ static int write_blocks(struct sink *s, const uint8_t *buf, size_t len, uint64_t
       continue;
     }
     if (in_run) {
+      if (s->map) {
+        disk_map_add(s->map, buf + mapped, run_start - mapped, 1);
+        disk_map_add(s->map, buf + run_start, i - run_start, 0);
+        mapped = i;
+      }
       int r = pwrite_all(s->fd, buf + run_start, i - run_start, off + run_start);
       if (r < 0)
         return error_set_errno(err, VMPULL_E_IO, -r, "write %s", s->path);
@@ -194,6 +204,8 @@ static int write_blocks(struct sink *s, const uint8_t *buf, size_t len, uint64_t
       in_run = 0;
     }
   }
+  if (s->map)
+    disk_map_add(s->map, buf + mapped, len - mapped, 1);
   return 0;
 }
 
@@ -412,6 +424,8 @@ int sink_commit(struct sink *s, uint64_t *allocated, vmpull_error *err) {
         return error_set_errno(err, VMPULL_E_IO, -r, "write %s", s->path);
       s->data_bytes += n;
     }
+    if (s->map)
+      disk_map_add(s->map, s->pending, n, zero);
     s->pending_len = 0;
   }
   if (ftruncate(s->fd, (off_t)s->offset) < 0)
@@ -478,8 +492,25 @@ int sink_commit(struct sink *s, uint64_t *allocated, vmpull_error *err) {
   return 0;
 }
 
+int sink_take_map(struct sink *s, struct disk_map *out) {
+  *out = (struct disk_map){0};
+  if (!s->map)
+    return s->o.chunk_map ? -ENOMEM : -ENOENT;
+  if (!s->committed)
+    return -EINVAL;
+  int r = disk_map_builder_finish(s->map, out);
+  if (r == 0 && out->size != s->offset) {
+    disk_map_clear(out);
+    r = -EIO;
+  }
+  disk_map_builder_free(s->map);
+  s->map = NULL;
+  return r;
+}
+
 void sink_close(struct sink *s) {
   writer_stop(s, 1, NULL);
+  disk_map_builder_free(s->map);
   free(s->buf);
   if (s->tmp_name && s->dirfd >= 0)
     unlinkat(s->dirfd, s->tmp_name, 0);

@@ -33,9 +33,12 @@ struct sink_options {
    * messages only. */
   int in_folder;
   int folder_fd;
+  int chunk_map;                   /* build a disk_map of what is written (a disk to keep) */
 };
 
 struct sink_writer; /* the writer thread's queue (sink.c) */
+struct disk_map;
+struct disk_map_builder;
 
 struct sink {
   int dirfd;
@@ -51,9 +54,10 @@ struct sink {
   uint64_t writeback_from; /* writeback was started for everything before this offset */
   struct sink_options o;
   int committed;
-  uint64_t accepted;     /* bytes handed to the sink (offset trails it while the writer works) */
-  struct sink_writer *w; /* NULL: writes happen on the caller's thread */
-  uint8_t *buf;          /* without a writer: the one buffer sink_buffer() hands out */
+  uint64_t accepted;            /* bytes handed to the sink (offset trails it while the writer works) */
+  struct sink_writer *w;        /* NULL: writes happen on the caller's thread */
+  uint8_t *buf;                 /* without a writer: the one buffer sink_buffer() hands out */
+  struct disk_map_builder *map; /* with o.chunk_map: fed by the writer, in order */
 };
 
 #define SINK_INIT                                                                                                      \
@@ -72,6 +76,9 @@ int sink_write(struct sink *s, const uint8_t *buf, size_t len, vmpull_error *err
 void sink_declare_size(struct sink *s, uint64_t size);
 /* ftruncate to size, fsync, link into place; fills allocated bytes. */
 int sink_commit(struct sink *s, uint64_t *allocated, vmpull_error *err);
+/* After a commit with o.chunk_map: the map of the file as written (lib/disk_map.h). 0, or
+ * -errno when it could not be built (the file itself is fine). */
+int sink_take_map(struct sink *s, struct disk_map *out);
 /* Drop everything that was written (also after a successful commit: only frees). */
 void sink_close(struct sink *s);
 

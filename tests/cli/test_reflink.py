@@ -64,3 +64,34 @@ def test_second_machine_is_a_reflink_of_the_kept_disk(xfs, nginx):
     with open(out, "r+b") as f:
         f.write(b"changed")
     assert kept.read_bytes() == raw
+
+
+@pytest.mark.parametrize("damage", ["flipped-bytes", "data-in-a-zero-chunk", "all-zero"])
+def test_damaged_kept_disk_is_caught_in_the_clone(xfs, nginx, damage):
+    """On a filesystem that clones, the reuse is the clone plus one read of its data chunks: a
+    kept disk that changed since it was kept is caught there too, and the source decoded again."""
+    rng = random.Random(12)
+    raw = rng.randbytes(4 << 20) + bytes(8 << 20) + rng.randbytes(1 << 20)
+    (nginx.root / f"damaged-{damage}.raw.gz").write_bytes(gzip.compress(raw, compresslevel=1))
+    src = nginx.url(f"damaged-{damage}.raw.gz")
+    cache, machines = xfs / "cache", xfs / "machines"
+    first = run_vmpull("pull", "-q", "--json", "--cache-dir", cache, "--keep-uncompressed", "--data-dir", machines,
+                       "-n", "first", src)
+    assert first.rc == 0, first
+    kept = cache / "disks" / "sha256" / first.json["digest"].split(":")[1]
+    with open(kept, "r+b") as f:
+        if damage == "flipped-bytes":
+            f.seek(2 << 20)
+            f.write(b"tampered")
+        elif damage == "data-in-a-zero-chunk":
+            f.seek(7 << 20)
+            f.write(b"\1")
+        else:
+            f.truncate(0)
+            f.truncate(len(raw))
+    second = run_vmpull("pull", "-q", "--json", "--cache-dir", cache, "--data-dir", machines, "-n", "second", src)
+    assert second.rc == 0, second
+    assert Path(second.json["path"]).read_bytes() == raw
+    assert f"kept disk {cache}/disks/sha256/{kept.name}" in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1, second.stderr
+    assert not kept.exists()

@@ -25,9 +25,13 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include "disk_copy.h"
+#include "disk_map.h"
 #include "progress.h"
 #include "sink.h"
 #include "util.h"
+
+#include <openssl/evp.h>
 
 #define MIB (1u << 20)
 
@@ -657,6 +661,56 @@ static void test_bad_paths(void **state) {
   assert_dir_holds(f->dir, NULL);
 }
 
+/* The map the sink builds as it writes: each 1 MiB chunk zero or its sha256, whatever the sizes
+ * of the writes, with or without the writer thread; and the file it wrote checks against it. */
+static void test_chunk_map(void **state) {
+  struct fixture *f = *state;
+  size_t len, data_len;
+  uint8_t *img = make_image(&len, &data_len);
+  static const size_t chunks[] = {SINK_BUFFER_SIZE, 1000, 4096 * 3 + 5};
+  for (int writer = 0; writer < 2; writer++) {
+    for (size_t c = 0; c < ARRAY_SIZE(chunks); c++) {
+      struct sink s = SINK_INIT;
+      struct sink_options o = {.max_size = UINT64_MAX, .writer_thread = writer, .chunk_map = 1};
+      vmpull_error err = {0};
+      assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+      feed(&s, img, len, &chunks[c], 1);
+      commit_ok(&s, NULL);
+      struct disk_map m;
+      assert_int_equal(sink_take_map(&s, &m), 0);
+      assert_int_equal(m.size, len);
+      assert_int_equal(m.count, 10);
+      for (uint64_t i = 0; i < m.count; i++) {
+        size_t off = (size_t)i * DISK_MAP_CHUNK, n = MIN((size_t)DISK_MAP_CHUNK, len - off);
+        int zero = disk_map_is_zero(img + off, n);
+        if (m.zero[i] != zero)
+          fail_msg("chunk %llu: map says %s", (unsigned long long)i, m.zero[i] ? "zero" : "data");
+        unsigned char want[EVP_MAX_MD_SIZE];
+        unsigned want_len = 0;
+        assert_int_equal(EVP_Digest(img + off, n, want, &want_len, EVP_sha256(), NULL), 1);
+        if (!zero)
+          assert_memory_equal(m.sha256 + i * DISK_MAP_SHA256, want, DISK_MAP_SHA256);
+      }
+      uint64_t bad = 0;
+      assert_int_equal(disk_copy_checked(s.fd, -1, &m, NULL, NULL, &bad), 0);
+      disk_map_clear(&m);
+      sink_close(&s);
+      assert_int_equal(unlink(f->path), 0);
+    }
+  }
+  /* Not asked for: none. */
+  struct sink s = SINK_INIT;
+  struct sink_options o = {.max_size = UINT64_MAX};
+  vmpull_error err = {0};
+  assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
+  feed(&s, img, len, chunks, 1);
+  commit_ok(&s, NULL);
+  struct disk_map m;
+  assert_int_equal(sink_take_map(&s, &m), -ENOENT);
+  sink_close(&s);
+  free(img);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_block_is_zero),
@@ -676,6 +730,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_replace_non_file_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stale_temporaries, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_paths, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_chunk_map, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
