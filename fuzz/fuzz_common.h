@@ -3,7 +3,7 @@
 #ifndef VMPULL_FUZZ_COMMON_H
 #define VMPULL_FUZZ_COMMON_H
 
-#include "source.h"
+#include "pipeline/source.h"
 
 #include <stddef.h>
 #include <stdint.h>

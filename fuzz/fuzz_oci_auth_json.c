@@ -4,8 +4,8 @@
  * helper's answer and a token endpoint's answer. None of it may reach an error message.
  */
 #include "fuzz_common.h"
-#include "oci_auth.h"
-#include "util.h"
+#include "oci/oci_auth.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>

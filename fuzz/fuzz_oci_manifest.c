@@ -6,10 +6,10 @@
  * disktype selection and annotations are all reached. Each document is also
  * parsed and selected from on its own.
  */
-#include "error.h"
+#include "base/error.h"
 #include "fuzz_common.h"
-#include "oci_manifest.h"
-#include "util.h"
+#include "oci/oci_manifest.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,9 +5,9 @@
  * to the same thing, and every part must be free of control characters.
  */
 #include "fuzz_common.h"
-#include "oci_digest.h"
-#include "oci_ref.h"
-#include "util.h"
+#include "oci/oci_digest.h"
+#include "oci/oci_ref.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,8 +5,8 @@
  * Whatever the name, the output path must stay a direct child of the data folder.
  */
 #include "fuzz_common.h"
-#include "resolve.h"
-#include "util.h"
+#include "resolve/resolve.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>

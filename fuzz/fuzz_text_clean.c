@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The one cleaning of outside text (lib/error.c) and the error model around it: any bytes, as a
+ * The one cleaning of outside text (lib/base/error.c) and the error model around it: any bytes, as a
  * message argument, a wrapped context and a warning. Whatever comes out is valid UTF-8 with no C0,
  * DEL or C1 control, cleaning it again changes nothing, and a message too long for its buffer
  * keeps its end.
  */
-#include "error.h"
+#include "base/error.h"
 #include "fuzz_common.h"
-#include "util.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>

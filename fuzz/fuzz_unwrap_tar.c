@@ -4,9 +4,9 @@
  * one file and read it to the end. A name it hands out must be a plain base name.
  */
 #include "fuzz_common.h"
-#include "resolve.h"
-#include "unwrap_tar.h"
-#include "util.h"
+#include "resolve/resolve.h"
+#include "pipeline/unwrap_tar.h"
+#include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>

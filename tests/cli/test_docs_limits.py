@@ -37,16 +37,16 @@ def limits_table():
 
 # row -> what its value cell must say, from the code
 EXPECTED = {
-    "decompressed output": lambda: f"default {size(constant('lib/pull.c', 'DEFAULT_MAX_SIZE'))}",
-    "decoder memory (LZMA dictionary, zstd window)": lambda: size(constant("lib/decode.h", "DECODE_MEMLIMIT")),
-    "manifest / index JSON": lambda: size(constant("lib/oci_manifest.h", "OCI_DOC_MAX")),
-    "Fedora CoreOS stream JSON": lambda: size(constant("lib/resolve_fcos.c", "STREAM_MAX_BODY")),
-    "index entries / manifest layers": lambda: str(constant("lib/oci_manifest.h", "OCI_ENTRIES_MAX")),
-    "index nesting": lambda: f"{constant('lib/oci_manifest.h', 'OCI_NESTING_MAX')} below the first index",
-    "`WWW-Authenticate`": lambda: size(constant("lib/oci_auth.c", "CHALLENGE_MAX")),
-    "auth file / helper answer": lambda: (f"{size(constant('lib/oci_auth.c', 'AUTH_FILE_MAX'))} / "
-                                          f"{size(constant('lib/oci_auth.c', 'HELPER_ANSWER_MAX'))}"),
-    "SHA256SUMS": lambda: size(constant("lib/checksums.c", "CHECKSUMS_MAX")),
+    "decompressed output": lambda: f"default {size(constant('lib/api/pull.c', 'DEFAULT_MAX_SIZE'))}",
+    "decoder memory (LZMA dictionary, zstd window)": lambda: size(constant("lib/pipeline/decode.h", "DECODE_MEMLIMIT")),
+    "manifest / index JSON": lambda: size(constant("lib/oci/oci_manifest.h", "OCI_DOC_MAX")),
+    "Fedora CoreOS stream JSON": lambda: size(constant("lib/resolve/resolve_fcos.c", "STREAM_MAX_BODY")),
+    "index entries / manifest layers": lambda: str(constant("lib/oci/oci_manifest.h", "OCI_ENTRIES_MAX")),
+    "index nesting": lambda: f"{constant('lib/oci/oci_manifest.h', 'OCI_NESTING_MAX')} below the first index",
+    "`WWW-Authenticate`": lambda: size(constant("lib/oci/oci_auth.c", "CHALLENGE_MAX")),
+    "auth file / helper answer": lambda: (f"{size(constant('lib/oci/oci_auth.c', 'AUTH_FILE_MAX'))} / "
+                                          f"{size(constant('lib/oci/oci_auth.c', 'HELPER_ANSWER_MAX'))}"),
+    "SHA256SUMS": lambda: size(constant("lib/resolve/checksums.c", "CHECKSUMS_MAX")),
 }
 
 
@@ -61,7 +61,7 @@ def test_limits_said_in_prose_match_the_code():
     security = (ROOT / "docs" / "SECURITY.md").read_text()
     readme = (ROOT / "README.md").read_text()
     assert f"an error message is at most {size(constant('include/vmpull.h', 'VMPULL_ERROR_MAX'))}" in security
-    assert f"central directory\n(read to check each entry's type) over {size(constant('lib/decode_zip.c', 'CENTRAL_DIR_MAX'))}" \
+    assert f"central directory\n(read to check each entry's type) over {size(constant('lib/pipeline/decode_zip.c', 'CENTRAL_DIR_MAX'))}" \
         in security
-    assert f"documents over {size(constant('lib/oci_manifest.h', 'OCI_DOC_MAX'))}" in readme
-    assert f"Stream metadata over {size(constant('lib/resolve_fcos.c', 'STREAM_MAX_BODY'))} is refused" in readme
+    assert f"documents over {size(constant('lib/oci/oci_manifest.h', 'OCI_DOC_MAX'))}" in readme
+    assert f"Stream metadata over {size(constant('lib/resolve/resolve_fcos.c', 'STREAM_MAX_BODY'))} is refused" in readme

@@ -67,7 +67,7 @@ def test_endless_zstd_stream_stops_at_max_size(tmp_path, env):
 
 def test_content_length_over_max_size_fails_before_the_body(faults, tmp_path, env):
     """The server announces 3 MiB and then sends nothing: only a check on Content-Length can end
-    the pull (--max-size 1M allows a source of at most 1M + 1% + 1 MiB, see lib/pull.c)."""
+    the pull (--max-size 1M allows a source of at most 1M + 1% + 1 MiB, see lib/api/pull.c)."""
     faults.serve("announced-3m.raw", bytes(3 * MIB))
     url = faults.url("stall/0", "announced-3m.raw")
     out_dir = tmp_path / "out"

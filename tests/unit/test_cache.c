@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The cache's pure parts: stream metadata selection (lib/fcos_stream.c), the retry policy
- * (lib/http_retry.c), the store's refs and blobs (lib/cache.c) and entry locks (lib/lock.c). */
+/* The cache's pure parts: stream metadata selection (lib/resolve/fcos_stream.c), the retry policy
+ * (lib/net/http_retry.c), the store's refs and blobs (lib/store/cache.c) and entry locks (lib/store/lock.c). */
 /* cmocka.h needs these headers before it. */
 /* clang-format off */
 #include <setjmp.h>
@@ -12,11 +12,11 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "cache.h"
-#include "fcos_stream.h"
-#include "http_retry.h"
-#include "lock.h"
-#include "util.h"
+#include "store/cache.h"
+#include "resolve/fcos_stream.h"
+#include "net/http_retry.h"
+#include "store/lock.h"
+#include "base/util.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

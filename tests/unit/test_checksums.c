@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* --checksums list parsing (lib/checksums.c): every line form, armour, and the lookup rules. */
+/* --checksums list parsing (lib/resolve/checksums.c): every line form, armour, and the lookup rules. */
 /* cmocka.h needs these headers before it. */
 /* clang-format off */
 #include <setjmp.h>
@@ -11,8 +11,8 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "checksums.h"
-#include "util.h"
+#include "resolve/checksums.h"
+#include "base/util.h"
 
 #define A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Source classification, image file names and the output naming rule (lib/resolve_source.c). */
+/* Source classification, image file names and the output naming rule (lib/resolve/resolve.c). */
 /* cmocka.h needs these headers before it. */
 /* clang-format off */
 #include <setjmp.h>
@@ -12,8 +12,8 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "resolve.h"
-#include "util.h"
+#include "resolve/resolve.h"
+#include "base/util.h"
 
 static void test_classify_table(void **state) {
   (void)state;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Format detection (lib/detect.c): magic bytes first, then the suffix rules. */
+/* Format detection (lib/pipeline/detect.c): magic bytes first, then the suffix rules. */
 /* cmocka.h needs these headers before it. */
 /* clang-format off */
 #include <setjmp.h>
@@ -11,8 +11,8 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "detect.h"
-#include "util.h"
+#include "pipeline/detect.h"
+#include "base/util.h"
 
 static const uint8_t xz_magic[] = {0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00, 0x00, 0x04};
 static const uint8_t gz_magic[] = {0x1F, 0x8B, 0x08, 0x00};

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A kept disk's map and record (lib/disk_map.c, lib/cache_disk.c) and the check that proves a
- * kept disk against them while copying it (lib/disk_copy.c): the text forms parse strictly and
+/* A kept disk's map and record (lib/pipeline/disk_map.c, lib/store/cache_disk.c) and the check that proves a
+ * kept disk against them while copying it (lib/store/disk_copy.c): the text forms parse strictly and
  * only as written, and every kind of change to the disk is caught at the chunk where it is. */
 /* cmocka.h needs these headers before it. */
 /* clang-format off */
@@ -13,10 +13,10 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "cache.h"
-#include "disk_copy.h"
-#include "disk_map.h"
-#include "util.h"
+#include "store/cache.h"
+#include "store/disk_copy.h"
+#include "pipeline/disk_map.h"
+#include "base/util.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

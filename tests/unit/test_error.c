@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The error model (lib/error.c): the one cleaning of outside text, and long messages cut in the middle. */
+/* The error model (lib/base/error.c): the one cleaning of outside text, and long messages cut in the middle. */
 /* clang-format off */
 /* cmocka.h needs these first */
 #include <setjmp.h>
@@ -11,8 +11,8 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "error.h"
-#include "util.h"
+#include "base/error.h"
+#include "base/util.h"
 
 #include <errno.h>
 

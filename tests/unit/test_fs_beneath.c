@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* lib/fs_beneath.c: paths below a folder never pass through a symbolic link, never leave it, and
+/* lib/base/fs_beneath.c: paths below a folder never pass through a symbolic link, never leave it, and
  * a FIFO is refused without blocking. Every case runs twice: through openat2 (where the kernel
  * has it; valgrind does not, so under `make check-valgrind` both runs walk) and through the
  * per-component walk that stands in for it. */
@@ -14,8 +14,8 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "fs_beneath.h"
-#include "util.h"
+#include "base/fs_beneath.h"
+#include "base/util.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>

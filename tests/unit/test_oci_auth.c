@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Registry auth parsing (lib/oci_auth.c): WWW-Authenticate challenges, auth files, helper and token answers. */
+/* Registry auth parsing (lib/oci/oci_auth.c): WWW-Authenticate challenges, auth files, helper and token answers. */
 /* clang-format off */
 /* cmocka.h needs these first */
 #include <setjmp.h>
@@ -11,8 +11,8 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "oci_auth.h"
-#include "util.h"
+#include "oci/oci_auth.h"
+#include "base/util.h"
 
 static void test_challenges(void **state) {
   (void)state;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Index/manifest parsing, entry selection and the walk (lib/oci_manifest.c), on documents built here
+/* Index/manifest parsing, entry selection and the walk (lib/oci/oci_manifest.c), on documents built here
  * and on the OCI image-spec's own examples and schema fixtures (../shared/corpora/oci-image-spec). */
 /* clang-format off */
 /* cmocka.h needs these first */
@@ -12,10 +12,10 @@
 #include <string.h>
 #include <cmocka.h>
 /* clang-format on */
-#include "error.h"
-#include "oci_digest.h"
-#include "oci_manifest.h"
-#include "util.h"
+#include "base/error.h"
+#include "oci/oci_digest.h"
+#include "oci/oci_manifest.h"
+#include "base/util.h"
 
 #include <json-c/json.h>
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Registry mirrors (lib/oci_mirror.c): which endpoints a docker:// reference is fetched from, in order. */
+/* Registry mirrors (lib/oci/oci_mirror.c): which endpoints a docker:// reference is fetched from, in order. */
 /* clang-format off */
 /* cmocka.h needs these first */
 #include <setjmp.h>
@@ -11,9 +11,9 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "oci_mirror.h"
-#include "oci_ref.h"
-#include "util.h"
+#include "oci/oci_mirror.h"
+#include "oci/oci_ref.h"
+#include "base/util.h"
 
 #define SHA256_A                                                                                                       \
   "sha256:"                                                                                                            \

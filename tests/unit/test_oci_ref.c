@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* OCI source references (lib/oci_ref.c): oci-dir://PATH[:REF], docker:// with Docker Hub rules, the default image. */
+/* OCI source references (lib/oci/oci_ref.c): oci-dir://PATH[:REF], docker:// with Docker Hub rules, the default image. */
 /* clang-format off */
 /* cmocka.h needs these first */
 #include <setjmp.h>
@@ -11,10 +11,10 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "oci_digest.h"
-#include "oci_ref.h"
-#include "redact.h"
-#include "util.h"
+#include "oci/oci_digest.h"
+#include "oci/oci_ref.h"
+#include "base/redact.h"
+#include "base/util.h"
 
 #define SHA256_A                                                                                                       \
   "sha256:"                                                                                                            \

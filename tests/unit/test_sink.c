@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The sparse, atomic sink (lib/sink.c), on real files in a fresh folder:
+ * The sparse, atomic sink (lib/pipeline/sink.c), on real files in a fresh folder:
  * content identical, holes where zeros were, exact final size, and nothing
  * under the final name (nor any temporary) unless commit succeeded.
  */
@@ -25,11 +25,11 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "disk_copy.h"
-#include "disk_map.h"
-#include "progress.h"
-#include "sink.h"
-#include "util.h"
+#include "store/disk_copy.h"
+#include "pipeline/disk_map.h"
+#include "base/progress.h"
+#include "pipeline/sink.h"
+#include "base/util.h"
 
 #include <openssl/evp.h>
 

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vmpull_inspect(): the resolve half of a pull, reported instead of run. The
+ * same store, walk and layer choice as pull; the layer is opened only to peek
+ * at its first bytes (a tar's entry name, the compression), so the output
+ * path shown is the one pull would write.
+ */
+#include "pipeline/detect.h"
+#include "base/error.h"
+#include "api/call_check.h"
+#include "base/json_util.h"
+#include "oci/oci_store.h"
+#include "base/redact.h"
+#include "pipeline/unwrap_tar.h"
+#include "base/util.h"
+
+struct inspect_ctx {
+  const vmpull_pull_options *o;
+  struct oci_store *store;
+  json_object *entries;       /* --all */
+  const char *selected_layer; /* what pull would choose (--all), or NULL */
+  const char *selected_manifest;
+  char *index_digest; /* the walk's first index, the same for every entry (--all) */
+};
+
+/* Open the layer as pull would and look at the start: file name and format, hence the output path. */
+static int peek_layer(struct inspect_ctx *c, const struct oci_target *t, json_object *e, vmpull_error *err) {
+  __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX};
+  int r = oci_resolve_target(c->store, t, &rs, err);
+  if (r < 0)
+    return r;
+  struct byte_source *content = TAKE_PTR(rs.src);
+  if (rs.tar_layer) {
+    r = unwrap_tar_layer(&content, &rs.image_name, rs.display, err);
+    if (r < 0)
+      return r;
+  }
+  _cleanup_source_ struct byte_source *stream = NULL;
+  enum format format;
+  r = detect_source(content, rs.image_name, &stream, &format, err);
+  if (r < 0)
+    return r;
+  _cleanup_free_ char *out_path = NULL;
+  r = pull_output_path(c->o, rs.image_name, format_suffix(format), &out_path, err);
+  if (r < 0)
+    return r;
+  json_object_object_add(e, "file_name", json_result_string(rs.image_name));
+  json_object_object_add(e, "format", json_result_string(format_name(format)));
+  json_object_object_add(e, "output_path", json_result_string(out_path));
+  json_object_object_add(e, "pinned_reference", json_result_string(rs.reference));
+  return 0;
+}
+
+static int describe(struct inspect_ctx *c, const struct oci_target *t, json_object *e, vmpull_error *err) {
+  json_object_object_add(e, "index_digest", json_result_string(t->index_digest));
+  json_object_object_add(e, "manifest_digest", json_result_string(t->manifest_digest));
+  json_object *platform = NULL;
+  if (t->entry.architecture || t->entry.os) {
+    platform = json_object_new_object();
+    json_object_object_add(platform, "os", json_result_string(t->entry.os));
+    json_object_object_add(platform, "architecture", json_result_string(t->entry.architecture));
+    json_object_object_add(platform, "variant", json_result_string(t->entry.variant));
+  }
+  json_object_object_add(e, "platform", platform);
+  json_object_object_add(e, "disktype", json_result_string(t->entry.disktype));
+  json_object_object_add(e, "layer_digest", json_result_string(t->layer.digest));
+  json_object_object_add(e, "size", json_object_new_int64((int64_t)t->layer.size));
+  json_object_object_add(e, "media_type", json_result_string(t->layer.media_type));
+  json_object_object_add(e, "tar_layer", json_object_new_boolean(t->tar_layer));
+  return peek_layer(c, t, e, err);
+}
+
+static int on_target(void *userdata, const struct oci_target *t, vmpull_error *err) {
+  struct inspect_ctx *c = userdata;
+  json_object *e = json_object_new_object();
+  if (!e)
+    return error_oom(err);
+  json_object_array_add(c->entries, e);
+  int r = describe(c, t, e, err);
+  if (r < 0)
+    return r;
+  /* The per-entry index digest is the same as the top-level one. */
+  json_object_object_del(e, "index_digest");
+  if (!c->index_digest && t->index_digest && !(c->index_digest = strdup(t->index_digest)))
+    return error_oom(err);
+  int selected = c->selected_layer && !strcmp(c->selected_layer, t->layer.digest) &&
+                 !strcmp(c->selected_manifest, t->manifest_digest);
+  json_object_object_add(e, "selected", json_object_new_boolean(selected));
+  return 0;
+}
+
+static void inspect_ctx_clear(struct inspect_ctx *c) {
+  free(c->index_digest);
+}
+
+static int inspect_run(const vmpull_pull_options *o, unsigned flags, char **json, vmpull_error *err) {
+  int r = output_options_check(o, err);
+  if (r < 0)
+    return r;
+  _cleanup_oci_store_ struct oci_store *store = NULL;
+  r = oci_store_open(o, &store, err);
+  if (r < 0)
+    return r;
+  __attribute__((cleanup(inspect_ctx_clear))) struct inspect_ctx c = {.o = o, .store = store};
+  _cleanup_json_ json_object *root = json_object_new_object();
+  if (!root)
+    return error_oom(err);
+  json_object_object_add(root, "reference", json_result_string(store->display));
+  if (store->mirror) /* docker:// answered by a registry mirror (oci_mirror.h) */
+    json_object_object_add(root, "mirror", json_result_string(store->mirror));
+
+  __attribute__((cleanup(oci_target_clear))) struct oci_target chosen = {0};
+  if (!(flags & VMPULL_INSPECT_ALL)) {
+    r = oci_walk_one(&store->walk, &chosen, err);
+    if (r < 0)
+      return r;
+    r = describe(&c, &chosen, root, err);
+    if (r < 0)
+      return r;
+  } else {
+    /* Which entry pull would take, if any (no match is fine for a listing). */
+    vmpull_error ignored;
+    if (oci_walk_one(&store->walk, &chosen, &ignored) == 0) {
+      c.selected_layer = chosen.layer.digest;
+      c.selected_manifest = chosen.manifest_digest;
+    }
+    json_object_object_add(root, "index_digest", NULL); /* filled below, listed first */
+    c.entries = json_object_new_array();
+    if (!c.entries)
+      return error_oom(err);
+    json_object_object_add(root, "entries", c.entries);
+    r = oci_walk_all(&store->walk, on_target, &c, err);
+    if (r < 0)
+      return r;
+    json_object_object_add(root, "index_digest", json_result_string(c.index_digest));
+  }
+  *json = json_text_dup(root);
+  if (!*json)
+    return error_oom(err);
+  return 0;
+}
+
+VMPULL_PUBLIC int vmpull_inspect(const vmpull_pull_options *opts, unsigned flags, char **json, vmpull_error *err) {
+  vmpull_error ignored;
+  if (!err)
+    err = &ignored;
+  error_clear(err);
+  if (json)
+    *json = NULL;
+  int r = public_call_check("vmpull_inspect", opts, json, flags, VMPULL_INSPECT_ALL, err);
+  if (r < 0)
+    return r;
+  _cleanup_free_ char *shown = redact_source(opts->source ? opts->source : "");
+  r = inspect_run(opts, flags, json, err);
+  if (r < 0) {
+    free(*json);
+    *json = NULL;
+    return error_wrap(err, "inspect %s", shown ? shown : "source");
+  }
+  error_clear(err); /* a recovered failure on the way (https before plain http) is not the outcome */
+  return 0;
+}

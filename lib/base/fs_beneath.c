@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "base/fs_beneath.h"
+
+#include "base/error.h"
+#include "base/util.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+
+/* 1: openat2 is known to be missing (ENOSYS once is ENOSYS for the life of the process). */
+static int no_openat2;
+static int forced_fallback;
+
+void beneath_force_fallback(int on) {
+  __atomic_store_n(&forced_fallback, on, __ATOMIC_RELAXED);
+}
+
+static int use_openat2(void) {
+  return !__atomic_load_n(&forced_fallback, __ATOMIC_RELAXED) && !__atomic_load_n(&no_openat2, __ATOMIC_RELAXED);
+}
+
+static int is_link(int dirfd, const char *name) {
+  struct stat st;
+  return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+}
+
+/* openat2's answer: an fd, -errno, or -ENOSYS when the caller must walk instead. */
+static int open_resolved(int dirfd, const char *path, int flags, mode_t mode) {
+  int creates = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
+  struct open_how how = {
+      .flags = (uint64_t)(flags | O_CLOEXEC),
+      .mode = creates ? mode : 0, /* openat2 refuses a mode it would not use */
+      .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
+  };
+  for (int attempt = 0; attempt < 16; attempt++) {
+    long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+    if (fd >= 0)
+      return (int)fd;
+    /* EAGAIN: a rename raced the lookup, which RESOLVE_BENEATH does not let pass unchecked. */
+    if (errno == EAGAIN || errno == EINTR)
+      continue;
+    if (errno == ENOSYS)
+      __atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
+    return errno == EPERM ? -ENOSYS : -errno; /* EPERM: a seccomp filter; a real EPERM comes back from the walk */
+  }
+  return -EAGAIN;
+}
+
+/* A folder on the way, entered without following a link: -ELOOP for a link. */
+static int enter(int dirfd, const char *name) {
+  int fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0)
+    return fd;
+  return errno == ENOTDIR && is_link(dirfd, name) ? -ELOOP : -errno;
+}
+
+/* The folder holding path's last component, reached one component at a time; *leaf points into
+ * copy (the last component; "" or "." when path names dirfd itself). Returns a new fd or -errno. */
+static int walk_to_parent(int dirfd, char *copy, char **leaf) {
+  if (copy[0] == '/')
+    return -EXDEV;
+  _cleanup_close_ int cur = openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (cur < 0)
+    return -errno;
+  char *c = copy;
+  for (;;) {
+    char *slash = strchr(c, '/');
+    if (slash)
+      *slash = '\0';
+    if (!strcmp(c, ".."))
+      return -EXDEV;
+    char *rest = slash ? slash + 1 : NULL;
+    while (rest && *rest == '/')
+      rest++;
+    if (!rest || !*rest) {
+      *leaf = c;
+      return TAKE_FD(cur);
+    }
+    if (*c && strcmp(c, ".") != 0) {
+      int fd = enter(cur, c);
+      if (fd < 0)
+        return fd;
+      closep(&cur);
+      cur = fd;
+    }
+    c = rest;
+  }
+}
+
+static int open_walked(int dirfd, const char *path, int flags, mode_t mode) {
+  _cleanup_free_ char *copy = strdup(path);
+  if (!copy)
+    return -ENOMEM;
+  char *leaf = NULL;
+  _cleanup_close_ int parent = walk_to_parent(dirfd, copy, &leaf);
+  if (parent < 0)
+    return parent;
+  const char *name = *leaf ? leaf : ".";
+  _cleanup_close_ int fd = openat(parent, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0)
+    return (errno == ENOTDIR || errno == ELOOP) && is_link(parent, name) ? -ELOOP : -errno;
+  if (flags & O_PATH) {
+    /* O_PATH | O_NOFOLLOW opens a link itself rather than failing. */
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+      return -errno;
+    if (S_ISLNK(st.st_mode))
+      return -ELOOP;
+  }
+  return TAKE_FD(fd);
+}
+
+int beneath_open(int dirfd, const char *path, int flags, mode_t mode) {
+  if (use_openat2()) {
+    int fd = open_resolved(dirfd, path, flags, mode);
+    if (fd != -ENOSYS)
+      return fd;
+  }
+  return open_walked(dirfd, path, flags, mode);
+}
+
+int beneath_open_file(int dirfd, const char *path, struct stat *st) {
+  _cleanup_close_ int fd = beneath_open(dirfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+  if (fd < 0)
+    return fd;
+  struct stat own;
+  if (!st)
+    st = &own;
+  if (fstat(fd, st) < 0)
+    return -errno;
+  if (!S_ISREG(st->st_mode))
+    return -EINVAL;
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+    return -errno;
+  return TAKE_FD(fd);
+}
+
+int beneath_mkdirs(int dirfd, const char *path, mode_t mode, int *created) {
+  if (created)
+    *created = 0;
+  if (path[0] == '/')
+    return -EXDEV;
+  _cleanup_free_ char *copy = strdup(path);
+  if (!copy)
+    return -ENOMEM;
+  _cleanup_close_ int cur = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cur < 0)
+    return -errno;
+  char *save = NULL;
+  for (char *c = strtok_r(copy, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+    if (!strcmp(c, ".."))
+      return -EXDEV;
+    if (!strcmp(c, "."))
+      continue;
+    /* mkdirat never follows a link at the name (EEXIST); the open then refuses it. */
+    int made = mkdirat(cur, c, mode) == 0;
+    if (!made && errno != EEXIST)
+      return -errno;
+    int fd = openat(cur, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+      return errno == ENOTDIR && is_link(cur, c) ? -ELOOP : -errno;
+    closep(&cur);
+    cur = fd;
+    if (created)
+      *created = made;
+  }
+  return TAKE_FD(cur);
+}
+
+/* The folder holding path's last component, by openat2 or by the walk; *leaf as walk_to_parent. */
+static int open_parent(int dirfd, char *copy, char **leaf) {
+  char *slash = strrchr(copy, '/');
+  const char *last = slash ? slash + 1 : NULL;
+  if (!use_openat2() || !slash || slash == copy || !*last || !strcmp(last, ".") || !strcmp(last, ".."))
+    return walk_to_parent(dirfd, copy, leaf);
+  *slash = '\0';
+  int fd = open_resolved(dirfd, copy, O_PATH | O_DIRECTORY, 0);
+  if (fd != -ENOSYS) {
+    *leaf = slash + 1;
+    return fd;
+  }
+  *slash = '/';
+  return walk_to_parent(dirfd, copy, leaf);
+}
+
+int beneath_unlink(int dirfd, const char *path, int flags) {
+  _cleanup_free_ char *copy = strdup(path);
+  if (!copy)
+    return -ENOMEM;
+  char *leaf = NULL;
+  _cleanup_close_ int parent = open_parent(dirfd, copy, &leaf);
+  if (parent < 0)
+    return parent;
+  if (!*leaf)
+    return -EINVAL;
+  return unlinkat(parent, leaf, flags) < 0 ? -errno : 0;
+}
+
+int beneath_stat(int dirfd, const char *path, struct stat *st) {
+  _cleanup_free_ char *copy = strdup(path);
+  if (!copy)
+    return -ENOMEM;
+  char *leaf = NULL;
+  _cleanup_close_ int parent = open_parent(dirfd, copy, &leaf);
+  if (parent < 0)
+    return parent;
+  return fstatat(parent, *leaf ? leaf : ".", st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
+enum culprit { CULPRIT_NONE, CULPRIT_LINK, CULPRIT_NOT_FOLDER, CULPRIT_OUTSIDE };
+
+/* Walk path again to find what stopped it; *len is the length of the prefix that names it. */
+static enum culprit find_culprit(int dirfd, const char *path, size_t *len) {
+  if (path[0] == '/') {
+    *len = strlen(path);
+    return CULPRIT_OUTSIDE;
+  }
+  _cleanup_close_ int cur = openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (cur < 0)
+    return CULPRIT_NONE;
+  size_t at = 0;
+  while (path[at]) {
+    size_t n = strcspn(path + at, "/");
+    char name[NAME_MAX + 1];
+    if (n > NAME_MAX)
+      return CULPRIT_NONE;
+    memcpy(name, path + at, n);
+    name[n] = '\0';
+    *len = at + n;
+    int last = !path[at + n] || !path[at + n + 1];
+    if (!strcmp(name, ".."))
+      return CULPRIT_OUTSIDE;
+    if (n && strcmp(name, ".") != 0) {
+      struct stat st;
+      if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return CULPRIT_NONE;
+      if (S_ISLNK(st.st_mode))
+        return CULPRIT_LINK;
+      if (last)
+        return CULPRIT_NONE;
+      if (!S_ISDIR(st.st_mode))
+        return CULPRIT_NOT_FOLDER;
+      int fd = openat(cur, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0)
+        return CULPRIT_NONE;
+      closep(&cur);
+      cur = fd;
+    }
+    at += n + (path[at + n] == '/');
+  }
+  return CULPRIT_NONE;
+}
+
+int beneath_error(vmpull_error *err, int code, int neg_errno, int dirfd, const char *top, const char *path,
+                  const char *doing) {
+  int e = -neg_errno;
+  if (e == ELOOP || e == EXDEV || e == ENOTDIR) {
+    size_t len = 0;
+    switch (find_culprit(dirfd, path, &len)) {
+    case CULPRIT_LINK:
+      return error_set(err, VMPULL_E_IO, "%s/%.*s is a symbolic link (not followed below %s)", top, (int)len, path,
+                       top);
+    case CULPRIT_NOT_FOLDER: return error_set(err, VMPULL_E_IO, "%s/%.*s is not a folder", top, (int)len, path);
+    case CULPRIT_OUTSIDE: return error_set(err, VMPULL_E_IO, "%s/%s: the path leaves %s", top, path, top);
+    case CULPRIT_NONE:
+      if (e == ELOOP)
+        return error_set(err, VMPULL_E_IO, "%s/%s: a symbolic link on the way (not followed below %s)", top, path, top);
+      break;
+    }
+  }
+  if (e == EINVAL)
+    return error_set(err, VMPULL_E_IO, "%s/%s is not a regular file", top, path);
+  return error_set_errno(err, code, e, "%s %s/%s", doing, top, path);
+}

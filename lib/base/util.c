@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "base/util.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+
+char *xasprintf(const char *fmt, ...) {
+  va_list ap;
+  char *s = NULL;
+  va_start(ap, fmt);
+  int r = vasprintf(&s, fmt, ap);
+  va_end(ap);
+  return r < 0 ? NULL : s;
+}
+
+int ends_with_ci(const char *s, const char *suffix) {
+  size_t ls = strlen(s), lx = strlen(suffix);
+  return ls >= lx && strcasecmp(s + ls - lx, suffix) == 0;
+}
+
+int starts_with(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+void start_writeback(int fd, uint64_t *from, uint64_t end) {
+  if (end - *from < WRITEBACK_STEP)
+    return;
+  (void)sync_file_range(fd, (off_t)*from, (off_t)(end - *from), SYNC_FILE_RANGE_WRITE);
+  *from = end;
+}
+
+int pwrite_all(int fd, const void *buf, size_t len, uint64_t off) {
+  const uint8_t *p = buf;
+  while (len > 0) {
+    ssize_t n = pwrite(fd, p, len, (off_t)off);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return -errno;
+    }
+    p += n;
+    len -= (size_t)n;
+    off += (uint64_t)n;
+  }
+  return 0;
+}
+
+struct wiped_buffer {
+  char *data;
+  size_t cap;
+};
+static void wiped_buffer_free(struct wiped_buffer *b) {
+  secure_zero(b->data, b->cap);
+  free(b->data);
+  b->data = NULL;
+}
+
+int read_file_limited(const char *path, size_t max, char **out, size_t *len) {
+  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  return read_fd_limited(fd, max, out, len);
+}
+
+int read_fd_limited(int fd, size_t max, char **out, size_t *len) {
+  struct stat st;
+  if (fstat(fd, &st) < 0)
+    return -errno;
+  if (S_ISDIR(st.st_mode))
+    return -EISDIR;
+  /* The file may be an auth file: no copy of its bytes is left behind unwiped (no realloc;
+   * a regular file's size is known, so usually one buffer does). */
+  size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size < max ? (size_t)st.st_size + 1 : 4096;
+  size_t used = 0;
+  __attribute__((cleanup(wiped_buffer_free))) struct wiped_buffer b = {.data = malloc(cap + 1), .cap = cap + 1};
+  char *buf = b.data;
+  if (!buf)
+    return -ENOMEM;
+  for (;;) {
+    if (used == cap) {
+      if (cap > max)
+        return -EFBIG;
+      cap *= 2;
+      char *nb = malloc(cap + 1);
+      if (!nb)
+        return -ENOMEM;
+      memcpy(nb, buf, used);
+      wiped_buffer_free(&b);
+      b = (struct wiped_buffer){.data = nb, .cap = cap + 1};
+      buf = nb;
+    }
+    ssize_t n = read(fd, buf + used, cap - used);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return -errno;
+    }
+    if (n == 0)
+      break;
+    used += (size_t)n;
+    if (used > max)
+      return -EFBIG;
+  }
+  buf[used] = '\0';
+  if (len)
+    *len = used;
+  *out = TAKE_PTR(b.data);
+  return 0;
+}
+
+uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}

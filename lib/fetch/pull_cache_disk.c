@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * keep_uncompressed: the output made from a kept disk, and keeping one. A kept disk is only
+ * handed out once it proved to be the bytes the decoder wrote: its record names the source
+ * digest and holds the map the sink recorded while writing it (lib/pipeline/disk_map.h), and the copy
+ * checks every chunk against that map in the one read it makes anyway (disk_copy_checked).
+ */
+#include "pipeline/detect.h"
+#include "store/disk_copy.h"
+#include "base/error.h"
+#include "base/progress.h"
+#include "fetch/pull_cache.h"
+#include "pipeline/sink.h"
+#include "base/util.h"
+
+#include <sys/stat.h>
+
+#define DEFAULT_MAX_SIZE (1ull << 40)
+
+static int format_by_name(const char *name, enum format *out) {
+  for (int f = FORMAT_NONE; f <= FORMAT_ZIP; f++) {
+    if (strcmp(format_name((enum format)f), name) == 0) {
+      *out = (enum format)f;
+      return 0;
+    }
+  }
+  return -1;
+}
+
+/* The kept disk cannot be used: the pull goes on with its source, if it has one. */
+static int without_disk(const struct resolved *rs, vmpull_error *err) {
+  if (rs->src)
+    return 0;
+  return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", rs->display);
+}
+
+/* The kept disk proved bad: it goes, and the source is decoded instead (one warning). */
+static int drop_disk(struct pull_cache *pc, const struct resolved *rs, const char *digest, int fd, const char *why,
+                     vmpull_error *err) {
+  cache_disk_drop(pc->cache, digest, fd);
+  if (!rs->src)
+    return error_set(err, VMPULL_E_CORRUPT,
+                     "kept disk %s/disks/sha256/%s %s (removed it), and its source is not in the cache (--offline)",
+                     pc->cache->dir, digest + 7, why);
+  pull_cache_warn(pc, "kept disk %s/disks/sha256/%s %s; removed it, decoding the source again", pc->cache->dir,
+                  digest + 7, why);
+  return 0;
+}
+
+struct copy_poll {
+  struct progress_state *progress;
+  vmpull_error *err;
+};
+
+static int copy_poll(void *data, uint64_t done) {
+  struct copy_poll *p = data;
+  if (!p->progress)
+    return 0;
+  p->progress->ev.written = done;
+  return progress_report(p->progress, 0, p->err) < 0 ? -ECANCELED : 0;
+}
+
+int pull_cache_from_disk(struct pull_cache *pc, struct resolved *rs, const char *listed_digest,
+                         struct progress_state *progress, vmpull_result *res, vmpull_error *err) {
+  const vmpull_pull_options *o = pc->o;
+  const char *digest = pc->hit_digest        ? pc->hit_digest
+                       : pc->disk_only       ? pc->disk_only
+                       : rs->expected_digest ? rs->expected_digest
+                                             : pc->want_digest;
+  if (!pc->cache || !digest)
+    return without_disk(rs, err);
+  /* Any disagreement is for the normal path to find and report. */
+  const char *wants[] = {rs->expected_digest, o->expected_digest, listed_digest};
+  for (size_t i = 0; i < ARRAY_SIZE(wants); i++)
+    if (wants[i] && strcmp(wants[i], digest) != 0)
+      return without_disk(rs, err);
+  _cleanup_close_ int disk_fd = -1;
+  __attribute__((cleanup(cache_disk_clear))) struct cache_disk d = {.size = UINT64_MAX};
+  enum format format;
+  int r = cache_disk_open(pc->cache, digest, &disk_fd, &d);
+  if (r == 0)
+    return without_disk(rs, err);
+  if (r < 0 || format_by_name(d.format, &format) < 0)
+    return drop_disk(pc, rs, digest, disk_fd, "has no valid record", err);
+  const char *image_name = rs->tar_layer && d.image_name ? d.image_name : rs->image_name;
+  uint64_t max_size = o->max_size ? o->max_size : DEFAULT_MAX_SIZE;
+  if (d.size > max_size)
+    return error_set(err, VMPULL_E_LIMIT, "output exceeds the size limit of %llu bytes (--max-size)",
+                     (unsigned long long)max_size);
+
+  _cleanup_free_ char *out_path = NULL;
+  r = pull_output_path(o, image_name, format_suffix(format), &out_path, err);
+  if (r < 0)
+    return r;
+  if (!o->output) {
+    r = cache_make_dirs(o->data_dir);
+    if (r < 0)
+      return error_set_errno(err, VMPULL_E_IO, -r, "create folder %s", o->data_dir);
+  }
+  struct sink_options so = {.replace = o->replace, .mode = o->mode, .max_size = max_size, .progress = progress};
+  __attribute__((cleanup(sink_close))) struct sink sink = SINK_INIT;
+  r = sink_open(&sink, out_path, &so, err);
+  if (r < 0)
+    return r;
+  /* A clone shares the kept disk's blocks: what is checked is the clone, the file handed out.
+   * Elsewhere each data chunk is checked in the buffer it is copied from. */
+  struct copy_poll poll = {.progress = progress, .err = err};
+  uint64_t bad = UINT64_MAX;
+  if (disk_clone(disk_fd, sink.fd) == 0)
+    r = disk_copy_checked(sink.fd, -1, &d.map, copy_poll, &poll, &bad);
+  else if (ftruncate(sink.fd, 0) < 0) /* a clone that failed half way may have left blocks */
+    r = -errno;
+  else
+    r = disk_copy_checked(disk_fd, sink.fd, &d.map, copy_poll, &poll, &bad);
+  if (r == -ECANCELED)
+    return -err->code;
+  if (r == 1 || r == -EIO) {
+    char why[96];
+    if (r == 1)
+      snprintf(why, sizeof(why), "does not match its record at byte %llu", (unsigned long long)bad);
+    else
+      snprintf(why, sizeof(why), "cannot be read (%s)", strerror(EIO));
+    return drop_disk(pc, rs, digest, disk_fd, why, err);
+  }
+  if (r < 0)
+    return error_set_errno(err, VMPULL_E_IO, -r, "copy the kept disk %s/disks/sha256/%s to %s", pc->cache->dir,
+                           digest + 7, out_path);
+  /* Stop any transfer the resolver started: these bytes are not needed. */
+  source_free(TAKE_PTR(rs->src));
+  sink.offset = d.size;
+  uint64_t allocated = 0;
+  r = sink_commit(&sink, &allocated, err);
+  if (r < 0)
+    return r;
+  if (progress) {
+    progress->ev.fetched = progress->ev.resumed = d.fetched != UINT64_MAX ? d.fetched : 0;
+    progress->ev.written = d.size;
+    progress->ev.stage = VMPULL_STAGE_DONE;
+    (void)progress_report(progress, 1, NULL);
+  }
+  res->path = TAKE_PTR(out_path);
+  res->format = strdup(d.format);
+  res->digest = strdup(digest);
+  res->image_name = strdup(image_name ? image_name : "");
+  res->content_disposition = TAKE_PTR(rs->content_disposition);
+  res->reference = TAKE_PTR(rs->reference);
+  res->fetched = d.fetched != UINT64_MAX ? d.fetched : 0;
+  res->size = d.size;
+  res->allocated = allocated;
+  if (!res->format || !res->digest || !res->image_name)
+    return error_oom(err);
+  return 1;
+}
+
+int pull_cache_keeps_disks(const struct pull_cache *pc) {
+  return pc->cache && PULL_OPT(pc->o, keep_uncompressed, 0);
+}
+
+void pull_cache_keep_disk(struct pull_cache *pc, const char *digest, struct sink *sink, const char *format,
+                          const char *image_name, uint64_t fetched) {
+  if (!pull_cache_keeps_disks(pc) || cache_disk_check(pc->cache, digest))
+    return;
+  struct cache_disk d = {
+      .format = (char *)format, .image_name = (char *)image_name, .fetched = fetched, .size = sink->offset};
+  int r = sink_take_map(sink, &d.map);
+  vmpull_error cerr;
+  if (r < 0)
+    error_set_errno(&cerr, VMPULL_E_IO, -r, "the map of %s", sink->path);
+  else
+    r = cache_disk_store(pc->cache, digest, sink->fd, &d, &cerr);
+  disk_map_clear(&d.map);
+  if (r < 0)
+    pull_cache_warn(pc, "could not keep the decoded disk in the cache: %s", cerr.message);
+}

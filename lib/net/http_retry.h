@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Retries inside one pull. A request that fails on the way (connection
+ * reset, timeout, a body cut short) or with 408, 429, 500, 502, 503 or 504
+ * is tried again after 1 s, 2 s, 4 s ... (at most 30 s), or after the
+ * server's Retry-After; other statuses fail at once. A body that breaks off
+ * continues from where it stopped (Range + If-Range), so the bytes already
+ * hashed and decoded are never fetched twice. Each retry is one warning line.
+ * The budget is http_config.retries failures in a row: a retry that made
+ * progress starts the count again, so a long download survives many blips.
+ */
+#ifndef VMPULL_HTTP_RETRY_H
+#define VMPULL_HTTP_RETRY_H
+
+#include "net/http.h"
+
+#define RETRY_FIRST_MS 1000u
+#define RETRY_MAX_MS 30000u
+#define RETRY_AFTER_MAX_MS 300000u /* a server asking for more than 5 min gets 5 min */
+
+/* Worth another attempt? status 0 when the request failed before a status. */
+int http_retryable(long status, int code);
+/* Wait before retry number n (1-based): Retry-After (seconds or HTTP date) when given, else backoff.
+ * A Retry-After that is neither (negative, signed, fractional, unreadable) counts as not given. */
+uint64_t http_retry_delay_ms(unsigned n, const char *retry_after);
+
+/* http_get with retries (same contract: any final status is returned in resp). */
+int http_get_retry(const struct http_config *c, const struct http_request *req, struct http_response *resp,
+                   vmpull_error *err);
+
+/* http_source_open with retries, and a source whose body continues after a
+ * broken transfer. resp: the first successful response's headers. With
+ * req->not_modified_ok, a 304 is returned as success with *out NULL. */
+int http_open_retry(const struct http_config *c, const struct http_request *req, struct http_response *resp,
+                    struct byte_source **out, vmpull_error *err);
+
+#endif

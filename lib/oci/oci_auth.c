@@ -1,0 +1,578 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "oci/oci_auth.h"
+
+#include "base/error.h"
+#include "base/util.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <json-c/printbuf.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#define AUTH_FILE_MAX (1u << 20)
+#define HELPER_ANSWER_MAX (64u << 10)
+#define CHALLENGE_MAX 8192
+
+extern char **environ;
+
+/* json-c keeps its own copies of the strings it parsed: wipe them before the tree goes (the
+ * documents here hold passwords, "auth" entries and tokens). Depth is bounded by the parser's. */
+static void json_wipe_strings(json_object *o) {
+  switch (json_object_get_type(o)) {
+  case json_type_string: secure_zero((char *)json_object_get_string(o), (size_t)json_object_get_string_len(o)); break;
+  case json_type_object: {
+    json_object_object_foreach(o, key, value) {
+      (void)key;
+      json_wipe_strings(value);
+    }
+    break;
+  }
+  case json_type_array:
+    for (size_t i = 0; i < json_object_array_length(o); i++)
+      json_wipe_strings(json_object_array_get_idx(o, i));
+    break;
+  default: break;
+  }
+}
+
+static inline void secret_json_putp(json_object **o) {
+  if (*o) {
+    json_wipe_strings(*o);
+    json_object_put(*o);
+  }
+}
+#define _cleanup_secret_json_ __attribute__((cleanup(secret_json_putp)))
+
+void oci_creds_clear(struct oci_creds *c) {
+  free_secret(c->user);
+  free_secret(c->password);
+  free(c->origin);
+  *c = (struct oci_creds){0};
+}
+
+void oci_auth_lookup_clear(struct oci_auth_lookup *l) {
+  oci_creds_clear(&l->creds);
+  free(l->helper);
+  *l = (struct oci_auth_lookup){0};
+}
+
+void oci_challenge_clear(struct oci_challenge *c) {
+  free(c->realm);
+  free(c->service);
+  free(c->scope);
+  *c = (struct oci_challenge){0};
+}
+
+/* A JSON parse whose failure message never quotes the (secret-holding) input. */
+static json_object *parse_json_quiet(const char *buf, size_t len) {
+  if (len > INT32_MAX - 16 || memchr(buf, '\0', len))
+    return NULL;
+  json_tokener *tok = json_tokener_new();
+  if (!tok)
+    return NULL;
+  /* The tokener collects each string in its buffer: grown by realloc, it would leave copies
+   * behind, so it gets room for the whole input first, and is wiped before it is freed. */
+  struct printbuf *pb = tok->pb;
+  json_object *root = NULL;
+  if (printbuf_memset(pb, 0, 0, (int)len + 16) == 0) {
+    printbuf_reset(pb);
+    root = json_tokener_parse_ex(tok, buf, (int)len);
+  }
+  int ok = root && json_tokener_get_error(tok) == json_tokener_success;
+  secure_zero(pb->buf, (size_t)pb->size);
+  json_tokener_free(tok);
+  if (!ok && root) {
+    secret_json_putp(&root);
+    root = NULL;
+  }
+  return root;
+}
+
+static const char *get_str(json_object *o, const char *key) {
+  json_object *v;
+  if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+    return NULL;
+  return json_object_get_string(v);
+}
+
+/* "https://index.docker.io/v1/" -> "docker.io"; "https://quay.io" -> "quay.io"; others unchanged. */
+static char *normalize_key(const char *key) {
+  if (!strncasecmp(key, "https://", 8))
+    key += 8;
+  else if (!strncasecmp(key, "http://", 7))
+    key += 7;
+  char *k = strdup(key);
+  if (!k)
+    return NULL;
+  size_t len = strlen(k);
+  while (len && k[len - 1] == '/')
+    k[--len] = '\0';
+  char *slash = strchr(k, '/');
+  if (slash && (!strcmp(slash, "/v1") || !strcmp(slash, "/v2")))
+    *slash = '\0';
+  if (!strcmp(k, "index.docker.io") || !strcmp(k, "registry-1.docker.io")) {
+    free(k);
+    k = strdup("docker.io");
+  }
+  return k;
+}
+
+static int decode_auth(const char *b64, struct oci_creds *out) {
+  size_t len = strlen(b64);
+  if (len == 0 || len % 4 != 0 || len > 16384)
+    return -1;
+  unsigned char *raw = malloc(len / 4 * 3 + 1);
+  if (!raw)
+    return -1;
+  int n = EVP_DecodeBlock(raw, (const unsigned char *)b64, (int)len);
+  if (n < 0) {
+    free(raw);
+    return -1;
+  }
+  /* EVP_DecodeBlock counts the padding as bytes. */
+  if (b64[len - 1] == '=')
+    n--;
+  if (b64[len - 2] == '=')
+    n--;
+  raw[n] = '\0';
+  char *colon = memchr(raw, ':', (size_t)n);
+  if (!colon || memchr(raw, '\0', (size_t)n) || colon == (char *)raw) {
+    secure_zero(raw, (size_t)n);
+    free(raw);
+    return -1;
+  }
+  *colon = '\0';
+  out->user = strdup((char *)raw);
+  out->password = strdup(colon + 1);
+  secure_zero(raw, (size_t)n);
+  free(raw);
+  return out->user && out->password ? 0 : -1;
+}
+
+int oci_auth_file_lookup(const char *json, size_t len, const char *registry, const char *repository,
+                         struct oci_auth_lookup *out, vmpull_error *err) {
+  *out = (struct oci_auth_lookup){0};
+  _cleanup_secret_json_ json_object *root = parse_json_quiet(json, len);
+  if (!root || !json_object_is_type(root, json_type_object))
+    return error_set(err, VMPULL_E_AUTH, "not a JSON object");
+
+  json_object *helpers;
+  if (json_object_object_get_ex(root, "credHelpers", &helpers) && json_object_is_type(helpers, json_type_object)) {
+    json_object_object_foreach(helpers, key, val) {
+      _cleanup_free_ char *k = normalize_key(key);
+      if (!k)
+        return error_oom(err);
+      if (!strcmp(k, registry) && json_object_is_type(val, json_type_string) && *json_object_get_string(val)) {
+        out->helper = strdup(json_object_get_string(val));
+        return out->helper ? 1 : error_oom(err);
+      }
+    }
+  }
+
+  json_object *auths;
+  if (json_object_object_get_ex(root, "auths", &auths) && json_object_is_type(auths, json_type_object)) {
+    /* Candidates from the most specific: registry/ns/repo, registry/ns, registry. */
+    _cleanup_free_ char *want = xasprintf("%s/%s", registry, repository ? repository : "");
+    if (!want)
+      return error_oom(err);
+    size_t wlen = strlen(want);
+    while (wlen && want[wlen - 1] == '/')
+      want[--wlen] = '\0';
+    for (;;) {
+      json_object_object_foreach(auths, key, val) {
+        _cleanup_free_ char *k = normalize_key(key);
+        if (!k)
+          return error_oom(err);
+        if (strcmp(k, want) != 0)
+          continue;
+        const char *b64 = get_str(val, "auth");
+        if (!b64 || !*b64)
+          continue;
+        if (decode_auth(b64, &out->creds) < 0) {
+          oci_creds_clear(&out->creds);
+          return error_set(err, VMPULL_E_AUTH, "the entry for %s is not base64 of user:password", want);
+        }
+        return 1;
+      }
+      char *slash = strrchr(want, '/');
+      if (!slash || (size_t)(slash - want) < strlen(registry))
+        break;
+      *slash = '\0';
+    }
+  }
+
+  const char *store = get_str(root, "credsStore");
+  if (store && *store) {
+    out->helper = strdup(store);
+    return out->helper ? 1 : error_oom(err);
+  }
+  return 0;
+}
+
+int oci_helper_answer_parse(const char *json, size_t len, struct oci_creds *out, vmpull_error *err) {
+  *out = (struct oci_creds){0};
+  _cleanup_secret_json_ json_object *root = parse_json_quiet(json, len);
+  const char *user = get_str(root, "Username");
+  const char *secret = get_str(root, "Secret");
+  if (!root || !user || !secret)
+    return error_set(err, VMPULL_E_AUTH, "answer is not {\"Username\", \"Secret\"} JSON");
+  if (!strcmp(user, "<token>"))
+    return error_set(err, VMPULL_E_AUTH, "identity tokens are not supported");
+  out->user = strdup(user);
+  out->password = strdup(secret);
+  if (!out->user || !out->password) {
+    oci_creds_clear(out);
+    return error_oom(err);
+  }
+  return 0;
+}
+
+/* Write to a helper that may already have exited, without dying of SIGPIPE. */
+static int write_quiet(int fd, const char *buf, size_t len) {
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  int r = 0;
+  while (len > 0) {
+    ssize_t n = write(fd, buf, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      r = -errno;
+      break;
+    }
+    buf += n;
+    len -= (size_t)n;
+  }
+  if (r == -EPIPE) {
+    struct timespec zero = {0, 0};
+    sigtimedwait(&block, NULL, &zero);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return r;
+}
+
+/* docker-credential-<helper> get, the registry on stdin, JSON on stdout. 1: found, 0: none. */
+static int run_helper(const char *helper, const char *registry, struct oci_creds *out, vmpull_error *err) {
+  for (const char *p = helper; *p; p++)
+    if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
+      return error_set(err, VMPULL_E_AUTH, "credential helper name '%.64s' is not valid", helper);
+  _cleanup_free_ char *prog = xasprintf("docker-credential-%s", helper);
+  if (!prog)
+    return error_oom(err);
+  int in[2] = {-1, -1}, outp[2] = {-1, -1};
+  if (pipe2(in, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
+    int e = errno;
+    closep(&in[0]);
+    closep(&in[1]);
+    return error_set_errno(err, VMPULL_E_IO, e, "%s: pipe", prog);
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  char *argv[] = {prog, (char *)"get", NULL};
+  pid_t pid;
+  int sr = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(in[0]);
+  close(outp[1]);
+  _cleanup_close_ int to_child = in[1];
+  _cleanup_close_ int from_child = outp[0];
+  if (sr != 0)
+    return error_set_errno(err, VMPULL_E_AUTH, sr, "credential helper %s", prog);
+
+  (void)write_quiet(to_child, registry, strlen(registry));
+  closep(&to_child);
+  to_child = -1;
+  size_t cap = HELPER_ANSWER_MAX, used = 0;
+  char *buf = malloc(cap + 1);
+  int read_err = buf ? 0 : ENOMEM;
+  while (buf && used < cap) {
+    ssize_t n = read(from_child, buf + used, cap - used);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      read_err = errno;
+    if (n <= 0)
+      break;
+    used += (size_t)n;
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  int r;
+  if (read_err) {
+    r = error_set_errno(err, VMPULL_E_IO, read_err, "credential helper %s", prog);
+  } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    buf[used] = '\0';
+    /* The helper's way of saying "nothing stored for this registry". */
+    if (strstr(buf, "credentials not found"))
+      r = 0;
+    else
+      r = error_set(err, VMPULL_E_AUTH, "credential helper %s failed (%s %d)", prog,
+                    WIFEXITED(status) ? "exit status" : "signal",
+                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+  } else {
+    r = oci_helper_answer_parse(buf, used, out, err);
+    if (r < 0)
+      r = error_wrap(err, "credential helper %s", prog);
+    else
+      r = 1;
+  }
+  if (buf) {
+    secure_zero(buf, used);
+    free(buf);
+  }
+  if (r == 1) {
+    out->origin = strdup(prog);
+    if (!out->origin) {
+      oci_creds_clear(out);
+      return error_oom(err);
+    }
+  }
+  return r;
+}
+
+/* 1: creds from this file (or its helper), 0: the file says nothing for the registry (or is absent). */
+static int creds_from_file(const char *path, int must_exist, const char *registry, const char *repository,
+                           struct oci_creds *out, vmpull_error *err) {
+  char *buf = NULL;
+  size_t len = 0;
+  int r = read_file_limited(path, AUTH_FILE_MAX, &buf, &len);
+  if (r == -ENOENT && !must_exist)
+    return 0;
+  if (r < 0)
+    return error_set_errno(err,
+                           r == -ENOENT  ? VMPULL_E_NOT_FOUND
+                           : r == -EFBIG ? VMPULL_E_LIMIT
+                                         : VMPULL_E_IO,
+                           -r, "auth file %s", path);
+  __attribute__((cleanup(oci_auth_lookup_clear))) struct oci_auth_lookup l = {0};
+  r = oci_auth_file_lookup(buf, len, registry, repository, &l, err);
+  secure_zero(buf, len);
+  free(buf);
+  if (r < 0)
+    return error_wrap(err, "auth file %s", path);
+  if (r == 0)
+    return 0;
+  if (l.helper)
+    return run_helper(l.helper, registry, out, err);
+  *out = l.creds;
+  l.creds = (struct oci_creds){0};
+  out->origin = strdup(path);
+  if (!out->origin) {
+    oci_creds_clear(out);
+    return error_oom(err);
+  }
+  return 1;
+}
+
+int oci_creds_find(const vmpull_pull_options *o, const char *registry, const char *repository, struct oci_creds *out,
+                   vmpull_error *err) {
+  *out = (struct oci_creds){0};
+  if (o->creds && *o->creds) {
+    const char *colon = strchr(o->creds, ':');
+    if (!colon || colon == o->creds)
+      return error_set(err, VMPULL_E_USAGE, "--creds takes USER:PASSWORD");
+    out->user = strndup(o->creds, (size_t)(colon - o->creds));
+    out->password = strdup(colon + 1);
+    out->origin = strdup("--creds");
+    if (!out->user || !out->password || !out->origin) {
+      oci_creds_clear(out);
+      return error_oom(err);
+    }
+    return 1;
+  }
+  if (o->authfile && *o->authfile)
+    return creds_from_file(o->authfile, 1, registry, repository, out, err);
+
+  const char *env = getenv("REGISTRY_AUTH_FILE");
+  const char *xdg = getenv("XDG_RUNTIME_DIR");
+  const char *home = getenv("HOME");
+  _cleanup_free_ char *runtime = xdg && *xdg ? xasprintf("%s/containers/auth.json", xdg) : NULL;
+  _cleanup_free_ char *config = home && *home ? xasprintf("%s/.config/containers/auth.json", home) : NULL;
+  _cleanup_free_ char *docker = home && *home ? xasprintf("%s/.docker/config.json", home) : NULL;
+  const char *files[] = {env && *env ? env : NULL, runtime, config, docker};
+  for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+    if (!files[i])
+      continue;
+    int r = creds_from_file(files[i], 0, registry, repository, out, err);
+    if (r != 0)
+      return r;
+  }
+  return 0;
+}
+
+/* --- WWW-Authenticate --- */
+
+static int is_tchar(int c) {
+  return c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c);
+}
+
+static const char *skip_ows(const char *p) {
+  while (*p == ' ' || *p == '\t')
+    p++;
+  return p;
+}
+
+/* token; returns the end (== p when there is none). */
+static const char *scan_token(const char *p) {
+  while (is_tchar((unsigned char)*p))
+    p++;
+  return p;
+}
+
+/* quoted-string at p (on the opening quote) into *out, unescaped; returns the end or NULL. */
+static const char *scan_quoted(const char *p, char **out) {
+  size_t cap = strlen(p) + 1, n = 0;
+  char *v = malloc(cap);
+  if (!v)
+    return NULL;
+  for (p++; *p && *p != '"'; p++) {
+    if (*p == '\\' && p[1])
+      p++;
+    v[n++] = *p;
+  }
+  if (*p != '"') {
+    free(v);
+    return NULL;
+  }
+  v[n] = '\0';
+  *out = v;
+  return p + 1;
+}
+
+int oci_challenge_parse(const char *header, struct oci_challenge *out, vmpull_error *err) {
+  *out = (struct oci_challenge){0};
+  if (!header || strlen(header) > CHALLENGE_MAX)
+    return error_set(err, VMPULL_E_AUTH, "the registry's WWW-Authenticate header is missing or too long");
+  struct oci_challenge cur = {0};
+  const char *p = header;
+  int found = 0;
+  for (;;) {
+    while (*p == ' ' || *p == '\t' || *p == ',')
+      p++;
+    if (!*p)
+      break;
+    /* A challenge: scheme, then auth-params up to the next scheme. */
+    const char *s = p;
+    p = scan_token(p);
+    if (p == s)
+      goto malformed;
+    enum oci_auth_scheme scheme = OCI_AUTH_NONE;
+    if ((size_t)(p - s) == 6 && !strncasecmp(s, "Bearer", 6))
+      scheme = OCI_AUTH_BEARER;
+    else if ((size_t)(p - s) == 5 && !strncasecmp(s, "Basic", 5))
+      scheme = OCI_AUTH_BASIC;
+    cur = (struct oci_challenge){.scheme = scheme};
+    for (;;) {
+      const char *q = skip_ows(p);
+      while (*q == ',')
+        q = skip_ows(q + 1);
+      const char *k = q;
+      const char *kend = scan_token(q);
+      const char *eq = skip_ows(kend);
+      if (kend == k && *q == '=') {
+        /* the padding of a token68 ("Negotiate abc=="), which we do not use */
+        while (*q == '=')
+          q++;
+        p = q;
+        continue;
+      }
+      if (kend == k && *q)
+        goto malformed;
+      if (*eq != '=') {
+        /* Not an auth-param: the next challenge's scheme (or a token68), or the end. */
+        p = q;
+        break;
+      }
+      const char *v = skip_ows(eq + 1);
+      char *value = NULL;
+      if (*v == '"') {
+        v = scan_quoted(v, &value);
+        if (!v)
+          goto malformed;
+      } else {
+        const char *vend = scan_token(v);
+        value = strndup(v, (size_t)(vend - v));
+        if (!value) {
+          oci_challenge_clear(&cur);
+          return error_oom(err);
+        }
+        v = vend;
+      }
+      char **slot = NULL;
+      if ((size_t)(kend - k) == 5 && !strncasecmp(k, "realm", 5))
+        slot = &cur.realm;
+      else if ((size_t)(kend - k) == 7 && !strncasecmp(k, "service", 7))
+        slot = &cur.service;
+      else if ((size_t)(kend - k) == 5 && !strncasecmp(k, "scope", 5))
+        slot = &cur.scope;
+      if (slot && !*slot)
+        *slot = value;
+      else
+        free(value);
+      p = v;
+    }
+    if (cur.scheme == OCI_AUTH_BEARER || (cur.scheme == OCI_AUTH_BASIC && !found)) {
+      oci_challenge_clear(out);
+      *out = cur;
+      cur = (struct oci_challenge){0}; /* out owns the strings now: a malformed rest must not free them twice */
+      found = 1;
+      if (cur.scheme == OCI_AUTH_BEARER)
+        break;
+    } else {
+      oci_challenge_clear(&cur);
+    }
+  }
+  if (!found)
+    return error_set(err, VMPULL_E_AUTH, "the registry asks for an authentication scheme other than Bearer or Basic");
+  if (out->scheme == OCI_AUTH_BEARER && (!out->realm || !*out->realm)) {
+    oci_challenge_clear(out);
+    return error_set(err, VMPULL_E_AUTH, "the registry's Bearer challenge has no realm");
+  }
+  return 0;
+
+malformed:
+  oci_challenge_clear(&cur);
+  oci_challenge_clear(out);
+  return error_set(err, VMPULL_E_AUTH, "the registry's WWW-Authenticate header is malformed");
+}
+
+char *oci_basic_authorization(const struct oci_creds *c) {
+  _cleanup_secret_ char *pair = xasprintf("%s:%s", c->user, c->password);
+  if (!pair)
+    return NULL;
+  size_t len = strlen(pair);
+  size_t b64len = 4 * ((len + 2) / 3);
+  char *out = malloc(6 + b64len + 1);
+  if (!out)
+    return NULL;
+  memcpy(out, "Basic ", 6);
+  EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)pair, (int)len);
+  return out;
+}
+
+int oci_token_parse(const char *json, size_t len, char **token, vmpull_error *err) {
+  *token = NULL;
+  _cleanup_secret_json_ json_object *root = parse_json_quiet(json, len);
+  const char *t = get_str(root, "token");
+  if (!t || !*t)
+    t = get_str(root, "access_token");
+  if (!t || !*t)
+    return error_set(err, VMPULL_E_AUTH, "the token answer has no token");
+  for (const char *p = t; *p; p++)
+    if ((unsigned char)*p < 0x21 || *p == 0x7f)
+      return error_set(err, VMPULL_E_AUTH, "the token holds characters not allowed in a header");
+  *token = strdup(t);
+  return *token ? 0 : error_oom(err);
+}

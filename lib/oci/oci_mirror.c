@@ -1,0 +1,366 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * docker:// through mirrors. Each endpoint is an ordinary registry store
+ * (oci_registry.c) opened on the reference rewritten to the mirror, so auth,
+ * TLS, certs.d and the cache work there exactly as at the registry itself.
+ * The store that answered the reference serves everything else; when one of
+ * its later requests (a manifest or a blob, always by digest) finds the
+ * mirror gone, missing the content or failing, the next endpoint is opened on
+ * the root document's digest and asked instead. Stores that were given up
+ * stay open until the end: the walk still points into them.
+ *
+ * Credentials: --creds go to the registry itself only; a mirror's store looks its own host up in
+ * the auth files, and a mirror that answers 401 (or 403) is skipped like one that is down.
+ *
+ * A mirror is first asked without retries, so that a dead one costs a failed
+ * connection and not a minute of backoff; once it answered, it gets the
+ * pull's retry budget like any registry.
+ */
+#include "oci/oci_mirror.h"
+
+#include "base/error.h"
+#include "net/http.h"
+#include "oci/oci_digest.h"
+#include "fetch/pull_cache.h"
+#include "base/redact.h"
+#include "base/util.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+
+#define MIRROR_ENDPOINTS_MAX 64
+
+void oci_endpoints_free(struct oci_endpoint *e, size_t n) {
+  for (size_t i = 0; e && i < n; i++) {
+    free(e[i].name);
+    free(e[i].mirror);
+  }
+  free(e);
+}
+
+int oci_mirror_spec_check(const char *spec, vmpull_error *err) {
+  const char *eq = spec ? strchr(spec, '=') : NULL;
+  if (!eq || eq == spec || !eq[1])
+    return error_set(err, VMPULL_E_USAGE, "mirror '%.200s' is not REGISTRY=MIRROR (e.g. quay.io=cache.example:5000)",
+                     spec ? spec : "");
+  if (strstr(spec, "://"))
+    return error_set(err, VMPULL_E_USAGE,
+                     "mirror '%.200s': give hosts without a scheme (https is used, plain http with --tls-verify=false)",
+                     spec);
+  for (const char *p = spec; *p; p++)
+    if (isspace((unsigned char)*p) || (unsigned char)*p < 0x20 || *p == 0x7f || *p == '@')
+      return error_set(err, VMPULL_E_USAGE, "mirror '%.200s': unexpected character", spec);
+  if (strchr(eq + 1, '='))
+    return error_set(err, VMPULL_E_USAGE, "mirror '%.200s': one '=' between REGISTRY and MIRROR", spec);
+  return 0;
+}
+
+/* KEY of KEY=MIRROR without trailing slashes, Docker Hub's other names spelt docker.io as references do. */
+static char *normalized_key(const char *spec) {
+  static const char *const hub_aliases[] = {"index.docker.io", "registry-1.docker.io"};
+  size_t len = strcspn(spec, "=");
+  while (len && spec[len - 1] == '/')
+    len--;
+  size_t host = strcspn(spec, "/=");
+  for (size_t i = 0; i < ARRAY_SIZE(hub_aliases); i++)
+    if (host == strlen(hub_aliases[i]) && !strncasecmp(spec, hub_aliases[i], host))
+      return xasprintf("docker.io%.*s", (int)(len - host), spec + host);
+  return strndup(spec, len);
+}
+
+/* The endpoint for spec when its key covers full ("registry/repository"): 1 added, 0 not a match. */
+static int mirror_endpoint(const char *spec, const char *full, struct oci_endpoint *e, vmpull_error *err) {
+  _cleanup_free_ char *key = normalized_key(spec);
+  if (!key)
+    return error_oom(err);
+  size_t key_len = strlen(key);
+  if (strncmp(full, key, key_len) != 0 || (full[key_len] != '/' && full[key_len] != '\0'))
+    return 0;
+  const char *mirror = strchr(spec, '=') + 1;
+  size_t mlen = strlen(mirror);
+  while (mlen && mirror[mlen - 1] == '/')
+    mlen--;
+  /* What lies below the key moves below the mirror. */
+  e->mirror = strndup(mirror, mlen);
+  e->name = xasprintf("%.*s%s", (int)mlen, mirror, full + key_len);
+  if (!e->mirror || !e->name)
+    return error_oom(err);
+  /* The mirror must read as a registry host, or the reference would mean a Docker Hub repository. */
+  __attribute__((cleanup(docker_ref_clear))) struct docker_ref parsed = {0};
+  int r = docker_ref_parse(e->name, &parsed, err);
+  if (r < 0)
+    return error_wrap(err, "mirror '%.200s'", spec);
+  size_t host_len = strcspn(e->mirror, "/");
+  if (strlen(parsed.registry) != host_len || strncasecmp(parsed.registry, e->mirror, host_len) != 0)
+    return error_set(err, VMPULL_E_USAGE,
+                     "mirror '%.200s': MIRROR must start with a registry host (a name with a '.' or a ':port', or "
+                     "localhost)",
+                     spec);
+  return 1;
+}
+
+int oci_mirror_endpoints(const vmpull_pull_options *o, const struct docker_ref *ref, struct oci_endpoint **out,
+                         size_t *n, vmpull_error *err) {
+  const char *const *specs = PULL_OPT(o, mirrors, NULL);
+  size_t n_specs = specs ? PULL_OPT(o, n_mirrors, 0) : 0;
+  int by_digest_only = PULL_OPT(o, mirror_by_digest_only, 0);
+  *out = NULL;
+  *n = 0;
+  if (n_specs > MIRROR_ENDPOINTS_MAX)
+    return error_set(err, VMPULL_E_LIMIT, "%zu mirrors given, at most %d are used", n_specs, MIRROR_ENDPOINTS_MAX);
+  for (size_t i = 0; i < n_specs; i++) {
+    int r = oci_mirror_spec_check(specs[i], err);
+    if (r < 0)
+      return r;
+  }
+  struct oci_endpoint *e = calloc(n_specs + 1, sizeof(*e));
+  if (!e)
+    return error_oom(err);
+  size_t used = 0;
+  _cleanup_free_ char *full = xasprintf("%s/%s", ref->registry, ref->repository);
+  int r = full ? 0 : error_oom(err);
+  /* With --offline the cache answers under the registry's own name. */
+  int use_mirrors = !o->offline && !(by_digest_only && !ref->digest);
+  for (size_t i = 0; r == 0 && use_mirrors && i < n_specs; i++) {
+    r = mirror_endpoint(specs[i], full, &e[used], err);
+    if (r > 0) {
+      used++;
+      r = 0;
+    } else if (r < 0) {
+      used++; /* what it allocated goes with the rest */
+    }
+  }
+  if (r == 0) {
+    e[used].name = xasprintf("%s", full);
+    used++;
+    if (!e[used - 1].name)
+      r = error_oom(err);
+  }
+  if (r < 0) {
+    oci_endpoints_free(e, used);
+    return r;
+  }
+  *out = e;
+  *n = used;
+  return 0;
+}
+
+/* --- the store --- */
+
+struct mirror_store {
+  struct oci_store base;
+  struct docker_ref origin;
+  struct oci_endpoint *eps;
+  size_t n_eps;
+  size_t at;                 /* the endpoint serving now */
+  vmpull_pull_options *opts; /* one copy of the caller's options per endpoint (stores borrow them) */
+  struct oci_store **stores; /* per endpoint, opened as needed; kept to the end */
+  struct pull_cache *pc;
+  const vmpull_pull_options *o; /* the caller's */
+  int retries;                  /* the pull's retry budget */
+  char *root_digest;
+  char *root_type;
+};
+
+/* Worth asking the next endpoint: the mirror is unreachable, has not got it, failed, or will not let
+ * us in (401/403: it has credentials of its own that the auth files do not hold for it). */
+static int falls_through(int code) {
+  return code == VMPULL_E_NETWORK || code == VMPULL_E_TLS || code == VMPULL_E_NOT_FOUND || code == VMPULL_E_HTTP ||
+         code == VMPULL_E_AUTH;
+}
+
+static void warn(const vmpull_pull_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(const vmpull_pull_options *o, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  warning_vsend(o->warning, o->warning_data, fmt, ap);
+  va_end(ap);
+}
+
+static const char *endpoint_name(const struct mirror_store *m, size_t i) {
+  return m->eps[i].mirror ? m->eps[i].mirror : m->origin.registry;
+}
+
+/* Open endpoint i on the reference, or pinned to the root's digest once that is known. */
+static int open_endpoint(struct mirror_store *m, size_t i, vmpull_error *err) {
+  vmpull_pull_options *eo = &m->opts[i];
+  const char *digest = m->root_digest ? m->root_digest : m->origin.digest;
+  _cleanup_free_ char *source =
+      xasprintf("docker://%s%s%s", m->eps[i].name, digest ? "@" : ":", digest ? digest : m->origin.tag);
+  if (!source)
+    return error_oom(err);
+  eo->source = source;
+  /* A mirror is asked once; the registry itself with the full budget from the start. */
+  eo->retries = m->eps[i].mirror ? 0 : m->retries;
+  struct oci_store *s = NULL;
+  int r = oci_registry_store_open(eo, m->pc, &s, err);
+  eo->source = NULL; /* the store keeps no pointer to it */
+  if (r < 0)
+    return r;
+  oci_registry_store_set_retries(s, m->retries);
+  m->stores[i] = s;
+  return 0;
+}
+
+/* After endpoint m->at failed with err: the next one that opens, or err (with context) when none does. */
+static int next_endpoint(struct mirror_store *m, vmpull_error *err) {
+  while (m->at + 1 < m->n_eps && falls_through(err->code) && m->eps[m->at].mirror) {
+    size_t failed = m->at++;
+    warn(m->o, "mirror %s: %s; trying %s", endpoint_name(m, failed), err->message, endpoint_name(m, m->at));
+    error_clear(err);
+    if (m->stores[m->at] || open_endpoint(m, m->at, err) == 0)
+      return 0;
+  }
+  if (m->eps[m->at].mirror)
+    return error_wrap(err, "mirror %s", endpoint_name(m, m->at));
+  return -err->code;
+}
+
+static int mirror_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err) {
+  struct mirror_store *m = userdata;
+  for (;;) {
+    struct oci_store *s = m->stores[m->at];
+    int r = s->walk.fetch(s->walk.userdata, d, buf, len, err);
+    if (r >= 0)
+      return r;
+    if (next_endpoint(m, err) < 0)
+      return -err->code;
+  }
+}
+
+static int mirror_open_blob(struct oci_store *base, const struct oci_descriptor *d, struct byte_source **out,
+                            vmpull_error *err) {
+  struct mirror_store *m = (struct mirror_store *)base;
+  for (;;) {
+    struct oci_store *s = m->stores[m->at];
+    int r = s->open_blob(s, d, out, err);
+    if (r >= 0)
+      return r;
+    if (next_endpoint(m, err) < 0)
+      return -err->code;
+  }
+}
+
+static int mirror_open_blob_at(struct oci_store *base, const struct oci_descriptor *d, uint64_t offset, long *status,
+                               struct byte_source **out, vmpull_error *err) {
+  struct mirror_store *m = (struct mirror_store *)base;
+  for (;;) {
+    struct oci_store *s = m->stores[m->at];
+    int r = s->open_blob_at(s, d, offset, status, out, err);
+    if (r >= 0)
+      return r;
+    if (next_endpoint(m, err) < 0)
+      return -err->code;
+  }
+}
+
+/* Results name the registry, not the mirror: the same digest is there (that is what a mirror is). */
+static char *mirror_pinned_reference(struct oci_store *base, const char *manifest_digest) {
+  struct mirror_store *m = (struct mirror_store *)base;
+  return xasprintf("docker://%s/%s@%s", m->origin.registry, m->origin.repository, manifest_digest);
+}
+
+static void mirror_free(struct oci_store *base) {
+  struct mirror_store *m = (struct mirror_store *)base;
+  for (size_t i = 0; m->stores && i < m->n_eps; i++)
+    oci_store_free(m->stores[i]);
+  free(m->stores);
+  free(m->opts);
+  oci_endpoints_free(m->eps, m->n_eps);
+  docker_ref_clear(&m->origin);
+  free(m->root_digest);
+  free(m->root_type);
+  free(m);
+}
+
+int oci_docker_store_open(const vmpull_pull_options *o, struct pull_cache *pc, struct oci_store **out,
+                          vmpull_error *err) {
+  __attribute__((cleanup(docker_ref_clear))) struct docker_ref ref = {0};
+  int r = docker_ref_from_options(o, &ref, err);
+  if (r < 0)
+    return r;
+  struct oci_endpoint *eps = NULL;
+  size_t n_eps = 0;
+  r = oci_mirror_endpoints(o, &ref, &eps, &n_eps, err);
+  if (r < 0)
+    return r;
+  if (n_eps == 1) {
+    oci_endpoints_free(eps, n_eps);
+    return oci_registry_store_open(o, pc, out, err);
+  }
+
+  struct mirror_store *m = calloc(1, sizeof(*m));
+  if (!m) {
+    oci_endpoints_free(eps, n_eps);
+    return error_oom(err);
+  }
+  m->eps = eps;
+  m->n_eps = n_eps;
+  m->origin = ref;
+  ref = (struct docker_ref){0};
+  m->base.free = mirror_free;
+  m->base.open_blob = mirror_open_blob;
+  m->base.open_blob_at = mirror_open_blob_at;
+  m->base.pinned_reference = mirror_pinned_reference;
+  m->base.cache = pc;
+  m->pc = pc;
+  m->o = o;
+  _cleanup_oci_store_ struct oci_store *store = &m->base;
+
+  struct http_config hc;
+  http_config_from_options(&hc, o);
+  m->retries = hc.retries;
+  m->stores = calloc(n_eps, sizeof(*m->stores));
+  m->opts = calloc(n_eps, sizeof(*m->opts));
+  if (!m->stores || !m->opts)
+    return error_oom(err);
+  size_t have = MIN(o->struct_size, sizeof(*m->opts));
+  for (size_t i = 0; i < n_eps; i++) {
+    memcpy(&m->opts[i], o, have);
+    m->opts[i].struct_size = have;
+    /* --creds belong to the registry the reference names; a mirror gets only what the auth
+     * files (and their credential helpers) hold for its own host. */
+    if (eps[i].mirror)
+      m->opts[i].creds = NULL;
+  }
+  const char *given = o->source && strlen(o->source) > 9 ? o->source : NULL;
+  store->display = given ? redact_source(given) : docker_ref_string(&m->origin);
+  if (!store->display)
+    return error_oom(err);
+
+  /* The reference (a tag, or a digest) at the first endpoint that has it. */
+  for (m->at = 0;; m->at++) {
+    r = open_endpoint(m, m->at, err);
+    if (r == 0)
+      break;
+    if (!(m->eps[m->at].mirror && falls_through(err->code)))
+      return m->eps[m->at].mirror ? error_wrap(err, "mirror %s", endpoint_name(m, m->at)) : r;
+    warn(o, "mirror %s: %s; trying %s", endpoint_name(m, m->at), err->message, endpoint_name(m, m->at + 1));
+    error_clear(err);
+  }
+  struct oci_store *s = m->stores[m->at];
+  store->walk = s->walk;
+  store->walk.fetch = mirror_fetch;
+  store->walk.userdata = m;
+  store->root = malloc(s->walk.root_len + 1);
+  m->root_digest = s->walk.root_digest ? strdup(s->walk.root_digest) : NULL;
+  m->root_type = s->walk.root_type ? strdup(s->walk.root_type) : NULL;
+  if (!store->root || !m->root_digest || (s->walk.root_type && !m->root_type))
+    return error_oom(err);
+  memcpy(store->root, s->walk.root, s->walk.root_len);
+  store->root[s->walk.root_len] = '\0';
+  store->walk.root = store->root;
+  store->walk.root_digest = m->root_digest;
+  store->walk.root_type = m->root_type;
+  if (m->eps[m->at].mirror) {
+    store->mirror = strdup(m->eps[m->at].mirror);
+    if (!store->mirror)
+      return error_oom(err);
+    /* What the tag resolved to, also under the registry's own name: --offline (which asks no mirror) finds it. */
+    _cleanup_free_ char *canonical = m->origin.digest ? NULL : docker_ref_string(&m->origin);
+    if (canonical)
+      cache_document_put(pc, canonical, m->root_type, store->root, s->walk.root_len);
+  }
+  *out = TAKE_PTR(store);
+  return 0;
+}

@@ -1,0 +1,647 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * docker://: a registry per the OCI distribution spec. Anonymous first; a 401
+ * is answered once from its WWW-Authenticate (a Bearer token from the realm,
+ * fetched with the credentials when there are some, then reused for the
+ * blob; or Basic). Credentials go only to the registry host and its token
+ * realm, over https unless --tls-verify=false; curl drops the Authorization
+ * header when a blob redirect leaves the host. With --tls-verify=false https
+ * is tried without verification first, then plain http, as the containers
+ * tools do for an insecure registry.
+ */
+#include "base/error.h"
+#include "net/http.h"
+#include "net/http_retry.h"
+#include "oci/oci_auth.h"
+#include "oci/oci_digest.h"
+#include "oci/oci_ref.h"
+#include "oci/oci_store.h"
+#include "fetch/pull_cache.h"
+#include "base/redact.h"
+#include "base/util.h"
+
+#include <dirent.h>
+#include <json-c/json.h>
+#include <sys/stat.h>
+
+#define CERTS_D "/etc/containers/certs.d"
+#define REGISTRY_ERROR_SHOWN 300 /* bytes of a registry's error text quoted in a message */
+
+struct registry_store {
+  struct oci_store base;
+  struct docker_ref ref;
+  char *shown_ref; /* "registry/repo:tag: " before messages when the source did not spell it out, else "" */
+  struct http_config http;
+  char *ca_cert, *client_cert, *client_key; /* from the certs.d folder, owned */
+  char *base_url;                           /* "https://host" (or "http://host" after the insecure fallback) */
+  int scheme_settled;
+  int creds_state; /* 0: not looked up, 1: found, -1: none */
+  int auth_failed; /* the last registry_get or blob request failed answering a 401: not about the document */
+  struct oci_creds creds;
+  char *authorization;          /* "Authorization: ..." header line, a secret */
+  const vmpull_pull_options *o; /* borrowed: a store lives within one vmpull call */
+  char *root_digest;
+  char *root_type;
+};
+
+/* --- small helpers --- */
+
+static inline void curl_slist_freep(struct curl_slist **l) {
+  if (*l)
+    curl_slist_free_all(*l);
+}
+
+/* curl_slist_append copies; the Authorization line is wiped from our copy by the caller. */
+static int headers_add(struct curl_slist **l, const char *line, vmpull_error *err) {
+  struct curl_slist *n = curl_slist_append(*l, line);
+  if (!n)
+    return error_oom(err);
+  *l = n;
+  return 0;
+}
+
+#define _cleanup_secret_headers_ _cleanup_headers_
+
+/* "MANIFEST_UNKNOWN: manifest unknown; ..." from a registry's JSON error body, or NULL. */
+static char *registry_error_text(const struct http_response *resp) {
+  if (!resp->body || !resp->body_len || resp->body_len > (1u << 20))
+    return NULL;
+  json_tokener *tok = json_tokener_new();
+  if (!tok)
+    return NULL;
+  json_object *root = json_tokener_parse_ex(tok, resp->body, (int)resp->body_len);
+  json_tokener_free(tok);
+  json_object *errors;
+  char text[REGISTRY_ERROR_SHOWN + 1] = "";
+  if (root && json_object_object_get_ex(root, "errors", &errors) && json_object_is_type(errors, json_type_array)) {
+    for (size_t i = 0; i < json_object_array_length(errors) && i < 4; i++) {
+      json_object *e = json_object_array_get_idx(errors, i), *code, *msg;
+      const char *c = json_object_object_get_ex(e, "code", &code) ? json_object_get_string(code) : NULL;
+      const char *m = json_object_object_get_ex(e, "message", &msg) ? json_object_get_string(msg) : NULL;
+      if (!c && !m)
+        continue;
+      size_t len = strlen(text);
+      snprintf(text + len, sizeof(text) - len, "%s%s%s%s", len ? "; " : "", c ? c : "", c && m ? ": " : "", m ? m : "");
+    }
+  }
+  if (root)
+    json_object_put(root);
+  return *text ? strdup(text) : NULL;
+}
+
+/* An unwanted status, worded with the registry's own error when it sent one. */
+static int registry_status_error(const struct http_response *resp, vmpull_error *err) {
+  int r = http_status_error(resp, err);
+  _cleanup_free_ char *text = registry_error_text(resp);
+  if (text)
+    error_append(err, ": %s", text);
+  return r;
+}
+
+/* --- TLS material: --cert-dir, else /etc/containers/certs.d/<host:port>/ --- */
+
+static int load_cert_dir(struct registry_store *s, const vmpull_pull_options *o, vmpull_error *err) {
+  _cleanup_free_ char *fallback = NULL;
+  const char *dir = o->cert_dir && *o->cert_dir ? o->cert_dir : NULL;
+  if (!dir) {
+    fallback = xasprintf("%s/%s", CERTS_D, s->ref.registry);
+    if (!fallback)
+      return error_oom(err);
+    struct stat st;
+    if (stat(fallback, &st) < 0 || !S_ISDIR(st.st_mode))
+      return 0;
+    dir = fallback;
+  }
+  DIR *d = opendir(dir);
+  if (!d)
+    return error_set_errno(err, errno == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, errno, "certificate folder %s",
+                           dir);
+  struct dirent *e;
+  int r = 0;
+  _cleanup_free_ char *first_crt = NULL;
+  while (r == 0 && (e = readdir(d))) {
+    const char *n = e->d_name;
+    if (n[0] == '.')
+      continue;
+    if (ends_with_ci(n, ".crt")) {
+      if (!strcmp(n, "ca.crt") || !first_crt) {
+        free(first_crt);
+        first_crt = xasprintf("%s/%s", dir, n);
+        if (!first_crt)
+          r = error_oom(err);
+      }
+    } else if (ends_with_ci(n, ".cert")) {
+      if (s->client_cert) {
+        r = error_set(err, VMPULL_E_USAGE, "certificate folder %s holds more than one client *.cert", dir);
+        break;
+      }
+      s->client_cert = xasprintf("%s/%s", dir, n);
+      s->client_key = xasprintf("%s/%.*s.key", dir, (int)(strlen(n) - 5), n);
+      if (!s->client_cert || !s->client_key)
+        r = error_oom(err);
+      else if (access(s->client_key, R_OK) < 0)
+        r = error_set(err, VMPULL_E_USAGE, "certificate folder %s: client certificate %s has no key %s", dir, n,
+                      path_base_name(s->client_key));
+    }
+  }
+  closedir(d);
+  if (r < 0)
+    return r;
+  /* ca.crt (or another *.crt) adds to the system's CAs; --ca-cert, if also given, loses. */
+  if (first_crt)
+    s->ca_cert = TAKE_PTR(first_crt);
+  s->http.ca_cert = s->ca_cert ? s->ca_cert : s->http.ca_cert;
+  s->http.client_cert = s->client_cert;
+  s->http.client_key = s->client_key;
+  return 0;
+}
+
+/* --- requests and auth --- */
+
+static int url_add_param(char **url, const char *key, const char *value, vmpull_error *err) {
+  char *esc = curl_easy_escape(NULL, value, 0);
+  if (!esc)
+    return error_oom(err);
+  char *n = xasprintf("%s%s%s=%s", *url, strchr(*url, '?') ? "&" : "?", key, esc);
+  curl_free(esc);
+  if (!n)
+    return error_oom(err);
+  free(*url);
+  *url = n;
+  return 0;
+}
+
+static int lookup_creds(struct registry_store *s, const vmpull_pull_options *o, vmpull_error *err) {
+  if (s->creds_state)
+    return 0;
+  int r = oci_creds_find(o, s->ref.registry, s->ref.repository, &s->creds, err);
+  if (r < 0)
+    return r;
+  s->creds_state = r ? 1 : -1;
+  return 0;
+}
+
+static int set_authorization(struct registry_store *s, const char *scheme, const char *value, vmpull_error *err) {
+  free_secret(s->authorization);
+  s->authorization = xasprintf("Authorization: %s %s", scheme, value);
+  return s->authorization ? 0 : error_oom(err);
+}
+
+static int fetch_token(struct registry_store *s, const struct oci_challenge *ch, vmpull_error *err) {
+  if (strncasecmp(ch->realm, "https://", 8) != 0 && strncasecmp(ch->realm, "http://", 7) != 0)
+    return error_set(err, VMPULL_E_AUTH, "token realm '%.200s' is not an http(s) URL", ch->realm);
+  int plain = strncasecmp(ch->realm, "http://", 7) == 0;
+  _cleanup_free_ char *url = strdup(ch->realm);
+  if (!url)
+    return error_oom(err);
+  int r = 0;
+  if (ch->service && *ch->service)
+    r = url_add_param(&url, "service", ch->service, err);
+  _cleanup_free_ char *scope =
+      ch->scope && *ch->scope ? strdup(ch->scope) : xasprintf("repository:%s:pull", s->ref.repository);
+  if (r == 0 && !scope)
+    r = error_oom(err);
+  if (r == 0)
+    r = url_add_param(&url, "scope", scope, err);
+  if (r < 0)
+    return r;
+
+  _cleanup_secret_headers_ struct curl_slist *headers = NULL;
+  if (s->creds_state > 0) {
+    if (plain && s->http.tls_verify)
+      return error_set(err, VMPULL_E_AUTH,
+                       "token realm %.200s is plain http: credentials are not sent unencrypted (unless "
+                       "--tls-verify=false)",
+                       ch->realm);
+    _cleanup_secret_ char *basic = oci_basic_authorization(&s->creds);
+    _cleanup_secret_ char *line = basic ? xasprintf("Authorization: %s", basic) : NULL;
+    if (!line)
+      return error_oom(err);
+    r = headers_add(&headers, line, err);
+    if (r < 0)
+      return r;
+  }
+  struct http_request req = {
+      .url = url,
+      .headers = headers,
+      .max_redirects = 3,
+      .allow_insecure_redirect = !s->http.tls_verify,
+      .max_body = 1u << 20,
+  };
+  __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
+  r = http_get_retry(&s->http, &req, &resp, err);
+  _cleanup_free_ char *realm_shown = redact_source(ch->realm);
+  if (r < 0)
+    return error_wrap(err, "token from %s", realm_shown ? realm_shown : "realm");
+  if (resp.status == 401 || resp.status == 403) {
+    if (s->creds_state > 0)
+      return error_set(err, VMPULL_E_AUTH, "%sthe token service refused the credentials from %s (HTTP %ld)",
+                       s->shown_ref, s->creds.origin, resp.status);
+    return error_set(err, VMPULL_E_AUTH,
+                     "%sauthentication required and no credentials found (use --creds or an auth file)", s->shown_ref);
+  }
+  if (resp.status != 200) {
+    registry_status_error(&resp, err);
+    return error_wrap(err, "token from %s", realm_shown ? realm_shown : "realm");
+  }
+  _cleanup_secret_ char *token = NULL;
+  r = oci_token_parse(resp.body, resp.body_len, &token, err);
+  if (resp.body)
+    secure_zero(resp.body, resp.body_len);
+  if (r < 0)
+    return error_wrap(err, "token from %s", realm_shown ? realm_shown : "realm");
+  return set_authorization(s, "Bearer", token, err);
+}
+
+/* Answer a 401 from its challenge: sets s->authorization. */
+static int authenticate(struct registry_store *s, const vmpull_pull_options *o, const struct http_response *resp,
+                        vmpull_error *err) {
+  __attribute__((cleanup(oci_challenge_clear))) struct oci_challenge ch = {0};
+  int r = oci_challenge_parse(resp->www_authenticate, &ch, err);
+  if (r < 0)
+    return *s->shown_ref ? error_wrap(err, "%.*s", (int)strlen(s->shown_ref) - 2, s->shown_ref) : r;
+  r = lookup_creds(s, o, err);
+  if (r < 0)
+    return error_wrap(err, "%scredentials", s->shown_ref);
+  if (ch.scheme == OCI_AUTH_BEARER)
+    return fetch_token(s, &ch, err);
+  if (s->creds_state < 0)
+    return error_set(err, VMPULL_E_AUTH,
+                     "%sauthentication required and no credentials found (use --creds or an auth file)", s->shown_ref);
+  if (starts_with(s->base_url, "http://") && s->http.tls_verify)
+    return error_set(err, VMPULL_E_AUTH, "%scredentials are not sent over plain http", s->shown_ref);
+  _cleanup_secret_ char *basic = oci_basic_authorization(&s->creds);
+  if (!basic)
+    return error_oom(err);
+  free_secret(s->authorization);
+  s->authorization = xasprintf("Authorization: %s", basic);
+  return s->authorization ? 0 : error_oom(err);
+}
+
+static int request_headers(struct registry_store *s, const char *accept, struct curl_slist **headers,
+                           vmpull_error *err) {
+  int r = 0;
+  if (accept) {
+    _cleanup_free_ char *line = xasprintf("Accept: %s", accept);
+    r = line ? headers_add(headers, line, err) : error_oom(err);
+  }
+  if (r == 0 && s->authorization)
+    r = headers_add(headers, s->authorization, err);
+  return r;
+}
+
+/* The scheme is one decision per registry store (one host), made by whichever request reaches it
+ * first: a manifest, or a blob when the documents came from the cache. With --tls-verify=false an
+ * https request that failed before any answer (status 0) means an insecure registry: from then on
+ * every request to it (manifests, blobs, resumed blobs) goes over plain http, as the containers
+ * tools try next. Any answer over https settles https. (A token realm is a URL the registry's
+ * challenge names, scheme included: it is used as named.) Returns 1 when it switched (send the
+ * request again), 0 when err stands, or an error. */
+static int scheme_fall_back(struct registry_store *s, long status, vmpull_error *err) {
+  if (s->scheme_settled || s->http.tls_verify || status != 0 || !starts_with(s->base_url, "https://") ||
+      (err->code != VMPULL_E_TLS && err->code != VMPULL_E_NETWORK))
+    return 0;
+  char *plain = xasprintf("http://%s", s->ref.api_host);
+  if (!plain)
+    return error_oom(err);
+  free(s->base_url);
+  s->base_url = plain;
+  s->scheme_settled = 1;
+  const vmpull_pull_options *o = s->o;
+  if (o->warning) {
+    _cleanup_free_ char *msg = xasprintf("%s: no https, trying plain http (--tls-verify=false)", s->ref.api_host);
+    if (msg)
+      o->warning(msg, o->warning_data);
+  }
+  return 1;
+}
+
+/* GET path on the registry into memory, answering one 401 and settling http vs https. */
+static int registry_get(struct registry_store *s, const vmpull_pull_options *o, const char *path, const char *accept,
+                        uint64_t max_body, struct http_response *resp, vmpull_error *err) {
+  s->auth_failed = 0;
+  for (int authed = 0;;) {
+    _cleanup_free_ char *url = xasprintf("%s%s", s->base_url, path);
+    if (!url)
+      return error_oom(err);
+    _cleanup_secret_headers_ struct curl_slist *headers = NULL;
+    int r = request_headers(s, accept, &headers, err);
+    if (r < 0)
+      return r;
+    struct http_request req = {
+        .url = url,
+        .headers = headers,
+        .max_redirects = 10,
+        .allow_insecure_redirect = !s->http.tls_verify,
+        .max_body = max_body,
+    };
+    http_response_clear(resp);
+    r = http_get_retry(&s->http, &req, resp, err);
+    if (r < 0) {
+      int switched = scheme_fall_back(s, resp->status, err);
+      if (switched > 0)
+        continue;
+      return switched < 0 ? switched : r;
+    }
+    s->scheme_settled = 1;
+    if (resp->status == 401 && !authed) {
+      authed = 1;
+      r = authenticate(s, o, resp, err);
+      if (r < 0) {
+        s->auth_failed = 1;
+        return r;
+      }
+      continue;
+    }
+    if (resp->status == 401) {
+      if (s->creds_state > 0)
+        return error_set(err, VMPULL_E_AUTH, "%sthe registry refused the credentials from %s (HTTP 401)", s->shown_ref,
+                         s->creds.origin);
+      return error_set(err, VMPULL_E_AUTH,
+                       "%sauthentication required and no credentials found (use --creds or an auth file)",
+                       s->shown_ref);
+    }
+    return 0;
+  }
+}
+
+static char *content_type_of(const struct http_response *resp) {
+  if (!resp->content_type)
+    return NULL;
+  size_t n = strcspn(resp->content_type, "; \t");
+  return strndup(resp->content_type, n);
+}
+
+/* GET /v2/<repo>/manifests/<reference>: a document within OCI_DOC_MAX. */
+static int get_manifest(struct registry_store *s, const vmpull_pull_options *o, const char *reference,
+                        const char *label, struct http_response *resp, vmpull_error *err) {
+  _cleanup_free_ char *path = xasprintf("/v2/%s/manifests/%s", s->ref.repository, reference);
+  if (!path)
+    return error_oom(err);
+  int r = registry_get(s, o, path, OCI_MANIFEST_ACCEPT, OCI_DOC_MAX, resp, err);
+  if (r < 0) {
+    /* (A token answer over its own limit is not the manifest's fault: that message stands.) */
+    if (err->code == VMPULL_E_LIMIT && !s->auth_failed)
+      return error_set(err, VMPULL_E_LIMIT, "%smanifest %s is larger than the %u MiB limit", s->shown_ref, label,
+                       OCI_DOC_MAX >> 20);
+    if (err->code == VMPULL_E_TLS && strstr(err->message, "wrong version number"))
+      error_append(err, " (the registry may speak plain http: --tls-verify=false allows it)");
+    return err->code == VMPULL_E_AUTH ? r : error_wrap(err, "%smanifest %s", s->shown_ref, label);
+  }
+  if (resp->status != 200) {
+    registry_status_error(resp, err);
+    return error_wrap(err, "%smanifest %s", s->shown_ref, label);
+  }
+  return 0;
+}
+
+static int registry_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err) {
+  struct registry_store *s = userdata;
+  const vmpull_pull_options *o = s->o;
+  __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
+  /* Named by digest: a cached copy is as good as the registry's (and checked the same way). */
+  int cached = cache_document_by_digest(s->base.cache, d->digest, &resp.body, &resp.body_len);
+  if (!cached && o->offline)
+    return error_set(err, VMPULL_E_NOT_FOUND, "%smanifest %s is not in the cache (--offline)", s->shown_ref, d->digest);
+  int r = cached ? 0 : get_manifest(s, o, d->digest, d->digest, &resp, err);
+  if (r < 0)
+    return r;
+  char what[200];
+  snprintf(what, sizeof(what), "%s%s %s", s->shown_ref, oci_media_is_index(d->media_type) ? "index" : "manifest",
+           d->digest);
+  r = oci_check_document(d, resp.body, resp.body_len, what, err);
+  if (r < 0)
+    return r;
+  if (!cached)
+    cache_document_put(s->base.cache, NULL, d->media_type, resp.body, resp.body_len);
+  *buf = TAKE_PTR(resp.body);
+  *len = resp.body_len;
+  return 0;
+}
+
+/* --- the blob: holds the store, which its transfer's retries still need --- */
+
+struct blob_source {
+  struct byte_source base;
+  struct byte_source *inner;
+  struct oci_store *store; /* a reference: TLS material, credentials, the token */
+};
+
+static int blob_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+  return source_read(((struct blob_source *)src)->inner, buf, cap, got, err);
+}
+
+static void blob_free(struct byte_source *src) {
+  struct blob_source *b = (struct blob_source *)src;
+  source_free(b->inner); /* first: its retry state points into the store */
+  oci_store_free(b->store);
+  free(b->base.name);
+  free(b);
+}
+
+static const struct byte_source_ops blob_ops = {.read = blob_read, .free = blob_free};
+
+/* Did this answer come from the registry (not from a host a redirect led to)? */
+static int from_registry(const struct registry_store *s, const struct http_response *resp) {
+  size_t n = strlen(s->base_url);
+  return resp->effective_url && !strncmp(resp->effective_url, s->base_url, n) && resp->effective_url[n] == '/';
+}
+
+/* A 401 from the registry itself to a blob GET: the token expired since the manifests (a long
+ * wait for the cache's lock on this blob, or a transfer that broke off after the token's few
+ * minutes and resumes), or there was none (the manifests came from the cache). Answered as for
+ * a manifest; a 401 from storage a redirect led to is not ours to answer. */
+static int blob_reauthorize(void *data, const struct http_response *resp, struct curl_slist **headers,
+                            vmpull_error *err) {
+  struct registry_store *s = data;
+  if (!from_registry(s, resp))
+    return 0;
+  int r = authenticate(s, s->o, resp, err);
+  s->auth_failed = r < 0; /* its error says what went wrong: not about the blob */
+  if (r == 0)
+    r = request_headers(s, NULL, headers, err);
+  return r < 0 ? r : 1;
+}
+
+/* GET a blob from offset with the current Authorization; *out set on success. */
+static int blob_request(struct registry_store *s, const char *url, uint64_t offset, struct http_response *resp,
+                        struct byte_source **out, vmpull_error *err) {
+  _cleanup_secret_headers_ struct curl_slist *headers = NULL;
+  int r = request_headers(s, NULL, &headers, err);
+  if (r < 0)
+    return r;
+  struct http_request req = {
+      .url = url,
+      .headers = headers,
+      .max_redirects = 10,
+      .allow_insecure_redirect = !s->http.tls_verify,
+      .range_start = offset,
+      .reauthorize = blob_reauthorize,
+      .reauthorize_data = s,
+  };
+  return http_open_retry(&s->http, &req, resp, out, err);
+}
+
+static int registry_open_blob_at(struct oci_store *base, const struct oci_descriptor *d, uint64_t offset, long *status,
+                                 struct byte_source **out, vmpull_error *err) {
+  struct registry_store *s = (struct registry_store *)base;
+  struct blob_source *b = calloc(1, sizeof(*b));
+  if (!b)
+    return error_oom(err);
+  b->base.ops = &blob_ops;
+  b->base.name = xasprintf("blob %s", d->digest);
+  b->store = oci_store_ref(base);
+  struct byte_source *owner = &b->base;
+  _cleanup_source_ struct byte_source *guard = owner;
+  if (!b->base.name)
+    return error_oom(err);
+
+  __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
+  int r;
+  for (;;) {
+    _cleanup_free_ char *url = xasprintf("%s/v2/%s/blobs/%s", s->base_url, s->ref.repository, d->digest);
+    if (!url)
+      return error_oom(err);
+    http_response_clear(&resp);
+    s->auth_failed = 0;
+    r = blob_request(s, url, offset, &resp, &b->inner, err);
+    if (r < 0 && !s->auth_failed) {
+      int switched = scheme_fall_back(s, resp.status, err);
+      if (switched > 0)
+        continue;
+      if (switched < 0)
+        return switched;
+    }
+    if (resp.status)
+      s->scheme_settled = 1;
+    break;
+  }
+  *status = resp.status;
+  if (r < 0)
+    return s->auth_failed ? r : error_wrap(err, "%sblob %s", s->shown_ref, d->digest);
+  if (!b->inner)
+    return error_set(err, VMPULL_E_HTTP, "%sblob %s: no body", s->shown_ref, d->digest);
+  r = http_source_set_name(b->inner, b->base.name, err);
+  if (r < 0)
+    return r;
+  uint64_t from = resp.status == 206 ? offset : 0; /* a registry may ignore the range */
+  if (resp.content_length != UINT64_MAX && resp.content_length != d->size - MIN(from, d->size))
+    return error_set(err, VMPULL_E_DIGEST, "%sblob %s: the registry sends %llu bytes, the descriptor says %llu",
+                     s->shown_ref, d->digest, (unsigned long long)(resp.content_length + from),
+                     (unsigned long long)d->size);
+  b->base.size = d->size - MIN(from, d->size);
+  guard = NULL;
+  *out = owner;
+  return 0;
+}
+
+static int registry_open_blob(struct oci_store *base, const struct oci_descriptor *d, struct byte_source **out,
+                              vmpull_error *err) {
+  long status = 0;
+  return registry_open_blob_at(base, d, 0, &status, out, err);
+}
+
+static char *registry_pinned_reference(struct oci_store *base, const char *manifest_digest) {
+  struct registry_store *s = (struct registry_store *)base;
+  return xasprintf("docker://%s/%s@%s", s->ref.registry, s->ref.repository, manifest_digest);
+}
+
+static void registry_free(struct oci_store *base) {
+  struct registry_store *s = (struct registry_store *)base;
+  docker_ref_clear(&s->ref);
+  free(s->shown_ref);
+  free(s->ca_cert);
+  free(s->client_cert);
+  free(s->client_key);
+  free(s->base_url);
+  free(s->root_digest);
+  free(s->root_type);
+  oci_creds_clear(&s->creds);
+  free_secret(s->authorization);
+  free(s);
+}
+
+int oci_registry_store_open(const vmpull_pull_options *o, struct pull_cache *pc, struct oci_store **out,
+                            vmpull_error *err) {
+  struct registry_store *s = calloc(1, sizeof(*s));
+  if (!s)
+    return error_oom(err);
+  s->base.free = registry_free;
+  s->base.open_blob = registry_open_blob;
+  s->base.open_blob_at = registry_open_blob_at;
+  s->base.cache = pc;
+  s->base.pinned_reference = registry_pinned_reference;
+  _cleanup_oci_store_ struct oci_store *store = &s->base;
+
+  int r = docker_ref_from_options(o, &s->ref, err);
+  if (r < 0)
+    return r;
+  const char *given = o->source && strlen(o->source) > 9 ? o->source : NULL;
+  _cleanup_free_ char *canonical = docker_ref_string(&s->ref);
+  if (!canonical)
+    return error_oom(err);
+  store->display = given ? redact_source(given) : strdup(canonical);
+  s->shown_ref = given ? strdup("") : xasprintf("%s: ", canonical + 9);
+  if (!store->display || !s->shown_ref)
+    return error_oom(err);
+
+  pull_cache_http_config(pc, o, &s->http);
+  r = load_cert_dir(s, o, err);
+  if (r < 0)
+    return r;
+  s->base_url = xasprintf("https://%s", s->ref.api_host);
+  if (!s->base_url)
+    return error_oom(err);
+  r = oci_select_from_options(o, &store->walk.sel, err);
+  if (r < 0)
+    return r;
+  s->o = o;
+
+  const char *reference = s->ref.digest ? s->ref.digest : s->ref.tag;
+  __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
+  _cleanup_free_ char *label = xasprintf("%s%s%s", s->ref.repository, s->ref.digest ? "@" : ":", reference);
+  if (!label)
+    return error_oom(err);
+  /* The cache: by digest no request is needed; a tag costs one, except with --offline. */
+  int cached = 0;
+  if (s->ref.digest)
+    cached = cache_document_by_digest(pc, s->ref.digest, &resp.body, &resp.body_len);
+  else if (o->offline)
+    cached = cache_document_by_ref(pc, canonical, &resp.body, &resp.body_len, &resp.docker_content_digest,
+                                   &resp.content_type);
+  if (!cached && o->offline)
+    return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", canonical);
+  r = cached ? 0 : get_manifest(s, o, reference, label, &resp, err);
+  if (r < 0)
+    return r;
+  /* By digest the document must hash to it; by tag, to what the registry says it is. */
+  char computed[OCI_DIGEST_MAX];
+  const char *want = s->ref.digest;
+  if (!want && resp.docker_content_digest && oci_digest_valid(resp.docker_content_digest))
+    want = resp.docker_content_digest;
+  r = oci_digest_buffer(want ? want : "sha256:", resp.body, resp.body_len, computed, err);
+  if (r < 0)
+    return r;
+  if (want && strcmp(want, computed) != 0)
+    return error_set(err, VMPULL_E_DIGEST, "%smanifest %s: digest mismatch: expected %s, got %s", s->shown_ref, label,
+                     want, computed);
+  s->root_digest = strdup(computed);
+  s->root_type = content_type_of(&resp);
+  if (!s->root_digest)
+    return error_oom(err);
+  if (!cached)
+    cache_document_put(pc, s->ref.digest ? NULL : canonical, s->root_type, resp.body, resp.body_len);
+  store->root = TAKE_PTR(resp.body);
+  store->walk.root = store->root;
+  store->walk.root_len = resp.body_len;
+  store->walk.root_digest = s->root_digest;
+  store->walk.root_type = s->root_type;
+  store->walk.fetch = registry_fetch;
+  store->walk.userdata = s;
+  *out = TAKE_PTR(store);
+  return 0;
+}
+
+void oci_registry_store_set_retries(struct oci_store *base, int retries) {
+  ((struct registry_store *)base)->http.retries = retries;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Decoder dispatch and the identity decoder for uncompressed images. */
+#include "pipeline/decode.h"
+
+#include "base/error.h"
+#include "base/util.h"
+
+#include <stdarg.h>
+#include <unistd.h>
+
+decode_fn decoder_for(enum format f) {
+  switch (f) {
+  case FORMAT_NONE: return decode_none;
+  case FORMAT_XZ: return decode_xz;
+  case FORMAT_LZMA: return decode_lzma;
+  case FORMAT_LZIP: return decode_lzip;
+  case FORMAT_GZIP: return decode_gzip;
+  case FORMAT_ZSTD: return decode_zstd;
+  case FORMAT_BZIP2: return decode_bzip2;
+  case FORMAT_ZIP: return decode_zip;
+  }
+  return NULL;
+}
+
+void decode_warn(const struct decode_options *o, const char *fmt, ...) {
+  if (!o)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  warning_vsend(o->warning, o->warning_data, fmt, ap);
+  va_end(ap);
+}
+
+unsigned decode_threads(const struct decode_options *o) {
+  if (o && o->threads)
+    return o->threads;
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (unsigned)n : 1;
+}
+
+int decode_none(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
+  (void)o;
+  for (;;) {
+    uint8_t *buf = sink_buffer(out);
+    size_t got = 0;
+    /* Fill the whole buffer so the sink sees block-aligned chunks and finds every hole. */
+    int r = source_read_full(in, buf, DECODE_OUT_BUF, &got, err);
+    if (r < 0)
+      return r;
+    if (got == 0)
+      return 0;
+    r = sink_submit(out, got, err);
+    if (r < 0)
+      return r;
+    if (got < DECODE_OUT_BUF)
+      return 0;
+  }
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* xz (multi-threaded), LZMA_Alone and lzip, all through liblzma. */
+#include "pipeline/decode.h"
+#include "base/error.h"
+#include "base/util.h"
+
+#include <lzma.h>
+
+static inline void lzma_endp(lzma_stream *s) {
+  lzma_end(s);
+}
+#define _cleanup_lzma_ __attribute__((cleanup(lzma_endp)))
+
+static int lzma_error(vmpull_error *err, const char *codec, lzma_ret ret) {
+  switch (ret) {
+  case LZMA_MEM_ERROR: return error_set(err, VMPULL_E_IO, "%s: out of memory", codec);
+  case LZMA_MEMLIMIT_ERROR:
+    return error_set(err, VMPULL_E_LIMIT, "%s: the stream needs more memory than the decoder limit of %llu MiB", codec,
+                     DECODE_MEMLIMIT >> 20);
+  case LZMA_FORMAT_ERROR: return error_set(err, VMPULL_E_CORRUPT, "%s: file format not recognized", codec);
+  case LZMA_OPTIONS_ERROR: return error_set(err, VMPULL_E_UNSUPPORTED, "%s: unsupported options", codec);
+  case LZMA_DATA_ERROR: return error_set(err, VMPULL_E_CORRUPT, "%s: compressed data is corrupt", codec);
+  case LZMA_BUF_ERROR: return error_set(err, VMPULL_E_CORRUPT, "%s: unexpected end of input", codec);
+  case LZMA_UNSUPPORTED_CHECK: return error_set(err, VMPULL_E_UNSUPPORTED, "%s: unsupported integrity check", codec);
+  default: return error_set(err, VMPULL_E_CORRUPT, "%s: decoder error %d", codec, (int)ret);
+  }
+}
+
+/* trailing_ok: lzip allows (and lzip -d and xz ignore) data after the last member; with
+ * LZMA_CONCATENATED liblzma stops there with LZMA_STREAM_END and leaves it unread. */
+static int run_lzma(lzma_stream *strm, const char *codec, int trailing_ok, struct byte_source *in, struct sink *out,
+                    const struct decode_options *o, vmpull_error *err) {
+  _cleanup_free_ uint8_t *inbuf = malloc(DECODE_IN_BUF);
+  uint8_t *outbuf = sink_buffer(out);
+  if (!inbuf)
+    return error_oom(err);
+  lzma_action action = LZMA_RUN;
+  strm->next_out = outbuf;
+  strm->avail_out = DECODE_OUT_BUF;
+  for (;;) {
+    if (strm->avail_in == 0 && action == LZMA_RUN) {
+      size_t got = 0;
+      int r = source_read(in, inbuf, DECODE_IN_BUF, &got, err);
+      if (r < 0)
+        return r;
+      strm->next_in = inbuf;
+      strm->avail_in = got;
+      if (got == 0)
+        action = LZMA_FINISH;
+    }
+    lzma_ret ret = lzma_code(strm, action);
+    if (strm->avail_out == 0 || ret == LZMA_STREAM_END) {
+      int r = sink_submit(out, DECODE_OUT_BUF - strm->avail_out, err);
+      if (r < 0)
+        return r;
+      outbuf = sink_buffer(out);
+      strm->next_out = outbuf;
+      strm->avail_out = DECODE_OUT_BUF;
+    }
+    if (ret == LZMA_STREAM_END) {
+      if (trailing_ok)
+        return 0;
+      /* LZMA_CONCATENATED consumed every stream and the padding; anything after is garbage. */
+      if (strm->avail_in != 0)
+        return error_set(err, VMPULL_E_CORRUPT, "%s: trailing garbage after the compressed data", codec);
+      size_t got = 0;
+      int r = source_read(in, inbuf, DECODE_IN_BUF, &got, err);
+      if (r < 0)
+        return r;
+      if (got != 0)
+        return error_set(err, VMPULL_E_CORRUPT, "%s: trailing garbage after the compressed data", codec);
+      return 0;
+    }
+    if (ret == LZMA_GET_CHECK || ret == LZMA_NO_CHECK)
+      continue;
+    if (ret == LZMA_UNSUPPORTED_CHECK) {
+      /* As xz does: decode, and say that the check could not be verified. */
+      decode_warn(o, "%s: %s: unsupported type of integrity check; not verifying its integrity", in->name, codec);
+      continue;
+    }
+    if (ret != LZMA_OK)
+      return lzma_error(err, codec, ret);
+  }
+}
+
+int decode_xz(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
+  _cleanup_lzma_ lzma_stream strm = LZMA_STREAM_INIT;
+  lzma_mt mt = {
+      .flags = LZMA_CONCATENATED | LZMA_TELL_UNSUPPORTED_CHECK,
+      .threads = decode_threads(o),
+      /* Above this the MT decoder falls back to single-threaded rather than failing. */
+      .memlimit_threading = 1ull << 30,
+      .memlimit_stop = DECODE_MEMLIMIT,
+      .timeout = 0,
+  };
+  lzma_ret ret = lzma_stream_decoder_mt(&strm, &mt);
+  if (ret != LZMA_OK)
+    return lzma_error(err, "xz", ret);
+  return run_lzma(&strm, "xz", 0, in, out, o, err);
+}
+
+int decode_lzma(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
+  _cleanup_lzma_ lzma_stream strm = LZMA_STREAM_INIT;
+  lzma_ret ret = lzma_alone_decoder(&strm, DECODE_MEMLIMIT);
+  if (ret != LZMA_OK)
+    return lzma_error(err, "lzma", ret);
+  return run_lzma(&strm, "lzma", 0, in, out, o, err);
+}
+
+int decode_lzip(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
+  _cleanup_lzma_ lzma_stream strm = LZMA_STREAM_INIT;
+  lzma_ret ret = lzma_lzip_decoder(&strm, DECODE_MEMLIMIT, LZMA_CONCATENATED);
+  if (ret != LZMA_OK)
+    return lzma_error(err, "lzip", ret);
+  return run_lzma(&strm, "lzip", 1, in, out, o, err);
+}

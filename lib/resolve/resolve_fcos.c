@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * fcos://<stream>: read the stream metadata, choose the disk for the provider
+ * and architecture, then pull its location like any URL, verified against
+ * the sha256 the metadata gives (and served from the cache by that digest).
+ */
+#include "base/error.h"
+#include "resolve/fcos_stream.h"
+#include "net/http_retry.h"
+#include "oci/oci_manifest.h"
+#include "fetch/pull_cache.h"
+#include "base/redact.h"
+#include "resolve/resolve.h"
+#include "base/util.h"
+
+#define STREAM_MAX_BODY (8u << 20)
+
+int resolve_fcos(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err) {
+  const char *name;
+  size_t name_len;
+  int ret = fcos_stream_name(o->source, &name, &name_len, err);
+  if (ret < 0)
+    return ret;
+  const char *given = PULL_OPT(o, stream_url, NULL);
+  _cleanup_free_ char *url = given && *given ? strdup(given) : NULL;
+  if (!url && !(given && *given)) {
+    _cleanup_free_ char *stream = strndup(name, name_len);
+    url = stream ? xasprintf(FCOS_STREAM_DEFAULT_URL, stream) : NULL;
+  }
+  if (!url)
+    return error_oom(err);
+  _cleanup_free_ char *shown = redact_source(url);
+  if (!shown)
+    return error_oom(err);
+
+  struct oci_select sel = {0};
+  ret = oci_select_from_options(o, &sel, err);
+  if (ret < 0)
+    return ret;
+
+  struct http_config c;
+  pull_cache_http_config(r->cache, o, &c);
+  struct http_request req = {
+      .url = url,
+      .max_redirects = 10,
+      .allow_insecure_redirect = !c.tls_verify,
+      .max_body = STREAM_MAX_BODY,
+  };
+  __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
+  ret = fetch_document(r->cache, &c, &req, &resp, err);
+  if (ret == 0 && resp.status != 200)
+    ret = http_status_error(&resp, err);
+  if (ret < 0)
+    return error_wrap(err, "stream metadata %s", shown);
+  __attribute__((cleanup(fcos_artifact_clear))) struct fcos_artifact art = {0};
+  ret = fcos_stream_select(resp.body, resp.body_len, sel.arch, o->provider, &art, err);
+  if (ret < 0)
+    return error_wrap(err, "stream metadata %s", shown);
+
+  /* From here it is a plain URL whose bytes are promised by the metadata. */
+  struct pull_cache *pc = r->cache;
+  if (pc) {
+    free(pc->want_digest);
+    pc->want_digest = strdup(art.sha256);
+    if (!pc->want_digest)
+      return error_oom(err);
+  }
+  vmpull_pull_options located;
+  memset(&located, 0, sizeof(located));
+  memcpy(&located, o, MIN(o->struct_size, sizeof(located)));
+  located.struct_size = MIN(o->struct_size, sizeof(located));
+  located.source = art.location;
+  ret = resolve_http(&located, r, err);
+  if (ret < 0)
+    return ret;
+  free(r->expected_digest);
+  r->expected_digest = TAKE_PTR(art.sha256);
+  _cleanup_free_ char *stream = strndup(name, name_len);
+  r->reference = stream ? xasprintf("fedora-coreos %s %s (%s %s)", stream, art.release ? art.release : "", art.platform,
+                                    art.format)
+                        : NULL;
+  if (!r->reference)
+    return error_oom(err);
+  return 0;
+}

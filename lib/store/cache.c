@@ -1,0 +1,477 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "store/cache.h"
+
+#include "base/error.h"
+#include "base/fs_beneath.h"
+#include "base/json_util.h"
+#include "base/util.h"
+
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <openssl/evp.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#define DOC_MAX (16u << 20)
+
+/* mkdir -p with 0700 folders: the cache can hold private images. */
+int cache_make_dirs(const char *path) {
+  _cleanup_free_ char *copy = strdup(path);
+  if (!copy)
+    return -ENOMEM;
+  for (char *p = copy + 1;; p++) {
+    if (*p == '/' || *p == '\0') {
+      char saved = *p;
+      *p = '\0';
+      if (mkdir(copy, 0700) < 0 && errno != EEXIST)
+        return -errno;
+      *p = saved;
+      if (!saved)
+        break;
+    }
+  }
+  return 0;
+}
+
+void cache_free(struct cache *c) {
+  if (!c)
+    return;
+  closep(&c->fd);
+  closep(&c->blobs_fd);
+  closep(&c->disks_fd);
+  closep(&c->partial_fd);
+  closep(&c->refs_fd);
+  free(c->dir);
+  free(c);
+}
+
+int cache_open(const char *dir, int create, struct cache **out, int *refused, vmpull_error *err) {
+  if (refused)
+    *refused = 0;
+  if (!dir || !*dir)
+    return error_set(err, VMPULL_E_USAGE, "no cache folder given");
+  _cleanup_cache_ struct cache *c = calloc(1, sizeof(*c));
+  if (!c)
+    return error_oom(err);
+  c->fd = c->blobs_fd = c->disks_fd = c->partial_fd = c->refs_fd = -1;
+  c->dir = strdup(dir);
+  if (!c->dir)
+    return error_oom(err);
+  if (create) {
+    int r = cache_make_dirs(dir);
+    if (r < 0)
+      return error_set_errno(err, VMPULL_E_IO, -r, "create cache folder %s", dir);
+  }
+  c->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (c->fd < 0)
+    return error_set_errno(err, errno == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, errno, "cache folder %s", dir);
+  /* The folder itself may be a link the user chose; nothing below it is followed. */
+  static const char *const subs[] = {"blobs/sha256", "disks/sha256", "partial", "refs"};
+  int *fds[] = {&c->blobs_fd, &c->disks_fd, &c->partial_fd, &c->refs_fd};
+  for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
+    int fd =
+        create ? beneath_mkdirs(c->fd, subs[i], 0700, NULL) : beneath_open(c->fd, subs[i], O_RDONLY | O_DIRECTORY, 0);
+    if (fd == -ENOENT && !create) {
+      /* An empty or foreign folder: treat as an empty cache, not an error. */
+      return error_set(err, VMPULL_E_NOT_FOUND, "cache folder %s has no vmpull cache", dir);
+    }
+    if (fd < 0) {
+      if (refused)
+        *refused = fd == -ELOOP || fd == -EXDEV;
+      return beneath_error(err, VMPULL_E_IO, fd, c->fd, dir, subs[i], create ? "create cache folder" : "cache folder");
+    }
+    *fds[i] = fd;
+  }
+  if (create) {
+    /* The blob store is an OCI image layout (without an index): tools can read it as one. */
+    struct stat st;
+    if (fstatat(c->fd, "oci-layout", &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
+      static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}\n";
+      (void)cache_write_file(c->fd, "oci-layout", layout, sizeof(layout) - 1);
+    }
+  }
+  *out = TAKE_PTR(c);
+  return 0;
+}
+
+static void hex_of(const unsigned char *md, unsigned len, char *out) {
+  static const char hex[] = "0123456789abcdef";
+  for (unsigned i = 0; i < len; i++) {
+    out[2 * i] = hex[md[i] >> 4];
+    out[2 * i + 1] = hex[md[i] & 15];
+  }
+  out[2 * len] = '\0';
+}
+
+void cache_key_name(const char *key, char out[65]) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  if (EVP_Digest(key, strlen(key), md, &len, EVP_sha256(), NULL) != 1 || len != 32) {
+    /* Cannot happen with a working libcrypto; a fixed name would only cost cache hits. */
+    memset(out, '0', 64);
+    out[64] = '\0';
+    return;
+  }
+  hex_of(md, len, out);
+}
+
+const char *cache_digest_hex(const char *digest) {
+  if (!digest || !starts_with(digest, "sha256:"))
+    return NULL;
+  const char *hex = digest + 7;
+  if (strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64)
+    return NULL;
+  return hex;
+}
+
+static void random_name(char out[17]) {
+  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  uint8_t rnd[16];
+  if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+    uint64_t t = now_ns() ^ ((uint64_t)getpid() << 32);
+    memcpy(rnd, &t, 8);
+    memcpy(rnd + 8, &t, 8);
+  }
+  for (int i = 0; i < 16; i++)
+    out[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
+  out[16] = '\0';
+}
+
+/* A temporary's name: .tmp-<random>, which prune's sweep recognises. */
+static char *tmp_name(void) {
+  char rnd[17];
+  random_name(rnd);
+  return xasprintf(".tmp-%s", rnd);
+}
+
+int cache_write_file(int dirfd, const char *name, const void *buf, size_t len) {
+  _cleanup_free_ char *tmp = tmp_name();
+  if (!tmp)
+    return -ENOMEM;
+  _cleanup_close_ int fd = openat(dirfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return -errno;
+  int r = pwrite_all(fd, buf, len, 0);
+  if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+    r = -errno;
+  if (r < 0)
+    unlinkat(dirfd, tmp, 0);
+  return r;
+}
+
+char *cache_tmp_name(void) {
+  return tmp_name();
+}
+
+int cache_write_file_durable(int dirfd, const char *name, const void *buf, size_t len) {
+  _cleanup_free_ char *tmp = tmp_name();
+  if (!tmp)
+    return -ENOMEM;
+  _cleanup_close_ int fd = openat(dirfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return -errno;
+  int r = pwrite_all(fd, buf, len, 0);
+  if (r == 0 && fsync(fd) < 0)
+    r = -errno;
+  if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+    r = -errno;
+  if (r < 0)
+    unlinkat(dirfd, tmp, 0);
+  return r;
+}
+
+void cache_touch(int dirfd, const char *name) {
+  (void)utimensat(dirfd, name, NULL, AT_SYMLINK_NOFOLLOW); /* a link put there since is not followed */
+}
+
+int cache_blob_exists(struct cache *c, const char *digest) {
+  const char *hex = cache_digest_hex(digest);
+  struct stat st;
+  return hex && fstatat(c->blobs_fd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+int cache_blob_open(struct cache *c, const char *digest, struct byte_source **out, vmpull_error *err) {
+  const char *hex = cache_digest_hex(digest);
+  if (!hex)
+    return error_set(err, VMPULL_E_NOT_FOUND, "%s: not a sha256 digest the cache stores", digest);
+  _cleanup_free_ char *path = xasprintf("%s/blobs/sha256/%s", c->dir, hex);
+  if (!path)
+    return error_oom(err);
+  struct stat st;
+  int fd = beneath_open_file(c->blobs_fd, hex, &st);
+  if (fd < 0)
+    return error_set(err, VMPULL_E_NOT_FOUND, "%s: not in the cache", digest);
+  int r = source_file_from_fd(fd, path, (uint64_t)st.st_size, out, err);
+  if (r < 0)
+    return r;
+  cache_touch(c->blobs_fd, hex);
+  return 0;
+}
+
+void cache_blob_remove(struct cache *c, const char *digest) {
+  const char *hex = cache_digest_hex(digest);
+  if (!hex)
+    return;
+  unlinkat(c->blobs_fd, hex, 0);
+}
+
+static int sha256_buf(const void *buf, size_t len, char out[80]) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned mdlen = 0;
+  if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
+    return -1;
+  memcpy(out, "sha256:", 7);
+  hex_of(md, mdlen, out + 7);
+  return 0;
+}
+
+int cache_blob_read(struct cache *c, const char *digest, size_t max, char **body, size_t *len, vmpull_error *err) {
+  const char *hex = cache_digest_hex(digest);
+  if (!hex)
+    return error_set(err, VMPULL_E_NOT_FOUND, "%s: not in the cache", digest);
+  _cleanup_free_ char *path = xasprintf("%s/blobs/sha256/%s", c->dir, hex);
+  if (!path)
+    return error_oom(err);
+  _cleanup_free_ char *buf = NULL;
+  size_t n = 0;
+  _cleanup_close_ int fd = beneath_open_file(c->blobs_fd, hex, NULL);
+  int r = fd < 0 ? fd : read_fd_limited(fd, max, &buf, &n);
+  /* A link or a FIFO under a blob's name is no blob: a miss, fetched again and renamed over it. */
+  if (r == -ENOENT || r == -ELOOP || r == -EINVAL)
+    return error_set(err, VMPULL_E_NOT_FOUND, "%s: not in the cache", digest);
+  if (r < 0)
+    return error_set_errno(err, VMPULL_E_IO, -r, "read %s", path);
+  char got[80];
+  if (sha256_buf(buf, n, got) < 0)
+    return error_set(err, VMPULL_E_IO, "sha256 failed");
+  if (strcmp(got, digest) != 0) {
+    unlinkat(c->blobs_fd, hex, 0);
+    return error_set(err, VMPULL_E_NOT_FOUND, "%s: cached copy was damaged (removed)", digest);
+  }
+  cache_touch(c->blobs_fd, hex);
+  *body = TAKE_PTR(buf);
+  *len = n;
+  return 0;
+}
+
+static inline void evp_md_ctx_freep(EVP_MD_CTX **m) {
+  if (*m)
+    EVP_MD_CTX_free(*m);
+}
+
+int cache_blob_verify(struct cache *c, const char *digest) {
+  const char *hex = cache_digest_hex(digest);
+  if (!hex)
+    return -EINVAL;
+  _cleanup_close_ int fd = beneath_open_file(c->blobs_fd, hex, NULL);
+  if (fd == -ELOOP || fd == -EINVAL)
+    return 0; /* a link or a FIFO where the blob should be */
+  if (fd < 0)
+    return fd;
+  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  __attribute__((cleanup(evp_md_ctx_freep))) EVP_MD_CTX *md = EVP_MD_CTX_new();
+  if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+    return -ENOMEM;
+  _cleanup_free_ uint8_t *buf = malloc(1 << 20);
+  if (!buf)
+    return -ENOMEM;
+  for (;;) {
+    ssize_t n = read(fd, buf, 1 << 20);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return errno == EIO ? 0 : -errno;
+    if (n == 0)
+      break;
+    if (EVP_DigestUpdate(md, buf, (size_t)n) != 1)
+      return -EIO;
+  }
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned len = 0;
+  if (EVP_DigestFinal_ex(md, out, &len) != 1 || len != 32)
+    return -EIO;
+  char got[65];
+  hex_of(out, len, got);
+  return strcmp(got, hex) == 0;
+}
+
+int cache_blob_write(struct cache *c, const void *buf, size_t len, char digest_out[80], vmpull_error *err) {
+  if (sha256_buf(buf, len, digest_out) < 0)
+    return error_set(err, VMPULL_E_IO, "sha256 failed");
+  int r = cache_write_file(c->blobs_fd, digest_out + 7, buf, len);
+  if (r < 0)
+    return error_set_errno(err, VMPULL_E_IO, -r, "write cache %s/blobs/sha256", c->dir);
+  return 0;
+}
+
+int cache_commit_partial(struct cache *c, const char *name, int fd, const char *digest, vmpull_error *err) {
+  const char *hex = cache_digest_hex(digest);
+  if (!hex)
+    return error_set(err, VMPULL_E_IO, "cannot cache %s: not a sha256 digest", digest);
+  (void)fd;
+  if (renameat(c->partial_fd, name, c->blobs_fd, hex) < 0)
+    return error_set_errno(err, VMPULL_E_IO, errno, "commit %s to the cache in %s", digest, c->dir);
+  cache_partial_forget(c, name);
+  return 0;
+}
+
+/* JSON helpers: a missing or mistyped member reads as absent. */
+static char *json_str(json_object *o, const char *key) {
+  json_object *v;
+  if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+    return NULL;
+  return strdup(json_object_get_string(v));
+}
+
+static uint64_t json_u64(json_object *o, const char *key) {
+  json_object *v;
+  if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+    return UINT64_MAX;
+  int64_t n = json_object_get_int64(v);
+  return n < 0 ? UINT64_MAX : (uint64_t)n;
+}
+
+static void json_add_str(json_object *o, const char *key, const char *val) {
+  if (val)
+    json_object_object_add(o, key, json_object_new_string(val));
+}
+
+static void json_add_u64(json_object *o, const char *key, uint64_t val) {
+  if (val != UINT64_MAX)
+    json_object_object_add(o, key, json_object_new_int64((int64_t)val));
+}
+
+static json_object *read_json(int dirfd, const char *name) {
+  _cleanup_close_ int fd = beneath_open_file(dirfd, name, NULL);
+  if (fd < 0)
+    return NULL;
+  char buf[65536];
+  size_t used = 0;
+  for (;;) {
+    ssize_t n = read(fd, buf + used, sizeof(buf) - 1 - used);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return NULL;
+    if (n == 0)
+      break;
+    used += (size_t)n;
+    if (used == sizeof(buf) - 1)
+      return NULL;
+  }
+  buf[used] = '\0';
+  json_object *j = json_tokener_parse(buf);
+  if (j && !json_object_is_type(j, json_type_object)) {
+    json_object_put(j);
+    return NULL;
+  }
+  return j;
+}
+
+static int write_json(int dirfd, const char *name, json_object *j) {
+  const char *s = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+  return cache_write_file(dirfd, name, s, strlen(s));
+}
+
+void cache_ref_clear(struct cache_ref *r) {
+  free(r->key);
+  free(r->digest);
+  free(r->etag);
+  free(r->last_modified);
+  free(r->content_disposition);
+  free(r->media_type);
+  *r = (struct cache_ref){.size = UINT64_MAX};
+}
+
+int cache_ref_get(struct cache *c, const char *key, struct cache_ref *r) {
+  char name[65 + 5];
+  cache_key_name(key, name);
+  strcat(name, ".json");
+  _cleanup_json_ json_object *j = read_json(c->refs_fd, name);
+  if (!j)
+    return 0;
+  cache_ref_clear(r);
+  r->key = json_str(j, "key");
+  r->digest = json_str(j, "digest");
+  r->etag = json_str(j, "etag");
+  r->last_modified = json_str(j, "last_modified");
+  r->content_disposition = json_str(j, "content_disposition");
+  r->media_type = json_str(j, "media_type");
+  r->size = json_u64(j, "size");
+  /* A hash collision or a hand-edited file: only an exact key is a hit. */
+  if (!r->key || strcmp(r->key, key) != 0 || !cache_digest_hex(r->digest)) {
+    cache_ref_clear(r);
+    return 0;
+  }
+  return 1;
+}
+
+int cache_ref_put(struct cache *c, const struct cache_ref *r, vmpull_error *err) {
+  char name[65 + 5];
+  cache_key_name(r->key, name);
+  strcat(name, ".json");
+  _cleanup_json_ json_object *j = json_object_new_object();
+  if (!j)
+    return error_oom(err);
+  json_add_str(j, "key", r->key);
+  json_add_str(j, "digest", r->digest);
+  json_add_str(j, "etag", r->etag);
+  json_add_str(j, "last_modified", r->last_modified);
+  json_add_str(j, "content_disposition", r->content_disposition);
+  json_add_str(j, "media_type", r->media_type);
+  json_add_u64(j, "size", r->size);
+  int ret = write_json(c->refs_fd, name, j);
+  if (ret < 0)
+    return error_set_errno(err, VMPULL_E_IO, -ret, "write cache index in %s/refs", c->dir);
+  return 0;
+}
+
+void cache_partial_clear(struct cache_partial *p) {
+  free(p->key);
+  free(p->etag);
+  free(p->last_modified);
+  free(p->digest);
+  *p = (struct cache_partial){.total = UINT64_MAX};
+}
+
+int cache_partial_get(struct cache *c, const char *name, struct cache_partial *p) {
+  _cleanup_free_ char *meta = xasprintf("%s.json", name);
+  if (!meta)
+    return 0;
+  _cleanup_json_ json_object *j = read_json(c->partial_fd, meta);
+  if (!j)
+    return 0;
+  cache_partial_clear(p);
+  p->key = json_str(j, "key");
+  p->etag = json_str(j, "etag");
+  p->last_modified = json_str(j, "last_modified");
+  p->digest = json_str(j, "digest");
+  p->total = json_u64(j, "size");
+  if (!p->key) {
+    cache_partial_clear(p);
+    return 0;
+  }
+  return 1;
+}
+
+int cache_partial_put(struct cache *c, const char *name, const struct cache_partial *p, vmpull_error *err) {
+  _cleanup_free_ char *meta = xasprintf("%s.json", name);
+  _cleanup_json_ json_object *j = json_object_new_object();
+  if (!meta || !j)
+    return error_oom(err);
+  json_add_str(j, "key", p->key);
+  json_add_str(j, "etag", p->etag);
+  json_add_str(j, "last_modified", p->last_modified);
+  json_add_str(j, "digest", p->digest);
+  json_add_u64(j, "size", p->total);
+  int r = write_json(c->partial_fd, meta, j);
+  if (r < 0)
+    return error_set_errno(err, VMPULL_E_IO, -r, "write cache metadata in %s/partial", c->dir);
+  return 0;
+}
+
+void cache_partial_forget(struct cache *c, const char *name) {
+  _cleanup_free_ char *meta = xasprintf("%s.json", name);
+  if (meta)
+    unlinkat(c->partial_fd, meta, 0);
+}

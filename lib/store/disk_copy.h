@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Copy a decoded disk quickly: a reflink (FICLONE) shares the blocks where the
+ * filesystem can (btrfs, XFS); elsewhere only the data extents are copied
+ * (SEEK_DATA/SEEK_HOLE + copy_file_range), so holes stay holes. A kept disk is
+ * copied out of the cache by disk_copy_checked, which proves it against its map
+ * (lib/pipeline/disk_map.h) in the same read.
+ */
+#ifndef VMPULL_DISK_COPY_H
+#define VMPULL_DISK_COPY_H
+
+#include <stdint.h>
+
+struct disk_map;
+
+/* Copy the first size bytes of in_fd to out_fd (empty, same offsets; its size
+ * is not set here). *cloned tells whether a reflink did it. 0 or -errno. */
+int disk_copy(int in_fd, int out_fd, uint64_t size, int *cloned);
+/* Make out_fd a reflink of all of in_fd (FICLONE). 0 or -errno (EOPNOTSUPP, EXDEV, EINVAL: not here). */
+int disk_clone(int in_fd, int out_fd);
+
+/* Called before each chunk with the bytes done so far; a negative return stops the copy with it. */
+typedef int (*disk_copy_poll_fn)(void *data, uint64_t done);
+/* Check in_fd against map, copying it to out_fd (empty) on the way unless out_fd < 0: each data
+ * chunk is read once, hashed from the buffer it was read into and written from it (its zero
+ * blocks stay holes); a zero chunk is skipped where SEEK_DATA finds a hole, and anything there
+ * must read as zeros. Only out_fd's size is left to set. Returns 0 when all of it matched, 1 when
+ * not (*bad: offset of the first chunk that differs; in_fd shorter than the map counts), or
+ * -errno (or what poll returned). */
+int disk_copy_checked(int in_fd, int out_fd, const struct disk_map *map, disk_copy_poll_fn poll, void *poll_data,
+                      uint64_t *bad);
+
+#endif
