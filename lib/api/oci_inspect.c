@@ -11,8 +11,10 @@
 #include "base/json_util.h"
 #include "oci/oci_store.h"
 #include "base/redact.h"
+#include "oci/oci_ref.h"
 #include "pipeline/unwrap_tar.h"
 #include "base/util.h"
+#include "resolve/resolve.h"
 
 struct inspect_ctx {
   const vmpull_pull_options *o;

@@ -31,6 +31,7 @@
 #include "fetch/pull_cache.h"
 #include "base/redact.h"
 #include "base/util.h"
+#include "resolve/resolve.h"
 
 #define DEFAULT_REF "latest"
 #define REF_NAME_MAX 255

@@ -12,6 +12,7 @@
 #include "base/progress.h"
 #include "fetch/pull_cache.h"
 #include "base/redact.h"
+#include "oci/oci_ref.h"
 #include "resolve/resolve.h"
 #include "pipeline/sink.h"
 #include "pipeline/tee.h"

@@ -1,17 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "base/redact.h"
 
-#include "oci/oci_ref.h"
 #include "base/util.h"
 
 #include <strings.h>
 
-char *redact_source(const char *source) {
-  /* A docker reference's '@' may introduce a digest: its own rules say which '@' ends a password. */
-  if (strncasecmp(source, "docker://", 9) == 0) {
-    _cleanup_free_ char *ref = docker_ref_redact(source + 9);
-    return ref ? xasprintf("%.9s%s", source, ref) : NULL;
-  }
+char *redact_url(const char *source) {
   const char *scheme_end = strstr(source, "://");
   if (!scheme_end)
     return strdup(source);

@@ -4,6 +4,6 @@
 #define VMPULL_REDACT_H
 
 /* A copy of source with the password of a "scheme://user:pass@host" replaced by "***". NULL on OOM. */
-char *redact_source(const char *source);
+char *redact_url(const char *source);
 
 #endif

@@ -281,7 +281,7 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
   *out = NULL;
   if (!pc || !pc->cache)
     return http_open_retry(c, req, resp, out, err);
-  _cleanup_free_ char *key = redact_source(req->url);
+  _cleanup_free_ char *key = redact_url(req->url);
   if (!key)
     return error_oom(err);
   int r = lock_entry(pc, key, key, err);
@@ -483,7 +483,7 @@ int fetch_document(struct pull_cache *pc, const struct http_config *c, const str
                    struct http_response *resp, vmpull_error *err) {
   if (!pc || !pc->cache)
     return http_get_retry(c, req, resp, err);
-  _cleanup_free_ char *key = redact_source(req->url);
+  _cleanup_free_ char *key = redact_url(req->url);
   if (!key)
     return error_oom(err);
   __attribute__((cleanup(cache_ref_clear))) struct cache_ref ref = {.size = UINT64_MAX};

@@ -18,7 +18,7 @@
 
 #include "store/cache.h"
 #include "net/http.h"
-#include "resolve/resolve.h"
+#include "fetch/resolved.h"
 
 struct pull_cache {
   const vmpull_pull_options *o;

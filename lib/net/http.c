@@ -328,11 +328,11 @@ static int check_redirect(struct http_transfer *t) {
       curl_url_set(u, CURLUPART_URL, t->location, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
       curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
       curl_url_get(u, CURLUPART_URL, &target, 0) != CURLUE_OK) {
-    _cleanup_free_ char *bad = redact_source(t->location);
+    _cleanup_free_ char *bad = redact_url(t->location);
     return http_transfer_fail(t, VMPULL_E_HTTP, "HTTP %ld redirect to an invalid URL '%s'", t->resp.status,
                               bad ? bad : "");
   }
-  _cleanup_free_ char *shown = redact_source(target);
+  _cleanup_free_ char *shown = redact_url(target);
   if (!scheme_is(scheme, "http") && !scheme_is(scheme, "https"))
     return http_transfer_fail(t, VMPULL_E_HTTP, "redirect to %s refused: only http and https are followed",
                               shown ? shown : scheme);

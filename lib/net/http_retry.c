@@ -75,7 +75,7 @@ static int sleep_ms(const struct http_config *c, uint64_t ms, vmpull_error *err)
 static int wait_and_say(const struct http_config *c, const char *url, const vmpull_error *why, unsigned n, uint64_t ms,
                         vmpull_error *err) {
   if (c->warning) {
-    _cleanup_free_ char *shown = redact_source(url);
+    _cleanup_free_ char *shown = redact_url(url);
     const char *msg = why->message;
     /* The source name usually leads the message already. */
     warning_send(c->warning, c->warning_data, "%s: %s; retry %u of %d in %.3g s", shown ? shown : "download", msg, n,

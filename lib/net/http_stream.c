@@ -249,7 +249,7 @@ int http_source_open(const struct http_config *c, const struct http_request *req
   s->range_request = req->range_start > 0;
   s->not_modified_ok = req->not_modified_ok;
   s->range_start = req->range_start;
-  s->base.name = redact_source(req->url ? req->url : "");
+  s->base.name = redact_url(req->url ? req->url : "");
   s->ring = malloc(RING_SIZE);
   if (!s->base.name || !s->ring)
     return error_oom(err);

@@ -4,7 +4,7 @@
 #include "base/error.h"
 #include "base/json_util.h"
 #include "oci/oci_digest.h"
-#include "resolve/resolve.h"
+#include "base/naming.h"
 #include "base/util.h"
 
 #include <ctype.h>

@@ -3,9 +3,11 @@
 
 #include "base/error.h"
 #include "oci/oci_digest.h"
+#include "base/redact.h"
 #include "base/util.h"
 
 #include <ctype.h>
+#include <strings.h>
 
 #define REPO_NAME_MAX 255
 #define TAG_MAX 128
@@ -287,4 +289,12 @@ int docker_ref_from_options(const vmpull_pull_options *o, struct docker_ref *out
 char *docker_ref_string(const struct docker_ref *r) {
   return xasprintf("docker://%s/%s%s%s", r->registry, r->repository, r->digest ? "@" : ":",
                    r->digest ? r->digest : r->tag);
+}
+
+char *redact_source(const char *source) {
+  if (strncasecmp(source, "docker://", 9) == 0) {
+    _cleanup_free_ char *ref = docker_ref_redact(source + 9);
+    return ref ? xasprintf("%.9s%s", source, ref) : NULL;
+  }
+  return redact_url(source);
 }

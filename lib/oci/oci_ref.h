@@ -39,6 +39,9 @@ int docker_ref_from_options(const vmpull_pull_options *o, struct docker_ref *out
 /* A copy of ref (without docker://) for messages: a would-be "user:password@" in front shows its
  * password as *** ("alice:***@host/repo"). NULL on OOM. */
 char *docker_ref_redact(const char *ref);
+/* A source string as messages show it: redact_url(), except that a docker:// reference's '@' may
+ * introduce a digest, so its own rules say which '@' ends a password. NULL on OOM. */
+char *redact_source(const char *source);
 /* "docker://registry/repo:tag" or "docker://registry/repo@digest" (NULL on OOM). */
 char *docker_ref_string(const struct docker_ref *r);
 void docker_ref_clear(struct docker_ref *r);

@@ -18,6 +18,7 @@
 #include "oci/oci_store.h"
 #include "fetch/pull_cache.h"
 #include "base/redact.h"
+#include "base/naming.h"
 #include "base/util.h"
 
 #include <dirent.h>

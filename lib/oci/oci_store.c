@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The two OCI resolvers: open a store, walk it to one layer, hand the layer's blob to the pipeline. */
+/* What every OCI store shares: its lifetime, document checks, and handing the chosen layer's blob on. */
 #include "oci/oci_store.h"
 
 #include "base/error.h"
 #include "oci/oci_digest.h"
-#include "oci/oci_mirror.h"
 #include "fetch/pull_cache.h"
 #include "base/util.h"
 
@@ -19,26 +18,6 @@ void oci_store_free(struct oci_store *s) {
   free(s->root);
   free(s->mirror);
   s->free(s);
-}
-
-int oci_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err) {
-  return oci_store_open_cached(o, NULL, out, err);
-}
-
-int oci_store_open_cached(const vmpull_pull_options *o, struct pull_cache *pc, struct oci_store **out,
-                          vmpull_error *err) {
-  enum source_kind kind;
-  int r = source_classify(o->source, &kind, err);
-  if (r < 0)
-    return r;
-  if (kind == SOURCE_OCI_DIR)
-    return oci_dir_store_open(o, out, err);
-  if (kind == SOURCE_OCI_ARCHIVE)
-    return oci_archive_store_open(o, out, err);
-  if (kind == SOURCE_DOCKER)
-    return oci_docker_store_open(o, pc, out, err);
-  return error_set(err, VMPULL_E_USAGE,
-                   "only oci-dir:// and docker:// sources (and oci-archive://, a layout as a tar) hold OCI images");
 }
 
 int oci_check_document(const struct oci_descriptor *d, const char *buf, size_t len, const char *what,
@@ -132,28 +111,4 @@ int oci_resolve_target(struct oci_store *s, const struct oci_target *t, struct r
   if (!r->image_name || !r->display || !r->reference || (!r->expected_digest && starts_with(l->digest, "sha256:")))
     return error_oom(err);
   return 0;
-}
-
-static int resolve_oci(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err) {
-  _cleanup_oci_store_ struct oci_store *s = NULL;
-  int ret = oci_store_open_cached(o, r->cache, &s, err);
-  if (ret < 0)
-    return ret;
-  __attribute__((cleanup(oci_target_clear))) struct oci_target t = {0};
-  ret = oci_walk_one(&s->walk, &t, err);
-  if (ret < 0)
-    return ret;
-  return oci_resolve_target(s, &t, r, err);
-}
-
-int resolve_oci_dir(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err) {
-  return resolve_oci(o, r, err);
-}
-
-int resolve_docker(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err) {
-  return resolve_oci(o, r, err);
-}
-
-int resolve_oci_archive(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err) {
-  return resolve_oci(o, r, err);
 }

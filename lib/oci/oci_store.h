@@ -10,7 +10,7 @@
 #define VMPULL_OCI_SOURCE_H
 
 #include "oci/oci_manifest.h"
-#include "resolve/resolve.h"
+#include "fetch/resolved.h"
 
 struct oci_store {
   struct oci_walk walk; /* root document, selection, fetch callback (userdata: the store) */
@@ -53,12 +53,6 @@ int oci_archive_store_open(const vmpull_pull_options *o, struct oci_store **out,
 void oci_registry_store_set_retries(struct oci_store *s, int retries);
 /* The content of an oci-layout file must say imageLayoutVersion 1.0.0 (path names the layout). */
 int oci_layout_file_check(const char *buf, size_t len, const char *path, vmpull_error *err);
-/* Either, by the source's scheme. */
-int oci_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err);
-/* The same, fetching through the pull's cache (pc may be NULL). */
-int oci_store_open_cached(const vmpull_pull_options *o, struct pull_cache *pc, struct oci_store **out,
-                          vmpull_error *err);
-
 /* Open the target's layer and fill what pull needs (source, name, digest, size, tar flag). */
 int oci_resolve_target(struct oci_store *s, const struct oci_target *t, struct resolved *r, vmpull_error *err);
 

@@ -18,6 +18,7 @@
 #include "oci/oci_digest.h"
 #include "oci/oci_store.h"
 #include "base/redact.h"
+#include "oci/oci_ref.h"
 #include "base/util.h"
 
 #include <archive.h>

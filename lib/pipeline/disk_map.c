@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "pipeline/disk_map.h"
 
-#include "pipeline/sink.h"
+#include "pipeline/zero_block.h"
 #include "base/util.h"
 
 #include <openssl/evp.h>
@@ -14,8 +14,8 @@ void disk_map_clear(struct disk_map *m) {
 
 int disk_map_is_zero(const uint8_t *p, size_t len) {
   size_t i = 0;
-  for (; i + SINK_BLOCK <= len; i += SINK_BLOCK)
-    if (!sink_block_is_zero(p + i))
+  for (; i + ZERO_BLOCK <= len; i += ZERO_BLOCK)
+    if (!block_is_zero(p + i))
       return 0;
   for (; i < len; i++)
     if (p[i])

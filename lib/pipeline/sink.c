@@ -31,19 +31,6 @@ struct sink_writer {
   vmpull_error err;
 };
 
-int sink_block_is_zero(const uint8_t *p) {
-  /* Words, not bytes; checking the first word alone rejects most data blocks at once. */
-  typedef uint64_t __attribute__((may_alias, aligned(1))) word;
-  const word *w = (const word *)(const void *)p;
-  if (w[0])
-    return 0;
-  for (size_t i = 0; i < SINK_BLOCK / 8; i += 8) {
-    if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] | w[i + 7])
-      return 0;
-  }
-  return 1;
-}
-
 static void random_suffix(char out[13]) {
   static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
   uint8_t rnd[12];
@@ -183,7 +170,7 @@ static int write_blocks(struct sink *s, const uint8_t *buf, size_t len, uint64_t
   size_t run_start = 0, mapped = 0;
   int in_run = 0;
   for (size_t i = 0; i <= len; i += SINK_BLOCK) {
-    int zero = i < len && sink_block_is_zero(buf + i);
+    int zero = i < len && block_is_zero(buf + i);
     if (i < len && !zero) {
       if (!in_run) {
         in_run = 1;

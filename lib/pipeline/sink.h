@@ -11,12 +11,13 @@
 #ifndef VMPULL_SINK_H
 #define VMPULL_SINK_H
 
+#include "pipeline/zero_block.h"
 #include "vmpull.h"
 
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SINK_BLOCK 4096u
+#define SINK_BLOCK ZERO_BLOCK
 #define SINK_BUFFER_SIZE (256u << 10) /* what sink_buffer() hands out */
 
 struct progress_state;
@@ -82,7 +83,5 @@ int sink_take_map(struct sink *s, struct disk_map *out);
 /* Drop everything that was written (also after a successful commit: only frees). */
 void sink_close(struct sink *s);
 
-/* Exposed for unit tests: is this SINK_BLOCK-sized block all zero? */
-int sink_block_is_zero(const uint8_t *p);
 
 #endif

@@ -9,7 +9,7 @@
 #include "pipeline/unwrap_tar.h"
 
 #include "base/error.h"
-#include "resolve/resolve.h"
+#include "base/naming.h"
 #include "base/util.h"
 
 #include <archive.h>

@@ -221,7 +221,7 @@ static int read_checksums(const vmpull_pull_options *o, struct pull_cache *pc, c
 
 int checksums_lookup(const vmpull_pull_options *o, struct pull_cache *pc, const char *name, char **digest,
                      vmpull_error *err) {
-  _cleanup_free_ char *shown = redact_source(o->checksums);
+  _cleanup_free_ char *shown = redact_url(o->checksums);
   if (!shown)
     return error_oom(err);
   if (!name)

@@ -29,7 +29,7 @@ int resolve_fcos(const vmpull_pull_options *o, struct resolved *r, vmpull_error 
   }
   if (!url)
     return error_oom(err);
-  _cleanup_free_ char *shown = redact_source(url);
+  _cleanup_free_ char *shown = redact_url(url);
   if (!shown)
     return error_oom(err);
 

@@ -48,7 +48,7 @@ static int url_image_name(CURLU *u, char **out, vmpull_error *err) {
 }
 
 int resolve_http(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err) {
-  r->display = redact_source(o->source);
+  r->display = redact_url(o->source);
   if (!r->display)
     return error_oom(err);
 

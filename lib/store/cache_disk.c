@@ -5,7 +5,7 @@
 #include "base/error.h"
 #include "base/fs_beneath.h"
 #include "base/json_util.h"
-#include "resolve/resolve.h"
+#include "base/naming.h"
 #include "base/util.h"
 
 #include <fcntl.h>

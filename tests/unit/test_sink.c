@@ -265,17 +265,17 @@ static void test_block_is_zero(void **state) {
   (void)state;
   uint8_t *buf = calloc(1, SINK_BLOCK + 8);
   assert_non_null(buf);
-  assert_true(sink_block_is_zero(buf));
-  assert_true(sink_block_is_zero(buf + 3)); /* unaligned start */
+  assert_true(block_is_zero(buf));
+  assert_true(block_is_zero(buf + 3)); /* unaligned start */
   static const size_t positions[] = {0, 1, 7, 8, 63, 64, 511, 2048, 4088, 4095};
   for (size_t i = 0; i < ARRAY_SIZE(positions); i++) {
     buf[positions[i]] = 1;
-    if (sink_block_is_zero(buf))
+    if (block_is_zero(buf))
       fail_msg("non-zero byte at %zu not seen", positions[i]);
     buf[positions[i]] = 0;
   }
   buf[SINK_BLOCK] = 1; /* just past the block: not its business */
-  assert_true(sink_block_is_zero(buf));
+  assert_true(block_is_zero(buf));
   free(buf);
 }
 

@@ -12,6 +12,7 @@
 #include "fetch/pull_cache.h"
 #include "pipeline/sink.h"
 #include "base/util.h"
+#include "resolve/resolve.h"
 
 #include <sys/stat.h>
 
