@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* SHA256SUMS parsing: the input is the image file name, a NUL, and the checksum file. */
-#include "resolve/checksums.h"
+#include "base/util.h"
 #include "fuzz_common.h"
 #include "oci/oci_digest.h"
-#include "base/util.h"
+#include "resolve/checksums.h"
 
 #include <stdlib.h>
 #include <string.h>

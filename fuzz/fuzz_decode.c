@@ -5,11 +5,11 @@
  * every input) and once as "decode" (FUZZ_FORMAT undefined: the input goes
  * through detection first, as in a pull).
  */
+#include "base/util.h"
+#include "fuzz_common.h"
 #include "pipeline/decode.h"
 #include "pipeline/detect.h"
-#include "fuzz_common.h"
 #include "pipeline/sink.h"
-#include "base/util.h"
 
 #include <stdlib.h>
 

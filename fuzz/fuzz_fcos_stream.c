@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fedora CoreOS stream metadata: pick the disk for each provider and architecture. */
-#include "resolve/fcos_stream.h"
+#include "base/util.h"
 #include "fuzz_common.h"
 #include "oci/oci_digest.h"
-#include "base/util.h"
+#include "resolve/fcos_stream.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,9 +3,9 @@
  * The JSON that carries secrets: an auth file (auth.json / config.json), a credential
  * helper's answer and a token endpoint's answer. None of it may reach an error message.
  */
+#include "base/util.h"
 #include "fuzz_common.h"
 #include "oci/oci_auth.h"
-#include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* WWW-Authenticate parsing: a registry's 401 header, as the server wrote it. */
+#include "base/util.h"
 #include "fuzz_common.h"
 #include "oci/oci_auth.h"
-#include "base/util.h"
 
 #include <stdlib.h>
 

@@ -7,9 +7,9 @@
  * parsed and selected from on its own.
  */
 #include "base/error.h"
+#include "base/util.h"
 #include "fuzz_common.h"
 #include "oci/oci_manifest.h"
-#include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,10 +4,10 @@
  * oci-dir://). A docker reference that parses must print back to one that parses
  * to the same thing, and every part must be free of control characters.
  */
+#include "base/util.h"
 #include "fuzz_common.h"
 #include "oci/oci_digest.h"
 #include "oci/oci_ref.h"
-#include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>

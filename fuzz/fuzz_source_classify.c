@@ -4,9 +4,9 @@
  * a NUL, and an image file name (what a URL, manifest or tar entry would suggest).
  * Whatever the name, the output path must stay a direct child of the data folder.
  */
+#include "base/util.h"
 #include "fuzz_common.h"
 #include "resolve/resolve.h"
-#include "base/util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,8 +6,8 @@
  * keeps its end.
  */
 #include "base/error.h"
-#include "fuzz_common.h"
 #include "base/util.h"
+#include "fuzz_common.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,10 +3,10 @@
  * The tar single-file extractor (a layer, maybe gzip/zstd compressed): find the
  * one file and read it to the end. A name it hands out must be a plain base name.
  */
-#include "fuzz_common.h"
-#include "resolve/resolve.h"
-#include "pipeline/unwrap_tar.h"
 #include "base/util.h"
+#include "fuzz_common.h"
+#include "pipeline/unwrap_tar.h"
+#include "resolve/resolve.h"
 
 #include <stdlib.h>
 #include <string.h>

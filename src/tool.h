@@ -3,11 +3,11 @@
 #ifndef VMPULL_TOOL_H
 #define VMPULL_TOOL_H
 
+#include "vmpull.h"
+
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
-
-#include "vmpull.h"
 
 /* Exit statuses. */
 #define EXIT_PULL_FAILED 1
@@ -15,8 +15,8 @@
 #define EXIT_SIGINT 130
 #define EXIT_SIGTERM 143
 
-extern volatile sig_atomic_t tool_cancel;     /* set by SIGINT/SIGTERM */
-extern volatile sig_atomic_t tool_signal;     /* which one */
+extern volatile sig_atomic_t tool_cancel; /* set by SIGINT/SIGTERM */
+extern volatile sig_atomic_t tool_signal; /* which one */
 void tool_install_signals(void);
 int tool_exit_for_error(const vmpull_error *err);
 /* Flush stdout: 0, or -1 with errno when what was printed did not all get out (a full disk, a
@@ -47,17 +47,17 @@ void tool_prepare_call(vmpull_pull_options *opts, struct tool_progress *progress
 /* Progress display (tool_progress.c). */
 enum progress_mode { PROGRESS_AUTO, PROGRESS_ALWAYS, PROGRESS_NEVER };
 struct tool_progress {
-  int enabled;        /* draw at all */
-  int tty;            /* stderr is a terminal: redraw in place */
-  int drawn;          /* a partial line is on screen */
-  int cursor_hidden;  /* we hid the cursor: show it again before anything else */
-  int last_len;       /* columns the partial line on screen takes */
-  int layout_width;   /* terminal width the layout below was made for */
-  int stats_width;    /* widest figures so far: the bar only ever shrinks, it never jitters */
-  int stats_level;    /* how much detail the figures show at this width (0: all) */
+  int enabled;       /* draw at all */
+  int tty;           /* stderr is a terminal: redraw in place */
+  int drawn;         /* a partial line is on screen */
+  int cursor_hidden; /* we hid the cursor: show it again before anything else */
+  int last_len;      /* columns the partial line on screen takes */
+  int layout_width;  /* terminal width the layout below was made for */
+  int stats_width;   /* widest figures so far: the bar only ever shrinks, it never jitters */
+  int stats_level;   /* how much detail the figures show at this width (0: all) */
   uint64_t start_ns, last_ns;
   uint64_t rate_ref_ns, rate_ref_bytes; /* for the smoothed rate */
-  double rate;        /* bytes/s, smoothed */
+  double rate;                          /* bytes/s, smoothed */
 };
 void tool_progress_init(struct tool_progress *p, enum progress_mode mode, int quiet);
 int tool_progress_cb(const vmpull_progress *ev, void *userdata);
@@ -68,8 +68,12 @@ void tool_progress_warning(const char *message, void *userdata);
 /* Human IEC units: "1.5 GiB". */
 void tool_format_bytes(uint64_t n, char *buf, size_t len);
 
-static inline uint64_t MIN_U64(uint64_t a, uint64_t b) { return a < b ? a : b; }
-static inline int MIN_INT(int a, int b) { return a < b ? a : b; }
+static inline uint64_t MIN_U64(uint64_t a, uint64_t b) {
+  return a < b ? a : b;
+}
+static inline int MIN_INT(int a, int b) {
+  return a < b ? a : b;
+}
 
 int tool_pull(int argc, char **argv);
 int tool_inspect(int argc, char **argv);
@@ -81,7 +85,6 @@ int tool_help(const char *topic);
  * (freed by the caller) and *nrest are what is left for pull_cli_parse. TOOL_GO_ON, or the exit
  * status when --help was shown or the usage was wrong. */
 #define TOOL_GO_ON (-1)
-int tool_own_options(const char *cmd, int argc, char **argv, int *all, const char **archive, char ***rest,
-                     int *nrest);
+int tool_own_options(const char *cmd, int argc, char **argv, int *all, const char **archive, char ***rest, int *nrest);
 
 #endif

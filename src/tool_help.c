@@ -1,30 +1,29 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* `vmpull --help`, `vmpull help <command>`, `vmpull <command> --help`. */
+#include "tool.h"
+
 #include <stdio.h>
 #include <string.h>
 
-#include "tool.h"
-
-static const char main_help[] =
-    "Usage: vmpull COMMAND [OPTIONS]\n"
-    "\n"
-    "Acquire a virtual-machine disk image and leave a ready-to-boot, uncompressed,\n"
-    "sparse disk file behind.\n"
-    "\n"
-    "Commands:\n"
-    "  pull SOURCE      fetch, verify and decompress a disk image\n"
-    "  cache COMMAND    list, prune or verify the download cache\n"
-    "  inspect SOURCE   show what pull would fetch from an OCI source (JSON)\n"
-    "  save SOURCE DEST copy an image, still compressed, into an OCI layout (air gaps)\n"
-    "  help [COMMAND]   show help for a command\n"
-    "\n"
-    "Options:\n"
-    "  --version        print the version\n"
-    "  -h, --help       show this help\n"
-    "\n"
-    "Examples:\n"
-    "  vmpull pull ./fedora-coreos-qemu.x86_64.qcow2.xz\n"
-    "  vmpull help pull\n";
+static const char main_help[] = "Usage: vmpull COMMAND [OPTIONS]\n"
+                                "\n"
+                                "Acquire a virtual-machine disk image and leave a ready-to-boot, uncompressed,\n"
+                                "sparse disk file behind.\n"
+                                "\n"
+                                "Commands:\n"
+                                "  pull SOURCE      fetch, verify and decompress a disk image\n"
+                                "  cache COMMAND    list, prune or verify the download cache\n"
+                                "  inspect SOURCE   show what pull would fetch from an OCI source (JSON)\n"
+                                "  save SOURCE DEST copy an image, still compressed, into an OCI layout (air gaps)\n"
+                                "  help [COMMAND]   show help for a command\n"
+                                "\n"
+                                "Options:\n"
+                                "  --version        print the version\n"
+                                "  -h, --help       show this help\n"
+                                "\n"
+                                "Examples:\n"
+                                "  vmpull pull ./fedora-coreos-qemu.x86_64.qcow2.xz\n"
+                                "  vmpull help pull\n";
 
 /* After the main and the pull help: where vmpull looks, besides its options. */
 static const char environment_help[] =

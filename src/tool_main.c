@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vmpull: dispatch to subcommands, signals and exit statuses. */
+#include "tool.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "tool.h"
 
 volatile sig_atomic_t tool_cancel = 0;
 volatile sig_atomic_t tool_signal = 0;

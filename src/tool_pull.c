@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vmpull pull [OPTIONS] SOURCE */
+#include "tool.h"
+#include "tool_opts.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -7,9 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#include "tool.h"
-#include "tool_opts.h"
 
 /* The progress events also say which registry mirror served the pull (--json reports it). */
 struct pull_watch {

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Process-wide initialisation that libraries we use require exactly once, and what public calls check first. */
+#include "api/call_check.h"
+
+#include "base/error.h"
+
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stddef.h>
-
-#include "base/error.h"
-#include "api/call_check.h"
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static int global_status = 0;

@@ -5,15 +5,15 @@
  * at its first bytes (a tar's entry name, the compression), so the output
  * path shown is the one pull would write.
  */
-#include "pipeline/detect.h"
-#include "base/error.h"
 #include "api/call_check.h"
+#include "base/error.h"
 #include "base/json_util.h"
-#include "oci/oci_store.h"
 #include "base/redact.h"
-#include "oci/oci_ref.h"
-#include "pipeline/unwrap_tar.h"
 #include "base/util.h"
+#include "oci/oci_ref.h"
+#include "oci/oci_store.h"
+#include "pipeline/detect.h"
+#include "pipeline/unwrap_tar.h"
 #include "resolve/resolve.h"
 
 struct inspect_ctx {

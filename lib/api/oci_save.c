@@ -20,17 +20,17 @@
  * nothing behind; a layout folder that this save created is removed again
  * when the copy fails.
  */
-#include "base/error.h"
 #include "api/call_check.h"
+#include "base/error.h"
 #include "base/json_util.h"
+#include "base/progress.h"
+#include "base/redact.h"
+#include "base/util.h"
+#include "fetch/pull_cache.h"
 #include "oci/oci_digest.h"
 #include "oci/oci_layout_write.h"
 #include "oci/oci_ref.h"
 #include "oci/oci_store.h"
-#include "base/progress.h"
-#include "fetch/pull_cache.h"
-#include "base/redact.h"
-#include "base/util.h"
 #include "resolve/resolve.h"
 
 #define DEFAULT_REF "latest"

@@ -5,19 +5,19 @@
  *   -> [tar unwrap] -> peek + detect -> decode -> sparse atomic sink -> commit
  * Nothing here knows a codec or a protocol; each arrow is one small file.
  */
-#include "resolve/checksums.h"
-#include "pipeline/decode.h"
-#include "pipeline/detect.h"
 #include "base/error.h"
 #include "base/progress.h"
-#include "fetch/pull_cache.h"
 #include "base/redact.h"
+#include "base/util.h"
+#include "fetch/pull_cache.h"
 #include "oci/oci_ref.h"
-#include "resolve/resolve.h"
+#include "pipeline/decode.h"
+#include "pipeline/detect.h"
 #include "pipeline/sink.h"
 #include "pipeline/tee.h"
 #include "pipeline/unwrap_tar.h"
-#include "base/util.h"
+#include "resolve/checksums.h"
+#include "resolve/resolve.h"
 
 #include <sys/stat.h>
 

@@ -5,14 +5,14 @@
  * digest and holds the map the sink recorded while writing it (lib/pipeline/disk_map.h), and the copy
  * checks every chunk against that map in the one read it makes anyway (disk_copy_checked).
  */
-#include "pipeline/detect.h"
-#include "store/disk_copy.h"
 #include "base/error.h"
 #include "base/progress.h"
-#include "fetch/pull_cache.h"
-#include "pipeline/sink.h"
 #include "base/util.h"
+#include "fetch/pull_cache.h"
+#include "pipeline/detect.h"
+#include "pipeline/sink.h"
 #include "resolve/resolve.h"
+#include "store/disk_copy.h"
 
 #include <sys/stat.h>
 

@@ -3,11 +3,11 @@
 #ifndef VMPULL_JSON_UTIL_H
 #define VMPULL_JSON_UTIL_H
 
+#include "base/error.h"
+
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "base/error.h"
 
 static inline void json_putp(json_object **o) {
   if (*o)

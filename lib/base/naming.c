@@ -15,8 +15,8 @@ int image_name_check(const char *name, vmpull_error *err) {
     return error_set(err, VMPULL_E_USAGE, "image file name '%s' is not usable", name ? name : "");
   /* A name becomes part of a path printed on one line: no control character, no invalid UTF-8. */
   if (strpbrk(name, "/\\") || text_needs_clean(name))
-    return error_set(err, VMPULL_E_USAGE, "image file name '%s' is not usable (path separator, control character or invalid UTF-8)",
-                     name);
+    return error_set(err, VMPULL_E_USAGE,
+                     "image file name '%s' is not usable (path separator, control character or invalid UTF-8)", name);
   return 0;
 }
 

@@ -21,7 +21,9 @@ int ends_with_ci(const char *s, const char *suffix) {
   return ls >= lx && strcasecmp(s + ls - lx, suffix) == 0;
 }
 
-int starts_with(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+int starts_with(const char *s, const char *prefix) {
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
 
 void start_writeback(int fd, uint64_t *from, uint64_t end) {
   if (end - *from < WRITEBACK_STEP)

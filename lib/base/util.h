@@ -12,7 +12,9 @@
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 
-static inline void freep(void *p) { free(*(void **)p); }
+static inline void freep(void *p) {
+  free(*(void **)p);
+}
 static inline void closep(int *fd) {
   if (*fd >= 0) {
     int saved = errno;
@@ -29,17 +31,17 @@ static inline void fclosep(FILE **f) {
 #define _cleanup_fclose_ _cleanup_(fclosep)
 
 /* Hand ownership out of a cleanup-scoped variable. */
-#define TAKE_PTR(p)                 \
-  ({                                \
-    __typeof__(p) _taken_ = (p);    \
-    (p) = NULL;                     \
-    _taken_;                        \
+#define TAKE_PTR(p)                                                                                                    \
+  ({                                                                                                                   \
+    __typeof__(p) _taken_ = (p);                                                                                       \
+    (p) = NULL;                                                                                                        \
+    _taken_;                                                                                                           \
   })
-#define TAKE_FD(fd)                 \
-  ({                                \
-    int _taken_fd_ = (fd);          \
-    (fd) = -1;                      \
-    _taken_fd_;                     \
+#define TAKE_FD(fd)                                                                                                    \
+  ({                                                                                                                   \
+    int _taken_fd_ = (fd);                                                                                             \
+    (fd) = -1;                                                                                                         \
+    _taken_fd_;                                                                                                        \
   })
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -57,7 +59,9 @@ static inline void free_secret(char *s) {
     free(s);
   }
 }
-static inline void free_secretp(char **s) { free_secret(*s); }
+static inline void free_secretp(char **s) {
+  free_secret(*s);
+}
 #define _cleanup_secret_ _cleanup_(free_secretp)
 
 /* Never-NULL allocation helpers: abort on OOM is not acceptable in a library,

@@ -2,12 +2,12 @@
 #include "fetch/pull_cache.h"
 
 #include "base/error.h"
-#include "net/http_retry.h"
-#include "store/lock.h"
 #include "base/progress.h"
 #include "base/redact.h"
-#include "pipeline/tee.h"
 #include "base/util.h"
+#include "net/http_retry.h"
+#include "pipeline/tee.h"
+#include "store/lock.h"
 
 #include <fcntl.h>
 #include <stdarg.h>

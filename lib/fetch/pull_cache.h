@@ -16,9 +16,9 @@
 #ifndef VMPULL_PULL_CACHE_H
 #define VMPULL_PULL_CACHE_H
 
-#include "store/cache.h"
-#include "net/http.h"
 #include "fetch/resolved.h"
+#include "net/http.h"
+#include "store/cache.h"
 
 struct pull_cache {
   const vmpull_pull_options *o;

@@ -13,9 +13,9 @@
 #include "net/http.h"
 
 #include "base/error.h"
-#include "net/http_transfer.h"
 #include "base/redact.h"
 #include "base/util.h"
+#include "net/http_transfer.h"
 
 #include <ctype.h>
 #include <openssl/ssl.h>

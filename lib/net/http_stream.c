@@ -18,11 +18,11 @@
  * the source: the transfer stops well within a second either way.
  */
 #include "base/error.h"
-#include "net/http.h"
-#include "net/http_transfer.h"
 #include "base/progress.h"
 #include "base/redact.h"
 #include "base/util.h"
+#include "net/http.h"
+#include "net/http_transfer.h"
 
 #include <pthread.h>
 #include <signal.h>

@@ -18,12 +18,12 @@
 #include "base/error.h"
 #include "base/fs_beneath.h"
 #include "base/json_util.h"
+#include "base/progress.h"
+#include "base/util.h"
 #include "oci/oci_manifest.h"
 #include "oci/oci_store.h"
-#include "base/progress.h"
 #include "pipeline/sink.h"
 #include "pipeline/tee.h"
-#include "base/util.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -3,9 +3,9 @@
 
 #include "base/error.h"
 #include "base/json_util.h"
-#include "oci/oci_digest.h"
 #include "base/naming.h"
 #include "base/util.h"
+#include "oci/oci_digest.h"
 
 #include <ctype.h>
 #include <json-c/json.h>

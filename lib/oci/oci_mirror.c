@@ -19,11 +19,11 @@
 #include "oci/oci_mirror.h"
 
 #include "base/error.h"
-#include "net/http.h"
-#include "oci/oci_digest.h"
-#include "fetch/pull_cache.h"
 #include "base/redact.h"
 #include "base/util.h"
+#include "fetch/pull_cache.h"
+#include "net/http.h"
+#include "oci/oci_digest.h"
 
 #include <ctype.h>
 #include <stdarg.h>

@@ -2,9 +2,9 @@
 #include "oci/oci_ref.h"
 
 #include "base/error.h"
-#include "oci/oci_digest.h"
 #include "base/redact.h"
 #include "base/util.h"
+#include "oci/oci_digest.h"
 
 #include <ctype.h>
 #include <strings.h>

@@ -10,16 +10,16 @@
  * tools do for an insecure registry.
  */
 #include "base/error.h"
+#include "base/naming.h"
+#include "base/redact.h"
+#include "base/util.h"
+#include "fetch/pull_cache.h"
 #include "net/http.h"
 #include "net/http_retry.h"
 #include "oci/oci_auth.h"
 #include "oci/oci_digest.h"
 #include "oci/oci_ref.h"
 #include "oci/oci_store.h"
-#include "fetch/pull_cache.h"
-#include "base/redact.h"
-#include "base/naming.h"
-#include "base/util.h"
 
 #include <dirent.h>
 #include <json-c/json.h>

@@ -3,9 +3,9 @@
 #include "oci/oci_store.h"
 
 #include "base/error.h"
-#include "oci/oci_digest.h"
-#include "fetch/pull_cache.h"
 #include "base/util.h"
+#include "fetch/pull_cache.h"
+#include "oci/oci_digest.h"
 
 void oci_store_free(struct oci_store *s) {
   if (!s)

@@ -9,8 +9,8 @@
 #ifndef VMPULL_OCI_SOURCE_H
 #define VMPULL_OCI_SOURCE_H
 
-#include "oci/oci_manifest.h"
 #include "fetch/resolved.h"
+#include "oci/oci_manifest.h"
 
 struct oci_store {
   struct oci_walk walk; /* root document, selection, fetch callback (userdata: the store) */

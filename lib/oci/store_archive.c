@@ -15,11 +15,11 @@
  * digest, as for a layout folder.
  */
 #include "base/error.h"
-#include "oci/oci_digest.h"
-#include "oci/oci_store.h"
 #include "base/redact.h"
-#include "oci/oci_ref.h"
 #include "base/util.h"
+#include "oci/oci_digest.h"
+#include "oci/oci_ref.h"
+#include "oci/oci_store.h"
 
 #include <archive.h>
 #include <archive_entry.h>

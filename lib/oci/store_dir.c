@@ -8,11 +8,11 @@
  */
 #include "base/error.h"
 #include "base/fs_beneath.h"
+#include "base/redact.h"
+#include "base/util.h"
 #include "oci/oci_digest.h"
 #include "oci/oci_ref.h"
 #include "oci/oci_store.h"
-#include "base/redact.h"
-#include "base/util.h"
 
 #include <fcntl.h>
 #include <json-c/json.h>

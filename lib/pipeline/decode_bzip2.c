@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* bzip2: libbz2, several concatenated streams accepted (as pbzip2 writes them). */
-#include "pipeline/decode.h"
 #include "base/error.h"
 #include "base/util.h"
+#include "pipeline/decode.h"
 
 #include <bzlib.h>
 

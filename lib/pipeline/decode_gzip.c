@@ -7,9 +7,9 @@
  * the input buffer, parsed with isal_read_gzip_header, and only then is the
  * body inflated (with the trailer checked: ISAL_GZIP_NO_HDR_VER).
  */
-#include "pipeline/decode.h"
 #include "base/error.h"
 #include "base/util.h"
+#include "pipeline/decode.h"
 
 #ifdef HAVE_ISAL
 #include <isa-l/igzip_lib.h>

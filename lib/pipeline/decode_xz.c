@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* xz (multi-threaded), LZMA_Alone and lzip, all through liblzma. */
-#include "pipeline/decode.h"
 #include "base/error.h"
 #include "base/util.h"
+#include "pipeline/decode.h"
 
 #include <lzma.h>
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* zip: libarchive, read as a stream; the archive must hold exactly one regular file. */
-#include "pipeline/decode.h"
 #include "base/error.h"
 #include "base/util.h"
+#include "pipeline/decode.h"
 
 #include <archive.h>
 #include <archive_entry.h>

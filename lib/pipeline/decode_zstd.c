@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* zstd: libzstd streaming; several frames, skippable frames, and --long windows up to 2 GiB. */
-#include "pipeline/decode.h"
 #include "base/error.h"
 #include "base/util.h"
+#include "pipeline/decode.h"
 
 #include <zstd.h>
 #include <zstd_errors.h>

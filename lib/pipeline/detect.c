@@ -2,8 +2,8 @@
 #include "pipeline/detect.h"
 
 #include "base/error.h"
-#include "pipeline/source.h"
 #include "base/util.h"
+#include "pipeline/source.h"
 
 #include <string.h>
 

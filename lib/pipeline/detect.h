@@ -3,10 +3,10 @@
 #ifndef VMPULL_DETECT_H
 #define VMPULL_DETECT_H
 
+#include "vmpull.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-#include "vmpull.h"
 
 enum format {
   FORMAT_NONE = 0,

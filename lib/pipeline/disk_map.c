@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "pipeline/disk_map.h"
 
-#include "pipeline/zero_block.h"
 #include "base/util.h"
+#include "pipeline/zero_block.h"
 
 #include <openssl/evp.h>
 

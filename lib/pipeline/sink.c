@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "pipeline/sink.h"
 
-#include "pipeline/disk_map.h"
 #include "base/error.h"
 #include "base/progress.h"
 #include "base/util.h"
+#include "pipeline/disk_map.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -34,7 +34,7 @@ struct sink_options {
    * messages only. */
   int in_folder;
   int folder_fd;
-  int chunk_map;                   /* build a disk_map of what is written (a disk to keep) */
+  int chunk_map; /* build a disk_map of what is written (a disk to keep) */
 };
 
 struct sink_writer; /* the writer thread's queue (sink.c) */
@@ -82,6 +82,5 @@ int sink_commit(struct sink *s, uint64_t *allocated, vmpull_error *err);
 int sink_take_map(struct sink *s, struct disk_map *out);
 /* Drop everything that was written (also after a successful commit: only frees). */
 void sink_close(struct sink *s);
-
 
 #endif

@@ -8,10 +8,10 @@
 #ifndef VMPULL_SOURCE_H
 #define VMPULL_SOURCE_H
 
+#include "vmpull.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-#include "vmpull.h"
 
 struct byte_source;
 
@@ -37,7 +37,9 @@ int source_read_full(struct byte_source *s, uint8_t *buf, size_t cap, size_t *go
 
 /* Frees s (NULL is fine); for _cleanup_. */
 void source_free(struct byte_source *s);
-static inline void source_freep(struct byte_source **s) { source_free(*s); }
+static inline void source_freep(struct byte_source **s) {
+  source_free(*s);
+}
 #define _cleanup_source_ __attribute__((cleanup(source_freep)))
 
 /* Local file. Fails on a directory, a missing or unreadable file, with the path in the message. */

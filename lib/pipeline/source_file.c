@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Byte source: a local file. */
 #include "base/error.h"
-#include "pipeline/source.h"
 #include "base/util.h"
+#include "pipeline/source.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -13,10 +13,10 @@
 struct progress_state;
 
 struct tee_options {
-  uint64_t expected_size;                  /* UINT64_MAX: not checked */
-  struct progress_state *progress;         /* may be NULL */
-  int cache_fd;                            /* -1: none; bytes are appended with pwrite */
-  uint64_t cache_offset;                   /* where the next byte goes in cache_fd */
+  uint64_t expected_size;          /* UINT64_MAX: not checked */
+  struct progress_state *progress; /* may be NULL */
+  int cache_fd;                    /* -1: none; bytes are appended with pwrite */
+  uint64_t cache_offset;           /* where the next byte goes in cache_fd */
   /* NULL: a failed write to cache_fd fails the read. Else the copy is optional: the tee
    * stops writing, calls this once (errno value) and goes on. */
   void (*cache_failed)(void *data, int errnum);

@@ -2,10 +2,10 @@
 #include "resolve/checksums.h"
 
 #include "base/error.h"
-#include "net/http.h"
-#include "fetch/pull_cache.h"
 #include "base/redact.h"
 #include "base/util.h"
+#include "fetch/pull_cache.h"
+#include "net/http.h"
 
 #include <ctype.h>
 

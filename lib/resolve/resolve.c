@@ -1,23 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Source classification, the output naming rule, and the local-file resolver. */
-#include <ctype.h>
+#include "resolve/resolve.h"
 
 #include "base/error.h"
 #include "base/naming.h"
-#include "resolve/resolve.h"
 #include "base/util.h"
 
-#define DEFAULT_MACHINE "podman-machine-default" /* podman's, whose data folder pulls usually fill */
+#include <ctype.h>
 
+#define DEFAULT_MACHINE "podman-machine-default" /* podman's, whose data folder pulls usually fill */
 
 static const struct {
   const char *prefix;
   enum source_kind kind;
   const char *name;
 } schemes[] = {
-    {"http://", SOURCE_HTTP, "http"},           {"https://", SOURCE_HTTP, "https"},
-    {"oci-dir://", SOURCE_OCI_DIR, "oci-dir"},  {"docker://", SOURCE_DOCKER, "docker"},
-    {"fcos://", SOURCE_FCOS, "fcos"},           {"oci-archive://", SOURCE_OCI_ARCHIVE, "oci-archive"},
+    {"http://", SOURCE_HTTP, "http"},          {"https://", SOURCE_HTTP, "https"},
+    {"oci-dir://", SOURCE_OCI_DIR, "oci-dir"}, {"docker://", SOURCE_DOCKER, "docker"},
+    {"fcos://", SOURCE_FCOS, "fcos"},          {"oci-archive://", SOURCE_OCI_ARCHIVE, "oci-archive"},
     {"file://", SOURCE_FILE, "file"},
 };
 
@@ -43,7 +43,8 @@ int source_classify(const char *source, enum source_kind *kind, vmpull_error *er
     while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
       p++;
     if (p - source > 1 && strncmp(p, "://", 3) == 0)
-      return error_set(err, VMPULL_E_USAGE, "%.*s: unsupported source scheme (use a path, http(s)://, oci-dir:// or docker://)",
+      return error_set(err, VMPULL_E_USAGE,
+                       "%.*s: unsupported source scheme (use a path, http(s)://, oci-dir:// or docker://)",
                        (int)(p - source + 3), source);
   }
   *kind = SOURCE_FILE;

@@ -5,13 +5,13 @@
  * the sha256 the metadata gives (and served from the cache by that digest).
  */
 #include "base/error.h"
-#include "resolve/fcos_stream.h"
+#include "base/redact.h"
+#include "base/util.h"
+#include "fetch/pull_cache.h"
 #include "net/http_retry.h"
 #include "oci/oci_manifest.h"
-#include "fetch/pull_cache.h"
-#include "base/redact.h"
+#include "resolve/fcos_stream.h"
 #include "resolve/resolve.h"
-#include "base/util.h"
 
 #define STREAM_MAX_BODY (8u << 20)
 

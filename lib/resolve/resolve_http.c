@@ -6,11 +6,11 @@
  * the name must be predictable from the URL alone.
  */
 #include "base/error.h"
-#include "net/http.h"
-#include "fetch/pull_cache.h"
 #include "base/redact.h"
-#include "resolve/resolve.h"
 #include "base/util.h"
+#include "fetch/pull_cache.h"
+#include "net/http.h"
+#include "resolve/resolve.h"
 
 static inline void curl_url_cleanupp(CURLU **u) {
   if (*u)

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The public cache commands: list, prune (by last use and total size), verify. */
-#include "store/cache.h"
 #include "base/error.h"
 #include "base/fs_beneath.h"
-#include "store/lock.h"
 #include "base/util.h"
+#include "store/cache.h"
+#include "store/lock.h"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Kept disks: disks/sha256/<hex> and their records, disks/sha256/<hex>.json. */
-#include "store/cache.h"
-#include "store/disk_copy.h"
 #include "base/error.h"
 #include "base/fs_beneath.h"
 #include "base/json_util.h"
 #include "base/naming.h"
 #include "base/util.h"
+#include "store/cache.h"
+#include "store/disk_copy.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

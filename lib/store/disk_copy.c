@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "store/disk_copy.h"
 
+#include "base/util.h"
 #include "pipeline/disk_map.h"
 #include "pipeline/sink.h"
-#include "base/util.h"
 
 #include <fcntl.h>
 #include <linux/fs.h>

@@ -12,11 +12,11 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "store/cache.h"
-#include "resolve/fcos_stream.h"
-#include "net/http_retry.h"
-#include "store/lock.h"
 #include "base/util.h"
+#include "net/http_retry.h"
+#include "resolve/fcos_stream.h"
+#include "store/cache.h"
+#include "store/lock.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -203,7 +203,7 @@ static void test_lock(void **state) {
   /* a waiter whose file was renamed away (committed) locks the new file of that name */
   pid_t child = fork();
   if (child == 0) {
-    close(fd); /* an inherited copy would share (and so keep) the parent's lock */
+    close(fd);           /* an inherited copy would share (and so keep) the parent's lock */
     free(TAKE_PTR(dir)); /* the child leaves by _exit: valgrind (make check-valgrind) counts what it holds */
     int cfd = -1;
     vmpull_error cerr;

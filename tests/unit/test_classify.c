@@ -12,8 +12,8 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "resolve/resolve.h"
 #include "base/util.h"
+#include "resolve/resolve.h"
 
 static void test_classify_table(void **state) {
   (void)state;

@@ -11,8 +11,8 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "pipeline/detect.h"
 #include "base/util.h"
+#include "pipeline/detect.h"
 
 static const uint8_t xz_magic[] = {0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00, 0x00, 0x04};
 static const uint8_t gz_magic[] = {0x1F, 0x8B, 0x08, 0x00};

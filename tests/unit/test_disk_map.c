@@ -13,10 +13,10 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include "base/util.h"
+#include "pipeline/disk_map.h"
 #include "store/cache.h"
 #include "store/disk_copy.h"
-#include "pipeline/disk_map.h"
-#include "base/util.h"
 
 #include <fcntl.h>
 #include <stdlib.h>

@@ -11,8 +11,8 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "oci/oci_auth.h"
 #include "base/util.h"
+#include "oci/oci_auth.h"
 
 static void test_challenges(void **state) {
   (void)state;
@@ -76,7 +76,12 @@ static void test_challenges(void **state) {
    * malformed one, freed the realm twice. Whatever the verdict, ASan and valgrind must stay quiet. */
   struct oci_challenge c;
   vmpull_error err;
-  if (oci_challenge_parse("Nego|iat;, Basic realm=en\", \xff\xff\xff\xffted\x87\xd3\xdf\xbd\xdb""ar\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff""127\xde\x8c""cope=\"a:b:pull,puspull,pu\xd3\xdf\xbd""earer re, Basic realm= wo2d\"", &c, &err) == 0)
+  if (oci_challenge_parse("Nego|iat;, Basic realm=en\", \xff\xff\xff\xffted\x87\xd3\xdf\xbd\xdb"
+                          "ar\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
+                          "127\xde\x8c"
+                          "cope=\"a:b:pull,puspull,pu\xd3\xdf\xbd"
+                          "earer re, Basic realm= wo2d\"",
+                          &c, &err) == 0)
     oci_challenge_clear(&c);
 }
 

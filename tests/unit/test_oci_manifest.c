@@ -13,9 +13,9 @@
 #include <cmocka.h>
 /* clang-format on */
 #include "base/error.h"
+#include "base/util.h"
 #include "oci/oci_digest.h"
 #include "oci/oci_manifest.h"
-#include "base/util.h"
 
 #include <json-c/json.h>
 

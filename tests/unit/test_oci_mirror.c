@@ -11,9 +11,9 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include "base/util.h"
 #include "oci/oci_mirror.h"
 #include "oci/oci_ref.h"
-#include "base/util.h"
 
 #define SHA256_A                                                                                                       \
   "sha256:"                                                                                                            \

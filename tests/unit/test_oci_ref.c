@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* OCI source references (lib/oci/oci_ref.c): oci-dir://PATH[:REF], docker:// with Docker Hub rules, the default image. */
+/* OCI source references (lib/oci/oci_ref.c): oci-dir://PATH[:REF], docker:// with Docker Hub rules, the default image.
+ */
 /* clang-format off */
 /* cmocka.h needs these first */
 #include <setjmp.h>
@@ -11,10 +12,10 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "oci/oci_digest.h"
-#include "oci/oci_ref.h"
 #include "base/redact.h"
 #include "base/util.h"
+#include "oci/oci_digest.h"
+#include "oci/oci_ref.h"
 
 #define SHA256_A                                                                                                       \
   "sha256:"                                                                                                            \

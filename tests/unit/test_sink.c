@@ -25,11 +25,11 @@
 #include <cmocka.h>
 /* clang-format on */
 
-#include "store/disk_copy.h"
-#include "pipeline/disk_map.h"
 #include "base/progress.h"
-#include "pipeline/sink.h"
 #include "base/util.h"
+#include "pipeline/disk_map.h"
+#include "pipeline/sink.h"
+#include "store/disk_copy.h"
 
 #include <openssl/evp.h>
 
