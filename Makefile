@@ -26,6 +26,7 @@ demo: deps $(BUILD)/build.ninja
 	@examples/demo.sh $(BUILD)/vmpull
 
 check: test-deps $(BUILD)/build.ninja
+	scripts/check-style
 	ninja -C $(BUILD)
 	meson test -C $(BUILD) --print-errorlogs
 	scripts/abi check $(BUILD)
