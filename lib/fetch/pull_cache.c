@@ -15,11 +15,11 @@
 
 static void warn(const struct pull_cache *pc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void warn(const struct pull_cache *pc, const char *fmt, ...) {
-  if (!pc->o)
+  if (!pc->set)
     return;
   va_list ap;
   va_start(ap, fmt);
-  warning_vsend(pc->o->warning, pc->o->warning_data, fmt, ap);
+  warning_vsend(pc->set->hooks.warning, pc->set->hooks.warning_data, fmt, ap);
   va_end(ap);
 }
 
@@ -32,30 +32,30 @@ void pull_cache_warn(const struct pull_cache *pc, const char *fmt, ...) {
   warn(pc, "%s", msg);
 }
 
-int pull_cache_init(struct pull_cache *pc, const vmpull_pull_options *o, struct progress_state *progress, int *distrust,
-                    vmpull_error *err) {
+int pull_cache_init(struct pull_cache *pc, const struct fetch_settings *set, struct progress_state *progress,
+                    int *distrust, vmpull_error *err) {
   *pc = (struct pull_cache)PULL_CACHE_INIT;
-  pc->o = o;
+  pc->set = set;
   pc->progress = progress;
   pc->err = err;
   pc->distrust = distrust;
-  if (o->expected_digest) {
-    pc->want_digest = strdup(o->expected_digest);
+  if (set->expected_digest) {
+    pc->want_digest = strdup(set->expected_digest);
     if (!pc->want_digest)
       return error_oom(err);
   }
-  if (o->no_cache || !o->cache_dir || !*o->cache_dir) {
-    if (o->offline)
+  if (set->no_cache || !set->cache_dir || !*set->cache_dir) {
+    if (set->offline)
       return error_set(err, VMPULL_E_USAGE, "--offline needs the cache (it was %s)",
-                       o->no_cache ? "turned off with --no-cache" : "not given");
+                       set->no_cache ? "turned off with --no-cache" : "not given");
     return 0;
   }
   vmpull_error cerr;
   int refused = 0;
-  int r = cache_open(o->cache_dir, 1, &pc->cache, &refused, &cerr);
+  int r = cache_open(set->cache_dir, 1, &pc->cache, &refused, &cerr);
   if (r < 0) {
     /* A link below the cache folder is someone's doing, not an unusable cache: stop. */
-    if (o->offline || refused) {
+    if (set->offline || refused) {
       *err = cerr;
       return r;
     }
@@ -64,8 +64,8 @@ int pull_cache_init(struct pull_cache *pc, const vmpull_pull_options *o, struct 
   return 0;
 }
 
-void pull_cache_http_config(const struct pull_cache *pc, const vmpull_pull_options *o, struct http_config *c) {
-  http_config_from_options(c, o);
+void pull_cache_http_config(const struct pull_cache *pc, const struct http_config *base, struct http_config *c) {
+  *c = *base;
   c->progress = pc ? pc->progress : NULL;
 }
 
@@ -107,7 +107,7 @@ void pull_cache_done(struct pull_cache *pc) {
   }
   if (bad && pc->err && pc->cache)
     error_wrap(pc->err, "%s in %s", pc->hit_digest ? "cached copy" : "interrupted download", pc->cache->dir);
-  if (bad && pc->distrust && !*pc->distrust && !(pc->o && pc->o->offline))
+  if (bad && pc->distrust && !*pc->distrust && !(pc->set && pc->set->offline))
     *pc->distrust = 1;
   cache_free(pc->cache);
   cache_ref_clear(&pc->ref);
@@ -133,14 +133,14 @@ static int lock_entry(struct pull_cache *pc, const char *key, const char *shown,
   cache_key_name(key, pc->name);
   struct lock_wait w = {
       .what = shown,
-      .warning = pc->o->warning,
-      .warning_data = pc->o->warning_data,
-      .cancel = pc->o->cancel,
+      .warning = pc->set->hooks.warning,
+      .warning_data = pc->set->hooks.warning_data,
+      .cancel = pc->set->hooks.cancel,
   };
   int r = lock_file(pc->cache->partial_fd, pc->name, &w, &pc->fd, err);
   if (r == 0)
     return 1;
-  if (err->code == VMPULL_E_CANCELLED || pc->o->offline)
+  if (err->code == VMPULL_E_CANCELLED || pc->set->offline)
     return r;
   give_up(pc, err->message);
   error_clear(err);
@@ -305,7 +305,7 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
 
   __attribute__((cleanup(cache_ref_clear))) struct cache_ref ref = {.size = UINT64_MAX};
   if (cache_ref_get(pc->cache, key, &ref) && cache_blob_exists(pc->cache, ref.digest)) {
-    if (pc->o->offline) {
+    if (pc->set->offline) {
       r = resp_from_ref(resp, &ref, err);
       return r < 0 ? r : use_blob(pc, ref.digest, out, err);
     }
@@ -344,7 +344,7 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
     }
     /* No validator to ask with: only a new download can tell. */
   }
-  if (pc->o->offline) {
+  if (pc->set->offline) {
     if (offline_from_kept_disk(pc, pc->want_digest ? pc->want_digest : ref.key ? ref.digest : NULL))
       return ref.key ? resp_from_ref(resp, &ref, err) : 0;
     return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", key);
@@ -415,7 +415,7 @@ int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob
   *out = NULL;
   long status = 0;
   if (!pc || !pc->cache || !cache_digest_hex(digest)) {
-    if (pc && pc->o->offline)
+    if (pc && pc->set->offline)
       return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", what);
     return open_at(ctx, 0, &status, out, err);
   }
@@ -425,7 +425,7 @@ int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob
       return r;
     error_clear(err);
   }
-  if (pc->o->offline) {
+  if (pc->set->offline) {
     if (offline_from_kept_disk(pc, digest))
       return 0;
     return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", what);
@@ -489,7 +489,7 @@ int fetch_document(struct pull_cache *pc, const struct http_config *c, const str
   __attribute__((cleanup(cache_ref_clear))) struct cache_ref ref = {.size = UINT64_MAX};
   int cached = cache_ref_get(pc->cache, key, &ref) && cache_blob_exists(pc->cache, ref.digest);
   size_t max = req->max_body ? (size_t)req->max_body : 16u << 20;
-  if (pc->o->offline) {
+  if (pc->set->offline) {
     if (!cached)
       return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", key);
     http_response_clear(resp);

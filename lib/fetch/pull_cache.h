@@ -16,13 +16,14 @@
 #ifndef VMPULL_PULL_CACHE_H
 #define VMPULL_PULL_CACHE_H
 
+#include "fetch/fetch_settings.h"
 #include "fetch/resolved.h"
 #include "net/http.h"
 #include "store/cache.h"
 
 struct pull_cache {
-  const vmpull_pull_options *o;
-  struct cache *cache; /* NULL: not caching */
+  const struct fetch_settings *set; /* borrowed: a pull_cache lives within one vmpull call */
+  struct cache *cache;              /* NULL: not caching */
   struct progress_state *progress;
   vmpull_error *err; /* how the pull ended, read at cleanup */
   int *distrust;     /* set to 1 when cached bytes proved bad (vmpull_pull tries once more) */
@@ -46,17 +47,17 @@ struct pull_cache {
     .fd = -1, .ref = {.size = UINT64_MAX }                                                                             \
   }
 
-/* Open the cache the options name (creating it) unless --no-cache. A cache
+/* Open the cache set names (creating it) unless set->no_cache. A cache
  * that cannot be opened is a warning, except with --offline; so is one that
  * cannot be written later in the pull (the pull then goes on without it). */
-int pull_cache_init(struct pull_cache *pc, const vmpull_pull_options *o, struct progress_state *progress, int *distrust,
-                    vmpull_error *err);
+int pull_cache_init(struct pull_cache *pc, const struct fetch_settings *set, struct progress_state *progress,
+                    int *distrust, vmpull_error *err);
 /* Release the entry; after a failure caused by cached bytes, remove them and set *distrust. */
 void pull_cache_done(struct pull_cache *pc);
 
-/* http_config_from_options, plus the pull's progress state (pc may be NULL): retry waits call
- * the caller's progress callback, whose non-zero return cancels them. */
-void pull_cache_http_config(const struct pull_cache *pc, const vmpull_pull_options *o, struct http_config *c);
+/* base, plus the pull's progress state (pc may be NULL): retry waits call the caller's progress
+ * callback, whose non-zero return cancels them. */
+void pull_cache_http_config(const struct pull_cache *pc, const struct http_config *base, struct http_config *c);
 
 /* The main artifact at req->url (pc may be NULL). resp: the response's
  * headers, or for a cache hit the cached ones (content_disposition...). */
@@ -96,15 +97,8 @@ int pull_cache_replay(struct pull_cache *pc, struct byte_source *tee, struct byt
  * something else is an error (the pull is then retried without it). */
 int pull_cache_commit(struct pull_cache *pc, const char *digest, vmpull_error *err);
 
-/* keep_uncompressed (lib/fetch/pull_cache_disk.c): when a decoded disk for the source's digest is
- * cached (and that digest is the one --digest and a checksums list want, when they say), write
- * the output from it (reflink or sparse copy), proving it against its record's map in the same
- * read, and fill res. A disk that fails is removed with a warning and 0 is returned: the source
- * is decoded instead (rs->src is only released on success). Without a source (--offline, the
- * blob is gone) that is an error naming the disk. Returns 1 done, 0 not applicable, < 0 error. */
-int pull_cache_from_disk(struct pull_cache *pc, struct resolved *rs, const char *listed_digest,
-                         struct progress_state *progress, vmpull_result *res, vmpull_error *err);
-/* Will this pull keep its disk? Then the sink builds the disk's map as it writes (sink_options.chunk_map). */
+/* keep_uncompressed: the output from a kept disk is api/pull_kept_disk.h's. Will this pull keep its disk? Then the sink
+ * builds the disk's map as it writes (sink_options.chunk_map). */
 int pull_cache_keeps_disks(const struct pull_cache *pc);
 struct sink;
 /* After the output is committed: keep a copy of it with the sink's map (warning on failure). */
@@ -112,9 +106,5 @@ void pull_cache_keep_disk(struct pull_cache *pc, const char *digest, struct sink
                           const char *image_name, uint64_t fetched);
 /* One warning line through the caller's callback. */
 void pull_cache_warn(const struct pull_cache *pc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Options fields added after the first ABI: read them only when the caller's struct has them. */
-#define PULL_OPT(o, field, dflt)                                                                                       \
-  ((o)->struct_size >= offsetof(vmpull_pull_options, field) + sizeof((o)->field) ? (o)->field : (dflt))
 
 #endif

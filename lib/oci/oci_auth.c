@@ -3,6 +3,7 @@
 
 #include "base/error.h"
 #include "base/util.h"
+#include "oci/oci_settings.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -376,14 +377,14 @@ static int creds_from_file(const char *path, int must_exist, const char *registr
   return 1;
 }
 
-int oci_creds_find(const vmpull_pull_options *o, const char *registry, const char *repository, struct oci_creds *out,
-                   vmpull_error *err) {
+int oci_creds_find(const struct registry_auth *auth, const char *registry, const char *repository,
+                   struct oci_creds *out, vmpull_error *err) {
   *out = (struct oci_creds){0};
-  if (o->creds && *o->creds) {
-    const char *colon = strchr(o->creds, ':');
-    if (!colon || colon == o->creds)
+  if (auth->creds && *auth->creds) {
+    const char *colon = strchr(auth->creds, ':');
+    if (!colon || colon == auth->creds)
       return error_set(err, VMPULL_E_USAGE, "--creds takes USER:PASSWORD");
-    out->user = strndup(o->creds, (size_t)(colon - o->creds));
+    out->user = strndup(auth->creds, (size_t)(colon - auth->creds));
     out->password = strdup(colon + 1);
     out->origin = strdup("--creds");
     if (!out->user || !out->password || !out->origin) {
@@ -392,8 +393,8 @@ int oci_creds_find(const vmpull_pull_options *o, const char *registry, const cha
     }
     return 1;
   }
-  if (o->authfile && *o->authfile)
-    return creds_from_file(o->authfile, 1, registry, repository, out, err);
+  if (auth->authfile && *auth->authfile)
+    return creds_from_file(auth->authfile, 1, registry, repository, out, err);
 
   const char *env = getenv("REGISTRY_AUTH_FILE");
   const char *xdg = getenv("XDG_RUNTIME_DIR");

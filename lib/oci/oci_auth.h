@@ -36,13 +36,14 @@ void oci_auth_lookup_clear(struct oci_auth_lookup *l);
 int oci_auth_file_lookup(const char *json, size_t len, const char *registry, const char *repository,
                          struct oci_auth_lookup *out, vmpull_error *err);
 
-/* The credentials a pull uses: o->creds, else o->authfile, else the first of
+/* The credentials a pull uses: auth->creds, else auth->authfile, else the first of
  * $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
  * ~/.config/containers/auth.json, ~/.docker/config.json that has an entry
  * (running docker-credential-<helper> get where it says so). Returns 1 with
  * *out filled, 0 when there are none, or a negative code. */
-int oci_creds_find(const vmpull_pull_options *o, const char *registry, const char *repository, struct oci_creds *out,
-                   vmpull_error *err);
+struct registry_auth;
+int oci_creds_find(const struct registry_auth *auth, const char *registry, const char *repository,
+                   struct oci_creds *out, vmpull_error *err);
 
 /* Parse a credential helper's answer ({"Username": ..., "Secret": ...}). */
 int oci_helper_answer_parse(const char *json, size_t len, struct oci_creds *out, vmpull_error *err);

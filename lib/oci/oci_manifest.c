@@ -6,6 +6,7 @@
 #include "base/naming.h"
 #include "base/util.h"
 #include "oci/oci_digest.h"
+#include "oci/oci_settings.h"
 
 #include <ctype.h>
 #include <json-c/json.h>
@@ -304,18 +305,18 @@ const char *oci_provider_disktype(const char *provider) {
   return NULL;
 }
 
-int oci_select_from_options(const vmpull_pull_options *o, struct oci_select *sel, vmpull_error *err) {
-  const char *provider = o->provider && *o->provider ? o->provider : "qemu";
+int oci_select_init(struct oci_select *sel, const struct oci_selection *want, vmpull_error *err) {
+  const char *provider = want->provider && *want->provider ? want->provider : "qemu";
   sel->disktype = oci_provider_disktype(provider);
   if (!sel->disktype)
     return error_set(err, VMPULL_E_USAGE, "unknown provider '%s' (qemu, applehv, libkrun, hyperv, wsl)", provider);
   sel->os = "linux";
-  if (o->arch && *o->arch) {
-    for (const char *p = o->arch; *p; p++)
+  if (want->arch && *want->arch) {
+    for (const char *p = want->arch; *p; p++)
       if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
         return error_set(err, VMPULL_E_USAGE, "architecture '%s' is not valid (x86_64/amd64, aarch64/arm64, ...)",
-                         o->arch);
-    sel->arch = oci_arch_normalize(o->arch);
+                         want->arch);
+    sel->arch = oci_arch_normalize(want->arch);
     return 0;
   }
   struct utsname uts;

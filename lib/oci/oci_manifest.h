@@ -79,8 +79,9 @@ struct oci_select {
   char host_arch[65];   /* storage for the host's architecture (uname) */
 };
 
-/* Fill sel from the pull options: provider -> disktype, arch (or the host's). */
-int oci_select_from_options(const vmpull_pull_options *o, struct oci_select *sel, vmpull_error *err);
+struct oci_selection;
+/* Fill sel from what the caller wants: provider -> disktype, arch (or the host's). */
+int oci_select_init(struct oci_select *sel, const struct oci_selection *want, vmpull_error *err);
 /* amd64 -> x86_64, arm64 -> aarch64; anything else as it is. */
 const char *oci_arch_normalize(const char *arch);
 /* The disktype a provider pulls (qemu, applehv, hyperv, wsl), or NULL for an unknown provider. */

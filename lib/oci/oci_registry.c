@@ -39,8 +39,8 @@ struct registry_store {
   int creds_state; /* 0: not looked up, 1: found, -1: none */
   int auth_failed; /* the last registry_get or blob request failed answering a 401: not about the document */
   struct oci_creds creds;
-  char *authorization;          /* "Authorization: ..." header line, a secret */
-  const vmpull_pull_options *o; /* borrowed: a store lives within one vmpull call */
+  char *authorization;     /* "Authorization: ..." header line, a secret */
+  struct oci_settings set; /* a copy; its strings are borrowed: a store lives within one vmpull call */
   char *root_digest;
   char *root_type;
 };
@@ -101,9 +101,9 @@ static int registry_status_error(const struct http_response *resp, vmpull_error 
 
 /* --- TLS material: --cert-dir, else /etc/containers/certs.d/<host:port>/ --- */
 
-static int load_cert_dir(struct registry_store *s, const vmpull_pull_options *o, vmpull_error *err) {
+static int load_cert_dir(struct registry_store *s, vmpull_error *err) {
   _cleanup_free_ char *fallback = NULL;
-  const char *dir = o->cert_dir && *o->cert_dir ? o->cert_dir : NULL;
+  const char *dir = s->set.cert_dir && *s->set.cert_dir ? s->set.cert_dir : NULL;
   if (!dir) {
     fallback = xasprintf("%s/%s", CERTS_D, s->ref.registry);
     if (!fallback)
@@ -172,10 +172,10 @@ static int url_add_param(char **url, const char *key, const char *value, vmpull_
   return 0;
 }
 
-static int lookup_creds(struct registry_store *s, const vmpull_pull_options *o, vmpull_error *err) {
+static int lookup_creds(struct registry_store *s, vmpull_error *err) {
   if (s->creds_state)
     return 0;
-  int r = oci_creds_find(o, s->ref.registry, s->ref.repository, &s->creds, err);
+  int r = oci_creds_find(&s->set.auth, s->ref.registry, s->ref.repository, &s->creds, err);
   if (r < 0)
     return r;
   s->creds_state = r ? 1 : -1;
@@ -255,13 +255,12 @@ static int fetch_token(struct registry_store *s, const struct oci_challenge *ch,
 }
 
 /* Answer a 401 from its challenge: sets s->authorization. */
-static int authenticate(struct registry_store *s, const vmpull_pull_options *o, const struct http_response *resp,
-                        vmpull_error *err) {
+static int authenticate(struct registry_store *s, const struct http_response *resp, vmpull_error *err) {
   __attribute__((cleanup(oci_challenge_clear))) struct oci_challenge ch = {0};
   int r = oci_challenge_parse(resp->www_authenticate, &ch, err);
   if (r < 0)
     return *s->shown_ref ? error_wrap(err, "%.*s", (int)strlen(s->shown_ref) - 2, s->shown_ref) : r;
-  r = lookup_creds(s, o, err);
+  r = lookup_creds(s, err);
   if (r < 0)
     return error_wrap(err, "%scredentials", s->shown_ref);
   if (ch.scheme == OCI_AUTH_BEARER)
@@ -308,18 +307,14 @@ static int scheme_fall_back(struct registry_store *s, long status, vmpull_error 
   free(s->base_url);
   s->base_url = plain;
   s->scheme_settled = 1;
-  const vmpull_pull_options *o = s->o;
-  if (o->warning) {
-    _cleanup_free_ char *msg = xasprintf("%s: no https, trying plain http (--tls-verify=false)", s->ref.api_host);
-    if (msg)
-      o->warning(msg, o->warning_data);
-  }
+  warning_send(s->set.hooks.warning, s->set.hooks.warning_data, "%s: no https, trying plain http (--tls-verify=false)",
+               s->ref.api_host);
   return 1;
 }
 
 /* GET path on the registry into memory, answering one 401 and settling http vs https. */
-static int registry_get(struct registry_store *s, const vmpull_pull_options *o, const char *path, const char *accept,
-                        uint64_t max_body, struct http_response *resp, vmpull_error *err) {
+static int registry_get(struct registry_store *s, const char *path, const char *accept, uint64_t max_body,
+                        struct http_response *resp, vmpull_error *err) {
   s->auth_failed = 0;
   for (int authed = 0;;) {
     _cleanup_free_ char *url = xasprintf("%s%s", s->base_url, path);
@@ -347,7 +342,7 @@ static int registry_get(struct registry_store *s, const vmpull_pull_options *o, 
     s->scheme_settled = 1;
     if (resp->status == 401 && !authed) {
       authed = 1;
-      r = authenticate(s, o, resp, err);
+      r = authenticate(s, resp, err);
       if (r < 0) {
         s->auth_failed = 1;
         return r;
@@ -374,12 +369,12 @@ static char *content_type_of(const struct http_response *resp) {
 }
 
 /* GET /v2/<repo>/manifests/<reference>: a document within OCI_DOC_MAX. */
-static int get_manifest(struct registry_store *s, const vmpull_pull_options *o, const char *reference,
-                        const char *label, struct http_response *resp, vmpull_error *err) {
+static int get_manifest(struct registry_store *s, const char *reference, const char *label, struct http_response *resp,
+                        vmpull_error *err) {
   _cleanup_free_ char *path = xasprintf("/v2/%s/manifests/%s", s->ref.repository, reference);
   if (!path)
     return error_oom(err);
-  int r = registry_get(s, o, path, OCI_MANIFEST_ACCEPT, OCI_DOC_MAX, resp, err);
+  int r = registry_get(s, path, OCI_MANIFEST_ACCEPT, OCI_DOC_MAX, resp, err);
   if (r < 0) {
     /* (A token answer over its own limit is not the manifest's fault: that message stands.) */
     if (err->code == VMPULL_E_LIMIT && !s->auth_failed)
@@ -398,13 +393,12 @@ static int get_manifest(struct registry_store *s, const vmpull_pull_options *o, 
 
 static int registry_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err) {
   struct registry_store *s = userdata;
-  const vmpull_pull_options *o = s->o;
   __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
   /* Named by digest: a cached copy is as good as the registry's (and checked the same way). */
   int cached = cache_document_by_digest(s->base.cache, d->digest, &resp.body, &resp.body_len);
-  if (!cached && o->offline)
+  if (!cached && s->set.offline)
     return error_set(err, VMPULL_E_NOT_FOUND, "%smanifest %s is not in the cache (--offline)", s->shown_ref, d->digest);
-  int r = cached ? 0 : get_manifest(s, o, d->digest, d->digest, &resp, err);
+  int r = cached ? 0 : get_manifest(s, d->digest, d->digest, &resp, err);
   if (r < 0)
     return r;
   char what[200];
@@ -457,7 +451,7 @@ static int blob_reauthorize(void *data, const struct http_response *resp, struct
   struct registry_store *s = data;
   if (!from_registry(s, resp))
     return 0;
-  int r = authenticate(s, s->o, resp, err);
+  int r = authenticate(s, resp, err);
   s->auth_failed = r < 0; /* its error says what went wrong: not about the blob */
   if (r == 0)
     r = request_headers(s, NULL, headers, err);
@@ -562,8 +556,8 @@ static void registry_free(struct oci_store *base) {
   free(s);
 }
 
-int oci_registry_store_open(const vmpull_pull_options *o, struct pull_cache *pc, struct oci_store **out,
-                            vmpull_error *err) {
+int oci_registry_store_open(const struct oci_settings *set, const struct docker_ref *ref, const char *given,
+                            struct pull_cache *pc, struct oci_store **out, vmpull_error *err) {
   struct registry_store *s = calloc(1, sizeof(*s));
   if (!s)
     return error_oom(err);
@@ -574,10 +568,10 @@ int oci_registry_store_open(const vmpull_pull_options *o, struct pull_cache *pc,
   s->base.pinned_reference = registry_pinned_reference;
   _cleanup_oci_store_ struct oci_store *store = &s->base;
 
-  int r = docker_ref_from_options(o, &s->ref, err);
+  s->set = *set;
+  int r = docker_ref_copy(ref, &s->ref, err);
   if (r < 0)
     return r;
-  const char *given = o->source && strlen(o->source) > 9 ? o->source : NULL;
   _cleanup_free_ char *canonical = docker_ref_string(&s->ref);
   if (!canonical)
     return error_oom(err);
@@ -586,17 +580,16 @@ int oci_registry_store_open(const vmpull_pull_options *o, struct pull_cache *pc,
   if (!store->display || !s->shown_ref)
     return error_oom(err);
 
-  pull_cache_http_config(pc, o, &s->http);
-  r = load_cert_dir(s, o, err);
+  pull_cache_http_config(pc, &set->http, &s->http);
+  r = load_cert_dir(s, err);
   if (r < 0)
     return r;
   s->base_url = xasprintf("https://%s", s->ref.api_host);
   if (!s->base_url)
     return error_oom(err);
-  r = oci_select_from_options(o, &store->walk.sel, err);
+  r = oci_select_init(&store->walk.sel, &set->selection, err);
   if (r < 0)
     return r;
-  s->o = o;
 
   const char *reference = s->ref.digest ? s->ref.digest : s->ref.tag;
   __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
@@ -607,12 +600,12 @@ int oci_registry_store_open(const vmpull_pull_options *o, struct pull_cache *pc,
   int cached = 0;
   if (s->ref.digest)
     cached = cache_document_by_digest(pc, s->ref.digest, &resp.body, &resp.body_len);
-  else if (o->offline)
+  else if (set->offline)
     cached = cache_document_by_ref(pc, canonical, &resp.body, &resp.body_len, &resp.docker_content_digest,
                                    &resp.content_type);
-  if (!cached && o->offline)
+  if (!cached && set->offline)
     return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", canonical);
-  r = cached ? 0 : get_manifest(s, o, reference, label, &resp, err);
+  r = cached ? 0 : get_manifest(s, reference, label, &resp, err);
   if (r < 0)
     return r;
   /* By digest the document must hash to it; by tag, to what the registry says it is. */

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* keep_uncompressed: the output made from a kept disk (pull_kept_disk.c; keeping one is
+ * pull_cache_keep_disk in fetch/pull_cache.h). */
+#ifndef VMPULL_PULL_KEPT_DISK_H
+#define VMPULL_PULL_KEPT_DISK_H
+
+#include "api/options.h"
+#include "base/progress.h"
+#include "fetch/pull_cache.h"
+
+/* When a decoded disk for the source's digest is cached (and that digest is the one --digest and
+ * a checksums list want, when they say), write the output from it (reflink or sparse copy),
+ * proving it against its record's map in the same read, and fill res. A disk that fails is
+ * removed with a warning and 0 is returned: the source is decoded instead (rs->src is only
+ * released on success). Without a source (--offline, the blob is gone) that is an error naming
+ * the disk. Returns 1 done, 0 not applicable, < 0 error. */
+int pull_cache_from_disk(struct pull_cache *pc, const struct pull_config *cfg, struct resolved *rs,
+                         const char *listed_digest, struct progress_state *progress, vmpull_result *res,
+                         vmpull_error *err);
+
+#endif
