@@ -43,9 +43,9 @@ EXPECTED = {
     "Fedora CoreOS stream JSON": lambda: size(constant("lib/resolve/resolve_fcos.c", "STREAM_MAX_BODY")),
     "index entries / manifest layers": lambda: str(constant("lib/oci/oci_manifest.h", "OCI_ENTRIES_MAX")),
     "index nesting": lambda: f"{constant('lib/oci/oci_manifest.h', 'OCI_NESTING_MAX')} below the first index",
-    "`WWW-Authenticate`": lambda: size(constant("lib/oci/oci_auth.c", "CHALLENGE_MAX")),
-    "auth file / helper answer": lambda: (f"{size(constant('lib/oci/oci_auth.c', 'AUTH_FILE_MAX'))} / "
-                                          f"{size(constant('lib/oci/oci_auth.c', 'HELPER_ANSWER_MAX'))}"),
+    "`WWW-Authenticate`": lambda: size(constant("lib/oci/oci_challenge.c", "CHALLENGE_MAX")),
+    "auth file / helper answer": lambda: (f"{size(constant('lib/oci/oci_creds.c', 'AUTH_FILE_MAX'))} / "
+                                          f"{size(constant('lib/oci/oci_creds.c', 'HELPER_ANSWER_MAX'))}"),
     "SHA256SUMS": lambda: size(constant("lib/resolve/checksums.c", "CHECKSUMS_MAX")),
 }
 

@@ -12,7 +12,8 @@
 /* clang-format on */
 
 #include "base/util.h"
-#include "oci/oci_auth.h"
+#include "oci/oci_challenge.h"
+#include "oci/oci_creds.h"
 #include "oci/oci_settings.h"
 
 static void test_challenges(void **state) {
