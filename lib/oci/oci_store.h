@@ -10,8 +10,8 @@
 #define VMPULL_OCI_SOURCE_H
 
 #include "fetch/resolved.h"
-#include "oci/oci_manifest.h"
 #include "oci/oci_settings.h"
+#include "oci/oci_walk.h"
 
 struct docker_ref;
 

@@ -17,6 +17,7 @@
 #include "oci/oci_digest.h"
 #include "oci/oci_manifest.h"
 #include "oci/oci_settings.h"
+#include "oci/oci_walk.h"
 
 #include <json-c/json.h>
 
