@@ -10,10 +10,10 @@
  * tools do for an insecure registry.
  */
 #include "base/error.h"
-#include "base/naming.h"
 #include "base/redact.h"
 #include "base/util.h"
 #include "fetch/pull_cache.h"
+#include "net/certs_d.h"
 #include "net/http.h"
 #include "net/http_retry.h"
 #include "oci/oci_challenge.h"
@@ -22,11 +22,8 @@
 #include "oci/oci_ref.h"
 #include "oci/oci_store.h"
 
-#include <dirent.h>
 #include <json-c/json.h>
-#include <sys/stat.h>
 
-#define CERTS_D "/etc/containers/certs.d"
 #define REGISTRY_ERROR_SHOWN 300 /* bytes of a registry's error text quoted in a message */
 
 struct registry_store {
@@ -34,8 +31,8 @@ struct registry_store {
   struct docker_ref ref;
   char *shown_ref; /* "registry/repo:tag: " before messages when the source did not spell it out, else "" */
   struct http_config http;
-  char *ca_cert, *client_cert, *client_key; /* from the certs.d folder, owned */
-  char *base_url;                           /* "https://host" (or "http://host" after the insecure fallback) */
+  struct tls_files tls; /* from the certs.d folder */
+  char *base_url;       /* "https://host" (or "http://host" after the insecure fallback) */
   int scheme_settled;
   int creds_state; /* 0: not looked up, 1: found, -1: none */
   int auth_failed; /* the last registry_get or blob request failed answering a 401: not about the document */
@@ -100,61 +97,16 @@ static int registry_status_error(const struct http_response *resp, vmpull_error 
   return r;
 }
 
-/* --- TLS material: --cert-dir, else /etc/containers/certs.d/<host:port>/ --- */
+/* --- TLS material: --cert-dir, else /etc/containers/certs.d/<host:port>/ (net/certs_d.h) --- */
 
 static int load_cert_dir(struct registry_store *s, vmpull_error *err) {
-  _cleanup_free_ char *fallback = NULL;
-  const char *dir = s->set.cert_dir && *s->set.cert_dir ? s->set.cert_dir : NULL;
-  if (!dir) {
-    fallback = xasprintf("%s/%s", CERTS_D, s->ref.registry);
-    if (!fallback)
-      return error_oom(err);
-    struct stat st;
-    if (stat(fallback, &st) < 0 || !S_ISDIR(st.st_mode))
-      return 0;
-    dir = fallback;
-  }
-  DIR *d = opendir(dir);
-  if (!d)
-    return error_set_errno(err, errno == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, errno, "certificate folder %s",
-                           dir);
-  struct dirent *e;
-  int r = 0;
-  _cleanup_free_ char *first_crt = NULL;
-  while (r == 0 && (e = readdir(d))) {
-    const char *n = e->d_name;
-    if (n[0] == '.')
-      continue;
-    if (ends_with_ci(n, ".crt")) {
-      if (!strcmp(n, "ca.crt") || !first_crt) {
-        free(first_crt);
-        first_crt = xasprintf("%s/%s", dir, n);
-        if (!first_crt)
-          r = error_oom(err);
-      }
-    } else if (ends_with_ci(n, ".cert")) {
-      if (s->client_cert) {
-        r = error_set(err, VMPULL_E_USAGE, "certificate folder %s holds more than one client *.cert", dir);
-        break;
-      }
-      s->client_cert = xasprintf("%s/%s", dir, n);
-      s->client_key = xasprintf("%s/%.*s.key", dir, (int)(strlen(n) - 5), n);
-      if (!s->client_cert || !s->client_key)
-        r = error_oom(err);
-      else if (access(s->client_key, R_OK) < 0)
-        r = error_set(err, VMPULL_E_USAGE, "certificate folder %s: client certificate %s has no key %s", dir, n,
-                      path_base_name(s->client_key));
-    }
-  }
-  closedir(d);
+  int r = tls_files_load(s->set.cert_dir, s->ref.registry, &s->tls, err);
   if (r < 0)
     return r;
   /* ca.crt (or another *.crt) adds to the system's CAs; --ca-cert, if also given, loses. */
-  if (first_crt)
-    s->ca_cert = TAKE_PTR(first_crt);
-  s->http.ca_cert = s->ca_cert ? s->ca_cert : s->http.ca_cert;
-  s->http.client_cert = s->client_cert;
-  s->http.client_key = s->client_key;
+  s->http.ca_cert = s->tls.ca_cert ? s->tls.ca_cert : s->http.ca_cert;
+  s->http.client_cert = s->tls.client_cert;
+  s->http.client_key = s->tls.client_key;
   return 0;
 }
 
@@ -546,9 +498,7 @@ static void registry_free(struct oci_store *base) {
   struct registry_store *s = (struct registry_store *)base;
   docker_ref_clear(&s->ref);
   free(s->shown_ref);
-  free(s->ca_cert);
-  free(s->client_cert);
-  free(s->client_key);
+  tls_files_clear(&s->tls);
   free(s->base_url);
   free(s->root_digest);
   free(s->root_type);
