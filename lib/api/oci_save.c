@@ -27,7 +27,7 @@
 #include "base/progress.h"
 #include "base/redact.h"
 #include "base/util.h"
-#include "fetch/pull_cache.h"
+#include "fetch/cache_session.h"
 #include "oci/oci_digest.h"
 #include "oci/oci_layout_write.h"
 #include "oci/oci_ref.h"

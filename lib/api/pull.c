@@ -11,7 +11,7 @@
 #include "base/progress.h"
 #include "base/redact.h"
 #include "base/util.h"
-#include "fetch/pull_cache.h"
+#include "fetch/cache_session.h"
 #include "oci/oci_ref.h"
 #include "pipeline/decode.h"
 #include "pipeline/detect.h"

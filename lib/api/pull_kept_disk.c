@@ -10,7 +10,7 @@
 #include "base/error.h"
 #include "base/progress.h"
 #include "base/util.h"
-#include "fetch/pull_cache.h"
+#include "fetch/cache_session.h"
 #include "pipeline/detect.h"
 #include "pipeline/sink.h"
 #include "resolve/resolve.h"

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* keep_uncompressed: the output made from a kept disk (pull_kept_disk.c; keeping one is
- * pull_cache_keep_disk in fetch/pull_cache.h). */
+ * pull_cache_keep_disk in fetch/cache_session.h). */
 #ifndef VMPULL_PULL_KEPT_DISK_H
 #define VMPULL_PULL_KEPT_DISK_H
 
 #include "api/options.h"
 #include "base/progress.h"
-#include "fetch/pull_cache.h"
+#include "fetch/cache_session.h"
 
 /* When a decoded disk for the source's digest is cached (and that digest is the one --digest and
  * a checksums list want, when they say), write the output from it (reflink or sparse copy),

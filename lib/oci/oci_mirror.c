@@ -22,7 +22,7 @@
 #include "base/error.h"
 #include "base/redact.h"
 #include "base/util.h"
-#include "fetch/pull_cache.h"
+#include "fetch/document_cache.h"
 #include "net/http.h"
 #include "oci/oci_digest.h"
 

@@ -12,7 +12,7 @@
 #include "base/error.h"
 #include "base/redact.h"
 #include "base/util.h"
-#include "fetch/pull_cache.h"
+#include "fetch/document_cache.h"
 #include "net/certs_d.h"
 #include "net/http.h"
 #include "net/http_retry.h"

@@ -4,7 +4,7 @@
 
 #include "base/error.h"
 #include "base/util.h"
-#include "fetch/pull_cache.h"
+#include "fetch/fetch.h"
 #include "oci/oci_digest.h"
 
 void oci_store_free(struct oci_store *s) {

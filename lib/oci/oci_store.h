@@ -22,7 +22,7 @@ struct oci_store {
   /* Opens the blob d names (size checked where the store knows it). */
   int (*open_blob)(struct oci_store *s, const struct oci_descriptor *d, struct byte_source **out, vmpull_error *err);
   /* Remote stores only (NULL for a local layout): open the blob from byte offset on; *status is
-   * the HTTP status (206: the range was honoured). The cache resumes blobs with it (pull_cache.h). */
+   * the HTTP status (206: the range was honoured). The cache resumes blobs with it (fetch.h: fetch_blob). */
   int (*open_blob_at)(struct oci_store *s, const struct oci_descriptor *d, uint64_t offset, long *status,
                       struct byte_source **out, vmpull_error *err);
   /* The reference pinned to a manifest digest, for results ("docker://r/repo@sha256:..."). */

@@ -7,7 +7,7 @@
 #include "base/error.h"
 #include "base/redact.h"
 #include "base/util.h"
-#include "fetch/pull_cache.h"
+#include "fetch/fetch.h"
 #include "net/http_retry.h"
 #include "oci/oci_manifest.h"
 #include "resolve/fcos_stream.h"

@@ -8,7 +8,7 @@
 #include "base/error.h"
 #include "base/redact.h"
 #include "base/util.h"
-#include "fetch/pull_cache.h"
+#include "fetch/fetch.h"
 #include "net/http.h"
 #include "resolve/resolve.h"
 

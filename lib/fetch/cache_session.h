@@ -1,24 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The cache as one pull sees it (pull.c holds one struct pull_cache):
- *   - fetch_url(), fetch_blob() and fetch_document() are what resolvers call
- *     instead of opening the network directly. They answer from the cache
- *     (revalidating a URL with a conditional request), resume a partial
- *     download, or start a new one whose bytes the tee writes into the
- *     entry as they stream past;
+ * The cache as one pull sees it, its session (pull.c holds one struct pull_cache):
+ *   - pull_cache_init() opens the cache fetch_settings name (or none: --no-cache);
+ *   - the fetch functions (fetch.h) lock the entry they fill, or serve a blob from it;
  *   - pull_cache_replay() puts the bytes of a resumed download in front of
  *     the network's, through the same hash and decoder;
  *   - pull_cache_commit() files the entry under its digest once it checked;
- *   - keep_uncompressed: pull_cache_from_disk() / pull_cache_keep_disk().
- * Without a cache (--no-cache, or no cache folder) the fetch functions go
- * straight to the network, with retries.
+ *   - keep_uncompressed: pull_cache_keep_disk() (api/pull_kept_disk.c).
+ * Manifests kept by digest are document_cache.h's.
  */
-#ifndef VMPULL_PULL_CACHE_H
-#define VMPULL_PULL_CACHE_H
+#ifndef VMPULL_CACHE_SESSION_H
+#define VMPULL_CACHE_SESSION_H
 
 #include "fetch/fetch_settings.h"
 #include "fetch/resolved.h"
 #include "net/http.h"
+#include "pipeline/source.h"
 #include "store/cache.h"
 
 struct pull_cache {
@@ -59,32 +56,6 @@ void pull_cache_done(struct pull_cache *pc);
  * callback, whose non-zero return cancels them. */
 void pull_cache_http_config(const struct pull_cache *pc, const struct http_config *base, struct http_config *c);
 
-/* The main artifact at req->url (pc may be NULL). resp: the response's
- * headers, or for a cache hit the cached ones (content_disposition...). */
-int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
-              struct http_response *resp, struct byte_source **out, vmpull_error *err);
-
-/* A content-addressed blob (registry layer). open_at(ctx, offset, ...) opens
- * the network source from byte offset (0: all; for a later byte, a 200 that
- * ignores the range is fine, the caller sees status). */
-typedef int (*blob_open_fn)(void *ctx, uint64_t offset, long *status, struct byte_source **out, vmpull_error *err);
-int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
-               struct byte_source **out, vmpull_error *err);
-
-/* A small document (stream metadata, a manifest by tag): http_get through the
- * cache, revalidated; with --offline the cached copy. Same contract as http_get. */
-int fetch_document(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
-                   struct http_response *resp, vmpull_error *err);
-
-/* Documents named by digest (manifests): 1 and the cached bytes (their digest
- * checked), or 0. By reference (a tag): what it resolved to last time, for
- * --offline. put keeps a document, and with key what key resolved to; a
- * failure there only costs a later cache hit. */
-int cache_document_by_digest(struct pull_cache *pc, const char *digest, char **buf, size_t *len);
-int cache_document_by_ref(struct pull_cache *pc, const char *key, char **buf, size_t *len, char **digest,
-                          char **media_type);
-void cache_document_put(struct pull_cache *pc, const char *key, const char *media_type, const char *buf, size_t len);
-
 /* tee options for the entry being filled. */
 int pull_cache_fill_fd(const struct pull_cache *pc);
 uint64_t pull_cache_fill_offset(const struct pull_cache *pc);
@@ -104,6 +75,13 @@ struct sink;
 /* After the output is committed: keep a copy of it with the sink's map (warning on failure). */
 void pull_cache_keep_disk(struct pull_cache *pc, const char *digest, struct sink *sink, const char *format,
                           const char *image_name, uint64_t fetched);
+/* For the fetch functions (fetch.c). Lock the entry key names (shown: how a wait names it): 1 the
+ * entry is ours to fill, 0 the cache could not take it and is off for this pull, or an error. */
+int pull_cache_lock_entry(struct pull_cache *pc, const char *key, const char *shown, vmpull_error *err);
+/* Serve the bytes of blob digest from the cache (counted as resumed); a partial of it goes. */
+int pull_cache_use_blob(struct pull_cache *pc, const char *digest, struct byte_source **out, vmpull_error *err);
+/* Start filling the locked entry from byte 0 with this response (or go on without the cache). */
+void pull_cache_start_fill(struct pull_cache *pc, const char *key, const struct http_response *resp);
 /* One warning line through the caller's callback. */
 void pull_cache_warn(const struct pull_cache *pc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
