@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "api/options.h"
 
+#include "api/pull_limits.h"
 #include "net/http.h"
 
 #include <stddef.h>
 #include <string.h>
-
-#define DEFAULT_MAX_SIZE (1ull << 40) /* 1 TiB */
 
 /* A field added after the first ABI: read it only when the caller's struct has it. */
 #define OPTION(o, field, dflt)                                                                                         \
@@ -22,7 +21,7 @@ void pull_config_from_options(const vmpull_pull_options *o, struct pull_config *
       .cancel = o->cancel,
   };
   c->expected_digest = o->expected_digest;
-  c->max_size = o->max_size ? o->max_size : DEFAULT_MAX_SIZE;
+  c->max_size = pull_max_size(o);
   c->mode = o->mode;
   c->replace = o->replace;
   c->threads = o->threads;

@@ -6,8 +6,8 @@
  * and the choice of layer (oci_manifest.h) are shared, so pull and inspect
  * resolve both kinds of source the same way.
  */
-#ifndef VMPULL_OCI_SOURCE_H
-#define VMPULL_OCI_SOURCE_H
+#ifndef VMPULL_OCI_STORE_H
+#define VMPULL_OCI_STORE_H
 
 #include "fetch/resolved.h"
 #include "oci/oci_settings.h"
