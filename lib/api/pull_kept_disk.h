@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* keep_uncompressed: the output made from a kept disk (pull_kept_disk.c; keeping one is
- * pull_cache_keep_disk in fetch/cache_session.h). */
+/* keep_uncompressed: the output made from a kept disk, and keeping one (pull_kept_disk.c). */
 #ifndef VMPULL_PULL_KEPT_DISK_H
 #define VMPULL_PULL_KEPT_DISK_H
 
@@ -17,5 +16,12 @@
 int pull_cache_from_disk(struct pull_cache *pc, const struct pull_config *cfg, struct resolved *rs,
                          const char *listed_digest, struct progress_state *progress, vmpull_result *res,
                          vmpull_error *err);
+/* Will this pull keep its disk? Then the sink builds the disk's map as it writes
+ * (sink_options.chunk_map). */
+int pull_cache_keeps_disks(const struct pull_cache *pc);
+struct sink;
+/* After the output is committed: keep a copy of it with the sink's map (warning on failure). */
+void pull_cache_keep_disk(struct pull_cache *pc, const char *digest, struct sink *sink, const char *format,
+                          const char *image_name, uint64_t fetched);
 
 #endif

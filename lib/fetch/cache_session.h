@@ -6,7 +6,7 @@
  *   - pull_cache_replay() puts the bytes of a resumed download in front of
  *     the network's, through the same hash and decoder;
  *   - pull_cache_commit() files the entry under its digest once it checked;
- *   - keep_uncompressed: pull_cache_keep_disk() (api/pull_kept_disk.c).
+ *   - keep_uncompressed: api/pull_kept_disk.h, on the api floor.
  * Manifests kept by digest are document_cache.h's.
  */
 #ifndef VMPULL_CACHE_SESSION_H
@@ -68,13 +68,6 @@ int pull_cache_replay(struct pull_cache *pc, struct byte_source *tee, struct byt
  * something else is an error (the pull is then retried without it). */
 int pull_cache_commit(struct pull_cache *pc, const char *digest, vmpull_error *err);
 
-/* keep_uncompressed: the output from a kept disk is api/pull_kept_disk.h's. Will this pull keep its disk? Then the sink
- * builds the disk's map as it writes (sink_options.chunk_map). */
-int pull_cache_keeps_disks(const struct pull_cache *pc);
-struct sink;
-/* After the output is committed: keep a copy of it with the sink's map (warning on failure). */
-void pull_cache_keep_disk(struct pull_cache *pc, const char *digest, struct sink *sink, const char *format,
-                          const char *image_name, uint64_t fetched);
 /* For the fetch functions (fetch.c). Lock the entry key names (shown: how a wait names it): 1 the
  * entry is ours to fill, 0 the cache could not take it and is off for this pull, or an error. */
 int pull_cache_lock_entry(struct pull_cache *pc, const char *key, const char *shown, vmpull_error *err);
