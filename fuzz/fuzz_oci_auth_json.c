@@ -5,7 +5,8 @@
  */
 #include "base/util.h"
 #include "fuzz_common.h"
-#include "oci/oci_auth.h"
+#include "oci/oci_challenge.h"
+#include "oci/oci_creds.h"
 
 #include <stdlib.h>
 #include <string.h>

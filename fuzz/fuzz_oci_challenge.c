@@ -2,7 +2,7 @@
 /* WWW-Authenticate parsing: a registry's 401 header, as the server wrote it. */
 #include "base/util.h"
 #include "fuzz_common.h"
-#include "oci/oci_auth.h"
+#include "oci/oci_challenge.h"
 
 #include <stdlib.h>
 

@@ -10,6 +10,7 @@
 #include "base/util.h"
 #include "fuzz_common.h"
 #include "oci/oci_manifest.h"
+#include "oci/oci_walk.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,6 +6,7 @@
  * path shown is the one pull would write.
  */
 #include "api/call_check.h"
+#include "api/options.h"
 #include "base/error.h"
 #include "base/json_util.h"
 #include "base/redact.h"
@@ -17,7 +18,7 @@
 #include "resolve/resolve.h"
 
 struct inspect_ctx {
-  const vmpull_pull_options *o;
+  const struct pull_config *o;
   struct oci_store *store;
   json_object *entries;       /* --all */
   const char *selected_layer; /* what pull would choose (--all), or NULL */
@@ -43,7 +44,7 @@ static int peek_layer(struct inspect_ctx *c, const struct oci_target *t, json_ob
   if (r < 0)
     return r;
   _cleanup_free_ char *out_path = NULL;
-  r = pull_output_path(c->o, rs.image_name, format_suffix(format), &out_path, err);
+  r = pull_output_path(&c->o->resolve.naming, rs.image_name, format_suffix(format), &out_path, err);
   if (r < 0)
     return r;
   json_object_object_add(e, "file_name", json_result_string(rs.image_name));
@@ -95,12 +96,12 @@ static void inspect_ctx_clear(struct inspect_ctx *c) {
   free(c->index_digest);
 }
 
-static int inspect_run(const vmpull_pull_options *o, unsigned flags, char **json, vmpull_error *err) {
-  int r = output_options_check(o, err);
+static int inspect_run(const struct pull_config *o, unsigned flags, char **json, vmpull_error *err) {
+  int r = output_naming_check(&o->resolve.naming, err);
   if (r < 0)
     return r;
   _cleanup_oci_store_ struct oci_store *store = NULL;
-  r = oci_store_open(o, &store, err);
+  r = oci_store_open(&o->resolve.oci, &store, err);
   if (r < 0)
     return r;
   __attribute__((cleanup(inspect_ctx_clear))) struct inspect_ctx c = {.o = o, .store = store};
@@ -153,7 +154,9 @@ VMPULL_PUBLIC int vmpull_inspect(const vmpull_pull_options *opts, unsigned flags
   if (r < 0)
     return r;
   _cleanup_free_ char *shown = redact_source(opts->source ? opts->source : "");
-  r = inspect_run(opts, flags, json, err);
+  struct pull_config cfg;
+  pull_config_from_options(opts, &cfg);
+  r = inspect_run(&cfg, flags, json, err);
   if (r < 0) {
     free(*json);
     *json = NULL;

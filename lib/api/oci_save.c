@@ -21,12 +21,13 @@
  * when the copy fails.
  */
 #include "api/call_check.h"
+#include "api/options.h"
 #include "base/error.h"
 #include "base/json_util.h"
 #include "base/progress.h"
 #include "base/redact.h"
 #include "base/util.h"
-#include "fetch/pull_cache.h"
+#include "fetch/cache_session.h"
 #include "oci/oci_digest.h"
 #include "oci/oci_layout_write.h"
 #include "oci/oci_ref.h"
@@ -80,7 +81,7 @@ struct save_target {
 };
 
 struct save_ctx {
-  const vmpull_pull_options *o;
+  const struct pull_config *o;
   struct oci_store *store;
   oci_fetch_fn fetch; /* the store's own */
   void *fetch_data;
@@ -158,10 +159,10 @@ static int recording_fetch(void *userdata, const struct oci_descriptor *d, char 
 
 /* The progress the caller sees: what is copied is also what is written. */
 static int save_progress(const vmpull_progress *ev, void *userdata) {
-  const vmpull_pull_options *o = userdata;
+  const struct call_hooks *hooks = userdata;
   vmpull_progress copy = *ev;
   copy.written = ev->fetched;
-  return o->progress(&copy, o->progress_data);
+  return hooks->progress(&copy, hooks->progress_data);
 }
 
 /* The media type a document declares for itself (or declared, when it says nothing). */
@@ -362,7 +363,7 @@ static int top_document(struct save_ctx *c, const struct saved_doc **top, vmpull
 
 static int save_oci(struct save_ctx *c, const char *dest_path, const struct layout_writer_options *wo, int all,
                     json_object **entry, vmpull_error *err) {
-  int r = oci_store_open_cached(c->o, &c->net, &c->store, err);
+  int r = oci_store_open_cached(&c->o->resolve.oci, &c->net, &c->store, err);
   if (r < 0)
     return r;
   c->progress.ev.mirror = c->store->mirror;
@@ -469,18 +470,18 @@ static int save_wrapped(struct save_ctx *c, enum source_kind kind, const char *d
                         const struct layout_writer_options *wo, json_object **entry, json_object *manifests,
                         vmpull_error *err) {
   struct oci_select sel = {0};
-  int r = oci_select_from_options(c->o, &sel, err);
+  int r = oci_select_init(&sel, &c->o->resolve.oci.selection, err);
   if (r < 0)
     return r;
   if (c->o->expected_digest && !oci_digest_valid(c->o->expected_digest))
     return error_set(err, VMPULL_E_USAGE, "digest '%s' is not sha256:<64 lowercase hex>", c->o->expected_digest);
   __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX, .cache = &c->net};
   if (kind == SOURCE_FILE)
-    r = resolve_file(c->o, c->o->source, &rs, err);
+    r = resolve_file(&c->o->resolve, c->o->resolve.source, &rs, err);
   else if (kind == SOURCE_HTTP)
-    r = resolve_http(c->o, &rs, err);
+    r = resolve_http(&c->o->resolve, c->o->resolve.source, &rs, err);
   else
-    r = resolve_fcos(c->o, &rs, err);
+    r = resolve_fcos(&c->o->resolve, &rs, err);
   if (r < 0)
     return r;
   if (!rs.image_name)
@@ -619,11 +620,11 @@ static int ref_name_check(const char *ref, vmpull_error *err) {
 }
 
 /* The source's tag or REF, else "latest". */
-static int default_ref(const vmpull_pull_options *o, enum source_kind kind, char **out, vmpull_error *err) {
+static int default_ref(const struct oci_settings *o, enum source_kind kind, char **out, vmpull_error *err) {
   *out = NULL;
   if (kind == SOURCE_DOCKER) {
     __attribute__((cleanup(docker_ref_clear))) struct docker_ref ref = {0};
-    int r = docker_ref_from_options(o, &ref, err);
+    int r = docker_ref_for_source(o->source, &o->default_image, &ref, err);
     if (r < 0)
       return r;
     *out = strdup(ref.tag ? ref.tag : DEFAULT_REF);
@@ -637,17 +638,17 @@ static int default_ref(const vmpull_pull_options *o, enum source_kind kind, char
   return *out ? 0 : error_oom(err);
 }
 
-static int save_run(const vmpull_pull_options *o, const char *dest, unsigned flags, char **json, vmpull_error *err) {
+static int save_run(const struct pull_config *o, const char *dest, unsigned flags, char **json, vmpull_error *err) {
   __attribute__((cleanup(save_dest_clear))) struct save_dest d = {0};
   int r = save_dest_parse(dest, &d, err);
   if (r < 0)
     return r;
   enum source_kind kind;
-  r = source_classify(o->source, &kind, err);
+  r = source_classify(o->resolve.source, &kind, err);
   if (r < 0)
     return r;
   if (!d.ref) {
-    r = default_ref(o, kind, &d.ref, err);
+    r = default_ref(&o->resolve.oci, kind, &d.ref, err);
     if (r < 0)
       return r;
   }
@@ -660,12 +661,12 @@ static int save_run(const vmpull_pull_options *o, const char *dest, unsigned fla
     return error_set(err, VMPULL_E_USAGE, "--all needs an OCI source (docker://, oci-dir://, oci-archive://)");
 
   __attribute__((cleanup(save_ctx_clear))) struct save_ctx c = {.o = o};
-  c.progress =
-      (struct progress_state){.fn = o->progress ? save_progress : NULL, .data = (void *)o, .cancel = o->cancel};
+  c.progress = (struct progress_state){
+      .fn = o->hooks.progress ? save_progress : NULL, .data = (void *)&o->hooks, .cancel = o->hooks.cancel};
   c.progress.ev.stage = VMPULL_STAGE_RESOLVE;
   c.progress.ev.fetched_total = UINT64_MAX;
   c.net = (struct pull_cache)PULL_CACHE_INIT;
-  c.net.o = o;
+  c.net.set = &o->fetch;
   c.net.progress = &c.progress;
   r = progress_report(&c.progress, 1, err);
   if (r < 0)
@@ -692,7 +693,7 @@ static int save_run(const vmpull_pull_options *o, const char *dest, unsigned fla
   (void)progress_report(&c.progress, 1, NULL);
 
   _cleanup_json_ json_object *out = json_object_new_object();
-  _cleanup_free_ char *shown = redact_source(o->source);
+  _cleanup_free_ char *shown = redact_source(o->resolve.source);
   _cleanup_free_ char *destination = xasprintf("%s://%s:%s", d.archive ? "oci-archive" : "oci-dir", d.path, d.ref);
   if (!out || !shown || !destination)
     return error_oom(err);
@@ -722,7 +723,9 @@ VMPULL_PUBLIC int vmpull_save(const vmpull_pull_options *opts, const char *dest,
   if (r < 0)
     return r;
   _cleanup_free_ char *shown = redact_source(opts->source ? opts->source : "");
-  r = save_run(opts, dest, flags, json, err);
+  struct pull_config cfg;
+  pull_config_from_options(opts, &cfg);
+  r = save_run(&cfg, dest, flags, json, err);
   if (r < 0) {
     free(*json);
     *json = NULL;

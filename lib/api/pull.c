@@ -5,11 +5,13 @@
  *   -> [tar unwrap] -> peek + detect -> decode -> sparse atomic sink -> commit
  * Nothing here knows a codec or a protocol; each arrow is one small file.
  */
+#include "api/options.h"
+#include "api/pull_kept_disk.h"
 #include "base/error.h"
 #include "base/progress.h"
 #include "base/redact.h"
 #include "base/util.h"
-#include "fetch/pull_cache.h"
+#include "fetch/cache_session.h"
 #include "oci/oci_ref.h"
 #include "pipeline/decode.h"
 #include "pipeline/detect.h"
@@ -20,8 +22,6 @@
 #include "resolve/resolve.h"
 
 #include <sys/stat.h>
-
-#define DEFAULT_MAX_SIZE (1ull << 40) /* 1 TiB */
 
 /* The sink's writer thread takes the hole scan and write() off a decoder that keeps one core
  * busy. A multi-block xz (sizes in its block headers) already decodes on every core, and there the
@@ -97,18 +97,18 @@ static int make_dirs(const char *path, vmpull_error *err) {
   return 0;
 }
 
-static int resolve_source(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err) {
+static int resolve_source(const struct resolve_settings *s, struct resolved *r, vmpull_error *err) {
   enum source_kind kind;
-  int ret = source_classify(o->source, &kind, err);
+  int ret = source_classify(s->source, &kind, err);
   if (ret < 0)
     return ret;
   switch (kind) {
-  case SOURCE_FILE: return resolve_file(o, o->source, r, err);
-  case SOURCE_HTTP: return resolve_http(o, r, err);
-  case SOURCE_OCI_DIR: return resolve_oci_dir(o, r, err);
-  case SOURCE_DOCKER: return resolve_docker(o, r, err);
-  case SOURCE_OCI_ARCHIVE: return resolve_oci_archive(o, r, err);
-  case SOURCE_FCOS: return resolve_fcos(o, r, err);
+  case SOURCE_FILE: return resolve_file(s, s->source, r, err);
+  case SOURCE_HTTP: return resolve_http(s, s->source, r, err);
+  case SOURCE_OCI_DIR: return resolve_oci_dir(s, r, err);
+  case SOURCE_DOCKER: return resolve_docker(s, r, err);
+  case SOURCE_OCI_ARCHIVE: return resolve_oci_archive(s, r, err);
+  case SOURCE_FCOS: return resolve_fcos(s, r, err);
   default: return error_set(err, VMPULL_E_UNSUPPORTED, "%s:// sources are not supported yet", source_kind_name(kind));
   }
 }
@@ -131,7 +131,8 @@ static int verify_digest(const char *want, const char *got, const char *what, vm
   return 0;
 }
 
-static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distrust, vmpull_error *err) {
+static int pull_run(const struct pull_config *o, vmpull_result *res, int *distrust, vmpull_error *err) {
+  const struct output_naming *naming = &o->resolve.naming;
   if (o->expected_digest) {
     int r = check_digest_syntax(o->expected_digest, err);
     if (r < 0)
@@ -139,22 +140,22 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
     if (!starts_with(o->expected_digest, "sha256:"))
       return error_set(err, VMPULL_E_USAGE, "--digest takes a sha256: digest");
   }
-  if (!o->output && !o->data_dir)
+  if (!naming->output && !naming->data_dir)
     return error_set(err, VMPULL_E_USAGE, "neither an output path nor a data folder was given");
-  int r = output_options_check(o, err);
+  int r = output_naming_check(naming, err);
   if (r < 0)
     return r;
   /* A disk image has no business being set-uid, set-gid or sticky. */
   if (o->mode & ~0777u)
     return error_set(err, VMPULL_E_USAGE, "file mode %#o: only permission bits (at most 0777) are allowed", o->mode);
 
-  struct progress_state progress = {.fn = o->progress, .data = o->progress_data, .cancel = o->cancel};
+  struct progress_state progress = {.fn = o->hooks.progress, .data = o->hooks.progress_data, .cancel = o->hooks.cancel};
   progress.ev.stage = VMPULL_STAGE_RESOLVE;
   progress.ev.fetched_total = UINT64_MAX;
 
   /* cache: what earlier pulls fetched or left half done, and the lock on what this one fills */
   __attribute__((cleanup(pull_cache_done))) struct pull_cache pc = PULL_CACHE_INIT;
-  r = pull_cache_init(&pc, o, &progress, distrust, err);
+  r = pull_cache_init(&pc, &o->fetch, &progress, distrust, err);
   if (r < 0)
     return r;
 
@@ -163,21 +164,21 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   if (r < 0)
     return r;
   __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX, .cache = &pc};
-  r = resolve_source(o, &rs, err);
+  r = resolve_source(&o->resolve, &rs, err);
   if (r < 0)
     return r;
   progress.ev.mirror = rs.mirror;
   _cleanup_free_ char *listed_digest = NULL; /* --checksums: the list's entry for this image */
-  if (o->checksums) {
-    r = checksums_lookup(o, &pc, rs.image_name, &listed_digest, err);
+  if (o->resolve.checksums) {
+    r = checksums_lookup(&o->resolve, &pc, rs.image_name, &listed_digest, err);
     if (r < 0)
       return r;
   }
   /* keep_uncompressed: a decoded disk of these very bytes is a copy away */
-  r = pull_cache_from_disk(&pc, &rs, listed_digest, &progress, res, err);
+  r = pull_cache_from_disk(&pc, o, &rs, listed_digest, &progress, res, err);
   if (r != 0)
     return r < 0 ? r : 0;
-  uint64_t max_size = o->max_size ? o->max_size : DEFAULT_MAX_SIZE;
+  uint64_t max_size = o->max_size;
   uint64_t announced = rs.expected_size != UINT64_MAX ? rs.expected_size : rs.src->size;
   if (announced != UINT64_MAX && announced > source_size_limit(max_size))
     return error_set(err, VMPULL_E_LIMIT,
@@ -227,13 +228,14 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
     return r;
 
   /* sink */
-  struct decode_options dopts = {.threads = o->threads, .warning = o->warning, .warning_data = o->warning_data};
+  struct decode_options dopts = {
+      .threads = o->threads, .warning = o->hooks.warning, .warning_data = o->hooks.warning_data};
   _cleanup_free_ char *out_path = NULL;
-  r = pull_output_path(o, rs.image_name, format_suffix(format), &out_path, err);
+  r = pull_output_path(naming, rs.image_name, format_suffix(format), &out_path, err);
   if (r < 0)
     return r;
-  if (!o->output) {
-    r = make_dirs(o->data_dir, err);
+  if (!naming->output) {
+    r = make_dirs(naming->data_dir, err);
     if (r < 0)
       return r;
   }
@@ -284,7 +286,7 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
     return r;
   r = verify_digest(listed_digest, digest, NULL, err);
   if (r < 0) {
-    _cleanup_free_ char *list = redact_source(o->checksums);
+    _cleanup_free_ char *list = redact_source(o->resolve.checksums);
     return error_wrap(err, "checksums %s", list ? list : "list");
   }
 
@@ -325,14 +327,16 @@ VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *re
     return error_set(err, VMPULL_E_USAGE, "vmpull_pull: options not initialised with vmpull_pull_options_init");
   memset(result, 0, sizeof(*result));
   _cleanup_free_ char *shown = redact_source(opts->source ? opts->source : "");
+  struct pull_config cfg;
+  pull_config_from_options(opts, &cfg);
   int distrust = 0;
-  int r = pull_run(opts, result, &distrust, err);
+  int r = pull_run(&cfg, result, &distrust, err);
   if (r < 0 && distrust) {
     /* Bytes from the cache were bad (and are gone now): once more, from the network. */
-    warning_send(opts->warning, opts->warning_data, "%s; fetching it again", err->message);
+    warning_send(cfg.hooks.warning, cfg.hooks.warning_data, "%s; fetching it again", err->message);
     vmpull_result_free(result);
     error_clear(err);
-    r = pull_run(opts, result, &distrust, err);
+    r = pull_run(&cfg, result, &distrust, err);
   }
   if (r < 0) {
     vmpull_result_free(result);

@@ -5,18 +5,18 @@
  * digest and holds the map the sink recorded while writing it (lib/pipeline/disk_map.h), and the copy
  * checks every chunk against that map in the one read it makes anyway (disk_copy_checked).
  */
+#include "api/pull_kept_disk.h"
+
 #include "base/error.h"
 #include "base/progress.h"
 #include "base/util.h"
-#include "fetch/pull_cache.h"
+#include "fetch/cache_session.h"
 #include "pipeline/detect.h"
 #include "pipeline/sink.h"
 #include "resolve/resolve.h"
 #include "store/disk_copy.h"
 
 #include <sys/stat.h>
-
-#define DEFAULT_MAX_SIZE (1ull << 40)
 
 static int format_by_name(const char *name, enum format *out) {
   for (int f = FORMAT_NONE; f <= FORMAT_ZIP; f++) {
@@ -61,9 +61,9 @@ static int copy_poll(void *data, uint64_t done) {
   return progress_report(p->progress, 0, p->err) < 0 ? -ECANCELED : 0;
 }
 
-int pull_cache_from_disk(struct pull_cache *pc, struct resolved *rs, const char *listed_digest,
-                         struct progress_state *progress, vmpull_result *res, vmpull_error *err) {
-  const vmpull_pull_options *o = pc->o;
+int pull_cache_from_disk(struct pull_cache *pc, const struct pull_config *o, struct resolved *rs,
+                         const char *listed_digest, struct progress_state *progress, vmpull_result *res,
+                         vmpull_error *err) {
   const char *digest = pc->hit_digest        ? pc->hit_digest
                        : pc->disk_only       ? pc->disk_only
                        : rs->expected_digest ? rs->expected_digest
@@ -84,19 +84,19 @@ int pull_cache_from_disk(struct pull_cache *pc, struct resolved *rs, const char 
   if (r < 0 || format_by_name(d.format, &format) < 0)
     return drop_disk(pc, rs, digest, disk_fd, "has no valid record", err);
   const char *image_name = rs->tar_layer && d.image_name ? d.image_name : rs->image_name;
-  uint64_t max_size = o->max_size ? o->max_size : DEFAULT_MAX_SIZE;
+  uint64_t max_size = o->max_size;
   if (d.size > max_size)
     return error_set(err, VMPULL_E_LIMIT, "output exceeds the size limit of %llu bytes (--max-size)",
                      (unsigned long long)max_size);
 
   _cleanup_free_ char *out_path = NULL;
-  r = pull_output_path(o, image_name, format_suffix(format), &out_path, err);
+  r = pull_output_path(&o->resolve.naming, image_name, format_suffix(format), &out_path, err);
   if (r < 0)
     return r;
-  if (!o->output) {
-    r = cache_make_dirs(o->data_dir);
+  if (!o->resolve.naming.output) {
+    r = cache_make_dirs(o->resolve.naming.data_dir);
     if (r < 0)
-      return error_set_errno(err, VMPULL_E_IO, -r, "create folder %s", o->data_dir);
+      return error_set_errno(err, VMPULL_E_IO, -r, "create folder %s", o->resolve.naming.data_dir);
   }
   struct sink_options so = {.replace = o->replace, .mode = o->mode, .max_size = max_size, .progress = progress};
   __attribute__((cleanup(sink_close))) struct sink sink = SINK_INIT;
@@ -154,7 +154,7 @@ int pull_cache_from_disk(struct pull_cache *pc, struct resolved *rs, const char 
 }
 
 int pull_cache_keeps_disks(const struct pull_cache *pc) {
-  return pc->cache && PULL_OPT(pc->o, keep_uncompressed, 0);
+  return pc->cache && pc->set->keep_uncompressed;
 }
 
 void pull_cache_keep_disk(struct pull_cache *pc, const char *digest, struct sink *sink, const char *format,

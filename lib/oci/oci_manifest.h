@@ -63,6 +63,8 @@ void oci_doc_clear(struct oci_doc *d);
 int oci_media_is_index(const char *mt);
 /* 1 for the OCI / Docker v2 image manifest media types. */
 int oci_media_is_manifest(const char *mt);
+/* 1 for an index or an image manifest media type (a document a walk can follow). */
+int oci_media_is_document(const char *mt);
 /* 1 for tar layer media types (OCI tar, +gzip, +zstd, Docker rootfs diff and its foreign form). */
 int oci_media_is_tar_layer(const char *mt);
 
@@ -79,8 +81,9 @@ struct oci_select {
   char host_arch[65];   /* storage for the host's architecture (uname) */
 };
 
-/* Fill sel from the pull options: provider -> disktype, arch (or the host's). */
-int oci_select_from_options(const vmpull_pull_options *o, struct oci_select *sel, vmpull_error *err);
+struct oci_selection;
+/* Fill sel from what the caller wants: provider -> disktype, arch (or the host's). */
+int oci_select_init(struct oci_select *sel, const struct oci_selection *want, vmpull_error *err);
 /* amd64 -> x86_64, arm64 -> aarch64; anything else as it is. */
 const char *oci_arch_normalize(const char *arch);
 /* The disktype a provider pulls (qemu, applehv, hyperv, wsl), or NULL for an unknown provider. */
@@ -95,41 +98,5 @@ int oci_index_select(const struct oci_doc *index, const struct oci_select *sel, 
 int oci_index_find_ref(const struct oci_doc *index, const char *ref, size_t *chosen, vmpull_error *err);
 /* The one layer of a manifest: *tar set for tar layers; other layers need a title. */
 int oci_manifest_layer(const struct oci_doc *manifest, size_t *layer, int *tar, vmpull_error *err);
-
-/* The outcome of a walk from a root document down to one layer. */
-struct oci_target {
-  char *index_digest;          /* the first index's digest, NULL when the root was a manifest */
-  char *manifest_digest;       /* the chosen manifest */
-  struct oci_descriptor entry; /* the index entry that led to the manifest (platform, disktype) */
-  struct oci_descriptor layer; /* the disk (or tar) layer */
-  int tar_layer;
-};
-void oci_target_clear(struct oci_target *t);
-
-/* Fetches the document a descriptor points to, verified against its digest
- * and size and at most OCI_DOC_MAX bytes. *buf is freed by the walker. */
-typedef int (*oci_fetch_fn)(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err);
-/* Called for each target with --all; a negative return stops the walk. */
-typedef int (*oci_target_fn)(void *userdata, const struct oci_target *t, vmpull_error *err);
-
-struct oci_walk {
-  const char *root; /* the first document */
-  size_t root_len;
-  const char *root_digest; /* its digest (NULL: computed as sha256) */
-  const char *root_type;   /* Content-Type / declared media type, or NULL */
-  const char *root_name;   /* how messages name the root ("index.json"); NULL: "index <digest>" */
-  const char *ref_name;    /* oci-dir REF: picks the root index's entry by name, or NULL */
-  int root_is_layout;      /* the root is a layout's index.json, not content: index_digest then
-                              names the first index below it (when there is one) */
-  struct oci_select sel;
-  oci_fetch_fn fetch;
-  void *userdata;
-};
-
-/* Walk to the one layer pull would fetch. */
-int oci_walk_one(const struct oci_walk *w, struct oci_target *out, vmpull_error *err);
-/* Walk to every disk the index offers (every disktype entry, or every platform
- * entry without them), calling fn for each. */
-int oci_walk_all(const struct oci_walk *w, oci_target_fn fn, void *fn_data, vmpull_error *err);
 
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * docker:// through mirrors. Each endpoint is an ordinary registry store
- * (oci_registry.c) opened on the reference rewritten to the mirror, so auth,
+ * (oci_registry.c) opened on the endpoint's own parsed reference (the mirror's host and
+ * repository, the origin's tag or digest), so auth,
  * TLS, certs.d and the cache work there exactly as at the registry itself.
  * The store that answered the reference serves everything else; when one of
  * its later requests (a manifest or a blob, always by digest) finds the
@@ -21,7 +22,7 @@
 #include "base/error.h"
 #include "base/redact.h"
 #include "base/util.h"
-#include "fetch/pull_cache.h"
+#include "fetch/document_cache.h"
 #include "net/http.h"
 #include "oci/oci_digest.h"
 
@@ -34,6 +35,7 @@ void oci_endpoints_free(struct oci_endpoint *e, size_t n) {
   for (size_t i = 0; e && i < n; i++) {
     free(e[i].name);
     free(e[i].mirror);
+    docker_ref_clear(&e[i].ref);
   }
   free(e);
 }
@@ -96,14 +98,16 @@ static int mirror_endpoint(const char *spec, const char *full, struct oci_endpoi
                      "mirror '%.200s': MIRROR must start with a registry host (a name with a '.' or a ':port', or "
                      "localhost)",
                      spec);
+  e->ref = parsed;
+  parsed = (struct docker_ref){0};
   return 1;
 }
 
-int oci_mirror_endpoints(const vmpull_pull_options *o, const struct docker_ref *ref, struct oci_endpoint **out,
+int oci_mirror_endpoints(const struct oci_settings *set, const struct docker_ref *ref, struct oci_endpoint **out,
                          size_t *n, vmpull_error *err) {
-  const char *const *specs = PULL_OPT(o, mirrors, NULL);
-  size_t n_specs = specs ? PULL_OPT(o, n_mirrors, 0) : 0;
-  int by_digest_only = PULL_OPT(o, mirror_by_digest_only, 0);
+  const char *const *specs = set->mirrors;
+  size_t n_specs = specs ? set->n_mirrors : 0;
+  int by_digest_only = set->mirror_by_digest_only;
   *out = NULL;
   *n = 0;
   if (n_specs > MIRROR_ENDPOINTS_MAX)
@@ -120,7 +124,7 @@ int oci_mirror_endpoints(const vmpull_pull_options *o, const struct docker_ref *
   _cleanup_free_ char *full = xasprintf("%s/%s", ref->registry, ref->repository);
   int r = full ? 0 : error_oom(err);
   /* With --offline the cache answers under the registry's own name. */
-  int use_mirrors = !o->offline && !(by_digest_only && !ref->digest);
+  int use_mirrors = !set->offline && !(by_digest_only && !ref->digest);
   for (size_t i = 0; r == 0 && use_mirrors && i < n_specs; i++) {
     r = mirror_endpoint(specs[i], full, &e[used], err);
     if (r > 0) {
@@ -135,6 +139,8 @@ int oci_mirror_endpoints(const vmpull_pull_options *o, const struct docker_ref *
     used++;
     if (!e[used - 1].name)
       r = error_oom(err);
+    else
+      r = docker_ref_copy(ref, &e[used - 1].ref, err);
   }
   if (r < 0) {
     oci_endpoints_free(e, used);
@@ -153,11 +159,10 @@ struct mirror_store {
   struct oci_endpoint *eps;
   size_t n_eps;
   size_t at;                 /* the endpoint serving now */
-  vmpull_pull_options *opts; /* one copy of the caller's options per endpoint (stores borrow them) */
   struct oci_store **stores; /* per endpoint, opened as needed; kept to the end */
   struct pull_cache *pc;
-  const vmpull_pull_options *o; /* the caller's */
-  int retries;                  /* the pull's retry budget */
+  struct oci_settings set; /* the caller's (a copy; its strings are borrowed) */
+  int retries;             /* the pull's retry budget */
   char *root_digest;
   char *root_type;
 };
@@ -169,11 +174,11 @@ static int falls_through(int code) {
          code == VMPULL_E_AUTH;
 }
 
-static void warn(const vmpull_pull_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warn(const vmpull_pull_options *o, const char *fmt, ...) {
+static void warn(const struct mirror_store *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(const struct mirror_store *m, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  warning_vsend(o->warning, o->warning_data, fmt, ap);
+  warning_vsend(m->set.hooks.warning, m->set.hooks.warning_data, fmt, ap);
   va_end(ap);
 }
 
@@ -183,18 +188,27 @@ static const char *endpoint_name(const struct mirror_store *m, size_t i) {
 
 /* Open endpoint i on the reference, or pinned to the root's digest once that is known. */
 static int open_endpoint(struct mirror_store *m, size_t i, vmpull_error *err) {
-  vmpull_pull_options *eo = &m->opts[i];
   const char *digest = m->root_digest ? m->root_digest : m->origin.digest;
-  _cleanup_free_ char *source =
-      xasprintf("docker://%s%s%s", m->eps[i].name, digest ? "@" : ":", digest ? digest : m->origin.tag);
-  if (!source)
+  __attribute__((cleanup(docker_ref_clear))) struct docker_ref at = {0};
+  int r = docker_ref_copy(&m->eps[i].ref, &at, err);
+  if (r < 0)
+    return r;
+  free(at.tag);
+  free(at.digest);
+  at.tag = digest ? NULL : strdup(m->origin.tag);
+  at.digest = digest ? strdup(digest) : NULL;
+  _cleanup_free_ char *shown = at.tag || at.digest ? docker_ref_string(&at) : NULL;
+  if (!shown)
     return error_oom(err);
-  eo->source = source;
+  struct oci_settings es = m->set;
   /* A mirror is asked once; the registry itself with the full budget from the start. */
-  eo->retries = m->eps[i].mirror ? 0 : m->retries;
+  es.http.retries = m->eps[i].mirror ? 0 : m->retries;
+  /* --creds belong to the registry the reference names; a mirror gets only what the auth
+   * files (and their credential helpers) hold for its own host. */
+  if (m->eps[i].mirror)
+    es.auth.creds = NULL;
   struct oci_store *s = NULL;
-  int r = oci_registry_store_open(eo, m->pc, &s, err);
-  eo->source = NULL; /* the store keeps no pointer to it */
+  r = oci_registry_store_open(&es, &at, shown, m->pc, &s, err);
   if (r < 0)
     return r;
   oci_registry_store_set_retries(s, m->retries);
@@ -206,7 +220,7 @@ static int open_endpoint(struct mirror_store *m, size_t i, vmpull_error *err) {
 static int next_endpoint(struct mirror_store *m, vmpull_error *err) {
   while (m->at + 1 < m->n_eps && falls_through(err->code) && m->eps[m->at].mirror) {
     size_t failed = m->at++;
-    warn(m->o, "mirror %s: %s; trying %s", endpoint_name(m, failed), err->message, endpoint_name(m, m->at));
+    warn(m, "mirror %s: %s; trying %s", endpoint_name(m, failed), err->message, endpoint_name(m, m->at));
     error_clear(err);
     if (m->stores[m->at] || open_endpoint(m, m->at, err) == 0)
       return 0;
@@ -265,7 +279,6 @@ static void mirror_free(struct oci_store *base) {
   for (size_t i = 0; m->stores && i < m->n_eps; i++)
     oci_store_free(m->stores[i]);
   free(m->stores);
-  free(m->opts);
   oci_endpoints_free(m->eps, m->n_eps);
   docker_ref_clear(&m->origin);
   free(m->root_digest);
@@ -273,20 +286,22 @@ static void mirror_free(struct oci_store *base) {
   free(m);
 }
 
-int oci_docker_store_open(const vmpull_pull_options *o, struct pull_cache *pc, struct oci_store **out,
+int oci_docker_store_open(const struct oci_settings *set, struct pull_cache *pc, struct oci_store **out,
                           vmpull_error *err) {
   __attribute__((cleanup(docker_ref_clear))) struct docker_ref ref = {0};
-  int r = docker_ref_from_options(o, &ref, err);
+  int r = docker_ref_for_source(set->source, &set->default_image, &ref, err);
   if (r < 0)
     return r;
+  /* `docker://` alone stands for the default image: messages then name the reference itself. */
+  const char *given = set->source && strlen(set->source) > 9 ? set->source : NULL;
   struct oci_endpoint *eps = NULL;
   size_t n_eps = 0;
-  r = oci_mirror_endpoints(o, &ref, &eps, &n_eps, err);
+  r = oci_mirror_endpoints(set, &ref, &eps, &n_eps, err);
   if (r < 0)
     return r;
   if (n_eps == 1) {
     oci_endpoints_free(eps, n_eps);
-    return oci_registry_store_open(o, pc, out, err);
+    return oci_registry_store_open(set, &ref, given, pc, out, err);
   }
 
   struct mirror_store *m = calloc(1, sizeof(*m));
@@ -304,26 +319,13 @@ int oci_docker_store_open(const vmpull_pull_options *o, struct pull_cache *pc, s
   m->base.pinned_reference = mirror_pinned_reference;
   m->base.cache = pc;
   m->pc = pc;
-  m->o = o;
+  m->set = *set;
   _cleanup_oci_store_ struct oci_store *store = &m->base;
 
-  struct http_config hc;
-  http_config_from_options(&hc, o);
-  m->retries = hc.retries;
+  m->retries = set->http.retries;
   m->stores = calloc(n_eps, sizeof(*m->stores));
-  m->opts = calloc(n_eps, sizeof(*m->opts));
-  if (!m->stores || !m->opts)
+  if (!m->stores)
     return error_oom(err);
-  size_t have = MIN(o->struct_size, sizeof(*m->opts));
-  for (size_t i = 0; i < n_eps; i++) {
-    memcpy(&m->opts[i], o, have);
-    m->opts[i].struct_size = have;
-    /* --creds belong to the registry the reference names; a mirror gets only what the auth
-     * files (and their credential helpers) hold for its own host. */
-    if (eps[i].mirror)
-      m->opts[i].creds = NULL;
-  }
-  const char *given = o->source && strlen(o->source) > 9 ? o->source : NULL;
   store->display = given ? redact_source(given) : docker_ref_string(&m->origin);
   if (!store->display)
     return error_oom(err);
@@ -335,7 +337,7 @@ int oci_docker_store_open(const vmpull_pull_options *o, struct pull_cache *pc, s
       break;
     if (!(m->eps[m->at].mirror && falls_through(err->code)))
       return m->eps[m->at].mirror ? error_wrap(err, "mirror %s", endpoint_name(m, m->at)) : r;
-    warn(o, "mirror %s: %s; trying %s", endpoint_name(m, m->at), err->message, endpoint_name(m, m->at + 1));
+    warn(m, "mirror %s: %s; trying %s", endpoint_name(m, m->at), err->message, endpoint_name(m, m->at + 1));
     error_clear(err);
   }
   struct oci_store *s = m->stores[m->at];

@@ -17,24 +17,25 @@
 
 /* One place a reference can be fetched from. */
 struct oci_endpoint {
-  char *name;   /* "HOST[/NS]/REPO": the repository at this endpoint */
-  char *mirror; /* the mirror as given ("cache.example:5000/quay"), NULL for the registry itself */
+  char *name;            /* "HOST[/NS]/REPO": the repository at this endpoint */
+  char *mirror;          /* the mirror as given ("cache.example:5000/quay"), NULL for the registry itself */
+  struct docker_ref ref; /* name, parsed (the origin's tag or digest is set when it is opened) */
 };
 
 /* Check one "REGISTRY=MIRROR" option string. */
 int oci_mirror_spec_check(const char *spec, vmpull_error *err);
 
-/* Where ref is fetched from, in order: the mirrors o names for its registry
+/* Where ref is fetched from, in order: the mirrors set names for its registry
  * (none for a tag with mirror_by_digest_only, none with --offline), then the
  * registry itself (always last). */
-int oci_mirror_endpoints(const vmpull_pull_options *o, const struct docker_ref *ref, struct oci_endpoint **out,
+int oci_mirror_endpoints(const struct oci_settings *set, const struct docker_ref *ref, struct oci_endpoint **out,
                          size_t *n, vmpull_error *err);
 void oci_endpoints_free(struct oci_endpoint *e, size_t n);
 
-/* The docker:// store for o: through the mirrors of its registry when there
+/* The docker:// store for set->source: through the mirrors of its registry when there
  * are any (the store's mirror field names the one that served the root
  * document), else oci_registry_store_open(). */
-int oci_docker_store_open(const vmpull_pull_options *o, struct pull_cache *pc, struct oci_store **out,
+int oci_docker_store_open(const struct oci_settings *set, struct pull_cache *pc, struct oci_store **out,
                           vmpull_error *err);
 
 #endif

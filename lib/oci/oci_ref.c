@@ -5,6 +5,7 @@
 #include "base/redact.h"
 #include "base/util.h"
 #include "oci/oci_digest.h"
+#include "oci/oci_settings.h"
 
 #include <ctype.h>
 #include <strings.h>
@@ -46,6 +47,22 @@ void docker_ref_clear(struct docker_ref *r) {
   free(r->tag);
   free(r->digest);
   *r = (struct docker_ref){0};
+}
+
+static int dup_or_null(const char *s, char **out) {
+  *out = s ? strdup(s) : NULL;
+  return !s || *out ? 0 : -1;
+}
+
+int docker_ref_copy(const struct docker_ref *from, struct docker_ref *to, vmpull_error *err) {
+  *to = (struct docker_ref){0};
+  if (dup_or_null(from->registry, &to->registry) < 0 || dup_or_null(from->api_host, &to->api_host) < 0 ||
+      dup_or_null(from->repository, &to->repository) < 0 || dup_or_null(from->tag, &to->tag) < 0 ||
+      dup_or_null(from->digest, &to->digest) < 0) {
+    docker_ref_clear(to);
+    return error_oom(err);
+  }
+  return 0;
 }
 
 /* One path component: [a-z0-9]+ joined by ".", "_", "__" or runs of "-". */
@@ -264,19 +281,20 @@ static int os_version_valid(const char *v) {
   return minor > 0 && minor <= 4 && v[major + 1 + minor] == '\0';
 }
 
-int docker_ref_from_options(const vmpull_pull_options *o, struct docker_ref *out, vmpull_error *err) {
-  const char *src = o->source ? o->source : "";
+int docker_ref_for_source(const char *source, const struct oci_default_image *dflt, struct docker_ref *out,
+                          vmpull_error *err) {
+  const char *src = source ? source : "";
   const char *rest = strncasecmp(src, "docker://", 9) == 0 ? src + 9 : src;
   if (*rest)
     return docker_ref_parse(rest, out, err);
-  if (o->default_image && *o->default_image) {
-    const char *d = o->default_image;
+  if (dflt->image && *dflt->image) {
+    const char *d = dflt->image;
     if (strncasecmp(d, "docker://", 9) == 0)
       d += 9;
     int r = docker_ref_parse(d, out, err);
     return r < 0 ? error_wrap(err, "default image") : r;
   }
-  const char *version = o->os_version && *o->os_version ? o->os_version : OCI_DEFAULT_OS_VERSION;
+  const char *version = dflt->os_version && *dflt->os_version ? dflt->os_version : OCI_DEFAULT_OS_VERSION;
   if (!os_version_valid(version))
     return error_set(err, VMPULL_E_USAGE, "--os-version takes X.Y (e.g. %s), not '%s'", OCI_DEFAULT_OS_VERSION,
                      version);

@@ -33,9 +33,11 @@ struct docker_ref {
 /* ref without the docker:// prefix. A missing tag means "latest". A "user:password@" in front, as
  * in a URL, is a usage error whose message shows the password as ***. */
 int docker_ref_parse(const char *ref, struct docker_ref *out, vmpull_error *err);
-/* The reference a docker:// source stands for: what follows docker://, else
- * o->default_image, else quay.io/podman/machine-os:<o->os_version or the default X.Y>. */
-int docker_ref_from_options(const vmpull_pull_options *o, struct docker_ref *out, vmpull_error *err);
+struct oci_default_image;
+/* The reference a docker:// source stands for: what follows docker://, else dflt->image, else
+ * quay.io/podman/machine-os:<dflt->os_version or the default X.Y>. */
+int docker_ref_for_source(const char *source, const struct oci_default_image *dflt, struct docker_ref *out,
+                          vmpull_error *err);
 /* A copy of ref (without docker://) for messages: a would-be "user:password@" in front shows its
  * password as *** ("alice:***@host/repo"). NULL on OOM. */
 char *docker_ref_redact(const char *ref);
@@ -44,6 +46,8 @@ char *docker_ref_redact(const char *ref);
 char *redact_source(const char *source);
 /* "docker://registry/repo:tag" or "docker://registry/repo@digest" (NULL on OOM). */
 char *docker_ref_string(const struct docker_ref *r);
+/* A deep copy of from into to (to is overwritten). */
+int docker_ref_copy(const struct docker_ref *from, struct docker_ref *to, vmpull_error *err);
 void docker_ref_clear(struct docker_ref *r);
 
 #endif

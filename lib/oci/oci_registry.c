@@ -10,22 +10,20 @@
  * tools do for an insecure registry.
  */
 #include "base/error.h"
-#include "base/naming.h"
 #include "base/redact.h"
 #include "base/util.h"
-#include "fetch/pull_cache.h"
+#include "fetch/document_cache.h"
+#include "net/certs_d.h"
 #include "net/http.h"
 #include "net/http_retry.h"
-#include "oci/oci_auth.h"
+#include "oci/oci_challenge.h"
+#include "oci/oci_creds.h"
 #include "oci/oci_digest.h"
 #include "oci/oci_ref.h"
 #include "oci/oci_store.h"
 
-#include <dirent.h>
 #include <json-c/json.h>
-#include <sys/stat.h>
 
-#define CERTS_D "/etc/containers/certs.d"
 #define REGISTRY_ERROR_SHOWN 300 /* bytes of a registry's error text quoted in a message */
 
 struct registry_store {
@@ -33,14 +31,14 @@ struct registry_store {
   struct docker_ref ref;
   char *shown_ref; /* "registry/repo:tag: " before messages when the source did not spell it out, else "" */
   struct http_config http;
-  char *ca_cert, *client_cert, *client_key; /* from the certs.d folder, owned */
-  char *base_url;                           /* "https://host" (or "http://host" after the insecure fallback) */
+  struct tls_files tls; /* from the certs.d folder */
+  char *base_url;       /* "https://host" (or "http://host" after the insecure fallback) */
   int scheme_settled;
   int creds_state; /* 0: not looked up, 1: found, -1: none */
   int auth_failed; /* the last registry_get or blob request failed answering a 401: not about the document */
   struct oci_creds creds;
-  char *authorization;          /* "Authorization: ..." header line, a secret */
-  const vmpull_pull_options *o; /* borrowed: a store lives within one vmpull call */
+  char *authorization;     /* "Authorization: ..." header line, a secret */
+  struct oci_settings set; /* a copy; its strings are borrowed: a store lives within one vmpull call */
   char *root_digest;
   char *root_type;
 };
@@ -99,61 +97,16 @@ static int registry_status_error(const struct http_response *resp, vmpull_error 
   return r;
 }
 
-/* --- TLS material: --cert-dir, else /etc/containers/certs.d/<host:port>/ --- */
+/* --- TLS material: --cert-dir, else /etc/containers/certs.d/<host:port>/ (net/certs_d.h) --- */
 
-static int load_cert_dir(struct registry_store *s, const vmpull_pull_options *o, vmpull_error *err) {
-  _cleanup_free_ char *fallback = NULL;
-  const char *dir = o->cert_dir && *o->cert_dir ? o->cert_dir : NULL;
-  if (!dir) {
-    fallback = xasprintf("%s/%s", CERTS_D, s->ref.registry);
-    if (!fallback)
-      return error_oom(err);
-    struct stat st;
-    if (stat(fallback, &st) < 0 || !S_ISDIR(st.st_mode))
-      return 0;
-    dir = fallback;
-  }
-  DIR *d = opendir(dir);
-  if (!d)
-    return error_set_errno(err, errno == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, errno, "certificate folder %s",
-                           dir);
-  struct dirent *e;
-  int r = 0;
-  _cleanup_free_ char *first_crt = NULL;
-  while (r == 0 && (e = readdir(d))) {
-    const char *n = e->d_name;
-    if (n[0] == '.')
-      continue;
-    if (ends_with_ci(n, ".crt")) {
-      if (!strcmp(n, "ca.crt") || !first_crt) {
-        free(first_crt);
-        first_crt = xasprintf("%s/%s", dir, n);
-        if (!first_crt)
-          r = error_oom(err);
-      }
-    } else if (ends_with_ci(n, ".cert")) {
-      if (s->client_cert) {
-        r = error_set(err, VMPULL_E_USAGE, "certificate folder %s holds more than one client *.cert", dir);
-        break;
-      }
-      s->client_cert = xasprintf("%s/%s", dir, n);
-      s->client_key = xasprintf("%s/%.*s.key", dir, (int)(strlen(n) - 5), n);
-      if (!s->client_cert || !s->client_key)
-        r = error_oom(err);
-      else if (access(s->client_key, R_OK) < 0)
-        r = error_set(err, VMPULL_E_USAGE, "certificate folder %s: client certificate %s has no key %s", dir, n,
-                      path_base_name(s->client_key));
-    }
-  }
-  closedir(d);
+static int load_cert_dir(struct registry_store *s, vmpull_error *err) {
+  int r = tls_files_load(s->set.cert_dir, s->ref.registry, &s->tls, err);
   if (r < 0)
     return r;
   /* ca.crt (or another *.crt) adds to the system's CAs; --ca-cert, if also given, loses. */
-  if (first_crt)
-    s->ca_cert = TAKE_PTR(first_crt);
-  s->http.ca_cert = s->ca_cert ? s->ca_cert : s->http.ca_cert;
-  s->http.client_cert = s->client_cert;
-  s->http.client_key = s->client_key;
+  s->http.ca_cert = s->tls.ca_cert ? s->tls.ca_cert : s->http.ca_cert;
+  s->http.client_cert = s->tls.client_cert;
+  s->http.client_key = s->tls.client_key;
   return 0;
 }
 
@@ -172,10 +125,10 @@ static int url_add_param(char **url, const char *key, const char *value, vmpull_
   return 0;
 }
 
-static int lookup_creds(struct registry_store *s, const vmpull_pull_options *o, vmpull_error *err) {
+static int lookup_creds(struct registry_store *s, vmpull_error *err) {
   if (s->creds_state)
     return 0;
-  int r = oci_creds_find(o, s->ref.registry, s->ref.repository, &s->creds, err);
+  int r = oci_creds_find(&s->set.auth, s->ref.registry, s->ref.repository, &s->creds, err);
   if (r < 0)
     return r;
   s->creds_state = r ? 1 : -1;
@@ -255,13 +208,12 @@ static int fetch_token(struct registry_store *s, const struct oci_challenge *ch,
 }
 
 /* Answer a 401 from its challenge: sets s->authorization. */
-static int authenticate(struct registry_store *s, const vmpull_pull_options *o, const struct http_response *resp,
-                        vmpull_error *err) {
+static int authenticate(struct registry_store *s, const struct http_response *resp, vmpull_error *err) {
   __attribute__((cleanup(oci_challenge_clear))) struct oci_challenge ch = {0};
   int r = oci_challenge_parse(resp->www_authenticate, &ch, err);
   if (r < 0)
     return *s->shown_ref ? error_wrap(err, "%.*s", (int)strlen(s->shown_ref) - 2, s->shown_ref) : r;
-  r = lookup_creds(s, o, err);
+  r = lookup_creds(s, err);
   if (r < 0)
     return error_wrap(err, "%scredentials", s->shown_ref);
   if (ch.scheme == OCI_AUTH_BEARER)
@@ -308,18 +260,14 @@ static int scheme_fall_back(struct registry_store *s, long status, vmpull_error 
   free(s->base_url);
   s->base_url = plain;
   s->scheme_settled = 1;
-  const vmpull_pull_options *o = s->o;
-  if (o->warning) {
-    _cleanup_free_ char *msg = xasprintf("%s: no https, trying plain http (--tls-verify=false)", s->ref.api_host);
-    if (msg)
-      o->warning(msg, o->warning_data);
-  }
+  warning_send(s->set.hooks.warning, s->set.hooks.warning_data, "%s: no https, trying plain http (--tls-verify=false)",
+               s->ref.api_host);
   return 1;
 }
 
 /* GET path on the registry into memory, answering one 401 and settling http vs https. */
-static int registry_get(struct registry_store *s, const vmpull_pull_options *o, const char *path, const char *accept,
-                        uint64_t max_body, struct http_response *resp, vmpull_error *err) {
+static int registry_get(struct registry_store *s, const char *path, const char *accept, uint64_t max_body,
+                        struct http_response *resp, vmpull_error *err) {
   s->auth_failed = 0;
   for (int authed = 0;;) {
     _cleanup_free_ char *url = xasprintf("%s%s", s->base_url, path);
@@ -347,7 +295,7 @@ static int registry_get(struct registry_store *s, const vmpull_pull_options *o, 
     s->scheme_settled = 1;
     if (resp->status == 401 && !authed) {
       authed = 1;
-      r = authenticate(s, o, resp, err);
+      r = authenticate(s, resp, err);
       if (r < 0) {
         s->auth_failed = 1;
         return r;
@@ -374,12 +322,12 @@ static char *content_type_of(const struct http_response *resp) {
 }
 
 /* GET /v2/<repo>/manifests/<reference>: a document within OCI_DOC_MAX. */
-static int get_manifest(struct registry_store *s, const vmpull_pull_options *o, const char *reference,
-                        const char *label, struct http_response *resp, vmpull_error *err) {
+static int get_manifest(struct registry_store *s, const char *reference, const char *label, struct http_response *resp,
+                        vmpull_error *err) {
   _cleanup_free_ char *path = xasprintf("/v2/%s/manifests/%s", s->ref.repository, reference);
   if (!path)
     return error_oom(err);
-  int r = registry_get(s, o, path, OCI_MANIFEST_ACCEPT, OCI_DOC_MAX, resp, err);
+  int r = registry_get(s, path, OCI_MANIFEST_ACCEPT, OCI_DOC_MAX, resp, err);
   if (r < 0) {
     /* (A token answer over its own limit is not the manifest's fault: that message stands.) */
     if (err->code == VMPULL_E_LIMIT && !s->auth_failed)
@@ -398,13 +346,12 @@ static int get_manifest(struct registry_store *s, const vmpull_pull_options *o, 
 
 static int registry_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err) {
   struct registry_store *s = userdata;
-  const vmpull_pull_options *o = s->o;
   __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
   /* Named by digest: a cached copy is as good as the registry's (and checked the same way). */
   int cached = cache_document_by_digest(s->base.cache, d->digest, &resp.body, &resp.body_len);
-  if (!cached && o->offline)
+  if (!cached && s->set.offline)
     return error_set(err, VMPULL_E_NOT_FOUND, "%smanifest %s is not in the cache (--offline)", s->shown_ref, d->digest);
-  int r = cached ? 0 : get_manifest(s, o, d->digest, d->digest, &resp, err);
+  int r = cached ? 0 : get_manifest(s, d->digest, d->digest, &resp, err);
   if (r < 0)
     return r;
   char what[200];
@@ -457,7 +404,7 @@ static int blob_reauthorize(void *data, const struct http_response *resp, struct
   struct registry_store *s = data;
   if (!from_registry(s, resp))
     return 0;
-  int r = authenticate(s, s->o, resp, err);
+  int r = authenticate(s, resp, err);
   s->auth_failed = r < 0; /* its error says what went wrong: not about the blob */
   if (r == 0)
     r = request_headers(s, NULL, headers, err);
@@ -551,9 +498,7 @@ static void registry_free(struct oci_store *base) {
   struct registry_store *s = (struct registry_store *)base;
   docker_ref_clear(&s->ref);
   free(s->shown_ref);
-  free(s->ca_cert);
-  free(s->client_cert);
-  free(s->client_key);
+  tls_files_clear(&s->tls);
   free(s->base_url);
   free(s->root_digest);
   free(s->root_type);
@@ -562,8 +507,8 @@ static void registry_free(struct oci_store *base) {
   free(s);
 }
 
-int oci_registry_store_open(const vmpull_pull_options *o, struct pull_cache *pc, struct oci_store **out,
-                            vmpull_error *err) {
+int oci_registry_store_open(const struct oci_settings *set, const struct docker_ref *ref, const char *given,
+                            struct pull_cache *pc, struct oci_store **out, vmpull_error *err) {
   struct registry_store *s = calloc(1, sizeof(*s));
   if (!s)
     return error_oom(err);
@@ -574,10 +519,10 @@ int oci_registry_store_open(const vmpull_pull_options *o, struct pull_cache *pc,
   s->base.pinned_reference = registry_pinned_reference;
   _cleanup_oci_store_ struct oci_store *store = &s->base;
 
-  int r = docker_ref_from_options(o, &s->ref, err);
+  s->set = *set;
+  int r = docker_ref_copy(ref, &s->ref, err);
   if (r < 0)
     return r;
-  const char *given = o->source && strlen(o->source) > 9 ? o->source : NULL;
   _cleanup_free_ char *canonical = docker_ref_string(&s->ref);
   if (!canonical)
     return error_oom(err);
@@ -586,17 +531,16 @@ int oci_registry_store_open(const vmpull_pull_options *o, struct pull_cache *pc,
   if (!store->display || !s->shown_ref)
     return error_oom(err);
 
-  pull_cache_http_config(pc, o, &s->http);
-  r = load_cert_dir(s, o, err);
+  pull_cache_http_config(pc, &set->http, &s->http);
+  r = load_cert_dir(s, err);
   if (r < 0)
     return r;
   s->base_url = xasprintf("https://%s", s->ref.api_host);
   if (!s->base_url)
     return error_oom(err);
-  r = oci_select_from_options(o, &store->walk.sel, err);
+  r = oci_select_init(&store->walk.sel, &set->selection, err);
   if (r < 0)
     return r;
-  s->o = o;
 
   const char *reference = s->ref.digest ? s->ref.digest : s->ref.tag;
   __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
@@ -607,12 +551,12 @@ int oci_registry_store_open(const vmpull_pull_options *o, struct pull_cache *pc,
   int cached = 0;
   if (s->ref.digest)
     cached = cache_document_by_digest(pc, s->ref.digest, &resp.body, &resp.body_len);
-  else if (o->offline)
+  else if (set->offline)
     cached = cache_document_by_ref(pc, canonical, &resp.body, &resp.body_len, &resp.docker_content_digest,
                                    &resp.content_type);
-  if (!cached && o->offline)
+  if (!cached && set->offline)
     return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", canonical);
-  r = cached ? 0 : get_manifest(s, o, reference, label, &resp, err);
+  r = cached ? 0 : get_manifest(s, reference, label, &resp, err);
   if (r < 0)
     return r;
   /* By digest the document must hash to it; by tag, to what the registry says it is. */

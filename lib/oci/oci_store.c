@@ -4,7 +4,7 @@
 
 #include "base/error.h"
 #include "base/util.h"
-#include "fetch/pull_cache.h"
+#include "fetch/fetch.h"
 #include "oci/oci_digest.h"
 
 void oci_store_free(struct oci_store *s) {
@@ -47,9 +47,9 @@ int oci_layout_doc_take(const struct oci_descriptor *d, const char *kind, char *
   return 0;
 }
 
-int oci_layout_walk_init(struct oci_store *s, const vmpull_pull_options *o, size_t root_len, oci_fetch_fn fetch,
+int oci_layout_walk_init(struct oci_store *s, const struct oci_selection *want, size_t root_len, oci_fetch_fn fetch,
                          void *userdata, const char *ref_name, vmpull_error *err) {
-  int r = oci_select_from_options(o, &s->walk.sel, err);
+  int r = oci_select_init(&s->walk.sel, want, err);
   if (r < 0)
     return r;
   s->walk.root = s->root;

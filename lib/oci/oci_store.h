@@ -6,11 +6,14 @@
  * and the choice of layer (oci_manifest.h) are shared, so pull and inspect
  * resolve both kinds of source the same way.
  */
-#ifndef VMPULL_OCI_SOURCE_H
-#define VMPULL_OCI_SOURCE_H
+#ifndef VMPULL_OCI_STORE_H
+#define VMPULL_OCI_STORE_H
 
 #include "fetch/resolved.h"
-#include "oci/oci_manifest.h"
+#include "oci/oci_settings.h"
+#include "oci/oci_walk.h"
+
+struct docker_ref;
 
 struct oci_store {
   struct oci_walk walk; /* root document, selection, fetch callback (userdata: the store) */
@@ -19,7 +22,7 @@ struct oci_store {
   /* Opens the blob d names (size checked where the store knows it). */
   int (*open_blob)(struct oci_store *s, const struct oci_descriptor *d, struct byte_source **out, vmpull_error *err);
   /* Remote stores only (NULL for a local layout): open the blob from byte offset on; *status is
-   * the HTTP status (206: the range was honoured). The cache resumes blobs with it (pull_cache.h). */
+   * the HTTP status (206: the range was honoured). The cache resumes blobs with it (fetch.h: fetch_blob). */
   int (*open_blob_at)(struct oci_store *s, const struct oci_descriptor *d, uint64_t offset, long *status,
                       struct byte_source **out, vmpull_error *err);
   /* The reference pinned to a manifest digest, for results ("docker://r/repo@sha256:..."). */
@@ -41,14 +44,18 @@ static inline void oci_store_freep(struct oci_store **s) {
 }
 #define _cleanup_oci_store_ __attribute__((cleanup(oci_store_freep)))
 
-/* oci-dir:// and docker:// stores. */
-int oci_dir_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err);
-/* pc (may be NULL): manifests known by digest come from the cache; a tag costs one request,
- * except with --offline, where the cache's last answer for it stands. */
-int oci_registry_store_open(const vmpull_pull_options *o, struct pull_cache *pc, struct oci_store **out,
-                            vmpull_error *err);
-/* oci-archive://FILE[:REF]: a layout as one tar, read in place (source_oci_archive.c). */
-int oci_archive_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err);
+/* oci-dir://PATH[:REF] (source), walked with want's selection. */
+int oci_dir_store_open(const char *source, const struct oci_selection *want, struct oci_store **out, vmpull_error *err);
+/* The registry ref names (with its tag or digest), reached and authenticated as set says (set is
+ * copied; its strings are borrowed for the store's life). given: the source as the caller spelt
+ * it, shown in messages (NULL: they name ref). pc (may be NULL): manifests known by digest come
+ * from the cache; a tag costs one request, except with --offline, where the cache's last answer
+ * for it stands. */
+int oci_registry_store_open(const struct oci_settings *set, const struct docker_ref *ref, const char *given,
+                            struct pull_cache *pc, struct oci_store **out, vmpull_error *err);
+/* oci-archive://FILE[:REF]: a layout as one tar, read in place (store_archive.c). */
+int oci_archive_store_open(const char *source, const struct oci_selection *want, struct oci_store **out,
+                           vmpull_error *err);
 /* A registry store's retry budget (mirrors are first tried without retries, oci_mirror.c). */
 void oci_registry_store_set_retries(struct oci_store *s, int retries);
 /* The content of an oci-layout file must say imageLayoutVersion 1.0.0 (path names the layout). */
@@ -66,8 +73,8 @@ int oci_layout_doc_size_check(const struct oci_descriptor *d, const char *kind, 
 /* The document read for d (len bytes of *data) must match d; then it is handed to *buf and *buf_len. */
 int oci_layout_doc_take(const struct oci_descriptor *d, const char *kind, char **data, size_t len, char **buf,
                         size_t *buf_len, vmpull_error *err);
-/* Walk s->root (root_len bytes, the layout's index.json) with o's selection, fetching through fetch. */
-int oci_layout_walk_init(struct oci_store *s, const vmpull_pull_options *o, size_t root_len, oci_fetch_fn fetch,
+/* Walk s->root (root_len bytes, the layout's index.json) with want's selection, fetching through fetch. */
+int oci_layout_walk_init(struct oci_store *s, const struct oci_selection *want, size_t root_len, oci_fetch_fn fetch,
                          void *userdata, const char *ref_name, vmpull_error *err);
 /* pinned_reference for a layout: the manifest digest alone. */
 char *oci_layout_pinned_reference(struct oci_store *s, const char *manifest_digest);

@@ -302,7 +302,8 @@ static int read_layout_files(struct archive_store *st, char **layout, size_t *la
   return 0;
 }
 
-int oci_archive_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err) {
+int oci_archive_store_open(const char *source, const struct oci_selection *want, struct oci_store **out,
+                           vmpull_error *err) {
   struct archive_store *st = calloc(1, sizeof(*st));
   if (!st)
     return error_oom(err);
@@ -311,10 +312,10 @@ int oci_archive_store_open(const vmpull_pull_options *o, struct oci_store **out,
   st->base.open_blob = archive_open_blob;
   st->base.pinned_reference = oci_layout_pinned_reference;
   _cleanup_oci_store_ struct oci_store *store = &st->base;
-  int r = archive_ref_parse(o->source, &st->path, &st->ref_name, err);
+  int r = archive_ref_parse(source, &st->path, &st->ref_name, err);
   if (r < 0)
     return r;
-  store->display = redact_source(o->source);
+  store->display = redact_source(source);
   if (!store->display)
     return error_oom(err);
 
@@ -340,7 +341,7 @@ int oci_archive_store_open(const vmpull_pull_options *o, struct oci_store **out,
   r = oci_layout_file_check(layout, layout_len, st->path, err);
   if (r < 0)
     return r;
-  r = oci_layout_walk_init(store, o, root_len, archive_fetch, st, st->ref_name, err);
+  r = oci_layout_walk_init(store, want, root_len, archive_fetch, st, st->ref_name, err);
   if (r < 0)
     return r;
   *out = TAKE_PTR(store);

@@ -158,9 +158,10 @@ int oci_layout_file_check(const char *buf, size_t len, const char *path, vmpull_
   return r;
 }
 
-int oci_dir_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err) {
+int oci_dir_store_open(const char *source, const struct oci_selection *want, struct oci_store **out,
+                       vmpull_error *err) {
   __attribute__((cleanup(oci_dir_ref_clear))) struct oci_dir_ref ref = {0};
-  int r = oci_dir_ref_parse(o->source, &ref, err);
+  int r = oci_dir_ref_parse(source, &ref, err);
   if (r < 0)
     return r;
   struct dir_store *s = calloc(1, sizeof(*s));
@@ -172,7 +173,7 @@ int oci_dir_store_open(const vmpull_pull_options *o, struct oci_store **out, vmp
   s->base.pinned_reference = oci_layout_pinned_reference;
   _cleanup_oci_store_ struct oci_store *store = &s->base;
   s->path = TAKE_PTR(ref.path);
-  store->display = redact_source(o->source);
+  store->display = redact_source(source);
   if (!store->display)
     return error_oom(err);
 
@@ -200,7 +201,7 @@ int oci_dir_store_open(const vmpull_pull_options *o, struct oci_store **out, vmp
     return r;
 
   s->ref_name = TAKE_PTR(ref.ref);
-  r = oci_layout_walk_init(store, o, root_len, dir_fetch, s, s->ref_name, err);
+  r = oci_layout_walk_init(store, want, root_len, dir_fetch, s, s->ref_name, err);
   if (r < 0)
     return r;
   *out = TAKE_PTR(store);

@@ -4,8 +4,9 @@
 #include "base/error.h"
 #include "base/redact.h"
 #include "base/util.h"
-#include "fetch/pull_cache.h"
+#include "fetch/fetch.h"
 #include "net/http.h"
+#include "resolve/resolve.h"
 
 #include <ctype.h>
 
@@ -190,12 +191,12 @@ int checksums_parse(const char *text, size_t len, const char *name, char **diges
   return *digest ? 0 : error_oom(err);
 }
 
-static int read_checksums(const vmpull_pull_options *o, struct pull_cache *pc, char **text, size_t *len,
+static int read_checksums(const struct resolve_settings *s, struct pull_cache *pc, char **text, size_t *len,
                           vmpull_error *err) {
-  const char *src = o->checksums;
+  const char *src = s->checksums;
   if (strncasecmp(src, "http://", 7) == 0 || strncasecmp(src, "https://", 8) == 0) {
     struct http_config c;
-    pull_cache_http_config(pc, o, &c);
+    pull_cache_http_config(pc, &s->http, &c);
     struct http_request req = {
         .url = src, .max_redirects = 10, .allow_insecure_redirect = !c.tls_verify, .max_body = CHECKSUMS_MAX};
     __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
@@ -219,16 +220,16 @@ static int read_checksums(const vmpull_pull_options *o, struct pull_cache *pc, c
   return 0;
 }
 
-int checksums_lookup(const vmpull_pull_options *o, struct pull_cache *pc, const char *name, char **digest,
+int checksums_lookup(const struct resolve_settings *s, struct pull_cache *pc, const char *name, char **digest,
                      vmpull_error *err) {
-  _cleanup_free_ char *shown = redact_url(o->checksums);
+  _cleanup_free_ char *shown = redact_url(s->checksums);
   if (!shown)
     return error_oom(err);
   if (!name)
     return error_set(err, VMPULL_E_USAGE, "checksums %s: the source has no file name to look up", shown);
   _cleanup_free_ char *text = NULL;
   size_t len = 0;
-  int r = read_checksums(o, pc, &text, &len, err);
+  int r = read_checksums(s, pc, &text, &len, err);
   if (r >= 0)
     r = checksums_parse(text, len, name, digest, err);
   if (r < 0)

@@ -18,12 +18,13 @@
 int checksums_parse(const char *text, size_t len, const char *name, char **digest, vmpull_error *err);
 
 struct pull_cache;
+struct resolve_settings;
 
-/* Read o->checksums (a path, file:// or an http(s) URL fetched with o's
- * network settings, with retries and through the pull's cache pc, which may be
- * NULL; with --offline the cached copy) and look name up in it. Errors name
- * the checksum source. */
-int checksums_lookup(const vmpull_pull_options *o, struct pull_cache *pc, const char *name, char **digest,
+/* Read s->checksums (a path, file:// or an http(s) URL fetched with s->http,
+ * with retries and through the pull's cache pc, which may be NULL; with
+ * --offline the cached copy) and look name up in it. Errors name the checksum
+ * source. */
+int checksums_lookup(const struct resolve_settings *s, struct pull_cache *pc, const char *name, char **digest,
                      vmpull_error *err);
 
 #endif

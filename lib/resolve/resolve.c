@@ -51,16 +51,16 @@ int source_classify(const char *source, enum source_kind *kind, vmpull_error *er
   return 0;
 }
 
-int output_options_check(const vmpull_pull_options *o, vmpull_error *err) {
-  int r = o->machine_name ? machine_name_check(o->machine_name, err) : 0;
-  if (r == 0 && o->output)
-    r = naming_printable_path_check("output path", o->output, err);
-  if (r == 0 && o->data_dir && !o->output)
-    r = naming_printable_path_check("data folder", o->data_dir, err);
+int output_naming_check(const struct output_naming *n, vmpull_error *err) {
+  int r = n->machine_name ? machine_name_check(n->machine_name, err) : 0;
+  if (r == 0 && n->output)
+    r = naming_printable_path_check("output path", n->output, err);
+  if (r == 0 && n->data_dir && !n->output)
+    r = naming_printable_path_check("data folder", n->data_dir, err);
   return r;
 }
 
-int pull_output_path(const vmpull_pull_options *o, const char *image_name, const char *strip_suffix, char **out,
+int pull_output_path(const struct output_naming *o, const char *image_name, const char *strip_suffix, char **out,
                      vmpull_error *err) {
   *out = NULL;
   if (o->output) {
@@ -73,10 +73,10 @@ int pull_output_path(const vmpull_pull_options *o, const char *image_name, const
                             out, err);
 }
 
-int resolve_file(const vmpull_pull_options *o, const char *path, struct resolved *r, vmpull_error *err) {
+int resolve_file(const struct resolve_settings *s, const char *path, struct resolved *r, vmpull_error *err) {
   if (strncasecmp(path, "file://", 7) == 0)
     path += 7;
-  int ret = source_file_open_cancellable(path, o ? o->cancel : NULL, &r->src, err);
+  int ret = source_file_open_cancellable(path, s ? s->hooks.cancel : NULL, &r->src, err);
   if (ret < 0)
     return ret;
   r->image_name = strdup(path_base_name(path));

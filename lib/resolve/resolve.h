@@ -9,6 +9,7 @@
 
 #include "base/naming.h"
 #include "fetch/resolved.h"
+#include "oci/oci_settings.h"
 #include "oci/oci_store.h"
 
 enum source_kind {
@@ -25,26 +26,45 @@ enum source_kind {
 int source_classify(const char *source, enum source_kind *kind, vmpull_error *err);
 const char *source_kind_name(enum source_kind kind);
 
-/* Before anything is fetched: o->machine_name follows the naming rule, and o->output (or o->data_dir)
+/* Where the output goes: output, else the naming rule under data_dir. */
+struct output_naming {
+  const char *output;       /* exact output path, or NULL */
+  const char *data_dir;     /* folder for the naming rule, or NULL */
+  const char *machine_name; /* the naming rule's prefix; NULL: podman-machine-default */
+};
+
+/* What the resolvers need to know of one call, typed (the api floor fills it once). */
+struct resolve_settings {
+  const char *source; /* as given: a path, an http(s) URL, oci-dir://, docker://, fcos://... */
+  struct output_naming naming;
+  const char *checksums;   /* SHA256SUMS file (path or URL) to look the image up in, or NULL */
+  const char *stream_url;  /* fcos:// stream metadata URL; NULL or "": builds.coreos.fedoraproject.org */
+  struct http_config http; /* defaults applied */
+  struct call_hooks hooks;
+  struct oci_settings oci; /* OCI sources (its selection serves fcos:// too) */
+};
+
+/* Before anything is fetched: n->machine_name follows the naming rule, and n->output (or n->data_dir)
  * prints as it is, on one line (no control character, no invalid UTF-8). */
-int output_options_check(const vmpull_pull_options *o, vmpull_error *err);
-/* Where a pull of image_name writes: o->output as given, else the naming rule under o->data_dir
- * (machine o->machine_name or podman-machine-default); *out is NULL when neither is set. */
-int pull_output_path(const vmpull_pull_options *o, const char *image_name, const char *strip_suffix, char **out,
+int output_naming_check(const struct output_naming *n, vmpull_error *err);
+/* Where a pull of image_name writes: n->output as given, else the naming rule under n->data_dir
+ * (machine n->machine_name or podman-machine-default); *out is NULL when neither is set. */
+int pull_output_path(const struct output_naming *n, const char *image_name, const char *strip_suffix, char **out,
                      vmpull_error *err);
 
 /* One resolver per kind of source (each in its own file). */
-int resolve_file(const vmpull_pull_options *o, const char *path, struct resolved *r, vmpull_error *err);
-int resolve_http(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err);
-int resolve_oci_dir(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err);
-int resolve_docker(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err);
-int resolve_oci_archive(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err);
-int resolve_fcos(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err);
+int resolve_file(const struct resolve_settings *s, const char *path, struct resolved *r, vmpull_error *err);
+/* url: s->source, or a URL another resolver found (fcos://). */
+int resolve_http(const struct resolve_settings *s, const char *url, struct resolved *r, vmpull_error *err);
+int resolve_oci_dir(const struct resolve_settings *s, struct resolved *r, vmpull_error *err);
+int resolve_docker(const struct resolve_settings *s, struct resolved *r, vmpull_error *err);
+int resolve_oci_archive(const struct resolve_settings *s, struct resolved *r, vmpull_error *err);
+int resolve_fcos(const struct resolve_settings *s, struct resolved *r, vmpull_error *err);
 
-/* The OCI store a source names, by its scheme (resolve_oci.c). */
-int oci_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err);
+/* The OCI store set->source names, by its scheme (resolve_oci.c). */
+int oci_store_open(const struct oci_settings *set, struct oci_store **out, vmpull_error *err);
 /* The same, fetching through the pull's cache (pc may be NULL). */
-int oci_store_open_cached(const vmpull_pull_options *o, struct pull_cache *pc, struct oci_store **out,
+int oci_store_open_cached(const struct oci_settings *set, struct pull_cache *pc, struct oci_store **out,
                           vmpull_error *err);
 
 #endif

@@ -7,7 +7,7 @@
 #include "base/error.h"
 #include "base/redact.h"
 #include "base/util.h"
-#include "fetch/pull_cache.h"
+#include "fetch/fetch.h"
 #include "net/http_retry.h"
 #include "oci/oci_manifest.h"
 #include "resolve/fcos_stream.h"
@@ -15,13 +15,13 @@
 
 #define STREAM_MAX_BODY (8u << 20)
 
-int resolve_fcos(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err) {
+int resolve_fcos(const struct resolve_settings *s, struct resolved *r, vmpull_error *err) {
   const char *name;
   size_t name_len;
-  int ret = fcos_stream_name(o->source, &name, &name_len, err);
+  int ret = fcos_stream_name(s->source, &name, &name_len, err);
   if (ret < 0)
     return ret;
-  const char *given = PULL_OPT(o, stream_url, NULL);
+  const char *given = s->stream_url;
   _cleanup_free_ char *url = given && *given ? strdup(given) : NULL;
   if (!url && !(given && *given)) {
     _cleanup_free_ char *stream = strndup(name, name_len);
@@ -34,12 +34,12 @@ int resolve_fcos(const vmpull_pull_options *o, struct resolved *r, vmpull_error 
     return error_oom(err);
 
   struct oci_select sel = {0};
-  ret = oci_select_from_options(o, &sel, err);
+  ret = oci_select_init(&sel, &s->oci.selection, err);
   if (ret < 0)
     return ret;
 
   struct http_config c;
-  pull_cache_http_config(r->cache, o, &c);
+  pull_cache_http_config(r->cache, &s->http, &c);
   struct http_request req = {
       .url = url,
       .max_redirects = 10,
@@ -53,7 +53,7 @@ int resolve_fcos(const vmpull_pull_options *o, struct resolved *r, vmpull_error 
   if (ret < 0)
     return error_wrap(err, "stream metadata %s", shown);
   __attribute__((cleanup(fcos_artifact_clear))) struct fcos_artifact art = {0};
-  ret = fcos_stream_select(resp.body, resp.body_len, sel.arch, o->provider, &art, err);
+  ret = fcos_stream_select(resp.body, resp.body_len, sel.arch, s->oci.selection.provider, &art, err);
   if (ret < 0)
     return error_wrap(err, "stream metadata %s", shown);
 
@@ -65,12 +65,7 @@ int resolve_fcos(const vmpull_pull_options *o, struct resolved *r, vmpull_error 
     if (!pc->want_digest)
       return error_oom(err);
   }
-  vmpull_pull_options located;
-  memset(&located, 0, sizeof(located));
-  memcpy(&located, o, MIN(o->struct_size, sizeof(located)));
-  located.struct_size = MIN(o->struct_size, sizeof(located));
-  located.source = art.location;
-  ret = resolve_http(&located, r, err);
+  ret = resolve_http(s, art.location, r, err);
   if (ret < 0)
     return ret;
   free(r->expected_digest);

@@ -8,7 +8,7 @@
 #include "base/error.h"
 #include "base/redact.h"
 #include "base/util.h"
-#include "fetch/pull_cache.h"
+#include "fetch/fetch.h"
 #include "net/http.h"
 #include "resolve/resolve.h"
 
@@ -47,15 +47,15 @@ static int url_image_name(CURLU *u, char **out, vmpull_error *err) {
   return *out ? 0 : error_oom(err);
 }
 
-int resolve_http(const vmpull_pull_options *o, struct resolved *r, vmpull_error *err) {
-  r->display = redact_url(o->source);
+int resolve_http(const struct resolve_settings *s, const char *url, struct resolved *r, vmpull_error *err) {
+  r->display = redact_url(url);
   if (!r->display)
     return error_oom(err);
 
   _cleanup_curl_url_ CURLU *u = curl_url();
   if (!u)
     return error_oom(err);
-  if (curl_url_set(u, CURLUPART_URL, o->source, 0) != CURLUE_OK)
+  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
     return error_set(err, VMPULL_E_USAGE, "not a valid URL");
   _cleanup_curl_free_ char *scheme = NULL;
   _cleanup_(curl_free_secretp) char *password = NULL, *user = NULL;
@@ -67,19 +67,19 @@ int resolve_http(const vmpull_pull_options *o, struct resolved *r, vmpull_error 
   if (ret < 0)
     return ret;
   if (!r->image_name) { /* fine with -o: the name only drives the naming rule */
-    if (!o->output)
+    if (!s->naming.output)
       return error_set(err, VMPULL_E_USAGE,
                        "the URL has no file name to name the output after (give one with -o/--output)");
   }
 
   if ((user || password) && scheme && strcasecmp(scheme, "http") == 0)
-    warning_send(o->warning, o->warning_data, "%s: credentials in the URL are sent unencrypted over plain http",
-                 r->display);
+    warning_send(s->hooks.warning, s->hooks.warning_data,
+                 "%s: credentials in the URL are sent unencrypted over plain http", r->display);
 
   struct http_config c;
-  pull_cache_http_config(r->cache, o, &c);
+  pull_cache_http_config(r->cache, &s->http, &c);
   struct http_request req = {
-      .url = o->source,
+      .url = url,
       .max_redirects = 10,
       .allow_insecure_redirect = !c.tls_verify,
   };

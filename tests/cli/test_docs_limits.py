@@ -37,15 +37,15 @@ def limits_table():
 
 # row -> what its value cell must say, from the code
 EXPECTED = {
-    "decompressed output": lambda: f"default {size(constant('lib/api/pull.c', 'DEFAULT_MAX_SIZE'))}",
+    "decompressed output": lambda: f"default {size(constant('lib/api/pull_limits.h', 'PULL_DEFAULT_MAX_SIZE'))}",
     "decoder memory (LZMA dictionary, zstd window)": lambda: size(constant("lib/pipeline/decode.h", "DECODE_MEMLIMIT")),
     "manifest / index JSON": lambda: size(constant("lib/oci/oci_manifest.h", "OCI_DOC_MAX")),
     "Fedora CoreOS stream JSON": lambda: size(constant("lib/resolve/resolve_fcos.c", "STREAM_MAX_BODY")),
     "index entries / manifest layers": lambda: str(constant("lib/oci/oci_manifest.h", "OCI_ENTRIES_MAX")),
     "index nesting": lambda: f"{constant('lib/oci/oci_manifest.h', 'OCI_NESTING_MAX')} below the first index",
-    "`WWW-Authenticate`": lambda: size(constant("lib/oci/oci_auth.c", "CHALLENGE_MAX")),
-    "auth file / helper answer": lambda: (f"{size(constant('lib/oci/oci_auth.c', 'AUTH_FILE_MAX'))} / "
-                                          f"{size(constant('lib/oci/oci_auth.c', 'HELPER_ANSWER_MAX'))}"),
+    "`WWW-Authenticate`": lambda: size(constant("lib/oci/oci_challenge.c", "CHALLENGE_MAX")),
+    "auth file / helper answer": lambda: (f"{size(constant('lib/oci/oci_creds.c', 'AUTH_FILE_MAX'))} / "
+                                          f"{size(constant('lib/oci/oci_creds.c', 'HELPER_ANSWER_MAX'))}"),
     "SHA256SUMS": lambda: size(constant("lib/resolve/checksums.c", "CHECKSUMS_MAX")),
 }
 

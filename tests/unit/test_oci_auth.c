@@ -12,7 +12,9 @@
 /* clang-format on */
 
 #include "base/util.h"
-#include "oci/oci_auth.h"
+#include "oci/oci_challenge.h"
+#include "oci/oci_creds.h"
+#include "oci/oci_settings.h"
 
 static void test_challenges(void **state) {
   (void)state;
@@ -196,8 +198,7 @@ static void test_answers(void **state) {
 
 static void test_creds_option(void **state) {
   (void)state;
-  vmpull_pull_options o;
-  vmpull_pull_options_init(&o, sizeof(o));
+  struct registry_auth o = {0};
   struct oci_creds c;
   vmpull_error err;
   o.creds = "me:pass:with:colons";

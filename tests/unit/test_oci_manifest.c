@@ -16,6 +16,8 @@
 #include "base/util.h"
 #include "oci/oci_digest.h"
 #include "oci/oci_manifest.h"
+#include "oci/oci_settings.h"
+#include "oci/oci_walk.h"
 
 #include <json-c/json.h>
 
@@ -154,13 +156,12 @@ static void test_machine_os_selection(void **state) {
       {"hyperv", "aarch64", "podman-machine.aarch64.hyperv.img.zst"},
   };
   for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-    vmpull_pull_options o;
-    vmpull_pull_options_init(&o, sizeof(o));
+    struct oci_selection o = {0};
     o.provider = cases[i].provider;
     o.arch = cases[i].arch;
     struct oci_walk w = make_walk(&s, idx, NULL, NULL);
     vmpull_error err;
-    assert_int_equal(oci_select_from_options(&o, &w.sel, &err), 0);
+    assert_int_equal(oci_select_init(&w.sel, &o, &err), 0);
     struct oci_target t;
     if (oci_walk_one(&w, &t, &err) != 0)
       fail_msg("%s/%s: %s", cases[i].provider, cases[i].arch, err.message);
@@ -197,21 +198,20 @@ static void test_machine_os_selection(void **state) {
 
 static void test_provider_options(void **state) {
   (void)state;
-  vmpull_pull_options o;
-  vmpull_pull_options_init(&o, sizeof(o));
+  struct oci_selection o = {0};
   struct oci_select sel;
   vmpull_error err;
-  assert_int_equal(oci_select_from_options(&o, &sel, &err), 0);
+  assert_int_equal(oci_select_init(&sel, &o, &err), 0);
   assert_string_equal(sel.disktype, "qemu");
   assert_non_null(sel.arch); /* the host's */
   assert_string_not_equal(sel.arch, "amd64");
   assert_string_not_equal(sel.arch, "arm64");
   o.provider = "virtualbox";
-  assert_int_equal(oci_select_from_options(&o, &sel, &err), -VMPULL_E_USAGE);
+  assert_int_equal(oci_select_init(&sel, &o, &err), -VMPULL_E_USAGE);
   assert_non_null(strstr(err.message, "virtualbox"));
   o.provider = "wsl";
   o.arch = "x86_64;";
-  assert_int_equal(oci_select_from_options(&o, &sel, &err), -VMPULL_E_USAGE);
+  assert_int_equal(oci_select_init(&sel, &o, &err), -VMPULL_E_USAGE);
   assert_string_equal(oci_provider_disktype("libkrun"), "applehv");
   assert_string_equal(oci_provider_disktype("hyperv"), "hyperv");
   assert_null(oci_provider_disktype("vbox"));

@@ -14,6 +14,7 @@
 #include "base/util.h"
 #include "oci/oci_mirror.h"
 #include "oci/oci_ref.h"
+#include "oci/oci_settings.h"
 
 #define SHA256_A                                                                                                       \
   "sha256:"                                                                                                            \
@@ -22,8 +23,7 @@
 /* The endpoint names for ref under the given mirror options, joined with " | " (mirrors as "name (mirror)"). */
 static char *endpoints(const char *ref, const char *const *specs, size_t n, int by_digest_only, int offline,
                        int *code) {
-  vmpull_pull_options o;
-  vmpull_pull_options_init(&o, sizeof(o));
+  struct oci_settings o = {0};
   o.mirrors = specs;
   o.n_mirrors = n;
   o.mirror_by_digest_only = by_digest_only;

@@ -16,6 +16,7 @@
 #include "base/util.h"
 #include "oci/oci_digest.h"
 #include "oci/oci_ref.h"
+#include "oci/oci_settings.h"
 
 #define SHA256_A                                                                                                       \
   "sha256:"                                                                                                            \
@@ -179,50 +180,59 @@ static void test_docker_userinfo(void **state) {
   assert_string_equal(b, "docker://fedora:tag@" SHA256_A);
 }
 
+/* The source and default-image fields a docker:// reference is read from. */
+struct default_ref_options {
+  const char *source, *os_version, *default_image;
+};
+
+static int ref_for_source(const struct default_ref_options *o, struct docker_ref *r, vmpull_error *err) {
+  struct oci_default_image d = {.image = o->default_image, .os_version = o->os_version};
+  return docker_ref_for_source(o->source, &d, r, err);
+}
+
 static void test_docker_default(void **state) {
   (void)state;
-  vmpull_pull_options o;
-  vmpull_pull_options_init(&o, sizeof(o));
+  struct default_ref_options o = {0};
   struct docker_ref r;
   vmpull_error err;
 
   o.source = "docker://";
-  assert_int_equal(docker_ref_from_options(&o, &r, &err), 0);
+  assert_int_equal(ref_for_source(&o, &r, &err), 0);
   assert_string_equal(r.registry, "quay.io");
   assert_string_equal(r.repository, "podman/machine-os");
   assert_string_equal(r.tag, OCI_DEFAULT_OS_VERSION);
   docker_ref_clear(&r);
 
   o.os_version = "6.1";
-  assert_int_equal(docker_ref_from_options(&o, &r, &err), 0);
+  assert_int_equal(ref_for_source(&o, &r, &err), 0);
   assert_string_equal(r.tag, "6.1");
   docker_ref_clear(&r);
 
   static const char *const bad_versions[] = {"6", "6.", ".1", "6.1.2", "latest", "6.1;rm"};
   for (size_t i = 0; i < ARRAY_SIZE(bad_versions); i++) {
     o.os_version = bad_versions[i];
-    assert_int_equal(docker_ref_from_options(&o, &r, &err), -VMPULL_E_USAGE);
+    assert_int_equal(ref_for_source(&o, &r, &err), -VMPULL_E_USAGE);
     assert_non_null(strstr(err.message, "--os-version"));
   }
 
   /* The default image replaces the whole reference, with or without docker://. */
   o.os_version = "6.1";
   o.default_image = "docker://127.0.0.1:5000/machine-os:test";
-  assert_int_equal(docker_ref_from_options(&o, &r, &err), 0);
+  assert_int_equal(ref_for_source(&o, &r, &err), 0);
   assert_string_equal(r.registry, "127.0.0.1:5000");
   assert_string_equal(r.tag, "test");
   docker_ref_clear(&r);
   o.default_image = "127.0.0.1:5000/machine-os:t2";
-  assert_int_equal(docker_ref_from_options(&o, &r, &err), 0);
+  assert_int_equal(ref_for_source(&o, &r, &err), 0);
   assert_string_equal(r.tag, "t2");
   docker_ref_clear(&r);
   o.default_image = "quay.io/UPPER/case";
-  assert_int_equal(docker_ref_from_options(&o, &r, &err), -VMPULL_E_USAGE);
+  assert_int_equal(ref_for_source(&o, &r, &err), -VMPULL_E_USAGE);
   assert_non_null(strstr(err.message, "default image"));
 
   /* Anything after docker:// wins over the default. */
   o.source = "docker://quay.io/x/y:z";
-  assert_int_equal(docker_ref_from_options(&o, &r, &err), 0);
+  assert_int_equal(ref_for_source(&o, &r, &err), 0);
   assert_string_equal(r.repository, "x/y");
   docker_ref_clear(&r);
 }

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Registry credentials and challenges: where credentials come from (--creds,
- * auth files, credential helpers) and what a 401's WWW-Authenticate asks for.
- * The parsers are pure functions over a buffer (fuzz targets call them).
- * Secrets are wiped before they are freed and never appear in a message.
+ * Registry credentials: where they come from (--creds, auth files, credential helpers). The
+ * parsers are pure functions over a buffer (fuzz targets call them). Secrets are wiped before
+ * they are freed and never appear in a message. What a 401 asks for is oci_challenge.h's.
  */
-#ifndef VMPULL_OCI_AUTH_H
-#define VMPULL_OCI_AUTH_H
+#ifndef VMPULL_OCI_CREDS_H
+#define VMPULL_OCI_CREDS_H
 
 #include "vmpull.h"
 
@@ -36,36 +35,19 @@ void oci_auth_lookup_clear(struct oci_auth_lookup *l);
 int oci_auth_file_lookup(const char *json, size_t len, const char *registry, const char *repository,
                          struct oci_auth_lookup *out, vmpull_error *err);
 
-/* The credentials a pull uses: o->creds, else o->authfile, else the first of
+/* The credentials a pull uses: auth->creds, else auth->authfile, else the first of
  * $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
  * ~/.config/containers/auth.json, ~/.docker/config.json that has an entry
  * (running docker-credential-<helper> get where it says so). Returns 1 with
  * *out filled, 0 when there are none, or a negative code. */
-int oci_creds_find(const vmpull_pull_options *o, const char *registry, const char *repository, struct oci_creds *out,
-                   vmpull_error *err);
+struct registry_auth;
+int oci_creds_find(const struct registry_auth *auth, const char *registry, const char *repository,
+                   struct oci_creds *out, vmpull_error *err);
 
 /* Parse a credential helper's answer ({"Username": ..., "Secret": ...}). */
 int oci_helper_answer_parse(const char *json, size_t len, struct oci_creds *out, vmpull_error *err);
 
-enum oci_auth_scheme { OCI_AUTH_NONE, OCI_AUTH_BASIC, OCI_AUTH_BEARER };
-
-struct oci_challenge {
-  enum oci_auth_scheme scheme;
-  char *realm;
-  char *service;
-  char *scope;
-};
-void oci_challenge_clear(struct oci_challenge *c);
-
-/* Parse a WWW-Authenticate header (RFC 7235: several challenges, auth-params
- * as tokens or quoted strings). Bearer is preferred over Basic. Returns 0, or
- * VMPULL_E_AUTH when neither scheme is offered or the header is malformed. */
-int oci_challenge_parse(const char *header, struct oci_challenge *out, vmpull_error *err);
-
 /* "Basic <base64(user:password)>" header value (a secret: free with free_secret). NULL on OOM. */
 char *oci_basic_authorization(const struct oci_creds *c);
-
-/* The token from a token endpoint's JSON answer ("token" or "access_token"). */
-int oci_token_parse(const char *json, size_t len, char **token, vmpull_error *err);
 
 #endif

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "oci/oci_auth.h"
+#include "oci/oci_creds.h"
 
 #include "base/error.h"
 #include "base/util.h"
+#include "oci/oci_settings.h"
+#include "oci/secret_json.h"
 
 #include <ctype.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <json-c/printbuf.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
@@ -17,37 +18,8 @@
 
 #define AUTH_FILE_MAX (1u << 20)
 #define HELPER_ANSWER_MAX (64u << 10)
-#define CHALLENGE_MAX 8192
 
 extern char **environ;
-
-/* json-c keeps its own copies of the strings it parsed: wipe them before the tree goes (the
- * documents here hold passwords, "auth" entries and tokens). Depth is bounded by the parser's. */
-static void json_wipe_strings(json_object *o) {
-  switch (json_object_get_type(o)) {
-  case json_type_string: secure_zero((char *)json_object_get_string(o), (size_t)json_object_get_string_len(o)); break;
-  case json_type_object: {
-    json_object_object_foreach(o, key, value) {
-      (void)key;
-      json_wipe_strings(value);
-    }
-    break;
-  }
-  case json_type_array:
-    for (size_t i = 0; i < json_object_array_length(o); i++)
-      json_wipe_strings(json_object_array_get_idx(o, i));
-    break;
-  default: break;
-  }
-}
-
-static inline void secret_json_putp(json_object **o) {
-  if (*o) {
-    json_wipe_strings(*o);
-    json_object_put(*o);
-  }
-}
-#define _cleanup_secret_json_ __attribute__((cleanup(secret_json_putp)))
 
 void oci_creds_clear(struct oci_creds *c) {
   free_secret(c->user);
@@ -60,45 +32,6 @@ void oci_auth_lookup_clear(struct oci_auth_lookup *l) {
   oci_creds_clear(&l->creds);
   free(l->helper);
   *l = (struct oci_auth_lookup){0};
-}
-
-void oci_challenge_clear(struct oci_challenge *c) {
-  free(c->realm);
-  free(c->service);
-  free(c->scope);
-  *c = (struct oci_challenge){0};
-}
-
-/* A JSON parse whose failure message never quotes the (secret-holding) input. */
-static json_object *parse_json_quiet(const char *buf, size_t len) {
-  if (len > INT32_MAX - 16 || memchr(buf, '\0', len))
-    return NULL;
-  json_tokener *tok = json_tokener_new();
-  if (!tok)
-    return NULL;
-  /* The tokener collects each string in its buffer: grown by realloc, it would leave copies
-   * behind, so it gets room for the whole input first, and is wiped before it is freed. */
-  struct printbuf *pb = tok->pb;
-  json_object *root = NULL;
-  if (printbuf_memset(pb, 0, 0, (int)len + 16) == 0) {
-    printbuf_reset(pb);
-    root = json_tokener_parse_ex(tok, buf, (int)len);
-  }
-  int ok = root && json_tokener_get_error(tok) == json_tokener_success;
-  secure_zero(pb->buf, (size_t)pb->size);
-  json_tokener_free(tok);
-  if (!ok && root) {
-    secret_json_putp(&root);
-    root = NULL;
-  }
-  return root;
-}
-
-static const char *get_str(json_object *o, const char *key) {
-  json_object *v;
-  if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-    return NULL;
-  return json_object_get_string(v);
 }
 
 /* "https://index.docker.io/v1/" -> "docker.io"; "https://quay.io" -> "quay.io"; others unchanged. */
@@ -158,7 +91,7 @@ static int decode_auth(const char *b64, struct oci_creds *out) {
 int oci_auth_file_lookup(const char *json, size_t len, const char *registry, const char *repository,
                          struct oci_auth_lookup *out, vmpull_error *err) {
   *out = (struct oci_auth_lookup){0};
-  _cleanup_secret_json_ json_object *root = parse_json_quiet(json, len);
+  _cleanup_secret_json_ json_object *root = secret_json_parse(json, len);
   if (!root || !json_object_is_type(root, json_type_object))
     return error_set(err, VMPULL_E_AUTH, "not a JSON object");
 
@@ -191,7 +124,7 @@ int oci_auth_file_lookup(const char *json, size_t len, const char *registry, con
           return error_oom(err);
         if (strcmp(k, want) != 0)
           continue;
-        const char *b64 = get_str(val, "auth");
+        const char *b64 = secret_json_string(val, "auth");
         if (!b64 || !*b64)
           continue;
         if (decode_auth(b64, &out->creds) < 0) {
@@ -207,7 +140,7 @@ int oci_auth_file_lookup(const char *json, size_t len, const char *registry, con
     }
   }
 
-  const char *store = get_str(root, "credsStore");
+  const char *store = secret_json_string(root, "credsStore");
   if (store && *store) {
     out->helper = strdup(store);
     return out->helper ? 1 : error_oom(err);
@@ -217,9 +150,9 @@ int oci_auth_file_lookup(const char *json, size_t len, const char *registry, con
 
 int oci_helper_answer_parse(const char *json, size_t len, struct oci_creds *out, vmpull_error *err) {
   *out = (struct oci_creds){0};
-  _cleanup_secret_json_ json_object *root = parse_json_quiet(json, len);
-  const char *user = get_str(root, "Username");
-  const char *secret = get_str(root, "Secret");
+  _cleanup_secret_json_ json_object *root = secret_json_parse(json, len);
+  const char *user = secret_json_string(root, "Username");
+  const char *secret = secret_json_string(root, "Secret");
   if (!root || !user || !secret)
     return error_set(err, VMPULL_E_AUTH, "answer is not {\"Username\", \"Secret\"} JSON");
   if (!strcmp(user, "<token>"))
@@ -376,14 +309,14 @@ static int creds_from_file(const char *path, int must_exist, const char *registr
   return 1;
 }
 
-int oci_creds_find(const vmpull_pull_options *o, const char *registry, const char *repository, struct oci_creds *out,
-                   vmpull_error *err) {
+int oci_creds_find(const struct registry_auth *auth, const char *registry, const char *repository,
+                   struct oci_creds *out, vmpull_error *err) {
   *out = (struct oci_creds){0};
-  if (o->creds && *o->creds) {
-    const char *colon = strchr(o->creds, ':');
-    if (!colon || colon == o->creds)
+  if (auth->creds && *auth->creds) {
+    const char *colon = strchr(auth->creds, ':');
+    if (!colon || colon == auth->creds)
       return error_set(err, VMPULL_E_USAGE, "--creds takes USER:PASSWORD");
-    out->user = strndup(o->creds, (size_t)(colon - o->creds));
+    out->user = strndup(auth->creds, (size_t)(colon - auth->creds));
     out->password = strdup(colon + 1);
     out->origin = strdup("--creds");
     if (!out->user || !out->password || !out->origin) {
@@ -392,8 +325,8 @@ int oci_creds_find(const vmpull_pull_options *o, const char *registry, const cha
     }
     return 1;
   }
-  if (o->authfile && *o->authfile)
-    return creds_from_file(o->authfile, 1, registry, repository, out, err);
+  if (auth->authfile && *auth->authfile)
+    return creds_from_file(auth->authfile, 1, registry, repository, out, err);
 
   const char *env = getenv("REGISTRY_AUTH_FILE");
   const char *xdg = getenv("XDG_RUNTIME_DIR");
@@ -412,142 +345,6 @@ int oci_creds_find(const vmpull_pull_options *o, const char *registry, const cha
   return 0;
 }
 
-/* --- WWW-Authenticate --- */
-
-static int is_tchar(int c) {
-  return c > 0x20 && c < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", c);
-}
-
-static const char *skip_ows(const char *p) {
-  while (*p == ' ' || *p == '\t')
-    p++;
-  return p;
-}
-
-/* token; returns the end (== p when there is none). */
-static const char *scan_token(const char *p) {
-  while (is_tchar((unsigned char)*p))
-    p++;
-  return p;
-}
-
-/* quoted-string at p (on the opening quote) into *out, unescaped; returns the end or NULL. */
-static const char *scan_quoted(const char *p, char **out) {
-  size_t cap = strlen(p) + 1, n = 0;
-  char *v = malloc(cap);
-  if (!v)
-    return NULL;
-  for (p++; *p && *p != '"'; p++) {
-    if (*p == '\\' && p[1])
-      p++;
-    v[n++] = *p;
-  }
-  if (*p != '"') {
-    free(v);
-    return NULL;
-  }
-  v[n] = '\0';
-  *out = v;
-  return p + 1;
-}
-
-int oci_challenge_parse(const char *header, struct oci_challenge *out, vmpull_error *err) {
-  *out = (struct oci_challenge){0};
-  if (!header || strlen(header) > CHALLENGE_MAX)
-    return error_set(err, VMPULL_E_AUTH, "the registry's WWW-Authenticate header is missing or too long");
-  struct oci_challenge cur = {0};
-  const char *p = header;
-  int found = 0;
-  for (;;) {
-    while (*p == ' ' || *p == '\t' || *p == ',')
-      p++;
-    if (!*p)
-      break;
-    /* A challenge: scheme, then auth-params up to the next scheme. */
-    const char *s = p;
-    p = scan_token(p);
-    if (p == s)
-      goto malformed;
-    enum oci_auth_scheme scheme = OCI_AUTH_NONE;
-    if ((size_t)(p - s) == 6 && !strncasecmp(s, "Bearer", 6))
-      scheme = OCI_AUTH_BEARER;
-    else if ((size_t)(p - s) == 5 && !strncasecmp(s, "Basic", 5))
-      scheme = OCI_AUTH_BASIC;
-    cur = (struct oci_challenge){.scheme = scheme};
-    for (;;) {
-      const char *q = skip_ows(p);
-      while (*q == ',')
-        q = skip_ows(q + 1);
-      const char *k = q;
-      const char *kend = scan_token(q);
-      const char *eq = skip_ows(kend);
-      if (kend == k && *q == '=') {
-        /* the padding of a token68 ("Negotiate abc=="), which we do not use */
-        while (*q == '=')
-          q++;
-        p = q;
-        continue;
-      }
-      if (kend == k && *q)
-        goto malformed;
-      if (*eq != '=') {
-        /* Not an auth-param: the next challenge's scheme (or a token68), or the end. */
-        p = q;
-        break;
-      }
-      const char *v = skip_ows(eq + 1);
-      char *value = NULL;
-      if (*v == '"') {
-        v = scan_quoted(v, &value);
-        if (!v)
-          goto malformed;
-      } else {
-        const char *vend = scan_token(v);
-        value = strndup(v, (size_t)(vend - v));
-        if (!value) {
-          oci_challenge_clear(&cur);
-          return error_oom(err);
-        }
-        v = vend;
-      }
-      char **slot = NULL;
-      if ((size_t)(kend - k) == 5 && !strncasecmp(k, "realm", 5))
-        slot = &cur.realm;
-      else if ((size_t)(kend - k) == 7 && !strncasecmp(k, "service", 7))
-        slot = &cur.service;
-      else if ((size_t)(kend - k) == 5 && !strncasecmp(k, "scope", 5))
-        slot = &cur.scope;
-      if (slot && !*slot)
-        *slot = value;
-      else
-        free(value);
-      p = v;
-    }
-    if (cur.scheme == OCI_AUTH_BEARER || (cur.scheme == OCI_AUTH_BASIC && !found)) {
-      oci_challenge_clear(out);
-      *out = cur;
-      cur = (struct oci_challenge){0}; /* out owns the strings now: a malformed rest must not free them twice */
-      found = 1;
-      if (cur.scheme == OCI_AUTH_BEARER)
-        break;
-    } else {
-      oci_challenge_clear(&cur);
-    }
-  }
-  if (!found)
-    return error_set(err, VMPULL_E_AUTH, "the registry asks for an authentication scheme other than Bearer or Basic");
-  if (out->scheme == OCI_AUTH_BEARER && (!out->realm || !*out->realm)) {
-    oci_challenge_clear(out);
-    return error_set(err, VMPULL_E_AUTH, "the registry's Bearer challenge has no realm");
-  }
-  return 0;
-
-malformed:
-  oci_challenge_clear(&cur);
-  oci_challenge_clear(out);
-  return error_set(err, VMPULL_E_AUTH, "the registry's WWW-Authenticate header is malformed");
-}
-
 char *oci_basic_authorization(const struct oci_creds *c) {
   _cleanup_secret_ char *pair = xasprintf("%s:%s", c->user, c->password);
   if (!pair)
@@ -560,19 +357,4 @@ char *oci_basic_authorization(const struct oci_creds *c) {
   memcpy(out, "Basic ", 6);
   EVP_EncodeBlock((unsigned char *)out + 6, (const unsigned char *)pair, (int)len);
   return out;
-}
-
-int oci_token_parse(const char *json, size_t len, char **token, vmpull_error *err) {
-  *token = NULL;
-  _cleanup_secret_json_ json_object *root = parse_json_quiet(json, len);
-  const char *t = get_str(root, "token");
-  if (!t || !*t)
-    t = get_str(root, "access_token");
-  if (!t || !*t)
-    return error_set(err, VMPULL_E_AUTH, "the token answer has no token");
-  for (const char *p = t; *p; p++)
-    if ((unsigned char)*p < 0x21 || *p == 0x7f)
-      return error_set(err, VMPULL_E_AUTH, "the token holds characters not allowed in a header");
-  *token = strdup(t);
-  return *token ? 0 : error_oom(err);
 }

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "api/options.h"
+
+#include "api/pull_limits.h"
+#include "net/http.h"
+
+#include <stddef.h>
+#include <string.h>
+
+/* A field added after the first ABI: read it only when the caller's struct has it. */
+#define OPTION(o, field, dflt)                                                                                         \
+  ((o)->struct_size >= offsetof(vmpull_pull_options, field) + sizeof((o)->field) ? (o)->field : (dflt))
+
+void pull_config_from_options(const vmpull_pull_options *o, struct pull_config *c) {
+  *c = (struct pull_config){0};
+  c->hooks = (struct call_hooks){
+      .warning = o->warning,
+      .warning_data = o->warning_data,
+      .progress = o->progress,
+      .progress_data = o->progress_data,
+      .cancel = o->cancel,
+  };
+  c->expected_digest = o->expected_digest;
+  c->max_size = pull_max_size(o);
+  c->mode = o->mode;
+  c->replace = o->replace;
+  c->threads = o->threads;
+
+  c->fetch = (struct fetch_settings){
+      .cache_dir = o->cache_dir,
+      .no_cache = o->no_cache,
+      .offline = o->offline,
+      .keep_uncompressed = OPTION(o, keep_uncompressed, 0),
+      .expected_digest = o->expected_digest,
+      .hooks = c->hooks,
+  };
+
+  struct http_config http;
+  http_config_from_options(&http, o);
+  const char *const *mirrors = OPTION(o, mirrors, NULL);
+  c->resolve = (struct resolve_settings){
+      .source = o->source,
+      .naming = {.output = o->output, .data_dir = o->data_dir, .machine_name = o->machine_name},
+      .checksums = o->checksums,
+      .stream_url = OPTION(o, stream_url, NULL),
+      .http = http,
+      .hooks = c->hooks,
+      .oci =
+          {
+              .source = o->source,
+              .selection = {.arch = o->arch, .provider = o->provider},
+              .default_image = {.image = o->default_image, .os_version = o->os_version},
+              .http = http,
+              .cert_dir = o->cert_dir,
+              .auth = {.creds = o->creds, .authfile = o->authfile},
+              .mirrors = mirrors,
+              .n_mirrors = mirrors ? OPTION(o, n_mirrors, 0) : 0,
+              .mirror_by_digest_only = OPTION(o, mirror_by_digest_only, 0),
+              .offline = o->offline,
+              .hooks = c->hooks,
+          },
+  };
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The caller's callbacks as every floor receives them: the api floor copies them out of the public
+ * options once (api/options.c); nothing below it sees those options. */
+#ifndef VMPULL_HOOKS_H
+#define VMPULL_HOOKS_H
+
+#include "vmpull.h"
+
+struct call_hooks {
+  vmpull_warning_fn warning; /* one-line warnings; NULL: nobody listens (send them with warning_send) */
+  void *warning_data;
+  vmpull_progress_fn progress; /* progress events; NULL: none */
+  void *progress_data;
+  volatile sig_atomic_t *cancel; /* polled; non-zero cancels the call; may be NULL */
+};
+
+#endif

@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* fetch_url, fetch_blob, fetch_document: the network meets the cache (fetch.h). */
+#include "fetch/fetch.h"
+
+#include "base/error.h"
+#include "base/redact.h"
+#include "base/util.h"
+#include "net/http_retry.h"
+
+#include <sys/stat.h>
+
+static int dup_into(char **slot, const char *v) {
+  free(*slot);
+  *slot = v ? strdup(v) : NULL;
+  return !v || *slot ? 0 : -1;
+}
+
+/* --offline without the bytes: a disk kept from them may still make the output. The pull then
+ * has no source: pull_cache_from_disk checks the disk, and fails the pull if it cannot use it. */
+static int offline_from_kept_disk(struct pull_cache *pc, const char *digest) {
+  return digest && cache_disk_exists(pc->cache, digest) && dup_into(&pc->disk_only, digest) == 0;
+}
+
+static int set_ref(struct pull_cache *pc, const char *key, const struct http_response *resp, vmpull_error *err) {
+  if (dup_into(&pc->ref.key, key) < 0 || dup_into(&pc->ref.etag, resp ? resp->etag : NULL) < 0 ||
+      dup_into(&pc->ref.last_modified, resp ? resp->last_modified : NULL) < 0 ||
+      dup_into(&pc->ref.content_disposition, resp ? resp->content_disposition : NULL) < 0)
+    return error_oom(err);
+  return 0;
+}
+
+/* If-Range and If-None-Match need a strong ETag to mean "these exact bytes". */
+static const char *strong_etag(const char *etag) {
+  return etag && *etag && !starts_with(etag, "W/") ? etag : NULL;
+}
+
+/* Fill resp from the cache's record, as if the server had answered. */
+static int resp_from_ref(struct http_response *resp, const struct cache_ref *ref, vmpull_error *err) {
+  http_response_clear(resp);
+  resp->status = 304;
+  if (dup_into(&resp->etag, ref->etag) < 0 || dup_into(&resp->last_modified, ref->last_modified) < 0 ||
+      dup_into(&resp->content_disposition, ref->content_disposition) < 0)
+    return error_oom(err);
+  resp->content_length = ref->size;
+  return 0;
+}
+
+static int fetch_fresh(struct pull_cache *pc, const char *key, const struct http_config *c,
+                       const struct http_request *req, struct http_response *resp, struct byte_source **out,
+                       vmpull_error *err) {
+  int r = http_open_retry(c, req, resp, out, err);
+  if (r < 0)
+    return r;
+  pull_cache_start_fill(pc, key, resp);
+  return set_ref(pc, key, resp, err);
+}
+
+int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
+              struct http_response *resp, struct byte_source **out, vmpull_error *err) {
+  *out = NULL;
+  if (!pc || !pc->cache)
+    return http_open_retry(c, req, resp, out, err);
+  _cleanup_free_ char *key = redact_url(req->url);
+  if (!key)
+    return error_oom(err);
+  int r = pull_cache_lock_entry(pc, key, key, err);
+  if (r < 0)
+    return r;
+  if (r == 0)
+    return http_open_retry(c, req, resp, out, err);
+
+  /* The bytes are promised by digest and we have them: no request at all. */
+  if (pc->want_digest && cache_blob_exists(pc->cache, pc->want_digest)) {
+    struct cache_ref ref = {.size = UINT64_MAX};
+    int have_ref = cache_ref_get(pc->cache, key, &ref);
+    r = have_ref ? resp_from_ref(resp, &ref, err) : 0;
+    cache_ref_clear(&ref);
+    if (r == 0)
+      r = pull_cache_use_blob(pc, pc->want_digest, out, err);
+    if (r != -VMPULL_E_NOT_FOUND)
+      return r;
+    error_clear(err);
+  }
+
+  __attribute__((cleanup(cache_ref_clear))) struct cache_ref ref = {.size = UINT64_MAX};
+  if (cache_ref_get(pc->cache, key, &ref) && cache_blob_exists(pc->cache, ref.digest)) {
+    if (pc->set->offline) {
+      r = resp_from_ref(resp, &ref, err);
+      return r < 0 ? r : pull_cache_use_blob(pc, ref.digest, out, err);
+    }
+    const char *etag = strong_etag(ref.etag);
+    if (etag || ref.last_modified) {
+      _cleanup_headers_ struct curl_slist *headers = NULL;
+      for (const struct curl_slist *h = req->headers; h; h = h->next)
+        if (!(headers = curl_slist_append(headers, h->data)))
+          return error_oom(err);
+      _cleanup_free_ char *cond =
+          etag ? xasprintf("If-None-Match: %s", etag) : xasprintf("If-Modified-Since: %s", ref.last_modified);
+      if (!cond || !(headers = curl_slist_append(headers, cond)))
+        return error_oom(err);
+      struct http_request creq = *req;
+      creq.headers = headers;
+      creq.not_modified_ok = 1;
+      r = http_open_retry(c, &creq, resp, out, err);
+      if (r < 0)
+        return r;
+      if (!*out) { /* 304: ours is current */
+        _cleanup_free_ char *disposition = TAKE_PTR(resp->content_disposition);
+        r = resp_from_ref(resp, &ref, err);
+        if (r == 0 && !resp->content_disposition)
+          resp->content_disposition = TAKE_PTR(disposition);
+        if (r == 0)
+          r = pull_cache_use_blob(pc, ref.digest, out, err);
+        if (r != -VMPULL_E_NOT_FOUND)
+          return r;
+        /* Pruned under us (we still hold the entry): fetch it after all. */
+        error_clear(err);
+        return fetch_fresh(pc, key, c, req, resp, out, err);
+      }
+      /* Changed on the server: this response is the new download. */
+      pull_cache_start_fill(pc, key, resp);
+      return set_ref(pc, key, resp, err);
+    }
+    /* No validator to ask with: only a new download can tell. */
+  }
+  if (pc->set->offline) {
+    if (offline_from_kept_disk(pc, pc->want_digest ? pc->want_digest : ref.key ? ref.digest : NULL))
+      return ref.key ? resp_from_ref(resp, &ref, err) : 0;
+    return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", key);
+  }
+
+  /* Resume what an earlier pull left in partial/. */
+  struct stat st;
+  __attribute__((cleanup(cache_partial_clear))) struct cache_partial meta = {.total = UINT64_MAX};
+  if (fstat(pc->fd, &st) == 0 && st.st_size > 0) {
+    const char *validator = NULL;
+    if (cache_partial_get(pc->cache, pc->name, &meta) && strcmp(meta.key, key) == 0)
+      validator = strong_etag(meta.etag) ? meta.etag : meta.last_modified;
+    if (!validator) {
+      pull_cache_warn(pc, "%s: cannot resume the earlier download (the server gave no validator); starting over", key);
+    } else {
+      uint64_t have = (uint64_t)st.st_size;
+      struct http_request rreq = *req;
+      rreq.range_start = have;
+      rreq.if_range = validator;
+      r = http_open_retry(c, &rreq, resp, out, err);
+      if (r < 0) {
+        if (resp->status != 416)
+          return r;
+        pull_cache_warn(pc, "%s: the server refused to resume at byte %llu (HTTP 416); starting over", key,
+                        (unsigned long long)have);
+        error_clear(err);
+        return fetch_fresh(pc, key, c, req, resp, out, err);
+      }
+      if (resp->status == 206 && meta.total != UINT64_MAX && resp->content_range_total != UINT64_MAX &&
+          resp->content_range_total != meta.total) {
+        /* The same validator, another length: the validator lied, the file is not the one we have half of. */
+        pull_cache_warn(
+            pc,
+            "%s: changed on the server since the interrupted download (%llu bytes, now %llu); downloading from "
+            "the start",
+            key, (unsigned long long)meta.total, (unsigned long long)resp->content_range_total);
+        source_free(TAKE_PTR(*out));
+        http_response_clear(resp);
+        return fetch_fresh(pc, key, c, req, resp, out, err);
+      }
+      if (resp->status == 206) {
+        pc->filling = 1;
+        pc->resume_from = have;
+        pc->used_cached_bytes = 1;
+        if ((*out)->size != UINT64_MAX)
+          (*out)->size += have;
+        if (resp->content_length != UINT64_MAX)
+          resp->content_length += have;
+        /* The validators are those of the bytes we have; the response may carry fewer headers. */
+        if (!resp->etag && meta.etag && !(resp->etag = strdup(meta.etag)))
+          return error_oom(err);
+        if (!resp->last_modified && meta.last_modified && !(resp->last_modified = strdup(meta.last_modified)))
+          return error_oom(err);
+        return set_ref(pc, key, resp, err);
+      }
+      pull_cache_warn(pc, "%s: %s; downloading from the start", key,
+                      strong_etag(meta.etag) && resp->etag && strcmp(meta.etag, resp->etag) != 0
+                          ? "changed on the server since the interrupted download"
+                          : "the server ignored the request to resume");
+      pull_cache_start_fill(pc, key, resp);
+      return set_ref(pc, key, resp, err);
+    }
+  }
+  return fetch_fresh(pc, key, c, req, resp, out, err);
+}
+
+int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
+               struct byte_source **out, vmpull_error *err) {
+  *out = NULL;
+  long status = 0;
+  if (!pc || !pc->cache || !cache_digest_hex(digest)) {
+    if (pc && pc->set->offline)
+      return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", what);
+    return open_at(ctx, 0, &status, out, err);
+  }
+  if (cache_blob_exists(pc->cache, digest)) {
+    int r = pull_cache_use_blob(pc, digest, out, err);
+    if (r != -VMPULL_E_NOT_FOUND)
+      return r;
+    error_clear(err);
+  }
+  if (pc->set->offline) {
+    if (offline_from_kept_disk(pc, digest))
+      return 0;
+    return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", what);
+  }
+  _cleanup_free_ char *key = xasprintf("blob %s", digest);
+  if (!key)
+    return error_oom(err);
+  int r = pull_cache_lock_entry(pc, key, what, err);
+  if (r < 0)
+    return r;
+  if (r == 0)
+    return open_at(ctx, 0, &status, out, err);
+  /* Another pull may have committed it while we waited. */
+  if (cache_blob_exists(pc->cache, digest)) {
+    r = pull_cache_use_blob(pc, digest, out, err);
+    if (r != -VMPULL_E_NOT_FOUND)
+      return r;
+    error_clear(err);
+  }
+  if (dup_into(&pc->ref.key, NULL) < 0)
+    return error_oom(err);
+  struct stat st;
+  uint64_t have = fstat(pc->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+  if (have > 0) {
+    /* Content-addressed: the bytes cannot have changed, no validator needed. */
+    r = open_at(ctx, have, &status, out, err);
+    if (r == 0 && status == 206) {
+      pc->filling = 1;
+      pc->resume_from = have;
+      pc->used_cached_bytes = 1;
+      if ((*out)->size != UINT64_MAX)
+        (*out)->size += have;
+      return 0;
+    }
+    if (r == 0) {
+      pull_cache_warn(pc, "%s: the registry ignored the request to resume; downloading from the start", what);
+    } else if (status == 416) {
+      pull_cache_warn(pc, "%s: the registry refused to resume (HTTP 416); starting over", what);
+      error_clear(err);
+      r = open_at(ctx, 0, &status, out, err);
+    }
+    if (r < 0)
+      return r;
+  } else {
+    r = open_at(ctx, 0, &status, out, err);
+    if (r < 0)
+      return r;
+  }
+  struct http_response none = {.content_length = UINT64_MAX};
+  pull_cache_start_fill(pc, key, &none);
+  return 0;
+}
+
+int fetch_document(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
+                   struct http_response *resp, vmpull_error *err) {
+  if (!pc || !pc->cache)
+    return http_get_retry(c, req, resp, err);
+  _cleanup_free_ char *key = redact_url(req->url);
+  if (!key)
+    return error_oom(err);
+  __attribute__((cleanup(cache_ref_clear))) struct cache_ref ref = {.size = UINT64_MAX};
+  int cached = cache_ref_get(pc->cache, key, &ref) && cache_blob_exists(pc->cache, ref.digest);
+  size_t max = req->max_body ? (size_t)req->max_body : 16u << 20;
+  if (pc->set->offline) {
+    if (!cached)
+      return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", key);
+    http_response_clear(resp);
+    resp->status = 200;
+    int r = cache_blob_read(pc->cache, ref.digest, max, &resp->body, &resp->body_len, err);
+    if (r < 0)
+      return error_wrap(err, "%s", key);
+    if (dup_into(&resp->content_type, ref.media_type) < 0)
+      return error_oom(err);
+    return 0;
+  }
+  _cleanup_headers_ struct curl_slist *headers = NULL;
+  for (const struct curl_slist *h = req->headers; h; h = h->next)
+    if (!(headers = curl_slist_append(headers, h->data)))
+      return error_oom(err);
+  const char *etag = cached ? strong_etag(ref.etag) : NULL;
+  if (etag || (cached && ref.last_modified)) {
+    _cleanup_free_ char *cond =
+        etag ? xasprintf("If-None-Match: %s", etag) : xasprintf("If-Modified-Since: %s", ref.last_modified);
+    if (!cond || !(headers = curl_slist_append(headers, cond)))
+      return error_oom(err);
+  }
+  struct http_request creq = *req;
+  creq.headers = headers;
+  int r = http_get_retry(c, &creq, resp, err);
+  if (r < 0)
+    return r;
+  if (resp->status == 304 && cached) {
+    free(resp->body);
+    resp->body = NULL;
+    r = cache_blob_read(pc->cache, ref.digest, max, &resp->body, &resp->body_len, err);
+    if (r == -VMPULL_E_NOT_FOUND) {
+      /* Damaged or pruned: ask again without the condition. */
+      error_clear(err);
+      http_response_clear(resp);
+      creq.headers = req->headers;
+      return http_get_retry(c, &creq, resp, err);
+    }
+    if (r < 0)
+      return r;
+    resp->status = 200;
+    if (!resp->content_type && ref.media_type && !(resp->content_type = strdup(ref.media_type)))
+      return error_oom(err);
+    return 0;
+  }
+  if (resp->status == 200 && (resp->etag || resp->last_modified)) {
+    /* Without a validator a cached copy could never be reused online; keep it for --offline all the same. */
+    char digest[80];
+    vmpull_error ignored;
+    if (cache_blob_write(pc->cache, resp->body, resp->body_len, digest, &ignored) == 0) {
+      struct cache_ref nref = {.key = key,
+                               .digest = digest,
+                               .etag = resp->etag,
+                               .last_modified = resp->last_modified,
+                               .media_type = resp->content_type,
+                               .size = resp->body_len};
+      (void)cache_ref_put(pc->cache, &nref, &ignored);
+    }
+  } else if (resp->status == 200) {
+    char digest[80];
+    vmpull_error ignored;
+    if (cache_blob_write(pc->cache, resp->body, resp->body_len, digest, &ignored) == 0) {
+      struct cache_ref nref = {.key = key, .digest = digest, .media_type = resp->content_type, .size = resp->body_len};
+      (void)cache_ref_put(pc->cache, &nref, &ignored);
+    }
+  }
+  return 0;
+}

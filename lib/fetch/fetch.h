@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What resolvers and stores call instead of opening the network directly: fetch_url(),
+ * fetch_blob() and fetch_document() answer from the cache (revalidating a URL with a conditional
+ * request), resume a partial download, or start a new one whose bytes the tee writes into the
+ * entry as they stream past. Without a cache (--no-cache, or no cache folder) they go straight to
+ * the network, with retries.
+ */
+#ifndef VMPULL_FETCH_H
+#define VMPULL_FETCH_H
+
+#include "fetch/cache_session.h"
+#include "net/http.h"
+#include "pipeline/source.h"
+
+/* The main artifact at req->url (pc may be NULL). resp: the response's
+ * headers, or for a cache hit the cached ones (content_disposition...). */
+int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
+              struct http_response *resp, struct byte_source **out, vmpull_error *err);
+
+/* A content-addressed blob (registry layer). open_at(ctx, offset, ...) opens
+ * the network source from byte offset (0: all; for a later byte, a 200 that
+ * ignores the range is fine, the caller sees status). */
+typedef int (*blob_open_fn)(void *ctx, uint64_t offset, long *status, struct byte_source **out, vmpull_error *err);
+int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
+               struct byte_source **out, vmpull_error *err);
+
+/* A small document (stream metadata, a manifest by tag): http_get through the
+ * cache, revalidated; with --offline the cached copy. Same contract as http_get. */
+int fetch_document(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
+                   struct http_response *resp, vmpull_error *err);
+
+#endif

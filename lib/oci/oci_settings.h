@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the OCI floor needs to know of one call, typed: which image to pick, what `docker://` alone
+ * stands for, how to reach and authenticate to a registry, and its mirrors. The api floor fills it
+ * from the public options once (api/options.c), defaults applied; the stores copy what they keep.
+ */
+#ifndef VMPULL_OCI_SETTINGS_H
+#define VMPULL_OCI_SETTINGS_H
+
+#include "base/hooks.h"
+#include "net/http.h"
+
+#include <stddef.h>
+
+/* Which entry of an index to pick (oci_select_init turns it into a struct oci_select). */
+struct oci_selection {
+  const char *arch;     /* x86_64/amd64, aarch64/arm64, ...; NULL or "": the host's */
+  const char *provider; /* qemu, applehv, libkrun, hyperv, wsl; NULL or "": qemu */
+};
+
+/* What a bare `docker://` pulls (docker_ref_for_source). */
+struct oci_default_image {
+  const char *image;      /* replaces quay.io/podman/machine-os:<os_version>, or NULL */
+  const char *os_version; /* X.Y, or NULL: OCI_DEFAULT_OS_VERSION */
+};
+
+/* The credentials a registry gets (oci_creds_find): creds, else authfile, else the usual files. */
+struct registry_auth {
+  const char *creds;    /* "USER:PASSWORD" for the registry the reference names (never a mirror), or NULL */
+  const char *authfile; /* containers auth.json, or NULL */
+};
+
+struct oci_settings {
+  const char *source; /* as given: oci-dir://..., oci-archive://..., docker://... */
+  struct oci_selection selection;
+  struct oci_default_image default_image;
+  struct http_config http; /* defaults applied; the pull's progress state is added per store */
+  const char *cert_dir;    /* certs.d-style folder, or NULL: /etc/containers/certs.d/<host> */
+  struct registry_auth auth;
+  const char *const *mirrors; /* "REGISTRY=MIRROR" (oci_mirror.h) */
+  size_t n_mirrors;
+  int mirror_by_digest_only;
+  int offline;             /* the cache only */
+  struct call_hooks hooks; /* warnings */
+};
+
+#endif
