@@ -5,6 +5,7 @@
  *   -> [tar unwrap] -> peek + detect -> decode -> sparse atomic sink -> commit
  * Nothing here knows a codec or a protocol; each arrow is one small file.
  */
+#include "api/pull_limits.h"
 #include "base/error.h"
 #include "base/progress.h"
 #include "base/redact.h"
@@ -22,6 +23,10 @@
 #include <sys/stat.h>
 
 #define DEFAULT_MAX_SIZE (1ull << 40) /* 1 TiB */
+
+uint64_t pull_max_size(const vmpull_pull_options *o) {
+  return o->max_size ? o->max_size : DEFAULT_MAX_SIZE;
+}
 
 /* The sink's writer thread takes the hole scan and write() off a decoder that keeps one core
  * busy. A multi-block xz (sizes in its block headers) already decodes on every core, and there the
@@ -177,7 +182,7 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   r = pull_cache_from_disk(&pc, &rs, listed_digest, &progress, res, err);
   if (r != 0)
     return r < 0 ? r : 0;
-  uint64_t max_size = o->max_size ? o->max_size : DEFAULT_MAX_SIZE;
+  uint64_t max_size = pull_max_size(o);
   uint64_t announced = rs.expected_size != UINT64_MAX ? rs.expected_size : rs.src->size;
   if (announced != UINT64_MAX && announced > source_size_limit(max_size))
     return error_set(err, VMPULL_E_LIMIT,

@@ -5,6 +5,7 @@
  * digest and holds the map the sink recorded while writing it (lib/pipeline/disk_map.h), and the copy
  * checks every chunk against that map in the one read it makes anyway (disk_copy_checked).
  */
+#include "api/pull_limits.h"
 #include "base/error.h"
 #include "base/progress.h"
 #include "base/util.h"
@@ -15,8 +16,6 @@
 #include "store/disk_copy.h"
 
 #include <sys/stat.h>
-
-#define DEFAULT_MAX_SIZE (1ull << 40)
 
 static int format_by_name(const char *name, enum format *out) {
   for (int f = FORMAT_NONE; f <= FORMAT_ZIP; f++) {
@@ -84,7 +83,7 @@ int pull_cache_from_disk(struct pull_cache *pc, struct resolved *rs, const char 
   if (r < 0 || format_by_name(d.format, &format) < 0)
     return drop_disk(pc, rs, digest, disk_fd, "has no valid record", err);
   const char *image_name = rs->tar_layer && d.image_name ? d.image_name : rs->image_name;
-  uint64_t max_size = o->max_size ? o->max_size : DEFAULT_MAX_SIZE;
+  uint64_t max_size = pull_max_size(o);
   if (d.size > max_size)
     return error_set(err, VMPULL_E_LIMIT, "output exceeds the size limit of %llu bytes (--max-size)",
                      (unsigned long long)max_size);
