@@ -176,7 +176,9 @@ static int doc_media_type(const char *buf, size_t len, const char *declared, cha
 
 /* The config descriptor of a manifest (not part of what the walk reads). */
 static int manifest_config(const struct saved_doc *m, struct oci_descriptor *out, vmpull_error *err) {
-  _cleanup_json_ json_object *root = json_tokener_parse(m->buf);
+  _cleanup_json_ json_object *root = NULL;
+  const char *why;
+  (void)json_parse_strict(m->buf, m->len, NULL, &root, &why); /* oci_doc_parse took it already */
   json_object *cfg, *mt, *dg, *sz;
   if (!root || !json_object_object_get_ex(root, "config", &cfg) || !json_object_is_type(cfg, json_type_object) ||
       !json_object_object_get_ex(cfg, "digest", &dg) || !json_object_is_type(dg, json_type_string) ||

@@ -192,14 +192,14 @@ static int archive_incomplete(struct layout_writer *w, vmpull_error *err) {
 
 /* index.json's content as an image index (a JSON object with a manifests array), or an error that leaves it be. */
 static int parse_index(const char *text, size_t len, const char *path, json_object **out, vmpull_error *err) {
-  json_tokener *tok = json_tokener_new();
-  if (!tok)
+  _cleanup_json_ json_object *index = NULL;
+  const char *why;
+  struct json_parse_limits lim = {.max_len = OCI_DOC_MAX};
+  enum json_parse_status st = json_parse_strict(text, len, &lim, &index, &why);
+  if (st == JSON_PARSE_NO_MEMORY)
     return error_oom(err);
-  _cleanup_json_ json_object *index = json_tokener_parse_ex(tok, text, (int)len);
-  int complete = json_tokener_get_error(tok) == json_tokener_success && tok->char_offset == (int)len;
-  json_tokener_free(tok);
   json_object *m;
-  if (!index || !complete || !json_object_is_type(index, json_type_object) ||
+  if (st != JSON_PARSE_OK || !json_object_is_type(index, json_type_object) ||
       !json_object_object_get_ex(index, "manifests", &m) || !json_object_is_type(m, json_type_array))
     return error_set(err, VMPULL_E_MANIFEST, "%s: index.json is not an image index (left as it is)", path);
   *out = TAKE_PTR(index);

@@ -315,22 +315,6 @@ int cache_commit_partial(struct cache *c, const char *name, int fd, const char *
   return 0;
 }
 
-/* JSON helpers: a missing or mistyped member reads as absent. */
-static char *json_str(json_object *o, const char *key) {
-  json_object *v;
-  if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-    return NULL;
-  return strdup(json_object_get_string(v));
-}
-
-static uint64_t json_u64(json_object *o, const char *key) {
-  json_object *v;
-  if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
-    return UINT64_MAX;
-  int64_t n = json_object_get_int64(v);
-  return n < 0 ? UINT64_MAX : (uint64_t)n;
-}
-
 static void json_add_str(json_object *o, const char *key, const char *val) {
   if (val)
     json_object_object_add(o, key, json_object_new_string(val));
@@ -359,9 +343,11 @@ static json_object *read_json(int dirfd, const char *name) {
     if (used == sizeof(buf) - 1)
       return NULL;
   }
-  buf[used] = '\0';
-  json_object *j = json_tokener_parse(buf);
-  if (j && !json_object_is_type(j, json_type_object)) {
+  json_object *j = NULL;
+  const char *why;
+  if (json_parse_strict(buf, used, NULL, &j, &why) != JSON_PARSE_OK)
+    return NULL;
+  if (!json_object_is_type(j, json_type_object)) {
     json_object_put(j);
     return NULL;
   }
@@ -391,13 +377,13 @@ int cache_ref_get(struct cache *c, const char *key, struct cache_ref *r) {
   if (!j)
     return 0;
   cache_ref_clear(r);
-  r->key = json_str(j, "key");
-  r->digest = json_str(j, "digest");
-  r->etag = json_str(j, "etag");
-  r->last_modified = json_str(j, "last_modified");
-  r->content_disposition = json_str(j, "content_disposition");
-  r->media_type = json_str(j, "media_type");
-  r->size = json_u64(j, "size");
+  r->key = json_member_strdup(j, "key");
+  r->digest = json_member_strdup(j, "digest");
+  r->etag = json_member_strdup(j, "etag");
+  r->last_modified = json_member_strdup(j, "last_modified");
+  r->content_disposition = json_member_strdup(j, "content_disposition");
+  r->media_type = json_member_strdup(j, "media_type");
+  r->size = json_member_u64(j, "size");
   /* A hash collision or a hand-edited file: only an exact key is a hit. */
   if (!r->key || strcmp(r->key, key) != 0 || !cache_digest_hex(r->digest)) {
     cache_ref_clear(r);
@@ -442,11 +428,11 @@ int cache_partial_get(struct cache *c, const char *name, struct cache_partial *p
   if (!j)
     return 0;
   cache_partial_clear(p);
-  p->key = json_str(j, "key");
-  p->etag = json_str(j, "etag");
-  p->last_modified = json_str(j, "last_modified");
-  p->digest = json_str(j, "digest");
-  p->total = json_u64(j, "size");
+  p->key = json_member_strdup(j, "key");
+  p->etag = json_member_strdup(j, "etag");
+  p->last_modified = json_member_strdup(j, "last_modified");
+  p->digest = json_member_strdup(j, "digest");
+  p->total = json_member_u64(j, "size");
   if (!p->key) {
     cache_partial_clear(p);
     return 0;

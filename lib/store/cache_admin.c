@@ -2,6 +2,7 @@
 /* The public cache commands: list, prune (by last use and total size), verify. */
 #include "base/error.h"
 #include "base/fs_beneath.h"
+#include "base/json_util.h"
 #include "base/util.h"
 #include "store/cache.h"
 #include "store/lock.h"
@@ -100,8 +101,9 @@ static int read_ref(int refs_fd, const char *name, json_object **j) {
   ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
   if (n <= 0)
     return -1;
-  buf[n] = '\0';
-  *j = json_tokener_parse(buf);
+  const char *why;
+  if (json_parse_strict(buf, (size_t)n, NULL, j, &why) != JSON_PARSE_OK)
+    *j = NULL;
   return 0;
 }
 

@@ -60,26 +60,15 @@ static int member_u64(json_object *v, uint64_t *out) {
   return 0;
 }
 
-static inline void tokener_freep(json_tokener **t) {
-  if (*t)
-    json_tokener_free(*t);
-}
-
 int cache_disk_record_parse(const char *text, size_t len, const char *digest, uint64_t size, struct cache_disk *d) {
   cache_disk_clear(d);
-  if (len > cache_disk_record_max(size) || memchr(text, '\0', len))
-    return -EBADMSG;
-  __attribute__((cleanup(tokener_freep))) json_tokener *tok = json_tokener_new_ex(2);
-  if (!tok)
+  _cleanup_json_ json_object *j = NULL;
+  const char *why;
+  struct json_parse_limits lim = {.max_len = cache_disk_record_max(size), .max_depth = 2};
+  enum json_parse_status st = json_parse_strict(text, len, &lim, &j, &why);
+  if (st == JSON_PARSE_NO_MEMORY)
     return -ENOMEM;
-  json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-  _cleanup_json_ json_object *j = json_tokener_parse_ex(tok, text, (int)MIN(len, (size_t)INT32_MAX));
-  if (!j || json_tokener_get_error(tok) != json_tokener_success || !json_object_is_type(j, json_type_object))
-    return -EBADMSG;
-  size_t end = json_tokener_get_parse_end(tok);
-  while (end < len && strchr(" \t\r\n", text[end]))
-    end++;
-  if (end != len)
+  if (st != JSON_PARSE_OK || !json_object_is_type(j, json_type_object))
     return -EBADMSG;
   int have_digest = 0, have_size = 0, have_chunk_size = 0;
   uint64_t n;
