@@ -82,20 +82,12 @@ VMPULL_PUBLIC void vmpull_result_free(vmpull_result *r) {
 
 /* mkdir -p, new folders 0700: a data dir can hold a user's VM disks. */
 static int make_dirs(const char *path, vmpull_error *err) {
-  _cleanup_free_ char *copy = strdup(path);
-  if (!copy)
+  size_t failed_len;
+  int r = mkdir_parents(path, 0700, NULL, &failed_len);
+  if (r == -ENOMEM)
     return error_oom(err);
-  for (char *p = copy + 1;; p++) {
-    if (*p == '/' || *p == '\0') {
-      char saved = *p;
-      *p = '\0';
-      if (mkdir(copy, 0700) < 0 && errno != EEXIST)
-        return error_set_errno(err, errno == EACCES ? VMPULL_E_IO : VMPULL_E_IO, errno, "create folder %s", copy);
-      *p = saved;
-      if (!saved)
-        break;
-    }
-  }
+  if (r < 0)
+    return error_set_errno(err, VMPULL_E_IO, -r, "create folder %.*s", (int)failed_len, path);
   struct stat st;
   if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
     return error_set(err, VMPULL_E_IO, "data folder %s is not a folder", path);

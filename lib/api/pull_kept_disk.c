@@ -93,7 +93,7 @@ int pull_cache_from_disk(struct pull_cache *pc, struct resolved *rs, const char 
   if (r < 0)
     return r;
   if (!o->output) {
-    r = cache_make_dirs(o->data_dir);
+    r = mkdir_parents(o->data_dir, 0700, NULL, NULL);
     if (r < 0)
       return error_set_errno(err, VMPULL_E_IO, -r, "create folder %s", o->data_dir);
   }

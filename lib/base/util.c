@@ -2,6 +2,7 @@
 #include "base/util.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -115,4 +116,34 @@ uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int mkdir_parents(const char *path, mode_t mode, int *created, size_t *failed_len) {
+  _cleanup_free_ char *copy = strdup(path);
+  if (!copy)
+    return -ENOMEM;
+  if (created)
+    *created = 0;
+  if (failed_len)
+    *failed_len = strlen(path);
+  if (!*copy)
+    return -ENOENT;
+  for (char *p = copy + 1;; p++) {
+    if (*p != '/' && *p != '\0')
+      continue;
+    char saved = *p;
+    *p = '\0';
+    int made = mkdir(copy, mode) == 0;
+    if (!made && errno != EEXIST) {
+      if (failed_len)
+        *failed_len = (size_t)(p - copy);
+      return -errno;
+    }
+    *p = saved;
+    if (created)
+      *created = made;
+    if (!saved || !p[1])
+      break;
+  }
+  return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
@@ -83,6 +84,12 @@ void start_writeback(int fd, uint64_t *from, uint64_t end);
 int read_file_limited(const char *path, size_t max, char **out, size_t *len);
 /* The same from an open file (read from where it is; fd stays open). */
 int read_fd_limited(int fd, size_t max, char **out, size_t *len);
+
+/* mkdir -p: every missing folder of path, new ones with mode (the caller's choice: 0700 for what
+ * may be private, 0755 for what is meant to be shared). *created (may be NULL): the last folder is
+ * new. 0, or -errno with *failed_len (may be NULL) the length of the prefix of path that could not
+ * be made, for the caller's message. */
+int mkdir_parents(const char *path, mode_t mode, int *created, size_t *failed_len);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);

@@ -97,23 +97,12 @@ static int mem_source_new(const char *buf, size_t len, const char *digest, struc
 
 /* mkdir -p; new folders 0755: a layout is meant to be carried and shared. *created: the last one is new. */
 static int make_dirs(const char *path, int *created, vmpull_error *err) {
-  _cleanup_free_ char *copy = strdup(path);
-  if (!copy)
+  size_t failed_len;
+  int r = mkdir_parents(path, 0755, created, &failed_len);
+  if (r == -ENOMEM)
     return error_oom(err);
-  *created = 0;
-  for (char *p = copy + 1;; p++) {
-    if (*p != '/' && *p != '\0')
-      continue;
-    char saved = *p;
-    *p = '\0';
-    int made = mkdir(copy, 0755) == 0;
-    if (!made && errno != EEXIST)
-      return error_set_errno(err, VMPULL_E_IO, errno, "create folder %s", copy);
-    *p = saved;
-    *created = made;
-    if (!saved || !p[1])
-      break;
-  }
+  if (r < 0)
+    return error_set_errno(err, VMPULL_E_IO, -r, "create folder %.*s", (int)failed_len, path);
   return 0;
 }
 

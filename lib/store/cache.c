@@ -14,25 +14,6 @@
 
 #define DOC_MAX (16u << 20)
 
-/* mkdir -p with 0700 folders: the cache can hold private images. */
-int cache_make_dirs(const char *path) {
-  _cleanup_free_ char *copy = strdup(path);
-  if (!copy)
-    return -ENOMEM;
-  for (char *p = copy + 1;; p++) {
-    if (*p == '/' || *p == '\0') {
-      char saved = *p;
-      *p = '\0';
-      if (mkdir(copy, 0700) < 0 && errno != EEXIST)
-        return -errno;
-      *p = saved;
-      if (!saved)
-        break;
-    }
-  }
-  return 0;
-}
-
 void cache_free(struct cache *c) {
   if (!c)
     return;
@@ -58,7 +39,7 @@ int cache_open(const char *dir, int create, struct cache **out, int *refused, vm
   if (!c->dir)
     return error_oom(err);
   if (create) {
-    int r = cache_make_dirs(dir);
+    int r = mkdir_parents(dir, 0700, NULL, NULL); /* 0700: the cache can hold private images */
     if (r < 0)
       return error_set_errno(err, VMPULL_E_IO, -r, "create cache folder %s", dir);
   }

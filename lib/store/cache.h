@@ -129,8 +129,6 @@ int cache_disk_record_parse(const char *text, size_t len, const char *digest, ui
 /* The largest record a disk of size bytes can have: larger files are not read. */
 uint64_t cache_disk_record_max(uint64_t size);
 
-/* mkdir -p with 0700 folders. 0 or -errno. */
-int cache_make_dirs(const char *path);
 /* Write buf to dirfd/name atomically (temporary + rename). Returns 0 or -errno. */
 int cache_write_file(int dirfd, const char *name, const void *buf, size_t len);
 /* The same with fsync before the rename: the file is on disk once it has its name. */
