@@ -6,6 +6,7 @@
  * Nothing here knows a codec or a protocol; each arrow is one small file.
  */
 #include "api/pull_limits.h"
+#include "base/digest.h"
 #include "base/error.h"
 #include "base/progress.h"
 #include "base/redact.h"
@@ -112,9 +113,7 @@ static int resolve_source(const vmpull_pull_options *o, struct resolved *r, vmpu
 
 /* "sha256:HEX" (or sha512) and lowercase hex of the right length, before anything relies on it. */
 static int check_digest_syntax(const char *d, vmpull_error *err) {
-  size_t want = starts_with(d, "sha256:") ? 64 : starts_with(d, "sha512:") ? 128 : 0;
-  const char *hex = strchr(d, ':');
-  if (!want || strlen(hex + 1) != want || strspn(hex + 1, "0123456789abcdef") != want)
+  if (!digest_hex(d))
     return error_set(err, VMPULL_E_USAGE, "digest '%s' is not sha256:<64 lowercase hex>", d);
   return 0;
 }

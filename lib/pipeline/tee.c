@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "pipeline/tee.h"
 
+#include "base/digest.h"
 #include "base/error.h"
 #include "base/progress.h"
 #include "base/util.h"
@@ -247,12 +248,7 @@ int tee_digest(struct byte_source *s, char out[80], vmpull_error *err) {
   _cleanup_evp_md_ctx_ EVP_MD_CTX *copy = EVP_MD_CTX_new();
   if (!copy || EVP_MD_CTX_copy_ex(copy, t->md) != 1 || EVP_DigestFinal_ex(copy, md, &len) != 1)
     return error_set(err, VMPULL_E_IO, "sha256: cannot finalise");
-  static const char hex[] = "0123456789abcdef";
-  char *p = out + sprintf(out, "sha256:");
-  for (unsigned i = 0; i < len; i++) {
-    *p++ = hex[md[i] >> 4];
-    *p++ = hex[md[i] & 15];
-  }
-  *p = '\0';
+  memcpy(out, "sha256:", 7);
+  hex_lower_format(md, len, out + 7);
   return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "store/cache.h"
 
+#include "base/digest.h"
 #include "base/error.h"
 #include "base/fs_beneath.h"
 #include "base/json_util.h"
@@ -75,15 +76,6 @@ int cache_open(const char *dir, int create, struct cache **out, int *refused, vm
   return 0;
 }
 
-static void hex_of(const unsigned char *md, unsigned len, char *out) {
-  static const char hex[] = "0123456789abcdef";
-  for (unsigned i = 0; i < len; i++) {
-    out[2 * i] = hex[md[i] >> 4];
-    out[2 * i + 1] = hex[md[i] & 15];
-  }
-  out[2 * len] = '\0';
-}
-
 void cache_key_name(const char *key, char out[65]) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned len = 0;
@@ -93,16 +85,11 @@ void cache_key_name(const char *key, char out[65]) {
     out[64] = '\0';
     return;
   }
-  hex_of(md, len, out);
+  hex_lower_format(md, len, out);
 }
 
 const char *cache_digest_hex(const char *digest) {
-  if (!digest || !starts_with(digest, "sha256:"))
-    return NULL;
-  const char *hex = digest + 7;
-  if (strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64)
-    return NULL;
-  return hex;
+  return digest_sha256_hex(digest);
 }
 
 static void random_name(char out[17]) {
@@ -202,7 +189,7 @@ static int sha256_buf(const void *buf, size_t len, char out[80]) {
   if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
     return -1;
   memcpy(out, "sha256:", 7);
-  hex_of(md, mdlen, out + 7);
+  hex_lower_format(md, mdlen, out + 7);
   return 0;
 }
 
@@ -272,7 +259,7 @@ int cache_blob_verify(struct cache *c, const char *digest) {
   if (EVP_DigestFinal_ex(md, out, &len) != 1 || len != 32)
     return -EIO;
   char got[65];
-  hex_of(out, len, got);
+  hex_lower_format(out, len, got);
   return strcmp(got, hex) == 0;
 }
 

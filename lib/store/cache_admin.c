@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The public cache commands: list, prune (by last use and total size), verify. */
+#include "base/digest.h"
 #include "base/error.h"
 #include "base/fs_beneath.h"
 #include "base/json_util.h"
@@ -54,7 +55,7 @@ static void scan_free(struct scan *s) {
 }
 
 static int is_hex_name(const char *name) {
-  return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
+  return hex_lower_is(name, 64);
 }
 
 static int push(vmpull_cache_entry **v, size_t *n, size_t *cap, vmpull_cache_entry *e) {
