@@ -2,6 +2,7 @@
 #include "pipeline/sink.h"
 
 #include "base/error.h"
+#include "base/fs_atomic.h"
 #include "base/progress.h"
 #include "base/util.h"
 #include "pipeline/disk_map.h"
@@ -31,23 +32,10 @@ struct sink_writer {
   vmpull_error err;
 };
 
-static void random_suffix(char out[13]) {
-  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  uint8_t rnd[12];
-  if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-    uint64_t t = now_ns() ^ (uint64_t)getpid();
-    memcpy(rnd, &t, 8);
-    memcpy(rnd + 8, &t, 4);
-  }
-  for (int i = 0; i < 12; i++)
-    out[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
-  out[12] = '\0';
-}
-
 /* A fresh temporary name for s: ".<base>" TMP_INFIX "<random>"; -1 when out of memory. */
 static int new_tmp_name(struct sink *s) {
   char rnd[13];
-  random_suffix(rnd);
+  random_name(rnd, 12);
   free(s->tmp_name);
   s->tmp_name = xasprintf(".%s" TMP_INFIX "%s", s->base, rnd);
   return s->tmp_name ? 0 : -1;
@@ -380,16 +368,7 @@ void sink_declare_size(struct sink *s, uint64_t size) {
 }
 
 static int link_tmpfile(struct sink *s, const char *name) {
-  if (linkat(s->fd, "", s->dirfd, name, AT_EMPTY_PATH) == 0)
-    return 0;
-  if (errno != ENOENT && errno != EPERM)
-    return -errno;
-  /* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc route does not. */
-  char proc[64];
-  snprintf(proc, sizeof(proc), "/proc/self/fd/%d", s->fd);
-  if (linkat(AT_FDCWD, proc, s->dirfd, name, AT_SYMLINK_FOLLOW) == 0)
-    return 0;
-  return -errno;
+  return tmpfile_link(s->fd, s->dirfd, name);
 }
 
 int sink_commit(struct sink *s, uint64_t *allocated, vmpull_error *err) {

@@ -3,6 +3,7 @@
 
 #include "base/digest.h"
 #include "base/error.h"
+#include "base/fs_atomic.h"
 #include "base/fs_beneath.h"
 #include "base/json_util.h"
 #include "base/util.h"
@@ -92,60 +93,19 @@ const char *cache_digest_hex(const char *digest) {
   return digest_sha256_hex(digest);
 }
 
-static void random_name(char out[17]) {
-  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  uint8_t rnd[16];
-  if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-    uint64_t t = now_ns() ^ ((uint64_t)getpid() << 32);
-    memcpy(rnd, &t, 8);
-    memcpy(rnd + 8, &t, 8);
-  }
-  for (int i = 0; i < 16; i++)
-    out[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
-  out[16] = '\0';
-}
-
 /* A temporary's name: .tmp-<random>, which prune's sweep recognises. */
-static char *tmp_name(void) {
-  char rnd[17];
-  random_name(rnd);
-  return xasprintf(".tmp-%s", rnd);
-}
+#define CACHE_TMP_PREFIX ".tmp-"
 
 int cache_write_file(int dirfd, const char *name, const void *buf, size_t len) {
-  _cleanup_free_ char *tmp = tmp_name();
-  if (!tmp)
-    return -ENOMEM;
-  _cleanup_close_ int fd = openat(dirfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return -errno;
-  int r = pwrite_all(fd, buf, len, 0);
-  if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-    r = -errno;
-  if (r < 0)
-    unlinkat(dirfd, tmp, 0);
-  return r;
+  return file_write_atomic(dirfd, name, buf, len, CACHE_TMP_PREFIX, 0);
 }
 
 char *cache_tmp_name(void) {
-  return tmp_name();
+  return tmp_name_new(CACHE_TMP_PREFIX);
 }
 
 int cache_write_file_durable(int dirfd, const char *name, const void *buf, size_t len) {
-  _cleanup_free_ char *tmp = tmp_name();
-  if (!tmp)
-    return -ENOMEM;
-  _cleanup_close_ int fd = openat(dirfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return -errno;
-  int r = pwrite_all(fd, buf, len, 0);
-  if (r == 0 && fsync(fd) < 0)
-    r = -errno;
-  if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-    r = -errno;
-  if (r < 0)
-    unlinkat(dirfd, tmp, 0);
-  return r;
+  return file_write_atomic(dirfd, name, buf, len, CACHE_TMP_PREFIX, 1);
 }
 
 void cache_touch(int dirfd, const char *name) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Kept disks: disks/sha256/<hex> and their records, disks/sha256/<hex>.json. */
 #include "base/error.h"
+#include "base/fs_atomic.h"
 #include "base/fs_beneath.h"
 #include "base/json_util.h"
 #include "base/naming.h"
@@ -262,12 +263,8 @@ int cache_disk_store(struct cache *c, const char *digest, int fd, const struct c
     tmp = cache_tmp_name();
     if (!tmp)
       r = -ENOMEM;
-    else if (linkat(out, "", c->disks_fd, tmp, AT_EMPTY_PATH) < 0) {
-      char proc[64];
-      snprintf(proc, sizeof(proc), "/proc/self/fd/%d", out);
-      if (linkat(AT_FDCWD, proc, c->disks_fd, tmp, AT_SYMLINK_FOLLOW) < 0)
-        r = -errno;
-    }
+    else
+      r = tmpfile_link(out, c->disks_fd, tmp);
   }
   if (r == 0 && renameat(c->disks_fd, tmp, c->disks_fd, hex) < 0)
     r = -errno;
