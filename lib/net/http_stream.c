@@ -20,6 +20,7 @@
 #include "base/error.h"
 #include "base/progress.h"
 #include "base/redact.h"
+#include "base/thread.h"
 #include "base/util.h"
 #include "net/http.h"
 #include "net/http_transfer.h"
@@ -220,12 +221,7 @@ static int copy_headers(const struct http_response *h, struct http_response *out
 }
 
 static int start_thread(struct http_stream *s, vmpull_error *err) {
-  /* Signals (SIGINT) belong to the calling thread, whose handler sets the cancel flag. */
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int r = pthread_create(&s->thread, NULL, transfer_thread, s);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  int r = worker_thread_start(&s->thread, transfer_thread, s);
   if (r != 0)
     return error_set_errno(err, VMPULL_E_IO, r, "cannot start the transfer thread");
   s->thread_started = 1;

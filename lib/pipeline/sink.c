@@ -4,6 +4,7 @@
 #include "base/error.h"
 #include "base/fs_atomic.h"
 #include "base/progress.h"
+#include "base/thread.h"
 #include "base/util.h"
 #include "pipeline/disk_map.h"
 
@@ -265,7 +266,7 @@ static void writer_start(struct sink *s) {
   for (unsigned i = 0; i < SINK_BUFFERS && ok; i++)
     ok = (w->bufs[i] = malloc(SINK_BUFFER_SIZE)) != NULL;
   s->w = w;
-  if (!ok || pthread_create(&w->thread, NULL, writer_main, s) != 0) {
+  if (!ok || worker_thread_start(&w->thread, writer_main, s) != 0) {
     s->w = NULL;
     writer_free(w);
   }

@@ -4,6 +4,7 @@
 #include "base/digest.h"
 #include "base/error.h"
 #include "base/progress.h"
+#include "base/thread.h"
 #include "base/util.h"
 
 #include <openssl/evp.h>
@@ -85,12 +86,7 @@ static void hasher_start(struct hasher *h, EVP_MD_CTX *md) {
   pthread_mutex_init(&h->mu, NULL);
   pthread_cond_init(&h->more, NULL);
   pthread_cond_init(&h->room, NULL);
-  /* Signals belong to the caller's thread. */
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  h->started = pthread_create(&h->thread, NULL, hash_thread, h) == 0;
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  h->started = worker_thread_start(&h->thread, hash_thread, h) == 0;
   if (!h->started) {
     pthread_cond_destroy(&h->room);
     pthread_cond_destroy(&h->more);
