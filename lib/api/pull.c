@@ -149,7 +149,7 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   progress.ev.fetched_total = UINT64_MAX;
 
   /* cache: what earlier pulls fetched or left half done, and the lock on what this one fills */
-  __attribute__((cleanup(pull_cache_done))) struct pull_cache pc = PULL_CACHE_INIT;
+  _cleanup_(pull_cache_done) struct pull_cache pc = PULL_CACHE_INIT;
   r = pull_cache_init(&pc, o, &progress, distrust, err);
   if (r < 0)
     return r;
@@ -158,7 +158,7 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
   r = progress_report(&progress, 1, err);
   if (r < 0)
     return r;
-  __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX, .cache = &pc};
+  _cleanup_(resolved_clear) struct resolved rs = {.expected_size = UINT64_MAX, .cache = &pc};
   r = resolve_source(o, &rs, err);
   if (r < 0)
     return r;
@@ -241,7 +241,7 @@ static int pull_run(const vmpull_pull_options *o, vmpull_result *res, int *distr
       .writer_thread = decoder_leaves_a_core(stream, format, &dopts),
       .chunk_map = pull_cache_keeps_disks(&pc), /* the record a kept disk is checked by */
   };
-  __attribute__((cleanup(sink_close))) struct sink sink = SINK_INIT;
+  _cleanup_(sink_close) struct sink sink = SINK_INIT;
   r = sink_open(&sink, out_path, &so, err);
   if (r < 0)
     return r;

@@ -5,17 +5,15 @@
 #define VMPULL_JSON_UTIL_H
 
 #include "base/error.h"
+#include "base/util.h"
 
 #include <json-c/json.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static inline void json_putp(json_object **o) {
-  if (*o)
-    json_object_put(*o);
-}
-#define _cleanup_json_ __attribute__((cleanup(json_putp)))
+DEFINE_CLEANUP_FUNC(json_object *, json_object_put)
+#define _cleanup_json_ _cleanup_(json_object_putp)
 
 /* A string value, or JSON null for NULL. */
 static inline json_object *json_string_or_null(const char *s) {

@@ -76,7 +76,7 @@ int read_fd_limited(int fd, size_t max, char **out, size_t *len) {
    * a regular file's size is known, so usually one buffer does). */
   size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size < max ? (size_t)st.st_size + 1 : 4096;
   size_t used = 0;
-  __attribute__((cleanup(wiped_buffer_free))) struct wiped_buffer b = {.data = malloc(cap + 1), .cap = cap + 1};
+  _cleanup_(wiped_buffer_free) struct wiped_buffer b = {.data = malloc(cap + 1), .cap = cap + 1};
   char *buf = b.data;
   if (!buf)
     return -ENOMEM;

@@ -12,6 +12,13 @@
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
+/* systemd's DEFINE_TRIVIAL_CLEANUP_FUNC: funcp(type *p) calls func(*p) unless *p is NULL, for
+ * `_cleanup_(funcp) type x = ...;`. */
+#define DEFINE_CLEANUP_FUNC(type, func)                                                                                \
+  static inline void func##p(type *p) {                                                                                \
+    if (*p)                                                                                                            \
+      func(*p);                                                                                                        \
+  }
 
 static inline void freep(void *p) {
   free(*(void **)p);

@@ -129,7 +129,7 @@ static int get_on_body(struct http_transfer *t, const char *p, size_t n) {
 
 int http_get(const struct http_config *c, const struct http_request *req, struct http_response *resp,
              vmpull_error *err) {
-  __attribute__((cleanup(http_transfer_cleanup))) struct http_transfer t = {0};
+  _cleanup_(http_transfer_cleanup) struct http_transfer t = {0};
   struct body_buffer body = {.max = req->max_body ? req->max_body : DEFAULT_MAX_BODY};
   int r = http_transfer_setup(&t, c, req, err);
   if (r < 0) {

@@ -201,7 +201,7 @@ static int reopen(struct retry_source *s, const vmpull_error *why, vmpull_error 
         .reauthorize = s->reauthorize,
         .reauthorize_data = s->reauthorize_data,
     };
-    __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
+    _cleanup_(http_response_clear) struct http_response resp = {0};
     r = open_answering_401(&s->c, &req, &s->headers, &resp, &s->inner, &last);
     if (r < 0) {
       if (last.code == VMPULL_E_CANCELLED || !http_retryable(resp.status, last.code)) {

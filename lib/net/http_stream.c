@@ -230,7 +230,7 @@ static int start_thread(struct http_stream *s, vmpull_error *err) {
 
 int http_source_open(const struct http_config *c, const struct http_request *req, struct http_response *resp,
                      struct byte_source **out, vmpull_error *err) {
-  __attribute__((cleanup(stream_freep))) struct http_stream *s = calloc(1, sizeof(*s));
+  _cleanup_(stream_freep) struct http_stream *s = calloc(1, sizeof(*s));
   if (!s)
     return error_oom(err);
   s->base.ops = &stream_ops;

@@ -8,6 +8,7 @@
 #define VMPULL_HTTP_TYPES_H
 
 #include "base/progress.h"
+#include "base/util.h"
 
 #include <curl/curl.h>
 #include <signal.h>
@@ -79,7 +80,7 @@ void http_headers_free(struct curl_slist *headers);
 static inline void http_headers_freep(struct curl_slist **headers) {
   http_headers_free(*headers);
 }
-#define _cleanup_headers_ __attribute__((cleanup(http_headers_freep)))
+#define _cleanup_headers_ _cleanup_(http_headers_freep)
 
 /* curl_free for a URL or a part of one that may hold user:password: wiped first. */
 static inline void curl_free_secretp(char **p) {

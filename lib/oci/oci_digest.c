@@ -3,15 +3,10 @@
 
 #include "base/digest.h"
 #include "base/error.h"
+#include "base/evp_util.h"
 #include "base/util.h"
 
 #include <openssl/evp.h>
-
-static inline void evp_md_ctx_freep(EVP_MD_CTX **c) {
-  if (*c)
-    EVP_MD_CTX_free(*c);
-}
-#define _cleanup_evp_md_ctx_ __attribute__((cleanup(evp_md_ctx_freep)))
 
 int oci_digest_valid(const char *d) {
   return digest_hex(d) != NULL;

@@ -125,7 +125,7 @@ static int write_small_file(struct layout_writer *w, const char *name, const cha
     return error_oom(err);
   struct sink_options so = {
       .replace = replace, .mode = 0644, .max_size = UINT64_MAX, .in_folder = 1, .folder_fd = w->dirfd};
-  __attribute__((cleanup(sink_close))) struct sink sink = SINK_INIT;
+  _cleanup_(sink_close) struct sink sink = SINK_INIT;
   int r = sink_open(&sink, path, &so, err);
   if (r < 0)
     return r;
@@ -429,7 +429,7 @@ static int copy_blob(struct layout_writer *w, const char *digest, uint64_t size,
   _cleanup_free_ char *name = blob_path(digest);
   if (!name)
     return error_oom(err);
-  __attribute__((cleanup(sink_close))) struct sink sink = SINK_INIT;
+  _cleanup_(sink_close) struct sink sink = SINK_INIT;
   struct sink *to_sink = NULL;
   if (w->o.archive) {
     unsigned bit = sha256 ? 1u : 2u;

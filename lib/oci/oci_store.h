@@ -9,6 +9,7 @@
 #ifndef VMPULL_OCI_SOURCE_H
 #define VMPULL_OCI_SOURCE_H
 
+#include "base/util.h"
 #include "fetch/resolved.h"
 #include "oci/oci_manifest.h"
 
@@ -39,7 +40,7 @@ void oci_store_free(struct oci_store *s);
 static inline void oci_store_freep(struct oci_store **s) {
   oci_store_free(*s);
 }
-#define _cleanup_oci_store_ __attribute__((cleanup(oci_store_freep)))
+#define _cleanup_oci_store_ _cleanup_(oci_store_freep)
 
 /* oci-dir:// and docker:// stores. */
 int oci_dir_store_open(const vmpull_pull_options *o, struct oci_store **out, vmpull_error *err);

@@ -3,6 +3,7 @@
 
 #include "base/digest.h"
 #include "base/error.h"
+#include "base/evp_util.h"
 #include "base/progress.h"
 #include "base/thread.h"
 #include "base/util.h"
@@ -35,12 +36,6 @@ struct hasher {
   int failed;     /* EVP_DigestUpdate failed in the thread */
   EVP_MD_CTX *md; /* the tee's: only the thread touches it while started and bytes are queued */
 };
-
-static inline void evp_md_ctx_freep(EVP_MD_CTX **c) {
-  if (*c)
-    EVP_MD_CTX_free(*c);
-}
-#define _cleanup_evp_md_ctx_ __attribute__((cleanup(evp_md_ctx_freep)))
 
 struct tee {
   struct byte_source base;

@@ -3,6 +3,7 @@
 
 #include "base/digest.h"
 #include "base/error.h"
+#include "base/evp_util.h"
 #include "base/fs_atomic.h"
 #include "base/fs_beneath.h"
 #include "base/json_util.h"
@@ -182,11 +183,6 @@ int cache_blob_read(struct cache *c, const char *digest, size_t max, char **body
   return 0;
 }
 
-static inline void evp_md_ctx_freep(EVP_MD_CTX **m) {
-  if (*m)
-    EVP_MD_CTX_free(*m);
-}
-
 int cache_blob_verify(struct cache *c, const char *digest) {
   const char *hex = cache_digest_hex(digest);
   if (!hex)
@@ -197,7 +193,7 @@ int cache_blob_verify(struct cache *c, const char *digest) {
   if (fd < 0)
     return fd;
   (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  __attribute__((cleanup(evp_md_ctx_freep))) EVP_MD_CTX *md = EVP_MD_CTX_new();
+  _cleanup_evp_md_ctx_ EVP_MD_CTX *md = EVP_MD_CTX_new();
   if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
     return -ENOMEM;
   _cleanup_free_ uint8_t *buf = malloc(1 << 20);

@@ -22,6 +22,7 @@
 #ifndef VMPULL_CACHE_H
 #define VMPULL_CACHE_H
 
+#include "base/util.h"
 #include "pipeline/disk_map.h"
 #include "pipeline/source.h"
 
@@ -45,7 +46,7 @@ void cache_free(struct cache *c);
 static inline void cache_freep(struct cache **c) {
   cache_free(*c);
 }
-#define _cleanup_cache_ __attribute__((cleanup(cache_freep)))
+#define _cleanup_cache_ _cleanup_(cache_freep)
 
 /* The file name that stands for a key: sha256 hex of it. */
 void cache_key_name(const char *key, char out[65]);

@@ -89,11 +89,8 @@ static DIR *open_dir(int dirfd) {
   return d;
 }
 
-static inline void closedirp(DIR **d) {
-  if (*d)
-    closedir(*d);
-}
-#define _cleanup_dir_ __attribute__((cleanup(closedirp)))
+DEFINE_CLEANUP_FUNC(DIR *, closedir)
+#define _cleanup_dir_ _cleanup_(closedirp)
 
 /* refs/<name> parsed: *j is NULL when the file is not JSON; < 0 when it is empty or unreadable. */
 static int read_ref(int refs_fd, const char *name, json_object **j) {

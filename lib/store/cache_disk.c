@@ -196,13 +196,13 @@ int cache_disk_exists(struct cache *c, const char *digest) {
 
 int cache_disk_check(struct cache *c, const char *digest) {
   _cleanup_close_ int fd = -1;
-  __attribute__((cleanup(cache_disk_clear))) struct cache_disk d = {.size = UINT64_MAX};
+  _cleanup_(cache_disk_clear) struct cache_disk d = {.size = UINT64_MAX};
   return disk_find(c, digest, &fd, &d) == 1;
 }
 
 int cache_disk_verify(struct cache *c, const char *digest) {
   _cleanup_close_ int fd = -1;
-  __attribute__((cleanup(cache_disk_clear))) struct cache_disk d = {.size = UINT64_MAX};
+  _cleanup_(cache_disk_clear) struct cache_disk d = {.size = UINT64_MAX};
   int r = disk_find(c, digest, &fd, &d);
   if (r == 0)
     return -ENOENT;
