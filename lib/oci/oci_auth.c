@@ -2,6 +2,7 @@
 #include "oci/oci_auth.h"
 
 #include "base/error.h"
+#include "base/json_util.h"
 #include "base/util.h"
 
 #include <ctype.h>
@@ -71,34 +72,14 @@ void oci_challenge_clear(struct oci_challenge *c) {
 
 /* A JSON parse whose failure message never quotes the (secret-holding) input. */
 static json_object *parse_json_quiet(const char *buf, size_t len) {
-  if (len > INT32_MAX - 16 || memchr(buf, '\0', len))
-    return NULL;
-  json_tokener *tok = json_tokener_new();
-  if (!tok)
-    return NULL;
-  /* The tokener collects each string in its buffer: grown by realloc, it would leave copies
-   * behind, so it gets room for the whole input first, and is wiped before it is freed. */
-  struct printbuf *pb = tok->pb;
+  struct json_parse_limits lim = {.flags = JSON_PARSE_SECRET};
   json_object *root = NULL;
-  if (printbuf_memset(pb, 0, 0, (int)len + 16) == 0) {
-    printbuf_reset(pb);
-    root = json_tokener_parse_ex(tok, buf, (int)len);
-  }
-  int ok = root && json_tokener_get_error(tok) == json_tokener_success;
-  secure_zero(pb->buf, (size_t)pb->size);
-  json_tokener_free(tok);
-  if (!ok && root) {
-    secret_json_putp(&root);
-    root = NULL;
-  }
-  return root;
+  const char *why;
+  return json_parse_strict(buf, len, &lim, &root, &why) == JSON_PARSE_OK ? root : NULL;
 }
 
 static const char *get_str(json_object *o, const char *key) {
-  json_object *v;
-  if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-    return NULL;
-  return json_object_get_string(v);
+  return json_member_string(o, key);
 }
 
 /* "https://index.docker.io/v1/" -> "docker.io"; "https://quay.io" -> "quay.io"; others unchanged. */

@@ -10,6 +10,7 @@
  * tools do for an insecure registry.
  */
 #include "base/error.h"
+#include "base/json_util.h"
 #include "base/naming.h"
 #include "base/redact.h"
 #include "base/util.h"
@@ -67,11 +68,10 @@ static int headers_add(struct curl_slist **l, const char *line, vmpull_error *er
 static char *registry_error_text(const struct http_response *resp) {
   if (!resp->body || !resp->body_len || resp->body_len > (1u << 20))
     return NULL;
-  json_tokener *tok = json_tokener_new();
-  if (!tok)
-    return NULL;
-  json_object *root = json_tokener_parse_ex(tok, resp->body, (int)resp->body_len);
-  json_tokener_free(tok);
+  json_object *root = NULL;
+  const char *why;
+  struct json_parse_limits lim = {.max_len = 1u << 20};
+  (void)json_parse_strict(resp->body, resp->body_len, &lim, &root, &why);
   json_object *errors;
   char text[REGISTRY_ERROR_SHOWN + 1] = "";
   if (root && json_object_object_get_ex(root, "errors", &errors) && json_object_is_type(errors, json_type_array)) {
