@@ -252,7 +252,7 @@ static int set_ref(struct pull_cache *pc, const char *key, const struct http_res
 
 /* If-Range and If-None-Match need a strong ETag to mean "these exact bytes". */
 static const char *strong_etag(const char *etag) {
-  return etag && *etag && !starts_with(etag, "W/") ? etag : NULL;
+  return http_etag_strong(etag);
 }
 
 /* Fill resp from the cache's record, as if the server had answered. */

@@ -151,7 +151,7 @@ static int open_answering_401(const struct http_config *c, struct http_request *
 
 /* If-Range needs a strong validator: a weak ETag cannot vouch for bytes. */
 static const char *if_range_of(const char *etag, const char *last_modified) {
-  if (etag && *etag && !starts_with(etag, "W/"))
+  if (http_etag_strong(etag))
     return etag;
   return last_modified && *last_modified ? last_modified : NULL;
 }

@@ -27,3 +27,7 @@ void http_response_clear(struct http_response *r) {
   *r = (struct http_response){
       .content_length = UINT64_MAX, .content_range_start = UINT64_MAX, .content_range_total = UINT64_MAX};
 }
+
+const char *http_etag_strong(const char *etag) {
+  return etag && *etag && !starts_with(etag, "W/") ? etag : NULL;
+}

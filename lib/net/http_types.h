@@ -74,6 +74,10 @@ struct http_response {
  * zeroed struct and clear it before reusing it. */
 void http_response_clear(struct http_response *r);
 
+/* etag when it is a strong validator, else NULL: a weak one (W/"...") cannot vouch for exact
+ * bytes, so If-Range and If-None-Match take only strong ones. */
+const char *http_etag_strong(const char *etag);
+
 /* Free a request's header list, wiping every line first: lines may carry an
  * Authorization (a password, a token), and curl_slist_append copies them. */
 void http_headers_free(struct curl_slist *headers);
