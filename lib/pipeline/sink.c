@@ -4,6 +4,7 @@
 #include "base/error.h"
 #include "base/fs_atomic.h"
 #include "base/progress.h"
+#include "base/ring.h"
 #include "base/thread.h"
 #include "base/util.h"
 #include "pipeline/disk_map.h"
@@ -22,14 +23,11 @@
 
 struct sink_writer {
   pthread_t thread;
-  pthread_mutex_t mu;
-  pthread_cond_t cond; /* the queue changed (either way) */
+  struct ring ring; /* in whole buffers; closed: write (or drop) what is queued and end */
   uint8_t *bufs[SINK_BUFFERS];
   size_t lens[SINK_BUFFERS];
-  unsigned head, count; /* submitted buffers, oldest first; the producer fills bufs[(head + count) % N] */
-  int stop;             /* no more buffers: drain the queue and end */
-  int discard;          /* the pull failed: drop what is queued */
-  int failed;           /* a write failed: err says how; later buffers are dropped */
+  int discard; /* the pull failed: drop what is queued (under the ring's lock) */
+  int failed;  /* a write failed: err says how; later buffers are dropped (under the ring's lock) */
   vmpull_error err;
 };
 
@@ -220,35 +218,28 @@ static int write_chunk(struct sink *s, const uint8_t *buf, size_t len, vmpull_er
 static void *writer_main(void *arg) {
   struct sink *s = arg;
   struct sink_writer *w = s->w;
-  pthread_mutex_lock(&w->mu);
-  for (;;) {
-    while (w->count == 0 && !w->stop)
-      pthread_cond_wait(&w->cond, &w->mu);
-    if (w->count == 0)
-      break;
-    unsigned i = w->head;
+  size_t i;
+  while (ring_peek(&w->ring, 1, &i) > 0) {
+    ring_lock(&w->ring);
     int drop = w->failed || w->discard;
-    pthread_mutex_unlock(&w->mu);
+    ring_unlock(&w->ring);
     vmpull_error e = {0};
     int r = drop ? 0 : write_chunk(s, w->bufs[i], w->lens[i], &e);
-    pthread_mutex_lock(&w->mu);
+    ring_lock(&w->ring);
     if (r < 0 && !w->failed) {
       w->failed = 1;
       w->err = e;
     }
-    w->head = (w->head + 1) % SINK_BUFFERS;
-    w->count--;
-    pthread_cond_broadcast(&w->cond);
+    ring_release_locked(&w->ring, 1);
+    ring_unlock(&w->ring);
   }
-  pthread_mutex_unlock(&w->mu);
   return NULL;
 }
 
 static void writer_free(struct sink_writer *w) {
   for (unsigned i = 0; i < SINK_BUFFERS; i++)
     free(w->bufs[i]);
-  pthread_cond_destroy(&w->cond);
-  pthread_mutex_destroy(&w->mu);
+  ring_destroy(&w->ring);
   free(w);
 }
 
@@ -260,8 +251,10 @@ static void writer_start(struct sink *s) {
   struct sink_writer *w = calloc(1, sizeof(*w));
   if (!w)
     return;
-  pthread_mutex_init(&w->mu, NULL);
-  pthread_cond_init(&w->cond, NULL);
+  if (ring_init(&w->ring, SINK_BUFFERS) != 0) {
+    free(w);
+    return;
+  }
   int ok = 1;
   for (unsigned i = 0; i < SINK_BUFFERS && ok; i++)
     ok = (w->bufs[i] = malloc(SINK_BUFFER_SIZE)) != NULL;
@@ -277,11 +270,10 @@ static int writer_stop(struct sink *s, int discard, vmpull_error *err) {
   struct sink_writer *w = s->w;
   if (!w)
     return 0;
-  pthread_mutex_lock(&w->mu);
-  w->stop = 1;
+  ring_lock(&w->ring);
   w->discard |= discard;
-  pthread_cond_broadcast(&w->cond);
-  pthread_mutex_unlock(&w->mu);
+  ring_unlock(&w->ring);
+  ring_close(&w->ring);
   pthread_join(w->thread, NULL);
   int r = 0;
   if (w->failed && err) {
@@ -297,12 +289,9 @@ uint8_t *sink_buffer(struct sink *s) {
   struct sink_writer *w = s->w;
   if (!w)
     return s->buf;
-  pthread_mutex_lock(&w->mu);
-  while (w->count == SINK_BUFFERS)
-    pthread_cond_wait(&w->cond, &w->mu);
-  uint8_t *b = w->bufs[(w->head + w->count) % SINK_BUFFERS];
-  pthread_mutex_unlock(&w->mu);
-  return b;
+  size_t i;
+  (void)ring_reserve(&w->ring, 1, &i); /* never abandoned: the writer reads until the ring is closed */
+  return w->bufs[i];
 }
 
 /* The producer's half: progress, cancellation and the size limit, counted as bytes arrive. */
@@ -330,18 +319,19 @@ int sink_submit(struct sink *s, size_t len, vmpull_error *err) {
   struct sink_writer *w = s->w;
   if (!w)
     return write_chunk(s, s->buf, len, err);
-  pthread_mutex_lock(&w->mu);
+  ring_lock(&w->ring);
   int failed = w->failed;
   if (failed)
     *err = w->err;
-  else {
-    /* sink_buffer() handed out this one; it cannot have moved, only we add to the queue. */
-    w->lens[(w->head + w->count) % SINK_BUFFERS] = len;
-    w->count++;
-    pthread_cond_broadcast(&w->cond);
-  }
-  pthread_mutex_unlock(&w->mu);
-  return failed ? -err->code : 0;
+  ring_unlock(&w->ring);
+  if (failed)
+    return -err->code;
+  /* sink_buffer() handed out this one; it cannot have moved, only we add to the queue. */
+  size_t i;
+  (void)ring_reserve(&w->ring, 1, &i);
+  w->lens[i] = len;
+  ring_commit(&w->ring, 1);
+  return 0;
 }
 
 int sink_write(struct sink *s, const uint8_t *buf, size_t len, vmpull_error *err) {
