@@ -198,15 +198,6 @@ static void parse_header_line(struct http_transfer *t, const char *line, size_t 
 #undef IS
 }
 
-static inline void curl_url_cleanupp(CURLU **u) {
-  if (*u)
-    curl_url_cleanup(*u);
-}
-static inline void curl_freep(char **p) {
-  if (*p)
-    curl_free(*p);
-}
-
 static int scheme_is(const char *scheme, const char *want) {
   return scheme && strcasecmp(scheme, want) == 0;
 }

@@ -86,6 +86,11 @@ static inline void http_headers_freep(struct curl_slist **headers) {
 }
 #define _cleanup_headers_ _cleanup_(http_headers_freep)
 
+DEFINE_CLEANUP_FUNC(CURLU *, curl_url_cleanup)
+DEFINE_CLEANUP_FUNC(char *, curl_free)
+#define _cleanup_curl_url_ _cleanup_(curl_url_cleanupp)
+#define _cleanup_curl_free_ _cleanup_(curl_freep)
+
 /* curl_free for a URL or a part of one that may hold user:password: wiped first. */
 static inline void curl_free_secretp(char **p) {
   if (*p) {

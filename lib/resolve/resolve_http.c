@@ -12,17 +12,6 @@
 #include "net/http.h"
 #include "resolve/resolve.h"
 
-static inline void curl_url_cleanupp(CURLU **u) {
-  if (*u)
-    curl_url_cleanup(*u);
-}
-static inline void curl_freep(char **p) {
-  if (*p)
-    curl_free(*p);
-}
-#define _cleanup_curl_url_ __attribute__((cleanup(curl_url_cleanupp)))
-#define _cleanup_curl_free_ __attribute__((cleanup(curl_freep)))
-
 /* The last path segment, percent-decoded; NULL (no error) when there is none
  * or it is not usable as a file name. */
 static int url_image_name(CURLU *u, char **out, vmpull_error *err) {

@@ -253,20 +253,10 @@ static json_object *read_json(int dirfd, const char *name) {
   _cleanup_close_ int fd = beneath_open_file(dirfd, name, NULL);
   if (fd < 0)
     return NULL;
-  char buf[65536];
-  size_t used = 0;
-  for (;;) {
-    ssize_t n = read(fd, buf + used, sizeof(buf) - 1 - used);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return NULL;
-    if (n == 0)
-      break;
-    used += (size_t)n;
-    if (used == sizeof(buf) - 1)
-      return NULL;
-  }
+  _cleanup_free_ char *buf = NULL;
+  size_t used;
+  if (read_fd_limited(fd, 65534, &buf, &used) < 0)
+    return NULL;
   json_object *j = NULL;
   const char *why;
   if (json_parse_strict(buf, used, NULL, &j, &why) != JSON_PARSE_OK)

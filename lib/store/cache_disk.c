@@ -133,27 +133,8 @@ static int read_record(struct cache *c, const char *hex, uint64_t size, char **t
     return fd;
   if ((uint64_t)st.st_size > cache_disk_record_max(size))
     return -EFBIG;
-  size_t want = (size_t)st.st_size, used = 0;
-  /* One byte more than it claims: a record that grew meanwhile is refused, not cut. */
-  _cleanup_free_ char *buf = malloc(want + 2);
-  if (!buf)
-    return -ENOMEM;
-  for (;;) {
-    ssize_t n = read(fd, buf + used, want + 1 - used);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -errno;
-    if (n == 0)
-      break;
-    used += (size_t)n;
-    if (used > want)
-      return -EFBIG;
-  }
-  buf[used] = '\0';
-  *text = TAKE_PTR(buf);
-  *len = used;
-  return 0;
+  /* No more than it claims: a record that grew meanwhile is refused (-EFBIG), not cut. */
+  return read_fd_limited(fd, (size_t)st.st_size, text, len);
 }
 
 /* 1: the disk and a valid record for digest and the disk's size; 0: no disk (or no way to read
