@@ -83,12 +83,9 @@ VMPULL_PUBLIC void vmpull_result_free(vmpull_result *r) {
 
 /* mkdir -p, new folders 0700: a data dir can hold a user's VM disks. */
 static int make_dirs(const char *path, vmpull_error *err) {
-  size_t failed_len;
-  int r = mkdir_parents(path, 0700, NULL, &failed_len);
-  if (r == -ENOMEM)
-    return error_oom(err);
+  int r = mkdir_parents_or_fail(path, 0700, NULL, err);
   if (r < 0)
-    return error_set_errno(err, VMPULL_E_IO, -r, "create folder %.*s", (int)failed_len, path);
+    return r;
   struct stat st;
   if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
     return error_set(err, VMPULL_E_IO, "data folder %s is not a folder", path);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "base/util.h"
 
+#include "base/error.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -145,5 +147,15 @@ int mkdir_parents(const char *path, mode_t mode, int *created, size_t *failed_le
     if (!saved || !p[1])
       break;
   }
+  return 0;
+}
+
+int mkdir_parents_or_fail(const char *path, mode_t mode, int *created, struct vmpull_error *err) {
+  size_t failed_len;
+  int r = mkdir_parents(path, mode, created, &failed_len);
+  if (r == -ENOMEM)
+    return error_oom(err);
+  if (r < 0)
+    return error_set_errno(err, VMPULL_E_IO, -r, "create folder %.*s", (int)failed_len, path);
   return 0;
 }

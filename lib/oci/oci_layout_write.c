@@ -97,13 +97,7 @@ static int mem_source_new(const char *buf, size_t len, const char *digest, struc
 
 /* mkdir -p; new folders 0755: a layout is meant to be carried and shared. *created: the last one is new. */
 static int make_dirs(const char *path, int *created, vmpull_error *err) {
-  size_t failed_len;
-  int r = mkdir_parents(path, 0755, created, &failed_len);
-  if (r == -ENOMEM)
-    return error_oom(err);
-  if (r < 0)
-    return error_set_errno(err, VMPULL_E_IO, -r, "create folder %.*s", (int)failed_len, path);
-  return 0;
+  return mkdir_parents_or_fail(path, 0755, created, err);
 }
 
 /* "sha256:hex" -> "blobs/sha256/hex" (the digest was validated by the caller). */
