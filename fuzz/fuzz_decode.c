@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!path)
     abort();
   struct sink_options so = {.max_size = FUZZ_MAX_OUTPUT};
-  __attribute__((cleanup(sink_close))) struct sink sink = SINK_INIT;
+  _cleanup_(sink_close) struct sink sink = SINK_INIT;
   if (sink_open(&sink, path, &so, &err) < 0)
     abort(); /* the scratch folder is ours: failing here is the harness's fault */
 

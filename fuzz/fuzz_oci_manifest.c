@@ -61,7 +61,7 @@ static void parse_and_select(const uint8_t *p, size_t len) {
   static const char *const declared[] = {NULL, OCI_MT_INDEX, OCI_MT_MANIFEST, DOCKER_MT_LIST};
   vmpull_error err;
   for (size_t k = 0; k < ARRAY_SIZE(declared); k++) {
-    __attribute__((cleanup(oci_doc_clear))) struct oci_doc doc = {0};
+    _cleanup_(oci_doc_clear) struct oci_doc doc = {0};
     if (oci_doc_parse((const char *)p, len, declared[k], &doc, &err) < 0) {
       if (err.code != VMPULL_E_MANIFEST && err.code != VMPULL_E_LIMIT)
         abort();

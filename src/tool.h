@@ -15,6 +15,9 @@
 #define EXIT_SIGINT 130
 #define EXIT_SIGTERM 143
 
+/* The process (tool_process.c). */
+/* Put /dev/null on a closed 0, 1 or 2 (a closed stdout is remembered: tool_stdout_flush fails). */
+void tool_hold_standard_fds(void);
 extern volatile sig_atomic_t tool_cancel; /* set by SIGINT/SIGTERM */
 extern volatile sig_atomic_t tool_signal; /* which one */
 void tool_install_signals(void);
@@ -81,10 +84,11 @@ int tool_cache(int argc, char **argv);
 int tool_save(int argc, char **argv);
 int tool_help(const char *topic);
 
-/* inspect and save: take --all (and, with archive, save's --to-archive FILE) out of argv; *rest
+/* inspect and save (tool_opts_extra.c): take --all (and, with archive, save's --to-archive FILE) out of argv; *rest
  * (freed by the caller) and *nrest are what is left for pull_cli_parse. TOOL_GO_ON, or the exit
  * status when --help was shown or the usage was wrong. */
 #define TOOL_GO_ON (-1)
-int tool_own_options(const char *cmd, int argc, char **argv, int *all, const char **archive, char ***rest, int *nrest);
+int tool_take_extra_options(const char *cmd, int argc, char **argv, int *all, const char **archive, char ***rest,
+                            int *nrest);
 
 #endif

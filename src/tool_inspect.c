@@ -9,7 +9,7 @@ int tool_inspect(int argc, char **argv) {
   /* Everything but --all is a pull option (provider, arch, credentials, TLS, naming). */
   char **args = NULL;
   int n = 0, all = 0;
-  int r = tool_own_options("inspect", argc, argv, &all, NULL, &args, &n);
+  int r = tool_take_extra_options("inspect", argc, argv, &all, NULL, &args, &n);
   if (r != TOOL_GO_ON)
     return r;
 

@@ -13,7 +13,7 @@ int tool_save(int argc, char **argv) {
   char **args = NULL;
   int n = 0, all = 0;
   const char *archive = NULL;
-  int r = tool_own_options("save", argc, argv, &all, &archive, &args, &n);
+  int r = tool_take_extra_options("save", argc, argv, &all, &archive, &args, &n);
   if (r != TOOL_GO_ON)
     return r;
   args[0] = "save"; /* pull_cli_parse takes a second operand (DEST) for save */

@@ -28,7 +28,7 @@ struct inspect_ctx {
 
 /* Open the layer as pull would and look at the start: file name and format, hence the output path. */
 static int peek_layer(struct inspect_ctx *c, const struct oci_target *t, json_object *e, vmpull_error *err) {
-  __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX};
+  _cleanup_(resolved_clear) struct resolved rs = {.expected_size = UINT64_MAX};
   int r = oci_resolve_target(c->store, t, &rs, err);
   if (r < 0)
     return r;
@@ -104,7 +104,7 @@ static int inspect_run(const struct pull_config *o, unsigned flags, char **json,
   r = oci_store_open(&o->resolve.oci, &store, err);
   if (r < 0)
     return r;
-  __attribute__((cleanup(inspect_ctx_clear))) struct inspect_ctx c = {.o = o, .store = store};
+  _cleanup_(inspect_ctx_clear) struct inspect_ctx c = {.o = o, .store = store};
   _cleanup_json_ json_object *root = json_object_new_object();
   if (!root)
     return error_oom(err);
@@ -112,7 +112,7 @@ static int inspect_run(const struct pull_config *o, unsigned flags, char **json,
   if (store->mirror) /* docker:// answered by a registry mirror (oci_mirror.h) */
     json_object_object_add(root, "mirror", json_result_string(store->mirror));
 
-  __attribute__((cleanup(oci_target_clear))) struct oci_target chosen = {0};
+  _cleanup_(oci_target_clear) struct oci_target chosen = {0};
   if (!(flags & VMPULL_INSPECT_ALL)) {
     r = oci_walk_one(&store->walk, &chosen, err);
     if (r < 0)

@@ -167,7 +167,7 @@ static int save_progress(const vmpull_progress *ev, void *userdata) {
 
 /* The media type a document declares for itself (or declared, when it says nothing). */
 static int doc_media_type(const char *buf, size_t len, const char *declared, char **out, vmpull_error *err) {
-  __attribute__((cleanup(oci_doc_clear))) struct oci_doc doc = {0};
+  _cleanup_(oci_doc_clear) struct oci_doc doc = {0};
   int r = oci_doc_parse(buf, len, declared, &doc, err);
   if (r < 0)
     return r;
@@ -177,7 +177,9 @@ static int doc_media_type(const char *buf, size_t len, const char *declared, cha
 
 /* The config descriptor of a manifest (not part of what the walk reads). */
 static int manifest_config(const struct saved_doc *m, struct oci_descriptor *out, vmpull_error *err) {
-  _cleanup_json_ json_object *root = json_tokener_parse(m->buf);
+  _cleanup_json_ json_object *root = NULL;
+  const char *why;
+  (void)json_parse_strict(m->buf, m->len, NULL, &root, &why); /* oci_doc_parse took it already */
   json_object *cfg, *mt, *dg, *sz;
   if (!root || !json_object_object_get_ex(root, "config", &cfg) || !json_object_is_type(cfg, json_type_object) ||
       !json_object_object_get_ex(cfg, "digest", &dg) || !json_object_is_type(dg, json_type_string) ||
@@ -266,7 +268,7 @@ static int plan_add(struct save_ctx *c, struct digest_set *seen, const char *dig
 
 /* Bytes still to copy (for the progress total): what the copy below will do, without doing it. */
 static int bytes_to_copy(struct save_ctx *c, int all, uint64_t *total, vmpull_error *err) {
-  __attribute__((cleanup(digest_set_clear))) struct digest_set seen = {0};
+  _cleanup_(digest_set_clear) struct digest_set seen = {0};
   *total = 0;
   int r = 0;
   for (size_t i = 0; r == 0 && i < c->n_targets; i++) {
@@ -375,7 +377,7 @@ static int save_oci(struct save_ctx *c, const char *dest_path, const struct layo
   if (all) {
     r = oci_walk_all(&walk, add_target, c, err);
   } else {
-    __attribute__((cleanup(oci_target_clear))) struct oci_target t = {0};
+    _cleanup_(oci_target_clear) struct oci_target t = {0};
     r = oci_walk_one(&walk, &t, err);
     if (r == 0)
       r = add_target(c, &t, err);
@@ -475,7 +477,7 @@ static int save_wrapped(struct save_ctx *c, enum source_kind kind, const char *d
     return r;
   if (c->o->expected_digest && !oci_digest_valid(c->o->expected_digest))
     return error_set(err, VMPULL_E_USAGE, "digest '%s' is not sha256:<64 lowercase hex>", c->o->expected_digest);
-  __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX, .cache = &c->net};
+  _cleanup_(resolved_clear) struct resolved rs = {.expected_size = UINT64_MAX, .cache = &c->net};
   if (kind == SOURCE_FILE)
     r = resolve_file(&c->o->resolve, c->o->resolve.source, &rs, err);
   else if (kind == SOURCE_HTTP)
@@ -623,7 +625,7 @@ static int ref_name_check(const char *ref, vmpull_error *err) {
 static int default_ref(const struct oci_settings *o, enum source_kind kind, char **out, vmpull_error *err) {
   *out = NULL;
   if (kind == SOURCE_DOCKER) {
-    __attribute__((cleanup(docker_ref_clear))) struct docker_ref ref = {0};
+    _cleanup_(docker_ref_clear) struct docker_ref ref = {0};
     int r = docker_ref_for_source(o->source, &o->default_image, &ref, err);
     if (r < 0)
       return r;
@@ -639,7 +641,7 @@ static int default_ref(const struct oci_settings *o, enum source_kind kind, char
 }
 
 static int save_run(const struct pull_config *o, const char *dest, unsigned flags, char **json, vmpull_error *err) {
-  __attribute__((cleanup(save_dest_clear))) struct save_dest d = {0};
+  _cleanup_(save_dest_clear) struct save_dest d = {0};
   int r = save_dest_parse(dest, &d, err);
   if (r < 0)
     return r;
@@ -660,7 +662,7 @@ static int save_run(const struct pull_config *o, const char *dest, unsigned flag
   if (all && !oci)
     return error_set(err, VMPULL_E_USAGE, "--all needs an OCI source (docker://, oci-dir://, oci-archive://)");
 
-  __attribute__((cleanup(save_ctx_clear))) struct save_ctx c = {.o = o};
+  _cleanup_(save_ctx_clear) struct save_ctx c = {.o = o};
   c.progress = (struct progress_state){
       .fn = o->hooks.progress ? save_progress : NULL, .data = (void *)&o->hooks, .cancel = o->hooks.cancel};
   c.progress.ev.stage = VMPULL_STAGE_RESOLVE;

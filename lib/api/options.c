@@ -11,6 +11,26 @@
 #define OPTION(o, field, dflt)                                                                                         \
   ((o)->struct_size >= offsetof(vmpull_pull_options, field) + sizeof((o)->field) ? (o)->field : (dflt))
 
+/* The network settings every request of this call shares: the defaults, then what o overrides. */
+static void http_config_from_options(struct http_config *c, const vmpull_pull_options *o) {
+  http_config_defaults(c);
+  c->tls_verify = o->tls_verify != 0;
+  c->ca_cert = o->ca_cert && *o->ca_cert ? o->ca_cert : NULL;
+  if (o->user_agent && *o->user_agent)
+    c->user_agent = o->user_agent;
+  if (o->connect_timeout > 0)
+    c->connect_timeout = o->connect_timeout;
+  if (o->stall_timeout > 0)
+    c->stall_timeout = o->stall_timeout;
+  if (o->stall_min_rate > 0)
+    c->stall_min_rate = o->stall_min_rate;
+  if (o->retries >= 0)
+    c->retries = o->retries;
+  c->warning = o->warning;
+  c->warning_data = o->warning_data;
+  c->cancel = o->cancel;
+}
+
 void pull_config_from_options(const vmpull_pull_options *o, struct pull_config *c) {
   *c = (struct pull_config){0};
   c->hooks = (struct call_hooks){

@@ -7,6 +7,7 @@
  */
 #include "api/options.h"
 #include "api/pull_kept_disk.h"
+#include "base/digest.h"
 #include "base/error.h"
 #include "base/progress.h"
 #include "base/redact.h"
@@ -77,20 +78,9 @@ VMPULL_PUBLIC void vmpull_result_free(vmpull_result *r) {
 
 /* mkdir -p, new folders 0700: a data dir can hold a user's VM disks. */
 static int make_dirs(const char *path, vmpull_error *err) {
-  _cleanup_free_ char *copy = strdup(path);
-  if (!copy)
-    return error_oom(err);
-  for (char *p = copy + 1;; p++) {
-    if (*p == '/' || *p == '\0') {
-      char saved = *p;
-      *p = '\0';
-      if (mkdir(copy, 0700) < 0 && errno != EEXIST)
-        return error_set_errno(err, errno == EACCES ? VMPULL_E_IO : VMPULL_E_IO, errno, "create folder %s", copy);
-      *p = saved;
-      if (!saved)
-        break;
-    }
-  }
+  int r = mkdir_parents_or_fail(path, 0700, NULL, err);
+  if (r < 0)
+    return r;
   struct stat st;
   if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
     return error_set(err, VMPULL_E_IO, "data folder %s is not a folder", path);
@@ -115,9 +105,7 @@ static int resolve_source(const struct resolve_settings *s, struct resolved *r, 
 
 /* "sha256:HEX" (or sha512) and lowercase hex of the right length, before anything relies on it. */
 static int check_digest_syntax(const char *d, vmpull_error *err) {
-  size_t want = starts_with(d, "sha256:") ? 64 : starts_with(d, "sha512:") ? 128 : 0;
-  const char *hex = strchr(d, ':');
-  if (!want || strlen(hex + 1) != want || strspn(hex + 1, "0123456789abcdef") != want)
+  if (!digest_hex(d))
     return error_set(err, VMPULL_E_USAGE, "digest '%s' is not sha256:<64 lowercase hex>", d);
   return 0;
 }
@@ -154,7 +142,7 @@ static int pull_run(const struct pull_config *o, vmpull_result *res, int *distru
   progress.ev.fetched_total = UINT64_MAX;
 
   /* cache: what earlier pulls fetched or left half done, and the lock on what this one fills */
-  __attribute__((cleanup(pull_cache_done))) struct pull_cache pc = PULL_CACHE_INIT;
+  _cleanup_(pull_cache_done) struct pull_cache pc = PULL_CACHE_INIT;
   r = pull_cache_init(&pc, &o->fetch, &progress, distrust, err);
   if (r < 0)
     return r;
@@ -163,7 +151,7 @@ static int pull_run(const struct pull_config *o, vmpull_result *res, int *distru
   r = progress_report(&progress, 1, err);
   if (r < 0)
     return r;
-  __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX, .cache = &pc};
+  _cleanup_(resolved_clear) struct resolved rs = {.expected_size = UINT64_MAX, .cache = &pc};
   r = resolve_source(&o->resolve, &rs, err);
   if (r < 0)
     return r;
@@ -247,7 +235,7 @@ static int pull_run(const struct pull_config *o, vmpull_result *res, int *distru
       .writer_thread = decoder_leaves_a_core(stream, format, &dopts),
       .chunk_map = pull_cache_keeps_disks(&pc), /* the record a kept disk is checked by */
   };
-  __attribute__((cleanup(sink_close))) struct sink sink = SINK_INIT;
+  _cleanup_(sink_close) struct sink sink = SINK_INIT;
   r = sink_open(&sink, out_path, &so, err);
   if (r < 0)
     return r;

@@ -76,7 +76,7 @@ int pull_cache_from_disk(struct pull_cache *pc, const struct pull_config *o, str
     if (wants[i] && strcmp(wants[i], digest) != 0)
       return without_disk(rs, err);
   _cleanup_close_ int disk_fd = -1;
-  __attribute__((cleanup(cache_disk_clear))) struct cache_disk d = {.size = UINT64_MAX};
+  _cleanup_(cache_disk_clear) struct cache_disk d = {.size = UINT64_MAX};
   enum format format;
   int r = cache_disk_open(pc->cache, digest, &disk_fd, &d);
   if (r == 0)
@@ -94,12 +94,12 @@ int pull_cache_from_disk(struct pull_cache *pc, const struct pull_config *o, str
   if (r < 0)
     return r;
   if (!o->resolve.naming.output) {
-    r = cache_make_dirs(o->resolve.naming.data_dir);
+    r = mkdir_parents(o->resolve.naming.data_dir, 0700, NULL, NULL);
     if (r < 0)
       return error_set_errno(err, VMPULL_E_IO, -r, "create folder %s", o->resolve.naming.data_dir);
   }
   struct sink_options so = {.replace = o->replace, .mode = o->mode, .max_size = max_size, .progress = progress};
-  __attribute__((cleanup(sink_close))) struct sink sink = SINK_INIT;
+  _cleanup_(sink_close) struct sink sink = SINK_INIT;
   r = sink_open(&sink, out_path, &so, err);
   if (r < 0)
     return r;

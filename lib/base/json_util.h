@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* json-c helpers every JSON-writing file wants: scope-based release, nullable strings, compact text. */
+/* json-c helpers: the one strict parse with limits, member getters, scope-based release, nullable
+ * strings, compact text. */
 #ifndef VMPULL_JSON_UTIL_H
 #define VMPULL_JSON_UTIL_H
 
 #include "base/error.h"
+#include "base/util.h"
 
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static inline void json_putp(json_object **o) {
-  if (*o)
-    json_object_put(*o);
-}
-#define _cleanup_json_ __attribute__((cleanup(json_putp)))
+DEFINE_CLEANUP_FUNC(json_object *, json_object_put)
+#define _cleanup_json_ _cleanup_(json_object_putp)
 
 /* A string value, or JSON null for NULL. */
 static inline json_object *json_string_or_null(const char *s) {
@@ -37,5 +37,39 @@ static inline char *json_text_dup(json_object *j) {
   const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
   return text ? strdup(text) : NULL;
 }
+
+/* The input holds secrets (passwords, tokens): the parser's string buffer gets room for the whole
+ * input first (grown by realloc it would leave copies behind) and is wiped before it is freed. */
+#define JSON_PARSE_SECRET 1u
+
+struct json_parse_limits {
+  size_t max_len; /* longer inputs are refused; 0: INT32_MAX (json-c's own bound) */
+  int max_depth;  /* nesting; 0: json-c's default (32) */
+  unsigned flags; /* JSON_PARSE_* */
+};
+
+enum json_parse_status {
+  JSON_PARSE_OK = 0,
+  JSON_PARSE_TOO_LARGE, /* longer than max_len */
+  JSON_PARSE_INVALID,   /* a NUL byte, not JSON, cut short, or data after the document */
+  JSON_PARSE_NO_MEMORY,
+};
+
+/* The one JSON parse: exactly one document in buf[0, len) (whitespace around it allowed), read
+ * strictly (RFC 8259 as json-c's strict mode takes it), refused when it holds a NUL byte or
+ * anything after the document. *out is the tree (the caller puts it) or NULL; *why, when not
+ * JSON_PARSE_OK, a phrase for the caller's message ("contains a NUL byte", "unexpected end of
+ * document", "data after the document", json-c's description). lim may be NULL (no limits). */
+enum json_parse_status json_parse_strict(const char *buf, size_t len, const struct json_parse_limits *lim,
+                                         json_object **out, const char **why);
+
+/* Member getters: a missing member, a member of another type, or o not an object reads as absent. */
+json_object *json_member(json_object *o, const char *key);
+/* The string value of o[key], or NULL. */
+const char *json_member_string(json_object *o, const char *key);
+/* A copy of the string value of o[key] (the caller frees it), or NULL (absent, or out of memory). */
+char *json_member_strdup(json_object *o, const char *key);
+/* The non-negative integer value of o[key], or UINT64_MAX. */
+uint64_t json_member_u64(json_object *o, const char *key);
 
 #endif

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "base/util.h"
 
+#include "base/error.h"
+
 #include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -75,7 +78,7 @@ int read_fd_limited(int fd, size_t max, char **out, size_t *len) {
    * a regular file's size is known, so usually one buffer does). */
   size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size < max ? (size_t)st.st_size + 1 : 4096;
   size_t used = 0;
-  __attribute__((cleanup(wiped_buffer_free))) struct wiped_buffer b = {.data = malloc(cap + 1), .cap = cap + 1};
+  _cleanup_(wiped_buffer_free) struct wiped_buffer b = {.data = malloc(cap + 1), .cap = cap + 1};
   char *buf = b.data;
   if (!buf)
     return -ENOMEM;
@@ -115,4 +118,44 @@ uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int mkdir_parents(const char *path, mode_t mode, int *created, size_t *failed_len) {
+  _cleanup_free_ char *copy = strdup(path);
+  if (!copy)
+    return -ENOMEM;
+  if (created)
+    *created = 0;
+  if (failed_len)
+    *failed_len = strlen(path);
+  if (!*copy)
+    return -ENOENT;
+  for (char *p = copy + 1;; p++) {
+    if (*p != '/' && *p != '\0')
+      continue;
+    char saved = *p;
+    *p = '\0';
+    int made = mkdir(copy, mode) == 0;
+    if (!made && errno != EEXIST) {
+      if (failed_len)
+        *failed_len = (size_t)(p - copy);
+      return -errno;
+    }
+    *p = saved;
+    if (created)
+      *created = made;
+    if (!saved || !p[1])
+      break;
+  }
+  return 0;
+}
+
+int mkdir_parents_or_fail(const char *path, mode_t mode, int *created, struct vmpull_error *err) {
+  size_t failed_len;
+  int r = mkdir_parents(path, mode, created, &failed_len);
+  if (r == -ENOMEM)
+    return error_oom(err);
+  if (r < 0)
+    return error_set_errno(err, VMPULL_E_IO, -r, "create folder %.*s", (int)failed_len, path);
+  return 0;
 }

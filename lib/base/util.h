@@ -8,9 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
+/* systemd's DEFINE_TRIVIAL_CLEANUP_FUNC: funcp(type *p) calls func(*p) unless *p is NULL, for
+ * `_cleanup_(funcp) type x = ...;`. */
+#define DEFINE_CLEANUP_FUNC(type, func)                                                                                \
+  static inline void func##p(type *p) {                                                                                \
+    if (*p)                                                                                                            \
+      func(*p);                                                                                                        \
+  }
 
 static inline void freep(void *p) {
   free(*(void **)p);
@@ -83,6 +91,15 @@ void start_writeback(int fd, uint64_t *from, uint64_t end);
 int read_file_limited(const char *path, size_t max, char **out, size_t *len);
 /* The same from an open file (read from where it is; fd stays open). */
 int read_fd_limited(int fd, size_t max, char **out, size_t *len);
+
+/* mkdir -p: every missing folder of path, new ones with mode (the caller's choice: 0700 for what
+ * may be private, 0755 for what is meant to be shared). *created (may be NULL): the last folder is
+ * new. 0, or -errno with *failed_len (may be NULL) the length of the prefix of path that could not
+ * be made, for the caller's message. */
+int mkdir_parents(const char *path, mode_t mode, int *created, size_t *failed_len);
+/* The same, failing in the error model: "create folder <the prefix that could not be made>: reason". */
+struct vmpull_error;
+int mkdir_parents_or_fail(const char *path, mode_t mode, int *created, struct vmpull_error *err);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);

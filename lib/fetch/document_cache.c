@@ -14,7 +14,7 @@ int cache_document_by_ref(struct pull_cache *pc, const char *key, char **buf, si
                           char **media_type) {
   if (!pc || !pc->cache)
     return 0;
-  __attribute__((cleanup(cache_ref_clear))) struct cache_ref ref = {.size = UINT64_MAX};
+  _cleanup_(cache_ref_clear) struct cache_ref ref = {.size = UINT64_MAX};
   if (!cache_ref_get(pc->cache, key, &ref) || !cache_document_by_digest(pc, ref.digest, buf, len))
     return 0;
   free(*digest);

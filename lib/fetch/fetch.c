@@ -30,10 +30,6 @@ static int set_ref(struct pull_cache *pc, const char *key, const struct http_res
 }
 
 /* If-Range and If-None-Match need a strong ETag to mean "these exact bytes". */
-static const char *strong_etag(const char *etag) {
-  return etag && *etag && !starts_with(etag, "W/") ? etag : NULL;
-}
-
 /* Fill resp from the cache's record, as if the server had answered. */
 static int resp_from_ref(struct http_response *resp, const struct cache_ref *ref, vmpull_error *err) {
   http_response_clear(resp);
@@ -82,13 +78,13 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
     error_clear(err);
   }
 
-  __attribute__((cleanup(cache_ref_clear))) struct cache_ref ref = {.size = UINT64_MAX};
+  _cleanup_(cache_ref_clear) struct cache_ref ref = {.size = UINT64_MAX};
   if (cache_ref_get(pc->cache, key, &ref) && cache_blob_exists(pc->cache, ref.digest)) {
     if (pc->set->offline) {
       r = resp_from_ref(resp, &ref, err);
       return r < 0 ? r : pull_cache_use_blob(pc, ref.digest, out, err);
     }
-    const char *etag = strong_etag(ref.etag);
+    const char *etag = http_etag_strong(ref.etag);
     if (etag || ref.last_modified) {
       _cleanup_headers_ struct curl_slist *headers = NULL;
       for (const struct curl_slist *h = req->headers; h; h = h->next)
@@ -131,11 +127,11 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
 
   /* Resume what an earlier pull left in partial/. */
   struct stat st;
-  __attribute__((cleanup(cache_partial_clear))) struct cache_partial meta = {.total = UINT64_MAX};
+  _cleanup_(cache_partial_clear) struct cache_partial meta = {.total = UINT64_MAX};
   if (fstat(pc->fd, &st) == 0 && st.st_size > 0) {
     const char *validator = NULL;
     if (cache_partial_get(pc->cache, pc->name, &meta) && strcmp(meta.key, key) == 0)
-      validator = strong_etag(meta.etag) ? meta.etag : meta.last_modified;
+      validator = http_etag_strong(meta.etag) ? meta.etag : meta.last_modified;
     if (!validator) {
       pull_cache_warn(pc, "%s: cannot resume the earlier download (the server gave no validator); starting over", key);
     } else {
@@ -180,7 +176,7 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
         return set_ref(pc, key, resp, err);
       }
       pull_cache_warn(pc, "%s: %s; downloading from the start", key,
-                      strong_etag(meta.etag) && resp->etag && strcmp(meta.etag, resp->etag) != 0
+                      http_etag_strong(meta.etag) && resp->etag && strcmp(meta.etag, resp->etag) != 0
                           ? "changed on the server since the interrupted download"
                           : "the server ignored the request to resume");
       pull_cache_start_fill(pc, key, resp);
@@ -266,7 +262,7 @@ int fetch_document(struct pull_cache *pc, const struct http_config *c, const str
   _cleanup_free_ char *key = redact_url(req->url);
   if (!key)
     return error_oom(err);
-  __attribute__((cleanup(cache_ref_clear))) struct cache_ref ref = {.size = UINT64_MAX};
+  _cleanup_(cache_ref_clear) struct cache_ref ref = {.size = UINT64_MAX};
   int cached = cache_ref_get(pc->cache, key, &ref) && cache_blob_exists(pc->cache, ref.digest);
   size_t max = req->max_body ? (size_t)req->max_body : 16u << 20;
   if (pc->set->offline) {
@@ -285,7 +281,7 @@ int fetch_document(struct pull_cache *pc, const struct http_config *c, const str
   for (const struct curl_slist *h = req->headers; h; h = h->next)
     if (!(headers = curl_slist_append(headers, h->data)))
       return error_oom(err);
-  const char *etag = cached ? strong_etag(ref.etag) : NULL;
+  const char *etag = cached ? http_etag_strong(ref.etag) : NULL;
   if (etag || (cached && ref.last_modified)) {
     _cleanup_free_ char *cond =
         etag ? xasprintf("If-None-Match: %s", etag) : xasprintf("If-Modified-Since: %s", ref.last_modified);

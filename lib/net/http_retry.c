@@ -151,7 +151,7 @@ static int open_answering_401(const struct http_config *c, struct http_request *
 
 /* If-Range needs a strong validator: a weak ETag cannot vouch for bytes. */
 static const char *if_range_of(const char *etag, const char *last_modified) {
-  if (etag && *etag && !starts_with(etag, "W/"))
+  if (http_etag_strong(etag))
     return etag;
   return last_modified && *last_modified ? last_modified : NULL;
 }
@@ -201,7 +201,7 @@ static int reopen(struct retry_source *s, const vmpull_error *why, vmpull_error 
         .reauthorize = s->reauthorize,
         .reauthorize_data = s->reauthorize_data,
     };
-    __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
+    _cleanup_(http_response_clear) struct http_response resp = {0};
     r = open_answering_401(&s->c, &req, &s->headers, &resp, &s->inner, &last);
     if (r < 0) {
       if (last.code == VMPULL_E_CANCELLED || !http_retryable(resp.status, last.code)) {

@@ -20,6 +20,8 @@
 #include "base/error.h"
 #include "base/progress.h"
 #include "base/redact.h"
+#include "base/ring.h"
+#include "base/thread.h"
 #include "base/util.h"
 #include "net/http.h"
 #include "net/http_transfer.h"
@@ -40,29 +42,18 @@ struct http_stream {
 
   pthread_t thread;
   int thread_started;
-  pthread_mutex_t mu;
-  pthread_cond_t data_cond;  /* bytes arrived, headers in, or the transfer ended */
-  pthread_cond_t space_cond; /* room in the ring, or the consumer is gone */
-  uint8_t *ring;
-  size_t head, len; /* readable bytes: ring[head .. head+len) modulo RING_SIZE */
+  int ring_ready;
+  struct ring ring; /* in bytes of buf; abandoned: the consumer is gone, stop */
+  uint8_t *buf;
+  /* Under the ring's lock: */
   int headers_ready;
   int done;                      /* the transfer thread has finished */
-  int closing;                   /* the consumer is gone: stop */
   volatile sig_atomic_t *cancel; /* the caller's cancel flag, read on the caller's thread only */
   vmpull_error result;           /* how the transfer ended (code OK: complete) */
 };
 
-static void deadline_in(struct timespec *ts, unsigned ms) {
-  clock_gettime(CLOCK_MONOTONIC, ts);
-  ts->tv_nsec += (long)ms * 1000000L;
-  if (ts->tv_nsec >= 1000000000L) {
-    ts->tv_sec += ts->tv_nsec / 1000000000L;
-    ts->tv_nsec %= 1000000000L;
-  }
-}
-
 /* Consumer side only: the flag is set by a signal handler on the caller's
- * thread; the transfer thread learns of it through `closing`. */
+ * thread; the transfer thread learns of it through the ring's abandoned flag. */
 static int cancelled(const struct http_stream *s) {
   return s->cancel && *s->cancel;
 }
@@ -73,10 +64,10 @@ static int stream_on_headers(struct http_transfer *t) {
   struct http_stream *s = t->owner;
   int ok = t->resp.status == 200 || (s->range_request && t->resp.status == 206) ||
            (s->not_modified_ok && t->resp.status == 304);
-  pthread_mutex_lock(&s->mu);
+  ring_lock(&s->ring);
   s->headers_ready = 1;
-  pthread_cond_broadcast(&s->data_cond);
-  pthread_mutex_unlock(&s->mu);
+  ring_notify_locked(&s->ring);
+  ring_unlock(&s->ring);
   if (!ok) {
     vmpull_error e;
     http_status_error(&t->resp, &e);
@@ -87,35 +78,24 @@ static int stream_on_headers(struct http_transfer *t) {
 
 static int stream_on_body(struct http_transfer *t, const char *p, size_t n) {
   struct http_stream *s = t->owner;
-  pthread_mutex_lock(&s->mu);
   while (n > 0) {
-    while (s->len == RING_SIZE && !s->closing) {
-      struct timespec ts;
-      deadline_in(&ts, WAIT_MS);
-      pthread_cond_timedwait(&s->space_cond, &s->mu, &ts);
-    }
-    if (s->closing) {
-      pthread_mutex_unlock(&s->mu);
-      return -1;
-    }
-    size_t tail = (s->head + s->len) % RING_SIZE;
-    size_t chunk = MIN(n, RING_SIZE - s->len);
-    chunk = MIN(chunk, RING_SIZE - tail);
-    memcpy(s->ring + tail, p, chunk);
-    s->len += chunk;
+    size_t at;
+    size_t chunk = ring_reserve(&s->ring, n, &at);
+    if (!chunk)
+      return -1; /* the consumer is gone */
+    memcpy(s->buf + at, p, chunk);
+    ring_commit(&s->ring, chunk);
     p += chunk;
     n -= chunk;
-    pthread_cond_signal(&s->data_cond);
   }
-  pthread_mutex_unlock(&s->mu);
   return 0;
 }
 
 static int stream_should_stop(struct http_transfer *t) {
   struct http_stream *s = t->owner;
-  pthread_mutex_lock(&s->mu);
-  int stop = s->closing;
-  pthread_mutex_unlock(&s->mu);
+  ring_lock(&s->ring);
+  int stop = s->ring.abandoned;
+  ring_unlock(&s->ring);
   return stop;
 }
 
@@ -127,33 +107,31 @@ static void *transfer_thread(void *arg) {
   (void)http_transfer_error(&s->t, rc, &e);
   if (e.code == VMPULL_OK && !s->t.headers_done)
     error_set(&e, VMPULL_E_HTTP, "no response");
-  pthread_mutex_lock(&s->mu);
+  ring_lock(&s->ring);
   s->result = e;
   s->done = 1;
-  pthread_cond_broadcast(&s->data_cond);
-  pthread_mutex_unlock(&s->mu);
+  ring_notify_locked(&s->ring);
+  ring_unlock(&s->ring);
   return NULL;
 }
 
 static int stream_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
   struct http_stream *s = (struct http_stream *)src;
   *got = 0;
-  pthread_mutex_lock(&s->mu);
+  ring_lock(&s->ring);
   for (;;) {
-    if (s->len > 0) {
-      size_t n = MIN(cap, s->len);
-      n = MIN(n, RING_SIZE - s->head);
-      memcpy(buf, s->ring + s->head, n);
-      s->head = (s->head + n) % RING_SIZE;
-      s->len -= n;
-      pthread_cond_signal(&s->space_cond);
-      pthread_mutex_unlock(&s->mu);
+    size_t at;
+    size_t n = ring_peek_locked(&s->ring, cap, &at);
+    if (n > 0) {
+      memcpy(buf, s->buf + at, n);
+      ring_release_locked(&s->ring, n);
+      ring_unlock(&s->ring);
       *got = n;
       return 0;
     }
     if (s->done) {
       vmpull_error e = s->result;
-      pthread_mutex_unlock(&s->mu);
+      ring_unlock(&s->ring);
       if (e.code != VMPULL_OK) {
         *err = e;
         return -e.code;
@@ -161,30 +139,24 @@ static int stream_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t
       return 0;
     }
     if (cancelled(s)) {
-      pthread_mutex_unlock(&s->mu);
+      ring_unlock(&s->ring);
       return error_set(err, VMPULL_E_CANCELLED, "cancelled");
     }
-    struct timespec ts;
-    deadline_in(&ts, WAIT_MS);
-    pthread_cond_timedwait(&s->data_cond, &s->mu, &ts);
+    ring_wait_locked(&s->ring, WAIT_MS);
   }
 }
 
 static void stream_free(struct byte_source *src) {
   struct http_stream *s = (struct http_stream *)src;
   if (s->thread_started) {
-    pthread_mutex_lock(&s->mu);
-    s->closing = 1;
-    pthread_cond_broadcast(&s->space_cond);
-    pthread_mutex_unlock(&s->mu);
+    ring_abandon(&s->ring);
     curl_multi_wakeup(s->t.multi);
     pthread_join(s->thread, NULL);
   }
   http_transfer_cleanup(&s->t);
-  pthread_cond_destroy(&s->data_cond);
-  pthread_cond_destroy(&s->space_cond);
-  pthread_mutex_destroy(&s->mu);
-  free(s->ring);
+  if (s->ring_ready)
+    ring_destroy(&s->ring);
+  free(s->buf);
   free(s->base.name);
   free(s);
 }
@@ -220,12 +192,7 @@ static int copy_headers(const struct http_response *h, struct http_response *out
 }
 
 static int start_thread(struct http_stream *s, vmpull_error *err) {
-  /* Signals (SIGINT) belong to the calling thread, whose handler sets the cancel flag. */
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  int r = pthread_create(&s->thread, NULL, transfer_thread, s);
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  int r = worker_thread_start(&s->thread, transfer_thread, s);
   if (r != 0)
     return error_set_errno(err, VMPULL_E_IO, r, "cannot start the transfer thread");
   s->thread_started = 1;
@@ -234,24 +201,21 @@ static int start_thread(struct http_stream *s, vmpull_error *err) {
 
 int http_source_open(const struct http_config *c, const struct http_request *req, struct http_response *resp,
                      struct byte_source **out, vmpull_error *err) {
-  __attribute__((cleanup(stream_freep))) struct http_stream *s = calloc(1, sizeof(*s));
+  _cleanup_(stream_freep) struct http_stream *s = calloc(1, sizeof(*s));
   if (!s)
     return error_oom(err);
   s->base.ops = &stream_ops;
   s->base.size = UINT64_MAX;
-  pthread_mutex_init(&s->mu, NULL);
-  pthread_condattr_t ca;
-  pthread_condattr_init(&ca);
-  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-  pthread_cond_init(&s->data_cond, &ca);
-  pthread_cond_init(&s->space_cond, &ca);
-  pthread_condattr_destroy(&ca);
+  int e = ring_init(&s->ring, RING_SIZE);
+  if (e)
+    return error_set_errno(err, VMPULL_E_IO, e, "cannot set up the transfer");
+  s->ring_ready = 1;
   s->range_request = req->range_start > 0;
   s->not_modified_ok = req->not_modified_ok;
   s->range_start = req->range_start;
   s->base.name = redact_url(req->url ? req->url : "");
-  s->ring = malloc(RING_SIZE);
-  if (!s->base.name || !s->ring)
+  s->buf = malloc(RING_SIZE);
+  if (!s->base.name || !s->buf)
     return error_oom(err);
 
   int r = http_transfer_setup(&s->t, c, req, err);
@@ -267,19 +231,17 @@ int http_source_open(const struct http_config *c, const struct http_request *req
     return r;
 
   /* Wait for the final response's headers (or the end of the transfer). */
-  pthread_mutex_lock(&s->mu);
+  ring_lock(&s->ring);
   while (!s->headers_ready && !s->done) {
     if (cancelled(s)) {
-      pthread_mutex_unlock(&s->mu);
+      ring_unlock(&s->ring);
       return error_set(err, VMPULL_E_CANCELLED, "cancelled");
     }
-    struct timespec ts;
-    deadline_in(&ts, WAIT_MS);
-    pthread_cond_timedwait(&s->data_cond, &s->mu, &ts);
+    ring_wait_locked(&s->ring, WAIT_MS);
   }
   int headers_ready = s->headers_ready;
   vmpull_error result = s->result;
-  pthread_mutex_unlock(&s->mu);
+  ring_unlock(&s->ring);
   if (!headers_ready) {
     *err = result;
     return -result.code;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * One libcurl transfer as http.c sets it up: the options every request shares,
+ * One libcurl transfer (http_transfer.c): the options every request shares,
  * header parsing, redirect checks, and the mapping of curl's result to a
  * vmpull error. http_get() runs it on the caller's thread; the streaming
  * source (http_stream.c) runs it on its transfer thread. Internal to http*.c.
@@ -8,7 +8,7 @@
 #ifndef VMPULL_HTTP_TRANSFER_H
 #define VMPULL_HTTP_TRANSFER_H
 
-#include "net/http.h"
+#include "net/http_types.h"
 
 #include <signal.h>
 

@@ -2,6 +2,7 @@
 #include "oci/oci_creds.h"
 
 #include "base/error.h"
+#include "base/json_util.h"
 #include "base/util.h"
 #include "oci/oci_settings.h"
 #include "oci/secret_json.h"
@@ -289,7 +290,7 @@ static int creds_from_file(const char *path, int must_exist, const char *registr
                            : r == -EFBIG ? VMPULL_E_LIMIT
                                          : VMPULL_E_IO,
                            -r, "auth file %s", path);
-  __attribute__((cleanup(oci_auth_lookup_clear))) struct oci_auth_lookup l = {0};
+  _cleanup_(oci_auth_lookup_clear) struct oci_auth_lookup l = {0};
   r = oci_auth_file_lookup(buf, len, registry, repository, &l, err);
   secure_zero(buf, len);
   free(buf);

@@ -1,25 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "oci/oci_digest.h"
 
+#include "base/digest.h"
 #include "base/error.h"
+#include "base/evp_util.h"
 #include "base/util.h"
 
 #include <openssl/evp.h>
 
-static inline void evp_md_ctx_freep(EVP_MD_CTX **c) {
-  if (*c)
-    EVP_MD_CTX_free(*c);
-}
-#define _cleanup_evp_md_ctx_ __attribute__((cleanup(evp_md_ctx_freep)))
-
 int oci_digest_valid(const char *d) {
-  if (!d)
-    return 0;
-  size_t want = starts_with(d, "sha256:") ? 64 : starts_with(d, "sha512:") ? 128 : 0;
-  if (!want)
-    return 0;
-  const char *hex = d + 7;
-  return strlen(hex) == want && strspn(hex, "0123456789abcdef") == want;
+  return digest_hex(d) != NULL;
 }
 
 static const EVP_MD *digest_md(const char *like) {
@@ -27,14 +17,8 @@ static const EVP_MD *digest_md(const char *like) {
 }
 
 static void digest_format(const char *like, const unsigned char *md, unsigned len, char out[OCI_DIGEST_MAX]) {
-  static const char hex[] = "0123456789abcdef";
   memcpy(out, like, 7); /* "sha256:" or "sha512:" */
-  char *p = out + 7;
-  for (unsigned i = 0; i < len; i++) {
-    *p++ = hex[md[i] >> 4];
-    *p++ = hex[md[i] & 15];
-  }
-  *p = '\0';
+  hex_lower_format(md, len, out + 7);
 }
 
 int oci_digest_buffer(const char *like, const void *buf, size_t len, char out[OCI_DIGEST_MAX], vmpull_error *err) {

@@ -97,24 +97,7 @@ static int mem_source_new(const char *buf, size_t len, const char *digest, struc
 
 /* mkdir -p; new folders 0755: a layout is meant to be carried and shared. *created: the last one is new. */
 static int make_dirs(const char *path, int *created, vmpull_error *err) {
-  _cleanup_free_ char *copy = strdup(path);
-  if (!copy)
-    return error_oom(err);
-  *created = 0;
-  for (char *p = copy + 1;; p++) {
-    if (*p != '/' && *p != '\0')
-      continue;
-    char saved = *p;
-    *p = '\0';
-    int made = mkdir(copy, 0755) == 0;
-    if (!made && errno != EEXIST)
-      return error_set_errno(err, VMPULL_E_IO, errno, "create folder %s", copy);
-    *p = saved;
-    *created = made;
-    if (!saved || !p[1])
-      break;
-  }
-  return 0;
+  return mkdir_parents_or_fail(path, 0755, created, err);
 }
 
 /* "sha256:hex" -> "blobs/sha256/hex" (the digest was validated by the caller). */
@@ -136,7 +119,7 @@ static int write_small_file(struct layout_writer *w, const char *name, const cha
     return error_oom(err);
   struct sink_options so = {
       .replace = replace, .mode = 0644, .max_size = UINT64_MAX, .in_folder = 1, .folder_fd = w->dirfd};
-  __attribute__((cleanup(sink_close))) struct sink sink = SINK_INIT;
+  _cleanup_(sink_close) struct sink sink = SINK_INIT;
   int r = sink_open(&sink, path, &so, err);
   if (r < 0)
     return r;
@@ -192,14 +175,14 @@ static int archive_incomplete(struct layout_writer *w, vmpull_error *err) {
 
 /* index.json's content as an image index (a JSON object with a manifests array), or an error that leaves it be. */
 static int parse_index(const char *text, size_t len, const char *path, json_object **out, vmpull_error *err) {
-  json_tokener *tok = json_tokener_new();
-  if (!tok)
+  _cleanup_json_ json_object *index = NULL;
+  const char *why;
+  struct json_parse_limits lim = {.max_len = OCI_DOC_MAX};
+  enum json_parse_status st = json_parse_strict(text, len, &lim, &index, &why);
+  if (st == JSON_PARSE_NO_MEMORY)
     return error_oom(err);
-  _cleanup_json_ json_object *index = json_tokener_parse_ex(tok, text, (int)len);
-  int complete = json_tokener_get_error(tok) == json_tokener_success && tok->char_offset == (int)len;
-  json_tokener_free(tok);
   json_object *m;
-  if (!index || !complete || !json_object_is_type(index, json_type_object) ||
+  if (st != JSON_PARSE_OK || !json_object_is_type(index, json_type_object) ||
       !json_object_object_get_ex(index, "manifests", &m) || !json_object_is_type(m, json_type_array))
     return error_set(err, VMPULL_E_MANIFEST, "%s: index.json is not an image index (left as it is)", path);
   *out = TAKE_PTR(index);
@@ -440,7 +423,7 @@ static int copy_blob(struct layout_writer *w, const char *digest, uint64_t size,
   _cleanup_free_ char *name = blob_path(digest);
   if (!name)
     return error_oom(err);
-  __attribute__((cleanup(sink_close))) struct sink sink = SINK_INIT;
+  _cleanup_(sink_close) struct sink sink = SINK_INIT;
   struct sink *to_sink = NULL;
   if (w->o.archive) {
     unsigned bit = sha256 ? 1u : 2u;

@@ -9,6 +9,7 @@
 #ifndef VMPULL_OCI_LAYOUT_WRITE_H
 #define VMPULL_OCI_LAYOUT_WRITE_H
 
+#include "base/util.h"
 #include "oci/oci_digest.h"
 #include "pipeline/source.h"
 
@@ -33,7 +34,7 @@ void layout_writer_free(struct layout_writer *w);
 static inline void layout_writer_freep(struct layout_writer **w) {
   layout_writer_free(*w);
 }
-#define _cleanup_layout_writer_ __attribute__((cleanup(layout_writer_freep)))
+#define _cleanup_layout_writer_ _cleanup_(layout_writer_freep)
 
 /* 1 when the layout already has the blob (a file of that size under its name), else 0. */
 int layout_writer_has_blob(struct layout_writer *w, const char *digest, uint64_t size);

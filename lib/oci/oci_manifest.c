@@ -180,20 +180,13 @@ int oci_doc_parse(const char *buf, size_t len, const char *declared_type, struct
   if (memchr(buf, '\0', len))
     return error_set(err, VMPULL_E_MANIFEST, "not JSON (contains a NUL byte)");
 
-  json_tokener *tok = json_tokener_new();
-  if (!tok)
+  _cleanup_json_ json_object *root = NULL;
+  const char *why;
+  enum json_parse_status st = json_parse_strict(buf, len, NULL, &root, &why);
+  if (st == JSON_PARSE_NO_MEMORY)
     return error_oom(err);
-  json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-  _cleanup_json_ json_object *root = json_tokener_parse_ex(tok, buf, (int)len);
-  enum json_tokener_error jerr = json_tokener_get_error(tok);
-  size_t end = json_tokener_get_parse_end(tok);
-  json_tokener_free(tok);
-  if (!root || jerr != json_tokener_success)
-    return error_set(err, VMPULL_E_MANIFEST, "not valid JSON: %s",
-                     jerr == json_tokener_continue ? "unexpected end of document" : json_tokener_error_desc(jerr));
-  for (; end < len; end++)
-    if (!strchr(" \t\r\n", buf[end]))
-      return error_set(err, VMPULL_E_MANIFEST, "not valid JSON: data after the document");
+  if (st != JSON_PARSE_OK)
+    return error_set(err, VMPULL_E_MANIFEST, "not valid JSON: %s", why);
   if (!json_object_is_type(root, json_type_object))
     return error_set(err, VMPULL_E_MANIFEST, "not a JSON object");
 
@@ -232,14 +225,14 @@ int oci_doc_parse(const char *buf, size_t len, const char *declared_type, struct
   /* Descriptors we do not follow must still be descriptors. */
   json_object *extra_desc;
   if (json_object_object_get_ex(root, "subject", &extra_desc)) {
-    __attribute__((cleanup(oci_descriptor_clear))) struct oci_descriptor d = {0};
+    _cleanup_(oci_descriptor_clear) struct oci_descriptor d = {0};
     if ((r = parse_descriptor(extra_desc, "subject", &d, err)) < 0)
       return r;
   }
   if (kind == OCI_DOC_MANIFEST) {
     if (!json_object_object_get_ex(root, "config", &extra_desc))
       return error_set(err, VMPULL_E_MANIFEST, "manifest without config");
-    __attribute__((cleanup(oci_descriptor_clear))) struct oci_descriptor d = {0};
+    _cleanup_(oci_descriptor_clear) struct oci_descriptor d = {0};
     if ((r = parse_descriptor(extra_desc, "config", &d, err)) < 0)
       return r;
   }

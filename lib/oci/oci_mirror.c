@@ -88,7 +88,7 @@ static int mirror_endpoint(const char *spec, const char *full, struct oci_endpoi
   if (!e->mirror || !e->name)
     return error_oom(err);
   /* The mirror must read as a registry host, or the reference would mean a Docker Hub repository. */
-  __attribute__((cleanup(docker_ref_clear))) struct docker_ref parsed = {0};
+  _cleanup_(docker_ref_clear) struct docker_ref parsed = {0};
   int r = docker_ref_parse(e->name, &parsed, err);
   if (r < 0)
     return error_wrap(err, "mirror '%.200s'", spec);
@@ -189,7 +189,7 @@ static const char *endpoint_name(const struct mirror_store *m, size_t i) {
 /* Open endpoint i on the reference, or pinned to the root's digest once that is known. */
 static int open_endpoint(struct mirror_store *m, size_t i, vmpull_error *err) {
   const char *digest = m->root_digest ? m->root_digest : m->origin.digest;
-  __attribute__((cleanup(docker_ref_clear))) struct docker_ref at = {0};
+  _cleanup_(docker_ref_clear) struct docker_ref at = {0};
   int r = docker_ref_copy(&m->eps[i].ref, &at, err);
   if (r < 0)
     return r;
@@ -288,7 +288,7 @@ static void mirror_free(struct oci_store *base) {
 
 int oci_docker_store_open(const struct oci_settings *set, struct pull_cache *pc, struct oci_store **out,
                           vmpull_error *err) {
-  __attribute__((cleanup(docker_ref_clear))) struct docker_ref ref = {0};
+  _cleanup_(docker_ref_clear) struct docker_ref ref = {0};
   int r = docker_ref_for_source(set->source, &set->default_image, &ref, err);
   if (r < 0)
     return r;

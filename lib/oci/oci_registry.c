@@ -10,6 +10,8 @@
  * tools do for an insecure registry.
  */
 #include "base/error.h"
+#include "base/json_util.h"
+#include "base/naming.h"
 #include "base/redact.h"
 #include "base/util.h"
 #include "fetch/document_cache.h"
@@ -65,11 +67,10 @@ static int headers_add(struct curl_slist **l, const char *line, vmpull_error *er
 static char *registry_error_text(const struct http_response *resp) {
   if (!resp->body || !resp->body_len || resp->body_len > (1u << 20))
     return NULL;
-  json_tokener *tok = json_tokener_new();
-  if (!tok)
-    return NULL;
-  json_object *root = json_tokener_parse_ex(tok, resp->body, (int)resp->body_len);
-  json_tokener_free(tok);
+  json_object *root = NULL;
+  const char *why;
+  struct json_parse_limits lim = {.max_len = 1u << 20};
+  (void)json_parse_strict(resp->body, resp->body_len, &lim, &root, &why);
   json_object *errors;
   char text[REGISTRY_ERROR_SHOWN + 1] = "";
   if (root && json_object_object_get_ex(root, "errors", &errors) && json_object_is_type(errors, json_type_array)) {
@@ -182,7 +183,7 @@ static int fetch_token(struct registry_store *s, const struct oci_challenge *ch,
       .allow_insecure_redirect = !s->http.tls_verify,
       .max_body = 1u << 20,
   };
-  __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
+  _cleanup_(http_response_clear) struct http_response resp = {0};
   r = http_get_retry(&s->http, &req, &resp, err);
   _cleanup_free_ char *realm_shown = redact_source(ch->realm);
   if (r < 0)
@@ -209,7 +210,7 @@ static int fetch_token(struct registry_store *s, const struct oci_challenge *ch,
 
 /* Answer a 401 from its challenge: sets s->authorization. */
 static int authenticate(struct registry_store *s, const struct http_response *resp, vmpull_error *err) {
-  __attribute__((cleanup(oci_challenge_clear))) struct oci_challenge ch = {0};
+  _cleanup_(oci_challenge_clear) struct oci_challenge ch = {0};
   int r = oci_challenge_parse(resp->www_authenticate, &ch, err);
   if (r < 0)
     return *s->shown_ref ? error_wrap(err, "%.*s", (int)strlen(s->shown_ref) - 2, s->shown_ref) : r;
@@ -346,7 +347,7 @@ static int get_manifest(struct registry_store *s, const char *reference, const c
 
 static int registry_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err) {
   struct registry_store *s = userdata;
-  __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
+  _cleanup_(http_response_clear) struct http_response resp = {0};
   /* Named by digest: a cached copy is as good as the registry's (and checked the same way). */
   int cached = cache_document_by_digest(s->base.cache, d->digest, &resp.body, &resp.body_len);
   if (!cached && s->set.offline)
@@ -444,7 +445,7 @@ static int registry_open_blob_at(struct oci_store *base, const struct oci_descri
   if (!b->base.name)
     return error_oom(err);
 
-  __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
+  _cleanup_(http_response_clear) struct http_response resp = {0};
   int r;
   for (;;) {
     _cleanup_free_ char *url = xasprintf("%s/v2/%s/blobs/%s", s->base_url, s->ref.repository, d->digest);
@@ -543,7 +544,7 @@ int oci_registry_store_open(const struct oci_settings *set, const struct docker_
     return r;
 
   const char *reference = s->ref.digest ? s->ref.digest : s->ref.tag;
-  __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
+  _cleanup_(http_response_clear) struct http_response resp = {0};
   _cleanup_free_ char *label = xasprintf("%s%s%s", s->ref.repository, s->ref.digest ? "@" : ":", reference);
   if (!label)
     return error_oom(err);

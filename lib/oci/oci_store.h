@@ -9,6 +9,7 @@
 #ifndef VMPULL_OCI_STORE_H
 #define VMPULL_OCI_STORE_H
 
+#include "base/util.h"
 #include "fetch/resolved.h"
 #include "oci/oci_settings.h"
 #include "oci/oci_walk.h"
@@ -42,7 +43,7 @@ void oci_store_free(struct oci_store *s);
 static inline void oci_store_freep(struct oci_store **s) {
   oci_store_free(*s);
 }
-#define _cleanup_oci_store_ __attribute__((cleanup(oci_store_freep)))
+#define _cleanup_oci_store_ _cleanup_(oci_store_freep)
 
 /* oci-dir://PATH[:REF] (source), walked with want's selection. */
 int oci_dir_store_open(const char *source, const struct oci_selection *want, struct oci_store **out, vmpull_error *err);

@@ -78,7 +78,7 @@ static int walk_entry(struct walk_ctx *c, const struct oci_doc *index, size_t i,
   int r = c->w->fetch(c->w->userdata, d, &buf, &len, err);
   if (r < 0)
     return r;
-  __attribute__((cleanup(oci_doc_clear))) struct oci_doc child = {0};
+  _cleanup_(oci_doc_clear) struct oci_doc child = {0};
   const char *kind = oci_media_is_index(d->media_type) ? "index" : "manifest";
   r = oci_doc_parse(buf, len, d->media_type, &child, err);
   if (r < 0)
@@ -144,7 +144,7 @@ static int walk_root(struct walk_ctx *c, vmpull_error *err) {
       return r;
     digest = computed;
   }
-  __attribute__((cleanup(oci_doc_clear))) struct oci_doc root = {0};
+  _cleanup_(oci_doc_clear) struct oci_doc root = {0};
   int r = oci_doc_parse(w->root, w->root_len, w->root_type, &root, err);
   const char *kind = r == 0 && root.kind == OCI_DOC_MANIFEST ? "manifest" : "index";
   _cleanup_free_ char *name = w->root_name ? strdup(w->root_name) : xasprintf("%s %s", kind, digest);

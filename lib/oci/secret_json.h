@@ -12,7 +12,7 @@
 json_object *secret_json_parse(const char *buf, size_t len);
 /* Wipe every string of *o, then free it. */
 void secret_json_freep(json_object **o);
-#define _cleanup_secret_json_ __attribute__((cleanup(secret_json_freep)))
+#define _cleanup_secret_json_ _cleanup_(secret_json_freep)
 /* o[key] when it is a string, else NULL (o may be NULL). */
 const char *secret_json_string(json_object *o, const char *key);
 

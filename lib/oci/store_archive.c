@@ -175,7 +175,7 @@ static int archive_fetch(void *userdata, const struct oci_descriptor *d, char **
   int r = oci_layout_doc_size_check(d, kind, err);
   if (r < 0)
     return r;
-  __attribute__((cleanup(scan_close))) struct scan s = {.fd = -1};
+  _cleanup_(scan_close) struct scan s = {.fd = -1};
   r = find_blob(st, &s, d, kind, err);
   if (r < 0)
     return r;
@@ -266,7 +266,7 @@ static int archive_ref_parse(const char *source, char **path, char **ref, vmpull
 /* One pass over every header: read oci-layout and index.json, and refuse either twice. */
 static int read_layout_files(struct archive_store *st, char **layout, size_t *layout_len, char **index,
                              size_t *index_len, vmpull_error *err) {
-  __attribute__((cleanup(scan_close))) struct scan s = {.fd = -1};
+  _cleanup_(scan_close) struct scan s = {.fd = -1};
   int r = scan_open(st, &s, err);
   if (r < 0)
     return r;

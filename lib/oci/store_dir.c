@@ -8,6 +8,7 @@
  */
 #include "base/error.h"
 #include "base/fs_beneath.h"
+#include "base/json_util.h"
 #include "base/redact.h"
 #include "base/util.h"
 #include "oci/oci_digest.h"
@@ -139,11 +140,10 @@ static void dir_free(struct oci_store *base) {
 }
 
 int oci_layout_file_check(const char *buf, size_t len, const char *path, vmpull_error *err) {
-  json_tokener *tok = json_tokener_new();
-  if (!tok)
+  json_object *root = NULL;
+  const char *why;
+  if (json_parse_strict(buf, len, NULL, &root, &why) == JSON_PARSE_NO_MEMORY)
     return error_oom(err);
-  json_object *root = json_tokener_parse_ex(tok, buf, (int)len);
-  json_tokener_free(tok);
   json_object *v = NULL;
   int ok = root && json_object_is_type(root, json_type_object) &&
            json_object_object_get_ex(root, "imageLayoutVersion", &v) && json_object_is_type(v, json_type_string);
@@ -160,7 +160,7 @@ int oci_layout_file_check(const char *buf, size_t len, const char *path, vmpull_
 
 int oci_dir_store_open(const char *source, const struct oci_selection *want, struct oci_store **out,
                        vmpull_error *err) {
-  __attribute__((cleanup(oci_dir_ref_clear))) struct oci_dir_ref ref = {0};
+  _cleanup_(oci_dir_ref_clear) struct oci_dir_ref ref = {0};
   int r = oci_dir_ref_parse(source, &ref, err);
   if (r < 0)
     return r;

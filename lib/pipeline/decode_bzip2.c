@@ -15,7 +15,7 @@ int decode_bzip2(struct byte_source *in, struct sink *out, const struct decode_o
   _cleanup_free_ uint8_t *inbuf = malloc(DECODE_IN_BUF);
   if (!inbuf)
     return error_oom(err);
-  __attribute__((cleanup(bz_endp))) bz_stream bz = {0};
+  _cleanup_(bz_endp) bz_stream bz = {0};
   if (BZ2_bzDecompressInit(&bz, 0, 0) != BZ_OK)
     return error_set(err, VMPULL_E_IO, "bzip2: cannot initialise");
   int in_stream = 1; /* inside a stream (the first one starts at once) */

@@ -158,7 +158,7 @@ int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_op
   if (!inmem)
     return error_oom(err);
   struct inbuf b = {.buf = inmem};
-  __attribute__((cleanup(inflate_endp))) z_stream z = {0};
+  _cleanup_(inflate_endp) z_stream z = {0};
   if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
     return error_set(err, VMPULL_E_IO, "gzip: cannot initialise zlib");
   for (int first = 1;; first = 0) {

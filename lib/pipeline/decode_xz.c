@@ -9,7 +9,7 @@
 static inline void lzma_endp(lzma_stream *s) {
   lzma_end(s);
 }
-#define _cleanup_lzma_ __attribute__((cleanup(lzma_endp)))
+#define _cleanup_lzma_ _cleanup_(lzma_endp)
 
 static int lzma_error(vmpull_error *err, const char *codec, lzma_ret ret) {
   switch (ret) {

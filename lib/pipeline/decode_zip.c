@@ -8,10 +8,7 @@
 #include <archive_entry.h>
 #include <sys/stat.h>
 
-static inline void archive_freep(struct archive **a) {
-  if (*a)
-    archive_read_free(*a);
-}
+DEFINE_CLEANUP_FUNC(struct archive *, archive_read_free)
 
 /* The end of central directory record (22 bytes and a comment of up to 64 KiB) closes every zip. */
 #define EOCD_MIN 22u
@@ -148,7 +145,7 @@ int decode_zip(struct byte_source *in, struct sink *out, const struct decode_opt
     return error_oom(err);
   z->in = in;
   z->buf = buf;
-  __attribute__((cleanup(archive_freep))) struct archive *a = archive_read_new();
+  _cleanup_(archive_read_freep) struct archive *a = archive_read_new();
   if (!a)
     return error_oom(err);
   archive_read_support_format_zip_streamable(a);

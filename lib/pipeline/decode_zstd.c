@@ -7,9 +7,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-static inline void zstd_freep(ZSTD_DCtx **d) {
-  ZSTD_freeDCtx(*d);
-}
+DEFINE_CLEANUP_FUNC(ZSTD_DCtx *, ZSTD_freeDCtx)
 
 /* FRAME_HEADER_MAX, which zstd.h keeps in its static-linking-only part. */
 #define FRAME_HEADER_MAX 18u
@@ -37,7 +35,7 @@ static int fill_frame_header(struct byte_source *in, uint8_t *inbuf, ZSTD_inBuff
 
 int decode_zstd(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
   (void)o;
-  __attribute__((cleanup(zstd_freep))) ZSTD_DCtx *d = ZSTD_createDCtx();
+  _cleanup_(ZSTD_freeDCtxp) ZSTD_DCtx *d = ZSTD_createDCtx();
   _cleanup_free_ uint8_t *inbuf = malloc(DECODE_IN_BUF);
   if (!d || !inbuf)
     return error_oom(err);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "pipeline/disk_map.h"
 
+#include "base/digest.h"
 #include "base/util.h"
 #include "pipeline/zero_block.h"
 
@@ -38,7 +39,6 @@ static int map_alloc(struct disk_map *m, uint64_t count) {
 }
 
 char *disk_map_format(const struct disk_map *m) {
-  static const char hex[] = "0123456789abcdef";
   uint64_t data = 0;
   for (uint64_t i = 0; i < m->count; i++)
     data += !m->zero[i];
@@ -54,10 +54,8 @@ char *disk_map_format(const struct disk_map *m) {
       continue;
     }
     const uint8_t *d = m->sha256 + i * DISK_MAP_SHA256;
-    for (unsigned j = 0; j < DISK_MAP_SHA256; j++) {
-      *p++ = hex[d[j] >> 4];
-      *p++ = hex[d[j] & 15];
-    }
+    hex_lower_format(d, DISK_MAP_SHA256, p); /* its NUL is overwritten next, or ends the text */
+    p += 2 * DISK_MAP_SHA256;
   }
   *p = '\0';
   return out;

@@ -2,7 +2,10 @@
 #include "pipeline/sink.h"
 
 #include "base/error.h"
+#include "base/fs_atomic.h"
 #include "base/progress.h"
+#include "base/ring.h"
+#include "base/thread.h"
 #include "base/util.h"
 #include "pipeline/disk_map.h"
 
@@ -20,34 +23,18 @@
 
 struct sink_writer {
   pthread_t thread;
-  pthread_mutex_t mu;
-  pthread_cond_t cond; /* the queue changed (either way) */
+  struct ring ring; /* in whole buffers; closed: write (or drop) what is queued and end */
   uint8_t *bufs[SINK_BUFFERS];
   size_t lens[SINK_BUFFERS];
-  unsigned head, count; /* submitted buffers, oldest first; the producer fills bufs[(head + count) % N] */
-  int stop;             /* no more buffers: drain the queue and end */
-  int discard;          /* the pull failed: drop what is queued */
-  int failed;           /* a write failed: err says how; later buffers are dropped */
+  int discard; /* the pull failed: drop what is queued (under the ring's lock) */
+  int failed;  /* a write failed: err says how; later buffers are dropped (under the ring's lock) */
   vmpull_error err;
 };
-
-static void random_suffix(char out[13]) {
-  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  uint8_t rnd[12];
-  if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-    uint64_t t = now_ns() ^ (uint64_t)getpid();
-    memcpy(rnd, &t, 8);
-    memcpy(rnd + 8, &t, 4);
-  }
-  for (int i = 0; i < 12; i++)
-    out[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
-  out[12] = '\0';
-}
 
 /* A fresh temporary name for s: ".<base>" TMP_INFIX "<random>"; -1 when out of memory. */
 static int new_tmp_name(struct sink *s) {
   char rnd[13];
-  random_suffix(rnd);
+  random_name(rnd, 12);
   free(s->tmp_name);
   s->tmp_name = xasprintf(".%s" TMP_INFIX "%s", s->base, rnd);
   return s->tmp_name ? 0 : -1;
@@ -231,35 +218,28 @@ static int write_chunk(struct sink *s, const uint8_t *buf, size_t len, vmpull_er
 static void *writer_main(void *arg) {
   struct sink *s = arg;
   struct sink_writer *w = s->w;
-  pthread_mutex_lock(&w->mu);
-  for (;;) {
-    while (w->count == 0 && !w->stop)
-      pthread_cond_wait(&w->cond, &w->mu);
-    if (w->count == 0)
-      break;
-    unsigned i = w->head;
+  size_t i;
+  while (ring_peek(&w->ring, 1, &i) > 0) {
+    ring_lock(&w->ring);
     int drop = w->failed || w->discard;
-    pthread_mutex_unlock(&w->mu);
+    ring_unlock(&w->ring);
     vmpull_error e = {0};
     int r = drop ? 0 : write_chunk(s, w->bufs[i], w->lens[i], &e);
-    pthread_mutex_lock(&w->mu);
+    ring_lock(&w->ring);
     if (r < 0 && !w->failed) {
       w->failed = 1;
       w->err = e;
     }
-    w->head = (w->head + 1) % SINK_BUFFERS;
-    w->count--;
-    pthread_cond_broadcast(&w->cond);
+    ring_release_locked(&w->ring, 1);
+    ring_unlock(&w->ring);
   }
-  pthread_mutex_unlock(&w->mu);
   return NULL;
 }
 
 static void writer_free(struct sink_writer *w) {
   for (unsigned i = 0; i < SINK_BUFFERS; i++)
     free(w->bufs[i]);
-  pthread_cond_destroy(&w->cond);
-  pthread_mutex_destroy(&w->mu);
+  ring_destroy(&w->ring);
   free(w);
 }
 
@@ -271,13 +251,15 @@ static void writer_start(struct sink *s) {
   struct sink_writer *w = calloc(1, sizeof(*w));
   if (!w)
     return;
-  pthread_mutex_init(&w->mu, NULL);
-  pthread_cond_init(&w->cond, NULL);
+  if (ring_init(&w->ring, SINK_BUFFERS) != 0) {
+    free(w);
+    return;
+  }
   int ok = 1;
   for (unsigned i = 0; i < SINK_BUFFERS && ok; i++)
     ok = (w->bufs[i] = malloc(SINK_BUFFER_SIZE)) != NULL;
   s->w = w;
-  if (!ok || pthread_create(&w->thread, NULL, writer_main, s) != 0) {
+  if (!ok || worker_thread_start(&w->thread, writer_main, s) != 0) {
     s->w = NULL;
     writer_free(w);
   }
@@ -288,11 +270,10 @@ static int writer_stop(struct sink *s, int discard, vmpull_error *err) {
   struct sink_writer *w = s->w;
   if (!w)
     return 0;
-  pthread_mutex_lock(&w->mu);
-  w->stop = 1;
+  ring_lock(&w->ring);
   w->discard |= discard;
-  pthread_cond_broadcast(&w->cond);
-  pthread_mutex_unlock(&w->mu);
+  ring_unlock(&w->ring);
+  ring_close(&w->ring);
   pthread_join(w->thread, NULL);
   int r = 0;
   if (w->failed && err) {
@@ -308,12 +289,9 @@ uint8_t *sink_buffer(struct sink *s) {
   struct sink_writer *w = s->w;
   if (!w)
     return s->buf;
-  pthread_mutex_lock(&w->mu);
-  while (w->count == SINK_BUFFERS)
-    pthread_cond_wait(&w->cond, &w->mu);
-  uint8_t *b = w->bufs[(w->head + w->count) % SINK_BUFFERS];
-  pthread_mutex_unlock(&w->mu);
-  return b;
+  size_t i;
+  (void)ring_reserve(&w->ring, 1, &i); /* never abandoned: the writer reads until the ring is closed */
+  return w->bufs[i];
 }
 
 /* The producer's half: progress, cancellation and the size limit, counted as bytes arrive. */
@@ -341,18 +319,19 @@ int sink_submit(struct sink *s, size_t len, vmpull_error *err) {
   struct sink_writer *w = s->w;
   if (!w)
     return write_chunk(s, s->buf, len, err);
-  pthread_mutex_lock(&w->mu);
+  ring_lock(&w->ring);
   int failed = w->failed;
   if (failed)
     *err = w->err;
-  else {
-    /* sink_buffer() handed out this one; it cannot have moved, only we add to the queue. */
-    w->lens[(w->head + w->count) % SINK_BUFFERS] = len;
-    w->count++;
-    pthread_cond_broadcast(&w->cond);
-  }
-  pthread_mutex_unlock(&w->mu);
-  return failed ? -err->code : 0;
+  ring_unlock(&w->ring);
+  if (failed)
+    return -err->code;
+  /* sink_buffer() handed out this one; it cannot have moved, only we add to the queue. */
+  size_t i;
+  (void)ring_reserve(&w->ring, 1, &i);
+  w->lens[i] = len;
+  ring_commit(&w->ring, 1);
+  return 0;
 }
 
 int sink_write(struct sink *s, const uint8_t *buf, size_t len, vmpull_error *err) {
@@ -380,16 +359,7 @@ void sink_declare_size(struct sink *s, uint64_t size) {
 }
 
 static int link_tmpfile(struct sink *s, const char *name) {
-  if (linkat(s->fd, "", s->dirfd, name, AT_EMPTY_PATH) == 0)
-    return 0;
-  if (errno != ENOENT && errno != EPERM)
-    return -errno;
-  /* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc route does not. */
-  char proc[64];
-  snprintf(proc, sizeof(proc), "/proc/self/fd/%d", s->fd);
-  if (linkat(AT_FDCWD, proc, s->dirfd, name, AT_SYMLINK_FOLLOW) == 0)
-    return 0;
-  return -errno;
+  return tmpfile_link(s->fd, s->dirfd, name);
 }
 
 int sink_commit(struct sink *s, uint64_t *allocated, vmpull_error *err) {

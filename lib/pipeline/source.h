@@ -8,6 +8,7 @@
 #ifndef VMPULL_SOURCE_H
 #define VMPULL_SOURCE_H
 
+#include "base/util.h"
 #include "vmpull.h"
 
 #include <stddef.h>
@@ -40,7 +41,7 @@ void source_free(struct byte_source *s);
 static inline void source_freep(struct byte_source **s) {
   source_free(*s);
 }
-#define _cleanup_source_ __attribute__((cleanup(source_freep)))
+#define _cleanup_source_ _cleanup_(source_freep)
 
 /* Local file. Fails on a directory, a missing or unreadable file, with the path in the message. */
 int source_file_open(const char *path, struct byte_source **out, vmpull_error *err);

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "pipeline/tee.h"
 
+#include "base/digest.h"
 #include "base/error.h"
+#include "base/evp_util.h"
 #include "base/progress.h"
+#include "base/ring.h"
+#include "base/thread.h"
 #include "base/util.h"
 
 #include <openssl/evp.h>
@@ -24,21 +28,11 @@
 struct hasher {
   pthread_t thread;
   int started;
-  pthread_mutex_t mu;
-  pthread_cond_t more; /* bytes queued, or stop */
-  pthread_cond_t room; /* bytes hashed */
-  uint8_t *ring;
-  size_t head, len; /* queued bytes: ring[head .. head+len) modulo HASH_RING */
-  int stop;
-  int failed;     /* EVP_DigestUpdate failed in the thread */
+  struct ring ring; /* in bytes of buf; closed: stop */
+  uint8_t *buf;
+  int failed;     /* EVP_DigestUpdate failed in the thread (read once it is joined) */
   EVP_MD_CTX *md; /* the tee's: only the thread touches it while started and bytes are queued */
 };
-
-static inline void evp_md_ctx_freep(EVP_MD_CTX **c) {
-  if (*c)
-    EVP_MD_CTX_free(*c);
-}
-#define _cleanup_evp_md_ctx_ __attribute__((cleanup(evp_md_ctx_freep)))
 
 struct tee {
   struct byte_source base;
@@ -52,24 +46,12 @@ struct tee {
 
 static void *hash_thread(void *arg) {
   struct hasher *h = arg;
-  pthread_mutex_lock(&h->mu);
-  for (;;) {
-    while (h->len == 0 && !h->stop)
-      pthread_cond_wait(&h->more, &h->mu);
-    if (h->stop)
-      break;
-    size_t n = MIN(MIN(h->len, (size_t)HASH_RING - h->head), (size_t)HASH_CHUNK);
-    const uint8_t *p = h->ring + h->head;
-    pthread_mutex_unlock(&h->mu);
-    int ok = h->failed || EVP_DigestUpdate(h->md, p, n) == 1;
-    pthread_mutex_lock(&h->mu);
-    if (!ok)
+  size_t at, n;
+  while ((n = ring_peek(&h->ring, HASH_CHUNK, &at)) > 0) {
+    if (!h->failed && EVP_DigestUpdate(h->md, h->buf + at, n) != 1)
       h->failed = 1;
-    h->head = (h->head + n) % HASH_RING;
-    h->len -= n;
-    pthread_cond_signal(&h->room);
+    ring_release(&h->ring, n);
   }
-  pthread_mutex_unlock(&h->mu);
   return NULL;
 }
 
@@ -78,38 +60,27 @@ static void hasher_start(struct hasher *h, EVP_MD_CTX *md) {
   h->md = md;
   if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
     return;
-  h->ring = malloc(HASH_RING);
-  if (!h->ring)
+  h->buf = malloc(HASH_RING);
+  if (!h->buf)
     return;
-  pthread_mutex_init(&h->mu, NULL);
-  pthread_cond_init(&h->more, NULL);
-  pthread_cond_init(&h->room, NULL);
-  /* Signals belong to the caller's thread. */
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  h->started = pthread_create(&h->thread, NULL, hash_thread, h) == 0;
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  if (ring_init(&h->ring, HASH_RING) != 0) {
+    free(TAKE_PTR(h->buf));
+    return;
+  }
+  h->started = worker_thread_start(&h->thread, hash_thread, h) == 0;
   if (!h->started) {
-    pthread_cond_destroy(&h->room);
-    pthread_cond_destroy(&h->more);
-    pthread_mutex_destroy(&h->mu);
-    free(TAKE_PTR(h->ring));
+    ring_destroy(&h->ring);
+    free(TAKE_PTR(h->buf));
   }
 }
 
 static void hasher_stop(struct hasher *h) {
   if (!h->started)
     return;
-  pthread_mutex_lock(&h->mu);
-  h->stop = 1;
-  pthread_cond_signal(&h->more);
-  pthread_mutex_unlock(&h->mu);
+  ring_close(&h->ring); /* the thread hashes what is queued, then ends */
   pthread_join(h->thread, NULL);
-  pthread_cond_destroy(&h->room);
-  pthread_cond_destroy(&h->more);
-  pthread_mutex_destroy(&h->mu);
-  free(TAKE_PTR(h->ring));
+  ring_destroy(&h->ring);
+  free(TAKE_PTR(h->buf));
   h->started = 0;
 }
 
@@ -120,18 +91,10 @@ static int hasher_update(struct hasher *h, const uint8_t *buf, size_t len, vmpul
     return 0;
   }
   while (len > 0) {
-    pthread_mutex_lock(&h->mu);
-    while (h->len == HASH_RING)
-      pthread_cond_wait(&h->room, &h->mu);
-    size_t tail = (h->head + h->len) % HASH_RING;
-    size_t n = MIN(len, MIN((size_t)HASH_RING - h->len, (size_t)HASH_RING - tail));
-    pthread_mutex_unlock(&h->mu);
-    /* Only this thread writes the free part of the ring; the hash thread reads the queued part. */
-    memcpy(h->ring + tail, buf, n);
-    pthread_mutex_lock(&h->mu);
-    h->len += n;
-    pthread_cond_signal(&h->more);
-    pthread_mutex_unlock(&h->mu);
+    size_t at;
+    size_t n = ring_reserve(&h->ring, len, &at); /* never abandoned: the hash thread reads to the end */
+    memcpy(h->buf + at, buf, n);
+    ring_commit(&h->ring, n);
     buf += n;
     len -= n;
   }
@@ -142,11 +105,10 @@ static int hasher_update(struct hasher *h, const uint8_t *buf, size_t len, vmpul
 static int hasher_drain(struct hasher *h, vmpull_error *err) {
   int failed = 0;
   if (h->started) {
-    pthread_mutex_lock(&h->mu);
-    while (h->len > 0)
-      pthread_cond_wait(&h->room, &h->mu);
-    failed = h->failed;
-    pthread_mutex_unlock(&h->mu);
+    ring_lock(&h->ring);
+    ring_wait_empty_locked(&h->ring);
+    failed = h->failed; /* set before the bytes it failed on were released */
+    ring_unlock(&h->ring);
   }
   if (failed)
     return error_set(err, VMPULL_E_IO, "sha256 update failed");
@@ -247,12 +209,7 @@ int tee_digest(struct byte_source *s, char out[80], vmpull_error *err) {
   _cleanup_evp_md_ctx_ EVP_MD_CTX *copy = EVP_MD_CTX_new();
   if (!copy || EVP_MD_CTX_copy_ex(copy, t->md) != 1 || EVP_DigestFinal_ex(copy, md, &len) != 1)
     return error_set(err, VMPULL_E_IO, "sha256: cannot finalise");
-  static const char hex[] = "0123456789abcdef";
-  char *p = out + sprintf(out, "sha256:");
-  for (unsigned i = 0; i < len; i++) {
-    *p++ = hex[md[i] >> 4];
-    *p++ = hex[md[i] & 15];
-  }
-  *p = '\0';
+  memcpy(out, "sha256:", 7);
+  hex_lower_format(md, len, out + 7);
   return 0;
 }

@@ -158,7 +158,7 @@ static inline void tar_source_freep(struct tar_source **t) {
 }
 
 int unwrap_tar_new(struct byte_source *inner, struct byte_source **out, char **entry_name, vmpull_error *err) {
-  __attribute__((cleanup(tar_source_freep))) struct tar_source *t = calloc(1, sizeof(*t));
+  _cleanup_(tar_source_freep) struct tar_source *t = calloc(1, sizeof(*t));
   if (!t) {
     source_free(inner);
     return error_oom(err);

@@ -199,7 +199,7 @@ static int read_checksums(const struct resolve_settings *s, struct pull_cache *p
     pull_cache_http_config(pc, &s->http, &c);
     struct http_request req = {
         .url = src, .max_redirects = 10, .allow_insecure_redirect = !c.tls_verify, .max_body = CHECKSUMS_MAX};
-    __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
+    _cleanup_(http_response_clear) struct http_response resp = {0};
     /* Like the image itself: retried, revalidated against the cache, and there for --offline. */
     int r = fetch_document(pc, &c, &req, &resp, err);
     if (r < 0)

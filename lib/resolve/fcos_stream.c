@@ -2,6 +2,7 @@
 #include "resolve/fcos_stream.h"
 
 #include "base/error.h"
+#include "base/json_util.h"
 #include "base/util.h"
 
 #include <ctype.h>
@@ -60,15 +61,11 @@ int fcos_stream_name(const char *source, const char **name, size_t *len, vmpull_
 }
 
 static json_object *member(json_object *o, const char *key) {
-  json_object *v = NULL;
-  if (!o || !json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, key, &v))
-    return NULL;
-  return v;
+  return json_member(o, key);
 }
 
 static const char *string_member(json_object *o, const char *key) {
-  json_object *v = member(o, key);
-  return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+  return json_member_string(o, key);
 }
 
 /* The object's keys, for an error that says what is there: "x86_64, aarch64". */
@@ -111,26 +108,15 @@ int fcos_stream_select(const char *json, size_t len, const char *arch, const cha
   if (!arch || !*arch)
     return error_set(err, VMPULL_E_USAGE, "no architecture to choose a disk for");
 
-  json_tokener *tok = json_tokener_new_ex(STREAM_MAX_DEPTH);
-  if (!tok)
-    return error_oom(err);
-  json_object *root = len <= (size_t)INT32_MAX ? json_tokener_parse_ex(tok, json, (int)len) : NULL;
-  enum json_tokener_error jerr = json_tokener_get_error(tok);
   /* Anything after the document (or a document cut short) is not a stream file. */
-  if (root && (jerr != json_tokener_success || json_tokener_get_parse_end(tok) < len)) {
-    size_t rest = json_tokener_get_parse_end(tok);
-    while (rest < len && isspace((unsigned char)json[rest]))
-      rest++;
-    if (jerr != json_tokener_success || rest < len) {
-      json_object_put(root);
-      root = NULL;
-    }
-  }
-  json_tokener_free(tok);
-  if (!root)
-    return error_set(err, VMPULL_E_MANIFEST, "stream metadata is not valid JSON%s%s",
-                     jerr != json_tokener_success ? ": " : "",
-                     jerr != json_tokener_success ? json_tokener_error_desc(jerr) : "");
+  json_object *root = NULL;
+  const char *why;
+  struct json_parse_limits lim = {.max_depth = STREAM_MAX_DEPTH};
+  enum json_parse_status st = json_parse_strict(json, len, &lim, &root, &why);
+  if (st == JSON_PARSE_NO_MEMORY)
+    return error_oom(err);
+  if (st != JSON_PARSE_OK)
+    return error_set(err, VMPULL_E_MANIFEST, "stream metadata is not valid JSON: %s", why);
 
   char have[512];
   int ret = 0;

@@ -46,13 +46,13 @@ int resolve_fcos(const struct resolve_settings *s, struct resolved *r, vmpull_er
       .allow_insecure_redirect = !c.tls_verify,
       .max_body = STREAM_MAX_BODY,
   };
-  __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
+  _cleanup_(http_response_clear) struct http_response resp = {0};
   ret = fetch_document(r->cache, &c, &req, &resp, err);
   if (ret == 0 && resp.status != 200)
     ret = http_status_error(&resp, err);
   if (ret < 0)
     return error_wrap(err, "stream metadata %s", shown);
-  __attribute__((cleanup(fcos_artifact_clear))) struct fcos_artifact art = {0};
+  _cleanup_(fcos_artifact_clear) struct fcos_artifact art = {0};
   ret = fcos_stream_select(resp.body, resp.body_len, sel.arch, s->oci.selection.provider, &art, err);
   if (ret < 0)
     return error_wrap(err, "stream metadata %s", shown);

@@ -12,17 +12,6 @@
 #include "net/http.h"
 #include "resolve/resolve.h"
 
-static inline void curl_url_cleanupp(CURLU **u) {
-  if (*u)
-    curl_url_cleanup(*u);
-}
-static inline void curl_freep(char **p) {
-  if (*p)
-    curl_free(*p);
-}
-#define _cleanup_curl_url_ __attribute__((cleanup(curl_url_cleanupp)))
-#define _cleanup_curl_free_ __attribute__((cleanup(curl_freep)))
-
 /* The last path segment, percent-decoded; NULL (no error) when there is none
  * or it is not usable as a file name. */
 static int url_image_name(CURLU *u, char **out, vmpull_error *err) {
@@ -83,7 +72,7 @@ int resolve_http(const struct resolve_settings *s, const char *url, struct resol
       .max_redirects = 10,
       .allow_insecure_redirect = !c.tls_verify,
   };
-  __attribute__((cleanup(http_response_clear))) struct http_response resp = {0};
+  _cleanup_(http_response_clear) struct http_response resp = {0};
   /* Through the cache: revalidated copy, resumed partial, or a new download (with retries). */
   ret = fetch_url(r->cache, &c, &req, &resp, &r->src, err);
   if (ret < 0)

@@ -31,7 +31,7 @@ static int resolve_oci(const struct resolve_settings *set, struct resolved *r, v
   int ret = oci_store_open_cached(&set->oci, r->cache, &s, err);
   if (ret < 0)
     return ret;
-  __attribute__((cleanup(oci_target_clear))) struct oci_target t = {0};
+  _cleanup_(oci_target_clear) struct oci_target t = {0};
   ret = oci_walk_one(&s->walk, &t, err);
   if (ret < 0)
     return ret;

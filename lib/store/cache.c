@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "store/cache.h"
 
+#include "base/digest.h"
 #include "base/error.h"
+#include "base/evp_util.h"
+#include "base/fs_atomic.h"
 #include "base/fs_beneath.h"
 #include "base/json_util.h"
 #include "base/util.h"
@@ -13,25 +16,6 @@
 #include <sys/stat.h>
 
 #define DOC_MAX (16u << 20)
-
-/* mkdir -p with 0700 folders: the cache can hold private images. */
-int cache_make_dirs(const char *path) {
-  _cleanup_free_ char *copy = strdup(path);
-  if (!copy)
-    return -ENOMEM;
-  for (char *p = copy + 1;; p++) {
-    if (*p == '/' || *p == '\0') {
-      char saved = *p;
-      *p = '\0';
-      if (mkdir(copy, 0700) < 0 && errno != EEXIST)
-        return -errno;
-      *p = saved;
-      if (!saved)
-        break;
-    }
-  }
-  return 0;
-}
 
 void cache_free(struct cache *c) {
   if (!c)
@@ -58,7 +42,7 @@ int cache_open(const char *dir, int create, struct cache **out, int *refused, vm
   if (!c->dir)
     return error_oom(err);
   if (create) {
-    int r = cache_make_dirs(dir);
+    int r = mkdir_parents(dir, 0700, NULL, NULL); /* 0700: the cache can hold private images */
     if (r < 0)
       return error_set_errno(err, VMPULL_E_IO, -r, "create cache folder %s", dir);
   }
@@ -94,15 +78,6 @@ int cache_open(const char *dir, int create, struct cache **out, int *refused, vm
   return 0;
 }
 
-static void hex_of(const unsigned char *md, unsigned len, char *out) {
-  static const char hex[] = "0123456789abcdef";
-  for (unsigned i = 0; i < len; i++) {
-    out[2 * i] = hex[md[i] >> 4];
-    out[2 * i + 1] = hex[md[i] & 15];
-  }
-  out[2 * len] = '\0';
-}
-
 void cache_key_name(const char *key, char out[65]) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned len = 0;
@@ -112,72 +87,26 @@ void cache_key_name(const char *key, char out[65]) {
     out[64] = '\0';
     return;
   }
-  hex_of(md, len, out);
+  hex_lower_format(md, len, out);
 }
 
 const char *cache_digest_hex(const char *digest) {
-  if (!digest || !starts_with(digest, "sha256:"))
-    return NULL;
-  const char *hex = digest + 7;
-  if (strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64)
-    return NULL;
-  return hex;
-}
-
-static void random_name(char out[17]) {
-  static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
-  uint8_t rnd[16];
-  if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-    uint64_t t = now_ns() ^ ((uint64_t)getpid() << 32);
-    memcpy(rnd, &t, 8);
-    memcpy(rnd + 8, &t, 8);
-  }
-  for (int i = 0; i < 16; i++)
-    out[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
-  out[16] = '\0';
+  return digest_sha256_hex(digest);
 }
 
 /* A temporary's name: .tmp-<random>, which prune's sweep recognises. */
-static char *tmp_name(void) {
-  char rnd[17];
-  random_name(rnd);
-  return xasprintf(".tmp-%s", rnd);
-}
+#define CACHE_TMP_PREFIX ".tmp-"
 
 int cache_write_file(int dirfd, const char *name, const void *buf, size_t len) {
-  _cleanup_free_ char *tmp = tmp_name();
-  if (!tmp)
-    return -ENOMEM;
-  _cleanup_close_ int fd = openat(dirfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return -errno;
-  int r = pwrite_all(fd, buf, len, 0);
-  if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-    r = -errno;
-  if (r < 0)
-    unlinkat(dirfd, tmp, 0);
-  return r;
+  return file_write_atomic(dirfd, name, buf, len, CACHE_TMP_PREFIX, 0);
 }
 
 char *cache_tmp_name(void) {
-  return tmp_name();
+  return tmp_name_new(CACHE_TMP_PREFIX);
 }
 
 int cache_write_file_durable(int dirfd, const char *name, const void *buf, size_t len) {
-  _cleanup_free_ char *tmp = tmp_name();
-  if (!tmp)
-    return -ENOMEM;
-  _cleanup_close_ int fd = openat(dirfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0)
-    return -errno;
-  int r = pwrite_all(fd, buf, len, 0);
-  if (r == 0 && fsync(fd) < 0)
-    r = -errno;
-  if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-    r = -errno;
-  if (r < 0)
-    unlinkat(dirfd, tmp, 0);
-  return r;
+  return file_write_atomic(dirfd, name, buf, len, CACHE_TMP_PREFIX, 1);
 }
 
 void cache_touch(int dirfd, const char *name) {
@@ -221,7 +150,7 @@ static int sha256_buf(const void *buf, size_t len, char out[80]) {
   if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32)
     return -1;
   memcpy(out, "sha256:", 7);
-  hex_of(md, mdlen, out + 7);
+  hex_lower_format(md, mdlen, out + 7);
   return 0;
 }
 
@@ -254,11 +183,6 @@ int cache_blob_read(struct cache *c, const char *digest, size_t max, char **body
   return 0;
 }
 
-static inline void evp_md_ctx_freep(EVP_MD_CTX **m) {
-  if (*m)
-    EVP_MD_CTX_free(*m);
-}
-
 int cache_blob_verify(struct cache *c, const char *digest) {
   const char *hex = cache_digest_hex(digest);
   if (!hex)
@@ -269,7 +193,7 @@ int cache_blob_verify(struct cache *c, const char *digest) {
   if (fd < 0)
     return fd;
   (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  __attribute__((cleanup(evp_md_ctx_freep))) EVP_MD_CTX *md = EVP_MD_CTX_new();
+  _cleanup_evp_md_ctx_ EVP_MD_CTX *md = EVP_MD_CTX_new();
   if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
     return -ENOMEM;
   _cleanup_free_ uint8_t *buf = malloc(1 << 20);
@@ -291,7 +215,7 @@ int cache_blob_verify(struct cache *c, const char *digest) {
   if (EVP_DigestFinal_ex(md, out, &len) != 1 || len != 32)
     return -EIO;
   char got[65];
-  hex_of(out, len, got);
+  hex_lower_format(out, len, got);
   return strcmp(got, hex) == 0;
 }
 
@@ -315,22 +239,6 @@ int cache_commit_partial(struct cache *c, const char *name, int fd, const char *
   return 0;
 }
 
-/* JSON helpers: a missing or mistyped member reads as absent. */
-static char *json_str(json_object *o, const char *key) {
-  json_object *v;
-  if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-    return NULL;
-  return strdup(json_object_get_string(v));
-}
-
-static uint64_t json_u64(json_object *o, const char *key) {
-  json_object *v;
-  if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
-    return UINT64_MAX;
-  int64_t n = json_object_get_int64(v);
-  return n < 0 ? UINT64_MAX : (uint64_t)n;
-}
-
 static void json_add_str(json_object *o, const char *key, const char *val) {
   if (val)
     json_object_object_add(o, key, json_object_new_string(val));
@@ -345,23 +253,15 @@ static json_object *read_json(int dirfd, const char *name) {
   _cleanup_close_ int fd = beneath_open_file(dirfd, name, NULL);
   if (fd < 0)
     return NULL;
-  char buf[65536];
-  size_t used = 0;
-  for (;;) {
-    ssize_t n = read(fd, buf + used, sizeof(buf) - 1 - used);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return NULL;
-    if (n == 0)
-      break;
-    used += (size_t)n;
-    if (used == sizeof(buf) - 1)
-      return NULL;
-  }
-  buf[used] = '\0';
-  json_object *j = json_tokener_parse(buf);
-  if (j && !json_object_is_type(j, json_type_object)) {
+  _cleanup_free_ char *buf = NULL;
+  size_t used;
+  if (read_fd_limited(fd, 65534, &buf, &used) < 0)
+    return NULL;
+  json_object *j = NULL;
+  const char *why;
+  if (json_parse_strict(buf, used, NULL, &j, &why) != JSON_PARSE_OK)
+    return NULL;
+  if (!json_object_is_type(j, json_type_object)) {
     json_object_put(j);
     return NULL;
   }
@@ -391,13 +291,13 @@ int cache_ref_get(struct cache *c, const char *key, struct cache_ref *r) {
   if (!j)
     return 0;
   cache_ref_clear(r);
-  r->key = json_str(j, "key");
-  r->digest = json_str(j, "digest");
-  r->etag = json_str(j, "etag");
-  r->last_modified = json_str(j, "last_modified");
-  r->content_disposition = json_str(j, "content_disposition");
-  r->media_type = json_str(j, "media_type");
-  r->size = json_u64(j, "size");
+  r->key = json_member_strdup(j, "key");
+  r->digest = json_member_strdup(j, "digest");
+  r->etag = json_member_strdup(j, "etag");
+  r->last_modified = json_member_strdup(j, "last_modified");
+  r->content_disposition = json_member_strdup(j, "content_disposition");
+  r->media_type = json_member_strdup(j, "media_type");
+  r->size = json_member_u64(j, "size");
   /* A hash collision or a hand-edited file: only an exact key is a hit. */
   if (!r->key || strcmp(r->key, key) != 0 || !cache_digest_hex(r->digest)) {
     cache_ref_clear(r);
@@ -442,11 +342,11 @@ int cache_partial_get(struct cache *c, const char *name, struct cache_partial *p
   if (!j)
     return 0;
   cache_partial_clear(p);
-  p->key = json_str(j, "key");
-  p->etag = json_str(j, "etag");
-  p->last_modified = json_str(j, "last_modified");
-  p->digest = json_str(j, "digest");
-  p->total = json_u64(j, "size");
+  p->key = json_member_strdup(j, "key");
+  p->etag = json_member_strdup(j, "etag");
+  p->last_modified = json_member_strdup(j, "last_modified");
+  p->digest = json_member_strdup(j, "digest");
+  p->total = json_member_u64(j, "size");
   if (!p->key) {
     cache_partial_clear(p);
     return 0;

@@ -22,6 +22,7 @@
 #ifndef VMPULL_CACHE_H
 #define VMPULL_CACHE_H
 
+#include "base/util.h"
 #include "pipeline/disk_map.h"
 #include "pipeline/source.h"
 
@@ -45,7 +46,7 @@ void cache_free(struct cache *c);
 static inline void cache_freep(struct cache **c) {
   cache_free(*c);
 }
-#define _cleanup_cache_ __attribute__((cleanup(cache_freep)))
+#define _cleanup_cache_ _cleanup_(cache_freep)
 
 /* The file name that stands for a key: sha256 hex of it. */
 void cache_key_name(const char *key, char out[65]);
@@ -129,8 +130,6 @@ int cache_disk_record_parse(const char *text, size_t len, const char *digest, ui
 /* The largest record a disk of size bytes can have: larger files are not read. */
 uint64_t cache_disk_record_max(uint64_t size);
 
-/* mkdir -p with 0700 folders. 0 or -errno. */
-int cache_make_dirs(const char *path);
 /* Write buf to dirfd/name atomically (temporary + rename). Returns 0 or -errno. */
 int cache_write_file(int dirfd, const char *name, const void *buf, size_t len);
 /* The same with fsync before the rename: the file is on disk once it has its name. */

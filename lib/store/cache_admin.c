@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The public cache commands: list, prune (by last use and total size), verify. */
+#include "base/digest.h"
 #include "base/error.h"
 #include "base/fs_beneath.h"
+#include "base/json_util.h"
 #include "base/util.h"
 #include "store/cache.h"
 #include "store/lock.h"
@@ -53,7 +55,7 @@ static void scan_free(struct scan *s) {
 }
 
 static int is_hex_name(const char *name) {
-  return strlen(name) == 64 && strspn(name, "0123456789abcdef") == 64;
+  return hex_lower_is(name, 64);
 }
 
 static int push(vmpull_cache_entry **v, size_t *n, size_t *cap, vmpull_cache_entry *e) {
@@ -87,11 +89,8 @@ static DIR *open_dir(int dirfd) {
   return d;
 }
 
-static inline void closedirp(DIR **d) {
-  if (*d)
-    closedir(*d);
-}
-#define _cleanup_dir_ __attribute__((cleanup(closedirp)))
+DEFINE_CLEANUP_FUNC(DIR *, closedir)
+#define _cleanup_dir_ _cleanup_(closedirp)
 
 /* refs/<name> parsed: *j is NULL when the file is not JSON; < 0 when it is empty or unreadable. */
 static int read_ref(int refs_fd, const char *name, json_object **j) {
@@ -100,8 +99,9 @@ static int read_ref(int refs_fd, const char *name, json_object **j) {
   ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
   if (n <= 0)
     return -1;
-  buf[n] = '\0';
-  *j = json_tokener_parse(buf);
+  const char *why;
+  if (json_parse_strict(buf, (size_t)n, NULL, j, &why) != JSON_PARSE_OK)
+    *j = NULL;
   return 0;
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Kept disks: disks/sha256/<hex> and their records, disks/sha256/<hex>.json. */
 #include "base/error.h"
+#include "base/fs_atomic.h"
 #include "base/fs_beneath.h"
 #include "base/json_util.h"
 #include "base/naming.h"
@@ -60,26 +61,15 @@ static int member_u64(json_object *v, uint64_t *out) {
   return 0;
 }
 
-static inline void tokener_freep(json_tokener **t) {
-  if (*t)
-    json_tokener_free(*t);
-}
-
 int cache_disk_record_parse(const char *text, size_t len, const char *digest, uint64_t size, struct cache_disk *d) {
   cache_disk_clear(d);
-  if (len > cache_disk_record_max(size) || memchr(text, '\0', len))
-    return -EBADMSG;
-  __attribute__((cleanup(tokener_freep))) json_tokener *tok = json_tokener_new_ex(2);
-  if (!tok)
+  _cleanup_json_ json_object *j = NULL;
+  const char *why;
+  struct json_parse_limits lim = {.max_len = cache_disk_record_max(size), .max_depth = 2};
+  enum json_parse_status st = json_parse_strict(text, len, &lim, &j, &why);
+  if (st == JSON_PARSE_NO_MEMORY)
     return -ENOMEM;
-  json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-  _cleanup_json_ json_object *j = json_tokener_parse_ex(tok, text, (int)MIN(len, (size_t)INT32_MAX));
-  if (!j || json_tokener_get_error(tok) != json_tokener_success || !json_object_is_type(j, json_type_object))
-    return -EBADMSG;
-  size_t end = json_tokener_get_parse_end(tok);
-  while (end < len && strchr(" \t\r\n", text[end]))
-    end++;
-  if (end != len)
+  if (st != JSON_PARSE_OK || !json_object_is_type(j, json_type_object))
     return -EBADMSG;
   int have_digest = 0, have_size = 0, have_chunk_size = 0;
   uint64_t n;
@@ -143,27 +133,8 @@ static int read_record(struct cache *c, const char *hex, uint64_t size, char **t
     return fd;
   if ((uint64_t)st.st_size > cache_disk_record_max(size))
     return -EFBIG;
-  size_t want = (size_t)st.st_size, used = 0;
-  /* One byte more than it claims: a record that grew meanwhile is refused, not cut. */
-  _cleanup_free_ char *buf = malloc(want + 2);
-  if (!buf)
-    return -ENOMEM;
-  for (;;) {
-    ssize_t n = read(fd, buf + used, want + 1 - used);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -errno;
-    if (n == 0)
-      break;
-    used += (size_t)n;
-    if (used > want)
-      return -EFBIG;
-  }
-  buf[used] = '\0';
-  *text = TAKE_PTR(buf);
-  *len = used;
-  return 0;
+  /* No more than it claims: a record that grew meanwhile is refused (-EFBIG), not cut. */
+  return read_fd_limited(fd, (size_t)st.st_size, text, len);
 }
 
 /* 1: the disk and a valid record for digest and the disk's size; 0: no disk (or no way to read
@@ -206,13 +177,13 @@ int cache_disk_exists(struct cache *c, const char *digest) {
 
 int cache_disk_check(struct cache *c, const char *digest) {
   _cleanup_close_ int fd = -1;
-  __attribute__((cleanup(cache_disk_clear))) struct cache_disk d = {.size = UINT64_MAX};
+  _cleanup_(cache_disk_clear) struct cache_disk d = {.size = UINT64_MAX};
   return disk_find(c, digest, &fd, &d) == 1;
 }
 
 int cache_disk_verify(struct cache *c, const char *digest) {
   _cleanup_close_ int fd = -1;
-  __attribute__((cleanup(cache_disk_clear))) struct cache_disk d = {.size = UINT64_MAX};
+  _cleanup_(cache_disk_clear) struct cache_disk d = {.size = UINT64_MAX};
   int r = disk_find(c, digest, &fd, &d);
   if (r == 0)
     return -ENOENT;
@@ -273,12 +244,8 @@ int cache_disk_store(struct cache *c, const char *digest, int fd, const struct c
     tmp = cache_tmp_name();
     if (!tmp)
       r = -ENOMEM;
-    else if (linkat(out, "", c->disks_fd, tmp, AT_EMPTY_PATH) < 0) {
-      char proc[64];
-      snprintf(proc, sizeof(proc), "/proc/self/fd/%d", out);
-      if (linkat(AT_FDCWD, proc, c->disks_fd, tmp, AT_SYMLINK_FOLLOW) < 0)
-        r = -errno;
-    }
+    else
+      r = tmpfile_link(out, c->disks_fd, tmp);
   }
   if (r == 0 && renameat(c->disks_fd, tmp, c->disks_fd, hex) < 0)
     r = -errno;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "store/disk_copy.h"
 
+#include "base/evp_util.h"
 #include "base/util.h"
 #include "pipeline/disk_map.h"
 #include "pipeline/sink.h"
@@ -130,13 +131,6 @@ static int write_data(int fd, const uint8_t *buf, size_t len, uint64_t off) {
   return in_run ? pwrite_all(fd, buf + run, len - run, off + run) : 0;
 }
 
-static inline void evp_md_freep(EVP_MD **m) {
-  EVP_MD_free(*m);
-}
-static inline void evp_md_ctx_freep(EVP_MD_CTX **c) {
-  EVP_MD_CTX_free(*c);
-}
-
 /* A chunk is read, hashed and written a piece at a time, each while it is still in the CPU's cache
  * (the machine's memory bandwidth, not the hash, was what a 1 MiB buffer cost). */
 #define PIECE (256u << 10)
@@ -144,8 +138,8 @@ static inline void evp_md_ctx_freep(EVP_MD_CTX **c) {
 int disk_copy_checked(int in_fd, int out_fd, const struct disk_map *map, disk_copy_poll_fn poll, void *poll_data,
                       uint64_t *bad) {
   *bad = UINT64_MAX;
-  __attribute__((cleanup(evp_md_freep))) EVP_MD *sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-  __attribute__((cleanup(evp_md_ctx_freep))) EVP_MD_CTX *md = EVP_MD_CTX_new();
+  _cleanup_evp_md_ EVP_MD *sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+  _cleanup_evp_md_ctx_ EVP_MD_CTX *md = EVP_MD_CTX_new();
   _cleanup_free_ uint8_t *buf = aligned_alloc(SINK_BLOCK, PIECE);
   if (!sha256 || !md || !buf)
     return -ENOMEM;

@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -233,6 +234,48 @@ static void test_writer_thread_content(void **state) {
     assert_int_equal(unlink(f->path), 0);
   }
   free(img);
+}
+
+/* Whether every thread of this process but the main one has SIGINT and SIGTERM blocked (SigBlk in
+ * /proc/self/task/<tid>/status); *others: how many such threads there are. */
+static int other_threads_block_signals(int *others) {
+  DIR *d = opendir("/proc/self/task");
+  assert_non_null(d);
+  int all = 1;
+  *others = 0;
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    if (de->d_name[0] == '.' || atoi(de->d_name) == getpid())
+      continue;
+    char path[300], line[256];
+    snprintf(path, sizeof(path), "/proc/self/task/%s/status", de->d_name);
+    FILE *st = fopen(path, "re");
+    if (!st)
+      continue;
+    while (fgets(line, sizeof(line), st))
+      if (strncmp(line, "SigBlk:", 7) == 0) {
+        unsigned long long mask = strtoull(line + 7, NULL, 16);
+        (*others)++;
+        all &= (mask & (1ull << (SIGINT - 1))) && (mask & (1ull << (SIGTERM - 1)));
+      }
+    fclose(st);
+  }
+  closedir(d);
+  return all;
+}
+
+/* Signals belong to the caller's thread, whose handler sets the cancel flag: the writer thread
+ * must not take a SIGINT meant for it. */
+static void test_writer_thread_blocks_signals(void **state) {
+  struct fixture *f = *state;
+  skip_without_writer_thread();
+  struct sink s = SINK_INIT;
+  open_with_writer(f, &s);
+  int others = 0;
+  int blocked = other_threads_block_signals(&others);
+  sink_close(&s);
+  assert_true(others >= 1);
+  assert_true(blocked);
 }
 
 /* A write() that fails on the writer thread comes back to the caller, names the file, and the
@@ -715,6 +758,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_block_is_zero),
       cmocka_unit_test_setup_teardown(test_writer_thread_content, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_writer_thread_blocks_signals, setup, teardown),
       cmocka_unit_test_setup_teardown(test_writer_thread_write_error, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sparse_aligned_chunks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_sparse_unaligned_chunks, setup, teardown),

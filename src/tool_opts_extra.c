@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* inspect and save take pull's options and a few of their own: those come out before pull_cli_parse. */
+/* The options inspect and save take beyond pull's (--all, --to-archive): taken out before pull_cli_parse. */
 #include "tool.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-int tool_own_options(const char *cmd, int argc, char **argv, int *all, const char **archive, char ***rest, int *nrest) {
+int tool_take_extra_options(const char *cmd, int argc, char **argv, int *all, const char **archive, char ***rest,
+                            int *nrest) {
   char **args = calloc((size_t)argc + 1, sizeof(*args));
   if (!args) {
     tool_error("%s: out of memory", cmd);

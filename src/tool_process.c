@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What every subcommand shares with the process: its standard fds, its signals, its exit statuses,
+ * and the setup of one library call. Not in tool_main.c, which calls every subcommand: a helper
+ * there would make each subcommand call back into its own caller. */
+#include "tool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+volatile sig_atomic_t tool_cancel = 0;
+volatile sig_atomic_t tool_signal = 0;
+static int stdout_closed; /* vmpull was started without a stdout */
+
+/* Started with 0, 1 or 2 closed, the first files vmpull opens would take those numbers, and a
+ * progress line or the path line would be written into them (the disk, a cache entry): /dev/null
+ * holds each place instead, and a closed stdout is remembered as a failure to print. */
+void tool_hold_standard_fds(void) {
+  for (int fd = 0; fd <= 2; fd++) {
+    if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+      continue;
+    if (fd == STDOUT_FILENO)
+      stdout_closed = 1;
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0 && null != fd) {
+      dup2(null, fd);
+      close(null);
+    }
+  }
+}
+
+int tool_stdout_flush(void) {
+  if (stdout_closed) {
+    errno = EBADF;
+    return -1;
+  }
+  errno = 0;
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    if (!errno)
+      errno = EIO;
+    return -1;
+  }
+  return 0;
+}
+
+static void on_signal(int sig) {
+  tool_signal = sig;
+  tool_cancel = 1;
+}
+
+void tool_install_signals(void) {
+  struct sigaction sa = {0};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+int tool_exit_for_error(const vmpull_error *err) {
+  if (err->code == VMPULL_E_CANCELLED && tool_signal)
+    return tool_signal == SIGTERM ? EXIT_SIGTERM : EXIT_SIGINT;
+  if (err->code == VMPULL_E_USAGE)
+    return EXIT_USAGE;
+  return EXIT_PULL_FAILED;
+}
+
+int tool_report_failure(const vmpull_error *err, int json) {
+  if (json)
+    tool_json_error(err);
+  tool_error("%s", err->message);
+  return tool_exit_for_error(err);
+}
+
+void tool_prepare_call(vmpull_pull_options *opts, struct tool_progress *progress) {
+  if (progress) {
+    opts->progress = tool_progress_cb;
+    opts->progress_data = progress;
+  }
+  opts->warning = tool_progress_warning;
+  opts->warning_data = progress;
+  tool_install_signals();
+  opts->cancel = &tool_cancel;
+  if (!opts->tls_verify)
+    tool_warn("TLS certificate verification is disabled (--tls-verify=false)");
+}
