@@ -20,8 +20,10 @@
 #include "base/json_util.h"
 #include "base/progress.h"
 #include "base/util.h"
+#include "oci/layout_index.h"
 #include "oci/oci_manifest.h"
 #include "oci/oci_store.h"
+#include "pipeline/memory_source.h"
 #include "pipeline/sink.h"
 #include "pipeline/tee.h"
 
@@ -36,7 +38,6 @@
 #define COPY_BUF (256u << 10)
 #define LAYOUT_FILE_MAX 4096u
 #define OCI_LAYOUT_CONTENT "{\"imageLayoutVersion\":\"1.0.0\"}"
-#define EMPTY_INDEX "{\"schemaVersion\":2,\"mediaType\":\"" OCI_MT_INDEX "\",\"manifests\":[]}"
 
 struct layout_writer {
   struct layout_writer_options o;
@@ -53,45 +54,6 @@ struct layout_writer {
   size_t n_members;
   uint8_t *buf;
 };
-
-/* --- a byte source over memory, for documents --- */
-
-struct mem_source {
-  struct byte_source base;
-  const char *buf;
-  size_t len, off;
-};
-
-static int mem_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
-  (void)err;
-  struct mem_source *m = (struct mem_source *)s;
-  *got = MIN(cap, m->len - m->off);
-  memcpy(buf, m->buf + m->off, *got);
-  m->off += *got;
-  return 0;
-}
-
-static void mem_free(struct byte_source *s) {
-  free(s->name);
-  free(s);
-}
-
-static const struct byte_source_ops mem_ops = {.read = mem_read, .free = mem_free};
-
-static int mem_source_new(const char *buf, size_t len, const char *digest, struct byte_source **out,
-                          vmpull_error *err) {
-  struct mem_source *m = calloc(1, sizeof(*m));
-  if (!m)
-    return error_oom(err);
-  *m = (struct mem_source){.base = {.ops = &mem_ops, .size = len}, .buf = buf, .len = len};
-  m->base.name = xasprintf("blob %s", digest);
-  if (!m->base.name) {
-    free(m);
-    return error_oom(err);
-  }
-  *out = &m->base;
-  return 0;
-}
 
 /* --- helpers --- */
 
@@ -173,22 +135,6 @@ static int archive_incomplete(struct layout_writer *w, vmpull_error *err) {
   return error_set(err, VMPULL_E_IO, "%s: the archive is incomplete after an earlier error", w->path);
 }
 
-/* index.json's content as an image index (a JSON object with a manifests array), or an error that leaves it be. */
-static int parse_index(const char *text, size_t len, const char *path, json_object **out, vmpull_error *err) {
-  _cleanup_json_ json_object *index = NULL;
-  const char *why;
-  struct json_parse_limits lim = {.max_len = OCI_DOC_MAX};
-  enum json_parse_status st = json_parse_strict(text, len, &lim, &index, &why);
-  if (st == JSON_PARSE_NO_MEMORY)
-    return error_oom(err);
-  json_object *m;
-  if (st != JSON_PARSE_OK || !json_object_is_type(index, json_type_object) ||
-      !json_object_object_get_ex(index, "manifests", &m) || !json_object_is_type(m, json_type_array))
-    return error_set(err, VMPULL_E_MANIFEST, "%s: index.json is not an image index (left as it is)", path);
-  *out = TAKE_PTR(index);
-  return 0;
-}
-
 /* flock on the folder: held while index.json is read, changed and replaced. */
 static int lock_layout(struct layout_writer *w, int *fd, vmpull_error *err) {
   *fd = openat(w->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -250,9 +196,9 @@ static int open_folder(struct layout_writer *w, vmpull_error *err) {
   if (r < 0)
     return r;
   if (r == 0)
-    return write_small_file(w, "index.json", EMPTY_INDEX, strlen(EMPTY_INDEX), 1, err);
+    return write_small_file(w, "index.json", layout_index_empty(), strlen(layout_index_empty()), 1, err);
   _cleanup_json_ json_object *parsed = NULL;
-  return parse_index(index, index_len, w->path, &parsed, err);
+  return layout_index_parse(index, index_len, w->path, &parsed, err);
 }
 
 static la_ssize_t archive_sink_write(struct archive *a, void *userdata, const void *buf, size_t len) {
@@ -342,7 +288,7 @@ static void remove_created(struct layout_writer *w) {
     return;
   _cleanup_free_ char *index = NULL;
   size_t len = 0;
-  if (read_index(w, &index, &len, &ignored) > 0 && strcmp(index, EMPTY_INDEX) != 0)
+  if (read_index(w, &index, &len, &ignored) > 0 && strcmp(index, layout_index_empty()) != 0)
     return;
   for (size_t i = 0; i < w->n_members; i++) {
     _cleanup_free_ char *name = blob_path(w->members[i]);
@@ -522,7 +468,7 @@ int layout_writer_put_document(struct layout_writer *w, const char *buf, size_t 
   if (layout_writer_has_blob(w, want, len))
     return 1;
   struct byte_source *src = NULL;
-  int r = mem_source_new(buf, len, want, &src, err);
+  int r = memory_source_new(buf, len, want, &src, err);
   if (r < 0)
     return r;
   return layout_writer_put_blob(w, want, len, src, err);
@@ -586,52 +532,12 @@ int layout_writer_put_new_blob(struct layout_writer *w, struct byte_source *src,
   return put_blob(w, digest, *size, again, NULL, err);
 }
 
-/* --- index.json --- */
-
-static const char *ref_name_of(json_object *entry) {
-  json_object *ann, *name;
-  if (!json_object_object_get_ex(entry, "annotations", &ann) || !json_object_is_type(ann, json_type_object) ||
-      !json_object_object_get_ex(ann, OCI_ANNOTATION_REF_NAME, &name) || !json_object_is_type(name, json_type_string))
-    return NULL;
-  return json_object_get_string(name);
-}
-
-/* index.json with entry added under ref_name (an older entry of that name goes). */
-static int build_index(const char *old, size_t old_len, const char *path, json_object *entry, const char *ref_name,
-                       char **out, vmpull_error *err) {
-  _cleanup_json_ json_object *index = NULL;
-  int r = parse_index(old ? old : EMPTY_INDEX, old ? old_len : strlen(EMPTY_INDEX), path, &index, err);
-  if (r < 0)
-    return r;
-  json_object *manifests = json_object_object_get(index, "manifests");
-  json_object *kept = json_object_new_array();
-  if (!kept)
-    return error_oom(err);
-  for (size_t i = 0; i < json_object_array_length(manifests); i++) {
-    json_object *e = json_object_array_get_idx(manifests, i);
-    const char *name = ref_name_of(e);
-    if (name && !strcmp(name, ref_name))
-      continue;
-    json_object_array_add(kept, json_object_get(e));
-  }
-  json_object *ann = NULL;
-  if (!json_object_object_get_ex(entry, "annotations", &ann)) {
-    ann = json_object_new_object();
-    json_object_object_add(entry, "annotations", ann);
-  }
-  json_object_object_add(ann, OCI_ANNOTATION_REF_NAME, json_object_new_string(ref_name));
-  json_object_array_add(kept, json_object_get(entry));
-  json_object_object_add(index, "manifests", kept);
-  *out = json_text_dup(index);
-  return *out ? 0 : error_oom(err);
-}
-
 int layout_writer_commit(struct layout_writer *w, json_object *entry, const char *ref_name, vmpull_error *err) {
   _cleanup_free_ char *text = NULL;
   if (w->o.archive) {
     if (w->failed)
       return archive_incomplete(w, err);
-    int r = build_index(NULL, 0, w->path, entry, ref_name, &text, err);
+    int r = layout_index_add(NULL, 0, w->path, entry, ref_name, &text, err);
     if (r < 0)
       return r;
     r = add_member(w, "index.json", text, strlen(text), err);
@@ -658,7 +564,7 @@ int layout_writer_commit(struct layout_writer *w, json_object *entry, const char
   r = read_index(w, &old, &old_len, err);
   if (r < 0)
     return r;
-  r = build_index(old, old_len, w->path, entry, ref_name, &text, err);
+  r = layout_index_add(old, old_len, w->path, entry, ref_name, &text, err);
   if (r < 0)
     return r;
   r = write_small_file(w, "index.json", text, strlen(text), 1, err);
