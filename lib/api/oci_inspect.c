@@ -101,7 +101,7 @@ static int inspect_run(const struct pull_config *o, unsigned flags, char **json,
   if (r < 0)
     return r;
   _cleanup_oci_store_ struct oci_store *store = NULL;
-  r = oci_store_open(&o->resolve.oci, &store, err);
+  r = resolve_source(&o->resolve, NULL, &store, NULL, err);
   if (r < 0)
     return r;
   __attribute__((cleanup(inspect_ctx_clear))) struct inspect_ctx c = {.o = o, .store = store};

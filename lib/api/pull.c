@@ -97,22 +97,6 @@ static int make_dirs(const char *path, vmpull_error *err) {
   return 0;
 }
 
-static int resolve_source(const struct resolve_settings *s, struct resolved *r, vmpull_error *err) {
-  enum source_kind kind;
-  int ret = source_classify(s->source, &kind, err);
-  if (ret < 0)
-    return ret;
-  switch (kind) {
-  case SOURCE_FILE: return resolve_file(s, s->source, r, err);
-  case SOURCE_HTTP: return resolve_http(s, s->source, r, err);
-  case SOURCE_OCI_DIR: return resolve_oci_dir(s, r, err);
-  case SOURCE_DOCKER: return resolve_docker(s, r, err);
-  case SOURCE_OCI_ARCHIVE: return resolve_oci_archive(s, r, err);
-  case SOURCE_FCOS: return resolve_fcos(s, r, err);
-  default: return error_set(err, VMPULL_E_UNSUPPORTED, "%s:// sources are not supported yet", source_kind_name(kind));
-  }
-}
-
 /* "sha256:HEX" (or sha512) and lowercase hex of the right length, before anything relies on it. */
 static int check_digest_syntax(const char *d, vmpull_error *err) {
   size_t want = starts_with(d, "sha256:") ? 64 : starts_with(d, "sha512:") ? 128 : 0;
@@ -163,8 +147,8 @@ static int pull_run(const struct pull_config *o, vmpull_result *res, int *distru
   r = progress_report(&progress, 1, err);
   if (r < 0)
     return r;
-  __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX, .cache = &pc};
-  r = resolve_source(&o->resolve, &rs, err);
+  __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX};
+  r = resolve_source(&o->resolve, &pc, NULL, &rs, err);
   if (r < 0)
     return r;
   progress.ev.mirror = rs.mirror;
