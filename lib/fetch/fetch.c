@@ -16,7 +16,7 @@ static int dup_into(char **slot, const char *v) {
 }
 
 /* --offline without the bytes: a disk kept from them may still make the output. The pull then
- * has no source: pull_cache_from_disk checks the disk, and fails the pull if it cannot use it. */
+ * has no source: kept_disk_find (api floor) checks the disk, and fails the pull if it cannot use it. */
 static int offline_from_kept_disk(struct pull_cache *pc, const char *digest) {
   return digest && cache_disk_exists(pc->cache, digest) && dup_into(&pc->disk_only, digest) == 0;
 }
