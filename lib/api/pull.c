@@ -245,12 +245,8 @@ static int pull_decode(struct pull_job *j, vmpull_error *err) {
     return r;
 
   /* tee: every fetched byte is hashed and counted exactly once */
-  struct tee_options to = {.expected_size = rs->expected_size,
-                           .progress = progress,
-                           .cache_fd = pull_cache_fill_fd(pc),
-                           .cache_offset = pull_cache_fill_offset(pc),
-                           .cache_failed = pull_cache_fill_failed, /* a full cache costs the cache, not the pull */
-                           .cache_failed_data = pc};
+  /* (the bytes that go into the cache entry are recorded below it, by the fetched source) */
+  struct tee_options to = {.expected_size = rs->expected_size, .progress = progress, .cache_fd = -1};
   _cleanup_source_ struct byte_source *fetched = NULL;
   r = tee_new(rs->src, &to, &fetched, err);
   if (r < 0)

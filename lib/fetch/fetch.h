@@ -2,9 +2,9 @@
 /*
  * What resolvers and stores call instead of opening the network directly: fetch_url(),
  * fetch_blob() and fetch_document() answer from the cache (revalidating a URL with a conditional
- * request), resume a partial download, or start a new one whose bytes the tee writes into the
- * entry as they stream past. Without a cache (--no-cache, or no cache folder) they go straight to
- * the network, with retries.
+ * request), resume a partial download, or start a new one whose source records its bytes into
+ * the entry as they stream past (pull_cache_record). Without a cache (--no-cache, or no cache folder) they go straight
+ * to the network, with retries.
  */
 #ifndef VMPULL_FETCH_H
 #define VMPULL_FETCH_H

@@ -22,6 +22,7 @@
 #include "base/util.h"
 #include "oci/oci_manifest.h"
 #include "oci/oci_store.h"
+#include "pipeline/record_source.h"
 #include "pipeline/sink.h"
 #include "pipeline/tee.h"
 
@@ -571,8 +572,12 @@ int layout_writer_put_new_blob(struct layout_writer *w, struct byte_source *src,
   int r = open_spool(w, &spool, err);
   if (r < 0)
     return r;
-  /* The tee hashes the bytes and writes them into the spool as they pass. */
-  struct tee_options to = {.expected_size = UINT64_MAX, .progress = w->o.progress, .cache_fd = spool};
+  /* The bytes are written into the spool as they pass, from the buffer the tee hashes. */
+  struct record_options ro = {.fd = spool};
+  r = record_source_new(TAKE_PTR(in), &ro, &in, err);
+  if (r < 0)
+    return r;
+  struct tee_options to = {.expected_size = UINT64_MAX, .progress = w->o.progress, .cache_fd = -1};
   r = tee_new(in, &to, &in, err);
   if (r < 0)
     return r;
