@@ -30,6 +30,8 @@ struct inspect_ctx {
 static int peek_layer(struct inspect_ctx *c, const struct oci_target *t, json_object *e, vmpull_error *err) {
   __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX};
   int r = oci_resolve_target(c->store, t, &rs, err);
+  if (r == 0)
+    r = resolved_open(&rs, err);
   if (r < 0)
     return r;
   struct byte_source *content = TAKE_PTR(rs.src);

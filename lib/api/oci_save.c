@@ -476,6 +476,8 @@ static int save_wrapped(struct save_ctx *c, const char *dest_path, const struct 
     return error_set(err, VMPULL_E_USAGE, "digest '%s' is not sha256:<64 lowercase hex>", c->o->expected_digest);
   __attribute__((cleanup(resolved_clear))) struct resolved rs = {.expected_size = UINT64_MAX};
   r = resolve_source(&c->o->resolve, &c->net, NULL, &rs, err);
+  if (r == 0)
+    r = resolved_open(&rs, err);
   if (r < 0)
     return r;
   if (!rs.image_name)

@@ -361,6 +361,10 @@ static int pull_run(const struct pull_config *o, vmpull_result *res, int *distru
   r = resolve_source(&o->resolve, &pc, NULL, &rs, err);
   if (r < 0)
     return r;
+  /* the bytes: from the cache, resumed, or from the network (nothing of the image moved before) */
+  r = resolved_open(&rs, err);
+  if (r < 0)
+    return r;
   progress.ev.mirror = rs.mirror;
   _cleanup_free_ char *listed_digest = NULL;
   if (o->resolve.checksums) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Resolving a source string into what to fetch: which byte source, which
+ * Resolving a source string into what to fetch: a plan of how to open the bytes, which
  * image file name (for the naming rule), and what the bytes must hash to.
  * Each kind of source has one resolver; pull.c only calls resolve_source().
  */
@@ -57,6 +57,11 @@ int pull_output_path(const struct output_naming *n, const char *image_name, cons
  * image the source names into r (whose cache becomes pc; pc may be NULL). */
 int resolve_source(const struct resolve_settings *s, struct pull_cache *pc, struct oci_store **store,
                    struct resolved *r, vmpull_error *err);
+
+/* Open the bytes r's plan names into r->src (plan_open.c): a file; a URL or a registry's blob
+ * through r->cache (reused, revalidated, resumed, or a new download recorded into the cache). The
+ * only place the image's bytes start to move. */
+int resolved_open(struct resolved *r, vmpull_error *err);
 
 /* The resolvers of plain images, one per kind (each in its own file); resolve_source() calls them. */
 int resolve_file(const struct resolve_settings *s, const char *path, struct resolved *r, vmpull_error *err);
