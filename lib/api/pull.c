@@ -246,7 +246,7 @@ static int pull_decode(struct pull_job *j, vmpull_error *err) {
 
   /* tee: every fetched byte is hashed and counted exactly once */
   /* (the bytes that go into the cache entry are recorded below it, by the fetched source) */
-  struct tee_options to = {.expected_size = rs->expected_size, .progress = progress, .cache_fd = -1};
+  struct tee_options to = {.expected_size = rs->expected_size, .progress = progress};
   _cleanup_source_ struct byte_source *fetched = NULL;
   r = tee_new(rs->src, &to, &fetched, err);
   if (r < 0)

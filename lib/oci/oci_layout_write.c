@@ -432,7 +432,7 @@ static int copy_blob(struct layout_writer *w, const char *digest, uint64_t size,
     if (r < 0)
       return r;
   }
-  struct tee_options to = {.expected_size = size, .progress = progress, .cache_fd = -1};
+  struct tee_options to = {.expected_size = size, .progress = progress};
   r = tee_new(in, &to, &in, err);
   if (r < 0)
     return r;
@@ -577,7 +577,7 @@ int layout_writer_put_new_blob(struct layout_writer *w, struct byte_source *src,
   r = record_source_new(TAKE_PTR(in), &ro, &in, err);
   if (r < 0)
     return r;
-  struct tee_options to = {.expected_size = UINT64_MAX, .progress = w->o.progress, .cache_fd = -1};
+  struct tee_options to = {.expected_size = UINT64_MAX, .progress = w->o.progress};
   r = tee_new(in, &to, &in, err);
   if (r < 0)
     return r;
