@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One pull, top to bottom (after systemd's pull-job.c):
- *   resolve -> byte source -> tee (sha256, size, progress, cache)
- *   -> [tar unwrap] -> peek + detect -> decode -> sparse atomic sink -> commit
+ *   resolve (a plan) -> open (cache or network; a download records itself into the cache)
+ *   -> [kept disk: copy into the sink] or tee (sha256, size, progress)
+ *   -> [tar unwrap] -> peek + detect -> decode -> sparse atomic sink -> one ending (verify, commit, result)
  * Nothing here knows a codec or a protocol; each arrow is one small file.
  */
 #include "api/options.h"
