@@ -30,6 +30,8 @@ struct inspect_ctx {
 static int peek_layer(struct inspect_ctx *c, const struct oci_target *t, json_object *e, vmpull_error *err) {
   _cleanup_(resolved_clear) struct resolved rs = {.expected_size = UINT64_MAX};
   int r = oci_resolve_target(c->store, t, &rs, err);
+  if (r == 0)
+    r = resolved_open(&rs, err);
   if (r < 0)
     return r;
   struct byte_source *content = TAKE_PTR(rs.src);
@@ -101,7 +103,7 @@ static int inspect_run(const struct pull_config *o, unsigned flags, char **json,
   if (r < 0)
     return r;
   _cleanup_oci_store_ struct oci_store *store = NULL;
-  r = oci_store_open(&o->resolve.oci, &store, err);
+  r = resolve_source(&o->resolve, NULL, &store, NULL, err);
   if (r < 0)
     return r;
   _cleanup_(inspect_ctx_clear) struct inspect_ctx c = {.o = o, .store = store};

@@ -365,7 +365,7 @@ static int top_document(struct save_ctx *c, const struct saved_doc **top, vmpull
 
 static int save_oci(struct save_ctx *c, const char *dest_path, const struct layout_writer_options *wo, int all,
                     json_object **entry, vmpull_error *err) {
-  int r = oci_store_open_cached(&c->o->resolve.oci, &c->net, &c->store, err);
+  int r = resolve_source(&c->o->resolve, &c->net, &c->store, NULL, err);
   if (r < 0)
     return r;
   c->progress.ev.mirror = c->store->mirror;
@@ -468,22 +468,18 @@ static int put_json(struct save_ctx *c, json_object *doc, char digest[OCI_DIGEST
   return counted(c, layout_writer_put_document(c->w, text, *len, NULL, digest, err), *len);
 }
 
-static int save_wrapped(struct save_ctx *c, enum source_kind kind, const char *dest_path,
-                        const struct layout_writer_options *wo, json_object **entry, json_object *manifests,
-                        vmpull_error *err) {
+static int save_wrapped(struct save_ctx *c, const char *dest_path, const struct layout_writer_options *wo,
+                        json_object **entry, json_object *manifests, vmpull_error *err) {
   struct oci_select sel = {0};
   int r = oci_select_init(&sel, &c->o->resolve.oci.selection, err);
   if (r < 0)
     return r;
   if (c->o->expected_digest && !oci_digest_valid(c->o->expected_digest))
     return error_set(err, VMPULL_E_USAGE, "digest '%s' is not sha256:<64 lowercase hex>", c->o->expected_digest);
-  _cleanup_(resolved_clear) struct resolved rs = {.expected_size = UINT64_MAX, .cache = &c->net};
-  if (kind == SOURCE_FILE)
-    r = resolve_file(&c->o->resolve, c->o->resolve.source, &rs, err);
-  else if (kind == SOURCE_HTTP)
-    r = resolve_http(&c->o->resolve, c->o->resolve.source, &rs, err);
-  else
-    r = resolve_fcos(&c->o->resolve, &rs, err);
+  _cleanup_(resolved_clear) struct resolved rs = {.expected_size = UINT64_MAX};
+  r = resolve_source(&c->o->resolve, &c->net, NULL, &rs, err);
+  if (r == 0)
+    r = resolved_open(&rs, err);
   if (r < 0)
     return r;
   if (!rs.image_name)
@@ -685,7 +681,7 @@ static int save_run(const struct pull_config *o, const char *dest, unsigned flag
     for (size_t i = 0; r == 0 && i < c.n_targets; i++)
       json_object_array_add(manifests, json_object_new_string(c.targets[i].t.manifest_digest));
   } else {
-    r = save_wrapped(&c, kind, d.path, &wo, &entry, manifests, err);
+    r = save_wrapped(&c, d.path, &wo, &entry, manifests, err);
   }
   if (r == 0)
     r = layout_writer_commit(c.w, entry, d.ref, err);

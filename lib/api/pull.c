@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One pull, top to bottom (after systemd's pull-job.c):
- *   resolve -> byte source -> tee (sha256, size, progress, cache)
- *   -> [tar unwrap] -> peek + detect -> decode -> sparse atomic sink -> commit
+ *   resolve (a plan) -> open (cache or network; a download records itself into the cache)
+ *   -> [kept disk: copy into the sink] or tee (sha256, size, progress)
+ *   -> [tar unwrap] -> peek + detect -> decode -> sparse atomic sink -> one ending (verify, commit, result)
  * Nothing here knows a codec or a protocol; each arrow is one small file.
  */
 #include "api/options.h"
@@ -87,22 +88,6 @@ static int make_dirs(const char *path, vmpull_error *err) {
   return 0;
 }
 
-static int resolve_source(const struct resolve_settings *s, struct resolved *r, vmpull_error *err) {
-  enum source_kind kind;
-  int ret = source_classify(s->source, &kind, err);
-  if (ret < 0)
-    return ret;
-  switch (kind) {
-  case SOURCE_FILE: return resolve_file(s, s->source, r, err);
-  case SOURCE_HTTP: return resolve_http(s, s->source, r, err);
-  case SOURCE_OCI_DIR: return resolve_oci_dir(s, r, err);
-  case SOURCE_DOCKER: return resolve_docker(s, r, err);
-  case SOURCE_OCI_ARCHIVE: return resolve_oci_archive(s, r, err);
-  case SOURCE_FCOS: return resolve_fcos(s, r, err);
-  default: return error_set(err, VMPULL_E_UNSUPPORTED, "%s:// sources are not supported yet", source_kind_name(kind));
-  }
-}
-
 /* "sha256:HEX" (or sha512) and lowercase hex of the right length, before anything relies on it. */
 static int check_digest_syntax(const char *d, vmpull_error *err) {
   if (!digest_hex(d))
@@ -117,6 +102,216 @@ static int verify_digest(const char *want, const char *got, const char *what, vm
     return error_set(err, VMPULL_E_DIGEST, "%s%sdigest mismatch: expected %s, got %s", what ? what : "",
                      what ? ": " : "", want, got);
   return 0;
+}
+
+/* One pull's state, shared by its producers (kept disk, decoded source) and its one ending. */
+struct pull_job {
+  const struct pull_config *o;
+  struct pull_cache *pc;
+  struct resolved *rs;
+  const char *listed_digest; /* --checksums: the list's entry for this image */
+  struct progress_state *progress;
+  vmpull_result *res;
+};
+
+/* What a producer put into the sink. */
+struct pull_made {
+  const char *digest;     /* sha256 of the source's bytes */
+  const char *format;     /* format_name() of what was decoded */
+  const char *image_name; /* or NULL */
+  uint64_t fetched;       /* bytes of the source */
+  int decoded;            /* 1: decoded from the source here (its cache entry is filed, its disk may be kept) */
+};
+
+/* The output for image_name decoded from format: the naming rule's path, its folder, the sink. */
+static int pull_output_open(const struct pull_job *j, const char *image_name, enum format format,
+                            const struct sink_options *so, struct sink *sink, char **out_path, vmpull_error *err) {
+  const struct output_naming *naming = &j->o->resolve.naming;
+  int r = pull_output_path(naming, image_name, format_suffix(format), out_path, err);
+  if (r < 0)
+    return r;
+  if (!naming->output) {
+    r = make_dirs(naming->data_dir, err);
+    if (r < 0)
+      return r;
+  }
+  return sink_open(sink, *out_path, so, err);
+}
+
+/* The one ending of every pull: verify, file the cache entry, commit the output, keep its disk,
+ * report, fill the result. */
+static int pull_end(struct pull_job *j, struct sink *sink, char **out_path, const struct pull_made *m,
+                    vmpull_error *err) {
+  int r = verify_digest(j->rs->expected_digest, m->digest, j->rs->display, err);
+  if (r < 0)
+    return r;
+  r = verify_digest(j->o->expected_digest, m->digest, NULL, err);
+  if (r < 0)
+    return r;
+  r = verify_digest(j->listed_digest, m->digest, NULL, err);
+  if (r < 0) {
+    _cleanup_free_ char *list = redact_source(j->o->resolve.checksums);
+    return error_wrap(err, "checksums %s", list ? list : "list");
+  }
+  if (m->decoded) {
+    r = pull_cache_commit(j->pc, m->digest, err);
+    if (r < 0)
+      return r;
+  }
+
+  uint64_t allocated = 0;
+  r = sink_commit(sink, &allocated, err);
+  if (r < 0)
+    return r;
+  if (m->decoded)
+    pull_cache_keep_disk(j->pc, m->digest, sink, m->format, m->image_name, m->fetched);
+  j->progress->ev.written = sink->offset;
+  j->progress->ev.stage = VMPULL_STAGE_DONE;
+  (void)progress_report(j->progress, 1, NULL);
+
+  vmpull_result *res = j->res;
+  res->path = TAKE_PTR(*out_path);
+  res->format = strdup(m->format);
+  res->digest = strdup(m->digest);
+  res->image_name = m->image_name ? strdup(m->image_name) : NULL;
+  res->content_disposition = TAKE_PTR(j->rs->content_disposition);
+  res->reference = TAKE_PTR(j->rs->reference);
+  res->fetched = m->fetched;
+  res->size = sink->offset;
+  res->allocated = allocated;
+  if (!res->format || !res->digest || (m->image_name && !res->image_name))
+    return error_oom(err);
+  return 0;
+}
+
+/* keep_uncompressed: a decoded disk of these very bytes is a copy away. 1 the pull ended from it,
+ * 0 decode the source instead, < 0 error. */
+static int pull_from_kept_disk(struct pull_job *j, vmpull_error *err) {
+  _cleanup_(kept_disk_clear) struct kept_disk kd = KEPT_DISK_INIT;
+  int r = kept_disk_find(j->pc, j->o, j->rs, j->listed_digest, &kd, err);
+  if (r <= 0)
+    return r;
+  struct sink_options so = {
+      .replace = j->o->replace, .mode = j->o->mode, .max_size = j->o->max_size, .progress = j->progress};
+  _cleanup_(sink_close) struct sink sink = SINK_INIT;
+  _cleanup_free_ char *out_path = NULL;
+  r = pull_output_open(j, kd.image_name, kd.format, &so, &sink, &out_path, err);
+  if (r < 0)
+    return r;
+  r = kept_disk_copy(j->pc, j->rs, &kd, &sink, j->progress, err);
+  if (r <= 0)
+    return r;
+  /* Stop any transfer the resolver started: these bytes are not needed. */
+  source_free(TAKE_PTR(j->rs->src));
+  uint64_t fetched = kd.record.fetched != UINT64_MAX ? kd.record.fetched : 0;
+  j->progress->ev.fetched = j->progress->ev.resumed = fetched;
+  struct pull_made made = {.digest = kd.digest,
+                           .format = kd.record.format,
+                           .image_name = kd.image_name ? kd.image_name : "",
+                           .fetched = fetched};
+  r = pull_end(j, &sink, &out_path, &made, err);
+  return r < 0 ? r : 1;
+}
+
+/* The source's bytes: tee -> [replay] -> [unwrap tar] -> detect -> decode -> sink, then the ending. */
+static int pull_decode(struct pull_job *j, vmpull_error *err) {
+  const struct pull_config *o = j->o;
+  struct pull_cache *pc = j->pc;
+  struct resolved *rs = j->rs;
+  struct progress_state *progress = j->progress;
+  uint64_t max_size = o->max_size;
+  uint64_t announced = rs->expected_size != UINT64_MAX ? rs->expected_size : rs->src->size;
+  if (announced != UINT64_MAX && announced > source_size_limit(max_size))
+    return error_set(err, VMPULL_E_LIMIT,
+                     "%s is %llu bytes, more than a disk within the size limit of %llu bytes (--max-size) is made from",
+                     rs->display ? rs->display : "the source", (unsigned long long)announced,
+                     (unsigned long long)max_size);
+  progress->ev.name = rs->image_name;
+  progress->ev.stage = VMPULL_STAGE_TRANSFER;
+  progress->ev.fetched_total = announced;
+  int r = progress_report(progress, 1, err);
+  if (r < 0)
+    return r;
+
+  /* tee: every fetched byte is hashed and counted exactly once */
+  /* (the bytes that go into the cache entry are recorded below it, by the fetched source) */
+  struct tee_options to = {.expected_size = rs->expected_size, .progress = progress};
+  _cleanup_source_ struct byte_source *fetched = NULL;
+  r = tee_new(rs->src, &to, &fetched, err);
+  if (r < 0)
+    return r;
+  rs->src = NULL;
+
+  /* unwrap: a tar layer holds the compressed disk as its one file */
+  struct byte_source *tee = fetched; /* owned by the chain from here on */
+  /* resume: the bytes an interrupted pull left come first, hashed and decoded like new ones */
+  r = pull_cache_replay(pc, TAKE_PTR(fetched), &fetched, err);
+  if (r < 0)
+    return r;
+  struct byte_source *fetched_top = fetched;
+  struct byte_source *content = TAKE_PTR(fetched);
+  if (rs->tar_layer) {
+    r = unwrap_tar_layer(&content, &rs->image_name, rs->display, err);
+    if (r < 0)
+      return r;
+    progress->ev.name = rs->image_name;
+  }
+
+  /* detect */
+  _cleanup_source_ struct byte_source *stream = NULL;
+  enum format format;
+  r = detect_source(content, rs->image_name, &stream, &format, err);
+  if (r < 0)
+    return r;
+
+  /* sink */
+  struct decode_options dopts = {
+      .threads = o->threads, .warning = o->hooks.warning, .warning_data = o->hooks.warning_data};
+  struct sink_options so = {
+      .replace = o->replace,
+      .mode = o->mode,
+      .max_size = max_size,
+      .progress = progress,
+      .writer_thread = decoder_leaves_a_core(stream, format, &dopts),
+      .chunk_map = pull_cache_keeps_disks(pc), /* the record a kept disk is checked by */
+  };
+  _cleanup_(sink_close) struct sink sink = SINK_INIT;
+  _cleanup_free_ char *out_path = NULL;
+  r = pull_output_open(j, rs->image_name, format, &so, &sink, &out_path, err);
+  if (r < 0)
+    return r;
+
+  /* decode */
+  r = decoder_for(format)(stream, &sink, &dopts, err);
+  if (r < 0) {
+    /* A download that broke off is not a decompression failure. */
+    if (err->code == VMPULL_E_CANCELLED || err->code == VMPULL_E_NETWORK || err->code == VMPULL_E_HTTP ||
+        err->code == VMPULL_E_TLS || err->code == VMPULL_E_AUTH || err->code == VMPULL_E_NOT_FOUND)
+      return r;
+    /* The outer "pull <source>" already names the source. */
+    return error_wrap(err, "decompress");
+  }
+  /* Whatever the decoder left unread still counts for the digest. */
+  for (;;) {
+    uint8_t drain[65536];
+    size_t got = 0;
+    r = source_read(fetched_top, drain, sizeof(drain), &got, err);
+    if (r < 0)
+      return r;
+    if (!got)
+      break;
+  }
+
+  char digest[80];
+  r = tee_digest(tee, digest, err);
+  if (r < 0)
+    return r;
+  struct pull_made made = {.digest = digest,
+                           .format = format_name(format),
+                           .image_name = rs->image_name,
+                           .fetched = tee_bytes(tee),
+                           .decoded = 1};
+  return pull_end(j, &sink, &out_path, &made, err);
 }
 
 static int pull_run(const struct pull_config *o, vmpull_result *res, int *distrust, vmpull_error *err) {
@@ -151,159 +346,27 @@ static int pull_run(const struct pull_config *o, vmpull_result *res, int *distru
   r = progress_report(&progress, 1, err);
   if (r < 0)
     return r;
-  _cleanup_(resolved_clear) struct resolved rs = {.expected_size = UINT64_MAX, .cache = &pc};
-  r = resolve_source(&o->resolve, &rs, err);
+  _cleanup_(resolved_clear) struct resolved rs = {.expected_size = UINT64_MAX};
+  r = resolve_source(&o->resolve, &pc, NULL, &rs, err);
+  if (r < 0)
+    return r;
+  /* the bytes: from the cache, resumed, or from the network (nothing of the image moved before) */
+  r = resolved_open(&rs, err);
   if (r < 0)
     return r;
   progress.ev.mirror = rs.mirror;
-  _cleanup_free_ char *listed_digest = NULL; /* --checksums: the list's entry for this image */
+  _cleanup_free_ char *listed_digest = NULL;
   if (o->resolve.checksums) {
     r = checksums_lookup(&o->resolve, &pc, rs.image_name, &listed_digest, err);
     if (r < 0)
       return r;
   }
-  /* keep_uncompressed: a decoded disk of these very bytes is a copy away */
-  r = pull_cache_from_disk(&pc, o, &rs, listed_digest, &progress, res, err);
+  struct pull_job job = {
+      .o = o, .pc = &pc, .rs = &rs, .listed_digest = listed_digest, .progress = &progress, .res = res};
+  r = pull_from_kept_disk(&job, err);
   if (r != 0)
     return r < 0 ? r : 0;
-  uint64_t max_size = o->max_size;
-  uint64_t announced = rs.expected_size != UINT64_MAX ? rs.expected_size : rs.src->size;
-  if (announced != UINT64_MAX && announced > source_size_limit(max_size))
-    return error_set(err, VMPULL_E_LIMIT,
-                     "%s is %llu bytes, more than a disk within the size limit of %llu bytes (--max-size) is made from",
-                     rs.display ? rs.display : "the source", (unsigned long long)announced,
-                     (unsigned long long)max_size);
-  progress.ev.name = rs.image_name;
-  progress.ev.stage = VMPULL_STAGE_TRANSFER;
-  progress.ev.fetched_total = announced;
-  r = progress_report(&progress, 1, err);
-  if (r < 0)
-    return r;
-
-  /* tee: every fetched byte is hashed and counted exactly once */
-  struct tee_options to = {.expected_size = rs.expected_size,
-                           .progress = &progress,
-                           .cache_fd = pull_cache_fill_fd(&pc),
-                           .cache_offset = pull_cache_fill_offset(&pc),
-                           .cache_failed = pull_cache_fill_failed, /* a full cache costs the cache, not the pull */
-                           .cache_failed_data = &pc};
-  _cleanup_source_ struct byte_source *fetched = NULL;
-  r = tee_new(rs.src, &to, &fetched, err);
-  if (r < 0)
-    return r;
-  rs.src = NULL;
-
-  /* unwrap: a tar layer holds the compressed disk as its one file */
-  struct byte_source *tee = fetched; /* owned by the chain from here on */
-  /* resume: the bytes an interrupted pull left come first, hashed and decoded like new ones */
-  r = pull_cache_replay(&pc, TAKE_PTR(fetched), &fetched, err);
-  if (r < 0)
-    return r;
-  struct byte_source *fetched_top = fetched;
-  struct byte_source *content = TAKE_PTR(fetched);
-  if (rs.tar_layer) {
-    r = unwrap_tar_layer(&content, &rs.image_name, rs.display, err);
-    if (r < 0)
-      return r;
-    progress.ev.name = rs.image_name;
-  }
-
-  /* detect */
-  _cleanup_source_ struct byte_source *stream = NULL;
-  enum format format;
-  r = detect_source(content, rs.image_name, &stream, &format, err);
-  if (r < 0)
-    return r;
-
-  /* sink */
-  struct decode_options dopts = {
-      .threads = o->threads, .warning = o->hooks.warning, .warning_data = o->hooks.warning_data};
-  _cleanup_free_ char *out_path = NULL;
-  r = pull_output_path(naming, rs.image_name, format_suffix(format), &out_path, err);
-  if (r < 0)
-    return r;
-  if (!naming->output) {
-    r = make_dirs(naming->data_dir, err);
-    if (r < 0)
-      return r;
-  }
-  struct sink_options so = {
-      .replace = o->replace,
-      .mode = o->mode,
-      .max_size = max_size,
-      .progress = &progress,
-      .writer_thread = decoder_leaves_a_core(stream, format, &dopts),
-      .chunk_map = pull_cache_keeps_disks(&pc), /* the record a kept disk is checked by */
-  };
-  _cleanup_(sink_close) struct sink sink = SINK_INIT;
-  r = sink_open(&sink, out_path, &so, err);
-  if (r < 0)
-    return r;
-
-  /* decode */
-  r = decoder_for(format)(stream, &sink, &dopts, err);
-  if (r < 0) {
-    /* A download that broke off is not a decompression failure. */
-    if (err->code == VMPULL_E_CANCELLED || err->code == VMPULL_E_NETWORK || err->code == VMPULL_E_HTTP ||
-        err->code == VMPULL_E_TLS || err->code == VMPULL_E_AUTH || err->code == VMPULL_E_NOT_FOUND)
-      return r;
-    /* The outer "pull <source>" already names the source. */
-    return error_wrap(err, "decompress");
-  }
-  /* Whatever the decoder left unread still counts for the digest. */
-  for (;;) {
-    uint8_t drain[65536];
-    size_t got = 0;
-    r = source_read(fetched_top, drain, sizeof(drain), &got, err);
-    if (r < 0)
-      return r;
-    if (!got)
-      break;
-  }
-
-  /* verify */
-  char digest[80];
-  r = tee_digest(tee, digest, err);
-  if (r < 0)
-    return r;
-  r = verify_digest(rs.expected_digest, digest, rs.display, err);
-  if (r < 0)
-    return r;
-  r = verify_digest(o->expected_digest, digest, NULL, err);
-  if (r < 0)
-    return r;
-  r = verify_digest(listed_digest, digest, NULL, err);
-  if (r < 0) {
-    _cleanup_free_ char *list = redact_source(o->resolve.checksums);
-    return error_wrap(err, "checksums %s", list ? list : "list");
-  }
-
-  r = pull_cache_commit(&pc, digest, err);
-  if (r < 0)
-    return r;
-
-  /* commit */
-  uint64_t allocated = 0;
-  r = sink_commit(&sink, &allocated, err);
-  if (r < 0)
-    return r;
-  pull_cache_keep_disk(&pc, digest, &sink, format_name(format), rs.image_name, tee_bytes(tee));
-  progress.ev.written = sink.offset;
-  progress.ev.stage = VMPULL_STAGE_DONE;
-  (void)progress_report(&progress, 1, NULL);
-
-  res->path = TAKE_PTR(out_path);
-  res->format = strdup(format_name(format));
-  res->digest = strdup(digest);
-  res->image_name = TAKE_PTR(rs.image_name);
-  res->content_disposition = TAKE_PTR(rs.content_disposition);
-  res->reference = TAKE_PTR(rs.reference);
-  res->fetched = tee_bytes(tee);
-  res->size = sink.offset;
-  res->allocated = allocated;
-  if (!res->format || !res->digest)
-    return error_oom(err);
-  return 0;
+  return pull_decode(&job, err);
 }
 
 VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *result, vmpull_error *err) {

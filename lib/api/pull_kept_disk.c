@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * keep_uncompressed: the output made from a kept disk, and keeping one. A kept disk is only
- * handed out once it proved to be the bytes the decoder wrote: its record names the source
- * digest and holds the map the sink recorded while writing it (lib/pipeline/disk_map.h), and the copy
- * checks every chunk against that map in the one read it makes anyway (disk_copy_checked).
+ * keep_uncompressed: a kept disk as the producer of a pull's output (pull.c ends the pull), and keeping one. A kept
+ * disk is only handed out once it proved to be the bytes the decoder wrote: its record names the source digest and
+ * holds the map the sink recorded while writing it (lib/pipeline/disk_map.h), and the copy checks every chunk against
+ * that map in the one read it makes anyway (disk_copy_checked).
  */
 #include "api/pull_kept_disk.h"
 
@@ -61,9 +61,13 @@ static int copy_poll(void *data, uint64_t done) {
   return progress_report(p->progress, 0, p->err) < 0 ? -ECANCELED : 0;
 }
 
-int pull_cache_from_disk(struct pull_cache *pc, const struct pull_config *o, struct resolved *rs,
-                         const char *listed_digest, struct progress_state *progress, vmpull_result *res,
-                         vmpull_error *err) {
+void kept_disk_clear(struct kept_disk *kd) {
+  closep(&kd->fd);
+  cache_disk_clear(&kd->record);
+}
+
+int kept_disk_find(struct pull_cache *pc, const struct pull_config *o, const struct resolved *rs,
+                   const char *listed_digest, struct kept_disk *kd, vmpull_error *err) {
   const char *digest = pc->hit_digest        ? pc->hit_digest
                        : pc->disk_only       ? pc->disk_only
                        : rs->expected_digest ? rs->expected_digest
@@ -75,44 +79,32 @@ int pull_cache_from_disk(struct pull_cache *pc, const struct pull_config *o, str
   for (size_t i = 0; i < ARRAY_SIZE(wants); i++)
     if (wants[i] && strcmp(wants[i], digest) != 0)
       return without_disk(rs, err);
-  _cleanup_close_ int disk_fd = -1;
-  _cleanup_(cache_disk_clear) struct cache_disk d = {.size = UINT64_MAX};
-  enum format format;
-  int r = cache_disk_open(pc->cache, digest, &disk_fd, &d);
+  int r = cache_disk_open(pc->cache, digest, &kd->fd, &kd->record);
   if (r == 0)
     return without_disk(rs, err);
-  if (r < 0 || format_by_name(d.format, &format) < 0)
-    return drop_disk(pc, rs, digest, disk_fd, "has no valid record", err);
-  const char *image_name = rs->tar_layer && d.image_name ? d.image_name : rs->image_name;
-  uint64_t max_size = o->max_size;
-  if (d.size > max_size)
+  if (r < 0 || format_by_name(kd->record.format, &kd->format) < 0)
+    return drop_disk(pc, rs, digest, kd->fd, "has no valid record", err);
+  kd->digest = digest;
+  kd->image_name = rs->tar_layer && kd->record.image_name ? kd->record.image_name : rs->image_name;
+  if (kd->record.size > o->max_size)
     return error_set(err, VMPULL_E_LIMIT, "output exceeds the size limit of %llu bytes (--max-size)",
-                     (unsigned long long)max_size);
+                     (unsigned long long)o->max_size);
+  return 1;
+}
 
-  _cleanup_free_ char *out_path = NULL;
-  r = pull_output_path(&o->resolve.naming, image_name, format_suffix(format), &out_path, err);
-  if (r < 0)
-    return r;
-  if (!o->resolve.naming.output) {
-    r = mkdir_parents(o->resolve.naming.data_dir, 0700, NULL, NULL);
-    if (r < 0)
-      return error_set_errno(err, VMPULL_E_IO, -r, "create folder %s", o->resolve.naming.data_dir);
-  }
-  struct sink_options so = {.replace = o->replace, .mode = o->mode, .max_size = max_size, .progress = progress};
-  _cleanup_(sink_close) struct sink sink = SINK_INIT;
-  r = sink_open(&sink, out_path, &so, err);
-  if (r < 0)
-    return r;
+int kept_disk_copy(struct pull_cache *pc, const struct resolved *rs, const struct kept_disk *kd, struct sink *sink,
+                   struct progress_state *progress, vmpull_error *err) {
   /* A clone shares the kept disk's blocks: what is checked is the clone, the file handed out.
    * Elsewhere each data chunk is checked in the buffer it is copied from. */
   struct copy_poll poll = {.progress = progress, .err = err};
   uint64_t bad = UINT64_MAX;
-  if (disk_clone(disk_fd, sink.fd) == 0)
-    r = disk_copy_checked(sink.fd, -1, &d.map, copy_poll, &poll, &bad);
-  else if (ftruncate(sink.fd, 0) < 0) /* a clone that failed half way may have left blocks */
+  int r;
+  if (disk_clone(kd->fd, sink->fd) == 0)
+    r = disk_copy_checked(sink->fd, -1, &kd->record.map, copy_poll, &poll, &bad);
+  else if (ftruncate(sink->fd, 0) < 0) /* a clone that failed half way may have left blocks */
     r = -errno;
   else
-    r = disk_copy_checked(disk_fd, sink.fd, &d.map, copy_poll, &poll, &bad);
+    r = disk_copy_checked(kd->fd, sink->fd, &kd->record.map, copy_poll, &poll, &bad);
   if (r == -ECANCELED)
     return -err->code;
   if (r == 1 || r == -EIO) {
@@ -121,35 +113,12 @@ int pull_cache_from_disk(struct pull_cache *pc, const struct pull_config *o, str
       snprintf(why, sizeof(why), "does not match its record at byte %llu", (unsigned long long)bad);
     else
       snprintf(why, sizeof(why), "cannot be read (%s)", strerror(EIO));
-    return drop_disk(pc, rs, digest, disk_fd, why, err);
+    return drop_disk(pc, rs, kd->digest, kd->fd, why, err);
   }
   if (r < 0)
     return error_set_errno(err, VMPULL_E_IO, -r, "copy the kept disk %s/disks/sha256/%s to %s", pc->cache->dir,
-                           digest + 7, out_path);
-  /* Stop any transfer the resolver started: these bytes are not needed. */
-  source_free(TAKE_PTR(rs->src));
-  sink.offset = d.size;
-  uint64_t allocated = 0;
-  r = sink_commit(&sink, &allocated, err);
-  if (r < 0)
-    return r;
-  if (progress) {
-    progress->ev.fetched = progress->ev.resumed = d.fetched != UINT64_MAX ? d.fetched : 0;
-    progress->ev.written = d.size;
-    progress->ev.stage = VMPULL_STAGE_DONE;
-    (void)progress_report(progress, 1, NULL);
-  }
-  res->path = TAKE_PTR(out_path);
-  res->format = strdup(d.format);
-  res->digest = strdup(digest);
-  res->image_name = strdup(image_name ? image_name : "");
-  res->content_disposition = TAKE_PTR(rs->content_disposition);
-  res->reference = TAKE_PTR(rs->reference);
-  res->fetched = d.fetched != UINT64_MAX ? d.fetched : 0;
-  res->size = d.size;
-  res->allocated = allocated;
-  if (!res->format || !res->digest || !res->image_name)
-    return error_oom(err);
+                           kd->digest + 7, sink->path);
+  sink->offset = kd->record.size;
   return 1;
 }
 

@@ -1,25 +1,45 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* keep_uncompressed: the output made from a kept disk, and keeping one (pull_kept_disk.c). */
+/* keep_uncompressed: a kept disk as a producer, and keeping one (pull_kept_disk.c). */
 #ifndef VMPULL_PULL_KEPT_DISK_H
 #define VMPULL_PULL_KEPT_DISK_H
 
 #include "api/options.h"
 #include "base/progress.h"
 #include "fetch/cache_session.h"
+#include "pipeline/detect.h"
 
-/* When a decoded disk for the source's digest is cached (and that digest is the one --digest and
- * a checksums list want, when they say), write the output from it (reflink or sparse copy),
- * proving it against its record's map in the same read, and fill res. A disk that fails is
- * removed with a warning and 0 is returned: the source is decoded instead (rs->src is only
- * released on success). Without a source (--offline, the blob is gone) that is an error naming
- * the disk. Returns 1 done, 0 not applicable, < 0 error. */
-int pull_cache_from_disk(struct pull_cache *pc, const struct pull_config *cfg, struct resolved *rs,
-                         const char *listed_digest, struct progress_state *progress, vmpull_result *res,
-                         vmpull_error *err);
+struct sink;
+
+/* A decoded disk kept for the source's digest, opened with its record. */
+struct kept_disk {
+  int fd;
+  struct cache_disk record;
+  enum format format;     /* the record's format */
+  const char *digest;     /* the source digest it was decoded from (borrowed) */
+  const char *image_name; /* the output's image name (borrowed: the record's or the resolver's) */
+};
+#define KEPT_DISK_INIT                                                                                                 \
+  {                                                                                                                    \
+    .fd = -1, .record = {.size = UINT64_MAX }                                                                          \
+  }
+void kept_disk_clear(struct kept_disk *kd);
+
+/* Is a decoded disk for the source's digest cached (and that digest the one --digest and a
+ * checksums list want, when they say)? 1: kd is open; 0: decode the source (a disk without a valid
+ * record is removed with a warning); < 0 an error, also when there is no source to decode instead
+ * (--offline, the blob is gone). */
+int kept_disk_find(struct pull_cache *pc, const struct pull_config *cfg, const struct resolved *rs,
+                   const char *listed_digest, struct kept_disk *kd, vmpull_error *err);
+/* The kept disk as a producer: write it into sink (reflink or sparse copy), proving it against its
+ * record's map in the same read; the pull then ends as any other (commit, verify, result). 1 the
+ * sink holds the disk; 0 the disk proved bad (removed, one warning): decode the source instead;
+ * < 0 an error (also a bad disk without a source). */
+int kept_disk_copy(struct pull_cache *pc, const struct resolved *rs, const struct kept_disk *kd, struct sink *sink,
+                   struct progress_state *progress, vmpull_error *err);
+
 /* Will this pull keep its disk? Then the sink builds the disk's map as it writes
  * (sink_options.chunk_map). */
 int pull_cache_keeps_disks(const struct pull_cache *pc);
-struct sink;
 /* After the output is committed: keep a copy of it with the sink's map (warning on failure). */
 void pull_cache_keep_disk(struct pull_cache *pc, const char *digest, struct sink *sink, const char *format,
                           const char *image_name, uint64_t fetched);

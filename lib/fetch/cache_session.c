@@ -6,6 +6,7 @@
 #include "base/error.h"
 #include "base/progress.h"
 #include "base/util.h"
+#include "pipeline/record_source.h"
 #include "pipeline/tee.h"
 #include "store/lock.h"
 
@@ -147,7 +148,7 @@ int pull_cache_lock_entry(struct pull_cache *pc, const char *key, const char *sh
   return 0;
 }
 
-void pull_cache_fill_failed(void *data, int errnum) {
+static void fill_failed(void *data, int errnum) {
   struct pull_cache *pc = data;
   if (!pc->cache)
     return;
@@ -230,11 +231,11 @@ void pull_cache_start_fill(struct pull_cache *pc, const char *key, const struct 
   pc->resume_from = 0;
 }
 
-int pull_cache_fill_fd(const struct pull_cache *pc) {
-  return pc->filling ? pc->fd : -1;
-}
-uint64_t pull_cache_fill_offset(const struct pull_cache *pc) {
-  return pc->filling ? pc->resume_from : 0;
+int pull_cache_record(struct pull_cache *pc, struct byte_source **src, vmpull_error *err) {
+  if (!pc || !pc->filling || !*src)
+    return 0;
+  struct record_options o = {.fd = pc->fd, .offset = pc->resume_from, .failed = fill_failed, .failed_data = pc};
+  return record_source_new(TAKE_PTR(*src), &o, src, err);
 }
 
 /* ---- replay: the partial's bytes first, hashed and decoded like fresh ones ---- */

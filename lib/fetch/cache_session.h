@@ -3,6 +3,7 @@
  * The cache as one pull sees it, its session (pull.c holds one struct pull_cache):
  *   - pull_cache_init() opens the cache fetch_settings name (or none: --no-cache);
  *   - the fetch functions (fetch.h) lock the entry they fill, or serve a blob from it;
+ *   - pull_cache_record() has the fetched source write its bytes into the entry;
  *   - pull_cache_replay() puts the bytes of a resumed download in front of
  *     the network's, through the same hash and decoder;
  *   - pull_cache_commit() files the entry under its digest once it checked;
@@ -29,7 +30,7 @@ struct pull_cache {
   /* The entry this pull fills: partial/<name>, which is also its lock. */
   int fd;
   char name[65];
-  int filling;          /* the tee writes fetched bytes into fd from resume_from on */
+  int filling;          /* the fetched source records its bytes into fd from resume_from on */
   uint64_t resume_from; /* bytes already in fd, replayed before the network's */
   struct cache_ref ref; /* filed at commit: key, validators, content disposition */
 
@@ -56,12 +57,10 @@ void pull_cache_done(struct pull_cache *pc);
  * callback, whose non-zero return cancels them. */
 void pull_cache_http_config(const struct pull_cache *pc, const struct http_config *base, struct http_config *c);
 
-/* tee options for the entry being filled. */
-int pull_cache_fill_fd(const struct pull_cache *pc);
-uint64_t pull_cache_fill_offset(const struct pull_cache *pc);
-/* The tee could not write into the entry (errnum): one warning, the partial file goes, and
- * the pull goes on without the cache (data: the struct pull_cache). */
-void pull_cache_fill_failed(void *data, int errnum);
+/* When this pull fills an entry: wrap *src (taking it) in a source that writes each read into the
+ * entry from the resume point on, from the reader's own buffer. A write that fails costs the cache
+ * (one warning, the partial file goes), not the pull. Without an entry to fill *src stays. */
+int pull_cache_record(struct pull_cache *pc, struct byte_source **src, vmpull_error *err);
 /* Put the partial bytes in front of tee (which *top then owns); *top = tee when there are none. */
 int pull_cache_replay(struct pull_cache *pc, struct byte_source *tee, struct byte_source **top, vmpull_error *err);
 /* The pull verified digest: file the entry. A cached blob that hashed to

@@ -16,7 +16,7 @@ static int dup_into(char **slot, const char *v) {
 }
 
 /* --offline without the bytes: a disk kept from them may still make the output. The pull then
- * has no source: pull_cache_from_disk checks the disk, and fails the pull if it cannot use it. */
+ * has no source: kept_disk_find (api floor) checks the disk, and fails the pull if it cannot use it. */
 static int offline_from_kept_disk(struct pull_cache *pc, const char *digest) {
   return digest && cache_disk_exists(pc->cache, digest) && dup_into(&pc->disk_only, digest) == 0;
 }
@@ -51,8 +51,8 @@ static int fetch_fresh(struct pull_cache *pc, const char *key, const struct http
   return set_ref(pc, key, resp, err);
 }
 
-int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
-              struct http_response *resp, struct byte_source **out, vmpull_error *err) {
+static int fetch_url_open(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
+                          struct http_response *resp, struct byte_source **out, vmpull_error *err) {
   *out = NULL;
   if (!pc || !pc->cache)
     return http_open_retry(c, req, resp, out, err);
@@ -186,8 +186,8 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
   return fetch_fresh(pc, key, c, req, resp, out, err);
 }
 
-int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
-               struct byte_source **out, vmpull_error *err) {
+static int fetch_blob_open(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
+                           struct byte_source **out, vmpull_error *err) {
   *out = NULL;
   long status = 0;
   if (!pc || !pc->cache || !cache_digest_hex(digest)) {
@@ -253,6 +253,19 @@ int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob
   struct http_response none = {.content_length = UINT64_MAX};
   pull_cache_start_fill(pc, key, &none);
   return 0;
+}
+
+/* The bytes a download puts into the entry it fills are recorded by the source it returns. */
+int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
+              struct http_response *resp, struct byte_source **out, vmpull_error *err) {
+  int r = fetch_url_open(pc, c, req, resp, out, err);
+  return r < 0 ? r : pull_cache_record(pc, out, err);
+}
+
+int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
+               struct byte_source **out, vmpull_error *err) {
+  int r = fetch_blob_open(pc, digest, what, open_at, ctx, out, err);
+  return r < 0 ? r : pull_cache_record(pc, out, err);
 }
 
 int fetch_document(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,

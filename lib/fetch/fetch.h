@@ -2,9 +2,9 @@
 /*
  * What resolvers and stores call instead of opening the network directly: fetch_url(),
  * fetch_blob() and fetch_document() answer from the cache (revalidating a URL with a conditional
- * request), resume a partial download, or start a new one whose bytes the tee writes into the
- * entry as they stream past. Without a cache (--no-cache, or no cache folder) they go straight to
- * the network, with retries.
+ * request), resume a partial download, or start a new one whose source records its bytes into
+ * the entry as they stream past (pull_cache_record). Without a cache (--no-cache, or no cache folder) they go straight
+ * to the network, with retries.
  */
 #ifndef VMPULL_FETCH_H
 #define VMPULL_FETCH_H
@@ -18,10 +18,7 @@
 int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
               struct http_response *resp, struct byte_source **out, vmpull_error *err);
 
-/* A content-addressed blob (registry layer). open_at(ctx, offset, ...) opens
- * the network source from byte offset (0: all; for a later byte, a 200 that
- * ignores the range is fine, the caller sees status). */
-typedef int (*blob_open_fn)(void *ctx, uint64_t offset, long *status, struct byte_source **out, vmpull_error *err);
+/* A content-addressed blob (registry layer), opened with open_at (blob_open_fn, fetch/resolved.h). */
 int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
                struct byte_source **out, vmpull_error *err);
 

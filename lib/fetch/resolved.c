@@ -1,10 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "fetch/resolved.h"
 
+#include "base/util.h"
+
 #include <stdlib.h>
+
+static void byte_plan_clear(struct byte_plan *p) {
+  free_secret(p->location); /* a URL may carry a password */
+  free(p->digest);
+  if (p->blob_free && p->blob)
+    p->blob_free(p->blob);
+  *p = (struct byte_plan){0};
+}
 
 void resolved_clear(struct resolved *r) {
   source_free(r->src);
+  byte_plan_clear(&r->plan);
   free(r->image_name);
   free(r->display);
   free(r->expected_digest);

@@ -24,6 +24,7 @@
 #include "oci/oci_manifest.h"
 #include "oci/oci_store.h"
 #include "pipeline/memory_source.h"
+#include "pipeline/record_source.h"
 #include "pipeline/sink.h"
 #include "pipeline/tee.h"
 
@@ -360,7 +361,7 @@ static int copy_blob(struct layout_writer *w, const char *digest, uint64_t size,
     if (r < 0)
       return r;
   }
-  struct tee_options to = {.expected_size = size, .progress = progress, .cache_fd = -1};
+  struct tee_options to = {.expected_size = size, .progress = progress};
   r = tee_new(in, &to, &in, err);
   if (r < 0)
     return r;
@@ -500,8 +501,12 @@ int layout_writer_put_new_blob(struct layout_writer *w, struct byte_source *src,
   int r = open_spool(w, &spool, err);
   if (r < 0)
     return r;
-  /* The tee hashes the bytes and writes them into the spool as they pass. */
-  struct tee_options to = {.expected_size = UINT64_MAX, .progress = w->o.progress, .cache_fd = spool};
+  /* The bytes are written into the spool as they pass, from the buffer the tee hashes. */
+  struct record_options ro = {.fd = spool};
+  r = record_source_new(TAKE_PTR(in), &ro, &in, err);
+  if (r < 0)
+    return r;
+  struct tee_options to = {.expected_size = UINT64_MAX, .progress = w->o.progress};
   r = tee_new(in, &to, &in, err);
   if (r < 0)
     return r;

@@ -4,7 +4,7 @@
 
 #include "base/error.h"
 #include "base/util.h"
-#include "fetch/fetch.h"
+#include "fetch/resolved.h"
 #include "oci/oci_digest.h"
 
 void oci_store_free(struct oci_store *s) {
@@ -68,38 +68,47 @@ char *oci_layout_pinned_reference(struct oci_store *s, const char *manifest_dige
   return strdup(manifest_digest);
 }
 
+/* The plan's context: the store (one more reference) and the layer's descriptor. */
 struct blob_at {
   struct oci_store *s;
-  const struct oci_descriptor *d;
+  struct oci_descriptor d;
 };
 
 static int open_blob_at(void *ctx, uint64_t offset, long *status, struct byte_source **out, vmpull_error *err) {
   struct blob_at *b = ctx;
-  return b->s->open_blob_at(b->s, b->d, offset, status, out, err);
+  if (!b->s->open_blob_at) /* a local store: always whole */
+    return b->s->open_blob(b->s, &b->d, out, err);
+  return b->s->open_blob_at(b->s, &b->d, offset, status, out, err);
+}
+
+static void blob_at_free(void *ctx) {
+  struct blob_at *b = ctx;
+  oci_descriptor_clear(&b->d);
+  oci_store_free(b->s);
+  free(b);
 }
 
 int oci_resolve_target(struct oci_store *s, const struct oci_target *t, struct resolved *r, vmpull_error *err) {
   const struct oci_descriptor *l = &t->layer;
-  struct byte_source *src = NULL;
-  int ret;
-  if (s->open_blob_at && s->cache) {
-    /* A remote blob goes through the cache by digest: reused, resumed, or filled as it streams. */
-    struct blob_at ctx = {.s = s, .d = l};
-    ret = fetch_blob(s->cache, l->digest, s->display, open_blob_at, &ctx, &src, err);
-  } else {
-    ret = s->open_blob(s, l, &src, err);
+  struct blob_at *b = calloc(1, sizeof(*b));
+  if (!b)
+    return error_oom(err);
+  if (oci_descriptor_copy(&b->d, l) < 0) {
+    free(b);
+    return error_oom(err);
   }
-  if (ret < 0)
-    return ret;
+  b->s = oci_store_ref(s);
+  r->plan.kind = BYTE_PLAN_BLOB;
+  r->plan.blob = b;
+  r->plan.blob_free = blob_at_free;
+  r->plan.open_at = open_blob_at;
+  r->plan.what = s->display;
+  /* A remote blob goes through the cache by digest: reused, resumed, or filled as it streams. */
+  r->plan.remote = s->open_blob_at && s->cache;
+  r->plan.digest = strdup(l->digest);
   /* The tee hashes sha256 and pull.c compares it; other algorithms are checked on the way. */
-  if (!starts_with(l->digest, "sha256:")) {
-    ret = oci_digest_source_new(src, l->digest, &src, err);
-    if (ret < 0)
-      return ret;
-  } else {
-    r->expected_digest = strdup(l->digest);
-  }
-  r->src = src;
+  if (starts_with(l->digest, "sha256:") && !(r->expected_digest = strdup(l->digest)))
+    return error_oom(err);
   r->expected_size = l->size;
   r->tar_layer = t->tar_layer;
   /* A tar layer is renamed after its entry; until then the title (or the digest) names it. */
@@ -108,7 +117,7 @@ int oci_resolve_target(struct oci_store *s, const struct oci_target *t, struct r
   r->reference = s->pinned_reference(s, t->manifest_digest);
   if (s->mirror && !(r->mirror = strdup(s->mirror)))
     return error_oom(err);
-  if (!r->image_name || !r->display || !r->reference || (!r->expected_digest && starts_with(l->digest, "sha256:")))
+  if (!r->plan.digest || !r->image_name || !r->display || !r->reference)
     return error_oom(err);
   return 0;
 }

@@ -61,7 +61,8 @@ int oci_archive_store_open(const char *source, const struct oci_selection *want,
 void oci_registry_store_set_retries(struct oci_store *s, int retries);
 /* The content of an oci-layout file must say imageLayoutVersion 1.0.0 (path names the layout). */
 int oci_layout_file_check(const char *buf, size_t len, const char *path, vmpull_error *err);
-/* Open the target's layer and fill what pull needs (source, name, digest, size, tar flag). */
+/* Plan the target's layer (opened later by resolved_open, holding a reference to s) and fill what pull
+ * needs (name, digest, size, tar flag). */
 int oci_resolve_target(struct oci_store *s, const struct oci_target *t, struct resolved *r, vmpull_error *err);
 
 /* A fetched document must have the descriptor's size and digest (what names it in messages). */

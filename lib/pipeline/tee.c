@@ -41,7 +41,6 @@ struct tee {
   uint64_t bytes;
   struct tee_options o;
   struct hasher h;
-  uint64_t cache_writeback_from; /* the cache copy's bytes before this are on their way to disk */
 };
 
 static void *hash_thread(void *arg) {
@@ -132,19 +131,6 @@ static int tee_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got
   r = hasher_update(&t->h, buf, *got, err);
   if (r < 0)
     return r;
-  if (t->o.cache_fd >= 0) {
-    int w = pwrite_all(t->o.cache_fd, buf, *got, t->o.cache_offset);
-    if (w < 0 && !t->o.cache_failed)
-      return error_set_errno(err, VMPULL_E_IO, -w, "write cache for %s", s->name);
-    if (w < 0) {
-      t->o.cache_fd = -1; /* the callback may close it */
-      t->o.cache_failed(t->o.cache_failed_data, -w);
-    }
-    t->o.cache_offset += *got;
-    /* As the sink does: this pull pays for its own disk writes. */
-    if (t->o.cache_fd >= 0)
-      start_writeback(t->o.cache_fd, &t->cache_writeback_from, t->o.cache_offset);
-  }
   t->bytes += *got;
   if (t->o.expected_size != UINT64_MAX && t->bytes > t->o.expected_size)
     return error_set(err, VMPULL_E_DIGEST, "%s: more than the expected %llu bytes", s->name,
@@ -179,7 +165,6 @@ int tee_new(struct byte_source *inner, const struct tee_options *o, struct byte_
   t->inner = inner;
   t->md = TAKE_PTR(md);
   t->o = *o;
-  t->cache_writeback_from = o->cache_offset;
   hasher_start(&t->h, t->md);
   *out = &t->base;
   return 0;

@@ -2,8 +2,9 @@
 /*
  * Tee: sits right after the byte source and sees every byte as fetched, once.
  * It hashes them (SHA-256), counts them, checks the expected size, reports
- * progress, polls for cancellation and (when a cache is attached) copies them
- * to a cache file, so verification and caching cost no second pass.
+ * progress and polls for cancellation, so verification costs no second pass. A copy of the
+ * bytes (a cache entry, a spool) is written below it, by a recording source
+ * (pipeline/record_source.h), from the same buffer.
  */
 #ifndef VMPULL_TEE_H
 #define VMPULL_TEE_H
@@ -15,12 +16,6 @@ struct progress_state;
 struct tee_options {
   uint64_t expected_size;          /* UINT64_MAX: not checked */
   struct progress_state *progress; /* may be NULL */
-  int cache_fd;                    /* -1: none; bytes are appended with pwrite */
-  uint64_t cache_offset;           /* where the next byte goes in cache_fd */
-  /* NULL: a failed write to cache_fd fails the read. Else the copy is optional: the tee
-   * stops writing, calls this once (errno value) and goes on. */
-  void (*cache_failed)(void *data, int errnum);
-  void *cache_failed_data;
 };
 
 /* Wraps inner (taking ownership). */

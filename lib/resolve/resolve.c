@@ -76,12 +76,12 @@ int pull_output_path(const struct output_naming *o, const char *image_name, cons
 int resolve_file(const struct resolve_settings *s, const char *path, struct resolved *r, vmpull_error *err) {
   if (strncasecmp(path, "file://", 7) == 0)
     path += 7;
-  int ret = source_file_open_cancellable(path, s ? s->hooks.cancel : NULL, &r->src, err);
-  if (ret < 0)
-    return ret;
+  r->plan.kind = BYTE_PLAN_FILE;
+  r->plan.cancel = s ? s->hooks.cancel : NULL;
+  r->plan.location = strdup(path);
   r->image_name = strdup(path_base_name(path));
   r->display = strdup(path);
-  if (!r->image_name || !r->display)
+  if (!r->plan.location || !r->image_name || !r->display)
     return error_oom(err);
   return 0;
 }

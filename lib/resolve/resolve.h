@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Resolving a source string into what to fetch: which byte source, which
+ * Resolving a source string into what to fetch: a plan of how to open the bytes, which
  * image file name (for the naming rule), and what the bytes must hash to.
  * Each kind of source has one resolver; pull.c only calls resolve_source().
  */
@@ -52,19 +52,21 @@ int output_naming_check(const struct output_naming *n, vmpull_error *err);
 int pull_output_path(const struct output_naming *n, const char *image_name, const char *strip_suffix, char **out,
                      vmpull_error *err);
 
-/* One resolver per kind of source (each in its own file). */
+/* The one dispatch on the kind of source (resolve_source.c). With store: the OCI store s->source names
+ * (owned by the caller; a source that holds no OCI image is a usage error). Without: resolve the one
+ * image the source names into r (whose cache becomes pc; pc may be NULL). */
+int resolve_source(const struct resolve_settings *s, struct pull_cache *pc, struct oci_store **store,
+                   struct resolved *r, vmpull_error *err);
+
+/* Open the bytes r's plan names into r->src (plan_open.c): a file; a URL or a registry's blob
+ * through r->cache (reused, revalidated, resumed, or a new download recorded into the cache). The
+ * only place the image's bytes start to move. */
+int resolved_open(struct resolved *r, vmpull_error *err);
+
+/* The resolvers of plain images, one per kind (each in its own file); resolve_source() calls them. */
 int resolve_file(const struct resolve_settings *s, const char *path, struct resolved *r, vmpull_error *err);
 /* url: s->source, or a URL another resolver found (fcos://). */
 int resolve_http(const struct resolve_settings *s, const char *url, struct resolved *r, vmpull_error *err);
-int resolve_oci_dir(const struct resolve_settings *s, struct resolved *r, vmpull_error *err);
-int resolve_docker(const struct resolve_settings *s, struct resolved *r, vmpull_error *err);
-int resolve_oci_archive(const struct resolve_settings *s, struct resolved *r, vmpull_error *err);
 int resolve_fcos(const struct resolve_settings *s, struct resolved *r, vmpull_error *err);
-
-/* The OCI store set->source names, by its scheme (resolve_oci.c). */
-int oci_store_open(const struct oci_settings *set, struct oci_store **out, vmpull_error *err);
-/* The same, fetching through the pull's cache (pc may be NULL). */
-int oci_store_open_cached(const struct oci_settings *set, struct pull_cache *pc, struct oci_store **out,
-                          vmpull_error *err);
 
 #endif

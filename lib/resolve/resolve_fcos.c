@@ -57,14 +57,8 @@ int resolve_fcos(const struct resolve_settings *s, struct resolved *r, vmpull_er
   if (ret < 0)
     return error_wrap(err, "stream metadata %s", shown);
 
-  /* From here it is a plain URL whose bytes are promised by the metadata. */
-  struct pull_cache *pc = r->cache;
-  if (pc) {
-    free(pc->want_digest);
-    pc->want_digest = strdup(art.sha256);
-    if (!pc->want_digest)
-      return error_oom(err);
-  }
+  /* From here it is a plain URL whose bytes are promised by the metadata (resolved_open serves
+   * them from the cache by that digest). */
   ret = resolve_http(s, art.location, r, err);
   if (ret < 0)
     return ret;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Resolver for plain http(s) URLs: the bytes are the response body, the image
+ * Resolver for plain http(s) URLs: the bytes are the response body (fetched when the plan is
+ * opened, resolved_open), the image
  * file name is the last URL path segment (percent-decoded, no query or
  * fragment). Content-Disposition is reported but never names the output:
  * the name must be predictable from the URL alone.
@@ -8,7 +9,6 @@
 #include "base/error.h"
 #include "base/redact.h"
 #include "base/util.h"
-#include "fetch/fetch.h"
 #include "net/http.h"
 #include "resolve/resolve.h"
 
@@ -65,21 +65,12 @@ int resolve_http(const struct resolve_settings *s, const char *url, struct resol
     warning_send(s->hooks.warning, s->hooks.warning_data,
                  "%s: credentials in the URL are sent unencrypted over plain http", r->display);
 
-  struct http_config c;
-  pull_cache_http_config(r->cache, &s->http, &c);
-  struct http_request req = {
-      .url = url,
-      .max_redirects = 10,
-      .allow_insecure_redirect = !c.tls_verify,
-  };
-  _cleanup_(http_response_clear) struct http_response resp = {0};
-  /* Through the cache: revalidated copy, resumed partial, or a new download (with retries). */
-  ret = fetch_url(r->cache, &c, &req, &resp, &r->src, err);
-  if (ret < 0)
-    return ret;
   /* Plain URLs carry no size promise of their own: Content-Length, if any, is
    * the source's size (progress), and curl enforces it. */
   r->expected_size = UINT64_MAX;
-  r->content_disposition = TAKE_PTR(resp.content_disposition);
-  return 0;
+  r->plan.kind = BYTE_PLAN_URL;
+  r->plan.http = s->http;
+  free_secret(r->plan.location);
+  r->plan.location = strdup(url);
+  return r->plan.location ? 0 : error_oom(err);
 }
