@@ -22,21 +22,20 @@
  */
 #include "api/call_check.h"
 #include "api/options.h"
+#include "api/save_dest.h"
 #include "base/error.h"
 #include "base/json_util.h"
 #include "base/progress.h"
 #include "base/redact.h"
 #include "base/util.h"
 #include "fetch/cache_session.h"
+#include "oci/oci_build.h"
 #include "oci/oci_digest.h"
 #include "oci/oci_layout_write.h"
 #include "oci/oci_ref.h"
 #include "oci/oci_store.h"
 #include "resolve/resolve.h"
 
-#define DEFAULT_REF "latest"
-#define REF_NAME_MAX 255
-#define OCI_MT_EMPTY "application/vnd.oci.empty.v1+json"
 #define EMPTY_CONFIG "{}"
 
 /* A document the walk fetched (already checked against its digest). */
@@ -165,40 +164,6 @@ static int save_progress(const vmpull_progress *ev, void *userdata) {
   return hooks->progress(&copy, hooks->progress_data);
 }
 
-/* The media type a document declares for itself (or declared, when it says nothing). */
-static int doc_media_type(const char *buf, size_t len, const char *declared, char **out, vmpull_error *err) {
-  _cleanup_(oci_doc_clear) struct oci_doc doc = {0};
-  int r = oci_doc_parse(buf, len, declared, &doc, err);
-  if (r < 0)
-    return r;
-  *out = strdup(doc.media_type ? doc.media_type : declared ? declared : OCI_MT_MANIFEST);
-  return *out ? 0 : error_oom(err);
-}
-
-/* The config descriptor of a manifest (not part of what the walk reads). */
-static int manifest_config(const struct saved_doc *m, struct oci_descriptor *out, vmpull_error *err) {
-  _cleanup_json_ json_object *root = NULL;
-  const char *why;
-  (void)json_parse_strict(m->buf, m->len, NULL, &root, &why); /* oci_doc_parse took it already */
-  json_object *cfg, *mt, *dg, *sz;
-  if (!root || !json_object_object_get_ex(root, "config", &cfg) || !json_object_is_type(cfg, json_type_object) ||
-      !json_object_object_get_ex(cfg, "digest", &dg) || !json_object_is_type(dg, json_type_string) ||
-      !json_object_object_get_ex(cfg, "size", &sz) || !json_object_is_type(sz, json_type_int) ||
-      json_object_get_int64(sz) < 0 || !oci_digest_valid(json_object_get_string(dg)))
-    return error_set(err, VMPULL_E_MANIFEST, "manifest %s: no usable config descriptor", m->digest);
-  *out = (struct oci_descriptor){.size = (uint64_t)json_object_get_int64(sz)};
-  out->digest = strdup(json_object_get_string(dg));
-  out->media_type = strdup(json_object_object_get_ex(cfg, "mediaType", &mt) && json_object_is_type(mt, json_type_string)
-                               ? json_object_get_string(mt)
-                               : OCI_MT_EMPTY);
-  if (!out->digest || !out->media_type)
-    return error_oom(err);
-  if (out->size > OCI_DOC_MAX)
-    return error_set(err, VMPULL_E_LIMIT, "manifest %s: config %s is more than %u MiB", m->digest, out->digest,
-                     OCI_DOC_MAX >> 20);
-  return 0;
-}
-
 static int add_target(void *userdata, const struct oci_target *t, vmpull_error *err) {
   struct save_ctx *c = userdata;
   struct save_target *grown = realloc(c->targets, (c->n_targets + 1) * sizeof(*grown));
@@ -293,46 +258,6 @@ static int start_transfer(struct save_ctx *c, const char *name, uint64_t total, 
 
 /* --- OCI sources --- */
 
-/* The entry for one disk: its manifest, with the platform and disktype that led to it. */
-static int disk_entry(const struct save_target *s, const struct saved_doc *m, json_object **out, vmpull_error *err) {
-  _cleanup_free_ char *mt = NULL;
-  int r = doc_media_type(m->buf, m->len, m->media_type, &mt, err);
-  if (r < 0)
-    return r;
-  json_object *e = json_object_new_object();
-  if (!e)
-    return error_oom(err);
-  *out = e;
-  json_object_object_add(e, "mediaType", json_object_new_string(mt));
-  json_object_object_add(e, "digest", json_object_new_string(m->digest));
-  json_object_object_add(e, "size", json_object_new_int64((int64_t)m->len));
-  const struct oci_descriptor *via = &s->t.entry;
-  if (via->architecture || via->os) {
-    json_object *p = json_object_new_object();
-    json_object_object_add(p, "architecture", json_string_or_null(via->architecture ? via->architecture : ""));
-    json_object_object_add(p, "os", json_string_or_null(via->os ? via->os : "linux"));
-    if (via->variant)
-      json_object_object_add(p, "variant", json_string_or_null(via->variant));
-    json_object_object_add(e, "platform", p);
-  }
-  if (via->disktype) {
-    json_object *a = json_object_new_object();
-    json_object_object_add(a, OCI_ANNOTATION_DISKTYPE, json_string_or_null(via->disktype));
-    json_object_object_add(e, "annotations", a);
-  }
-  return 0;
-}
-
-static json_object *plain_entry(const char *media_type, const char *digest, size_t size) {
-  json_object *e = json_object_new_object();
-  if (!e)
-    return NULL;
-  json_object_object_add(e, "mediaType", json_object_new_string(media_type));
-  json_object_object_add(e, "digest", json_object_new_string(digest));
-  json_object_object_add(e, "size", json_object_new_int64((int64_t)size));
-  return e;
-}
-
 /* The document an --all entry points at; may add the root to the documents. */
 static int top_document(struct save_ctx *c, const struct saved_doc **top, vmpull_error *err) {
   const struct oci_walk *w = &c->store->walk;
@@ -353,7 +278,7 @@ static int top_document(struct save_ctx *c, const struct saved_doc **top, vmpull
     digest = computed;
   }
   _cleanup_free_ char *mt = NULL;
-  int r = doc_media_type(w->root, w->root_len, w->root_is_layout ? OCI_MT_INDEX : w->root_type, &mt, err);
+  int r = oci_doc_media_type(w->root, w->root_len, w->root_is_layout ? OCI_MT_INDEX : w->root_type, &mt, err);
   if (r < 0)
     return r;
   r = add_doc(c, digest, mt, w->root, w->root_len, err);
@@ -394,7 +319,7 @@ static int save_oci(struct save_ctx *c, const char *dest_path, const struct layo
     const struct saved_doc *m = find_doc(c, c->targets[i].t.manifest_digest);
     if (!m)
       return error_set(err, VMPULL_E_MANIFEST, "manifest %s was not read", c->targets[i].t.manifest_digest);
-    r = manifest_config(m, &c->targets[i].config, err);
+    r = oci_manifest_config(m->buf, m->len, m->digest, &c->targets[i].config, err);
     if (r < 0)
       return r;
   }
@@ -424,30 +349,17 @@ static int save_oci(struct save_ctx *c, const char *dest_path, const struct layo
       if (r < 0)
         return r;
     }
-    *entry = plain_entry(top->media_type, top->digest, top->len);
+    *entry = oci_build_descriptor(top->media_type, top->digest, top->len);
     return *entry ? 0 : error_oom(err);
   }
   const struct saved_doc *m = find_doc(c, c->targets[0].t.manifest_digest);
   r = copy_document(c, m, err);
   if (r < 0)
     return r;
-  return disk_entry(&c->targets[0], m, entry, err);
+  return oci_build_disk_entry(&c->targets[0].t.entry, m->buf, m->len, m->media_type, m->digest, entry, err);
 }
 
 /* --- files and URLs: wrapped as a machine-OS artifact --- */
-
-/* The layer's media type from the file name (the compression is what a reader needs to know). */
-static const char *layer_media_type(const char *name) {
-  static const struct {
-    const char *suffix, *type;
-  } types[] = {{".zst", "application/zstd"},    {".xz", "application/x-xz"}, {".gz", "application/gzip"},
-               {".bz2", "application/x-bzip2"}, {".zip", "application/zip"}, {".lzma", "application/x-lzma"},
-               {".lz", "application/x-lzip"}};
-  for (size_t i = 0; i < ARRAY_SIZE(types); i++)
-    if (ends_with_ci(name, types[i].suffix))
-      return types[i].type;
-  return "application/octet-stream";
-}
 
 /* Count what a put_* call did (1: the layout had it). */
 static int counted(struct save_ctx *c, int r, uint64_t size) {
@@ -511,25 +423,11 @@ static int save_wrapped(struct save_ctx *c, const char *dest_path, const struct 
   if (r < 0)
     return r;
 
-  _cleanup_json_ json_object *man = json_object_new_object();
-  json_object *cfg = plain_entry(OCI_MT_EMPTY, config, strlen(EMPTY_CONFIG));
-  json_object *l = plain_entry(layer_media_type(rs.image_name), layer, layer_size);
-  json_object *layers = json_object_new_array();
-  json_object *ann = json_object_new_object();
-  if (!man || !cfg || !l || !layers || !ann) {
-    json_object_put(cfg);
-    json_object_put(l);
-    json_object_put(layers);
-    json_object_put(ann);
+  _cleanup_json_ json_object *man =
+      oci_build_artifact_manifest(config, strlen(EMPTY_CONFIG), OCI_MT_EMPTY, oci_layer_media_type(rs.image_name),
+                                  layer, layer_size, rs.image_name);
+  if (!man)
     return error_oom(err);
-  }
-  json_object_object_add(ann, OCI_ANNOTATION_TITLE, json_object_new_string(rs.image_name));
-  json_object_object_add(l, "annotations", ann);
-  json_object_array_add(layers, l);
-  json_object_object_add(man, "schemaVersion", json_object_new_int(2));
-  json_object_object_add(man, "mediaType", json_object_new_string(OCI_MT_MANIFEST));
-  json_object_object_add(man, "config", cfg);
-  json_object_object_add(man, "layers", layers);
   char manifest[OCI_DIGEST_MAX];
   size_t manifest_len = 0;
   r = put_json(c, man, manifest, &manifest_len, err);
@@ -537,103 +435,16 @@ static int save_wrapped(struct save_ctx *c, const char *dest_path, const struct 
     return r;
   json_object_array_add(manifests, json_object_new_string(manifest));
 
-  _cleanup_json_ json_object *index = json_object_new_object();
-  json_object *e = plain_entry(OCI_MT_MANIFEST, manifest, manifest_len);
-  json_object *list = json_object_new_array();
-  json_object *plat = json_object_new_object();
-  json_object *eann = json_object_new_object();
-  if (!index || !e || !list || !plat || !eann) {
-    json_object_put(e);
-    json_object_put(list);
-    json_object_put(plat);
-    json_object_put(eann);
+  _cleanup_json_ json_object *index = oci_build_artifact_index(manifest, manifest_len, sel.arch, sel.disktype);
+  if (!index)
     return error_oom(err);
-  }
-  json_object_object_add(plat, "architecture", json_object_new_string(sel.arch));
-  json_object_object_add(plat, "os", json_object_new_string("linux"));
-  json_object_object_add(e, "platform", plat);
-  json_object_object_add(eann, OCI_ANNOTATION_DISKTYPE, json_object_new_string(sel.disktype));
-  json_object_object_add(e, "annotations", eann);
-  json_object_array_add(list, e);
-  json_object_object_add(index, "schemaVersion", json_object_new_int(2));
-  json_object_object_add(index, "mediaType", json_object_new_string(OCI_MT_INDEX));
-  json_object_object_add(index, "manifests", list);
   char index_digest[OCI_DIGEST_MAX];
   size_t index_len = 0;
   r = put_json(c, index, index_digest, &index_len, err);
   if (r < 0)
     return r;
-  *entry = plain_entry(OCI_MT_INDEX, index_digest, index_len);
+  *entry = oci_build_descriptor(OCI_MT_INDEX, index_digest, index_len);
   return *entry ? 0 : error_oom(err);
-}
-
-/* --- the destination --- */
-
-struct save_dest {
-  int archive;
-  char *path;
-  char *ref; /* NULL: the default */
-};
-
-static void save_dest_clear(struct save_dest *d) {
-  free(d->path);
-  free(d->ref);
-}
-
-/* oci-dir://PATH[:REF] or oci-archive://FILE[:REF], split at the first colon as the sources are. */
-static int save_dest_parse(const char *dest, struct save_dest *out, vmpull_error *err) {
-  size_t skip;
-  if (dest && !strncasecmp(dest, "oci-dir://", 10)) {
-    skip = 10;
-  } else if (dest && !strncasecmp(dest, "oci-archive://", 14)) {
-    skip = 14;
-    out->archive = 1;
-  } else {
-    return error_set(err, VMPULL_E_USAGE, "destination '%s' is not oci-dir://PATH[:REF] or oci-archive://FILE[:REF]",
-                     dest ? dest : "");
-  }
-  const char *rest = dest + skip;
-  const char *colon = strchr(rest, ':');
-  size_t len = colon ? (size_t)(colon - rest) : strlen(rest);
-  if (!len)
-    return error_set(err, VMPULL_E_USAGE, "destination %s: no %s given", dest, out->archive ? "file" : "folder");
-  if (colon && !colon[1])
-    return error_set(err, VMPULL_E_USAGE, "destination %s: empty REF after ':'", dest);
-  out->path = strndup(rest, len);
-  out->ref = colon ? strdup(colon + 1) : NULL;
-  if (!out->path || (colon && !out->ref))
-    return error_oom(err);
-  if (out->archive && out->path[len - 1] == '/')
-    return error_set(err, VMPULL_E_USAGE, "destination %s: an archive is a file, not a folder", dest);
-  return 0;
-}
-
-/* A ref.name: printable, no whitespace, within the length annotations are usually kept to. */
-static int ref_name_check(const char *ref, vmpull_error *err) {
-  size_t len = strlen(ref);
-  int ok = len > 0 && len <= REF_NAME_MAX;
-  for (const char *p = ref; ok && *p; p++)
-    ok = (unsigned char)*p > 0x20 && *p != 0x7f;
-  return ok ? 0 : error_set(err, VMPULL_E_USAGE, "REF '%.300s' is not usable as a ref name", ref);
-}
-
-/* The source's tag or REF, else "latest". */
-static int default_ref(const struct oci_settings *o, enum source_kind kind, char **out, vmpull_error *err) {
-  *out = NULL;
-  if (kind == SOURCE_DOCKER) {
-    _cleanup_(docker_ref_clear) struct docker_ref ref = {0};
-    int r = docker_ref_for_source(o->source, &o->default_image, &ref, err);
-    if (r < 0)
-      return r;
-    *out = strdup(ref.tag ? ref.tag : DEFAULT_REF);
-  } else if (kind == SOURCE_OCI_DIR || kind == SOURCE_OCI_ARCHIVE) {
-    const char *rest = strstr(o->source, "://") + 3;
-    const char *colon = strchr(rest, ':');
-    *out = strdup(colon && colon[1] ? colon + 1 : DEFAULT_REF);
-  } else {
-    *out = strdup(DEFAULT_REF);
-  }
-  return *out ? 0 : error_oom(err);
 }
 
 static int save_run(const struct pull_config *o, const char *dest, unsigned flags, char **json, vmpull_error *err) {
@@ -646,11 +457,11 @@ static int save_run(const struct pull_config *o, const char *dest, unsigned flag
   if (r < 0)
     return r;
   if (!d.ref) {
-    r = default_ref(&o->resolve.oci, kind, &d.ref, err);
+    r = save_default_ref(&o->resolve.oci, kind, &d.ref, err);
     if (r < 0)
       return r;
   }
-  r = ref_name_check(d.ref, err);
+  r = save_ref_name_check(d.ref, err);
   if (r < 0)
     return r;
   int all = (flags & VMPULL_SAVE_ALL) != 0;
