@@ -265,8 +265,7 @@ static int pull_decode(struct pull_job *j, vmpull_error *err) {
     return r;
 
   /* sink */
-  struct decode_options dopts = {
-      .threads = o->threads, .warning = o->hooks.warning, .warning_data = o->hooks.warning_data};
+  struct decode_options dopts = {.threads = o->threads, .hooks = &o->hooks};
   struct sink_options so = {
       .replace = o->replace,
       .mode = o->mode,
@@ -384,7 +383,7 @@ VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *re
   int r = pull_run(&cfg, result, &distrust, err);
   if (r < 0 && distrust) {
     /* Bytes from the cache were bad (and are gone now): once more, from the network. */
-    warning_send(cfg.hooks.warning, cfg.hooks.warning_data, "%s; fetching it again", err->message);
+    hooks_warn(&cfg.hooks, "%s; fetching it again", err->message);
     vmpull_result_free(result);
     error_clear(err);
     r = pull_run(&cfg, result, &distrust, err);

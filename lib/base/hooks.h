@@ -6,6 +6,8 @@
 
 #include "vmpull.h"
 
+#include <stdarg.h>
+
 struct call_hooks {
   vmpull_warning_fn warning; /* one-line warnings; NULL: nobody listens (send them with warning_send) */
   void *warning_data;
@@ -13,5 +15,10 @@ struct call_hooks {
   void *progress_data;
   volatile sig_atomic_t *cancel; /* polled; non-zero cancels the call; may be NULL */
 };
+
+/* A one-line warning to the caller, cleaned like every message (warning_send); h may be NULL, and
+ * so may its warning callback: then nobody listens. */
+void hooks_warn(const struct call_hooks *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void hooks_vwarn(const struct call_hooks *h, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #endif

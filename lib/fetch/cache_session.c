@@ -14,23 +14,11 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
-static void warn(const struct pull_cache *pc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warn(const struct pull_cache *pc, const char *fmt, ...) {
-  if (!pc->set)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  warning_vsend(pc->set->hooks.warning, pc->set->hooks.warning_data, fmt, ap);
-  va_end(ap);
-}
-
 void pull_cache_warn(const struct pull_cache *pc, const char *fmt, ...) {
-  char msg[VMPULL_ERROR_MAX];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
+  hooks_vwarn(pc->set ? &pc->set->hooks : NULL, fmt, ap);
   va_end(ap);
-  warn(pc, "%s", msg);
 }
 
 int pull_cache_init(struct pull_cache *pc, const struct fetch_settings *set, struct progress_state *progress,
@@ -60,7 +48,7 @@ int pull_cache_init(struct pull_cache *pc, const struct fetch_settings *set, str
       *err = cerr;
       return r;
     }
-    warn(pc, "not using the cache: %s", cerr.message);
+    pull_cache_warn(pc, "not using the cache: %s", cerr.message);
   }
   return 0;
 }
@@ -123,7 +111,7 @@ void pull_cache_done(struct pull_cache *pc) {
 static void give_up(struct pull_cache *pc, const char *why) {
   if (!pc->cache)
     return;
-  warn(pc, "cache disabled for this pull: %s", why);
+  pull_cache_warn(pc, "cache disabled for this pull: %s", why);
   release(pc, 1);
   cache_free(pc->cache);
   pc->cache = NULL;
@@ -329,6 +317,6 @@ int pull_cache_commit(struct pull_cache *pc, const char *digest, vmpull_error *e
   pc->filling = 0;
   closep(&pc->fd); /* renamed away: nothing to unlink */
   if (r < 0)
-    warn(pc, "could not keep the download in the cache: %s", cerr.message);
+    pull_cache_warn(pc, "could not keep the download in the cache: %s", cerr.message);
   return 0;
 }

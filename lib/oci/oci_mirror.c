@@ -174,14 +174,6 @@ static int falls_through(int code) {
          code == VMPULL_E_AUTH;
 }
 
-static void warn(const struct mirror_store *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warn(const struct mirror_store *m, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  warning_vsend(m->set.hooks.warning, m->set.hooks.warning_data, fmt, ap);
-  va_end(ap);
-}
-
 static const char *endpoint_name(const struct mirror_store *m, size_t i) {
   return m->eps[i].mirror ? m->eps[i].mirror : m->origin.registry;
 }
@@ -220,7 +212,8 @@ static int open_endpoint(struct mirror_store *m, size_t i, vmpull_error *err) {
 static int next_endpoint(struct mirror_store *m, vmpull_error *err) {
   while (m->at + 1 < m->n_eps && falls_through(err->code) && m->eps[m->at].mirror) {
     size_t failed = m->at++;
-    warn(m, "mirror %s: %s; trying %s", endpoint_name(m, failed), err->message, endpoint_name(m, m->at));
+    hooks_warn(&m->set.hooks, "mirror %s: %s; trying %s", endpoint_name(m, failed), err->message,
+               endpoint_name(m, m->at));
     error_clear(err);
     if (m->stores[m->at] || open_endpoint(m, m->at, err) == 0)
       return 0;
@@ -337,7 +330,8 @@ int oci_docker_store_open(const struct oci_settings *set, struct pull_cache *pc,
       break;
     if (!(m->eps[m->at].mirror && falls_through(err->code)))
       return m->eps[m->at].mirror ? error_wrap(err, "mirror %s", endpoint_name(m, m->at)) : r;
-    warn(m, "mirror %s: %s; trying %s", endpoint_name(m, m->at), err->message, endpoint_name(m, m->at + 1));
+    hooks_warn(&m->set.hooks, "mirror %s: %s; trying %s", endpoint_name(m, m->at), err->message,
+               endpoint_name(m, m->at + 1));
     error_clear(err);
   }
   struct oci_store *s = m->stores[m->at];

@@ -261,8 +261,7 @@ static int scheme_fall_back(struct registry_store *s, long status, vmpull_error 
   free(s->base_url);
   s->base_url = plain;
   s->scheme_settled = 1;
-  warning_send(s->set.hooks.warning, s->set.hooks.warning_data, "%s: no https, trying plain http (--tls-verify=false)",
-               s->ref.api_host);
+  hooks_warn(&s->set.hooks, "%s: no https, trying plain http (--tls-verify=false)", s->ref.api_host);
   return 1;
 }
 

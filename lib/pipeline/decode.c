@@ -22,15 +22,6 @@ decode_fn decoder_for(enum format f) {
   return NULL;
 }
 
-void decode_warn(const struct decode_options *o, const char *fmt, ...) {
-  if (!o)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  warning_vsend(o->warning, o->warning_data, fmt, ap);
-  va_end(ap);
-}
-
 unsigned decode_threads(const struct decode_options *o) {
   if (o && o->threads)
     return o->threads;

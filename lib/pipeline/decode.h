@@ -9,18 +9,15 @@
 #ifndef VMPULL_DECODE_H
 #define VMPULL_DECODE_H
 
+#include "base/hooks.h"
 #include "pipeline/detect.h"
 #include "pipeline/sink.h"
 #include "pipeline/source.h"
 
 struct decode_options {
-  unsigned threads;          /* 0: online CPUs */
-  vmpull_warning_fn warning; /* may be NULL: something decoded but was not fully checked */
-  void *warning_data;
+  unsigned threads;               /* 0: online CPUs */
+  const struct call_hooks *hooks; /* may be NULL: warnings (something decoded but not fully checked) */
 };
-
-/* Pass a one-line warning to the caller, if it listens. */
-void decode_warn(const struct decode_options *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Buffer sizes: large enough to amortise calls, small enough for the 64 MiB RSS budget. The
  * output buffer is decoded into, scanned for zeros and copied by write(): at 256 KiB it stays in

@@ -75,7 +75,8 @@ static int run_lzma(lzma_stream *strm, const char *codec, int trailing_ok, struc
       continue;
     if (ret == LZMA_UNSUPPORTED_CHECK) {
       /* As xz does: decode, and say that the check could not be verified. */
-      decode_warn(o, "%s: %s: unsupported type of integrity check; not verifying its integrity", in->name, codec);
+      hooks_warn(o ? o->hooks : NULL, "%s: %s: unsupported type of integrity check; not verifying its integrity",
+                 in->name, codec);
       continue;
     }
     if (ret != LZMA_OK)

@@ -62,8 +62,7 @@ int resolve_http(const struct resolve_settings *s, const char *url, struct resol
   }
 
   if ((user || password) && scheme && strcasecmp(scheme, "http") == 0)
-    warning_send(s->hooks.warning, s->hooks.warning_data,
-                 "%s: credentials in the URL are sent unencrypted over plain http", r->display);
+    hooks_warn(&s->hooks, "%s: credentials in the URL are sent unencrypted over plain http", r->display);
 
   /* Plain URLs carry no size promise of their own: Content-Length, if any, is
    * the source's size (progress), and curl enforces it. */
