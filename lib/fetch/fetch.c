@@ -18,8 +18,8 @@ static int dup_into(char **slot, const char *v) {
 
 /* --offline without the bytes: a disk kept from them may still make the output. The pull then
  * has no source: kept_disk_find (api floor) checks the disk, and fails the pull if it cannot use it. */
-static int offline_from_kept_disk(struct pull_cache *pc, const char *digest) {
-  return digest && cache_disk_exists(pc->cache, digest) && dup_into(&pc->disk_only, digest) == 0;
+static int offline_from_kept_disk(struct pull_cache *pc, const char *digest, char **kept_disk_only) {
+  return digest && cache_disk_exists(pc->cache, digest) && dup_into(kept_disk_only, digest) == 0;
 }
 
 static int set_ref(struct pull_cache *pc, const char *key, const struct http_response *resp, vmpull_error *err) {
@@ -191,7 +191,7 @@ static int fetch_blob_resume(struct pull_cache *pc, const char *key, const char 
 
 /* ---- The decision: which way, in this order. A cached blob is decided by opening it (one that
  * cannot be opened is no hit); --offline without the bytes ends here, or leaves a kept disk
- * (pc->disk_only) as the only way, which the pull checks (api/pull_kept_disk.c). ---- */
+ * (its digest handed back) as the only way, which the pull checks (api/pull_kept_disk.c). ---- */
 
 enum fetch_way {
   FETCH_WAY_UNCACHED,   /* no cache for this pull: straight to the network */
@@ -208,6 +208,7 @@ struct fetch_decision {
   struct cache_ref ref;      /* a URL's cached record (REVALIDATE) */
   struct cache_partial meta; /* the partial's record (RESUME of a URL) */
   const char *validator;     /* RESUME of a URL: If-Range */
+  char *kept_disk_only;      /* KEPT_DISK: the digest whose kept disk alone can make the output */
   uint64_t have;             /* RESUME: bytes in partial/ */
 };
 
@@ -221,6 +222,7 @@ static void fetch_decision_clear(struct fetch_decision *d) {
   d->key = NULL;
   cache_ref_clear(&d->ref);
   cache_partial_clear(&d->meta);
+  free(d->kept_disk_only);
 }
 
 static int decide_url(struct pull_cache *pc, const struct http_request *req, struct fetch_decision *d,
@@ -257,7 +259,11 @@ static int decide_url(struct pull_cache *pc, const struct http_request *req, str
   }
   if (pc->set->offline) {
     d->way = FETCH_WAY_KEPT_DISK;
-    if (offline_from_kept_disk(pc, pc->want_digest ? pc->want_digest : ref->key ? ref->digest : NULL))
+    if (offline_from_kept_disk(pc,
+                               pc->want_digest ? pc->want_digest
+                               : ref->key      ? ref->digest
+                                               : NULL,
+                               &d->kept_disk_only))
       return ref->key ? resp_from_ref(resp, ref, err) : 0;
     return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", d->key);
   }
@@ -297,7 +303,7 @@ static int decide_blob(struct pull_cache *pc, const char *digest, const char *wh
   }
   if (pc->set->offline) {
     d->way = FETCH_WAY_KEPT_DISK;
-    if (offline_from_kept_disk(pc, digest))
+    if (offline_from_kept_disk(pc, digest, &d->kept_disk_only))
       return 0;
     return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", what);
   }
@@ -324,15 +330,19 @@ static int decide_blob(struct pull_cache *pc, const char *digest, const char *wh
 }
 
 static int fetch_url_open(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
-                          struct http_response *resp, struct byte_source **out, vmpull_error *err) {
+                          struct http_response *resp, struct byte_source **out, char **kept_disk_only,
+                          vmpull_error *err) {
   _cleanup_(fetch_decision_clear) struct fetch_decision d = FETCH_DECISION_INIT;
   int r = decide_url(pc, req, &d, resp, out, err);
   if (r < 0)
     return r;
   switch (d.way) {
   case FETCH_WAY_UNCACHED: return http_open_retry(c, req, resp, out, err);
-  case FETCH_WAY_CACHED:
-  case FETCH_WAY_KEPT_DISK: return 0;
+  case FETCH_WAY_CACHED: return 0;
+  case FETCH_WAY_KEPT_DISK:
+    free(*kept_disk_only);
+    *kept_disk_only = TAKE_PTR(d.kept_disk_only);
+    return 0;
   case FETCH_WAY_REVALIDATE: return fetch_revalidate(pc, d.key, &d.ref, c, req, resp, out, err);
   case FETCH_WAY_RESUME: return fetch_resume_partial(pc, d.key, &d.meta, d.validator, d.have, c, req, resp, out, err);
   case FETCH_WAY_DOWNLOAD: break;
@@ -341,7 +351,7 @@ static int fetch_url_open(struct pull_cache *pc, const struct http_config *c, co
 }
 
 static int fetch_blob_open(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
-                           struct byte_source **out, vmpull_error *err) {
+                           struct byte_source **out, char **kept_disk_only, vmpull_error *err) {
   _cleanup_(fetch_decision_clear) struct fetch_decision d = FETCH_DECISION_INIT;
   int r = decide_blob(pc, digest, what, &d, out, err);
   if (r < 0)
@@ -349,8 +359,11 @@ static int fetch_blob_open(struct pull_cache *pc, const char *digest, const char
   long status = 0;
   switch (d.way) {
   case FETCH_WAY_UNCACHED: return open_at(ctx, 0, &status, out, err);
-  case FETCH_WAY_CACHED:
-  case FETCH_WAY_KEPT_DISK: return 0;
+  case FETCH_WAY_CACHED: return 0;
+  case FETCH_WAY_KEPT_DISK:
+    free(*kept_disk_only);
+    *kept_disk_only = TAKE_PTR(d.kept_disk_only);
+    return 0;
   case FETCH_WAY_RESUME: return fetch_blob_resume(pc, d.key, what, d.have, open_at, ctx, out, err);
   case FETCH_WAY_REVALIDATE: /* never decided for a blob: by its digest it cannot be stale */
   case FETCH_WAY_DOWNLOAD: break;
@@ -360,14 +373,14 @@ static int fetch_blob_open(struct pull_cache *pc, const char *digest, const char
 
 /* The bytes a download puts into the entry it fills are recorded by the source it returns. */
 int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
-              struct http_response *resp, struct byte_source **out, vmpull_error *err) {
-  int r = fetch_url_open(pc, c, req, resp, out, err);
+              struct http_response *resp, struct byte_source **out, char **kept_disk_only, vmpull_error *err) {
+  int r = fetch_url_open(pc, c, req, resp, out, kept_disk_only, err);
   return r < 0 ? r : pull_cache_record(pc, out, err);
 }
 
 int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
-               struct byte_source **out, vmpull_error *err) {
-  int r = fetch_blob_open(pc, digest, what, open_at, ctx, out, err);
+               struct byte_source **out, char **kept_disk_only, vmpull_error *err) {
+  int r = fetch_blob_open(pc, digest, what, open_at, ctx, out, kept_disk_only, err);
   return r < 0 ? r : pull_cache_record(pc, out, err);
 }
 
