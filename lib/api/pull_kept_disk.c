@@ -69,7 +69,7 @@ void kept_disk_clear(struct kept_disk *kd) {
 int kept_disk_find(struct pull_cache *pc, const struct pull_config *o, const struct resolved *rs,
                    const char *listed_digest, struct kept_disk *kd, vmpull_error *err) {
   const char *digest = pc->hit_digest        ? pc->hit_digest
-                       : pc->disk_only       ? pc->disk_only
+                       : rs->kept_disk_only  ? rs->kept_disk_only
                        : rs->expected_digest ? rs->expected_digest
                                              : pc->want_digest;
   if (!pc->cache || !digest)

@@ -102,7 +102,6 @@ void pull_cache_done(struct pull_cache *pc) {
   cache_ref_clear(&pc->ref);
   free(pc->want_digest);
   free(pc->hit_digest);
-  free(pc->disk_only);
   *pc = (struct pull_cache)PULL_CACHE_INIT;
 }
 

@@ -35,7 +35,6 @@ struct pull_cache {
   struct cache_ref ref; /* filed at commit: key, validators, content disposition */
 
   char *hit_digest;      /* the bytes come from blobs/sha256/<this> */
-  char *disk_only;       /* --offline, no bytes: only the disk kept from this digest can make the output */
   int used_cached_bytes; /* a cached blob or a partial fed this pull */
   int committed;
 };

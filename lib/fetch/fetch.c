@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fetch_url, fetch_blob, fetch_document: the network meets the cache (fetch.h). */
+/* fetch_url, fetch_blob, fetch_document: the network meets the cache (fetch.h). One decision per
+ * fetch (decide_url, decide_blob) picks the way to the bytes, then that way runs (the ways come first). */
 #include "fetch/fetch.h"
 
 #include "base/error.h"
@@ -17,8 +18,8 @@ static int dup_into(char **slot, const char *v) {
 
 /* --offline without the bytes: a disk kept from them may still make the output. The pull then
  * has no source: kept_disk_find (api floor) checks the disk, and fails the pull if it cannot use it. */
-static int offline_from_kept_disk(struct pull_cache *pc, const char *digest) {
-  return digest && cache_disk_exists(pc->cache, digest) && dup_into(&pc->disk_only, digest) == 0;
+static int offline_from_kept_disk(struct pull_cache *pc, const char *digest, char **kept_disk_only) {
+  return digest && cache_disk_exists(pc->cache, digest) && dup_into(kept_disk_only, digest) == 0;
 }
 
 static int set_ref(struct pull_cache *pc, const char *key, const struct http_response *resp, vmpull_error *err) {
@@ -41,9 +42,20 @@ static int resp_from_ref(struct http_response *resp, const struct cache_ref *ref
   return 0;
 }
 
-static int fetch_fresh(struct pull_cache *pc, const char *key, const struct http_config *c,
-                       const struct http_request *req, struct http_response *resp, struct byte_source **out,
-                       vmpull_error *err) {
+/* ---- The ways to the bytes. Each runs with the entry locked (when there is one); the decision
+ * (decide_url, decide_blob below) picks one. A server's answer can still turn a way into a new
+ * download (a changed file, a refused resume), which each says where it happens. ---- */
+
+/* Serve blob digest from blobs/; resp, when given, is filled from ref as if the server had answered. */
+static int fetch_cached_blob_open(struct pull_cache *pc, const char *digest, const struct cache_ref *ref,
+                                  struct http_response *resp, struct byte_source **out, vmpull_error *err) {
+  int r = ref ? resp_from_ref(resp, ref, err) : 0;
+  return r < 0 ? r : pull_cache_use_blob(pc, digest, out, err);
+}
+
+static int fetch_download(struct pull_cache *pc, const char *key, const struct http_config *c,
+                          const struct http_request *req, struct http_response *resp, struct byte_source **out,
+                          vmpull_error *err) {
   int r = http_open_retry(c, req, resp, out, err);
   if (r < 0)
     return r;
@@ -51,172 +63,260 @@ static int fetch_fresh(struct pull_cache *pc, const char *key, const struct http
   return set_ref(pc, key, resp, err);
 }
 
-static int fetch_url_open(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
-                          struct http_response *resp, struct byte_source **out, vmpull_error *err) {
-  *out = NULL;
-  if (!pc || !pc->cache)
-    return http_open_retry(c, req, resp, out, err);
-  _cleanup_free_ char *key = redact_url(req->url);
-  if (!key)
+/* Ask the server whether the cached copy (ref, with a validator) is current. */
+static int fetch_revalidate(struct pull_cache *pc, const char *key, const struct cache_ref *ref,
+                            const struct http_config *c, const struct http_request *req, struct http_response *resp,
+                            struct byte_source **out, vmpull_error *err) {
+  const char *etag = http_etag_strong(ref->etag);
+  _cleanup_headers_ struct curl_slist *headers = NULL;
+  for (const struct curl_slist *h = req->headers; h; h = h->next)
+    if (!(headers = curl_slist_append(headers, h->data)))
+      return error_oom(err);
+  _cleanup_free_ char *cond =
+      etag ? xasprintf("If-None-Match: %s", etag) : xasprintf("If-Modified-Since: %s", ref->last_modified);
+  if (!cond || !(headers = curl_slist_append(headers, cond)))
     return error_oom(err);
-  int r = pull_cache_lock_entry(pc, key, key, err);
+  struct http_request creq = *req;
+  creq.headers = headers;
+  creq.not_modified_ok = 1;
+  int r = http_open_retry(c, &creq, resp, out, err);
   if (r < 0)
     return r;
-  if (r == 0)
-    return http_open_retry(c, req, resp, out, err);
+  if (!*out) { /* 304: ours is current */
+    _cleanup_free_ char *disposition = TAKE_PTR(resp->content_disposition);
+    r = resp_from_ref(resp, ref, err);
+    if (r == 0 && !resp->content_disposition)
+      resp->content_disposition = TAKE_PTR(disposition);
+    if (r == 0)
+      r = pull_cache_use_blob(pc, ref->digest, out, err);
+    if (r != -VMPULL_E_NOT_FOUND)
+      return r;
+    /* Pruned under us (we still hold the entry): fetch it after all. */
+    error_clear(err);
+    return fetch_download(pc, key, c, req, resp, out, err);
+  }
+  /* Changed on the server: this response is the new download. */
+  pull_cache_start_fill(pc, key, resp);
+  return set_ref(pc, key, resp, err);
+}
+
+/* Ask for the rest of what partial/ holds have bytes of (meta: its record, validator: If-Range). */
+static int fetch_resume_partial(struct pull_cache *pc, const char *key, const struct cache_partial *meta,
+                                const char *validator, uint64_t have, const struct http_config *c,
+                                const struct http_request *req, struct http_response *resp, struct byte_source **out,
+                                vmpull_error *err) {
+  struct http_request rreq = *req;
+  rreq.range_start = have;
+  rreq.if_range = validator;
+  int r = http_open_retry(c, &rreq, resp, out, err);
+  if (r < 0) {
+    if (resp->status != 416)
+      return r;
+    pull_cache_warn(pc, "%s: the server refused to resume at byte %llu (HTTP 416); starting over", key,
+                    (unsigned long long)have);
+    error_clear(err);
+    return fetch_download(pc, key, c, req, resp, out, err);
+  }
+  if (resp->status == 206 && meta->total != UINT64_MAX && resp->content_range_total != UINT64_MAX &&
+      resp->content_range_total != meta->total) {
+    /* The same validator, another length: the validator lied, the file is not the one we have half of. */
+    pull_cache_warn(pc,
+                    "%s: changed on the server since the interrupted download (%llu bytes, now %llu); downloading "
+                    "from the start",
+                    key, (unsigned long long)meta->total, (unsigned long long)resp->content_range_total);
+    source_free(TAKE_PTR(*out));
+    http_response_clear(resp);
+    return fetch_download(pc, key, c, req, resp, out, err);
+  }
+  if (resp->status == 206) {
+    pc->filling = 1;
+    pc->resume_from = have;
+    pc->used_cached_bytes = 1;
+    if ((*out)->size != UINT64_MAX)
+      (*out)->size += have;
+    if (resp->content_length != UINT64_MAX)
+      resp->content_length += have;
+    /* The validators are those of the bytes we have; the response may carry fewer headers. */
+    if (!resp->etag && meta->etag && !(resp->etag = strdup(meta->etag)))
+      return error_oom(err);
+    if (!resp->last_modified && meta->last_modified && !(resp->last_modified = strdup(meta->last_modified)))
+      return error_oom(err);
+    return set_ref(pc, key, resp, err);
+  }
+  pull_cache_warn(pc, "%s: %s; downloading from the start", key,
+                  http_etag_strong(meta->etag) && resp->etag && strcmp(meta->etag, resp->etag) != 0
+                      ? "changed on the server since the interrupted download"
+                      : "the server ignored the request to resume");
+  pull_cache_start_fill(pc, key, resp);
+  return set_ref(pc, key, resp, err);
+}
+
+static int fetch_blob_download(struct pull_cache *pc, const char *key, blob_open_fn open_at, void *ctx,
+                               struct byte_source **out, vmpull_error *err) {
+  long status = 0;
+  int r = open_at(ctx, 0, &status, out, err);
+  if (r < 0)
+    return r;
+  struct http_response none = {.content_length = UINT64_MAX};
+  pull_cache_start_fill(pc, key, &none);
+  return 0;
+}
+
+/* Content-addressed: the bytes cannot have changed, no validator needed. */
+static int fetch_blob_resume(struct pull_cache *pc, const char *key, const char *what, uint64_t have,
+                             blob_open_fn open_at, void *ctx, struct byte_source **out, vmpull_error *err) {
+  long status = 0;
+  int r = open_at(ctx, have, &status, out, err);
+  if (r == 0 && status == 206) {
+    pc->filling = 1;
+    pc->resume_from = have;
+    pc->used_cached_bytes = 1;
+    if ((*out)->size != UINT64_MAX)
+      (*out)->size += have;
+    return 0;
+  }
+  if (r == 0) {
+    pull_cache_warn(pc, "%s: the registry ignored the request to resume; downloading from the start", what);
+  } else if (status == 416) {
+    pull_cache_warn(pc, "%s: the registry refused to resume (HTTP 416); starting over", what);
+    error_clear(err);
+    r = open_at(ctx, 0, &status, out, err);
+  }
+  if (r < 0)
+    return r;
+  struct http_response none = {.content_length = UINT64_MAX};
+  pull_cache_start_fill(pc, key, &none);
+  return 0;
+}
+
+/* ---- The decision: which way, in this order. A cached blob is decided by opening it (one that
+ * cannot be opened is no hit); --offline without the bytes ends here, or leaves a kept disk
+ * (its digest handed back) as the only way, which the pull checks (api/pull_kept_disk.c). ---- */
+
+enum fetch_way {
+  FETCH_WAY_UNCACHED,   /* no cache for this pull: straight to the network */
+  FETCH_WAY_CACHED,     /* blobs/ has the bytes: *out reads them already */
+  FETCH_WAY_KEPT_DISK,  /* --offline without the bytes: only the disk kept from them can make the output */
+  FETCH_WAY_REVALIDATE, /* a cached copy with a validator: the server says whether it is current */
+  FETCH_WAY_RESUME,     /* partial/ holds the first bytes: ask for the rest */
+  FETCH_WAY_DOWNLOAD,   /* from byte 0, into the entry */
+};
+
+struct fetch_decision {
+  enum fetch_way way;
+  char *key;                 /* the entry locked (a redacted URL, or "blob <digest>") */
+  struct cache_ref ref;      /* a URL's cached record (REVALIDATE) */
+  struct cache_partial meta; /* the partial's record (RESUME of a URL) */
+  const char *validator;     /* RESUME of a URL: If-Range */
+  char *kept_disk_only;      /* KEPT_DISK: the digest whose kept disk alone can make the output */
+  uint64_t have;             /* RESUME: bytes in partial/ */
+};
+
+#define FETCH_DECISION_INIT                                                                                            \
+  {                                                                                                                    \
+    .ref = {.size = UINT64_MAX}, .meta = {.total = UINT64_MAX }                                                        \
+  }
+
+static void fetch_decision_clear(struct fetch_decision *d) {
+  free(d->key);
+  d->key = NULL;
+  cache_ref_clear(&d->ref);
+  cache_partial_clear(&d->meta);
+  free(d->kept_disk_only);
+}
+
+static int decide_url(struct pull_cache *pc, const struct http_request *req, struct fetch_decision *d,
+                      struct http_response *resp, struct byte_source **out, vmpull_error *err) {
+  *out = NULL;
+  d->way = FETCH_WAY_UNCACHED;
+  if (!pc || !pc->cache)
+    return 0;
+  if (!(d->key = redact_url(req->url)))
+    return error_oom(err);
+  int r = pull_cache_lock_entry(pc, d->key, d->key, err);
+  if (r <= 0)
+    return r;
 
   /* The bytes are promised by digest and we have them: no request at all. */
+  d->way = FETCH_WAY_CACHED;
   if (pc->want_digest && cache_blob_exists(pc->cache, pc->want_digest)) {
     struct cache_ref ref = {.size = UINT64_MAX};
-    int have_ref = cache_ref_get(pc->cache, key, &ref);
-    r = have_ref ? resp_from_ref(resp, &ref, err) : 0;
+    int have_ref = cache_ref_get(pc->cache, d->key, &ref);
+    r = fetch_cached_blob_open(pc, pc->want_digest, have_ref ? &ref : NULL, resp, out, err);
     cache_ref_clear(&ref);
-    if (r == 0)
-      r = pull_cache_use_blob(pc, pc->want_digest, out, err);
     if (r != -VMPULL_E_NOT_FOUND)
       return r;
     error_clear(err);
   }
-
-  _cleanup_(cache_ref_clear) struct cache_ref ref = {.size = UINT64_MAX};
-  if (cache_ref_get(pc->cache, key, &ref) && cache_blob_exists(pc->cache, ref.digest)) {
-    if (pc->set->offline) {
-      r = resp_from_ref(resp, &ref, err);
-      return r < 0 ? r : pull_cache_use_blob(pc, ref.digest, out, err);
-    }
-    const char *etag = http_etag_strong(ref.etag);
-    if (etag || ref.last_modified) {
-      _cleanup_headers_ struct curl_slist *headers = NULL;
-      for (const struct curl_slist *h = req->headers; h; h = h->next)
-        if (!(headers = curl_slist_append(headers, h->data)))
-          return error_oom(err);
-      _cleanup_free_ char *cond =
-          etag ? xasprintf("If-None-Match: %s", etag) : xasprintf("If-Modified-Since: %s", ref.last_modified);
-      if (!cond || !(headers = curl_slist_append(headers, cond)))
-        return error_oom(err);
-      struct http_request creq = *req;
-      creq.headers = headers;
-      creq.not_modified_ok = 1;
-      r = http_open_retry(c, &creq, resp, out, err);
-      if (r < 0)
-        return r;
-      if (!*out) { /* 304: ours is current */
-        _cleanup_free_ char *disposition = TAKE_PTR(resp->content_disposition);
-        r = resp_from_ref(resp, &ref, err);
-        if (r == 0 && !resp->content_disposition)
-          resp->content_disposition = TAKE_PTR(disposition);
-        if (r == 0)
-          r = pull_cache_use_blob(pc, ref.digest, out, err);
-        if (r != -VMPULL_E_NOT_FOUND)
-          return r;
-        /* Pruned under us (we still hold the entry): fetch it after all. */
-        error_clear(err);
-        return fetch_fresh(pc, key, c, req, resp, out, err);
-      }
-      /* Changed on the server: this response is the new download. */
-      pull_cache_start_fill(pc, key, resp);
-      return set_ref(pc, key, resp, err);
-    }
+  struct cache_ref *ref = &d->ref;
+  if (cache_ref_get(pc->cache, d->key, ref) && cache_blob_exists(pc->cache, ref->digest)) {
+    if (pc->set->offline)
+      return fetch_cached_blob_open(pc, ref->digest, ref, resp, out, err);
+    d->way = FETCH_WAY_REVALIDATE;
+    if (http_etag_strong(ref->etag) || ref->last_modified)
+      return 0;
     /* No validator to ask with: only a new download can tell. */
   }
   if (pc->set->offline) {
-    if (offline_from_kept_disk(pc, pc->want_digest ? pc->want_digest : ref.key ? ref.digest : NULL))
-      return ref.key ? resp_from_ref(resp, &ref, err) : 0;
-    return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", key);
+    d->way = FETCH_WAY_KEPT_DISK;
+    if (offline_from_kept_disk(pc,
+                               pc->want_digest ? pc->want_digest
+                               : ref->key      ? ref->digest
+                                               : NULL,
+                               &d->kept_disk_only))
+      return ref->key ? resp_from_ref(resp, ref, err) : 0;
+    return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", d->key);
   }
 
   /* Resume what an earlier pull left in partial/. */
   struct stat st;
-  _cleanup_(cache_partial_clear) struct cache_partial meta = {.total = UINT64_MAX};
+  d->way = FETCH_WAY_DOWNLOAD;
   if (fstat(pc->fd, &st) == 0 && st.st_size > 0) {
-    const char *validator = NULL;
-    if (cache_partial_get(pc->cache, pc->name, &meta) && strcmp(meta.key, key) == 0)
-      validator = http_etag_strong(meta.etag) ? meta.etag : meta.last_modified;
-    if (!validator) {
-      pull_cache_warn(pc, "%s: cannot resume the earlier download (the server gave no validator); starting over", key);
+    if (cache_partial_get(pc->cache, pc->name, &d->meta) && strcmp(d->meta.key, d->key) == 0)
+      d->validator = http_etag_strong(d->meta.etag) ? d->meta.etag : d->meta.last_modified;
+    if (!d->validator) {
+      pull_cache_warn(pc, "%s: cannot resume the earlier download (the server gave no validator); starting over",
+                      d->key);
     } else {
-      uint64_t have = (uint64_t)st.st_size;
-      struct http_request rreq = *req;
-      rreq.range_start = have;
-      rreq.if_range = validator;
-      r = http_open_retry(c, &rreq, resp, out, err);
-      if (r < 0) {
-        if (resp->status != 416)
-          return r;
-        pull_cache_warn(pc, "%s: the server refused to resume at byte %llu (HTTP 416); starting over", key,
-                        (unsigned long long)have);
-        error_clear(err);
-        return fetch_fresh(pc, key, c, req, resp, out, err);
-      }
-      if (resp->status == 206 && meta.total != UINT64_MAX && resp->content_range_total != UINT64_MAX &&
-          resp->content_range_total != meta.total) {
-        /* The same validator, another length: the validator lied, the file is not the one we have half of. */
-        pull_cache_warn(
-            pc,
-            "%s: changed on the server since the interrupted download (%llu bytes, now %llu); downloading from "
-            "the start",
-            key, (unsigned long long)meta.total, (unsigned long long)resp->content_range_total);
-        source_free(TAKE_PTR(*out));
-        http_response_clear(resp);
-        return fetch_fresh(pc, key, c, req, resp, out, err);
-      }
-      if (resp->status == 206) {
-        pc->filling = 1;
-        pc->resume_from = have;
-        pc->used_cached_bytes = 1;
-        if ((*out)->size != UINT64_MAX)
-          (*out)->size += have;
-        if (resp->content_length != UINT64_MAX)
-          resp->content_length += have;
-        /* The validators are those of the bytes we have; the response may carry fewer headers. */
-        if (!resp->etag && meta.etag && !(resp->etag = strdup(meta.etag)))
-          return error_oom(err);
-        if (!resp->last_modified && meta.last_modified && !(resp->last_modified = strdup(meta.last_modified)))
-          return error_oom(err);
-        return set_ref(pc, key, resp, err);
-      }
-      pull_cache_warn(pc, "%s: %s; downloading from the start", key,
-                      http_etag_strong(meta.etag) && resp->etag && strcmp(meta.etag, resp->etag) != 0
-                          ? "changed on the server since the interrupted download"
-                          : "the server ignored the request to resume");
-      pull_cache_start_fill(pc, key, resp);
-      return set_ref(pc, key, resp, err);
+      d->way = FETCH_WAY_RESUME;
+      d->have = (uint64_t)st.st_size;
     }
   }
-  return fetch_fresh(pc, key, c, req, resp, out, err);
+  return 0;
 }
 
-static int fetch_blob_open(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
-                           struct byte_source **out, vmpull_error *err) {
+static int decide_blob(struct pull_cache *pc, const char *digest, const char *what, struct fetch_decision *d,
+                       struct byte_source **out, vmpull_error *err) {
   *out = NULL;
-  long status = 0;
+  d->way = FETCH_WAY_UNCACHED;
   if (!pc || !pc->cache || !cache_digest_hex(digest)) {
     if (pc && pc->set->offline)
       return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", what);
-    return open_at(ctx, 0, &status, out, err);
+    return 0;
   }
+  d->way = FETCH_WAY_CACHED;
   if (cache_blob_exists(pc->cache, digest)) {
-    int r = pull_cache_use_blob(pc, digest, out, err);
+    int r = fetch_cached_blob_open(pc, digest, NULL, NULL, out, err);
     if (r != -VMPULL_E_NOT_FOUND)
       return r;
     error_clear(err);
   }
   if (pc->set->offline) {
-    if (offline_from_kept_disk(pc, digest))
+    d->way = FETCH_WAY_KEPT_DISK;
+    if (offline_from_kept_disk(pc, digest, &d->kept_disk_only))
       return 0;
     return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", what);
   }
-  _cleanup_free_ char *key = xasprintf("blob %s", digest);
-  if (!key)
+  if (!(d->key = xasprintf("blob %s", digest)))
     return error_oom(err);
-  int r = pull_cache_lock_entry(pc, key, what, err);
-  if (r < 0)
+  d->way = FETCH_WAY_UNCACHED;
+  int r = pull_cache_lock_entry(pc, d->key, what, err);
+  if (r <= 0)
     return r;
-  if (r == 0)
-    return open_at(ctx, 0, &status, out, err);
   /* Another pull may have committed it while we waited. */
+  d->way = FETCH_WAY_CACHED;
   if (cache_blob_exists(pc->cache, digest)) {
-    r = pull_cache_use_blob(pc, digest, out, err);
+    r = fetch_cached_blob_open(pc, digest, NULL, NULL, out, err);
     if (r != -VMPULL_E_NOT_FOUND)
       return r;
     error_clear(err);
@@ -224,47 +324,63 @@ static int fetch_blob_open(struct pull_cache *pc, const char *digest, const char
   if (dup_into(&pc->ref.key, NULL) < 0)
     return error_oom(err);
   struct stat st;
-  uint64_t have = fstat(pc->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-  if (have > 0) {
-    /* Content-addressed: the bytes cannot have changed, no validator needed. */
-    r = open_at(ctx, have, &status, out, err);
-    if (r == 0 && status == 206) {
-      pc->filling = 1;
-      pc->resume_from = have;
-      pc->used_cached_bytes = 1;
-      if ((*out)->size != UINT64_MAX)
-        (*out)->size += have;
-      return 0;
-    }
-    if (r == 0) {
-      pull_cache_warn(pc, "%s: the registry ignored the request to resume; downloading from the start", what);
-    } else if (status == 416) {
-      pull_cache_warn(pc, "%s: the registry refused to resume (HTTP 416); starting over", what);
-      error_clear(err);
-      r = open_at(ctx, 0, &status, out, err);
-    }
-    if (r < 0)
-      return r;
-  } else {
-    r = open_at(ctx, 0, &status, out, err);
-    if (r < 0)
-      return r;
-  }
-  struct http_response none = {.content_length = UINT64_MAX};
-  pull_cache_start_fill(pc, key, &none);
+  d->have = fstat(pc->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+  d->way = d->have > 0 ? FETCH_WAY_RESUME : FETCH_WAY_DOWNLOAD;
   return 0;
+}
+
+static int fetch_url_open(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
+                          struct http_response *resp, struct byte_source **out, char **kept_disk_only,
+                          vmpull_error *err) {
+  _cleanup_(fetch_decision_clear) struct fetch_decision d = FETCH_DECISION_INIT;
+  int r = decide_url(pc, req, &d, resp, out, err);
+  if (r < 0)
+    return r;
+  switch (d.way) {
+  case FETCH_WAY_UNCACHED: return http_open_retry(c, req, resp, out, err);
+  case FETCH_WAY_CACHED: return 0;
+  case FETCH_WAY_KEPT_DISK:
+    free(*kept_disk_only);
+    *kept_disk_only = TAKE_PTR(d.kept_disk_only);
+    return 0;
+  case FETCH_WAY_REVALIDATE: return fetch_revalidate(pc, d.key, &d.ref, c, req, resp, out, err);
+  case FETCH_WAY_RESUME: return fetch_resume_partial(pc, d.key, &d.meta, d.validator, d.have, c, req, resp, out, err);
+  case FETCH_WAY_DOWNLOAD: break;
+  }
+  return fetch_download(pc, d.key, c, req, resp, out, err);
+}
+
+static int fetch_blob_open(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
+                           struct byte_source **out, char **kept_disk_only, vmpull_error *err) {
+  _cleanup_(fetch_decision_clear) struct fetch_decision d = FETCH_DECISION_INIT;
+  int r = decide_blob(pc, digest, what, &d, out, err);
+  if (r < 0)
+    return r;
+  long status = 0;
+  switch (d.way) {
+  case FETCH_WAY_UNCACHED: return open_at(ctx, 0, &status, out, err);
+  case FETCH_WAY_CACHED: return 0;
+  case FETCH_WAY_KEPT_DISK:
+    free(*kept_disk_only);
+    *kept_disk_only = TAKE_PTR(d.kept_disk_only);
+    return 0;
+  case FETCH_WAY_RESUME: return fetch_blob_resume(pc, d.key, what, d.have, open_at, ctx, out, err);
+  case FETCH_WAY_REVALIDATE: /* never decided for a blob: by its digest it cannot be stale */
+  case FETCH_WAY_DOWNLOAD: break;
+  }
+  return fetch_blob_download(pc, d.key, open_at, ctx, out, err);
 }
 
 /* The bytes a download puts into the entry it fills are recorded by the source it returns. */
 int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
-              struct http_response *resp, struct byte_source **out, vmpull_error *err) {
-  int r = fetch_url_open(pc, c, req, resp, out, err);
+              struct http_response *resp, struct byte_source **out, char **kept_disk_only, vmpull_error *err) {
+  int r = fetch_url_open(pc, c, req, resp, out, kept_disk_only, err);
   return r < 0 ? r : pull_cache_record(pc, out, err);
 }
 
 int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
-               struct byte_source **out, vmpull_error *err) {
-  int r = fetch_blob_open(pc, digest, what, open_at, ctx, out, err);
+               struct byte_source **out, char **kept_disk_only, vmpull_error *err) {
+  int r = fetch_blob_open(pc, digest, what, open_at, ctx, out, kept_disk_only, err);
   return r < 0 ? r : pull_cache_record(pc, out, err);
 }
 

@@ -19,6 +19,7 @@ void resolved_clear(struct resolved *r) {
   free(r->image_name);
   free(r->display);
   free(r->expected_digest);
+  free(r->kept_disk_only);
   free(r->reference);
   free(r->content_disposition);
   free(r->mirror);

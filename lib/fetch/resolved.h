@@ -51,6 +51,8 @@ struct resolved {
   char *content_disposition; /* reported only (owned) */
   struct pull_cache *cache;  /* set before resolving (borrowed): documents and the bytes go through it */
   char *mirror;              /* the registry mirror that served the reference, or NULL (owned) */
+  char *kept_disk_only;      /* --offline without the bytes (src NULL): the digest whose kept disk alone can make
+                                the output, as the fetch decided (owned) */
 };
 
 void resolved_clear(struct resolved *r);

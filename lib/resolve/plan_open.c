@@ -25,7 +25,7 @@ static int open_url(struct resolved *r, vmpull_error *err) {
   };
   _cleanup_(http_response_clear) struct http_response resp = {0};
   /* Through the cache: revalidated copy, resumed partial, or a new download (with retries). */
-  int ret = fetch_url(pc, &c, &req, &resp, &r->src, err);
+  int ret = fetch_url(pc, &c, &req, &resp, &r->src, &r->kept_disk_only, err);
   if (ret < 0)
     return ret;
   free(r->content_disposition);
@@ -37,7 +37,7 @@ static int open_blob(struct resolved *r, vmpull_error *err) {
   const struct byte_plan *p = &r->plan;
   struct byte_source *src = NULL;
   long status = 0;
-  int ret = p->remote ? fetch_blob(r->cache, p->digest, p->what, p->open_at, p->blob, &src, err)
+  int ret = p->remote ? fetch_blob(r->cache, p->digest, p->what, p->open_at, p->blob, &src, &r->kept_disk_only, err)
                       : p->open_at(p->blob, 0, &status, &src, err);
   if (ret < 0)
     return ret;
