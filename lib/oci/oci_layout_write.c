@@ -58,11 +58,6 @@ struct layout_writer {
 
 /* --- helpers --- */
 
-/* mkdir -p; new folders 0755: a layout is meant to be carried and shared. *created: the last one is new. */
-static int make_dirs(const char *path, int *created, vmpull_error *err) {
-  return mkdir_parents_or_fail(path, 0755, created, err);
-}
-
 /* "sha256:hex" -> "blobs/sha256/hex" (the digest was validated by the caller). */
 static char *blob_path(const char *digest) {
   return xasprintf("blobs/%.6s/%s", digest, digest + 7);
@@ -151,7 +146,8 @@ static int lock_layout(struct layout_writer *w, int *fd, vmpull_error *err) {
 /* --- opening --- */
 
 static int open_folder(struct layout_writer *w, vmpull_error *err) {
-  int r = make_dirs(w->path, &w->created, err);
+  /* new folders 0755: a layout is meant to be carried and shared */
+  int r = mkdir_parents_or_fail(w->path, 0755, &w->created, err);
   if (r < 0)
     return r;
   w->dirfd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
