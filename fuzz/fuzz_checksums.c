@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   memcpy(copy, text, len);
 
-  vmpull_error err;
+  lib_error err;
   _cleanup_free_ char *digest = NULL;
   if (checksums_parse(copy, len, name, &digest, &err) == 0) {
     if (!digest || strncmp(digest, "sha256:", 7) != 0 || !oci_digest_valid(digest))

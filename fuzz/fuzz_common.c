@@ -13,7 +13,7 @@ struct mem_source {
   unsigned reads;
 };
 
-static int mem_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+static int mem_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   (void)err;
   struct mem_source *m = (struct mem_source *)s;
   /* 1, 7, 4096 and "all you asked for", in turn: boundaries land everywhere. */

@@ -17,7 +17,7 @@
 #define FUZZ_MAX_OUTPUT (16u << 20)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  vmpull_error err;
+  lib_error err;
   enum format format;
 #ifdef FUZZ_FORMAT
   format = FUZZ_FORMAT;

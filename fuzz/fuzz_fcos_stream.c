@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const char *const combos[][2] = {
       {"x86_64", "qemu"}, {"aarch64", "applehv"}, {"x86_64", "hyperv"}, {"aarch64", "libkrun"}};
   for (size_t i = 0; i < ARRAY_SIZE(combos); i++) {
-    vmpull_error err;
+    lib_error err;
     struct fcos_artifact a;
     if (fcos_stream_select((const char *)data, size, combos[i][0], combos[i][1], &a, &err) == 0) {
       if (!a.location || !a.sha256 || !oci_digest_valid(a.sha256))

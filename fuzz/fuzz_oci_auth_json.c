@@ -14,14 +14,14 @@
 /* Secrets in the seeds use this marker: a message quoting it leaked a secret. */
 #define SECRET_MARK "s3cr3t"
 
-static void check_no_secret(const vmpull_error *err) {
+static void check_no_secret(const lib_error *err) {
   if (strstr(err->message, SECRET_MARK))
     abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *json = (const char *)data;
-  vmpull_error err;
+  lib_error err;
 
   static const char *const lookups[][2] = {
       {"quay.io", "podman/machine-os"}, {"docker.io", "library/fedora"}, {"localhost:5000", "a/b"}};

@@ -8,7 +8,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   _cleanup_free_ char *header = fuzz_strndup(data, size);
-  vmpull_error err;
+  lib_error err;
   struct oci_challenge c;
   if (oci_challenge_parse(header, &c, &err) == 0) {
     if (c.scheme == OCI_AUTH_NONE || (c.scheme == OCI_AUTH_BEARER && !c.realm))

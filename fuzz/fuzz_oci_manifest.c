@@ -30,7 +30,7 @@ static void doc_at(const struct docs *d, const uint8_t *p, const uint8_t **start
   *len = (size_t)((end ? end : d->data + d->size) - p);
 }
 
-static int fetch(void *userdata, const struct oci_descriptor *desc, char **buf, size_t *len, vmpull_error *err) {
+static int fetch(void *userdata, const struct oci_descriptor *desc, char **buf, size_t *len, lib_error *err) {
   struct docs *d = userdata;
   if (!desc || !desc->digest || !desc->media_type)
     abort(); /* the walker only fetches what it validated */
@@ -43,7 +43,7 @@ static int fetch(void *userdata, const struct oci_descriptor *desc, char **buf, 
   return 0;
 }
 
-static int on_target(void *userdata, const struct oci_target *t, vmpull_error *err) {
+static int on_target(void *userdata, const struct oci_target *t, lib_error *err) {
   (void)userdata;
   (void)err;
   if (!t->manifest_digest || !t->layer.digest)
@@ -59,7 +59,7 @@ static const struct oci_select selections[] = {
 
 static void parse_and_select(const uint8_t *p, size_t len) {
   static const char *const declared[] = {NULL, OCI_MT_INDEX, OCI_MT_MANIFEST, DOCKER_MT_LIST};
-  vmpull_error err;
+  lib_error err;
   for (size_t k = 0; k < ARRAY_SIZE(declared); k++) {
     _cleanup_(oci_doc_clear) struct oci_doc doc = {0};
     if (oci_doc_parse((const char *)p, len, declared[k], &doc, &err) < 0) {
@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                          .ref_name = i == 2 ? "latest" : NULL,
                          .root_is_layout = i == 2};
     struct oci_target t;
-    vmpull_error err;
+    lib_error err;
     if (oci_walk_one(&w, &t, &err) == 0) {
       on_target(NULL, &t, &err);
       oci_target_clear(&t);

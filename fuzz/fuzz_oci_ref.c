@@ -24,7 +24,7 @@ static int same(const char *a, const char *b) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   _cleanup_free_ char *ref = fuzz_strndup(data, size);
-  vmpull_error err;
+  lib_error err;
 
   struct docker_ref d = {0};
   if (docker_ref_parse(ref, &d, &err) == 0) {

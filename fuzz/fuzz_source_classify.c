@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (!name)
     abort();
 
-  vmpull_error err;
+  lib_error err;
   enum source_kind kind;
   if (source_classify(source, &kind, &err) == 0) {
     if (!source_kind_name(kind))

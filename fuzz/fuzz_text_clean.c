@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   _cleanup_free_ char *text = fuzz_strndup(data, size);
   if (!text)
     abort();
-  vmpull_error err;
+  lib_error err;
   error_set(&err, VMPULL_E_HTTP, "%s: the reason", text);
   size_t len = strlen(err.message);
   check_clean(err.message, len);

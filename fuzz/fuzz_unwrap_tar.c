@@ -14,7 +14,7 @@
 #define FUZZ_MAX_OUTPUT (16u << 20)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  vmpull_error err;
+  lib_error err;
   struct byte_source *file = NULL;
   _cleanup_free_ char *name = NULL;
   if (unwrap_tar_new(fuzz_mem_source(data, size), &file, &name, &err) < 0) {

@@ -27,7 +27,7 @@ struct inspect_ctx {
 };
 
 /* Open the layer as pull would and look at the start: file name and format, hence the output path. */
-static int peek_layer(struct inspect_ctx *c, const struct oci_target *t, json_object *e, vmpull_error *err) {
+static int peek_layer(struct inspect_ctx *c, const struct oci_target *t, json_object *e, lib_error *err) {
   _cleanup_(resolved_clear) struct resolved rs = {.expected_size = UINT64_MAX};
   int r = oci_resolve_target(c->store, t, &rs, err);
   if (r == 0)
@@ -56,7 +56,7 @@ static int peek_layer(struct inspect_ctx *c, const struct oci_target *t, json_ob
   return 0;
 }
 
-static int describe(struct inspect_ctx *c, const struct oci_target *t, json_object *e, vmpull_error *err) {
+static int describe(struct inspect_ctx *c, const struct oci_target *t, json_object *e, lib_error *err) {
   json_object_object_add(e, "index_digest", json_result_string(t->index_digest));
   json_object_object_add(e, "manifest_digest", json_result_string(t->manifest_digest));
   json_object *platform = NULL;
@@ -75,7 +75,7 @@ static int describe(struct inspect_ctx *c, const struct oci_target *t, json_obje
   return peek_layer(c, t, e, err);
 }
 
-static int on_target(void *userdata, const struct oci_target *t, vmpull_error *err) {
+static int on_target(void *userdata, const struct oci_target *t, lib_error *err) {
   struct inspect_ctx *c = userdata;
   json_object *e = json_object_new_object();
   if (!e)
@@ -98,7 +98,7 @@ static void inspect_ctx_clear(struct inspect_ctx *c) {
   free(c->index_digest);
 }
 
-static int inspect_run(const struct pull_config *o, unsigned flags, char **json, vmpull_error *err) {
+static int inspect_run(const struct pull_config *o, unsigned flags, char **json, lib_error *err) {
   int r = output_naming_check(&o->resolve.naming, err);
   if (r < 0)
     return r;
@@ -124,7 +124,7 @@ static int inspect_run(const struct pull_config *o, unsigned flags, char **json,
       return r;
   } else {
     /* Which entry pull would take, if any (no match is fine for a listing). */
-    vmpull_error ignored;
+    lib_error ignored;
     if (oci_walk_one(&store->walk, &chosen, &ignored) == 0) {
       c.selected_layer = chosen.layer.digest;
       c.selected_manifest = chosen.manifest_digest;
@@ -145,11 +145,7 @@ static int inspect_run(const struct pull_config *o, unsigned flags, char **json,
   return 0;
 }
 
-VMPULL_PUBLIC int vmpull_inspect(const vmpull_pull_options *opts, unsigned flags, char **json, vmpull_error *err) {
-  vmpull_error ignored;
-  if (!err)
-    err = &ignored;
-  error_clear(err);
+static int inspect_call(const vmpull_pull_options *opts, unsigned flags, char **json, lib_error *err) {
   if (json)
     *json = NULL;
   int r = public_call_check("vmpull_inspect", opts, json, flags, VMPULL_INSPECT_ALL, err);
@@ -166,4 +162,11 @@ VMPULL_PUBLIC int vmpull_inspect(const vmpull_pull_options *opts, unsigned flags
   }
   error_clear(err); /* a recovered failure on the way (https before plain http) is not the outcome */
   return 0;
+}
+
+VMPULL_PUBLIC int vmpull_inspect(const vmpull_pull_options *opts, unsigned flags, char **json, vmpull_error *err) {
+  lib_error e = {0};
+  int r = inspect_call(opts, flags, json, &e);
+  error_export(&e, err);
+  return r;
 }

@@ -60,7 +60,7 @@ static void digest_set_clear(struct digest_set *s) {
 }
 
 /* 1 when digest was in the set, 0 when it is added now, < 0 on OOM. */
-static int digest_set_add(struct digest_set *s, const char *digest, vmpull_error *err) {
+static int digest_set_add(struct digest_set *s, const char *digest, lib_error *err) {
   for (size_t i = 0; i < s->n; i++)
     if (!strcmp(s->v[i], digest))
       return 1;
@@ -123,7 +123,7 @@ static const struct saved_doc *find_doc(const struct save_ctx *c, const char *di
 }
 
 static int add_doc(struct save_ctx *c, const char *digest, const char *media_type, const char *buf, size_t len,
-                   vmpull_error *err) {
+                   lib_error *err) {
   if (find_doc(c, digest))
     return 0;
   struct saved_doc *grown = realloc(c->docs, (c->n_docs + 1) * sizeof(*grown));
@@ -148,7 +148,7 @@ static int add_doc(struct save_ctx *c, const char *digest, const char *media_typ
 }
 
 /* Sits between the walk and the store: every document on the way is kept as it was served. */
-static int recording_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err) {
+static int recording_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, lib_error *err) {
   struct save_ctx *c = userdata;
   int r = c->fetch(c->fetch_data, d, buf, len, err);
   if (r < 0)
@@ -164,7 +164,7 @@ static int save_progress(const vmpull_progress *ev, void *userdata) {
   return hooks->progress(&copy, hooks->progress_data);
 }
 
-static int add_target(void *userdata, const struct oci_target *t, vmpull_error *err) {
+static int add_target(void *userdata, const struct oci_target *t, lib_error *err) {
   struct save_ctx *c = userdata;
   struct save_target *grown = realloc(c->targets, (c->n_targets + 1) * sizeof(*grown));
   if (!grown)
@@ -184,7 +184,7 @@ static int add_target(void *userdata, const struct oci_target *t, vmpull_error *
 /* --- copying --- */
 
 /* 1 when d needs no copy (done in this save, or in the layout already), 0 to copy, < 0 error. */
-static int skip_blob(struct save_ctx *c, const char *digest, uint64_t size, vmpull_error *err) {
+static int skip_blob(struct save_ctx *c, const char *digest, uint64_t size, lib_error *err) {
   int r = digest_set_add(&c->done, digest, err);
   if (r != 0)
     return r;
@@ -195,7 +195,7 @@ static int skip_blob(struct save_ctx *c, const char *digest, uint64_t size, vmpu
   return 0;
 }
 
-static int copy_blob(struct save_ctx *c, const struct oci_descriptor *d, vmpull_error *err) {
+static int copy_blob(struct save_ctx *c, const struct oci_descriptor *d, lib_error *err) {
   int r = skip_blob(c, d->digest, d->size, err);
   if (r != 0)
     return r < 0 ? r : 0;
@@ -211,7 +211,7 @@ static int copy_blob(struct save_ctx *c, const struct oci_descriptor *d, vmpull_
   return 0;
 }
 
-static int copy_document(struct save_ctx *c, const struct saved_doc *d, vmpull_error *err) {
+static int copy_document(struct save_ctx *c, const struct saved_doc *d, lib_error *err) {
   int r = skip_blob(c, d->digest, d->len, err);
   if (r != 0)
     return r < 0 ? r : 0;
@@ -224,7 +224,7 @@ static int copy_document(struct save_ctx *c, const struct saved_doc *d, vmpull_e
 }
 
 static int plan_add(struct save_ctx *c, struct digest_set *seen, const char *digest, uint64_t size, uint64_t *total,
-                    vmpull_error *err) {
+                    lib_error *err) {
   int r = digest_set_add(seen, digest, err);
   if (r == 0 && !layout_writer_has_blob(c->w, digest, size))
     *total += size;
@@ -232,7 +232,7 @@ static int plan_add(struct save_ctx *c, struct digest_set *seen, const char *dig
 }
 
 /* Bytes still to copy (for the progress total): what the copy below will do, without doing it. */
-static int bytes_to_copy(struct save_ctx *c, int all, uint64_t *total, vmpull_error *err) {
+static int bytes_to_copy(struct save_ctx *c, int all, uint64_t *total, lib_error *err) {
   _cleanup_(digest_set_clear) struct digest_set seen = {0};
   *total = 0;
   int r = 0;
@@ -247,7 +247,7 @@ static int bytes_to_copy(struct save_ctx *c, int all, uint64_t *total, vmpull_er
   return r;
 }
 
-static int start_transfer(struct save_ctx *c, const char *name, uint64_t total, vmpull_error *err) {
+static int start_transfer(struct save_ctx *c, const char *name, uint64_t total, lib_error *err) {
   c->progress.ev.stage = VMPULL_STAGE_TRANSFER;
   if (name && !(c->name = strdup(name)))
     return error_oom(err);
@@ -259,7 +259,7 @@ static int start_transfer(struct save_ctx *c, const char *name, uint64_t total, 
 /* --- OCI sources --- */
 
 /* The document an --all entry points at; may add the root to the documents. */
-static int top_document(struct save_ctx *c, const struct saved_doc **top, vmpull_error *err) {
+static int top_document(struct save_ctx *c, const struct saved_doc **top, lib_error *err) {
   const struct oci_walk *w = &c->store->walk;
   if (w->root_is_layout && w->ref_name) {
     /* The REF's entry is the first document the walk fetched. */
@@ -289,7 +289,7 @@ static int top_document(struct save_ctx *c, const struct saved_doc **top, vmpull
 }
 
 static int save_oci(struct save_ctx *c, const char *dest_path, const struct layout_writer_options *wo, int all,
-                    json_object **entry, vmpull_error *err) {
+                    json_object **entry, lib_error *err) {
   int r = resolve_source(&c->o->resolve, &c->net, &c->store, NULL, err);
   if (r < 0)
     return r;
@@ -372,7 +372,7 @@ static int counted(struct save_ctx *c, int r, uint64_t size) {
   return r < 0 ? r : 0;
 }
 
-static int put_json(struct save_ctx *c, json_object *doc, char digest[OCI_DIGEST_MAX], size_t *len, vmpull_error *err) {
+static int put_json(struct save_ctx *c, json_object *doc, char digest[OCI_DIGEST_MAX], size_t *len, lib_error *err) {
   const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
   if (!text)
     return error_oom(err);
@@ -381,7 +381,7 @@ static int put_json(struct save_ctx *c, json_object *doc, char digest[OCI_DIGEST
 }
 
 static int save_wrapped(struct save_ctx *c, const char *dest_path, const struct layout_writer_options *wo,
-                        json_object **entry, json_object *manifests, vmpull_error *err) {
+                        json_object **entry, json_object *manifests, lib_error *err) {
   struct oci_select sel = {0};
   int r = oci_select_init(&sel, &c->o->resolve.oci.selection, err);
   if (r < 0)
@@ -447,7 +447,7 @@ static int save_wrapped(struct save_ctx *c, const char *dest_path, const struct 
   return *entry ? 0 : error_oom(err);
 }
 
-static int save_run(const struct pull_config *o, const char *dest, unsigned flags, char **json, vmpull_error *err) {
+static int save_run(const struct pull_config *o, const char *dest, unsigned flags, char **json, lib_error *err) {
   _cleanup_(save_dest_clear) struct save_dest d = {0};
   int r = save_dest_parse(dest, &d, err);
   if (r < 0)
@@ -520,12 +520,7 @@ static int save_run(const struct pull_config *o, const char *dest, unsigned flag
   return *json ? 0 : error_oom(err);
 }
 
-VMPULL_PUBLIC int vmpull_save(const vmpull_pull_options *opts, const char *dest, unsigned flags, char **json,
-                              vmpull_error *err) {
-  vmpull_error ignored;
-  if (!err)
-    err = &ignored;
-  error_clear(err);
+static int save_call(const vmpull_pull_options *opts, const char *dest, unsigned flags, char **json, lib_error *err) {
   if (json)
     *json = NULL;
   int r = public_call_check("vmpull_save", opts, json, flags, VMPULL_SAVE_ALL, err);
@@ -542,4 +537,12 @@ VMPULL_PUBLIC int vmpull_save(const vmpull_pull_options *opts, const char *dest,
   }
   error_clear(err); /* a recovered failure on the way (https before plain http) is not the outcome */
   return 0;
+}
+
+VMPULL_PUBLIC int vmpull_save(const vmpull_pull_options *opts, const char *dest, unsigned flags, char **json,
+                              vmpull_error *err) {
+  lib_error e = {0};
+  int r = save_call(opts, dest, flags, json, &e);
+  error_export(&e, err);
+  return r;
 }

@@ -33,7 +33,7 @@ static int decoder_leaves_a_core(struct byte_source *stream, enum format format,
     return 1;
   const uint8_t *head;
   size_t len;
-  vmpull_error ignored = {0};
+  lib_error ignored = {0};
   if (source_peek(stream, 14, &head, &len, &ignored) < 0 || len < 14)
     return 1;
   /* The first block header: its size byte (0 would be the index), then its flags, whose two top
@@ -78,7 +78,7 @@ VMPULL_PUBLIC void vmpull_result_free(vmpull_result *r) {
 }
 
 /* mkdir -p, new folders 0700: a data dir can hold a user's VM disks. */
-static int make_dirs(const char *path, vmpull_error *err) {
+static int make_dirs(const char *path, lib_error *err) {
   int r = mkdir_parents_or_fail(path, 0700, NULL, err);
   if (r < 0)
     return r;
@@ -89,13 +89,13 @@ static int make_dirs(const char *path, vmpull_error *err) {
 }
 
 /* "sha256:HEX" (or sha512) and lowercase hex of the right length, before anything relies on it. */
-static int check_digest_syntax(const char *d, vmpull_error *err) {
+static int check_digest_syntax(const char *d, lib_error *err) {
   if (!digest_hex(d))
     return error_set(err, VMPULL_E_USAGE, "digest '%s' is not sha256:<64 lowercase hex>", d);
   return 0;
 }
 
-static int verify_digest(const char *want, const char *got, const char *what, vmpull_error *err) {
+static int verify_digest(const char *want, const char *got, const char *what, lib_error *err) {
   if (!want)
     return 0;
   if (strcmp(want, got) != 0)
@@ -125,7 +125,7 @@ struct pull_made {
 
 /* The output for image_name decoded from format: the naming rule's path, its folder, the sink. */
 static int pull_output_open(const struct pull_job *j, const char *image_name, enum format format,
-                            const struct sink_options *so, struct sink *sink, char **out_path, vmpull_error *err) {
+                            const struct sink_options *so, struct sink *sink, char **out_path, lib_error *err) {
   const struct output_naming *naming = &j->o->resolve.naming;
   int r = pull_output_path(naming, image_name, format_suffix(format), out_path, err);
   if (r < 0)
@@ -140,8 +140,7 @@ static int pull_output_open(const struct pull_job *j, const char *image_name, en
 
 /* The one ending of every pull: verify, file the cache entry, commit the output, keep its disk,
  * report, fill the result. */
-static int pull_end(struct pull_job *j, struct sink *sink, char **out_path, const struct pull_made *m,
-                    vmpull_error *err) {
+static int pull_end(struct pull_job *j, struct sink *sink, char **out_path, const struct pull_made *m, lib_error *err) {
   int r = verify_digest(j->rs->expected_digest, m->digest, j->rs->display, err);
   if (r < 0)
     return r;
@@ -186,7 +185,7 @@ static int pull_end(struct pull_job *j, struct sink *sink, char **out_path, cons
 
 /* keep_uncompressed: a decoded disk of these very bytes is a copy away. 1 the pull ended from it,
  * 0 decode the source instead, < 0 error. */
-static int pull_from_kept_disk(struct pull_job *j, vmpull_error *err) {
+static int pull_from_kept_disk(struct pull_job *j, lib_error *err) {
   _cleanup_(kept_disk_clear) struct kept_disk kd = KEPT_DISK_INIT;
   int r = kept_disk_find(j->pc, j->o, j->rs, j->listed_digest, &kd, err);
   if (r <= 0)
@@ -214,7 +213,7 @@ static int pull_from_kept_disk(struct pull_job *j, vmpull_error *err) {
 }
 
 /* The source's bytes: tee -> [replay] -> [unwrap tar] -> detect -> decode -> sink, then the ending. */
-static int pull_decode(struct pull_job *j, vmpull_error *err) {
+static int pull_decode(struct pull_job *j, lib_error *err) {
   const struct pull_config *o = j->o;
   struct pull_cache *pc = j->pc;
   struct resolved *rs = j->rs;
@@ -313,7 +312,7 @@ static int pull_decode(struct pull_job *j, vmpull_error *err) {
   return pull_end(j, &sink, &out_path, &made, err);
 }
 
-static int pull_run(const struct pull_config *o, vmpull_result *res, int *distrust, vmpull_error *err) {
+static int pull_run(const struct pull_config *o, vmpull_result *res, int *distrust, lib_error *err) {
   const struct output_naming *naming = &o->resolve.naming;
   if (o->expected_digest) {
     int r = check_digest_syntax(o->expected_digest, err);
@@ -368,11 +367,7 @@ static int pull_run(const struct pull_config *o, vmpull_result *res, int *distru
   return pull_decode(&job, err);
 }
 
-VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *result, vmpull_error *err) {
-  vmpull_error ignored; /* the header allows err == NULL; the pipeline reads err->code */
-  if (!err)
-    err = &ignored;
-  error_clear(err);
+static int pull_call(const vmpull_pull_options *opts, vmpull_result *result, lib_error *err) {
   if (!opts || !result || opts->struct_size < offsetof(vmpull_pull_options, cancel) + sizeof(opts->cancel))
     return error_set(err, VMPULL_E_USAGE, "vmpull_pull: options not initialised with vmpull_pull_options_init");
   memset(result, 0, sizeof(*result));
@@ -404,4 +399,11 @@ VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *re
    * down, a retried request) is not the outcome: the header promises VMPULL_OK and no message. */
   error_clear(err);
   return 0;
+}
+
+VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *result, vmpull_error *err) {
+  lib_error e = {0};
+  int r = pull_call(opts, result, &e);
+  error_export(&e, err);
+  return r;
 }

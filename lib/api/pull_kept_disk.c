@@ -29,7 +29,7 @@ static int format_by_name(const char *name, enum format *out) {
 }
 
 /* The kept disk cannot be used: the pull goes on with its source, if it has one. */
-static int without_disk(const struct resolved *rs, vmpull_error *err) {
+static int without_disk(const struct resolved *rs, lib_error *err) {
   if (rs->src)
     return 0;
   return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", rs->display);
@@ -37,7 +37,7 @@ static int without_disk(const struct resolved *rs, vmpull_error *err) {
 
 /* The kept disk proved bad: it goes, and the source is decoded instead (one warning). */
 static int drop_disk(struct pull_cache *pc, const struct resolved *rs, const char *digest, int fd, const char *why,
-                     vmpull_error *err) {
+                     lib_error *err) {
   cache_disk_drop(pc->cache, digest, fd);
   if (!rs->src)
     return error_set(err, VMPULL_E_CORRUPT,
@@ -50,7 +50,7 @@ static int drop_disk(struct pull_cache *pc, const struct resolved *rs, const cha
 
 struct copy_poll {
   struct progress_state *progress;
-  vmpull_error *err;
+  lib_error *err;
 };
 
 static int copy_poll(void *data, uint64_t done) {
@@ -67,7 +67,7 @@ void kept_disk_clear(struct kept_disk *kd) {
 }
 
 int kept_disk_find(struct pull_cache *pc, const struct pull_config *o, const struct resolved *rs,
-                   const char *listed_digest, struct kept_disk *kd, vmpull_error *err) {
+                   const char *listed_digest, struct kept_disk *kd, lib_error *err) {
   const char *digest = pc->hit_digest        ? pc->hit_digest
                        : rs->kept_disk_only  ? rs->kept_disk_only
                        : rs->expected_digest ? rs->expected_digest
@@ -93,7 +93,7 @@ int kept_disk_find(struct pull_cache *pc, const struct pull_config *o, const str
 }
 
 int kept_disk_copy(struct pull_cache *pc, const struct resolved *rs, const struct kept_disk *kd, struct sink *sink,
-                   struct progress_state *progress, vmpull_error *err) {
+                   struct progress_state *progress, lib_error *err) {
   /* A clone shares the kept disk's blocks: what is checked is the clone, the file handed out.
    * Elsewhere each data chunk is checked in the buffer it is copied from. */
   struct copy_poll poll = {.progress = progress, .err = err};
@@ -133,7 +133,7 @@ void pull_cache_keep_disk(struct pull_cache *pc, const char *digest, struct sink
   struct cache_disk d = {
       .format = (char *)format, .image_name = (char *)image_name, .fetched = fetched, .size = sink->offset};
   int r = sink_take_map(sink, &d.map);
-  vmpull_error cerr;
+  lib_error cerr;
   if (r < 0)
     error_set_errno(&cerr, VMPULL_E_IO, -r, "the map of %s", sink->path);
   else

@@ -29,13 +29,13 @@ void kept_disk_clear(struct kept_disk *kd);
  * record is removed with a warning); < 0 an error, also when there is no source to decode instead
  * (--offline, the blob is gone). */
 int kept_disk_find(struct pull_cache *pc, const struct pull_config *cfg, const struct resolved *rs,
-                   const char *listed_digest, struct kept_disk *kd, vmpull_error *err);
+                   const char *listed_digest, struct kept_disk *kd, lib_error *err);
 /* The kept disk as a producer: write it into sink (reflink or sparse copy), proving it against its
  * record's map in the same read; the pull then ends as any other (commit, verify, result). 1 the
  * sink holds the disk; 0 the disk proved bad (removed, one warning): decode the source instead;
  * < 0 an error (also a bad disk without a source). */
 int kept_disk_copy(struct pull_cache *pc, const struct resolved *rs, const struct kept_disk *kd, struct sink *sink,
-                   struct progress_state *progress, vmpull_error *err);
+                   struct progress_state *progress, lib_error *err);
 
 /* Will this pull keep its disk? Then the sink builds the disk's map as it writes
  * (sink_options.chunk_map). */

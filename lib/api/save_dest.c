@@ -18,7 +18,7 @@ void save_dest_clear(struct save_dest *d) {
 }
 
 /* oci-dir://PATH[:REF] or oci-archive://FILE[:REF], split at the first colon as the sources are. */
-int save_dest_parse(const char *dest, struct save_dest *out, vmpull_error *err) {
+int save_dest_parse(const char *dest, struct save_dest *out, lib_error *err) {
   size_t skip;
   if (dest && !strncasecmp(dest, "oci-dir://", 10)) {
     skip = 10;
@@ -46,7 +46,7 @@ int save_dest_parse(const char *dest, struct save_dest *out, vmpull_error *err) 
 }
 
 /* A ref.name: printable, no whitespace, within the length annotations are usually kept to. */
-int save_ref_name_check(const char *ref, vmpull_error *err) {
+int save_ref_name_check(const char *ref, lib_error *err) {
   size_t len = strlen(ref);
   int ok = len > 0 && len <= REF_NAME_MAX;
   for (const char *p = ref; ok && *p; p++)
@@ -55,7 +55,7 @@ int save_ref_name_check(const char *ref, vmpull_error *err) {
 }
 
 /* The source's tag or REF, else "latest". */
-int save_default_ref(const struct oci_settings *o, enum source_kind kind, char **out, vmpull_error *err) {
+int save_default_ref(const struct oci_settings *o, enum source_kind kind, char **out, lib_error *err) {
   *out = NULL;
   if (kind == SOURCE_DOCKER) {
     _cleanup_(docker_ref_clear) struct docker_ref ref = {0};

@@ -15,10 +15,10 @@ struct save_dest {
 
 void save_dest_clear(struct save_dest *d);
 /* Split at the first colon, as the sources are. */
-int save_dest_parse(const char *dest, struct save_dest *out, vmpull_error *err);
+int save_dest_parse(const char *dest, struct save_dest *out, lib_error *err);
 /* A ref.name: printable, no whitespace, within the length annotations are usually kept to. */
-int save_ref_name_check(const char *ref, vmpull_error *err);
+int save_ref_name_check(const char *ref, lib_error *err);
 /* The source's tag or REF, else "latest" (*out: the caller frees it). */
-int save_default_ref(const struct oci_settings *o, enum source_kind kind, char **out, vmpull_error *err);
+int save_default_ref(const struct oci_settings *o, enum source_kind kind, char **out, lib_error *err);
 
 #endif

@@ -157,7 +157,7 @@ static void cut_and_clean(char *out, const char *raw, size_t len) {
 }
 
 /* before, fmt formatted, after: stored cleaned (and cut) as err's message. */
-__attribute__((format(printf, 3, 0))) static void store_message(vmpull_error *err, const char *before, const char *fmt,
+__attribute__((format(printf, 3, 0))) static void store_message(lib_error *err, const char *before, const char *fmt,
                                                                 va_list ap, const char *after) {
   va_list again;
   va_copy(again, ap);
@@ -188,7 +188,7 @@ __attribute__((format(printf, 3, 0))) static void store_message(vmpull_error *er
   va_end(again);
 }
 
-int error_set(vmpull_error *err, int code, const char *fmt, ...) {
+int error_set(lib_error *err, int code, const char *fmt, ...) {
   if (!err)
     return -code;
   va_list ap;
@@ -196,10 +196,11 @@ int error_set(vmpull_error *err, int code, const char *fmt, ...) {
   store_message(err, NULL, fmt, ap, NULL);
   va_end(ap);
   err->code = code;
+  err->sys_errno = err->http_status = err->curl_code = 0;
   return -code;
 }
 
-int error_set_errno(vmpull_error *err, int code, int errnum, const char *fmt, ...) {
+int error_set_errno(lib_error *err, int code, int errnum, const char *fmt, ...) {
   if (!err)
     return -code;
   char buf[256], reason[300];
@@ -210,10 +211,12 @@ int error_set_errno(vmpull_error *err, int code, int errnum, const char *fmt, ..
   store_message(err, NULL, fmt, ap, reason);
   va_end(ap);
   err->code = code;
+  err->http_status = err->curl_code = 0;
+  err->sys_errno = errnum;
   return -code;
 }
 
-int error_wrap(vmpull_error *err, const char *fmt, ...) {
+int error_wrap(lib_error *err, const char *fmt, ...) {
   if (!err)
     return -VMPULL_E_IO;
   /* The old message is read before the new one is written over it (it may even be an argument). */
@@ -228,7 +231,7 @@ int error_wrap(vmpull_error *err, const char *fmt, ...) {
   return -err->code;
 }
 
-int error_append(vmpull_error *err, const char *fmt, ...) {
+int error_append(lib_error *err, const char *fmt, ...) {
   if (!err)
     return -VMPULL_E_IO;
   char old[VMPULL_ERROR_MAX];
@@ -245,7 +248,7 @@ int error_append(vmpull_error *err, const char *fmt, ...) {
 void warning_vsend(vmpull_warning_fn fn, void *data, const char *fmt, va_list ap) {
   if (!fn)
     return;
-  vmpull_error line;
+  lib_error line;
   store_message(&line, NULL, fmt, ap, NULL);
   fn(line.message, data);
 }
@@ -257,13 +260,36 @@ void warning_send(vmpull_warning_fn fn, void *data, const char *fmt, ...) {
   va_end(ap);
 }
 
-void error_clear(vmpull_error *err) {
+void error_clear(lib_error *err) {
   if (err) {
     err->code = VMPULL_OK;
     err->message[0] = '\0';
+    err->sys_errno = err->http_status = err->curl_code = 0;
   }
 }
 
-int error_oom(vmpull_error *err) {
+void error_note_errno(lib_error *err, int errnum) {
+  if (err)
+    err->sys_errno = errnum;
+}
+
+void error_note_http(lib_error *err, int status) {
+  if (err)
+    err->http_status = status;
+}
+
+void error_note_curl(lib_error *err, int curl_code) {
+  if (err)
+    err->curl_code = curl_code;
+}
+
+void error_export(const lib_error *in, vmpull_error *out) {
+  if (!out)
+    return;
+  out->code = in->code;
+  memcpy(out->message, in->message, sizeof(out->message));
+}
+
+int error_oom(lib_error *err) {
   return error_set(err, VMPULL_E_IO, "out of memory");
 }

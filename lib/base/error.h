@@ -12,19 +12,37 @@
  * to clean what a server, a file or an argument put into it. A message longer than the buffer
  * loses its middle ("start...end"), so both the outer context and the reason at the end stay. */
 
+/* The library's error inside: the public vmpull_error's code and message first (same layout, so
+ * err->code and err->message read the same), then the facts kept apart from the message, as crun
+ * keeps errno apart from its text. A public entry point runs on a lib_error of its own and hands
+ * the caller what its header promises (error_export, and the outcome's accessors). */
+typedef struct lib_error {
+  int code;                       /* a vmpull_code */
+  char message[VMPULL_ERROR_MAX]; /* one line, cleaned */
+  int sys_errno;                  /* errno behind the failure; 0: none */
+  int http_status;                /* HTTP status that failed the request; 0: none */
+  int curl_code;                  /* CURLcode of the failed transfer; 0: none */
+} lib_error;
+
 /* Set err to code and a formatted message. Returns -code, for `return error_set(...)`. */
-int error_set(vmpull_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int error_set(lib_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Like error_set, appending ": strerror(errnum)". */
-int error_set_errno(vmpull_error *err, int code, int errnum, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+int error_set_errno(lib_error *err, int code, int errnum, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Prefix the existing message with context ("ctx: old message"). Returns -err->code. */
-int error_wrap(vmpull_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int error_wrap(lib_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append to the existing message ("old message" + formatted text). Returns -err->code. */
-int error_append(vmpull_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int error_append(lib_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The facts behind an error (error_set forgets those of an earlier error; error_wrap and
+ * error_append keep them, the cause being the same). */
+void error_note_errno(lib_error *err, int errnum);
+void error_note_http(lib_error *err, int status);
+void error_note_curl(lib_error *err, int curl_code);
+/* Hand code and message to the caller's error (NULL: nobody asked). */
+void error_export(const lib_error *in, vmpull_error *out);
 /* Reset to VMPULL_OK / empty. */
-void error_clear(vmpull_error *err);
+void error_clear(lib_error *err);
 /* Out-of-memory in one place, so every caller says the same thing. */
-int error_oom(vmpull_error *err);
+int error_oom(lib_error *err);
 
 /* Hand a warning to the caller's callback (NULL: nobody listens), formatted and cleaned like a
  * message. */

@@ -254,7 +254,7 @@ static enum culprit find_culprit(int dirfd, const char *path, size_t *len) {
   return CULPRIT_NONE;
 }
 
-int beneath_error(vmpull_error *err, int code, int neg_errno, int dirfd, const char *top, const char *path,
+int beneath_error(lib_error *err, int code, int neg_errno, int dirfd, const char *top, const char *path,
                   const char *doing) {
   int e = -neg_errno;
   if (e == ELOOP || e == EXDEV || e == ENOTDIR) {

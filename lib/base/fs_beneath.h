@@ -17,7 +17,7 @@
 #ifndef VMPULL_FS_BENEATH_H
 #define VMPULL_FS_BENEATH_H
 
-#include "vmpull.h"
+#include "base/error.h"
 
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -44,7 +44,7 @@ int beneath_stat(int dirfd, const char *path, struct stat *st);
  * top (as given, for messages). A link or a non-folder on the way, or a file that is not a
  * regular file, is named: "/c/blobs is a symbolic link (not followed below /c)", code
  * VMPULL_E_IO; anything else is "doing /c/path: strerror" with code. Returns -code. */
-int beneath_error(vmpull_error *err, int code, int neg_errno, int dirfd, const char *top, const char *path,
+int beneath_error(lib_error *err, int code, int neg_errno, int dirfd, const char *top, const char *path,
                   const char *doing);
 
 /* Tests: 1 makes every call take the per-component way, as where openat2 is missing. */

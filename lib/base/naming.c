@@ -10,7 +10,7 @@
 /* podman's rule for a machine name */
 #define MACHINE_NAME_RULE "[a-zA-Z0-9][a-zA-Z0-9_.-]*"
 
-int image_name_check(const char *name, vmpull_error *err) {
+int image_name_check(const char *name, lib_error *err) {
   if (!name || !*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
     return error_set(err, VMPULL_E_USAGE, "image file name '%s' is not usable", name ? name : "");
   /* A name becomes part of a path printed on one line: no control character, no invalid UTF-8. */
@@ -20,7 +20,7 @@ int image_name_check(const char *name, vmpull_error *err) {
   return 0;
 }
 
-int machine_name_check(const char *name, vmpull_error *err) {
+int machine_name_check(const char *name, lib_error *err) {
   if (!*name)
     return error_set(err, VMPULL_E_USAGE, "machine name is empty (a machine name is " MACHINE_NAME_RULE ")");
   for (const char *p = name; *p; p++) {
@@ -39,7 +39,7 @@ int machine_name_check(const char *name, vmpull_error *err) {
 }
 
 /* A path the tool prints on a line of its own (and --json reports) must print as it is. */
-int naming_printable_path_check(const char *what, const char *path, vmpull_error *err) {
+int naming_printable_path_check(const char *what, const char *path, lib_error *err) {
   if (text_needs_clean(path))
     return error_set(err, VMPULL_E_USAGE,
                      "%s '%s' holds a control character or invalid UTF-8 (the path is printed on one line)", what,
@@ -56,7 +56,7 @@ const char *path_base_name(const char *path) {
 }
 
 int naming_output_path(const char *data_dir, const char *machine, const char *image_name, const char *strip_suffix,
-                       char **out, vmpull_error *err) {
+                       char **out, lib_error *err) {
   int r = image_name_check(image_name, err);
   if (r < 0)
     return r;

@@ -4,21 +4,21 @@
 #ifndef VMPULL_NAMING_H
 #define VMPULL_NAMING_H
 
-#include "vmpull.h"
+#include "base/error.h"
 
 /* Base name for the naming rule: rejects empty, ".", "..", "/", "\\", control characters and invalid
  * UTF-8 (whatever text_clean would change). */
-int image_name_check(const char *name, vmpull_error *err);
+int image_name_check(const char *name, lib_error *err);
 /* podman's rule for a machine name, ^[a-zA-Z0-9][a-zA-Z0-9_.-]*$; the message names the first
  * character refused. */
-int machine_name_check(const char *name, vmpull_error *err);
+int machine_name_check(const char *name, lib_error *err);
 /* Last path component of a local path (either separator). */
 const char *path_base_name(const char *path);
 /* <data_dir>/<machine>_<image_name without the format's suffix>. */
 int naming_output_path(const char *data_dir, const char *machine, const char *image_name, const char *strip_suffix,
-                       char **out, vmpull_error *err);
+                       char **out, lib_error *err);
 /* A path the tool prints on a line of its own (and --json reports) must print as it is: what
  * names it in the error ("output path"). */
-int naming_printable_path_check(const char *what, const char *path, vmpull_error *err);
+int naming_printable_path_check(const char *what, const char *path, lib_error *err);
 
 #endif

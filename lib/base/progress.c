@@ -4,13 +4,13 @@
 #include "base/error.h"
 #include "base/util.h"
 
-int progress_check_cancel(struct progress_state *p, vmpull_error *err) {
+int progress_check_cancel(struct progress_state *p, lib_error *err) {
   if (p && p->cancel && *p->cancel)
     return error_set(err, VMPULL_E_CANCELLED, "cancelled");
   return 0;
 }
 
-int progress_report(struct progress_state *p, int force, vmpull_error *err) {
+int progress_report(struct progress_state *p, int force, lib_error *err) {
   if (!p)
     return 0;
   int r = progress_check_cancel(p, err);

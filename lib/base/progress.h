@@ -3,7 +3,7 @@
 #ifndef VMPULL_PROGRESS_H
 #define VMPULL_PROGRESS_H
 
-#include "vmpull.h"
+#include "base/error.h"
 
 struct progress_state {
   vmpull_progress ev;
@@ -14,8 +14,8 @@ struct progress_state {
 };
 
 /* Report (at most every 50 ms unless force); returns -VMPULL_E_CANCELLED when asked to stop. */
-int progress_report(struct progress_state *p, int force, vmpull_error *err);
+int progress_report(struct progress_state *p, int force, lib_error *err);
 /* Poll only the cancel flag (cheap, for hot loops). */
-int progress_check_cancel(struct progress_state *p, vmpull_error *err);
+int progress_check_cancel(struct progress_state *p, lib_error *err);
 
 #endif

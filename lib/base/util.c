@@ -150,7 +150,7 @@ int mkdir_parents(const char *path, mode_t mode, int *created, size_t *failed_le
   return 0;
 }
 
-int mkdir_parents_or_fail(const char *path, mode_t mode, int *created, struct vmpull_error *err) {
+int mkdir_parents_or_fail(const char *path, mode_t mode, int *created, struct lib_error *err) {
   size_t failed_len;
   int r = mkdir_parents(path, mode, created, &failed_len);
   if (r == -ENOMEM)

@@ -98,8 +98,8 @@ int read_fd_limited(int fd, size_t max, char **out, size_t *len);
  * be made, for the caller's message. */
 int mkdir_parents(const char *path, mode_t mode, int *created, size_t *failed_len);
 /* The same, failing in the error model: "create folder <the prefix that could not be made>: reason". */
-struct vmpull_error;
-int mkdir_parents_or_fail(const char *path, mode_t mode, int *created, struct vmpull_error *err);
+struct lib_error;
+int mkdir_parents_or_fail(const char *path, mode_t mode, int *created, struct lib_error *err);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);

@@ -22,7 +22,7 @@ void pull_cache_warn(const struct pull_cache *pc, const char *fmt, ...) {
 }
 
 int pull_cache_init(struct pull_cache *pc, const struct fetch_settings *set, struct progress_state *progress,
-                    int *distrust, vmpull_error *err) {
+                    int *distrust, lib_error *err) {
   *pc = (struct pull_cache)PULL_CACHE_INIT;
   pc->set = set;
   pc->progress = progress;
@@ -39,7 +39,7 @@ int pull_cache_init(struct pull_cache *pc, const struct fetch_settings *set, str
                        set->no_cache ? "turned off with --no-cache" : "not given");
     return 0;
   }
-  vmpull_error cerr;
+  lib_error cerr;
   int refused = 0;
   int r = cache_open(set->cache_dir, 1, &pc->cache, &refused, &cerr);
   if (r < 0) {
@@ -117,7 +117,7 @@ static void give_up(struct pull_cache *pc, const char *why) {
 }
 
 /* 1: the entry is ours to fill; 0: the cache could not take it and is off for this pull. */
-int pull_cache_lock_entry(struct pull_cache *pc, const char *key, const char *shown, vmpull_error *err) {
+int pull_cache_lock_entry(struct pull_cache *pc, const char *key, const char *shown, lib_error *err) {
   cache_key_name(key, pc->name);
   struct lock_wait w = {
       .what = shown,
@@ -151,7 +151,7 @@ struct cached_source {
   struct progress_state *progress;
 };
 
-static int cached_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+static int cached_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   struct cached_source *s = (struct cached_source *)src;
   int r = source_read(s->inner, buf, cap, got, err);
   if (r == 0 && s->progress)
@@ -168,7 +168,7 @@ static void cached_free(struct byte_source *src) {
 static const struct byte_source_ops cached_ops = {.read = cached_read, .free = cached_free};
 
 /* Serve the bytes from blobs/; the entry's lock is not needed for that. */
-int pull_cache_use_blob(struct pull_cache *pc, const char *digest, struct byte_source **out, vmpull_error *err) {
+int pull_cache_use_blob(struct pull_cache *pc, const char *digest, struct byte_source **out, lib_error *err) {
   struct byte_source *file = NULL;
   int r = cache_blob_open(pc->cache, digest, &file, err);
   if (r < 0)
@@ -197,7 +197,7 @@ int pull_cache_use_blob(struct pull_cache *pc, const char *digest, struct byte_s
 /* Start filling the entry from byte 0 with this response (or, when the cache cannot take it, go on without). */
 void pull_cache_start_fill(struct pull_cache *pc, const char *key, const struct http_response *resp) {
   if (ftruncate(pc->fd, 0) < 0) {
-    vmpull_error why;
+    lib_error why;
     error_set_errno(&why, VMPULL_E_IO, errno, "truncate %s/partial/%s", pc->cache->dir, pc->name);
     give_up(pc, why.message);
     return;
@@ -209,7 +209,7 @@ void pull_cache_start_fill(struct pull_cache *pc, const char *key, const struct 
       .digest = pc->want_digest,
       .total = resp ? resp->content_length : UINT64_MAX,
   };
-  vmpull_error why;
+  lib_error why;
   if (cache_partial_put(pc->cache, pc->name, &meta, &why) < 0) {
     give_up(pc, why.message);
     return;
@@ -218,7 +218,7 @@ void pull_cache_start_fill(struct pull_cache *pc, const char *key, const struct 
   pc->resume_from = 0;
 }
 
-int pull_cache_record(struct pull_cache *pc, struct byte_source **src, vmpull_error *err) {
+int pull_cache_record(struct pull_cache *pc, struct byte_source **src, lib_error *err) {
   if (!pc || !pc->filling || !*src)
     return 0;
   struct record_options o = {.fd = pc->fd, .offset = pc->resume_from, .failed = fill_failed, .failed_data = pc};
@@ -235,7 +235,7 @@ struct replay_source {
   struct progress_state *progress;
 };
 
-static int replay_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+static int replay_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   struct replay_source *s = (struct replay_source *)src;
   if (s->off >= s->end)
     return source_read(s->tee, buf, cap, got, err);
@@ -273,7 +273,7 @@ static void replay_free(struct byte_source *src) {
 
 static const struct byte_source_ops replay_ops = {.read = replay_read, .free = replay_free};
 
-int pull_cache_replay(struct pull_cache *pc, struct byte_source *tee, struct byte_source **top, vmpull_error *err) {
+int pull_cache_replay(struct pull_cache *pc, struct byte_source *tee, struct byte_source **top, lib_error *err) {
   if (!pc->filling || pc->resume_from == 0) {
     *top = tee;
     return 0;
@@ -294,7 +294,7 @@ int pull_cache_replay(struct pull_cache *pc, struct byte_source *tee, struct byt
   return 0;
 }
 
-int pull_cache_commit(struct pull_cache *pc, const char *digest, vmpull_error *err) {
+int pull_cache_commit(struct pull_cache *pc, const char *digest, lib_error *err) {
   if (!pc->cache)
     return 0;
   if (pc->hit_digest && strcmp(pc->hit_digest, digest) != 0)
@@ -304,7 +304,7 @@ int pull_cache_commit(struct pull_cache *pc, const char *digest, vmpull_error *e
     return 0;
   if (pc->want_digest && strcmp(pc->want_digest, digest) != 0)
     return 0; /* the pull itself fails on this; keep nothing */
-  vmpull_error cerr;
+  lib_error cerr;
   int r = cache_commit_partial(pc->cache, pc->name, pc->fd, digest, &cerr);
   if (r == 0 && pc->ref.key) {
     pc->ref.digest = strdup(digest);

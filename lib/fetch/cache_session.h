@@ -23,7 +23,7 @@ struct pull_cache {
   const struct fetch_settings *set; /* borrowed: a pull_cache lives within one vmpull call */
   struct cache *cache;              /* NULL: not caching */
   struct progress_state *progress;
-  vmpull_error *err; /* how the pull ended, read at cleanup */
+  lib_error *err;    /* how the pull ended, read at cleanup */
   int *distrust;     /* set to 1 when cached bytes proved bad (vmpull_pull tries once more) */
   char *want_digest; /* the bytes must hash to this: a blob by that digest is a hit */
 
@@ -48,7 +48,7 @@ struct pull_cache {
  * that cannot be opened is a warning, except with --offline; so is one that
  * cannot be written later in the pull (the pull then goes on without it). */
 int pull_cache_init(struct pull_cache *pc, const struct fetch_settings *set, struct progress_state *progress,
-                    int *distrust, vmpull_error *err);
+                    int *distrust, lib_error *err);
 /* Release the entry; after a failure caused by cached bytes, remove them and set *distrust. */
 void pull_cache_done(struct pull_cache *pc);
 
@@ -59,18 +59,18 @@ void pull_cache_http_config(const struct pull_cache *pc, const struct http_confi
 /* When this pull fills an entry: wrap *src (taking it) in a source that writes each read into the
  * entry from the resume point on, from the reader's own buffer. A write that fails costs the cache
  * (one warning, the partial file goes), not the pull. Without an entry to fill *src stays. */
-int pull_cache_record(struct pull_cache *pc, struct byte_source **src, vmpull_error *err);
+int pull_cache_record(struct pull_cache *pc, struct byte_source **src, lib_error *err);
 /* Put the partial bytes in front of tee (which *top then owns); *top = tee when there are none. */
-int pull_cache_replay(struct pull_cache *pc, struct byte_source *tee, struct byte_source **top, vmpull_error *err);
+int pull_cache_replay(struct pull_cache *pc, struct byte_source *tee, struct byte_source **top, lib_error *err);
 /* The pull verified digest: file the entry. A cached blob that hashed to
  * something else is an error (the pull is then retried without it). */
-int pull_cache_commit(struct pull_cache *pc, const char *digest, vmpull_error *err);
+int pull_cache_commit(struct pull_cache *pc, const char *digest, lib_error *err);
 
 /* For the fetch functions (fetch.c). Lock the entry key names (shown: how a wait names it): 1 the
  * entry is ours to fill, 0 the cache could not take it and is off for this pull, or an error. */
-int pull_cache_lock_entry(struct pull_cache *pc, const char *key, const char *shown, vmpull_error *err);
+int pull_cache_lock_entry(struct pull_cache *pc, const char *key, const char *shown, lib_error *err);
 /* Serve the bytes of blob digest from the cache (counted as resumed); a partial of it goes. */
-int pull_cache_use_blob(struct pull_cache *pc, const char *digest, struct byte_source **out, vmpull_error *err);
+int pull_cache_use_blob(struct pull_cache *pc, const char *digest, struct byte_source **out, lib_error *err);
 /* Start filling the locked entry from byte 0 with this response (or go on without the cache). */
 void pull_cache_start_fill(struct pull_cache *pc, const char *key, const struct http_response *resp);
 /* One warning line through the caller's callback. */

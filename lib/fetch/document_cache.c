@@ -6,7 +6,7 @@
 int cache_document_by_digest(struct pull_cache *pc, const char *digest, char **buf, size_t *len) {
   if (!pc || !pc->cache || !cache_digest_hex(digest) || !cache_blob_exists(pc->cache, digest))
     return 0;
-  vmpull_error ignored;
+  lib_error ignored;
   return cache_blob_read(pc->cache, digest, 16u << 20, buf, len, &ignored) == 0;
 }
 
@@ -28,7 +28,7 @@ void cache_document_put(struct pull_cache *pc, const char *key, const char *medi
   if (!pc || !pc->cache)
     return;
   char digest[80];
-  vmpull_error ignored;
+  lib_error ignored;
   if (cache_blob_write(pc->cache, buf, len, digest, &ignored) < 0 || !key)
     return;
   struct cache_ref ref = {.key = (char *)key, .digest = digest, .media_type = (char *)media_type, .size = len};

@@ -22,7 +22,7 @@ static int offline_from_kept_disk(struct pull_cache *pc, const char *digest, cha
   return digest && cache_disk_exists(pc->cache, digest) && dup_into(kept_disk_only, digest) == 0;
 }
 
-static int set_ref(struct pull_cache *pc, const char *key, const struct http_response *resp, vmpull_error *err) {
+static int set_ref(struct pull_cache *pc, const char *key, const struct http_response *resp, lib_error *err) {
   if (dup_into(&pc->ref.key, key) < 0 || dup_into(&pc->ref.etag, resp ? resp->etag : NULL) < 0 ||
       dup_into(&pc->ref.last_modified, resp ? resp->last_modified : NULL) < 0 ||
       dup_into(&pc->ref.content_disposition, resp ? resp->content_disposition : NULL) < 0)
@@ -32,7 +32,7 @@ static int set_ref(struct pull_cache *pc, const char *key, const struct http_res
 
 /* If-Range and If-None-Match need a strong ETag to mean "these exact bytes". */
 /* Fill resp from the cache's record, as if the server had answered. */
-static int resp_from_ref(struct http_response *resp, const struct cache_ref *ref, vmpull_error *err) {
+static int resp_from_ref(struct http_response *resp, const struct cache_ref *ref, lib_error *err) {
   http_response_clear(resp);
   resp->status = 304;
   if (dup_into(&resp->etag, ref->etag) < 0 || dup_into(&resp->last_modified, ref->last_modified) < 0 ||
@@ -48,14 +48,14 @@ static int resp_from_ref(struct http_response *resp, const struct cache_ref *ref
 
 /* Serve blob digest from blobs/; resp, when given, is filled from ref as if the server had answered. */
 static int fetch_cached_blob_open(struct pull_cache *pc, const char *digest, const struct cache_ref *ref,
-                                  struct http_response *resp, struct byte_source **out, vmpull_error *err) {
+                                  struct http_response *resp, struct byte_source **out, lib_error *err) {
   int r = ref ? resp_from_ref(resp, ref, err) : 0;
   return r < 0 ? r : pull_cache_use_blob(pc, digest, out, err);
 }
 
 static int fetch_download(struct pull_cache *pc, const char *key, const struct http_config *c,
                           const struct http_request *req, struct http_response *resp, struct byte_source **out,
-                          vmpull_error *err) {
+                          lib_error *err) {
   int r = http_open_retry(c, req, resp, out, err);
   if (r < 0)
     return r;
@@ -66,7 +66,7 @@ static int fetch_download(struct pull_cache *pc, const char *key, const struct h
 /* Ask the server whether the cached copy (ref, with a validator) is current. */
 static int fetch_revalidate(struct pull_cache *pc, const char *key, const struct cache_ref *ref,
                             const struct http_config *c, const struct http_request *req, struct http_response *resp,
-                            struct byte_source **out, vmpull_error *err) {
+                            struct byte_source **out, lib_error *err) {
   const char *etag = http_etag_strong(ref->etag);
   _cleanup_headers_ struct curl_slist *headers = NULL;
   for (const struct curl_slist *h = req->headers; h; h = h->next)
@@ -104,7 +104,7 @@ static int fetch_revalidate(struct pull_cache *pc, const char *key, const struct
 static int fetch_resume_partial(struct pull_cache *pc, const char *key, const struct cache_partial *meta,
                                 const char *validator, uint64_t have, const struct http_config *c,
                                 const struct http_request *req, struct http_response *resp, struct byte_source **out,
-                                vmpull_error *err) {
+                                lib_error *err) {
   struct http_request rreq = *req;
   rreq.range_start = have;
   rreq.if_range = validator;
@@ -152,7 +152,7 @@ static int fetch_resume_partial(struct pull_cache *pc, const char *key, const st
 }
 
 static int fetch_blob_download(struct pull_cache *pc, const char *key, blob_open_fn open_at, void *ctx,
-                               struct byte_source **out, vmpull_error *err) {
+                               struct byte_source **out, lib_error *err) {
   long status = 0;
   int r = open_at(ctx, 0, &status, out, err);
   if (r < 0)
@@ -164,7 +164,7 @@ static int fetch_blob_download(struct pull_cache *pc, const char *key, blob_open
 
 /* Content-addressed: the bytes cannot have changed, no validator needed. */
 static int fetch_blob_resume(struct pull_cache *pc, const char *key, const char *what, uint64_t have,
-                             blob_open_fn open_at, void *ctx, struct byte_source **out, vmpull_error *err) {
+                             blob_open_fn open_at, void *ctx, struct byte_source **out, lib_error *err) {
   long status = 0;
   int r = open_at(ctx, have, &status, out, err);
   if (r == 0 && status == 206) {
@@ -226,7 +226,7 @@ static void fetch_decision_clear(struct fetch_decision *d) {
 }
 
 static int decide_url(struct pull_cache *pc, const struct http_request *req, struct fetch_decision *d,
-                      struct http_response *resp, struct byte_source **out, vmpull_error *err) {
+                      struct http_response *resp, struct byte_source **out, lib_error *err) {
   *out = NULL;
   d->way = FETCH_WAY_UNCACHED;
   if (!pc || !pc->cache)
@@ -286,7 +286,7 @@ static int decide_url(struct pull_cache *pc, const struct http_request *req, str
 }
 
 static int decide_blob(struct pull_cache *pc, const char *digest, const char *what, struct fetch_decision *d,
-                       struct byte_source **out, vmpull_error *err) {
+                       struct byte_source **out, lib_error *err) {
   *out = NULL;
   d->way = FETCH_WAY_UNCACHED;
   if (!pc || !pc->cache || !cache_digest_hex(digest)) {
@@ -330,8 +330,7 @@ static int decide_blob(struct pull_cache *pc, const char *digest, const char *wh
 }
 
 static int fetch_url_open(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
-                          struct http_response *resp, struct byte_source **out, char **kept_disk_only,
-                          vmpull_error *err) {
+                          struct http_response *resp, struct byte_source **out, char **kept_disk_only, lib_error *err) {
   _cleanup_(fetch_decision_clear) struct fetch_decision d = FETCH_DECISION_INIT;
   int r = decide_url(pc, req, &d, resp, out, err);
   if (r < 0)
@@ -351,7 +350,7 @@ static int fetch_url_open(struct pull_cache *pc, const struct http_config *c, co
 }
 
 static int fetch_blob_open(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
-                           struct byte_source **out, char **kept_disk_only, vmpull_error *err) {
+                           struct byte_source **out, char **kept_disk_only, lib_error *err) {
   _cleanup_(fetch_decision_clear) struct fetch_decision d = FETCH_DECISION_INIT;
   int r = decide_blob(pc, digest, what, &d, out, err);
   if (r < 0)
@@ -373,19 +372,19 @@ static int fetch_blob_open(struct pull_cache *pc, const char *digest, const char
 
 /* The bytes a download puts into the entry it fills are recorded by the source it returns. */
 int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
-              struct http_response *resp, struct byte_source **out, char **kept_disk_only, vmpull_error *err) {
+              struct http_response *resp, struct byte_source **out, char **kept_disk_only, lib_error *err) {
   int r = fetch_url_open(pc, c, req, resp, out, kept_disk_only, err);
   return r < 0 ? r : pull_cache_record(pc, out, err);
 }
 
 int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
-               struct byte_source **out, char **kept_disk_only, vmpull_error *err) {
+               struct byte_source **out, char **kept_disk_only, lib_error *err) {
   int r = fetch_blob_open(pc, digest, what, open_at, ctx, out, kept_disk_only, err);
   return r < 0 ? r : pull_cache_record(pc, out, err);
 }
 
 int fetch_document(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
-                   struct http_response *resp, vmpull_error *err) {
+                   struct http_response *resp, lib_error *err) {
   if (!pc || !pc->cache)
     return http_get_retry(c, req, resp, err);
   _cleanup_free_ char *key = redact_url(req->url);
@@ -443,7 +442,7 @@ int fetch_document(struct pull_cache *pc, const struct http_config *c, const str
   if (resp->status == 200 && (resp->etag || resp->last_modified)) {
     /* Without a validator a cached copy could never be reused online; keep it for --offline all the same. */
     char digest[80];
-    vmpull_error ignored;
+    lib_error ignored;
     if (cache_blob_write(pc->cache, resp->body, resp->body_len, digest, &ignored) == 0) {
       struct cache_ref nref = {.key = key,
                                .digest = digest,
@@ -455,7 +454,7 @@ int fetch_document(struct pull_cache *pc, const struct http_config *c, const str
     }
   } else if (resp->status == 200) {
     char digest[80];
-    vmpull_error ignored;
+    lib_error ignored;
     if (cache_blob_write(pc->cache, resp->body, resp->body_len, digest, &ignored) == 0) {
       struct cache_ref nref = {.key = key, .digest = digest, .media_type = resp->content_type, .size = resp->body_len};
       (void)cache_ref_put(pc->cache, &nref, &ignored);

@@ -18,16 +18,16 @@
  * without the bytes, *out stays NULL and *kept_disk_only names the digest (owned) whose kept disk
  * alone can make the output (the pull checks it: api/pull_kept_disk.c). */
 int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
-              struct http_response *resp, struct byte_source **out, char **kept_disk_only, vmpull_error *err);
+              struct http_response *resp, struct byte_source **out, char **kept_disk_only, lib_error *err);
 
 /* A content-addressed blob (registry layer), opened with open_at (blob_open_fn, fetch/resolved.h);
  * *kept_disk_only as for fetch_url. */
 int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
-               struct byte_source **out, char **kept_disk_only, vmpull_error *err);
+               struct byte_source **out, char **kept_disk_only, lib_error *err);
 
 /* A small document (stream metadata, a manifest by tag): http_get through the
  * cache, revalidated; with --offline the cached copy. Same contract as http_get. */
 int fetch_document(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
-                   struct http_response *resp, vmpull_error *err);
+                   struct http_response *resp, lib_error *err);
 
 #endif

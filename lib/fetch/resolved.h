@@ -16,7 +16,7 @@ struct pull_cache;
 /* A content-addressed blob (registry layer). open_at(ctx, offset, ...) opens
  * the network source from byte offset (0: all; for a later byte, a 200 that
  * ignores the range is fine, the caller sees status). */
-typedef int (*blob_open_fn)(void *ctx, uint64_t offset, long *status, struct byte_source **out, vmpull_error *err);
+typedef int (*blob_open_fn)(void *ctx, uint64_t offset, long *status, struct byte_source **out, lib_error *err);
 
 /* How the image's bytes are opened. */
 enum byte_plan_kind {

@@ -15,7 +15,7 @@ void tls_files_clear(struct tls_files *t) {
   *t = (struct tls_files){0};
 }
 
-int tls_files_load(const char *given, const char *host, struct tls_files *s, vmpull_error *err) {
+int tls_files_load(const char *given, const char *host, struct tls_files *s, lib_error *err) {
   *s = (struct tls_files){0};
   _cleanup_free_ char *fallback = NULL;
   const char *dir = given && *given ? given : NULL;

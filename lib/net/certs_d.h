@@ -7,7 +7,7 @@
 #ifndef VMPULL_CERTS_D_H
 #define VMPULL_CERTS_D_H
 
-#include "vmpull.h"
+#include "base/error.h"
 
 #define CERTS_D "/etc/containers/certs.d"
 
@@ -21,6 +21,6 @@ void tls_files_clear(struct tls_files *t);
 /* Load from dir, or with dir NULL or "" from CERTS_D/<host> when that folder exists (else
  * nothing, no error). A dir given that cannot be read, two client certificates or a certificate
  * without its key are errors naming the folder. */
-int tls_files_load(const char *dir, const char *host, struct tls_files *out, vmpull_error *err);
+int tls_files_load(const char *dir, const char *host, struct tls_files *out, lib_error *err);
 
 #endif

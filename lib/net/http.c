@@ -64,14 +64,16 @@ static const char *standard_reason(long status) {
   return "";
 }
 
-int http_status_error(const struct http_response *r, vmpull_error *err) {
+int http_status_error(const struct http_response *r, lib_error *err) {
   int code = VMPULL_E_HTTP;
   if (r->status == 404 || r->status == 410)
     code = VMPULL_E_NOT_FOUND;
   else if (r->status == 401 || r->status == 403)
     code = VMPULL_E_AUTH;
   const char *reason = r->reason && *r->reason ? r->reason : standard_reason(r->status);
-  return error_set(err, code, "HTTP %ld%s%s", r->status, *reason ? " " : "", reason);
+  error_set(err, code, "HTTP %ld%s%s", r->status, *reason ? " " : "", reason);
+  error_note_http(err, (int)r->status);
+  return -code;
 }
 
 /* ---- http_get ---- */
@@ -110,8 +112,7 @@ static int get_on_body(struct http_transfer *t, const char *p, size_t n) {
   return 0;
 }
 
-int http_get(const struct http_config *c, const struct http_request *req, struct http_response *resp,
-             vmpull_error *err) {
+int http_get(const struct http_config *c, const struct http_request *req, struct http_response *resp, lib_error *err) {
   _cleanup_(http_transfer_cleanup) struct http_transfer t = {0};
   struct body_buffer body = {.max = req->max_body ? req->max_body : DEFAULT_MAX_BODY};
   int r = http_transfer_setup(&t, c, req, err);

@@ -17,7 +17,7 @@ void http_config_defaults(struct http_config *c);
 /* The one wording for an unwanted status: "HTTP 404 Not Found", with the code
  * 404/410 -> VMPULL_E_NOT_FOUND, 401/403 -> VMPULL_E_AUTH, others VMPULL_E_HTTP.
  * Returns the negative code. */
-int http_status_error(const struct http_response *r, vmpull_error *err);
+int http_status_error(const struct http_response *r, lib_error *err);
 
 /* GET a small document (manifest, token, SHA256SUMS, stream JSON) into memory.
  * Any status is returned in resp (the caller decides); transport errors fail.
@@ -27,8 +27,7 @@ int http_status_error(const struct http_response *r, vmpull_error *err);
  * Codes: VMPULL_E_NETWORK (connect, reset, timeout, short body), VMPULL_E_TLS
  * (certificate, handshake, https->http redirect), VMPULL_E_HTTP (protocol,
  * redirect loop or scheme), VMPULL_E_LIMIT, VMPULL_E_CANCELLED. */
-int http_get(const struct http_config *c, const struct http_request *req, struct http_response *resp,
-             vmpull_error *err);
+int http_get(const struct http_config *c, const struct http_request *req, struct http_response *resp, lib_error *err);
 
 /* Open a streaming GET as a byte source. Returns once the response headers are
  * in (resp filled); fails unless the status is 200, or 206 for a range request
@@ -42,9 +41,9 @@ int http_get(const struct http_config *c, const struct http_request *req, struct
  * the request URL with its password redacted, which http_source_set_name()
  * may replace (e.g. "blob sha256:...") before the source is wrapped. */
 int http_source_open(const struct http_config *c, const struct http_request *req, struct http_response *resp,
-                     struct byte_source **out, vmpull_error *err);
+                     struct byte_source **out, lib_error *err);
 
 /* Replace the name read errors and the tee use (copied). Returns 0 or -VMPULL_E_IO. */
-int http_source_set_name(struct byte_source *s, const char *name, vmpull_error *err);
+int http_source_set_name(struct byte_source *s, const char *name, lib_error *err);
 
 #endif

@@ -53,7 +53,7 @@ static volatile sig_atomic_t *cancel_flag(const struct http_config *c) {
 /* Waits run on the pulling thread: every tenth of a second the cancel flag is read and the
  * caller's progress callback runs (throttled as ever), so that returning non-zero from it cancels
  * a wait of up to five minutes (Retry-After) as it cancels a transfer. */
-static int sleep_ms(const struct http_config *c, uint64_t ms, vmpull_error *err) {
+static int sleep_ms(const struct http_config *c, uint64_t ms, lib_error *err) {
   volatile sig_atomic_t *cancel = cancel_flag(c);
   uint64_t end = now_ns() + ms * 1000000ull;
   for (;;) {
@@ -72,8 +72,8 @@ static int sleep_ms(const struct http_config *c, uint64_t ms, vmpull_error *err)
 }
 
 /* One line per retry: what failed, when the next attempt goes, how many are left. */
-static int wait_and_say(const struct http_config *c, const char *url, const vmpull_error *why, unsigned n, uint64_t ms,
-                        vmpull_error *err) {
+static int wait_and_say(const struct http_config *c, const char *url, const lib_error *why, unsigned n, uint64_t ms,
+                        lib_error *err) {
   if (c->warning) {
     _cleanup_free_ char *shown = redact_url(url);
     const char *msg = why->message;
@@ -85,9 +85,9 @@ static int wait_and_say(const struct http_config *c, const char *url, const vmpu
 }
 
 int http_get_retry(const struct http_config *c, const struct http_request *req, struct http_response *resp,
-                   vmpull_error *err) {
+                   lib_error *err) {
   for (unsigned n = 1;; n++) {
-    vmpull_error why;
+    lib_error why;
     error_clear(&why);
     http_response_clear(resp);
     int r = http_get(c, req, resp, err);
@@ -122,18 +122,18 @@ struct retry_source {
   uint64_t total;             /* the whole file's length by the original response, UINT64_MAX: unknown */
   unsigned failures;          /* in a row, without progress in between */
   uint64_t delivered_at_failure;
-  int (*reauthorize)(void *data, const struct http_response *resp, struct curl_slist **headers, vmpull_error *err);
+  int (*reauthorize)(void *data, const struct http_response *resp, struct curl_slist **headers, lib_error *err);
   void *reauthorize_data;
 };
 
 /* http_source_open, answering one 401 through req->reauthorize. *owned is the header list we
  * own (freed and replaced when fresh credentials come; req->headers then points to the new one). */
 static int open_answering_401(const struct http_config *c, struct http_request *req, struct curl_slist **owned,
-                              struct http_response *resp, struct byte_source **out, vmpull_error *err) {
+                              struct http_response *resp, struct byte_source **out, lib_error *err) {
   int r = http_source_open(c, req, resp, out, err);
   if (r == 0 || resp->status != 401 || !req->reauthorize)
     return r;
-  vmpull_error why = *err;
+  lib_error why = *err;
   struct curl_slist *fresh = NULL;
   int a = req->reauthorize(req->reauthorize_data, resp, &fresh, err);
   if (a <= 0) {
@@ -161,7 +161,7 @@ static int same(const char *a, const char *b) {
 }
 
 /* Throw away the first n bytes of a full response that ignored our Range. */
-static int skip_bytes(struct byte_source *s, uint64_t n, vmpull_error *err) {
+static int skip_bytes(struct byte_source *s, uint64_t n, lib_error *err) {
   uint8_t buf[65536];
   while (n > 0) {
     size_t got = 0;
@@ -175,8 +175,8 @@ static int skip_bytes(struct byte_source *s, uint64_t n, vmpull_error *err) {
   return 0;
 }
 
-static int reopen(struct retry_source *s, const vmpull_error *why, vmpull_error *err) {
-  vmpull_error last = *why;
+static int reopen(struct retry_source *s, const lib_error *why, lib_error *err) {
+  lib_error last = *why;
   for (;;) {
     if (s->delivered > s->delivered_at_failure)
       s->failures = 0; /* the last attempt got somewhere: a fresh budget */
@@ -240,7 +240,7 @@ static int reopen(struct retry_source *s, const vmpull_error *why, vmpull_error 
   }
 }
 
-static int retry_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+static int retry_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   struct retry_source *s = (struct retry_source *)src;
   for (;;) {
     *got = 0;
@@ -251,7 +251,7 @@ static int retry_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t 
     }
     if (!http_retryable(0, err->code))
       return r;
-    vmpull_error why = *err;
+    lib_error why = *err;
     r = reopen(s, &why, err);
     if (r < 0)
       return r;
@@ -273,7 +273,7 @@ static void retry_free(struct byte_source *src) {
 static const struct byte_source_ops retry_ops = {.read = retry_read, .free = retry_free};
 
 static int wrap(const struct http_config *c, const struct http_request *req, const struct http_response *resp,
-                struct byte_source *inner, struct byte_source **out, vmpull_error *err) {
+                struct byte_source *inner, struct byte_source **out, lib_error *err) {
   struct retry_source *s = calloc(1, sizeof(*s));
   if (!s) {
     source_free(inner);
@@ -312,7 +312,7 @@ static int wrap(const struct http_config *c, const struct http_request *req, con
 }
 
 int http_open_retry(const struct http_config *c, const struct http_request *req, struct http_response *resp,
-                    struct byte_source **out, vmpull_error *err) {
+                    struct byte_source **out, lib_error *err) {
   *out = NULL;
   struct byte_source *inner = NULL;
   _cleanup_headers_ struct curl_slist *owned = NULL; /* fresh credentials from a 401, if any */
@@ -324,7 +324,7 @@ int http_open_retry(const struct http_config *c, const struct http_request *req,
       break;
     if (err->code == VMPULL_E_CANCELLED || !http_retryable(resp->status, err->code) || n > (unsigned)c->retries)
       return r;
-    vmpull_error why = *err;
+    lib_error why = *err;
     r = wait_and_say(c, req->url, &why, n, http_retry_delay_ms(n, resp->retry_after), err);
     if (r < 0)
       return r;

@@ -26,12 +26,12 @@ uint64_t http_retry_delay_ms(unsigned n, const char *retry_after);
 
 /* http_get with retries (same contract: any final status is returned in resp). */
 int http_get_retry(const struct http_config *c, const struct http_request *req, struct http_response *resp,
-                   vmpull_error *err);
+                   lib_error *err);
 
 /* http_source_open with retries, and a source whose body continues after a
  * broken transfer. resp: the first successful response's headers. With
  * req->not_modified_ok, a 304 is returned as success with *out NULL. */
 int http_open_retry(const struct http_config *c, const struct http_request *req, struct http_response *resp,
-                    struct byte_source **out, vmpull_error *err);
+                    struct byte_source **out, lib_error *err);
 
 #endif

@@ -49,7 +49,7 @@ struct http_stream {
   int headers_ready;
   int done;                      /* the transfer thread has finished */
   volatile sig_atomic_t *cancel; /* the caller's cancel flag, read on the caller's thread only */
-  vmpull_error result;           /* how the transfer ended (code OK: complete) */
+  lib_error result;              /* how the transfer ended (code OK: complete) */
 };
 
 /* Consumer side only: the flag is set by a signal handler on the caller's
@@ -69,7 +69,7 @@ static int stream_on_headers(struct http_transfer *t) {
   ring_notify_locked(&s->ring);
   ring_unlock(&s->ring);
   if (!ok) {
-    vmpull_error e;
+    lib_error e;
     http_status_error(&t->resp, &e);
     return http_transfer_fail(t, e.code, "%s", e.message);
   }
@@ -102,7 +102,7 @@ static int stream_should_stop(struct http_transfer *t) {
 static void *transfer_thread(void *arg) {
   struct http_stream *s = arg;
   CURLcode rc = http_transfer_run(&s->t);
-  vmpull_error e;
+  lib_error e;
   error_clear(&e);
   (void)http_transfer_error(&s->t, rc, &e);
   if (e.code == VMPULL_OK && !s->t.headers_done)
@@ -115,7 +115,7 @@ static void *transfer_thread(void *arg) {
   return NULL;
 }
 
-static int stream_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+static int stream_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   struct http_stream *s = (struct http_stream *)src;
   *got = 0;
   ring_lock(&s->ring);
@@ -130,7 +130,7 @@ static int stream_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t
       return 0;
     }
     if (s->done) {
-      vmpull_error e = s->result;
+      lib_error e = s->result;
       ring_unlock(&s->ring);
       if (e.code != VMPULL_OK) {
         *err = e;
@@ -168,7 +168,7 @@ static void stream_freep(struct http_stream **s) {
     stream_free(&(*s)->base);
 }
 
-static int copy_headers(const struct http_response *h, struct http_response *out, vmpull_error *err) {
+static int copy_headers(const struct http_response *h, struct http_response *out, lib_error *err) {
   struct http_response c = {
       .status = h->status,
       .content_length = h->content_length,
@@ -191,7 +191,7 @@ static int copy_headers(const struct http_response *h, struct http_response *out
   return 0;
 }
 
-static int start_thread(struct http_stream *s, vmpull_error *err) {
+static int start_thread(struct http_stream *s, lib_error *err) {
   int r = worker_thread_start(&s->thread, transfer_thread, s);
   if (r != 0)
     return error_set_errno(err, VMPULL_E_IO, r, "cannot start the transfer thread");
@@ -200,7 +200,7 @@ static int start_thread(struct http_stream *s, vmpull_error *err) {
 }
 
 int http_source_open(const struct http_config *c, const struct http_request *req, struct http_response *resp,
-                     struct byte_source **out, vmpull_error *err) {
+                     struct byte_source **out, lib_error *err) {
   _cleanup_(stream_freep) struct http_stream *s = calloc(1, sizeof(*s));
   if (!s)
     return error_oom(err);
@@ -240,7 +240,7 @@ int http_source_open(const struct http_config *c, const struct http_request *req
     ring_wait_locked(&s->ring, WAIT_MS);
   }
   int headers_ready = s->headers_ready;
-  vmpull_error result = s->result;
+  lib_error result = s->result;
   ring_unlock(&s->ring);
   if (!headers_ready) {
     *err = result;
@@ -266,7 +266,7 @@ int http_source_open(const struct http_config *c, const struct http_request *req
   return 0;
 }
 
-int http_source_set_name(struct byte_source *src, const char *name, vmpull_error *err) {
+int http_source_set_name(struct byte_source *src, const char *name, lib_error *err) {
   char *n = strdup(name);
   if (!n)
     return error_oom(err);

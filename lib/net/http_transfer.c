@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <sys/socket.h>
 
@@ -336,9 +337,24 @@ static const char *upper_http_proxy(const char *url) {
   return env_nonempty("HTTP_PROXY");
 }
 
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static int global_status = 0;
+
+static void global_init_once(void) {
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    global_status = -1;
+}
+
+int http_global_init(lib_error *err) {
+  pthread_once(&global_once, global_init_once);
+  if (global_status < 0)
+    return error_set(err, VMPULL_E_IO, "libcurl global initialisation failed");
+  return 0;
+}
+
 int http_transfer_setup(struct http_transfer *t, const struct http_config *c, const struct http_request *req,
-                        vmpull_error *err) {
-  int r = vmpull_global_init(err);
+                        lib_error *err) {
+  int r = http_global_init(err);
   if (r < 0)
     return r;
   t->resp.content_length = t->resp.content_range_start = t->resp.content_range_total = UINT64_MAX;
@@ -490,7 +506,7 @@ static int is_tls_error(CURLcode rc) {
   }
 }
 
-int http_transfer_error(struct http_transfer *t, CURLcode rc, vmpull_error *err) {
+static int transfer_error_describe(struct http_transfer *t, CURLcode rc, lib_error *err) {
   if (t->failed) {
     *err = t->own;
     return -t->own.code;
@@ -535,7 +551,20 @@ int http_transfer_error(struct http_transfer *t, CURLcode rc, vmpull_error *err)
   }
 }
 
-int http_transfer_take_response(struct http_transfer *t, struct http_response *out, vmpull_error *err) {
+int http_transfer_error(struct http_transfer *t, CURLcode rc, lib_error *err) {
+  int r = transfer_error_describe(t, rc, err);
+  if (r < 0 && !t->failed && rc != CURLE_OK && rc != CURLE_ABORTED_BY_CALLBACK && rc != CURLE_WRITE_ERROR) {
+    /* The facts behind the message, for the caller's accessors: libcurl's code and the
+     * system's errno of the failed connect or read. */
+    error_note_curl(err, (int)rc);
+    long os_errno = 0;
+    if (t->easy && curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno > 0)
+      error_note_errno(err, (int)os_errno);
+  }
+  return r;
+}
+
+int http_transfer_take_response(struct http_transfer *t, struct http_response *out, lib_error *err) {
   (void)err;
   *out = t->resp;
   t->resp = (struct http_response){0};

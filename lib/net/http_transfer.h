@@ -35,19 +35,21 @@ struct http_transfer {
   void *owner;
 
   int failed; /* own holds an error decided by our callbacks; it wins over curl's */
-  vmpull_error own;
+  lib_error own;
   volatile sig_atomic_t *cancel; /* the caller's cancel flag, or NULL */
 };
 
+/* libcurl's process-wide initialisation, exactly once (vmpull_global_init). */
+int http_global_init(lib_error *err);
 int http_transfer_setup(struct http_transfer *t, const struct http_config *c, const struct http_request *req,
-                        vmpull_error *err);
+                        lib_error *err);
 /* Runs to completion (or until should_stop). Returns curl's result. */
 CURLcode http_transfer_run(struct http_transfer *t);
 /* 0, or the error that ended the transfer. */
-int http_transfer_error(struct http_transfer *t, CURLcode rc, vmpull_error *err);
+int http_transfer_error(struct http_transfer *t, CURLcode rc, lib_error *err);
 void http_transfer_cleanup(struct http_transfer *t);
 /* Move the received headers (and the effective URL) into out. */
-int http_transfer_take_response(struct http_transfer *t, struct http_response *out, vmpull_error *err);
+int http_transfer_take_response(struct http_transfer *t, struct http_response *out, lib_error *err);
 /* Record an error from a callback; the transfer stops with it. Returns -code. */
 int http_transfer_fail(struct http_transfer *t, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

@@ -47,7 +47,7 @@ struct http_request {
    * registry's bearer token lives minutes, a download may take hours). Returns 1 after putting
    * fresh credentials in *headers (the request is sent once more), 0 to let the 401 stand,
    * negative on failure. NULL: a 401 stands. */
-  int (*reauthorize)(void *data, const struct http_response *resp, struct curl_slist **headers, vmpull_error *err);
+  int (*reauthorize)(void *data, const struct http_response *resp, struct curl_slist **headers, lib_error *err);
   void *reauthorize_data;
 };
 

@@ -16,7 +16,7 @@ const char *layout_index_empty(void) {
 }
 
 /* index.json's content as an image index (a JSON object with a manifests array), or an error that leaves it be. */
-int layout_index_parse(const char *text, size_t len, const char *path, json_object **out, vmpull_error *err) {
+int layout_index_parse(const char *text, size_t len, const char *path, json_object **out, lib_error *err) {
   _cleanup_json_ json_object *index = NULL;
   const char *why;
   struct json_parse_limits lim = {.max_len = OCI_DOC_MAX};
@@ -41,7 +41,7 @@ static const char *ref_name_of(json_object *entry) {
 
 /* index.json with entry added under ref_name (an older entry of that name goes). */
 int layout_index_add(const char *old, size_t old_len, const char *path, json_object *entry, const char *ref_name,
-                     char **out, vmpull_error *err) {
+                     char **out, lib_error *err) {
   _cleanup_json_ json_object *index = NULL;
   int r = layout_index_parse(old ? old : EMPTY_INDEX, old ? old_len : strlen(EMPTY_INDEX), path, &index, err);
   if (r < 0)

@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-int oci_doc_media_type(const char *buf, size_t len, const char *declared, char **out, vmpull_error *err) {
+int oci_doc_media_type(const char *buf, size_t len, const char *declared, char **out, lib_error *err) {
   _cleanup_(oci_doc_clear) struct oci_doc doc = {0};
   int r = oci_doc_parse(buf, len, declared, &doc, err);
   if (r < 0)
@@ -19,8 +19,7 @@ int oci_doc_media_type(const char *buf, size_t len, const char *declared, char *
   return *out ? 0 : error_oom(err);
 }
 
-int oci_manifest_config(const char *buf, size_t len, const char *digest, struct oci_descriptor *out,
-                        vmpull_error *err) {
+int oci_manifest_config(const char *buf, size_t len, const char *digest, struct oci_descriptor *out, lib_error *err) {
   _cleanup_json_ json_object *root = NULL;
   const char *why;
   (void)json_parse_strict(buf, len, NULL, &root, &why); /* oci_doc_parse took it already */
@@ -54,7 +53,7 @@ json_object *oci_build_descriptor(const char *media_type, const char *digest, ui
 }
 
 int oci_build_disk_entry(const struct oci_descriptor *via, const char *buf, size_t len, const char *declared,
-                         const char *digest, json_object **out, vmpull_error *err) {
+                         const char *digest, json_object **out, lib_error *err) {
   _cleanup_free_ char *mt = NULL;
   int r = oci_doc_media_type(buf, len, declared, &mt, err);
   if (r < 0)

@@ -13,15 +13,15 @@
 #define OCI_MT_EMPTY "application/vnd.oci.empty.v1+json"
 
 /* The media type a document declares for itself (or declared, when it says nothing). */
-int oci_doc_media_type(const char *buf, size_t len, const char *declared, char **out, vmpull_error *err);
+int oci_doc_media_type(const char *buf, size_t len, const char *declared, char **out, lib_error *err);
 /* The config descriptor of the manifest buf (digest names it in errors); not part of what the walk reads. */
-int oci_manifest_config(const char *buf, size_t len, const char *digest, struct oci_descriptor *out, vmpull_error *err);
+int oci_manifest_config(const char *buf, size_t len, const char *digest, struct oci_descriptor *out, lib_error *err);
 /* {mediaType, digest, size}; NULL when out of memory. */
 json_object *oci_build_descriptor(const char *media_type, const char *digest, uint64_t size);
 /* The index entry for one disk: its manifest (buf, len bytes, named digest), with the platform and
  * disktype of the entry (via) that led to it. */
 int oci_build_disk_entry(const struct oci_descriptor *via, const char *buf, size_t len, const char *declared,
-                         const char *digest, json_object **out, vmpull_error *err);
+                         const char *digest, json_object **out, lib_error *err);
 /* A layer's media type from its file name (the compression is what a reader needs to know). */
 const char *oci_layer_media_type(const char *name);
 /* The artifact manifest: the config, and one layer titled title; NULL when out of memory. */

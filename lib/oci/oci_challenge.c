@@ -53,7 +53,7 @@ static const char *scan_quoted(const char *p, char **out) {
   return p + 1;
 }
 
-int oci_challenge_parse(const char *header, struct oci_challenge *out, vmpull_error *err) {
+int oci_challenge_parse(const char *header, struct oci_challenge *out, lib_error *err) {
   *out = (struct oci_challenge){0};
   if (!header || strlen(header) > CHALLENGE_MAX)
     return error_set(err, VMPULL_E_AUTH, "the registry's WWW-Authenticate header is missing or too long");
@@ -150,7 +150,7 @@ malformed:
   return error_set(err, VMPULL_E_AUTH, "the registry's WWW-Authenticate header is malformed");
 }
 
-int oci_token_parse(const char *json, size_t len, char **token, vmpull_error *err) {
+int oci_token_parse(const char *json, size_t len, char **token, lib_error *err) {
   *token = NULL;
   _cleanup_secret_json_ json_object *root = secret_json_parse(json, len);
   const char *t = secret_json_string(root, "token");

@@ -6,7 +6,7 @@
 #ifndef VMPULL_OCI_CHALLENGE_H
 #define VMPULL_OCI_CHALLENGE_H
 
-#include "vmpull.h"
+#include "base/error.h"
 
 #include <stddef.h>
 
@@ -23,9 +23,9 @@ void oci_challenge_clear(struct oci_challenge *c);
 /* Parse a WWW-Authenticate header (RFC 7235: several challenges, auth-params
  * as tokens or quoted strings). Bearer is preferred over Basic. Returns 0, or
  * VMPULL_E_AUTH when neither scheme is offered or the header is malformed. */
-int oci_challenge_parse(const char *header, struct oci_challenge *out, vmpull_error *err);
+int oci_challenge_parse(const char *header, struct oci_challenge *out, lib_error *err);
 
 /* The token from a token endpoint's JSON answer ("token" or "access_token"). */
-int oci_token_parse(const char *json, size_t len, char **token, vmpull_error *err);
+int oci_token_parse(const char *json, size_t len, char **token, lib_error *err);
 
 #endif

@@ -90,7 +90,7 @@ static int decode_auth(const char *b64, struct oci_creds *out) {
 }
 
 int oci_auth_file_lookup(const char *json, size_t len, const char *registry, const char *repository,
-                         struct oci_auth_lookup *out, vmpull_error *err) {
+                         struct oci_auth_lookup *out, lib_error *err) {
   *out = (struct oci_auth_lookup){0};
   _cleanup_secret_json_ json_object *root = secret_json_parse(json, len);
   if (!root || !json_object_is_type(root, json_type_object))
@@ -149,7 +149,7 @@ int oci_auth_file_lookup(const char *json, size_t len, const char *registry, con
   return 0;
 }
 
-int oci_helper_answer_parse(const char *json, size_t len, struct oci_creds *out, vmpull_error *err) {
+int oci_helper_answer_parse(const char *json, size_t len, struct oci_creds *out, lib_error *err) {
   *out = (struct oci_creds){0};
   _cleanup_secret_json_ json_object *root = secret_json_parse(json, len);
   const char *user = secret_json_string(root, "Username");
@@ -194,7 +194,7 @@ static int write_quiet(int fd, const char *buf, size_t len) {
 }
 
 /* docker-credential-<helper> get, the registry on stdin, JSON on stdout. 1: found, 0: none. */
-static int run_helper(const char *helper, const char *registry, struct oci_creds *out, vmpull_error *err) {
+static int run_helper(const char *helper, const char *registry, struct oci_creds *out, lib_error *err) {
   for (const char *p = helper; *p; p++)
     if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
       return error_set(err, VMPULL_E_AUTH, "credential helper name '%.64s' is not valid", helper);
@@ -278,7 +278,7 @@ static int run_helper(const char *helper, const char *registry, struct oci_creds
 
 /* 1: creds from this file (or its helper), 0: the file says nothing for the registry (or is absent). */
 static int creds_from_file(const char *path, int must_exist, const char *registry, const char *repository,
-                           struct oci_creds *out, vmpull_error *err) {
+                           struct oci_creds *out, lib_error *err) {
   char *buf = NULL;
   size_t len = 0;
   int r = read_file_limited(path, AUTH_FILE_MAX, &buf, &len);
@@ -311,7 +311,7 @@ static int creds_from_file(const char *path, int must_exist, const char *registr
 }
 
 int oci_creds_find(const struct registry_auth *auth, const char *registry, const char *repository,
-                   struct oci_creds *out, vmpull_error *err) {
+                   struct oci_creds *out, lib_error *err) {
   *out = (struct oci_creds){0};
   if (auth->creds && *auth->creds) {
     const char *colon = strchr(auth->creds, ':');

@@ -7,7 +7,7 @@
 #ifndef VMPULL_OCI_CREDS_H
 #define VMPULL_OCI_CREDS_H
 
-#include "vmpull.h"
+#include "base/error.h"
 
 #include <stddef.h>
 
@@ -33,7 +33,7 @@ void oci_auth_lookup_clear(struct oci_auth_lookup *l);
  * a negative code (VMPULL_E_AUTH for a malformed file; the message never
  * quotes the file's content). */
 int oci_auth_file_lookup(const char *json, size_t len, const char *registry, const char *repository,
-                         struct oci_auth_lookup *out, vmpull_error *err);
+                         struct oci_auth_lookup *out, lib_error *err);
 
 /* The credentials a pull uses: auth->creds, else auth->authfile, else the first of
  * $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
@@ -42,10 +42,10 @@ int oci_auth_file_lookup(const char *json, size_t len, const char *registry, con
  * *out filled, 0 when there are none, or a negative code. */
 struct registry_auth;
 int oci_creds_find(const struct registry_auth *auth, const char *registry, const char *repository,
-                   struct oci_creds *out, vmpull_error *err);
+                   struct oci_creds *out, lib_error *err);
 
 /* Parse a credential helper's answer ({"Username": ..., "Secret": ...}). */
-int oci_helper_answer_parse(const char *json, size_t len, struct oci_creds *out, vmpull_error *err);
+int oci_helper_answer_parse(const char *json, size_t len, struct oci_creds *out, lib_error *err);
 
 /* "Basic <base64(user:password)>" header value (a secret: free with free_secret). NULL on OOM. */
 char *oci_basic_authorization(const struct oci_creds *c);

@@ -21,7 +21,7 @@ static void digest_format(const char *like, const unsigned char *md, unsigned le
   hex_lower_format(md, len, out + 7);
 }
 
-int oci_digest_buffer(const char *like, const void *buf, size_t len, char out[OCI_DIGEST_MAX], vmpull_error *err) {
+int oci_digest_buffer(const char *like, const void *buf, size_t len, char out[OCI_DIGEST_MAX], lib_error *err) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
   if (EVP_Digest(buf, len, md, &mdlen, digest_md(like), NULL) != 1)
@@ -30,7 +30,7 @@ int oci_digest_buffer(const char *like, const void *buf, size_t len, char out[OC
   return 0;
 }
 
-int oci_digest_verify(const char *want, const void *buf, size_t len, const char *what, vmpull_error *err) {
+int oci_digest_verify(const char *want, const void *buf, size_t len, const char *what, lib_error *err) {
   char got[OCI_DIGEST_MAX];
   int r = oci_digest_buffer(want, buf, len, got, err);
   if (r < 0)
@@ -48,7 +48,7 @@ struct digest_source {
   int checked;
 };
 
-static int digest_source_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+static int digest_source_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   struct digest_source *d = (struct digest_source *)s;
   int r = source_read(d->inner, buf, cap, got, err);
   if (r < 0)
@@ -81,7 +81,7 @@ static void digest_source_free(struct byte_source *s) {
 
 static const struct byte_source_ops digest_source_ops = {.read = digest_source_read, .free = digest_source_free};
 
-int oci_digest_source_new(struct byte_source *inner, const char *want, struct byte_source **out, vmpull_error *err) {
+int oci_digest_source_new(struct byte_source *inner, const char *want, struct byte_source **out, lib_error *err) {
   _cleanup_evp_md_ctx_ EVP_MD_CTX *md = EVP_MD_CTX_new();
   struct digest_source *d = calloc(1, sizeof(*d));
   if (!md || !d || EVP_DigestInit_ex(md, digest_md(want), NULL) != 1) {

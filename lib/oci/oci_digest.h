@@ -14,13 +14,13 @@
 int oci_digest_valid(const char *d);
 
 /* Digest of buf with the algorithm of like (sha256 or sha512; like must be valid). */
-int oci_digest_buffer(const char *like, const void *buf, size_t len, char out[OCI_DIGEST_MAX], vmpull_error *err);
+int oci_digest_buffer(const char *like, const void *buf, size_t len, char out[OCI_DIGEST_MAX], lib_error *err);
 
 /* Fails with VMPULL_E_DIGEST naming what, the expected and the actual digest, unless buf hashes to want. */
-int oci_digest_verify(const char *want, const void *buf, size_t len, const char *what, vmpull_error *err);
+int oci_digest_verify(const char *want, const void *buf, size_t len, const char *what, lib_error *err);
 
 /* Wraps inner (taking ownership): at end of stream the bytes must hash to want
  * (used for sha512 descriptors; the tee already checks sha256 ones). */
-int oci_digest_source_new(struct byte_source *inner, const char *want, struct byte_source **out, vmpull_error *err);
+int oci_digest_source_new(struct byte_source *inner, const char *want, struct byte_source **out, lib_error *err);
 
 #endif

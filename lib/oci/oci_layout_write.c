@@ -63,7 +63,7 @@ static char *blob_path(const char *digest) {
   return xasprintf("blobs/%.6s/%s", digest, digest + 7);
 }
 
-static int check_digest(const char *digest, vmpull_error *err) {
+static int check_digest(const char *digest, lib_error *err) {
   if (!oci_digest_valid(digest))
     return error_set(err, VMPULL_E_MANIFEST, "digest '%.100s' is not sha256:/sha512: with lowercase hex", digest);
   return 0;
@@ -71,7 +71,7 @@ static int check_digest(const char *digest, vmpull_error *err) {
 
 /* Write a small file of the folder atomically (sink: unnamed temporary, fsync, rename). */
 static int write_small_file(struct layout_writer *w, const char *name, const char *buf, size_t len, int replace,
-                            vmpull_error *err) {
+                            lib_error *err) {
   _cleanup_free_ char *path = xasprintf("%s/%s", w->path, name);
   if (!path)
     return error_oom(err);
@@ -89,7 +89,7 @@ static int write_small_file(struct layout_writer *w, const char *name, const cha
 
 /* Read a small file of the folder: 1 read, 0 missing. */
 static int read_small_file(struct layout_writer *w, const char *name, size_t max, char **out, size_t *len,
-                           vmpull_error *err) {
+                           lib_error *err) {
   struct stat st;
   _cleanup_close_ int fd = beneath_open_file(w->dirfd, name, &st);
   if (fd == -ENOENT)
@@ -119,20 +119,20 @@ static int read_small_file(struct layout_writer *w, const char *name, size_t max
 }
 
 /* The folder's index.json: 1 read, 0 missing. */
-static int read_index(struct layout_writer *w, char **out, size_t *len, vmpull_error *err) {
+static int read_index(struct layout_writer *w, char **out, size_t *len, lib_error *err) {
   return read_small_file(w, "index.json", OCI_DOC_MAX, out, len, err);
 }
 
-static int write_layout_file(struct layout_writer *w, vmpull_error *err) {
+static int write_layout_file(struct layout_writer *w, lib_error *err) {
   return write_small_file(w, "oci-layout", OCI_LAYOUT_CONTENT, strlen(OCI_LAYOUT_CONTENT), 1, err);
 }
 
-static int archive_incomplete(struct layout_writer *w, vmpull_error *err) {
+static int archive_incomplete(struct layout_writer *w, lib_error *err) {
   return error_set(err, VMPULL_E_IO, "%s: the archive is incomplete after an earlier error", w->path);
 }
 
 /* flock on the folder: held while index.json is read, changed and replaced. */
-static int lock_layout(struct layout_writer *w, int *fd, vmpull_error *err) {
+static int lock_layout(struct layout_writer *w, int *fd, lib_error *err) {
   *fd = openat(w->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (*fd < 0)
     return error_set_errno(err, VMPULL_E_IO, errno, "%s", w->path);
@@ -145,7 +145,7 @@ static int lock_layout(struct layout_writer *w, int *fd, vmpull_error *err) {
 
 /* --- opening --- */
 
-static int open_folder(struct layout_writer *w, vmpull_error *err) {
+static int open_folder(struct layout_writer *w, lib_error *err) {
   /* new folders 0755: a layout is meant to be carried and shared */
   int r = mkdir_parents_or_fail(w->path, 0755, &w->created, err);
   if (r < 0)
@@ -200,7 +200,7 @@ static int open_folder(struct layout_writer *w, vmpull_error *err) {
 
 static la_ssize_t archive_sink_write(struct archive *a, void *userdata, const void *buf, size_t len) {
   struct layout_writer *w = userdata;
-  vmpull_error e;
+  lib_error e;
   if (sink_write(&w->sink, buf, len, &e) < 0) {
     archive_set_error(a, EIO, "%s", e.message);
     return -1;
@@ -208,12 +208,12 @@ static la_ssize_t archive_sink_write(struct archive *a, void *userdata, const vo
   return (la_ssize_t)len;
 }
 
-static int archive_failed(struct layout_writer *w, const char *what, vmpull_error *err) {
+static int archive_failed(struct layout_writer *w, const char *what, lib_error *err) {
   w->failed = 1;
   return error_set(err, VMPULL_E_IO, "%s: %s: %s", w->path, what, archive_error_string(w->a));
 }
 
-static int add_member_header(struct layout_writer *w, const char *name, int dir, uint64_t size, vmpull_error *err) {
+static int add_member_header(struct layout_writer *w, const char *name, int dir, uint64_t size, lib_error *err) {
   struct archive_entry *e = archive_entry_new();
   if (!e)
     return error_oom(err);
@@ -229,7 +229,7 @@ static int add_member_header(struct layout_writer *w, const char *name, int dir,
   return 0;
 }
 
-static int add_member(struct layout_writer *w, const char *name, const char *buf, size_t len, vmpull_error *err) {
+static int add_member(struct layout_writer *w, const char *name, const char *buf, size_t len, lib_error *err) {
   int r = add_member_header(w, name, 0, len, err);
   if (r < 0)
     return r;
@@ -238,7 +238,7 @@ static int add_member(struct layout_writer *w, const char *name, const char *buf
   return 0;
 }
 
-static int open_archive(struct layout_writer *w, vmpull_error *err) {
+static int open_archive(struct layout_writer *w, lib_error *err) {
   struct sink_options so = {.replace = w->o.replace, .mode = 0644, .max_size = UINT64_MAX};
   int r = sink_open(&w->sink, w->path, &so, err);
   if (r < 0)
@@ -257,7 +257,7 @@ static int open_archive(struct layout_writer *w, vmpull_error *err) {
 }
 
 int layout_writer_open(const char *path, const struct layout_writer_options *o, struct layout_writer **out,
-                       vmpull_error *err) {
+                       lib_error *err) {
   struct layout_writer *w = calloc(1, sizeof(*w));
   if (!w)
     return error_oom(err);
@@ -279,7 +279,7 @@ int layout_writer_open(const char *path, const struct layout_writer_options *o, 
 /* A failed save into a folder it made: take back what it wrote, then the folders (if empty), unless
  * another save committed into the folder meanwhile. */
 static void remove_created(struct layout_writer *w) {
-  vmpull_error ignored;
+  lib_error ignored;
   _cleanup_close_ int lock = -1;
   if (lock_layout(w, &lock, &ignored) < 0)
     return;
@@ -334,7 +334,7 @@ int layout_writer_has_blob(struct layout_writer *w, const char *digest, uint64_t
 }
 
 /* Where a blob's bytes go: a sink (folder) or the open archive member. */
-static int put_bytes(struct layout_writer *w, struct sink *sink, const uint8_t *buf, size_t len, vmpull_error *err) {
+static int put_bytes(struct layout_writer *w, struct sink *sink, const uint8_t *buf, size_t len, lib_error *err) {
   if (sink)
     return sink_write(sink, buf, len, err);
   if (archive_write_data(w->a, buf, len) != (la_ssize_t)len)
@@ -343,7 +343,7 @@ static int put_bytes(struct layout_writer *w, struct sink *sink, const uint8_t *
 }
 
 static int copy_blob(struct layout_writer *w, const char *digest, uint64_t size, struct byte_source *src,
-                     struct progress_state *progress, vmpull_error *err) {
+                     struct progress_state *progress, lib_error *err) {
   _cleanup_source_ struct byte_source *in = src;
   int r = check_digest(digest, err);
   if (r < 0)
@@ -438,7 +438,7 @@ static int copy_blob(struct layout_writer *w, const char *digest, uint64_t size,
 
 /* copy_blob, unless an archive already broke off (takes src either way). */
 static int put_blob(struct layout_writer *w, const char *digest, uint64_t size, struct byte_source *src,
-                    struct progress_state *progress, vmpull_error *err) {
+                    struct progress_state *progress, lib_error *err) {
   if (w->failed) {
     source_free(src);
     return archive_incomplete(w, err);
@@ -447,12 +447,12 @@ static int put_blob(struct layout_writer *w, const char *digest, uint64_t size, 
 }
 
 int layout_writer_put_blob(struct layout_writer *w, const char *digest, uint64_t size, struct byte_source *src,
-                           vmpull_error *err) {
+                           lib_error *err) {
   return put_blob(w, digest, size, src, w->o.progress, err);
 }
 
 int layout_writer_put_document(struct layout_writer *w, const char *buf, size_t len, const char *want,
-                               char digest[OCI_DIGEST_MAX], vmpull_error *err) {
+                               char digest[OCI_DIGEST_MAX], lib_error *err) {
   char computed[OCI_DIGEST_MAX];
   if (!want) {
     int r = oci_digest_buffer("sha256:", buf, len, computed, err);
@@ -472,7 +472,7 @@ int layout_writer_put_document(struct layout_writer *w, const char *buf, size_t 
 }
 
 /* An unnamed file next to the output for spooling (O_TMPFILE, else a name unlinked at once). */
-static int open_spool(struct layout_writer *w, int *fd, vmpull_error *err) {
+static int open_spool(struct layout_writer *w, int *fd, lib_error *err) {
   _cleanup_free_ char *copy = strdup(w->path);
   if (!copy)
     return error_oom(err);
@@ -491,7 +491,7 @@ static int open_spool(struct layout_writer *w, int *fd, vmpull_error *err) {
 }
 
 int layout_writer_put_new_blob(struct layout_writer *w, struct byte_source *src, const char *want,
-                               char digest[OCI_DIGEST_MAX], uint64_t *size, vmpull_error *err) {
+                               char digest[OCI_DIGEST_MAX], uint64_t *size, lib_error *err) {
   _cleanup_source_ struct byte_source *in = src;
   _cleanup_close_ int spool = -1;
   int r = open_spool(w, &spool, err);
@@ -533,7 +533,7 @@ int layout_writer_put_new_blob(struct layout_writer *w, struct byte_source *src,
   return put_blob(w, digest, *size, again, NULL, err);
 }
 
-int layout_writer_commit(struct layout_writer *w, json_object *entry, const char *ref_name, vmpull_error *err) {
+int layout_writer_commit(struct layout_writer *w, json_object *entry, const char *ref_name, lib_error *err) {
   _cleanup_free_ char *text = NULL;
   if (w->o.archive) {
     if (w->failed)

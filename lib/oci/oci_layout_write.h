@@ -29,7 +29,7 @@ struct layout_writer_options {
  * Freed without a commit, the writer removes a folder it created, and an
  * archive never appears. */
 int layout_writer_open(const char *path, const struct layout_writer_options *o, struct layout_writer **out,
-                       vmpull_error *err);
+                       lib_error *err);
 void layout_writer_free(struct layout_writer *w);
 static inline void layout_writer_freep(struct layout_writer **w) {
   layout_writer_free(*w);
@@ -42,22 +42,22 @@ int layout_writer_has_blob(struct layout_writer *w, const char *digest, uint64_t
 /* Copy src (taken over, also on failure) into the layout as blob digest: it
  * must have size bytes and hash to digest, checked as it is copied. */
 int layout_writer_put_blob(struct layout_writer *w, const char *digest, uint64_t size, struct byte_source *src,
-                           vmpull_error *err);
+                           lib_error *err);
 /* The same for bytes whose digest is not known beforehand (a plain file or
  * download): they are spooled aside while hashed, must hash to want when it
  * is not NULL (checked before they go in), then copied in; the sha256 digest
  * and size come back. */
 int layout_writer_put_new_blob(struct layout_writer *w, struct byte_source *src, const char *want,
-                               char digest[OCI_DIGEST_MAX], uint64_t *size, vmpull_error *err);
+                               char digest[OCI_DIGEST_MAX], uint64_t *size, lib_error *err);
 /* (put_new_blob and put_document return 1 when the layout had the blob already, 0 when it was copied.) */
 /* A document held in memory, named by want (checked), or when want is NULL by
  * its sha256 digest, which comes back in digest (may be NULL with want). */
 int layout_writer_put_document(struct layout_writer *w, const char *buf, size_t len, const char *want,
-                               char digest[OCI_DIGEST_MAX], vmpull_error *err);
+                               char digest[OCI_DIGEST_MAX], lib_error *err);
 
 /* Finish: index.json gains entry (a descriptor; ref_name is set as its
  * org.opencontainers.image.ref.name, replacing an entry of that name), written
  * last by rename; an archive is then completed and put in place. */
-int layout_writer_commit(struct layout_writer *w, json_object *entry, const char *ref_name, vmpull_error *err);
+int layout_writer_commit(struct layout_writer *w, json_object *entry, const char *ref_name, lib_error *err);
 
 #endif

@@ -88,7 +88,7 @@ int oci_media_is_document(const char *mt) {
 /* --- parsing --- */
 
 /* An optional string member: absent is fine, another type is not. */
-static int get_string(json_object *obj, const char *key, const char *where, char **out, vmpull_error *err) {
+static int get_string(json_object *obj, const char *key, const char *where, char **out, lib_error *err) {
   *out = NULL;
   json_object *v;
   if (!json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null))
@@ -117,7 +117,7 @@ static int media_type_valid(const char *mt) {
   return 1;
 }
 
-static int parse_descriptor(json_object *o, const char *where, struct oci_descriptor *d, vmpull_error *err) {
+static int parse_descriptor(json_object *o, const char *where, struct oci_descriptor *d, lib_error *err) {
   *d = (struct oci_descriptor){0};
   if (!json_object_is_type(o, json_type_object))
     return error_set(err, VMPULL_E_MANIFEST, "%s: not a JSON object", where);
@@ -173,7 +173,7 @@ static int parse_descriptor(json_object *o, const char *where, struct oci_descri
   return 0;
 }
 
-int oci_doc_parse(const char *buf, size_t len, const char *declared_type, struct oci_doc *out, vmpull_error *err) {
+int oci_doc_parse(const char *buf, size_t len, const char *declared_type, struct oci_doc *out, lib_error *err) {
   *out = (struct oci_doc){0};
   if (len > OCI_DOC_MAX)
     return error_set(err, VMPULL_E_LIMIT, "document is %zu bytes, more than the %u MiB limit", len, OCI_DOC_MAX >> 20);
@@ -290,7 +290,7 @@ const char *oci_provider_disktype(const char *provider) {
   return NULL;
 }
 
-int oci_select_init(struct oci_select *sel, const struct oci_selection *want, vmpull_error *err) {
+int oci_select_init(struct oci_select *sel, const struct oci_selection *want, lib_error *err) {
   const char *provider = want->provider && *want->provider ? want->provider : "qemu";
   sel->disktype = oci_provider_disktype(provider);
   if (!sel->disktype)
@@ -341,7 +341,7 @@ static void list_add(char *list, size_t cap, const char *item) {
   snprintf(list + len, cap - len, "%s%s", len ? ", " : "", item);
 }
 
-int oci_index_select(const struct oci_doc *index, const struct oci_select *sel, size_t *chosen, vmpull_error *err) {
+int oci_index_select(const struct oci_doc *index, const struct oci_select *sel, size_t *chosen, lib_error *err) {
   char have[LIST_MAX] = "";
   if (oci_index_has_disks(index)) {
     for (size_t i = 0; i < index->n_items; i++) {
@@ -401,7 +401,7 @@ int oci_index_select(const struct oci_doc *index, const struct oci_select *sel, 
   return error_set(err, VMPULL_E_NO_MATCH, "no entry for %s/%s (the index has %s)", sel->os, sel->arch, have);
 }
 
-int oci_index_find_ref(const struct oci_doc *index, const char *ref, size_t *chosen, vmpull_error *err) {
+int oci_index_find_ref(const struct oci_doc *index, const char *ref, size_t *chosen, lib_error *err) {
   char names[LIST_MAX] = "";
   for (size_t i = 0; i < index->n_items; i++) {
     const char *name = index->items[i].ref_name;
@@ -418,7 +418,7 @@ int oci_index_find_ref(const struct oci_doc *index, const char *ref, size_t *cho
   return error_set(err, VMPULL_E_NOT_FOUND, "no entry named '%s' (the index has %s)", ref, names);
 }
 
-int oci_manifest_layer(const struct oci_doc *m, size_t *layer, int *tar, vmpull_error *err) {
+int oci_manifest_layer(const struct oci_doc *m, size_t *layer, int *tar, lib_error *err) {
   if (m->n_items != 1)
     return error_set(err, VMPULL_E_MANIFEST, "%zu layers; a disk image has exactly one", m->n_items);
   const struct oci_descriptor *l = &m->items[0];

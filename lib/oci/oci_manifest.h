@@ -14,7 +14,7 @@
 #ifndef VMPULL_OCI_MANIFEST_H
 #define VMPULL_OCI_MANIFEST_H
 
-#include "vmpull.h"
+#include "base/error.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -71,7 +71,7 @@ int oci_media_is_tar_layer(const char *mt);
 /* Parse an index or manifest. declared_type is what the referring descriptor
  * or the Content-Type said (NULL: unknown); the document's own mediaType must
  * agree with it. Errors are VMPULL_E_MANIFEST or VMPULL_E_LIMIT. */
-int oci_doc_parse(const char *buf, size_t len, const char *declared_type, struct oci_doc *out, vmpull_error *err);
+int oci_doc_parse(const char *buf, size_t len, const char *declared_type, struct oci_doc *out, lib_error *err);
 
 /* What to pick. */
 struct oci_select {
@@ -83,7 +83,7 @@ struct oci_select {
 
 struct oci_selection;
 /* Fill sel from what the caller wants: provider -> disktype, arch (or the host's). */
-int oci_select_init(struct oci_select *sel, const struct oci_selection *want, vmpull_error *err);
+int oci_select_init(struct oci_select *sel, const struct oci_selection *want, lib_error *err);
 /* amd64 -> x86_64, arm64 -> aarch64; anything else as it is. */
 const char *oci_arch_normalize(const char *arch);
 /* The disktype a provider pulls (qemu, applehv, hyperv, wsl), or NULL for an unknown provider. */
@@ -93,10 +93,10 @@ const char *oci_provider_disktype(const char *provider);
 int oci_index_has_disks(const struct oci_doc *index);
 /* Choose one entry of an index: by disktype and arch when entries carry
  * disktypes, else by platform. Errors list what exists (VMPULL_E_NO_MATCH). */
-int oci_index_select(const struct oci_doc *index, const struct oci_select *sel, size_t *chosen, vmpull_error *err);
+int oci_index_select(const struct oci_doc *index, const struct oci_select *sel, size_t *chosen, lib_error *err);
 /* The entry named ref (annotation org.opencontainers.image.ref.name), or VMPULL_E_NOT_FOUND listing the names. */
-int oci_index_find_ref(const struct oci_doc *index, const char *ref, size_t *chosen, vmpull_error *err);
+int oci_index_find_ref(const struct oci_doc *index, const char *ref, size_t *chosen, lib_error *err);
 /* The one layer of a manifest: *tar set for tar layers; other layers need a title. */
-int oci_manifest_layer(const struct oci_doc *manifest, size_t *layer, int *tar, vmpull_error *err);
+int oci_manifest_layer(const struct oci_doc *manifest, size_t *layer, int *tar, lib_error *err);
 
 #endif

@@ -40,7 +40,7 @@ void oci_endpoints_free(struct oci_endpoint *e, size_t n) {
   free(e);
 }
 
-int oci_mirror_spec_check(const char *spec, vmpull_error *err) {
+int oci_mirror_spec_check(const char *spec, lib_error *err) {
   const char *eq = spec ? strchr(spec, '=') : NULL;
   if (!eq || eq == spec || !eq[1])
     return error_set(err, VMPULL_E_USAGE, "mirror '%.200s' is not REGISTRY=MIRROR (e.g. quay.io=cache.example:5000)",
@@ -71,7 +71,7 @@ static char *normalized_key(const char *spec) {
 }
 
 /* The endpoint for spec when its key covers full ("registry/repository"): 1 added, 0 not a match. */
-static int mirror_endpoint(const char *spec, const char *full, struct oci_endpoint *e, vmpull_error *err) {
+static int mirror_endpoint(const char *spec, const char *full, struct oci_endpoint *e, lib_error *err) {
   _cleanup_free_ char *key = normalized_key(spec);
   if (!key)
     return error_oom(err);
@@ -104,7 +104,7 @@ static int mirror_endpoint(const char *spec, const char *full, struct oci_endpoi
 }
 
 int oci_mirror_endpoints(const struct oci_settings *set, const struct docker_ref *ref, struct oci_endpoint **out,
-                         size_t *n, vmpull_error *err) {
+                         size_t *n, lib_error *err) {
   const char *const *specs = set->mirrors;
   size_t n_specs = specs ? set->n_mirrors : 0;
   int by_digest_only = set->mirror_by_digest_only;
@@ -179,7 +179,7 @@ static const char *endpoint_name(const struct mirror_store *m, size_t i) {
 }
 
 /* Open endpoint i on the reference, or pinned to the root's digest once that is known. */
-static int open_endpoint(struct mirror_store *m, size_t i, vmpull_error *err) {
+static int open_endpoint(struct mirror_store *m, size_t i, lib_error *err) {
   const char *digest = m->root_digest ? m->root_digest : m->origin.digest;
   _cleanup_(docker_ref_clear) struct docker_ref at = {0};
   int r = docker_ref_copy(&m->eps[i].ref, &at, err);
@@ -209,7 +209,7 @@ static int open_endpoint(struct mirror_store *m, size_t i, vmpull_error *err) {
 }
 
 /* After endpoint m->at failed with err: the next one that opens, or err (with context) when none does. */
-static int next_endpoint(struct mirror_store *m, vmpull_error *err) {
+static int next_endpoint(struct mirror_store *m, lib_error *err) {
   while (m->at + 1 < m->n_eps && falls_through(err->code) && m->eps[m->at].mirror) {
     size_t failed = m->at++;
     hooks_warn(&m->set.hooks, "mirror %s: %s; trying %s", endpoint_name(m, failed), err->message,
@@ -223,7 +223,7 @@ static int next_endpoint(struct mirror_store *m, vmpull_error *err) {
   return -err->code;
 }
 
-static int mirror_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err) {
+static int mirror_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, lib_error *err) {
   struct mirror_store *m = userdata;
   for (;;) {
     struct oci_store *s = m->stores[m->at];
@@ -236,7 +236,7 @@ static int mirror_fetch(void *userdata, const struct oci_descriptor *d, char **b
 }
 
 static int mirror_open_blob(struct oci_store *base, const struct oci_descriptor *d, struct byte_source **out,
-                            vmpull_error *err) {
+                            lib_error *err) {
   struct mirror_store *m = (struct mirror_store *)base;
   for (;;) {
     struct oci_store *s = m->stores[m->at];
@@ -249,7 +249,7 @@ static int mirror_open_blob(struct oci_store *base, const struct oci_descriptor 
 }
 
 static int mirror_open_blob_at(struct oci_store *base, const struct oci_descriptor *d, uint64_t offset, long *status,
-                               struct byte_source **out, vmpull_error *err) {
+                               struct byte_source **out, lib_error *err) {
   struct mirror_store *m = (struct mirror_store *)base;
   for (;;) {
     struct oci_store *s = m->stores[m->at];
@@ -280,7 +280,7 @@ static void mirror_free(struct oci_store *base) {
 }
 
 int oci_docker_store_open(const struct oci_settings *set, struct pull_cache *pc, struct oci_store **out,
-                          vmpull_error *err) {
+                          lib_error *err) {
   _cleanup_(docker_ref_clear) struct docker_ref ref = {0};
   int r = docker_ref_for_source(set->source, &set->default_image, &ref, err);
   if (r < 0)

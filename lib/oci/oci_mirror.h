@@ -23,19 +23,19 @@ struct oci_endpoint {
 };
 
 /* Check one "REGISTRY=MIRROR" option string. */
-int oci_mirror_spec_check(const char *spec, vmpull_error *err);
+int oci_mirror_spec_check(const char *spec, lib_error *err);
 
 /* Where ref is fetched from, in order: the mirrors set names for its registry
  * (none for a tag with mirror_by_digest_only, none with --offline), then the
  * registry itself (always last). */
 int oci_mirror_endpoints(const struct oci_settings *set, const struct docker_ref *ref, struct oci_endpoint **out,
-                         size_t *n, vmpull_error *err);
+                         size_t *n, lib_error *err);
 void oci_endpoints_free(struct oci_endpoint *e, size_t n);
 
 /* The docker:// store for set->source: through the mirrors of its registry when there
  * are any (the store's mirror field names the one that served the root
  * document), else oci_registry_store_open(). */
 int oci_docker_store_open(const struct oci_settings *set, struct pull_cache *pc, struct oci_store **out,
-                          vmpull_error *err);
+                          lib_error *err);
 
 #endif

@@ -19,7 +19,7 @@ void oci_dir_ref_clear(struct oci_dir_ref *r) {
   *r = (struct oci_dir_ref){0};
 }
 
-int oci_dir_ref_parse(const char *source, struct oci_dir_ref *out, vmpull_error *err) {
+int oci_dir_ref_parse(const char *source, struct oci_dir_ref *out, lib_error *err) {
   *out = (struct oci_dir_ref){0};
   if (strncasecmp(source, "oci-dir://", 10) != 0)
     return error_set(err, VMPULL_E_USAGE, "'%s' is not an oci-dir:// reference", source);
@@ -54,7 +54,7 @@ static int dup_or_null(const char *s, char **out) {
   return !s || *out ? 0 : -1;
 }
 
-int docker_ref_copy(const struct docker_ref *from, struct docker_ref *to, vmpull_error *err) {
+int docker_ref_copy(const struct docker_ref *from, struct docker_ref *to, lib_error *err) {
   *to = (struct docker_ref){0};
   if (dup_or_null(from->registry, &to->registry) < 0 || dup_or_null(from->api_host, &to->api_host) < 0 ||
       dup_or_null(from->repository, &to->repository) < 0 || dup_or_null(from->tag, &to->tag) < 0 ||
@@ -192,7 +192,7 @@ char *docker_ref_redact(const char *ref) {
   return xasprintf("%.*s:***%s", (int)(colon - ref), ref, at);
 }
 
-int docker_ref_parse(const char *ref, struct docker_ref *out, vmpull_error *err) {
+int docker_ref_parse(const char *ref, struct docker_ref *out, lib_error *err) {
   *out = (struct docker_ref){0};
   if (!ref || !*ref)
     return error_set(err, VMPULL_E_USAGE, "empty image reference");
@@ -282,7 +282,7 @@ static int os_version_valid(const char *v) {
 }
 
 int docker_ref_for_source(const char *source, const struct oci_default_image *dflt, struct docker_ref *out,
-                          vmpull_error *err) {
+                          lib_error *err) {
   const char *src = source ? source : "";
   const char *rest = strncasecmp(src, "docker://", 9) == 0 ? src + 9 : src;
   if (*rest)

@@ -7,7 +7,7 @@
 #ifndef VMPULL_OCI_REF_H
 #define VMPULL_OCI_REF_H
 
-#include "vmpull.h"
+#include "base/error.h"
 
 /* The machine-os X.Y that `docker://` pulls unless --os-version says otherwise. */
 #define OCI_DEFAULT_OS_VERSION "5.5"
@@ -19,7 +19,7 @@ struct oci_dir_ref {
 };
 
 /* source: "oci-dir://PATH" or "oci-dir://PATH:REF", split at the first colon (as skopeo's oci: does). */
-int oci_dir_ref_parse(const char *source, struct oci_dir_ref *out, vmpull_error *err);
+int oci_dir_ref_parse(const char *source, struct oci_dir_ref *out, lib_error *err);
 void oci_dir_ref_clear(struct oci_dir_ref *r);
 
 struct docker_ref {
@@ -32,12 +32,12 @@ struct docker_ref {
 
 /* ref without the docker:// prefix. A missing tag means "latest". A "user:password@" in front, as
  * in a URL, is a usage error whose message shows the password as ***. */
-int docker_ref_parse(const char *ref, struct docker_ref *out, vmpull_error *err);
+int docker_ref_parse(const char *ref, struct docker_ref *out, lib_error *err);
 struct oci_default_image;
 /* The reference a docker:// source stands for: what follows docker://, else dflt->image, else
  * quay.io/podman/machine-os:<dflt->os_version or the default X.Y>. */
 int docker_ref_for_source(const char *source, const struct oci_default_image *dflt, struct docker_ref *out,
-                          vmpull_error *err);
+                          lib_error *err);
 /* A copy of ref (without docker://) for messages: a would-be "user:password@" in front shows its
  * password as *** ("alice:***@host/repo"). NULL on OOM. */
 char *docker_ref_redact(const char *ref);
@@ -47,7 +47,7 @@ char *redact_source(const char *source);
 /* "docker://registry/repo:tag" or "docker://registry/repo@digest" (NULL on OOM). */
 char *docker_ref_string(const struct docker_ref *r);
 /* A deep copy of from into to (to is overwritten). */
-int docker_ref_copy(const struct docker_ref *from, struct docker_ref *to, vmpull_error *err);
+int docker_ref_copy(const struct docker_ref *from, struct docker_ref *to, lib_error *err);
 void docker_ref_clear(struct docker_ref *r);
 
 #endif

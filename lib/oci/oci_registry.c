@@ -53,7 +53,7 @@ static inline void curl_slist_freep(struct curl_slist **l) {
 }
 
 /* curl_slist_append copies; the Authorization line is wiped from our copy by the caller. */
-static int headers_add(struct curl_slist **l, const char *line, vmpull_error *err) {
+static int headers_add(struct curl_slist **l, const char *line, lib_error *err) {
   struct curl_slist *n = curl_slist_append(*l, line);
   if (!n)
     return error_oom(err);
@@ -90,7 +90,7 @@ static char *registry_error_text(const struct http_response *resp) {
 }
 
 /* An unwanted status, worded with the registry's own error when it sent one. */
-static int registry_status_error(const struct http_response *resp, vmpull_error *err) {
+static int registry_status_error(const struct http_response *resp, lib_error *err) {
   int r = http_status_error(resp, err);
   _cleanup_free_ char *text = registry_error_text(resp);
   if (text)
@@ -100,7 +100,7 @@ static int registry_status_error(const struct http_response *resp, vmpull_error 
 
 /* --- TLS material: --cert-dir, else /etc/containers/certs.d/<host:port>/ (net/certs_d.h) --- */
 
-static int load_cert_dir(struct registry_store *s, vmpull_error *err) {
+static int load_cert_dir(struct registry_store *s, lib_error *err) {
   int r = tls_files_load(s->set.cert_dir, s->ref.registry, &s->tls, err);
   if (r < 0)
     return r;
@@ -113,7 +113,7 @@ static int load_cert_dir(struct registry_store *s, vmpull_error *err) {
 
 /* --- requests and auth --- */
 
-static int url_add_param(char **url, const char *key, const char *value, vmpull_error *err) {
+static int url_add_param(char **url, const char *key, const char *value, lib_error *err) {
   char *esc = curl_easy_escape(NULL, value, 0);
   if (!esc)
     return error_oom(err);
@@ -126,7 +126,7 @@ static int url_add_param(char **url, const char *key, const char *value, vmpull_
   return 0;
 }
 
-static int lookup_creds(struct registry_store *s, vmpull_error *err) {
+static int lookup_creds(struct registry_store *s, lib_error *err) {
   if (s->creds_state)
     return 0;
   int r = oci_creds_find(&s->set.auth, s->ref.registry, s->ref.repository, &s->creds, err);
@@ -136,13 +136,13 @@ static int lookup_creds(struct registry_store *s, vmpull_error *err) {
   return 0;
 }
 
-static int set_authorization(struct registry_store *s, const char *scheme, const char *value, vmpull_error *err) {
+static int set_authorization(struct registry_store *s, const char *scheme, const char *value, lib_error *err) {
   free_secret(s->authorization);
   s->authorization = xasprintf("Authorization: %s %s", scheme, value);
   return s->authorization ? 0 : error_oom(err);
 }
 
-static int fetch_token(struct registry_store *s, const struct oci_challenge *ch, vmpull_error *err) {
+static int fetch_token(struct registry_store *s, const struct oci_challenge *ch, lib_error *err) {
   if (strncasecmp(ch->realm, "https://", 8) != 0 && strncasecmp(ch->realm, "http://", 7) != 0)
     return error_set(err, VMPULL_E_AUTH, "token realm '%.200s' is not an http(s) URL", ch->realm);
   int plain = strncasecmp(ch->realm, "http://", 7) == 0;
@@ -209,7 +209,7 @@ static int fetch_token(struct registry_store *s, const struct oci_challenge *ch,
 }
 
 /* Answer a 401 from its challenge: sets s->authorization. */
-static int authenticate(struct registry_store *s, const struct http_response *resp, vmpull_error *err) {
+static int authenticate(struct registry_store *s, const struct http_response *resp, lib_error *err) {
   _cleanup_(oci_challenge_clear) struct oci_challenge ch = {0};
   int r = oci_challenge_parse(resp->www_authenticate, &ch, err);
   if (r < 0)
@@ -232,8 +232,7 @@ static int authenticate(struct registry_store *s, const struct http_response *re
   return s->authorization ? 0 : error_oom(err);
 }
 
-static int request_headers(struct registry_store *s, const char *accept, struct curl_slist **headers,
-                           vmpull_error *err) {
+static int request_headers(struct registry_store *s, const char *accept, struct curl_slist **headers, lib_error *err) {
   int r = 0;
   if (accept) {
     _cleanup_free_ char *line = xasprintf("Accept: %s", accept);
@@ -251,7 +250,7 @@ static int request_headers(struct registry_store *s, const char *accept, struct 
  * tools try next. Any answer over https settles https. (A token realm is a URL the registry's
  * challenge names, scheme included: it is used as named.) Returns 1 when it switched (send the
  * request again), 0 when err stands, or an error. */
-static int scheme_fall_back(struct registry_store *s, long status, vmpull_error *err) {
+static int scheme_fall_back(struct registry_store *s, long status, lib_error *err) {
   if (s->scheme_settled || s->http.tls_verify || status != 0 || !starts_with(s->base_url, "https://") ||
       (err->code != VMPULL_E_TLS && err->code != VMPULL_E_NETWORK))
     return 0;
@@ -267,7 +266,7 @@ static int scheme_fall_back(struct registry_store *s, long status, vmpull_error 
 
 /* GET path on the registry into memory, answering one 401 and settling http vs https. */
 static int registry_get(struct registry_store *s, const char *path, const char *accept, uint64_t max_body,
-                        struct http_response *resp, vmpull_error *err) {
+                        struct http_response *resp, lib_error *err) {
   s->auth_failed = 0;
   for (int authed = 0;;) {
     _cleanup_free_ char *url = xasprintf("%s%s", s->base_url, path);
@@ -323,7 +322,7 @@ static char *content_type_of(const struct http_response *resp) {
 
 /* GET /v2/<repo>/manifests/<reference>: a document within OCI_DOC_MAX. */
 static int get_manifest(struct registry_store *s, const char *reference, const char *label, struct http_response *resp,
-                        vmpull_error *err) {
+                        lib_error *err) {
   _cleanup_free_ char *path = xasprintf("/v2/%s/manifests/%s", s->ref.repository, reference);
   if (!path)
     return error_oom(err);
@@ -344,7 +343,7 @@ static int get_manifest(struct registry_store *s, const char *reference, const c
   return 0;
 }
 
-static int registry_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err) {
+static int registry_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, lib_error *err) {
   struct registry_store *s = userdata;
   _cleanup_(http_response_clear) struct http_response resp = {0};
   /* Named by digest: a cached copy is as good as the registry's (and checked the same way). */
@@ -375,7 +374,7 @@ struct blob_source {
   struct oci_store *store; /* a reference: TLS material, credentials, the token */
 };
 
-static int blob_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+static int blob_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   return source_read(((struct blob_source *)src)->inner, buf, cap, got, err);
 }
 
@@ -399,8 +398,7 @@ static int from_registry(const struct registry_store *s, const struct http_respo
  * wait for the cache's lock on this blob, or a transfer that broke off after the token's few
  * minutes and resumes), or there was none (the manifests came from the cache). Answered as for
  * a manifest; a 401 from storage a redirect led to is not ours to answer. */
-static int blob_reauthorize(void *data, const struct http_response *resp, struct curl_slist **headers,
-                            vmpull_error *err) {
+static int blob_reauthorize(void *data, const struct http_response *resp, struct curl_slist **headers, lib_error *err) {
   struct registry_store *s = data;
   if (!from_registry(s, resp))
     return 0;
@@ -413,7 +411,7 @@ static int blob_reauthorize(void *data, const struct http_response *resp, struct
 
 /* GET a blob from offset with the current Authorization; *out set on success. */
 static int blob_request(struct registry_store *s, const char *url, uint64_t offset, struct http_response *resp,
-                        struct byte_source **out, vmpull_error *err) {
+                        struct byte_source **out, lib_error *err) {
   _cleanup_secret_headers_ struct curl_slist *headers = NULL;
   int r = request_headers(s, NULL, &headers, err);
   if (r < 0)
@@ -431,7 +429,7 @@ static int blob_request(struct registry_store *s, const char *url, uint64_t offs
 }
 
 static int registry_open_blob_at(struct oci_store *base, const struct oci_descriptor *d, uint64_t offset, long *status,
-                                 struct byte_source **out, vmpull_error *err) {
+                                 struct byte_source **out, lib_error *err) {
   struct registry_store *s = (struct registry_store *)base;
   struct blob_source *b = calloc(1, sizeof(*b));
   if (!b)
@@ -484,7 +482,7 @@ static int registry_open_blob_at(struct oci_store *base, const struct oci_descri
 }
 
 static int registry_open_blob(struct oci_store *base, const struct oci_descriptor *d, struct byte_source **out,
-                              vmpull_error *err) {
+                              lib_error *err) {
   long status = 0;
   return registry_open_blob_at(base, d, 0, &status, out, err);
 }
@@ -508,7 +506,7 @@ static void registry_free(struct oci_store *base) {
 }
 
 int oci_registry_store_open(const struct oci_settings *set, const struct docker_ref *ref, const char *given,
-                            struct pull_cache *pc, struct oci_store **out, vmpull_error *err) {
+                            struct pull_cache *pc, struct oci_store **out, lib_error *err) {
   struct registry_store *s = calloc(1, sizeof(*s));
   if (!s)
     return error_oom(err);

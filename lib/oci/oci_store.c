@@ -20,15 +20,14 @@ void oci_store_free(struct oci_store *s) {
   s->free(s);
 }
 
-int oci_check_document(const struct oci_descriptor *d, const char *buf, size_t len, const char *what,
-                       vmpull_error *err) {
+int oci_check_document(const struct oci_descriptor *d, const char *buf, size_t len, const char *what, lib_error *err) {
   if (len != d->size)
     return error_set(err, VMPULL_E_DIGEST, "%s: size %zu, but the descriptor says %llu", what, len,
                      (unsigned long long)d->size);
   return oci_digest_verify(d->digest, buf, len, what, err);
 }
 
-int oci_layout_doc_size_check(const struct oci_descriptor *d, const char *kind, vmpull_error *err) {
+int oci_layout_doc_size_check(const struct oci_descriptor *d, const char *kind, lib_error *err) {
   if (d->size > OCI_DOC_MAX)
     return error_set(err, VMPULL_E_LIMIT, "%s %s is %llu bytes, more than the %u MiB limit", kind, d->digest,
                      (unsigned long long)d->size, OCI_DOC_MAX >> 20);
@@ -36,7 +35,7 @@ int oci_layout_doc_size_check(const struct oci_descriptor *d, const char *kind, 
 }
 
 int oci_layout_doc_take(const struct oci_descriptor *d, const char *kind, char **data, size_t len, char **buf,
-                        size_t *buf_len, vmpull_error *err) {
+                        size_t *buf_len, lib_error *err) {
   char what[200];
   snprintf(what, sizeof(what), "%s %s", kind, d->digest);
   int r = oci_check_document(d, *data, len, what, err);
@@ -48,7 +47,7 @@ int oci_layout_doc_take(const struct oci_descriptor *d, const char *kind, char *
 }
 
 int oci_layout_walk_init(struct oci_store *s, const struct oci_selection *want, size_t root_len, oci_fetch_fn fetch,
-                         void *userdata, const char *ref_name, vmpull_error *err) {
+                         void *userdata, const char *ref_name, lib_error *err) {
   int r = oci_select_init(&s->walk.sel, want, err);
   if (r < 0)
     return r;
@@ -74,7 +73,7 @@ struct blob_at {
   struct oci_descriptor d;
 };
 
-static int open_blob_at(void *ctx, uint64_t offset, long *status, struct byte_source **out, vmpull_error *err) {
+static int open_blob_at(void *ctx, uint64_t offset, long *status, struct byte_source **out, lib_error *err) {
   struct blob_at *b = ctx;
   if (!b->s->open_blob_at) /* a local store: always whole */
     return b->s->open_blob(b->s, &b->d, out, err);
@@ -88,7 +87,7 @@ static void blob_at_free(void *ctx) {
   free(b);
 }
 
-int oci_resolve_target(struct oci_store *s, const struct oci_target *t, struct resolved *r, vmpull_error *err) {
+int oci_resolve_target(struct oci_store *s, const struct oci_target *t, struct resolved *r, lib_error *err) {
   const struct oci_descriptor *l = &t->layer;
   struct blob_at *b = calloc(1, sizeof(*b));
   if (!b)

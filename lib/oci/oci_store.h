@@ -21,11 +21,11 @@ struct oci_store {
   char *display;        /* the source for messages, credentials redacted */
   char *root;           /* the root document (walk.root points here) */
   /* Opens the blob d names (size checked where the store knows it). */
-  int (*open_blob)(struct oci_store *s, const struct oci_descriptor *d, struct byte_source **out, vmpull_error *err);
+  int (*open_blob)(struct oci_store *s, const struct oci_descriptor *d, struct byte_source **out, lib_error *err);
   /* Remote stores only (NULL for a local layout): open the blob from byte offset on; *status is
    * the HTTP status (206: the range was honoured). The cache resumes blobs with it (fetch.h: fetch_blob). */
   int (*open_blob_at)(struct oci_store *s, const struct oci_descriptor *d, uint64_t offset, long *status,
-                      struct byte_source **out, vmpull_error *err);
+                      struct byte_source **out, lib_error *err);
   /* The reference pinned to a manifest digest, for results ("docker://r/repo@sha256:..."). */
   char *(*pinned_reference)(struct oci_store *s, const char *manifest_digest);
   void (*free)(struct oci_store *s);
@@ -46,38 +46,37 @@ static inline void oci_store_freep(struct oci_store **s) {
 #define _cleanup_oci_store_ _cleanup_(oci_store_freep)
 
 /* oci-dir://PATH[:REF] (source), walked with want's selection. */
-int oci_dir_store_open(const char *source, const struct oci_selection *want, struct oci_store **out, vmpull_error *err);
+int oci_dir_store_open(const char *source, const struct oci_selection *want, struct oci_store **out, lib_error *err);
 /* The registry ref names (with its tag or digest), reached and authenticated as set says (set is
  * copied; its strings are borrowed for the store's life). given: the source as the caller spelt
  * it, shown in messages (NULL: they name ref). pc (may be NULL): manifests known by digest come
  * from the cache; a tag costs one request, except with --offline, where the cache's last answer
  * for it stands. */
 int oci_registry_store_open(const struct oci_settings *set, const struct docker_ref *ref, const char *given,
-                            struct pull_cache *pc, struct oci_store **out, vmpull_error *err);
+                            struct pull_cache *pc, struct oci_store **out, lib_error *err);
 /* oci-archive://FILE[:REF]: a layout as one tar, read in place (store_archive.c). */
 int oci_archive_store_open(const char *source, const struct oci_selection *want, struct oci_store **out,
-                           vmpull_error *err);
+                           lib_error *err);
 /* A registry store's retry budget (mirrors are first tried without retries, oci_mirror.c). */
 void oci_registry_store_set_retries(struct oci_store *s, int retries);
 /* The content of an oci-layout file must say imageLayoutVersion 1.0.0 (path names the layout). */
-int oci_layout_file_check(const char *buf, size_t len, const char *path, vmpull_error *err);
+int oci_layout_file_check(const char *buf, size_t len, const char *path, lib_error *err);
 /* Plan the target's layer (opened later by resolved_open, holding a reference to s) and fill what pull
  * needs (name, digest, size, tar flag). */
-int oci_resolve_target(struct oci_store *s, const struct oci_target *t, struct resolved *r, vmpull_error *err);
+int oci_resolve_target(struct oci_store *s, const struct oci_target *t, struct resolved *r, lib_error *err);
 
 /* A fetched document must have the descriptor's size and digest (what names it in messages). */
-int oci_check_document(const struct oci_descriptor *d, const char *buf, size_t len, const char *what,
-                       vmpull_error *err);
+int oci_check_document(const struct oci_descriptor *d, const char *buf, size_t len, const char *what, lib_error *err);
 
 /* Shared by the local layout stores (oci-dir://, oci-archive://). */
 /* A document d names may be at most OCI_DOC_MAX bytes; kind ("index", "manifest") names it. */
-int oci_layout_doc_size_check(const struct oci_descriptor *d, const char *kind, vmpull_error *err);
+int oci_layout_doc_size_check(const struct oci_descriptor *d, const char *kind, lib_error *err);
 /* The document read for d (len bytes of *data) must match d; then it is handed to *buf and *buf_len. */
 int oci_layout_doc_take(const struct oci_descriptor *d, const char *kind, char **data, size_t len, char **buf,
-                        size_t *buf_len, vmpull_error *err);
+                        size_t *buf_len, lib_error *err);
 /* Walk s->root (root_len bytes, the layout's index.json) with want's selection, fetching through fetch. */
 int oci_layout_walk_init(struct oci_store *s, const struct oci_selection *want, size_t root_len, oci_fetch_fn fetch,
-                         void *userdata, const char *ref_name, vmpull_error *err);
+                         void *userdata, const char *ref_name, lib_error *err);
 /* pinned_reference for a layout: the manifest digest alone. */
 char *oci_layout_pinned_reference(struct oci_store *s, const char *manifest_digest);
 

@@ -27,7 +27,7 @@ struct walk_ctx {
 };
 
 static int emit(struct walk_ctx *c, const struct oci_doc *m, const char *digest, const struct oci_descriptor *via,
-                const char *index_digest, vmpull_error *err) {
+                const char *index_digest, lib_error *err) {
   size_t li;
   int tar;
   int r = oci_manifest_layer(m, &li, &tar, err);
@@ -59,10 +59,10 @@ static int wanted_for_all(const struct oci_doc *index, const struct oci_descript
 }
 
 static int walk_doc(struct walk_ctx *c, const struct oci_doc *doc, const char *digest, const char *name,
-                    const struct oci_descriptor *via, const char *index_digest, int depth, vmpull_error *err);
+                    const struct oci_descriptor *via, const char *index_digest, int depth, lib_error *err);
 
 static int walk_entry(struct walk_ctx *c, const struct oci_doc *index, size_t i, const char *index_name,
-                      const struct oci_descriptor *via, const char *index_digest, int depth, vmpull_error *err) {
+                      const struct oci_descriptor *via, const char *index_digest, int depth, lib_error *err) {
   const struct oci_descriptor *d = &index->items[i];
   if (!oci_media_is_document(d->media_type))
     return error_set(err, VMPULL_E_MANIFEST, "%s: entry %s has media type %.100s, not a manifest or index", index_name,
@@ -101,7 +101,7 @@ static int walk_entry(struct walk_ctx *c, const struct oci_doc *index, size_t i,
 }
 
 static int walk_doc(struct walk_ctx *c, const struct oci_doc *doc, const char *digest, const char *name,
-                    const struct oci_descriptor *via, const char *index_digest, int depth, vmpull_error *err) {
+                    const struct oci_descriptor *via, const char *index_digest, int depth, lib_error *err) {
   if (doc->kind == OCI_DOC_MANIFEST)
     return emit(c, doc, digest, via, index_digest, err);
   if (!index_digest && !(depth == 0 && c->w->root_is_layout))
@@ -134,7 +134,7 @@ static int walk_doc(struct walk_ctx *c, const struct oci_doc *doc, const char *d
   return walk_entry(c, doc, chosen, name, via, index_digest, depth, err);
 }
 
-static int walk_root(struct walk_ctx *c, vmpull_error *err) {
+static int walk_root(struct walk_ctx *c, lib_error *err) {
   const struct oci_walk *w = c->w;
   char computed[OCI_DIGEST_MAX];
   const char *digest = w->root_digest;
@@ -159,7 +159,7 @@ static int walk_root(struct walk_ctx *c, vmpull_error *err) {
   return walk_doc(c, &root, digest, name, NULL, NULL, 0, err);
 }
 
-int oci_walk_one(const struct oci_walk *w, struct oci_target *out, vmpull_error *err) {
+int oci_walk_one(const struct oci_walk *w, struct oci_target *out, lib_error *err) {
   *out = (struct oci_target){0};
   struct walk_ctx c = {.w = w, .one = out};
   int r = walk_root(&c, err);
@@ -170,7 +170,7 @@ int oci_walk_one(const struct oci_walk *w, struct oci_target *out, vmpull_error 
   return 0;
 }
 
-int oci_walk_all(const struct oci_walk *w, oci_target_fn fn, void *fn_data, vmpull_error *err) {
+int oci_walk_all(const struct oci_walk *w, oci_target_fn fn, void *fn_data, lib_error *err) {
   struct walk_ctx c = {.w = w, .all = 1, .fn = fn, .fn_data = fn_data};
   return walk_root(&c, err);
 }

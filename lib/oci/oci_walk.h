@@ -18,9 +18,9 @@ void oci_target_clear(struct oci_target *t);
 
 /* Fetches the document a descriptor points to, verified against its digest
  * and size and at most OCI_DOC_MAX bytes. *buf is freed by the walker. */
-typedef int (*oci_fetch_fn)(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err);
+typedef int (*oci_fetch_fn)(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, lib_error *err);
 /* Called for each target with --all; a negative return stops the walk. */
-typedef int (*oci_target_fn)(void *userdata, const struct oci_target *t, vmpull_error *err);
+typedef int (*oci_target_fn)(void *userdata, const struct oci_target *t, lib_error *err);
 
 struct oci_walk {
   const char *root; /* the first document */
@@ -37,9 +37,9 @@ struct oci_walk {
 };
 
 /* Walk to the one layer pull would fetch. */
-int oci_walk_one(const struct oci_walk *w, struct oci_target *out, vmpull_error *err);
+int oci_walk_one(const struct oci_walk *w, struct oci_target *out, lib_error *err);
 /* Walk to every disk the index offers (every disktype entry, or every platform
  * entry without them), calling fn for each. */
-int oci_walk_all(const struct oci_walk *w, oci_target_fn fn, void *fn_data, vmpull_error *err);
+int oci_walk_all(const struct oci_walk *w, oci_target_fn fn, void *fn_data, lib_error *err);
 
 #endif

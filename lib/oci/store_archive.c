@@ -77,7 +77,7 @@ static void scan_close(struct scan *s) {
   *s = (struct scan){.fd = -1};
 }
 
-static int scan_open(struct archive_store *st, struct scan *s, vmpull_error *err) {
+static int scan_open(struct archive_store *st, struct scan *s, lib_error *err) {
   *s = (struct scan){.fd = st->fd, .end = st->file_size};
   s->buf = malloc(SCAN_BUF);
   s->a = archive_read_new();
@@ -104,7 +104,7 @@ static const char *member_name(struct archive_entry *e) {
 }
 
 /* Advance s to the regular-file member called name: 1 there (data next), 0 not in the archive. */
-static int scan_to(struct archive_store *st, struct scan *s, const char *name, uint64_t *size, vmpull_error *err) {
+static int scan_to(struct archive_store *st, struct scan *s, const char *name, uint64_t *size, lib_error *err) {
   struct archive_entry *e;
   for (;;) {
     int r = archive_read_next_header(s->a, &e);
@@ -121,7 +121,7 @@ static int scan_to(struct archive_store *st, struct scan *s, const char *name, u
 
 /* Read the current member's data (exactly size bytes) into a NUL-terminated buffer. */
 static int read_member(struct archive_store *st, struct scan *s, const char *name, uint64_t size, char **out,
-                       vmpull_error *err) {
+                       lib_error *err) {
   _cleanup_free_ char *buf = malloc(size + 1);
   if (!buf)
     return error_oom(err);
@@ -139,7 +139,7 @@ static int read_member(struct archive_store *st, struct scan *s, const char *nam
   return 0;
 }
 
-static int blob_name(const char *digest, char *out, size_t len, vmpull_error *err) {
+static int blob_name(const char *digest, char *out, size_t len, lib_error *err) {
   const char *colon = strchr(digest, ':');
   if (!colon || colon - digest != 6)
     return error_set(err, VMPULL_E_MANIFEST, "digest '%.100s' is not usable", digest);
@@ -149,7 +149,7 @@ static int blob_name(const char *digest, char *out, size_t len, vmpull_error *er
 
 /* Find d's blob and check its size: s is then at its data. */
 static int find_blob(struct archive_store *st, struct scan *s, const struct oci_descriptor *d, const char *kind,
-                     vmpull_error *err) {
+                     lib_error *err) {
   char name[OCI_DIGEST_MAX + 16];
   int r = blob_name(d->digest, name, sizeof(name), err);
   if (r < 0)
@@ -169,7 +169,7 @@ static int find_blob(struct archive_store *st, struct scan *s, const struct oci_
   return 0;
 }
 
-static int archive_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err) {
+static int archive_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, lib_error *err) {
   struct archive_store *st = userdata;
   const char *kind = oci_media_is_index(d->media_type) ? "index" : "manifest";
   int r = oci_layout_doc_size_check(d, kind, err);
@@ -197,7 +197,7 @@ struct member_source {
   char *path; /* the archive, for messages */
 };
 
-static int member_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+static int member_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   struct member_source *m = (struct member_source *)src;
   la_ssize_t n = archive_read_data(m->scan.a, buf, cap);
   if (n < 0)
@@ -218,7 +218,7 @@ static void member_free(struct byte_source *src) {
 static const struct byte_source_ops member_ops = {.read = member_read, .free = member_free};
 
 static int archive_open_blob(struct oci_store *base, const struct oci_descriptor *d, struct byte_source **out,
-                             vmpull_error *err) {
+                             lib_error *err) {
   struct archive_store *st = (struct archive_store *)base;
   struct member_source *m = calloc(1, sizeof(*m));
   if (!m)
@@ -248,7 +248,7 @@ static void tar_store_free(struct oci_store *base) {
 }
 
 /* oci-archive://FILE[:REF], split at the first colon as oci-dir:// is. */
-static int archive_ref_parse(const char *source, char **path, char **ref, vmpull_error *err) {
+static int archive_ref_parse(const char *source, char **path, char **ref, lib_error *err) {
   const char *rest = source + strlen("oci-archive://");
   const char *colon = strchr(rest, ':');
   size_t path_len = colon ? (size_t)(colon - rest) : strlen(rest);
@@ -265,7 +265,7 @@ static int archive_ref_parse(const char *source, char **path, char **ref, vmpull
 
 /* One pass over every header: read oci-layout and index.json, and refuse either twice. */
 static int read_layout_files(struct archive_store *st, char **layout, size_t *layout_len, char **index,
-                             size_t *index_len, vmpull_error *err) {
+                             size_t *index_len, lib_error *err) {
   _cleanup_(scan_close) struct scan s = {.fd = -1};
   int r = scan_open(st, &s, err);
   if (r < 0)
@@ -303,7 +303,7 @@ static int read_layout_files(struct archive_store *st, char **layout, size_t *la
 }
 
 int oci_archive_store_open(const char *source, const struct oci_selection *want, struct oci_store **out,
-                           vmpull_error *err) {
+                           lib_error *err) {
   struct archive_store *st = calloc(1, sizeof(*st));
   if (!st)
     return error_oom(err);

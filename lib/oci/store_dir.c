@@ -28,7 +28,7 @@ struct dir_store {
 
 /* Open a layout file that is read: a regular file, reached without following a link (fs_beneath.h);
  * O_NONBLOCK while opening, so a FIFO put there cannot hang the open. */
-static int open_layout_file(struct dir_store *s, const char *name, int *fd_out, struct stat *st, vmpull_error *err) {
+static int open_layout_file(struct dir_store *s, const char *name, int *fd_out, struct stat *st, lib_error *err) {
   int fd = beneath_open_file(s->dirfd, name, st);
   if (fd < 0)
     return beneath_error(err, fd == -ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, fd, s->dirfd, s->path, name, "open");
@@ -37,8 +37,7 @@ static int open_layout_file(struct dir_store *s, const char *name, int *fd_out, 
 }
 
 /* Read a small layout file (at most max bytes) into a NUL-terminated buffer. */
-static int read_small_at(struct dir_store *s, const char *name, size_t max, char **out, size_t *len,
-                         vmpull_error *err) {
+static int read_small_at(struct dir_store *s, const char *name, size_t max, char **out, size_t *len, lib_error *err) {
   const char *path = s->path;
   _cleanup_close_ int fd = -1;
   struct stat st;
@@ -71,7 +70,7 @@ static int read_small_at(struct dir_store *s, const char *name, size_t max, char
 }
 
 /* blobs/<alg>/<hex>, no step of it a link. */
-static int open_blob_fd(struct dir_store *s, const char *digest, int *fd_out, struct stat *st, vmpull_error *err) {
+static int open_blob_fd(struct dir_store *s, const char *digest, int *fd_out, struct stat *st, lib_error *err) {
   /* The parser let only sha256:/sha512: digests through. */
   const char *colon = strchr(digest, ':');
   if (!colon || colon - digest != 6)
@@ -82,7 +81,7 @@ static int open_blob_fd(struct dir_store *s, const char *digest, int *fd_out, st
   return open_layout_file(s, name, fd_out, st, err);
 }
 
-static int dir_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err) {
+static int dir_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, lib_error *err) {
   struct dir_store *s = userdata;
   _cleanup_close_ int fd = -1;
   struct stat st;
@@ -115,7 +114,7 @@ static int dir_fetch(void *userdata, const struct oci_descriptor *d, char **buf,
 }
 
 static int dir_open_blob(struct oci_store *base, const struct oci_descriptor *d, struct byte_source **out,
-                         vmpull_error *err) {
+                         lib_error *err) {
   struct dir_store *s = (struct dir_store *)base;
   _cleanup_close_ int fd = -1;
   struct stat st;
@@ -139,7 +138,7 @@ static void dir_free(struct oci_store *base) {
   free(s);
 }
 
-int oci_layout_file_check(const char *buf, size_t len, const char *path, vmpull_error *err) {
+int oci_layout_file_check(const char *buf, size_t len, const char *path, lib_error *err) {
   json_object *root = NULL;
   const char *why;
   if (json_parse_strict(buf, len, NULL, &root, &why) == JSON_PARSE_NO_MEMORY)
@@ -158,8 +157,7 @@ int oci_layout_file_check(const char *buf, size_t len, const char *path, vmpull_
   return r;
 }
 
-int oci_dir_store_open(const char *source, const struct oci_selection *want, struct oci_store **out,
-                       vmpull_error *err) {
+int oci_dir_store_open(const char *source, const struct oci_selection *want, struct oci_store **out, lib_error *err) {
   _cleanup_(oci_dir_ref_clear) struct oci_dir_ref ref = {0};
   int r = oci_dir_ref_parse(source, &ref, err);
   if (r < 0)

@@ -29,7 +29,7 @@ unsigned decode_threads(const struct decode_options *o) {
   return n > 0 ? (unsigned)n : 1;
 }
 
-int decode_none(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
+int decode_none(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err) {
   (void)o;
   for (;;) {
     uint8_t *buf = sink_buffer(out);

@@ -33,16 +33,16 @@ struct decode_options {
 #endif
 #define DECODE_WINDOW_LOG_MAX (63 - __builtin_clzll(DECODE_MEMLIMIT))
 
-typedef int (*decode_fn)(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err);
+typedef int (*decode_fn)(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err);
 
-int decode_none(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err);
-int decode_xz(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err);
-int decode_lzma(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err);
-int decode_lzip(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err);
-int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err);
-int decode_zstd(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err);
-int decode_bzip2(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err);
-int decode_zip(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err);
+int decode_none(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err);
+int decode_xz(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err);
+int decode_lzma(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err);
+int decode_lzip(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err);
+int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err);
+int decode_zstd(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err);
+int decode_bzip2(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err);
+int decode_zip(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err);
 
 /* The decoder for a detected format. */
 decode_fn decoder_for(enum format f);

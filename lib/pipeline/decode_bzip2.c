@@ -10,7 +10,7 @@ static inline void bz_endp(bz_stream *s) {
   BZ2_bzDecompressEnd(s);
 }
 
-int decode_bzip2(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
+int decode_bzip2(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err) {
   (void)o;
   _cleanup_free_ uint8_t *inbuf = malloc(DECODE_IN_BUF);
   if (!inbuf)

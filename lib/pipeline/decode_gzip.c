@@ -24,7 +24,7 @@ struct inbuf {
 };
 
 /* Keep unread bytes, append more; returns 0 with eof set when the source ended. */
-static int inbuf_refill(struct inbuf *b, struct byte_source *in, vmpull_error *err) {
+static int inbuf_refill(struct inbuf *b, struct byte_source *in, lib_error *err) {
   if (b->pos > 0) {
     memmove(b->buf, b->buf + b->pos, b->len - b->pos);
     b->len -= b->pos;
@@ -44,7 +44,7 @@ static int inbuf_refill(struct inbuf *b, struct byte_source *in, vmpull_error *e
 
 /* Between members: 0 = another member follows, 1 = clean end (EOF or zero padding).
  * Once padding starts, every byte up to EOF must be zero: it is not a new member. */
-static int next_member(struct inbuf *b, struct byte_source *in, int first, vmpull_error *err) {
+static int next_member(struct inbuf *b, struct byte_source *in, int first, lib_error *err) {
   int padding = 0;
   for (;;) {
     if (b->pos == b->len) {
@@ -67,7 +67,7 @@ static int next_member(struct inbuf *b, struct byte_source *in, int first, vmpul
 
 /* Input for a member's body: more only once all of it is used and the last call did not stop on a full
  * output buffer; the source ending here cuts the member short. */
-static int body_input(struct inbuf *b, struct byte_source *in, int out_full, vmpull_error *err) {
+static int body_input(struct inbuf *b, struct byte_source *in, int out_full, lib_error *err) {
   if (b->pos < b->len || out_full)
     return 0;
   int r = inbuf_refill(b, in, err);
@@ -79,7 +79,7 @@ static int body_input(struct inbuf *b, struct byte_source *in, int out_full, vmp
 }
 
 #ifdef HAVE_ISAL
-static int isal_error(vmpull_error *err, int ret) {
+static int isal_error(lib_error *err, int ret) {
   switch (ret) {
   case ISAL_INCORRECT_CHECKSUM: return error_set(err, VMPULL_E_CORRUPT, "gzip: CRC or length check failed");
   case ISAL_UNSUPPORTED_METHOD: return error_set(err, VMPULL_E_UNSUPPORTED, "gzip: unsupported compression method");
@@ -88,7 +88,7 @@ static int isal_error(vmpull_error *err, int ret) {
   }
 }
 
-int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
+int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err) {
   (void)o;
   _cleanup_free_ uint8_t *inmem = malloc(DECODE_IN_BUF);
   _cleanup_free_ struct inflate_state *st = malloc(sizeof(*st)); /* ~40 KiB: not on the stack */
@@ -152,7 +152,7 @@ static inline void inflate_endp(z_stream *z) {
   inflateEnd(z);
 }
 
-int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
+int decode_gzip(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err) {
   (void)o;
   _cleanup_free_ uint8_t *inmem = malloc(DECODE_IN_BUF);
   if (!inmem)

@@ -11,7 +11,7 @@ static inline void lzma_endp(lzma_stream *s) {
 }
 #define _cleanup_lzma_ _cleanup_(lzma_endp)
 
-static int lzma_error(vmpull_error *err, const char *codec, lzma_ret ret) {
+static int lzma_error(lib_error *err, const char *codec, lzma_ret ret) {
   switch (ret) {
   case LZMA_MEM_ERROR: return error_set(err, VMPULL_E_IO, "%s: out of memory", codec);
   case LZMA_MEMLIMIT_ERROR:
@@ -29,7 +29,7 @@ static int lzma_error(vmpull_error *err, const char *codec, lzma_ret ret) {
 /* trailing_ok: lzip allows (and lzip -d and xz ignore) data after the last member; with
  * LZMA_CONCATENATED liblzma stops there with LZMA_STREAM_END and leaves it unread. */
 static int run_lzma(lzma_stream *strm, const char *codec, int trailing_ok, struct byte_source *in, struct sink *out,
-                    const struct decode_options *o, vmpull_error *err) {
+                    const struct decode_options *o, lib_error *err) {
   _cleanup_free_ uint8_t *inbuf = malloc(DECODE_IN_BUF);
   uint8_t *outbuf = sink_buffer(out);
   if (!inbuf)
@@ -84,7 +84,7 @@ static int run_lzma(lzma_stream *strm, const char *codec, int trailing_ok, struc
   }
 }
 
-int decode_xz(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
+int decode_xz(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err) {
   _cleanup_lzma_ lzma_stream strm = LZMA_STREAM_INIT;
   lzma_mt mt = {
       .flags = LZMA_CONCATENATED | LZMA_TELL_UNSUPPORTED_CHECK,
@@ -100,7 +100,7 @@ int decode_xz(struct byte_source *in, struct sink *out, const struct decode_opti
   return run_lzma(&strm, "xz", 0, in, out, o, err);
 }
 
-int decode_lzma(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
+int decode_lzma(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err) {
   _cleanup_lzma_ lzma_stream strm = LZMA_STREAM_INIT;
   lzma_ret ret = lzma_alone_decoder(&strm, DECODE_MEMLIMIT);
   if (ret != LZMA_OK)
@@ -108,7 +108,7 @@ int decode_lzma(struct byte_source *in, struct sink *out, const struct decode_op
   return run_lzma(&strm, "lzma", 0, in, out, o, err);
 }
 
-int decode_lzip(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
+int decode_lzip(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err) {
   _cleanup_lzma_ lzma_stream strm = LZMA_STREAM_INIT;
   lzma_ret ret = lzma_lzip_decoder(&strm, DECODE_MEMLIMIT, LZMA_CONCATENATED);
   if (ret != LZMA_OK)

@@ -22,7 +22,7 @@ DEFINE_CLEANUP_FUNC(struct archive *, archive_read_free)
 struct zip_reader {
   struct byte_source *in;
   uint8_t *buf;
-  vmpull_error source_err; /* what the byte source said, if it failed */
+  lib_error source_err; /* what the byte source said, if it failed */
   int source_failed;
   uint64_t total;         /* bytes of the archive read so far */
   uint8_t tail[TAIL_MAX]; /* the last bytes of the archive seen so far */
@@ -76,7 +76,7 @@ static uint64_t le64(const uint8_t *p) {
  * the streaming reader only saw local headers, where a symlink looks like a file whose data is
  * the link target. (Info-ZIP marks what it read from a pipe, `zip - -`, as a FIFO: its data is
  * the file.) */
-static int check_central_directory(struct zip_reader *z, size_t end, vmpull_error *err) {
+static int check_central_directory(struct zip_reader *z, size_t end, lib_error *err) {
   const uint8_t *eocd = z->tail + end;
   uint64_t size = le32(eocd + 12);
   if (end >= ZIP64_LOCATOR && le32(eocd - ZIP64_LOCATOR) == 0x07064b50u) {
@@ -109,7 +109,7 @@ static int check_central_directory(struct zip_reader *z, size_t end, vmpull_erro
 
 /* The streaming reader stops at the central directory, so a download cut short inside it would
  * pass: read to the end and require the end record, its comment reaching exactly to the end. */
-static int check_archive_end(struct zip_reader *z, vmpull_error *err) {
+static int check_archive_end(struct zip_reader *z, lib_error *err) {
   for (;;) {
     size_t got = 0;
     if (zip_source_read(z, &got) < 0) {
@@ -128,7 +128,7 @@ static int check_archive_end(struct zip_reader *z, vmpull_error *err) {
   return error_set(err, VMPULL_E_CORRUPT, "zip: archive is truncated (no end of central directory record)");
 }
 
-static int archive_failure(struct zip_reader *z, struct archive *a, vmpull_error *err) {
+static int archive_failure(struct zip_reader *z, struct archive *a, lib_error *err) {
   if (z->source_failed) {
     *err = z->source_err;
     return -err->code;
@@ -137,7 +137,7 @@ static int archive_failure(struct zip_reader *z, struct archive *a, vmpull_error
   return error_set(err, VMPULL_E_CORRUPT, "zip: %s", msg ? msg : "archive is corrupt");
 }
 
-int decode_zip(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
+int decode_zip(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err) {
   (void)o;
   _cleanup_free_ uint8_t *buf = malloc(DECODE_IN_BUF);
   _cleanup_free_ struct zip_reader *z = calloc(1, sizeof(*z)); /* 64 KiB tail: not on the stack */

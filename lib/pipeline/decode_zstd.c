@@ -13,7 +13,7 @@ DEFINE_CLEANUP_FUNC(ZSTD_DCtx *, ZSTD_freeDCtx)
 #define FRAME_HEADER_MAX 18u
 
 /* At a frame boundary: gather a whole frame header (it may arrive split across reads). */
-static int fill_frame_header(struct byte_source *in, uint8_t *inbuf, ZSTD_inBuffer *ib, int *eof, vmpull_error *err) {
+static int fill_frame_header(struct byte_source *in, uint8_t *inbuf, ZSTD_inBuffer *ib, int *eof, lib_error *err) {
   if (ib->size - ib->pos >= FRAME_HEADER_MAX || *eof)
     return 0;
   memmove(inbuf, inbuf + ib->pos, ib->size - ib->pos);
@@ -33,7 +33,7 @@ static int fill_frame_header(struct byte_source *in, uint8_t *inbuf, ZSTD_inBuff
   return 0;
 }
 
-int decode_zstd(struct byte_source *in, struct sink *out, const struct decode_options *o, vmpull_error *err) {
+int decode_zstd(struct byte_source *in, struct sink *out, const struct decode_options *o, lib_error *err) {
   (void)o;
   _cleanup_(ZSTD_freeDCtxp) ZSTD_DCtx *d = ZSTD_createDCtx();
   _cleanup_free_ uint8_t *inbuf = malloc(DECODE_IN_BUF);

@@ -37,7 +37,7 @@ const char *format_suffix(enum format f) {
   return NULL;
 }
 
-int detect_format(const uint8_t *head, size_t len, const char *name, enum format *out, vmpull_error *err) {
+int detect_format(const uint8_t *head, size_t len, const char *name, enum format *out, lib_error *err) {
   const char *shown = name ? name : "input";
   if (len == 0)
     return error_set(err, VMPULL_E_CORRUPT, "%s: empty image", shown);
@@ -70,7 +70,7 @@ int detect_format(const uint8_t *head, size_t len, const char *name, enum format
 }
 
 int detect_source(struct byte_source *content, const char *name, struct byte_source **stream, enum format *out,
-                  vmpull_error *err) {
+                  lib_error *err) {
   _cleanup_source_ struct byte_source *peek = source_peek_new(content);
   if (!peek) {
     source_free(content);

@@ -3,7 +3,7 @@
 #ifndef VMPULL_DETECT_H
 #define VMPULL_DETECT_H
 
-#include "vmpull.h"
+#include "base/error.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -24,13 +24,13 @@ enum format {
 
 /* head: the first bytes of the stream (len 0 means the source is empty, an error).
  * name: the image file name, for the suffix rules; may be NULL. */
-int detect_format(const uint8_t *head, size_t len, const char *name, enum format *out, vmpull_error *err);
+int detect_format(const uint8_t *head, size_t len, const char *name, enum format *out, lib_error *err);
 
 struct byte_source;
 /* Takes content and hands it out again as *stream, its start peeked (still unread) and its format
  * detected (name as for detect_format). */
 int detect_source(struct byte_source *content, const char *name, struct byte_source **stream, enum format *out,
-                  vmpull_error *err);
+                  lib_error *err);
 
 const char *format_name(enum format f);
 /* The suffix the naming rule strips for f (".xz"...), or NULL for none. */

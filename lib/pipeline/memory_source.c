@@ -13,7 +13,7 @@ struct mem_source {
   size_t len, off;
 };
 
-static int mem_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+static int mem_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   (void)err;
   struct mem_source *m = (struct mem_source *)s;
   *got = MIN(cap, m->len - m->off);
@@ -29,7 +29,7 @@ static void mem_free(struct byte_source *s) {
 
 static const struct byte_source_ops mem_ops = {.read = mem_read, .free = mem_free};
 
-int memory_source_new(const char *buf, size_t len, const char *digest, struct byte_source **out, vmpull_error *err) {
+int memory_source_new(const char *buf, size_t len, const char *digest, struct byte_source **out, lib_error *err) {
   struct mem_source *m = calloc(1, sizeof(*m));
   if (!m)
     return error_oom(err);

@@ -7,6 +7,6 @@
 #include "pipeline/source.h"
 
 /* The source is named "blob <digest>" in messages. */
-int memory_source_new(const char *buf, size_t len, const char *digest, struct byte_source **out, vmpull_error *err);
+int memory_source_new(const char *buf, size_t len, const char *digest, struct byte_source **out, lib_error *err);
 
 #endif

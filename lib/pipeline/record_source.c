@@ -11,7 +11,7 @@ struct record_source {
   uint64_t writeback_from; /* the copy's bytes before this are on their way to disk */
 };
 
-static int record_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+static int record_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   struct record_source *rs = (struct record_source *)s;
   int r = source_read(rs->inner, buf, cap, got, err);
   if (r < 0 || *got == 0 || rs->o.fd < 0)
@@ -39,7 +39,7 @@ static void record_free(struct byte_source *s) {
 static const struct byte_source_ops record_ops = {.read = record_read, .free = record_free};
 
 int record_source_new(struct byte_source *inner, const struct record_options *o, struct byte_source **out,
-                      vmpull_error *err) {
+                      lib_error *err) {
   struct record_source *rs = calloc(1, sizeof(*rs));
   if (!rs) {
     source_free(inner);

@@ -21,6 +21,6 @@ struct record_options {
 
 /* Wraps inner (taking ownership, also on failure). */
 int record_source_new(struct byte_source *inner, const struct record_options *o, struct byte_source **out,
-                      vmpull_error *err);
+                      lib_error *err);
 
 #endif

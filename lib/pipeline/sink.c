@@ -28,7 +28,7 @@ struct sink_writer {
   size_t lens[SINK_BUFFERS];
   int discard; /* the pull failed: drop what is queued (under the ring's lock) */
   int failed;  /* a write failed: err says how; later buffers are dropped (under the ring's lock) */
-  vmpull_error err;
+  lib_error err;
 };
 
 /* A fresh temporary name for s: ".<base>" TMP_INFIX "<random>"; -1 when out of memory. */
@@ -66,7 +66,7 @@ static void remove_stale_temporaries(int dirfd, const char *base) {
 
 static void writer_start(struct sink *s);
 
-static int sink_buffers_init(struct sink *s, vmpull_error *err) {
+static int sink_buffers_init(struct sink *s, lib_error *err) {
   /* Without it (out of memory) only keeping the disk fails later (sink_take_map). */
   if (s->o.chunk_map)
     s->map = disk_map_builder_new();
@@ -79,7 +79,7 @@ static int sink_buffers_init(struct sink *s, vmpull_error *err) {
 
 /* What --replace may replace: a regular file, or a symlink (the link itself, never its target). A
  * FIFO, a device or a folder there is not an old disk: refused, naming what it is. */
-static int replaceable(const struct stat *st, const char *path, vmpull_error *err) {
+static int replaceable(const struct stat *st, const char *path, lib_error *err) {
   if (S_ISREG(st->st_mode) || S_ISLNK(st->st_mode))
     return 0;
   const char *what = S_ISDIR(st->st_mode)    ? "a directory"
@@ -91,7 +91,7 @@ static int replaceable(const struct stat *st, const char *path, vmpull_error *er
   return error_set(err, VMPULL_E_EXISTS, "output %s is %s; --replace replaces only a regular file", path, what);
 }
 
-int sink_open(struct sink *s, const char *path, const struct sink_options *o, vmpull_error *err) {
+int sink_open(struct sink *s, const char *path, const struct sink_options *o, lib_error *err) {
   *s = (struct sink)SINK_INIT;
   s->o = *o;
   if (!s->o.mode)
@@ -153,7 +153,7 @@ int sink_open(struct sink *s, const char *path, const struct sink_options *o, vm
 
 /* Write whole blocks at file offset off (block aligned): zero blocks become holes. The chunk
  * map, when asked for, takes the same runs: only data runs are hashed. */
-static int write_blocks(struct sink *s, const uint8_t *buf, size_t len, uint64_t off, vmpull_error *err) {
+static int write_blocks(struct sink *s, const uint8_t *buf, size_t len, uint64_t off, lib_error *err) {
   size_t run_start = 0, mapped = 0;
   int in_run = 0;
   for (size_t i = 0; i <= len; i += SINK_BLOCK) {
@@ -185,7 +185,7 @@ static int write_blocks(struct sink *s, const uint8_t *buf, size_t len, uint64_t
 
 /* The writer's half: whole aligned blocks to the file, zero blocks as holes, an unaligned
  * tail kept for the next chunk. Runs on the writer thread when there is one. */
-static int write_chunk(struct sink *s, const uint8_t *buf, size_t len, vmpull_error *err) {
+static int write_chunk(struct sink *s, const uint8_t *buf, size_t len, lib_error *err) {
   /* Decoders hand over chunks of any length; a partial block waits in pending so
    * that hole detection always sees whole, aligned blocks (at most one 4 KiB copy). */
   uint64_t block_off = s->offset - s->pending_len;
@@ -223,7 +223,7 @@ static void *writer_main(void *arg) {
     ring_lock(&w->ring);
     int drop = w->failed || w->discard;
     ring_unlock(&w->ring);
-    vmpull_error e = {0};
+    lib_error e = {0};
     int r = drop ? 0 : write_chunk(s, w->bufs[i], w->lens[i], &e);
     ring_lock(&w->ring);
     if (r < 0 && !w->failed) {
@@ -266,7 +266,7 @@ static void writer_start(struct sink *s) {
 }
 
 /* Wait until everything queued is written (or dropped, with discard) and end the thread. */
-static int writer_stop(struct sink *s, int discard, vmpull_error *err) {
+static int writer_stop(struct sink *s, int discard, lib_error *err) {
   struct sink_writer *w = s->w;
   if (!w)
     return 0;
@@ -295,7 +295,7 @@ uint8_t *sink_buffer(struct sink *s) {
 }
 
 /* The producer's half: progress, cancellation and the size limit, counted as bytes arrive. */
-static int sink_accept(struct sink *s, size_t len, vmpull_error *err) {
+static int sink_accept(struct sink *s, size_t len, lib_error *err) {
   if (s->o.progress) {
     /* Decoders may turn one read into gigabytes of zeros: cancellation must not wait for the next read. */
     s->o.progress->ev.written = s->accepted;
@@ -310,7 +310,7 @@ static int sink_accept(struct sink *s, size_t len, vmpull_error *err) {
   return 0;
 }
 
-int sink_submit(struct sink *s, size_t len, vmpull_error *err) {
+int sink_submit(struct sink *s, size_t len, lib_error *err) {
   if (len == 0)
     return 0;
   int r = sink_accept(s, len, err);
@@ -334,7 +334,7 @@ int sink_submit(struct sink *s, size_t len, vmpull_error *err) {
   return 0;
 }
 
-int sink_write(struct sink *s, const uint8_t *buf, size_t len, vmpull_error *err) {
+int sink_write(struct sink *s, const uint8_t *buf, size_t len, lib_error *err) {
   if (!s->w) {
     /* No copy: the caller's buffer goes to the file as it is. */
     if (len == 0)
@@ -362,7 +362,7 @@ static int link_tmpfile(struct sink *s, const char *name) {
   return tmpfile_link(s->fd, s->dirfd, name);
 }
 
-int sink_commit(struct sink *s, uint64_t *allocated, vmpull_error *err) {
+int sink_commit(struct sink *s, uint64_t *allocated, lib_error *err) {
   int r0 = writer_stop(s, 0, err);
   if (r0 < 0)
     return r0;

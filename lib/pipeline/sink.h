@@ -11,8 +11,8 @@
 #ifndef VMPULL_SINK_H
 #define VMPULL_SINK_H
 
+#include "base/error.h"
 #include "pipeline/zero_block.h"
-#include "vmpull.h"
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -64,19 +64,19 @@ struct sink {
 #define SINK_INIT                                                                                                      \
   { .dirfd = -1, .fd = -1, .declared = UINT64_MAX }
 
-int sink_open(struct sink *s, const char *path, const struct sink_options *o, vmpull_error *err);
+int sink_open(struct sink *s, const char *path, const struct sink_options *o, lib_error *err);
 /* Decoders write without a copy: decode into sink_buffer() (SINK_BUFFER_SIZE bytes), then
  * hand the first len bytes over with sink_submit(); the next sink_buffer() may be another one.
  * With a writer thread the hole scan and the write() of one buffer overlap decoding the next
  * (after zstd's fileio_asyncio.c): they were a tenth of a zstd pull's decoding thread. */
 uint8_t *sink_buffer(struct sink *s);
-int sink_submit(struct sink *s, size_t len, vmpull_error *err);
+int sink_submit(struct sink *s, size_t len, lib_error *err);
 /* Any buffer (copied when a writer thread is running). */
-int sink_write(struct sink *s, const uint8_t *buf, size_t len, vmpull_error *err);
+int sink_write(struct sink *s, const uint8_t *buf, size_t len, lib_error *err);
 /* A decoder tells the sink the uncompressed size its container declares; commit checks it. */
 void sink_declare_size(struct sink *s, uint64_t size);
 /* ftruncate to size, fsync, link into place; fills allocated bytes. */
-int sink_commit(struct sink *s, uint64_t *allocated, vmpull_error *err);
+int sink_commit(struct sink *s, uint64_t *allocated, lib_error *err);
 /* After a commit with o.chunk_map: the map of the file as written (lib/pipeline/disk_map.h). 0, or
  * -errno when it could not be built (the file itself is fine). */
 int sink_take_map(struct sink *s, struct disk_map *out);

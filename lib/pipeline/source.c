@@ -5,7 +5,7 @@
 #include "base/error.h"
 #include "base/util.h"
 
-int source_read_full(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+int source_read_full(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   size_t total = 0;
   while (total < cap) {
     size_t n = 0;
@@ -32,7 +32,7 @@ struct peek_source {
   size_t len, off;
 };
 
-static int peek_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+static int peek_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   struct peek_source *p = (struct peek_source *)s;
   if (p->off < p->len) {
     size_t n = MIN(cap, p->len - p->off);
@@ -64,7 +64,7 @@ struct byte_source *source_peek_new(struct byte_source *inner) {
   return &p->base;
 }
 
-int source_peek(struct byte_source *s, size_t want, const uint8_t **data, size_t *len, vmpull_error *err) {
+int source_peek(struct byte_source *s, size_t want, const uint8_t **data, size_t *len, lib_error *err) {
   struct peek_source *p = (struct peek_source *)s;
   if (p->len - p->off < want) {
     uint8_t *nb = realloc(p->buf, want);

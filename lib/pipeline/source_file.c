@@ -21,14 +21,14 @@ struct file_source {
   volatile sig_atomic_t *cancel; /* NULL: not cancellable */
 };
 
-static int cancelled(const struct file_source *f, vmpull_error *err) {
+static int cancelled(const struct file_source *f, lib_error *err) {
   if (f->cancel && *f->cancel)
     return error_set(err, VMPULL_E_CANCELLED, "cancelled");
   return 0;
 }
 
 /* Wait until fd has bytes (or EOF) to read, watching the cancel flag. */
-static int wait_readable(struct file_source *f, vmpull_error *err) {
+static int wait_readable(struct file_source *f, lib_error *err) {
   for (;;) {
     int r = cancelled(f, err);
     if (r < 0)
@@ -42,7 +42,7 @@ static int wait_readable(struct file_source *f, vmpull_error *err) {
   }
 }
 
-static int file_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+static int file_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   struct file_source *f = (struct file_source *)s;
   for (;;) {
     if (f->may_block) {
@@ -74,12 +74,12 @@ static void file_free(struct byte_source *s) {
 
 static const struct byte_source_ops file_ops = {.read = file_read, .free = file_free};
 
-int source_file_open(const char *path, struct byte_source **out, vmpull_error *err) {
+int source_file_open(const char *path, struct byte_source **out, lib_error *err) {
   return source_file_open_cancellable(path, NULL, out, err);
 }
 
 int source_file_open_cancellable(const char *path, volatile sig_atomic_t *cancel, struct byte_source **out,
-                                 vmpull_error *err) {
+                                 lib_error *err) {
   /* open() of a FIFO waits for a writer: do that wait in poll() too (O_NONBLOCK), where the
    * cancel flag is seen. The flag only changes how this descriptor waits, not the pipe. */
   struct stat st;
@@ -110,7 +110,7 @@ int source_file_open_cancellable(const char *path, volatile sig_atomic_t *cancel
   return 0;
 }
 
-int source_file_from_fd(int fd, const char *name, uint64_t size, struct byte_source **out, vmpull_error *err) {
+int source_file_from_fd(int fd, const char *name, uint64_t size, struct byte_source **out, lib_error *err) {
   struct file_source *f = calloc(1, sizeof(*f));
   if (!f) {
     closep(&fd);

@@ -83,7 +83,7 @@ static void hasher_stop(struct hasher *h) {
   h->started = 0;
 }
 
-static int hasher_update(struct hasher *h, const uint8_t *buf, size_t len, vmpull_error *err) {
+static int hasher_update(struct hasher *h, const uint8_t *buf, size_t len, lib_error *err) {
   if (!h->started) {
     if (EVP_DigestUpdate(h->md, buf, len) != 1)
       return error_set(err, VMPULL_E_IO, "sha256 update failed");
@@ -101,7 +101,7 @@ static int hasher_update(struct hasher *h, const uint8_t *buf, size_t len, vmpul
 }
 
 /* Wait until every queued byte is hashed; then the context is the caller's to read. */
-static int hasher_drain(struct hasher *h, vmpull_error *err) {
+static int hasher_drain(struct hasher *h, lib_error *err) {
   int failed = 0;
   if (h->started) {
     ring_lock(&h->ring);
@@ -114,7 +114,7 @@ static int hasher_drain(struct hasher *h, vmpull_error *err) {
   return 0;
 }
 
-static int tee_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+static int tee_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   struct tee *t = (struct tee *)s;
   int r = progress_check_cancel(t->o.progress, err);
   if (r < 0)
@@ -152,7 +152,7 @@ static void tee_free(struct byte_source *s) {
 
 static const struct byte_source_ops tee_ops = {.read = tee_read, .free = tee_free};
 
-int tee_new(struct byte_source *inner, const struct tee_options *o, struct byte_source **out, vmpull_error *err) {
+int tee_new(struct byte_source *inner, const struct tee_options *o, struct byte_source **out, lib_error *err) {
   _cleanup_evp_md_ctx_ EVP_MD_CTX *md = EVP_MD_CTX_new();
   if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
     return error_set(err, VMPULL_E_IO, "sha256: cannot initialise");
@@ -170,7 +170,7 @@ int tee_new(struct byte_source *inner, const struct tee_options *o, struct byte_
   return 0;
 }
 
-int tee_prime(struct byte_source *s, const uint8_t *buf, size_t len, vmpull_error *err) {
+int tee_prime(struct byte_source *s, const uint8_t *buf, size_t len, lib_error *err) {
   struct tee *t = (struct tee *)s;
   int r = hasher_update(&t->h, buf, len, err);
   if (r < 0)
@@ -183,7 +183,7 @@ uint64_t tee_bytes(struct byte_source *s) {
   return ((struct tee *)s)->bytes;
 }
 
-int tee_digest(struct byte_source *s, char out[80], vmpull_error *err) {
+int tee_digest(struct byte_source *s, char out[80], lib_error *err) {
   struct tee *t = (struct tee *)s;
   int r = hasher_drain(&t->h, err);
   if (r < 0)

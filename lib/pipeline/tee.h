@@ -19,11 +19,11 @@ struct tee_options {
 };
 
 /* Wraps inner (taking ownership). */
-int tee_new(struct byte_source *inner, const struct tee_options *o, struct byte_source **out, vmpull_error *err);
+int tee_new(struct byte_source *inner, const struct tee_options *o, struct byte_source **out, lib_error *err);
 /* After end of stream: "sha256:<hex>" of everything read (including bytes fed with tee_feed). */
-int tee_digest(struct byte_source *tee, char out[80], vmpull_error *err);
+int tee_digest(struct byte_source *tee, char out[80], lib_error *err);
 uint64_t tee_bytes(struct byte_source *tee);
 /* Hash bytes that were fetched earlier (a resumed partial download) without passing them on. */
-int tee_prime(struct byte_source *tee, const uint8_t *buf, size_t len, vmpull_error *err);
+int tee_prime(struct byte_source *tee, const uint8_t *buf, size_t len, lib_error *err);
 
 #endif

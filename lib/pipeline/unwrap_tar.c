@@ -22,8 +22,8 @@ struct tar_source {
   struct byte_source *inner;
   struct archive *a;
   uint8_t *buf;
-  char *entry;            /* path of the file inside the tar, as given (for messages) */
-  vmpull_error inner_err; /* what the inner source said, when it failed under libarchive */
+  char *entry;         /* path of the file inside the tar, as given (for messages) */
+  lib_error inner_err; /* what the inner source said, when it failed under libarchive */
   int inner_failed;
   int done;
 };
@@ -41,7 +41,7 @@ static la_ssize_t tar_read_cb(struct archive *a, void *data, const void **buf) {
 }
 
 /* A failure inside libarchive: the inner source's own error when it was the cause. */
-static int tar_failure(struct tar_source *t, vmpull_error *err) {
+static int tar_failure(struct tar_source *t, lib_error *err) {
   if (t->inner_failed) {
     if (err)
       *err = t->inner_err;
@@ -52,7 +52,7 @@ static int tar_failure(struct tar_source *t, vmpull_error *err) {
 }
 
 /* The entry's path with leading "./" removed, or an error for anything that could point elsewhere. */
-static int entry_path_check(const char *path, const char **clean, vmpull_error *err) {
+static int entry_path_check(const char *path, const char **clean, lib_error *err) {
   if (!path || !*path)
     return error_set(err, VMPULL_E_CORRUPT, "tar layer: entry without a name");
   if (path[0] == '/')
@@ -77,7 +77,7 @@ static int entry_path_check(const char *path, const char **clean, vmpull_error *
 enum entry_kind { ENTRY_SKIP, ENTRY_FILE };
 
 /* Classify one header: directories are skipped; links and special files are errors. */
-static int entry_classify(struct archive_entry *e, enum entry_kind *kind, vmpull_error *err) {
+static int entry_classify(struct archive_entry *e, enum entry_kind *kind, lib_error *err) {
   const char *path = archive_entry_pathname(e);
   const char *clean = NULL;
   int r = entry_path_check(path, &clean, err);
@@ -95,7 +95,7 @@ static int entry_classify(struct archive_entry *e, enum entry_kind *kind, vmpull
 }
 
 /* The next header that is not a directory: 1 (a regular file, *e), 0 at the end of the tar. */
-static int next_file_entry(struct tar_source *t, struct archive_entry **e, vmpull_error *err) {
+static int next_file_entry(struct tar_source *t, struct archive_entry **e, lib_error *err) {
   for (;;) {
     int ret = archive_read_next_header(t->a, e);
     if (ret == ARCHIVE_EOF)
@@ -112,7 +112,7 @@ static int next_file_entry(struct tar_source *t, struct archive_entry **e, vmpul
 }
 
 /* Past the file's data: everything left must be directories. */
-static int tar_finish(struct tar_source *t, vmpull_error *err) {
+static int tar_finish(struct tar_source *t, lib_error *err) {
   struct archive_entry *e;
   int r = next_file_entry(t, &e, err);
   if (r <= 0)
@@ -121,7 +121,7 @@ static int tar_finish(struct tar_source *t, vmpull_error *err) {
                    archive_entry_pathname(e));
 }
 
-static int tar_source_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, vmpull_error *err) {
+static int tar_source_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   struct tar_source *t = (struct tar_source *)s;
   *got = 0;
   if (t->done)
@@ -157,7 +157,7 @@ static inline void tar_source_freep(struct tar_source **t) {
     tar_source_free(&(*t)->base);
 }
 
-int unwrap_tar_new(struct byte_source *inner, struct byte_source **out, char **entry_name, vmpull_error *err) {
+int unwrap_tar_new(struct byte_source *inner, struct byte_source **out, char **entry_name, lib_error *err) {
   _cleanup_(tar_source_freep) struct tar_source *t = calloc(1, sizeof(*t));
   if (!t) {
     source_free(inner);
@@ -201,7 +201,7 @@ int unwrap_tar_new(struct byte_source *inner, struct byte_source **out, char **e
   return 0;
 }
 
-int unwrap_tar_layer(struct byte_source **content, char **image_name, const char *display, vmpull_error *err) {
+int unwrap_tar_layer(struct byte_source **content, char **image_name, const char *display, lib_error *err) {
   _cleanup_free_ char *entry = NULL;
   int r = unwrap_tar_new(*content, content, &entry, err);
   if (r < 0)

@@ -110,7 +110,7 @@ static int entry_name(const struct entry *e, char *buf, size_t cap) {
 
 enum armour { TEXT, PGP_HEADER, PGP_SIGNATURE };
 
-int checksums_parse(const char *text, size_t len, const char *name, char **digest, vmpull_error *err) {
+int checksums_parse(const char *text, size_t len, const char *name, char **digest, lib_error *err) {
   *digest = NULL;
   if (!name || !*name)
     return error_set(err, VMPULL_E_USAGE, "no image file name to look up");
@@ -192,7 +192,7 @@ int checksums_parse(const char *text, size_t len, const char *name, char **diges
 }
 
 static int read_checksums(const struct resolve_settings *s, struct pull_cache *pc, char **text, size_t *len,
-                          vmpull_error *err) {
+                          lib_error *err) {
   const char *src = s->checksums;
   if (strncasecmp(src, "http://", 7) == 0 || strncasecmp(src, "https://", 8) == 0) {
     struct http_config c;
@@ -221,7 +221,7 @@ static int read_checksums(const struct resolve_settings *s, struct pull_cache *p
 }
 
 int checksums_lookup(const struct resolve_settings *s, struct pull_cache *pc, const char *name, char **digest,
-                     vmpull_error *err) {
+                     lib_error *err) {
   _cleanup_free_ char *shown = redact_url(s->checksums);
   if (!shown)
     return error_oom(err);

@@ -7,7 +7,7 @@
 #ifndef VMPULL_CHECKSUMS_H
 #define VMPULL_CHECKSUMS_H
 
-#include "vmpull.h"
+#include "base/error.h"
 
 #include <stddef.h>
 
@@ -15,7 +15,7 @@
  * exact name match wins over one on the entry's last path component.
  * 0 and *digest = "sha256:<lowercase hex>" (caller frees), or
  * -VMPULL_E_NOT_FOUND when no SHA-256 entry names it. */
-int checksums_parse(const char *text, size_t len, const char *name, char **digest, vmpull_error *err);
+int checksums_parse(const char *text, size_t len, const char *name, char **digest, lib_error *err);
 
 struct pull_cache;
 struct resolve_settings;
@@ -25,6 +25,6 @@ struct resolve_settings;
  * --offline the cached copy) and look name up in it. Errors name the checksum
  * source. */
 int checksums_lookup(const struct resolve_settings *s, struct pull_cache *pc, const char *name, char **digest,
-                     vmpull_error *err);
+                     lib_error *err);
 
 #endif

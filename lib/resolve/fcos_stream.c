@@ -19,7 +19,7 @@ void fcos_artifact_clear(struct fcos_artifact *a) {
   memset(a, 0, sizeof(*a));
 }
 
-int fcos_platform_for(const char *provider, const char **platform, const char **format, vmpull_error *err) {
+int fcos_platform_for(const char *provider, const char **platform, const char **format, lib_error *err) {
   static const struct {
     const char *provider, *platform, *format;
   } map[] = {
@@ -43,7 +43,7 @@ int fcos_platform_for(const char *provider, const char **platform, const char **
                    provider);
 }
 
-int fcos_stream_name(const char *source, const char **name, size_t *len, vmpull_error *err) {
+int fcos_stream_name(const char *source, const char **name, size_t *len, lib_error *err) {
   if (strncasecmp(source, "fcos://", 7) != 0)
     return error_set(err, VMPULL_E_USAGE, "not an fcos:// source");
   const char *s = source + 7;
@@ -99,7 +99,7 @@ static int usable_url(const char *u) {
 }
 
 int fcos_stream_select(const char *json, size_t len, const char *arch, const char *provider, struct fcos_artifact *out,
-                       vmpull_error *err) {
+                       lib_error *err) {
   memset(out, 0, sizeof(*out));
   const char *platform = NULL, *format = NULL; /* -O2 cannot see fcos_platform_for sets both on success */
   int r = fcos_platform_for(provider, &platform, &format, err);

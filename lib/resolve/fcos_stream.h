@@ -8,7 +8,7 @@
 #ifndef VMPULL_FCOS_STREAM_H
 #define VMPULL_FCOS_STREAM_H
 
-#include "vmpull.h"
+#include "base/error.h"
 
 #include <stddef.h>
 
@@ -25,13 +25,13 @@ void fcos_artifact_clear(struct fcos_artifact *a);
 
 /* The platform and format a provider boots: qemu -> qemu qcow2.xz,
  * applehv/libkrun -> applehv raw.gz, hyperv -> hyperv vhdx.zip. */
-int fcos_platform_for(const char *provider, const char **platform, const char **format, vmpull_error *err);
+int fcos_platform_for(const char *provider, const char **platform, const char **format, lib_error *err);
 
 /* Pick the disk for arch (normalised: x86_64, aarch64) and provider from the stream document json[0..len). */
 int fcos_stream_select(const char *json, size_t len, const char *arch, const char *provider, struct fcos_artifact *out,
-                       vmpull_error *err);
+                       lib_error *err);
 
 /* "stable" from "fcos://stable" (letters, digits and '-' only). */
-int fcos_stream_name(const char *source, const char **name, size_t *len, vmpull_error *err);
+int fcos_stream_name(const char *source, const char **name, size_t *len, lib_error *err);
 
 #endif

@@ -7,7 +7,7 @@
 #include "oci/oci_digest.h"
 #include "resolve/resolve.h"
 
-static int open_url(struct resolved *r, vmpull_error *err) {
+static int open_url(struct resolved *r, lib_error *err) {
   struct pull_cache *pc = r->cache;
   /* Bytes promised by digest (fcos:// stream metadata) are a cache hit by that digest. */
   if (pc && r->expected_digest) {
@@ -33,7 +33,7 @@ static int open_url(struct resolved *r, vmpull_error *err) {
   return 0;
 }
 
-static int open_blob(struct resolved *r, vmpull_error *err) {
+static int open_blob(struct resolved *r, lib_error *err) {
   const struct byte_plan *p = &r->plan;
   struct byte_source *src = NULL;
   long status = 0;
@@ -51,7 +51,7 @@ static int open_blob(struct resolved *r, vmpull_error *err) {
   return 0;
 }
 
-int resolved_open(struct resolved *r, vmpull_error *err) {
+int resolved_open(struct resolved *r, lib_error *err) {
   switch (r->plan.kind) {
   case BYTE_PLAN_FILE: return source_file_open_cancellable(r->plan.location, r->plan.cancel, &r->src, err);
   case BYTE_PLAN_URL: return open_url(r, err);

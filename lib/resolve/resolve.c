@@ -28,7 +28,7 @@ const char *source_kind_name(enum source_kind kind) {
   return "file";
 }
 
-int source_classify(const char *source, enum source_kind *kind, vmpull_error *err) {
+int source_classify(const char *source, enum source_kind *kind, lib_error *err) {
   if (!source || !*source)
     return error_set(err, VMPULL_E_USAGE, "empty source");
   for (size_t i = 0; i < ARRAY_SIZE(schemes); i++) {
@@ -51,7 +51,7 @@ int source_classify(const char *source, enum source_kind *kind, vmpull_error *er
   return 0;
 }
 
-int output_naming_check(const struct output_naming *n, vmpull_error *err) {
+int output_naming_check(const struct output_naming *n, lib_error *err) {
   int r = n->machine_name ? machine_name_check(n->machine_name, err) : 0;
   if (r == 0 && n->output)
     r = naming_printable_path_check("output path", n->output, err);
@@ -61,7 +61,7 @@ int output_naming_check(const struct output_naming *n, vmpull_error *err) {
 }
 
 int pull_output_path(const struct output_naming *o, const char *image_name, const char *strip_suffix, char **out,
-                     vmpull_error *err) {
+                     lib_error *err) {
   *out = NULL;
   if (o->output) {
     *out = strdup(o->output);
@@ -73,7 +73,7 @@ int pull_output_path(const struct output_naming *o, const char *image_name, cons
                             out, err);
 }
 
-int resolve_file(const struct resolve_settings *s, const char *path, struct resolved *r, vmpull_error *err) {
+int resolve_file(const struct resolve_settings *s, const char *path, struct resolved *r, lib_error *err) {
   if (strncasecmp(path, "file://", 7) == 0)
     path += 7;
   r->plan.kind = BYTE_PLAN_FILE;

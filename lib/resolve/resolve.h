@@ -23,7 +23,7 @@ enum source_kind {
 
 /* Classify a source string. Unknown "scheme://" prefixes are a usage error;
  * anything without one (C:\img.vhdx, name:with:colons) is a local path. */
-int source_classify(const char *source, enum source_kind *kind, vmpull_error *err);
+int source_classify(const char *source, enum source_kind *kind, lib_error *err);
 const char *source_kind_name(enum source_kind kind);
 
 /* Where the output goes: output, else the naming rule under data_dir. */
@@ -46,27 +46,27 @@ struct resolve_settings {
 
 /* Before anything is fetched: n->machine_name follows the naming rule, and n->output (or n->data_dir)
  * prints as it is, on one line (no control character, no invalid UTF-8). */
-int output_naming_check(const struct output_naming *n, vmpull_error *err);
+int output_naming_check(const struct output_naming *n, lib_error *err);
 /* Where a pull of image_name writes: n->output as given, else the naming rule under n->data_dir
  * (machine n->machine_name or podman-machine-default); *out is NULL when neither is set. */
 int pull_output_path(const struct output_naming *n, const char *image_name, const char *strip_suffix, char **out,
-                     vmpull_error *err);
+                     lib_error *err);
 
 /* The one dispatch on the kind of source (resolve_source.c). With store: the OCI store s->source names
  * (owned by the caller; a source that holds no OCI image is a usage error). Without: resolve the one
  * image the source names into r (whose cache becomes pc; pc may be NULL). */
 int resolve_source(const struct resolve_settings *s, struct pull_cache *pc, struct oci_store **store,
-                   struct resolved *r, vmpull_error *err);
+                   struct resolved *r, lib_error *err);
 
 /* Open the bytes r's plan names into r->src (plan_open.c): a file; a URL or a registry's blob
  * through r->cache (reused, revalidated, resumed, or a new download recorded into the cache). The
  * only place the image's bytes start to move. */
-int resolved_open(struct resolved *r, vmpull_error *err);
+int resolved_open(struct resolved *r, lib_error *err);
 
 /* The resolvers of plain images, one per kind (each in its own file); resolve_source() calls them. */
-int resolve_file(const struct resolve_settings *s, const char *path, struct resolved *r, vmpull_error *err);
+int resolve_file(const struct resolve_settings *s, const char *path, struct resolved *r, lib_error *err);
 /* url: s->source, or a URL another resolver found (fcos://). */
-int resolve_http(const struct resolve_settings *s, const char *url, struct resolved *r, vmpull_error *err);
-int resolve_fcos(const struct resolve_settings *s, struct resolved *r, vmpull_error *err);
+int resolve_http(const struct resolve_settings *s, const char *url, struct resolved *r, lib_error *err);
+int resolve_fcos(const struct resolve_settings *s, struct resolved *r, lib_error *err);
 
 #endif

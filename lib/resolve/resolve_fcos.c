@@ -15,7 +15,7 @@
 
 #define STREAM_MAX_BODY (8u << 20)
 
-int resolve_fcos(const struct resolve_settings *s, struct resolved *r, vmpull_error *err) {
+int resolve_fcos(const struct resolve_settings *s, struct resolved *r, lib_error *err) {
   const char *name;
   size_t name_len;
   int ret = fcos_stream_name(s->source, &name, &name_len, err);

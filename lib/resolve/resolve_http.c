@@ -14,7 +14,7 @@
 
 /* The last path segment, percent-decoded; NULL (no error) when there is none
  * or it is not usable as a file name. */
-static int url_image_name(CURLU *u, char **out, vmpull_error *err) {
+static int url_image_name(CURLU *u, char **out, lib_error *err) {
   *out = NULL;
   _cleanup_curl_free_ char *path = NULL;
   if (curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK || !path)
@@ -29,14 +29,14 @@ static int url_image_name(CURLU *u, char **out, vmpull_error *err) {
     return error_oom(err);
   if ((size_t)len != strlen(decoded)) /* %00 */
     return 0;
-  vmpull_error ignored;
+  lib_error ignored;
   if (image_name_check(decoded, &ignored) < 0)
     return 0;
   *out = strdup(decoded);
   return *out ? 0 : error_oom(err);
 }
 
-int resolve_http(const struct resolve_settings *s, const char *url, struct resolved *r, vmpull_error *err) {
+int resolve_http(const struct resolve_settings *s, const char *url, struct resolved *r, lib_error *err) {
   r->display = redact_url(url);
   if (!r->display)
     return error_oom(err);

@@ -9,7 +9,7 @@
 
 /* The OCI store the source names; *out stays NULL for a kind that holds no OCI image. */
 static int open_store(enum source_kind kind, const struct oci_settings *set, struct pull_cache *pc,
-                      struct oci_store **out, vmpull_error *err) {
+                      struct oci_store **out, lib_error *err) {
   switch (kind) {
   case SOURCE_OCI_DIR: return oci_dir_store_open(set->source, &set->selection, out, err);
   case SOURCE_OCI_ARCHIVE: return oci_archive_store_open(set->source, &set->selection, out, err);
@@ -19,7 +19,7 @@ static int open_store(enum source_kind kind, const struct oci_settings *set, str
 }
 
 /* Walk the store to its one layer and hand that layer on (the store goes). */
-static int resolve_oci(struct oci_store *store, struct resolved *r, vmpull_error *err) {
+static int resolve_oci(struct oci_store *store, struct resolved *r, lib_error *err) {
   _cleanup_oci_store_ struct oci_store *s = store;
   _cleanup_(oci_target_clear) struct oci_target t = {0};
   int ret = oci_walk_one(&s->walk, &t, err);
@@ -29,7 +29,7 @@ static int resolve_oci(struct oci_store *store, struct resolved *r, vmpull_error
 }
 
 int resolve_source(const struct resolve_settings *s, struct pull_cache *pc, struct oci_store **store,
-                   struct resolved *r, vmpull_error *err) {
+                   struct resolved *r, lib_error *err) {
   enum source_kind kind;
   int ret = source_classify(s->source, &kind, err);
   if (ret < 0)

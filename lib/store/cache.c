@@ -29,7 +29,7 @@ void cache_free(struct cache *c) {
   free(c);
 }
 
-int cache_open(const char *dir, int create, struct cache **out, int *refused, vmpull_error *err) {
+int cache_open(const char *dir, int create, struct cache **out, int *refused, lib_error *err) {
   if (refused)
     *refused = 0;
   if (!dir || !*dir)
@@ -119,7 +119,7 @@ int cache_blob_exists(struct cache *c, const char *digest) {
   return hex && fstatat(c->blobs_fd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
 }
 
-int cache_blob_open(struct cache *c, const char *digest, struct byte_source **out, vmpull_error *err) {
+int cache_blob_open(struct cache *c, const char *digest, struct byte_source **out, lib_error *err) {
   const char *hex = cache_digest_hex(digest);
   if (!hex)
     return error_set(err, VMPULL_E_NOT_FOUND, "%s: not a sha256 digest the cache stores", digest);
@@ -154,7 +154,7 @@ static int sha256_buf(const void *buf, size_t len, char out[80]) {
   return 0;
 }
 
-int cache_blob_read(struct cache *c, const char *digest, size_t max, char **body, size_t *len, vmpull_error *err) {
+int cache_blob_read(struct cache *c, const char *digest, size_t max, char **body, size_t *len, lib_error *err) {
   const char *hex = cache_digest_hex(digest);
   if (!hex)
     return error_set(err, VMPULL_E_NOT_FOUND, "%s: not in the cache", digest);
@@ -219,7 +219,7 @@ int cache_blob_verify(struct cache *c, const char *digest) {
   return strcmp(got, hex) == 0;
 }
 
-int cache_blob_write(struct cache *c, const void *buf, size_t len, char digest_out[80], vmpull_error *err) {
+int cache_blob_write(struct cache *c, const void *buf, size_t len, char digest_out[80], lib_error *err) {
   if (sha256_buf(buf, len, digest_out) < 0)
     return error_set(err, VMPULL_E_IO, "sha256 failed");
   int r = cache_write_file(c->blobs_fd, digest_out + 7, buf, len);
@@ -228,7 +228,7 @@ int cache_blob_write(struct cache *c, const void *buf, size_t len, char digest_o
   return 0;
 }
 
-int cache_commit_partial(struct cache *c, const char *name, int fd, const char *digest, vmpull_error *err) {
+int cache_commit_partial(struct cache *c, const char *name, int fd, const char *digest, lib_error *err) {
   const char *hex = cache_digest_hex(digest);
   if (!hex)
     return error_set(err, VMPULL_E_IO, "cannot cache %s: not a sha256 digest", digest);
@@ -306,7 +306,7 @@ int cache_ref_get(struct cache *c, const char *key, struct cache_ref *r) {
   return 1;
 }
 
-int cache_ref_put(struct cache *c, const struct cache_ref *r, vmpull_error *err) {
+int cache_ref_put(struct cache *c, const struct cache_ref *r, lib_error *err) {
   char name[65 + 5];
   cache_key_name(r->key, name);
   strcat(name, ".json");
@@ -354,7 +354,7 @@ int cache_partial_get(struct cache *c, const char *name, struct cache_partial *p
   return 1;
 }
 
-int cache_partial_put(struct cache *c, const char *name, const struct cache_partial *p, vmpull_error *err) {
+int cache_partial_put(struct cache *c, const char *name, const struct cache_partial *p, lib_error *err) {
   _cleanup_free_ char *meta = xasprintf("%s.json", name);
   _cleanup_json_ json_object *j = json_object_new_object();
   if (!meta || !j)

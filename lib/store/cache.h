@@ -41,7 +41,7 @@ struct cache {
  * cache is VMPULL_E_NOT_FOUND. dir itself may be a link; below it nothing is followed
  * (fs_beneath.h): a link where a folder of the cache should be fails, naming it, and
  * sets *refused (may be NULL), so that a pull stops rather than going on without the cache. */
-int cache_open(const char *dir, int create, struct cache **out, int *refused, vmpull_error *err);
+int cache_open(const char *dir, int create, struct cache **out, int *refused, lib_error *err);
 void cache_free(struct cache *c);
 static inline void cache_freep(struct cache **c) {
   cache_free(*c);
@@ -54,18 +54,18 @@ void cache_key_name(const char *key, char out[65]);
 const char *cache_digest_hex(const char *digest);
 
 /* Open blobs/sha256/<hex> as a byte source and mark it used. -VMPULL_E_NOT_FOUND when absent. */
-int cache_blob_open(struct cache *c, const char *digest, struct byte_source **out, vmpull_error *err);
+int cache_blob_open(struct cache *c, const char *digest, struct byte_source **out, lib_error *err);
 int cache_blob_exists(struct cache *c, const char *digest);
 /* Remove a blob and every ref that points at it. */
 void cache_blob_remove(struct cache *c, const char *digest);
 /* Hash a blob against its name: 1 good, 0 damaged, < 0 cannot tell (-errno). */
 int cache_blob_verify(struct cache *c, const char *digest);
 /* Small documents (manifests, stream metadata): read a whole blob, checking its digest. */
-int cache_blob_read(struct cache *c, const char *digest, size_t max, char **body, size_t *len, vmpull_error *err);
+int cache_blob_read(struct cache *c, const char *digest, size_t max, char **body, size_t *len, lib_error *err);
 /* Store buf as a blob; its digest goes to digest_out. */
-int cache_blob_write(struct cache *c, const void *buf, size_t len, char digest_out[80], vmpull_error *err);
+int cache_blob_write(struct cache *c, const void *buf, size_t len, char digest_out[80], lib_error *err);
 /* Move partial/<name> (fd, filled and checked) to blobs/sha256/<hex of digest>. */
-int cache_commit_partial(struct cache *c, const char *name, int fd, const char *digest, vmpull_error *err);
+int cache_commit_partial(struct cache *c, const char *name, int fd, const char *digest, lib_error *err);
 
 struct cache_ref {
   char *key;    /* what was asked for: a URL (credentials removed), a reference */
@@ -79,7 +79,7 @@ struct cache_ref {
 void cache_ref_clear(struct cache_ref *r);
 /* 1 found (r filled), 0 not there (or unreadable: a miss, not an error). */
 int cache_ref_get(struct cache *c, const char *key, struct cache_ref *r);
-int cache_ref_put(struct cache *c, const struct cache_ref *r, vmpull_error *err);
+int cache_ref_put(struct cache *c, const struct cache_ref *r, lib_error *err);
 
 struct cache_partial {
   char *key;
@@ -91,7 +91,7 @@ struct cache_partial {
 void cache_partial_clear(struct cache_partial *p);
 /* 1 found, 0 none. */
 int cache_partial_get(struct cache *c, const char *name, struct cache_partial *p);
-int cache_partial_put(struct cache *c, const char *name, const struct cache_partial *p, vmpull_error *err);
+int cache_partial_put(struct cache *c, const char *name, const struct cache_partial *p, lib_error *err);
 /* Forget the metadata (the data file is the lock and goes by rename or unlink by its holder). */
 void cache_partial_forget(struct cache *c, const char *name);
 
@@ -122,7 +122,7 @@ int cache_disk_verify(struct cache *c, const char *digest);
  * the file fd (a concurrent pull may have kept a new one meanwhile). */
 void cache_disk_drop(struct cache *c, const char *digest, int fd);
 /* Keep a copy of the decoded disk in fd (d->size bytes, d->map its map) for the source digest. */
-int cache_disk_store(struct cache *c, const char *digest, int fd, const struct cache_disk *d, vmpull_error *err);
+int cache_disk_store(struct cache *c, const char *digest, int fd, const struct cache_disk *d, lib_error *err);
 /* The record's text, and its strict parser: for this digest and a disk of size bytes only
  * (exposed for unit tests). Parse: 0, -EBADMSG for anything malformed, -ENOMEM. */
 char *cache_disk_record_format(const char *digest, const struct cache_disk *d);

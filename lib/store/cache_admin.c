@@ -189,7 +189,7 @@ static int scan_folder(struct cache *c, struct scan *s, int kind) {
 }
 
 /* Everything in the cache, oldest use first. */
-static int scan_all(struct cache *c, struct scan *s, vmpull_error *err) {
+static int scan_all(struct cache *c, struct scan *s, lib_error *err) {
   int r = scan_refs(c, s);
   if (r >= 0)
     r = scan_folder(c, s, VMPULL_CACHE_BLOB);
@@ -210,7 +210,7 @@ static int by_last_use(const void *a, const void *b) {
 }
 
 /* A missing cache folder is an empty cache. */
-static int open_existing(const char *dir, struct cache **c, vmpull_error *err) {
+static int open_existing(const char *dir, struct cache **c, lib_error *err) {
   int r = cache_open(dir, 0, c, NULL, err);
   if (r == -VMPULL_E_NOT_FOUND) {
     error_clear(err);
@@ -221,7 +221,7 @@ static int open_existing(const char *dir, struct cache **c, vmpull_error *err) {
 }
 
 /* Open and read the whole cache, oldest use first when sorted; *c stays NULL for a missing cache. */
-static int open_scanned(const char *cache_dir, int sorted, struct cache **c, struct scan *s, vmpull_error *err) {
+static int open_scanned(const char *cache_dir, int sorted, struct cache **c, struct scan *s, lib_error *err) {
   int r = open_existing(cache_dir, c, err);
   if (r < 0 || !*c)
     return r;
@@ -241,7 +241,7 @@ static void take_result(struct scan *s, vmpull_cache_entries *out) {
   s->n = s->cap = 0;
 }
 
-VMPULL_PUBLIC int vmpull_cache_list(const char *cache_dir, vmpull_cache_entries *out, vmpull_error *err) {
+static int cache_list_run(const char *cache_dir, vmpull_cache_entries *out, lib_error *err) {
   error_clear(err);
   if (!out)
     return error_set(err, VMPULL_E_USAGE, "vmpull_cache_list: no result given");
@@ -323,8 +323,8 @@ static void sweep(struct cache *c, int64_t now) {
   }
 }
 
-VMPULL_PUBLIC int vmpull_cache_prune(const char *cache_dir, int64_t older_than, uint64_t max_size,
-                                     vmpull_cache_entries *removed, vmpull_error *err) {
+static int cache_prune_run(const char *cache_dir, int64_t older_than, uint64_t max_size, vmpull_cache_entries *removed,
+                           lib_error *err) {
   error_clear(err);
   if (removed)
     memset(removed, 0, sizeof(*removed));
@@ -363,7 +363,7 @@ VMPULL_PUBLIC int vmpull_cache_prune(const char *cache_dir, int64_t older_than, 
   return 0;
 }
 
-VMPULL_PUBLIC int vmpull_cache_verify(const char *cache_dir, vmpull_cache_entries *removed, vmpull_error *err) {
+static int cache_verify_run(const char *cache_dir, vmpull_cache_entries *removed, lib_error *err) {
   error_clear(err);
   if (removed)
     memset(removed, 0, sizeof(*removed));
@@ -407,4 +407,26 @@ VMPULL_PUBLIC int vmpull_cache_verify(const char *cache_dir, vmpull_cache_entrie
     free(bad);
   }
   return checked;
+}
+
+VMPULL_PUBLIC int vmpull_cache_list(const char *cache_dir, vmpull_cache_entries *out, vmpull_error *err) {
+  lib_error e = {0};
+  int r = cache_list_run(cache_dir, out, &e);
+  error_export(&e, err);
+  return r;
+}
+
+VMPULL_PUBLIC int vmpull_cache_prune(const char *cache_dir, int64_t older_than, uint64_t max_size,
+                                     vmpull_cache_entries *removed, vmpull_error *err) {
+  lib_error e = {0};
+  int r = cache_prune_run(cache_dir, older_than, max_size, removed, &e);
+  error_export(&e, err);
+  return r;
+}
+
+VMPULL_PUBLIC int vmpull_cache_verify(const char *cache_dir, vmpull_cache_entries *removed, vmpull_error *err) {
+  lib_error e = {0};
+  int r = cache_verify_run(cache_dir, removed, &e);
+  error_export(&e, err);
+  return r;
 }

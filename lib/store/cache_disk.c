@@ -95,7 +95,7 @@ int cache_disk_record_parse(const char *text, size_t len, const char *digest, ui
         r = -ENOMEM;
     } else if (strcmp(key, "image_name") == 0) {
       /* It names the output of a tar layer: the same rule as a name from the layer itself. */
-      vmpull_error ignored;
+      lib_error ignored;
       if (!json_object_is_type(v, json_type_string) || image_name_check(json_object_get_string(v), &ignored) < 0 ||
           d->image_name)
         r = -EBADMSG;
@@ -209,7 +209,7 @@ void cache_disk_drop(struct cache *c, const char *digest, int fd) {
   unlinkat(c->disks_fd, hex, 0);
 }
 
-int cache_disk_store(struct cache *c, const char *digest, int fd, const struct cache_disk *d, vmpull_error *err) {
+int cache_disk_store(struct cache *c, const char *digest, int fd, const struct cache_disk *d, lib_error *err) {
   const char *hex = cache_digest_hex(digest);
   if (!hex)
     return error_set(err, VMPULL_E_IO, "cannot keep the disk for %s: not a sha256 digest", digest);

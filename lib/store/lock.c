@@ -34,7 +34,7 @@ int lock_file_try(int dirfd, const char *name, int *fd) {
   return 1;
 }
 
-int lock_file(int dirfd, const char *name, const struct lock_wait *w, int *fd, vmpull_error *err) {
+int lock_file(int dirfd, const char *name, const struct lock_wait *w, int *fd, lib_error *err) {
   int said = 0;
   for (;;) {
     /* O_NONBLOCK: a FIFO under the entry's name would otherwise take the bytes and block. */

@@ -9,7 +9,7 @@
 #ifndef VMPULL_LOCK_H
 #define VMPULL_LOCK_H
 
-#include "vmpull.h"
+#include "base/error.h"
 
 #include <signal.h>
 
@@ -22,7 +22,7 @@ struct lock_wait {
 
 /* Open (creating, mode 0600) name in dirfd and lock it exclusively, waiting for
  * another holder if needed. *fd is the open, locked file (read/write). */
-int lock_file(int dirfd, const char *name, const struct lock_wait *w, int *fd, vmpull_error *err);
+int lock_file(int dirfd, const char *name, const struct lock_wait *w, int *fd, lib_error *err);
 
 /* Lock an existing name without waiting: 1 locked (*fd set), 0 busy or gone, < 0 error (-errno). */
 int lock_file_try(int dirfd, const char *name, int *fd);

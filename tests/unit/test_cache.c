@@ -38,7 +38,7 @@ static const char stream[] =
 
 static void expect_pick(const char *arch, const char *provider, const char *location, const char *sha) {
   struct fcos_artifact a;
-  vmpull_error err = {0};
+  lib_error err = {0};
   int r = fcos_stream_select(stream, strlen(stream), arch, provider, &a, &err);
   if (r != 0)
     fail_msg("%s %s: %s", arch, provider, err.message);
@@ -49,7 +49,7 @@ static void expect_pick(const char *arch, const char *provider, const char *loca
 
 static void expect_refused(const char *json, const char *arch, const char *provider, int code, const char *needle) {
   struct fcos_artifact a;
-  vmpull_error err = {0};
+  lib_error err = {0};
   int r = fcos_stream_select(json, strlen(json), arch, provider, &a, &err);
   assert_int_equal(r, -code);
   assert_null(a.location);
@@ -95,7 +95,7 @@ static void test_stream_names(void **state) {
   (void)state;
   const char *name;
   size_t len;
-  vmpull_error err = {0};
+  lib_error err = {0};
   assert_int_equal(fcos_stream_name("fcos://stable", &name, &len, &err), 0);
   assert_int_equal(len, 6);
   assert_int_equal(fcos_stream_name("fcos://testing-devel/", &name, &len, &err), 0);
@@ -151,7 +151,7 @@ static void test_store(void **state) {
   _cleanup_free_ char *dir = temp_dir();
   _cleanup_free_ char *cdir = xasprintf("%s/c", dir);
   struct cache *c = NULL;
-  vmpull_error err = {0};
+  lib_error err = {0};
   assert_int_equal(cache_open(cdir, 0, &c, NULL, &err), -VMPULL_E_NOT_FOUND);
   assert_int_equal(cache_open(cdir, 1, &c, NULL, &err), 0);
   /* a blob is named by its digest and read back checked */
@@ -195,7 +195,7 @@ static void test_lock(void **state) {
   int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   assert_true(dfd >= 0);
   struct lock_wait w = {.what = "x"};
-  vmpull_error err = {0};
+  lib_error err = {0};
   int fd = -1, other = -1;
   assert_int_equal(lock_file(dfd, "entry", &w, &fd, &err), 0);
   /* held: another open file description cannot take it */
@@ -206,7 +206,7 @@ static void test_lock(void **state) {
     close(fd);           /* an inherited copy would share (and so keep) the parent's lock */
     free(TAKE_PTR(dir)); /* the child leaves by _exit: valgrind (make check-valgrind) counts what it holds */
     int cfd = -1;
-    vmpull_error cerr;
+    lib_error cerr;
     if (lock_file(dfd, "entry", &w, &cfd, &cerr) < 0)
       _exit(2);
     struct stat st;

@@ -19,7 +19,7 @@
 #define C "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static void expect_found(const char *text, const char *name, const char *want) {
-  vmpull_error err = {0};
+  lib_error err = {0};
   _cleanup_free_ char *digest = NULL;
   /* A copy without a terminating NUL: the parser must stay within len. */
   size_t len = strlen(text);
@@ -33,7 +33,7 @@ static void expect_found(const char *text, const char *name, const char *want) {
 }
 
 static void expect_missing(const char *text, const char *name, const char *needle) {
-  vmpull_error err = {0};
+  lib_error err = {0};
   _cleanup_free_ char *digest = NULL;
   int r = checksums_parse(text, strlen(text), name, &digest, &err);
   assert_int_equal(r, -VMPULL_E_NOT_FOUND);
@@ -104,7 +104,7 @@ static void test_missing(void **state) {
 
 static void test_no_name(void **state) {
   (void)state;
-  vmpull_error err = {0};
+  lib_error err = {0};
   char *digest = NULL;
   assert_int_equal(checksums_parse(C "  x\n", 5, NULL, &digest, &err), -VMPULL_E_USAGE);
   assert_int_equal(checksums_parse(C "  x\n", 5, "", &digest, &err), -VMPULL_E_USAGE);

@@ -54,7 +54,7 @@ static void test_classify_table(void **state) {
   };
   for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
     enum source_kind kind = (enum source_kind) - 1;
-    vmpull_error err = {0};
+    lib_error err = {0};
     int r = source_classify(cases[i].source, &kind, &err);
     if (r != 0)
       fail_msg("%s: unexpected error %d: %s", cases[i].source, r, err.message);
@@ -69,7 +69,7 @@ static void test_classify_unknown_scheme(void **state) {
                                     "git+ssh://host/repo",       "oci://x",          "sftp://h/x"};
   for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
     enum source_kind kind;
-    vmpull_error err = {0};
+    lib_error err = {0};
     int r = source_classify(bad[i], &kind, &err);
     if (r != -VMPULL_E_USAGE)
       fail_msg("%s: returned %d, expected usage error", bad[i], r);
@@ -85,7 +85,7 @@ static void test_classify_unknown_scheme(void **state) {
 static void test_classify_empty(void **state) {
   (void)state;
   enum source_kind kind;
-  vmpull_error err = {0};
+  lib_error err = {0};
   assert_int_equal(source_classify("", &kind, &err), -VMPULL_E_USAGE);
   assert_int_equal(err.code, VMPULL_E_USAGE);
   assert_int_equal(source_classify(NULL, &kind, &err), -VMPULL_E_USAGE);
@@ -114,23 +114,23 @@ static void test_image_name_check(void **state) {
   static const char *const good[] = {"disk.raw", "fedora-coreos-40.qcow2.xz", "name:with:colons", ".hidden", "a b"};
   static const char *const bad[] = {"", ".", "..", "/", "a/b", "a\\b", "tab\there", "nl\nhere", "del\x7f"};
   for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
-    vmpull_error err = {0};
+    lib_error err = {0};
     if (image_name_check(good[i], &err) != 0)
       fail_msg("'%s' rejected: %s", good[i], err.message);
   }
   for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-    vmpull_error err = {0};
+    lib_error err = {0};
     if (image_name_check(bad[i], &err) != -VMPULL_E_USAGE)
       fail_msg("'%s' accepted", bad[i]);
     assert_int_equal(err.code, VMPULL_E_USAGE);
   }
-  vmpull_error err = {0};
+  lib_error err = {0};
   assert_int_equal(image_name_check(NULL, &err), -VMPULL_E_USAGE);
 }
 
 static void expect_name(const char *dir, const char *machine, const char *image, const char *suffix, const char *want) {
   char *out = NULL;
-  vmpull_error err = {0};
+  lib_error err = {0};
   int r = naming_output_path(dir, machine, image, suffix, &out, &err);
   if (r != 0)
     fail_msg("%s + %s: %s", image, suffix ? suffix : "(none)", err.message);
@@ -171,7 +171,7 @@ static void test_naming_rule(void **state) {
 static void test_naming_rejects(void **state) {
   (void)state;
   char *out = NULL;
-  vmpull_error err = {0};
+  lib_error err = {0};
   assert_int_equal(naming_output_path("/d", "m", "..", NULL, &out, &err), -VMPULL_E_USAGE);
   assert_int_equal(naming_output_path("/d", "m", "a/b.xz", ".xz", &out, &err), -VMPULL_E_USAGE);
   assert_int_equal(naming_output_path("/d", "", "disk.xz", ".xz", &out, &err), -VMPULL_E_USAGE);

@@ -25,7 +25,7 @@ static const uint8_t zeros[16] = {0};
 
 static enum format detect_ok(const uint8_t *head, size_t len, const char *name) {
   enum format f = (enum format) - 1;
-  vmpull_error err = {0};
+  lib_error err = {0};
   int r = detect_format(head, len, name, &f, &err);
   if (r != 0)
     fail_msg("%s: unexpected error: %s", name ? name : "(no name)", err.message);
@@ -102,7 +102,7 @@ static void test_mislabelled(void **state) {
   };
   for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
     enum format f = FORMAT_NONE;
-    vmpull_error err = {0};
+    lib_error err = {0};
     int r = detect_format(qcow2_head, sizeof(qcow2_head), cases[i].name, &f, &err);
     if (r != -VMPULL_E_CORRUPT)
       fail_msg("%s: returned %d (format %d), expected a corrupt error", cases[i].name, r, f);
@@ -118,13 +118,13 @@ static void test_empty(void **state) {
   static const char *const names[] = {"disk.raw", "disk.raw.xz", "disk.zip", "disk.lzma"};
   for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
     enum format f;
-    vmpull_error err = {0};
+    lib_error err = {0};
     assert_int_equal(detect_format(zeros, 0, names[i], &f, &err), -VMPULL_E_CORRUPT);
     assert_non_null(strstr(err.message, names[i]));
     assert_non_null(strstr(err.message, "empty"));
   }
   enum format f;
-  vmpull_error err = {0};
+  lib_error err = {0};
   assert_int_equal(detect_format(NULL, 0, NULL, &f, &err), -VMPULL_E_CORRUPT);
 }
 

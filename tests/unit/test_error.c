@@ -115,7 +115,7 @@ static void assert_whole_escapes(const char *m) {
 
 static void test_messages_are_cleaned(void **state) {
   (void)state;
-  vmpull_error err;
+  lib_error err;
   /* What a registry's error JSON said, formatted into a message. */
   assert_int_equal(error_set(&err, VMPULL_E_HTTP, "registry says: %s", "denied\n\x1b[2Jvmpull: fake line"),
                    -VMPULL_E_HTTP);
@@ -133,7 +133,7 @@ static void test_messages_are_cleaned(void **state) {
 
 static void test_long_message_loses_its_middle(void **state) {
   (void)state;
-  vmpull_error err;
+  lib_error err;
   _cleanup_free_ char *middle = malloc(5000);
   memset(middle, 'm', 4999);
   middle[4999] = '\0';
@@ -182,6 +182,36 @@ static void test_warnings_are_cleaned(void **state) {
   warning_send(NULL, NULL, "nobody listens");
 }
 
+/* errno, HTTP status and curl code stay apart from the message: a wrap keeps them (same cause), a
+ * new error forgets them, and the public error gets code and message only. */
+static void test_details_apart_from_message(void **state) {
+  (void)state;
+  lib_error e = {0};
+  assert_int_equal(error_set_errno(&e, VMPULL_E_IO, ENOSPC, "write %s", "disk.raw"), -VMPULL_E_IO);
+  assert_int_equal(e.sys_errno, ENOSPC);
+  error_note_http(&e, 503);
+  error_note_curl(&e, 28);
+  error_wrap(&e, "pull %s", "x");
+  assert_int_equal(e.sys_errno, ENOSPC);
+  assert_int_equal(e.http_status, 503);
+  assert_int_equal(e.curl_code, 28);
+  assert_non_null(strstr(e.message, "pull x: write disk.raw: "));
+  vmpull_error pub;
+  memset(&pub, 0x55, sizeof(pub));
+  error_export(&e, &pub);
+  assert_int_equal(pub.code, VMPULL_E_IO);
+  assert_string_equal(pub.message, e.message);
+  error_export(&e, NULL);
+  error_set(&e, VMPULL_E_HTTP, "other");
+  assert_int_equal(e.sys_errno, 0);
+  assert_int_equal(e.http_status, 0);
+  assert_int_equal(e.curl_code, 0);
+  error_note_errno(&e, EIO);
+  error_clear(&e);
+  assert_int_equal(e.code, VMPULL_OK);
+  assert_int_equal(e.sys_errno, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_clean_c0_and_del),
@@ -192,6 +222,7 @@ int main(void) {
       cmocka_unit_test(test_messages_are_cleaned),
       cmocka_unit_test(test_long_message_loses_its_middle),
       cmocka_unit_test(test_warnings_are_cleaned),
+      cmocka_unit_test(test_details_apart_from_message),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

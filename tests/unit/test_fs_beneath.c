@@ -69,7 +69,7 @@ static int outside_has(const struct tree *t, const char *name) {
 }
 
 static void expect_message(int neg_errno, const struct tree *t, const char *path, const char *needle) {
-  vmpull_error err = {0};
+  lib_error err = {0};
   assert_int_equal(beneath_error(&err, VMPULL_E_IO, neg_errno, t->fd, t->top, path, "open"), -VMPULL_E_IO);
   _cleanup_free_ char *want = xasprintf("%s/%s", t->top, needle);
   if (!strstr(err.message, want))

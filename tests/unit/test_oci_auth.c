@@ -42,7 +42,7 @@ static void test_challenges(void **state) {
   };
   for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
     struct oci_challenge c;
-    vmpull_error err;
+    lib_error err;
     if (oci_challenge_parse(ok[i].header, &c, &err) != 0)
       fail_msg("%s: %s", ok[i].header, err.message);
     assert_int_equal(c.scheme, ok[i].scheme);
@@ -69,7 +69,7 @@ static void test_challenges(void **state) {
   };
   for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
     struct oci_challenge c;
-    vmpull_error err;
+    lib_error err;
     if (oci_challenge_parse(bad[i], &c, &err) != -VMPULL_E_AUTH)
       fail_msg("'%s' was accepted", bad[i] ? bad[i] : "(null)");
     assert_null(c.realm);
@@ -77,7 +77,7 @@ static void test_challenges(void **state) {
   /* fuzz/seeds/oci_challenge/crash-double-free-basic-then-malformed: a Basic challenge, then a
    * malformed one, freed the realm twice. Whatever the verdict, ASan and valgrind must stay quiet. */
   struct oci_challenge c;
-  vmpull_error err;
+  lib_error err;
   if (oci_challenge_parse("Nego|iat;, Basic realm=en\", \xff\xff\xff\xffted\x87\xd3\xdf\xbd\xdb"
                           "ar\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
                           "127\xde\x8c"
@@ -91,15 +91,14 @@ static void test_challenges(void **state) {
 #define AUTH_GOOD "dXNlcjpwYTpzcw=="
 #define AUTH_OTHER "b3RoZXI6d3Jvbmc="
 
-static int lookup(const char *json, const char *registry, const char *repo, struct oci_auth_lookup *l,
-                  vmpull_error *err) {
+static int lookup(const char *json, const char *registry, const char *repo, struct oci_auth_lookup *l, lib_error *err) {
   return oci_auth_file_lookup(json, strlen(json), registry, repo, l, err);
 }
 
 static void test_auth_files(void **state) {
   (void)state;
   struct oci_auth_lookup l;
-  vmpull_error err;
+  lib_error err;
 
   /* The most specific key wins, wherever it is in the file. */
   const char *specific = "{\"auths\":{\"quay.io\":{\"auth\":\"" AUTH_OTHER "\"},"
@@ -169,7 +168,7 @@ static void test_auth_files(void **state) {
 static void test_answers(void **state) {
   (void)state;
   struct oci_creds c;
-  vmpull_error err;
+  lib_error err;
   const char *answer = "{\"ServerURL\":\"quay.io\",\"Username\":\"u\",\"Secret\":\"s3cr3t\"}";
   assert_int_equal(oci_helper_answer_parse(answer, strlen(answer), &c, &err), 0);
   assert_string_equal(c.user, "u");
@@ -200,7 +199,7 @@ static void test_creds_option(void **state) {
   (void)state;
   struct registry_auth o = {0};
   struct oci_creds c;
-  vmpull_error err;
+  lib_error err;
   o.creds = "me:pass:with:colons";
   assert_int_equal(oci_creds_find(&o, "quay.io", "a/b", &c, &err), 1);
   assert_string_equal(c.user, "me");

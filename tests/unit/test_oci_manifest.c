@@ -53,7 +53,7 @@ static void store_clear(struct mem_store *s) {
   s->n = 0;
 }
 
-static int store_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, vmpull_error *err) {
+static int store_fetch(void *userdata, const struct oci_descriptor *d, char **buf, size_t *len, lib_error *err) {
   struct mem_store *s = userdata;
   s->fetches++;
   for (size_t i = 0; i < s->n; i++) {
@@ -130,7 +130,7 @@ static struct oci_walk make_walk(struct mem_store *s, const char *root, const ch
   return w;
 }
 
-static int on_target(void *ud, const struct oci_target *t, vmpull_error *e) {
+static int on_target(void *ud, const struct oci_target *t, lib_error *e) {
   (void)e;
   assert_non_null(t->entry.disktype);
   assert_non_null(t->layer.title);
@@ -160,7 +160,7 @@ static void test_machine_os_selection(void **state) {
     o.provider = cases[i].provider;
     o.arch = cases[i].arch;
     struct oci_walk w = make_walk(&s, idx, NULL, NULL);
-    vmpull_error err;
+    lib_error err;
     assert_int_equal(oci_select_init(&w.sel, &o, &err), 0);
     struct oci_target t;
     if (oci_walk_one(&w, &t, &err) != 0)
@@ -177,7 +177,7 @@ static void test_machine_os_selection(void **state) {
   /* No wsl disk: the error lists what exists. */
   struct oci_walk w = make_walk(&s, idx, "wsl", "x86_64");
   struct oci_target t;
-  vmpull_error err;
+  lib_error err;
   assert_int_equal(oci_walk_one(&w, &t, &err), -VMPULL_E_NO_MATCH);
   assert_int_equal(err.code, VMPULL_E_NO_MATCH);
   assert_non_null(strstr(err.message, "no disk for disktype wsl and arch x86_64"));
@@ -200,7 +200,7 @@ static void test_provider_options(void **state) {
   (void)state;
   struct oci_selection o = {0};
   struct oci_select sel;
-  vmpull_error err;
+  lib_error err;
   assert_int_equal(oci_select_init(&sel, &o, &err), 0);
   assert_string_equal(sel.disktype, "qemu");
   assert_non_null(sel.arch); /* the host's */
@@ -238,7 +238,7 @@ static void test_platform_selection(void **state) {
            m, size_of(&s, m), m, size_of(&s, m));
   struct oci_walk w = make_walk(&s, idx, "qemu", "aarch64");
   struct oci_target t;
-  vmpull_error err;
+  lib_error err;
   assert_int_equal(oci_walk_one(&w, &t, &err), 0);
   assert_true(t.tar_layer);
   assert_null(t.layer.title);
@@ -276,7 +276,7 @@ static void test_layout_refs(void **state) {
   struct oci_walk w = make_walk(&s, idx, "qemu", "x86_64");
   w.root_name = "index.json";
   struct oci_target t;
-  vmpull_error err;
+  lib_error err;
   w.ref_name = "old";
   assert_int_equal(oci_walk_one(&w, &t, &err), 0);
   assert_string_equal(t.layer.title, "b.raw.xz");
@@ -326,7 +326,7 @@ static void test_nesting_limit(void **state) {
   _cleanup_free_ char *ok = nest(&s, manifest, 5);
   struct oci_walk w = make_walk(&s, ok, "qemu", "x86_64");
   struct oci_target t;
-  vmpull_error err;
+  lib_error err;
   assert_int_equal(oci_walk_one(&w, &t, &err), 0);
   assert_string_equal(t.layer.title, "disk.raw.zst");
   oci_target_clear(&t);
@@ -368,7 +368,7 @@ static void test_manifest_layers(void **state) {
   for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
     _cleanup_free_ char *doc = xasprintf("{\"schemaVersion\":2," CONFIG ",\"layers\":[%s]}", cases[i].layers);
     struct oci_doc d;
-    vmpull_error err;
+    lib_error err;
     assert_int_equal(oci_doc_parse(doc, strlen(doc), NULL, &d, &err), 0);
     assert_int_equal(d.kind, OCI_DOC_MANIFEST);
     size_t layer;
@@ -417,7 +417,7 @@ static void test_parse_errors(void **state) {
   };
   for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
     struct oci_doc d;
-    vmpull_error err;
+    lib_error err;
     int r = oci_doc_parse(cases[i].doc, strlen(cases[i].doc), cases[i].declared, &d, &err);
     if (r != -VMPULL_E_MANIFEST || !strstr(err.message, cases[i].msg))
       fail_msg("case %zu: %d '%s'", i, r, r ? err.message : "");
@@ -425,7 +425,7 @@ static void test_parse_errors(void **state) {
   /* A NUL byte in the middle. */
   static const char nul[] = "{\"schemaVersion\":2,\0\"manifests\":[]}";
   struct oci_doc d;
-  vmpull_error err;
+  lib_error err;
   assert_int_equal(oci_doc_parse(nul, sizeof(nul) - 1, NULL, &d, &err), -VMPULL_E_MANIFEST);
 }
 
@@ -439,7 +439,7 @@ static void test_limits(void **state) {
                             "%s{\"mediaType\":\"a/b\",\"digest\":\"sha256:" HEX_A "\",\"size\":1}", i ? "," : "");
   len += (size_t)snprintf(big + len, cap - len, "]}");
   struct oci_doc d;
-  vmpull_error err;
+  lib_error err;
   assert_int_equal(oci_doc_parse(big, len, NULL, &d, &err), -VMPULL_E_LIMIT);
   assert_non_null(strstr(err.message, "10001 manifests, more than the limit of 10000"));
   memset(big, ' ', cap);
@@ -481,7 +481,7 @@ static void test_spec_examples(void **state) {
     _cleanup_free_ char *buf = slurp(path, &len);
     assert_non_null(buf);
     struct oci_doc d;
-    vmpull_error err;
+    lib_error err;
     if (oci_doc_parse(buf, len, NULL, &d, &err) != 0)
       fail_msg("%s: %s", docs[i], err.message);
     assert_int_equal(d.kind, strstr(docs[i], "manifest") ? OCI_DOC_MANIFEST : OCI_DOC_INDEX);
@@ -520,7 +520,7 @@ static void test_schema_fixtures(void **state) {
     _cleanup_free_ char *buf = slurp(path, &dlen);
     assert_non_null(buf);
     struct oci_doc d;
-    vmpull_error err;
+    lib_error err;
     int r = oci_doc_parse(buf, dlen, NULL, &d, &err);
     if (r == 0 && d.kind == OCI_DOC_MANIFEST) {
       size_t layer;
@@ -556,7 +556,7 @@ static void test_schema_fixtures(void **state) {
     size_t dlen;
     _cleanup_free_ char *buf = slurp(path, &dlen);
     json_object_object_get_ex(e, "digest", &v);
-    vmpull_error err;
+    lib_error err;
     assert_int_equal(oci_digest_verify(json_object_get_string(v), buf, dlen, "backcompat", &err), 0);
     struct oci_doc d;
     if (oci_doc_parse(buf, dlen, NULL, &d, &err) != 0)

@@ -29,7 +29,7 @@ static char *endpoints(const char *ref, const char *const *specs, size_t n, int 
   o.mirror_by_digest_only = by_digest_only;
   o.offline = offline;
   struct docker_ref r;
-  vmpull_error err;
+  lib_error err;
   assert_int_equal(docker_ref_parse(ref, &r, &err), 0);
   struct oci_endpoint *e = NULL;
   size_t count = 0;

@@ -36,7 +36,7 @@ static void test_oci_dir(void **state) {
   };
   for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
     struct oci_dir_ref r;
-    vmpull_error err;
+    lib_error err;
     assert_int_equal(oci_dir_ref_parse(ok[i].source, &r, &err), 0);
     assert_string_equal(r.path, ok[i].path);
     if (ok[i].ref)
@@ -48,7 +48,7 @@ static void test_oci_dir(void **state) {
   static const char *const bad[] = {"oci-dir://", "oci-dir://:latest", "oci-dir://layout:", "docker://x"};
   for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
     struct oci_dir_ref r;
-    vmpull_error err;
+    lib_error err;
     assert_int_equal(oci_dir_ref_parse(bad[i], &r, &err), -VMPULL_E_USAGE);
     assert_int_equal(err.code, VMPULL_E_USAGE);
     assert_null(r.path);
@@ -80,7 +80,7 @@ static void test_docker_ok(void **state) {
   };
   for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
     struct docker_ref r;
-    vmpull_error err;
+    lib_error err;
     int ret = docker_ref_parse(cases[i].ref, &r, &err);
     if (ret != 0)
       fail_msg("%s: %s", cases[i].ref, err.message);
@@ -130,7 +130,7 @@ static void test_docker_bad(void **state) {
   };
   for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
     struct docker_ref r;
-    vmpull_error err;
+    lib_error err;
     int ret = docker_ref_parse(bad[i], &r, &err);
     if (ret != -VMPULL_E_USAGE)
       fail_msg("'%s' was accepted (%d)", bad[i], ret);
@@ -154,7 +154,7 @@ static void test_docker_userinfo(void **state) {
   };
   for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
     struct docker_ref r;
-    vmpull_error err;
+    lib_error err;
     if (docker_ref_parse(cases[i].ref, &r, &err) != -VMPULL_E_USAGE)
       fail_msg("'%s' was not refused", cases[i].ref);
     assert_null(strstr(err.message, "secret"));
@@ -170,7 +170,7 @@ static void test_docker_userinfo(void **state) {
     assert_string_equal(shown, kept[i]);
   }
   struct docker_ref r;
-  vmpull_error err;
+  lib_error err;
   assert_int_equal(docker_ref_parse("quay.io:5000/x@sha256:bad", &r, &err), -VMPULL_E_USAGE);
   assert_non_null(strstr(err.message, "digest 'sha256:bad' is not"));
   /* The redaction of messages everywhere (redact_source) knows the same rule. */
@@ -185,7 +185,7 @@ struct default_ref_options {
   const char *source, *os_version, *default_image;
 };
 
-static int ref_for_source(const struct default_ref_options *o, struct docker_ref *r, vmpull_error *err) {
+static int ref_for_source(const struct default_ref_options *o, struct docker_ref *r, lib_error *err) {
   struct oci_default_image d = {.image = o->default_image, .os_version = o->os_version};
   return docker_ref_for_source(o->source, &d, r, err);
 }
@@ -194,7 +194,7 @@ static void test_docker_default(void **state) {
   (void)state;
   struct default_ref_options o = {0};
   struct docker_ref r;
-  vmpull_error err;
+  lib_error err;
 
   o.source = "docker://";
   assert_int_equal(ref_for_source(&o, &r, &err), 0);
@@ -251,7 +251,7 @@ static void test_digest_syntax(void **state) {
   assert_false(oci_digest_valid(NULL));
 
   char out[OCI_DIGEST_MAX];
-  vmpull_error err;
+  lib_error err;
   assert_int_equal(oci_digest_buffer("sha256:", "abc", 3, out, &err), 0);
   assert_string_equal(out, "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   assert_int_equal(oci_digest_buffer("sha512:", "abc", 3, out, &err), 0);

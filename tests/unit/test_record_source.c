@@ -32,7 +32,7 @@ static struct byte_source *data_source(void) {
   assert_true(fd >= 0);
   assert_int_equal(pwrite_all(fd, data, LEN, 0), 0);
   struct byte_source *s = NULL;
-  vmpull_error err = {0};
+  lib_error err = {0};
   assert_int_equal(source_file_from_fd(fd, "data", LEN, &s, &err), 0);
   return s;
 }
@@ -42,7 +42,7 @@ static int read_all(struct byte_source *s, uint8_t *out, size_t *total) {
   *total = 0;
   for (;;) {
     size_t got = 0;
-    vmpull_error err = {0};
+    lib_error err = {0};
     int r = source_read(s, out + *total, MIN((size_t)4099, LEN - *total + 1), &got, &err);
     if (r < 0)
       return err.code;
@@ -58,7 +58,7 @@ static void test_records_from_offset(void **state) {
   assert_true(fd >= 0);
   assert_int_equal(pwrite_all(fd, "head:", 5, 0), 0); /* what an interrupted download left */
   struct byte_source *s = NULL;
-  vmpull_error err = {0};
+  lib_error err = {0};
   struct record_options o = {.fd = fd, .offset = 5};
   assert_int_equal(record_source_new(data_source(), &o, &s, &err), 0);
   assert_int_equal(s->size, LEN);
@@ -93,7 +93,7 @@ static void test_failed_write_costs_the_copy_not_the_read(void **state) {
   struct failure f = {0};
   struct record_options o = {.fd = fd, .failed = failed, .failed_data = &f};
   struct byte_source *s = NULL;
-  vmpull_error err = {0};
+  lib_error err = {0};
   assert_int_equal(record_source_new(data_source(), &o, &s, &err), 0);
   static uint8_t got[LEN + 1];
   size_t total = 0;
@@ -112,7 +112,7 @@ static void test_failed_write_without_callback_fails_the_read(void **state) {
   assert_true(fd >= 0);
   struct record_options o = {.fd = fd};
   struct byte_source *s = NULL;
-  vmpull_error err = {0};
+  lib_error err = {0};
   assert_int_equal(record_source_new(data_source(), &o, &s, &err), 0);
   static uint8_t got[LEN + 1];
   size_t total = 0;

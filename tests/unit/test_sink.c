@@ -123,7 +123,7 @@ static void feed(struct sink *s, const uint8_t *buf, size_t len, const size_t *c
   size_t off = 0;
   for (size_t i = 0; off < len; i++) {
     size_t n = MIN(chunks[i % nchunks], len - off);
-    vmpull_error err = {0};
+    lib_error err = {0};
     if (sink_write(s, buf + off, n, &err) != 0)
       fail_msg("sink_write at %zu (+%zu): %s", off, n, err.message);
     off += n;
@@ -131,7 +131,7 @@ static void feed(struct sink *s, const uint8_t *buf, size_t len, const size_t *c
 }
 
 static void commit_ok(struct sink *s, uint64_t *allocated) {
-  vmpull_error err = {0};
+  lib_error err = {0};
   if (sink_commit(s, allocated, &err) != 0)
     fail_msg("sink_commit: %s", err.message);
 }
@@ -185,7 +185,7 @@ static void check_image_file(const char *path, const uint8_t *img, size_t len, s
 }
 
 /* The decoders' way in: decode into sink_buffer(), hand over with sink_submit(). */
-static void feed_zero_copy(struct sink *s, const uint8_t *buf, size_t len, size_t chunk, vmpull_error *err, int *rc) {
+static void feed_zero_copy(struct sink *s, const uint8_t *buf, size_t len, size_t chunk, lib_error *err, int *rc) {
   *rc = 0;
   for (size_t off = 0; off < len && *rc == 0;) {
     size_t n = MIN(MIN(chunk, (size_t)SINK_BUFFER_SIZE), len - off);
@@ -206,7 +206,7 @@ static void skip_without_writer_thread(void) {
 /* A sink at f->path with its writer thread running. */
 static void open_with_writer(struct fixture *f, struct sink *s) {
   struct sink_options o = {.max_size = UINT64_MAX, .writer_thread = 1};
-  vmpull_error err = {0};
+  lib_error err = {0};
   if (sink_open(s, f->path, &o, &err) != 0)
     fail_msg("sink_open: %s", err.message);
   assert_non_null(s->w);
@@ -221,7 +221,7 @@ static void test_writer_thread_content(void **state) {
   for (size_t c = 0; c < ARRAY_SIZE(chunks); c++) {
     struct sink s = SINK_INIT;
     open_with_writer(f, &s);
-    vmpull_error err = {0};
+    lib_error err = {0};
     int rc;
     feed_zero_copy(&s, img, len, chunks[c], &err, &rc);
     if (rc != 0)
@@ -287,7 +287,7 @@ static void test_writer_thread_write_error(void **state) {
   uint8_t *img = make_image(&len, &data_len);
   struct sink s = SINK_INIT;
   open_with_writer(f, &s);
-  vmpull_error err = {0};
+  lib_error err = {0};
   int ro = open("/dev/null", O_RDONLY | O_CLOEXEC);
   assert_true(ro >= 0);
   assert_true(dup2(ro, s.fd) == s.fd); /* every pwrite now fails with EBADF */
@@ -327,7 +327,7 @@ static void run_sparse_content(struct fixture *f, int named, const size_t *chunk
   uint8_t *img = make_image(&len, &data_len);
   struct sink s = SINK_INIT;
   struct sink_options o = {.max_size = UINT64_MAX, .force_named_tmp = named};
-  vmpull_error err = {0};
+  lib_error err = {0};
   assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
   feed(&s, img, len, chunks, nchunks);
   assert_int_equal(s.offset, len);
@@ -373,7 +373,7 @@ static void test_final_size_trailing_zeros(void **state) {
         img[i] = (uint8_t)("xz\n"[i % 3]);
       struct sink s = SINK_INIT;
       struct sink_options o = {.max_size = UINT64_MAX, .force_named_tmp = named};
-      vmpull_error err = {0};
+      lib_error err = {0};
       assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
       static const size_t chunks[] = {3, 1 * MIB};
       feed(&s, img, len, chunks, 2);
@@ -401,7 +401,7 @@ static void test_empty_output(void **state) {
   struct fixture *f = *state;
   struct sink s = SINK_INIT;
   struct sink_options o = {.max_size = UINT64_MAX};
-  vmpull_error err = {0};
+  lib_error err = {0};
   assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
   commit_ok(&s, NULL);
   sink_close(&s);
@@ -415,7 +415,7 @@ static void test_mode(void **state) {
   for (int named = 0; named < 2; named++) {
     struct sink s = SINK_INIT;
     struct sink_options o = {.max_size = UINT64_MAX, .mode = 0600, .force_named_tmp = named};
-    vmpull_error err = {0};
+    lib_error err = {0};
     assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
     assert_int_equal(sink_write(&s, (const uint8_t *)"x", 1, &err), 0);
     commit_ok(&s, NULL);
@@ -433,7 +433,7 @@ static void test_invisible_until_commit(void **state) {
   for (int named = 0; named < 2; named++) {
     struct sink s = SINK_INIT;
     struct sink_options o = {.max_size = UINT64_MAX, .force_named_tmp = named};
-    vmpull_error err = {0};
+    lib_error err = {0};
     assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
     uint8_t data[SINK_BLOCK * 2];
     memset(data, 0x5a, sizeof(data));
@@ -464,7 +464,7 @@ static void test_failure_leaves_nothing(void **state) {
     /* 1: abandoned mid-stream, as when a decoder fails or a signal cancels. */
     struct sink s = SINK_INIT;
     struct sink_options o = {.max_size = UINT64_MAX, .force_named_tmp = named};
-    vmpull_error err = {0};
+    lib_error err = {0};
     assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
     assert_int_equal(sink_write(&s, data, sizeof(data), &err), 0);
     sink_close(&s);
@@ -513,7 +513,7 @@ static void test_existing_output_kept(void **state) {
     write_file(f->path, "precious\n");
     struct sink s = SINK_INIT;
     struct sink_options o = {.max_size = UINT64_MAX, .force_named_tmp = named};
-    vmpull_error err = {0};
+    lib_error err = {0};
     assert_int_equal(sink_open(&s, f->path, &o, &err), -VMPULL_E_EXISTS);
     assert_int_equal(err.code, VMPULL_E_EXISTS);
     assert_non_null(strstr(err.message, f->path));
@@ -551,7 +551,7 @@ static void test_replace(void **state) {
     assert_int_equal(stat(f->path, &before), 0);
     struct sink s = SINK_INIT;
     struct sink_options o = {.max_size = UINT64_MAX, .replace = 1, .force_named_tmp = named};
-    vmpull_error err = {0};
+    lib_error err = {0};
     assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
     assert_int_equal(sink_write(&s, (const uint8_t *)"new\n", 4, &err), 0);
     /* Until commit, the old file is intact. */
@@ -588,7 +588,7 @@ static void test_replace_directory_refused(void **state) {
   assert_int_equal(mkdir(f->path, 0755), 0);
   struct sink s = SINK_INIT;
   struct sink_options o = {.max_size = UINT64_MAX, .replace = 1};
-  vmpull_error err = {0};
+  lib_error err = {0};
   assert_int_equal(sink_open(&s, f->path, &o, &err), -VMPULL_E_EXISTS);
   assert_non_null(strstr(err.message, "directory"));
   sink_close(&s);
@@ -629,7 +629,7 @@ static void test_replace_non_file_refused(void **state) {
       for (int named = 0; named < 2; named++) {
         struct sink s = SINK_INIT;
         struct sink_options o = {.max_size = UINT64_MAX, .replace = 1, .force_named_tmp = named};
-        vmpull_error err = {0};
+        lib_error err = {0};
         if (!at_commit && make_special(f->path, kinds[i].type) < 0) {
           print_message("cannot make a %s here (not root?): skipped\n", kinds[i].says);
           continue;
@@ -675,7 +675,7 @@ static void test_stale_temporaries(void **state) {
 
     struct sink s = SINK_INIT;
     struct sink_options o = {.max_size = UINT64_MAX, .force_named_tmp = named};
-    vmpull_error err = {0};
+    lib_error err = {0};
     assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
     assert_int_equal(access(stale, F_OK), -1);
     assert_int_equal(access(live, F_OK), 0);
@@ -693,7 +693,7 @@ static void test_bad_paths(void **state) {
   char path[400];
   struct sink s = SINK_INIT;
   struct sink_options o = {.max_size = UINT64_MAX};
-  vmpull_error err = {0};
+  lib_error err = {0};
   snprintf(path, sizeof(path), "%s/missing/disk.raw", f->dir);
   assert_int_equal(sink_open(&s, path, &o, &err), -VMPULL_E_NOT_FOUND);
   assert_non_null(strstr(err.message, "missing"));
@@ -715,7 +715,7 @@ static void test_chunk_map(void **state) {
     for (size_t c = 0; c < ARRAY_SIZE(chunks); c++) {
       struct sink s = SINK_INIT;
       struct sink_options o = {.max_size = UINT64_MAX, .writer_thread = writer, .chunk_map = 1};
-      vmpull_error err = {0};
+      lib_error err = {0};
       assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
       feed(&s, img, len, &chunks[c], 1);
       commit_ok(&s, NULL);
@@ -744,7 +744,7 @@ static void test_chunk_map(void **state) {
   /* Not asked for: none. */
   struct sink s = SINK_INIT;
   struct sink_options o = {.max_size = UINT64_MAX};
-  vmpull_error err = {0};
+  lib_error err = {0};
   assert_int_equal(sink_open(&s, f->path, &o, &err), 0);
   feed(&s, img, len, chunks, 1);
   commit_ok(&s, NULL);
