@@ -163,7 +163,8 @@ typedef struct vmpull_progress {
 /* Called on the thread that called vmpull_pull(): once when resolving starts
  * (VMPULL_STAGE_RESOLVE), once when the transfer starts, then at most every
  * 50 ms while bytes flow (not for every chunk) or while waiting to retry a
- * request (at least once a second then, nothing moving), and once with
+ * request or for another vmpull downloading the same cache entry (at least
+ * once a second then, nothing moving), and once with
  * VMPULL_STAGE_DONE. Return 0 to go on, non-zero to cancel: the
  * pull then stops at once and fails with VMPULL_E_CANCELLED, leaving nothing
  * behind (the return value of the DONE call is ignored: the disk is already

@@ -82,6 +82,8 @@ def test_library_and_tool_report_the_project_version(project_version):
     assert (seen["check_version_same"], seen["check_version_older"], seen["check_version_newer"]) == ("1", "1", "0")
     r = run_vmpull("--version")
     assert r.rc == 0 and r.stdout.strip() == f"vmpull {project_version}", r
+    man = (ROOT / "docs" / "vmpull.1").read_text()
+    assert re.search(r'^\.TH VMPULL 1 "[^"]*" "vmpull ([^"]+)"', man, re.M).group(1) == project_version
 
 
 def test_debian_versions(project_version):
