@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import VMPULL, check_sanitizer_report
+from servers.common import free_port
 from servers.fixture_registry import REGISTRY_PASSWORD, REGISTRY_USER
 from servers.oci_layout import Layout
 
@@ -127,6 +128,23 @@ def test_log_lines_never_hold_a_credential(flaky, image, registry_basic, tmp_pat
         for secret_part in (REGISTRY_PASSWORD, *REGISTRY_PASSWORD.split(":"), basic):
             assert secret_part not in text
     assert (tmp_path / "two.raw").read_bytes() == image
+
+
+def test_mirrors_tried_and_chosen_are_logged(image, registry_plain, tmp_path):
+    lay = Layout(tmp_path / "layout")
+    entry = lay.disk_artifact(gzip.compress(image, compresslevel=1), "machine.x86_64.raw.gz",
+                              media_type="application/gzip", arch="x86_64", disktype="qemu")
+    lay.write_index([(lay.index([entry]), "v1")])
+    registry_plain.push(lay.path, "v1", REPO, "mirrored")
+    dead = f"127.0.0.1:{free_port()}"  # nothing listens there
+    got = probe("-l", "-k", "-M", f"{registry_plain.host}={dead}", registry_plain.ref(REPO, "mirrored"),
+                tmp_path / "out.raw")
+    assert got["rc"] == 0, got
+    log = got["log"]
+    tried_mirror = index_of(log, "debug", f"trying mirror {dead} for ")
+    tried_registry = index_of(log, "debug", f"trying registry {registry_plain.host} for ")
+    chosen = index_of(log, "info", f"registry {registry_plain.host} serves ")
+    assert tried_mirror < tried_registry < chosen, log
 
 
 def test_progress_runs_while_waiting_for_a_cache_lock(flaky, image, tmp_path):

@@ -5,7 +5,7 @@
  * given, and the error struct after the call, success included. tests/cli/test_library_net.py
  * runs it against the real servers the pytest fixtures start.
  *
- *   lib_probe [-k] [-w] [-l] [-n N] [-C CACHE] [-c CREDS] [-m pull|inspect|save] SOURCE OUTPUT
+ *   lib_probe [-k] [-w] [-l] [-n N] [-C CACHE] [-c CREDS] [-M REG=MIRROR] [-m pull|inspect|save] SOURCE OUTPUT
  *   lib_probe -V
  *     -k   tls_verify = 0
  *     -w   once a warning came (a retry announced), return non-zero from the progress callback
@@ -14,7 +14,7 @@
  *     -l   set the log hook: print each line as "log LEVEL MESSAGE" when it arrives
  *     -n   once a warning said the pull waits for another vmpull (a cache lock), return non-zero
  *          from the Nth progress callback after it
- *     -C   cache_dir;  -c: creds
+ *     -C   cache_dir;  -c: creds;  -M REGISTRY=MIRROR: a mirror (up to 4)
  *     -m   which call (default pull; save writes OUTPUT as "oci-dir://OUTPUT")
  *     -V   print "header VERSION_STRING", "header_parts MAJOR.MINOR.PATCH", "library
  *          vmpull_version()" and "check_version" results, and exit
@@ -117,8 +117,10 @@ int main(int argc, char **argv) {
   vmpull_pull_options o;
   vmpull_pull_options_init(&o, sizeof(o));
   const char *mode = "pull";
+  const char *mirrors[4];
+  size_t n_mirrors = 0;
   int c;
-  while ((c = getopt(argc, argv, "kwln:C:c:m:V")) != -1) {
+  while ((c = getopt(argc, argv, "kwln:C:c:M:m:V")) != -1) {
     switch (c) {
     case 'k': o.tls_verify = 0; break;
     case 'w': p.cancel_in_wait = 1; break;
@@ -126,16 +128,23 @@ int main(int argc, char **argv) {
     case 'n': p.cancel_in_lock_wait = (unsigned)strtoul(optarg, NULL, 10); break;
     case 'C': o.cache_dir = optarg; break;
     case 'c': o.creds = optarg; break;
+    case 'M':
+      if (n_mirrors == 4)
+        return 2;
+      mirrors[n_mirrors++] = optarg;
+      break;
     case 'm': mode = optarg; break;
     case 'V': return print_versions();
     default: return 2;
     }
   }
   if (argc - optind != 2) {
-    fprintf(stderr,
-            "usage: lib_probe [-k] [-w] [-l] [-n N] [-C CACHE] [-c CREDS] [-m pull|inspect|save] SOURCE OUTPUT\n");
+    fprintf(stderr, "usage: lib_probe [-k] [-w] [-l] [-n N] [-C CACHE] [-c CREDS] [-M REG=MIRROR] [-m "
+                    "pull|inspect|save] SOURCE OUTPUT\n");
     return 2;
   }
+  o.mirrors = n_mirrors ? mirrors : NULL;
+  o.n_mirrors = n_mirrors;
   o.source = argv[optind];
   o.output = argv[optind + 1];
   o.arch = "x86_64";
