@@ -59,11 +59,10 @@
 #ifndef VMPULL_H
 #define VMPULL_H
 
-/* The version of this header. It matches the package version (meson setup refuses a
- * mismatch) and vmpull_version() of the library it came with; no symbol node is newer
- * than VMPULL_<MAJOR>.<MINOR> (tests/cli/test_versions.py). A program may test for an
- * API at build time with VMPULL_CHECK_VERSION(0, 3, 0), and at run time compare
- * vmpull_version(). */
+/* The version of this header. It is the package version and vmpull_version() of the
+ * library it came with, and no symbol node is newer than VMPULL_<MAJOR>.<MINOR> (the
+ * build and the tests hold them together). A program may test for an API at build time
+ * with VMPULL_CHECK_VERSION(0, 3, 0), and at run time compare vmpull_version(). */
 #define VMPULL_VERSION_MAJOR 0
 #define VMPULL_VERSION_MINOR 3
 #define VMPULL_VERSION_PATCH 0
