@@ -29,7 +29,7 @@
  *   and vmpull_error (those three are not shared between concurrent calls;
  *   read-only strings they point to may be). Pulls writing the same output
  *   path at once are not coordinated: one of them fails or replaces the other.
- *   Every callback (progress, warning) runs on the thread that called
+ *   Every callback (progress, warning, log) runs on the thread that called
  *   vmpull_pull(), never on an internal transfer or decoder thread, and never
  *   after vmpull_pull() returned; a callback may not call vmpull_pull()
  *   itself. The same holds for vmpull_inspect(), and the vmpull_cache_*()
@@ -58,6 +58,21 @@
  */
 #ifndef VMPULL_H
 #define VMPULL_H
+
+/* The version of this header. It is the package version and vmpull_version() of the
+ * library it came with, and no symbol node is newer than VMPULL_<MAJOR>.<MINOR> (the
+ * build and the tests hold them together). A program may test for an API at build time
+ * with VMPULL_CHECK_VERSION(0, 3, 0), and at run time compare vmpull_version(). */
+#define VMPULL_VERSION_MAJOR 0
+#define VMPULL_VERSION_MINOR 3
+#define VMPULL_VERSION_PATCH 0
+#define VMPULL_VERSION_STRING "0.3.0"
+/* True when this header is version major.minor.patch or newer (as GLIB_CHECK_VERSION). */
+#define VMPULL_CHECK_VERSION(major, minor, patch)                                    \
+  (VMPULL_VERSION_MAJOR > (major) ||                                                 \
+   (VMPULL_VERSION_MAJOR == (major) && VMPULL_VERSION_MINOR > (minor)) ||            \
+   (VMPULL_VERSION_MAJOR == (major) && VMPULL_VERSION_MINOR == (minor) &&            \
+    VMPULL_VERSION_PATCH >= (patch)))
 
 #include <signal.h>
 #include <stddef.h>
@@ -110,8 +125,8 @@ typedef struct vmpull_error {
  * "unknown" for anything else. A static string: never free it. Thread-safe. */
 VMPULL_PUBLIC const char *vmpull_code_name(int code);
 
-/* Version of the library actually loaded, e.g. "0.1.0" (a static string).
- * Thread-safe. */
+/* Version of the library actually loaded, e.g. "0.3.0" (a static string); it may be
+ * newer than VMPULL_VERSION_STRING, the header the program was built with. Thread-safe. */
 VMPULL_PUBLIC const char *vmpull_version(void);
 
 /* Initialise process-wide state of the libraries vmpull uses (libcurl's
@@ -147,7 +162,8 @@ typedef struct vmpull_progress {
 /* Called on the thread that called vmpull_pull(): once when resolving starts
  * (VMPULL_STAGE_RESOLVE), once when the transfer starts, then at most every
  * 50 ms while bytes flow (not for every chunk) or while waiting to retry a
- * request (at least once a second then, nothing moving), and once with
+ * request or for another vmpull downloading the same cache entry (at least
+ * once a second then, nothing moving), and once with
  * VMPULL_STAGE_DONE. Return 0 to go on, non-zero to cancel: the
  * pull then stops at once and fails with VMPULL_E_CANCELLED, leaving nothing
  * behind (the return value of the DONE call is ignored: the disk is already
@@ -157,6 +173,19 @@ typedef int (*vmpull_progress_fn)(const vmpull_progress *progress, void *userdat
  * during the call only), e.g. a retry after a dropped connection. Called on
  * the thread that called vmpull_pull(). */
 typedef void (*vmpull_warning_fn)(const char *message, void *userdata);
+
+/* (added in 0.3) Levels of the log hook, vmpull_pull_options.log. */
+typedef enum vmpull_log_level {
+  VMPULL_LOG_DEBUG = 0,        /* detail: each HTTP request (method, URL, status, bytes), each
+                                  mirror tried, decoder threads */
+  VMPULL_LOG_INFO = 1,         /* what the pull decided: cached, revalidate, resume or
+                                  download, the mirror chosen, the format detected */
+} vmpull_log_level;
+/* (added in 0.3) A line for someone debugging a pull (what `vmpull -v` shows): one line,
+ * no newline, no credentials, cleaned like warnings; valid during the call only. Called
+ * only when set, on the thread that called vmpull_pull(), in the order things happen;
+ * the library still prints nothing itself. The wording is not an interface. */
+typedef void (*vmpull_log_fn)(int level, const char *message, void *userdata);
 
 /* What to pull and how. Initialise with vmpull_pull_options_init(), then set
  * fields; a zero/NULL field means its default. All pointers are borrowed for
@@ -231,6 +260,11 @@ typedef struct vmpull_pull_options {
   size_t n_mirrors;
   int mirror_by_digest_only;   /* use mirrors only for references by digest; a tag goes to the
                                   registry itself (registries.conf's mirror-by-digest-only) */
+
+  /* (added in 0.3) Log lines (vmpull_log_fn), run on the calling thread; NULL: none. A
+   * program built against an older header has no such field: its pulls log nothing. */
+  vmpull_log_fn log;
+  void *log_data;              /* passed to log as userdata */
 } vmpull_pull_options;
 
 /* Fill opts with defaults (zero, tls_verify = 1, retries = -1) and set

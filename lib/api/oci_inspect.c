@@ -42,7 +42,7 @@ static int peek_layer(struct inspect_ctx *c, const struct oci_target *t, json_ob
   }
   _cleanup_source_ struct byte_source *stream = NULL;
   enum format format;
-  r = detect_source(content, rs.image_name, &stream, &format, err);
+  r = detect_source(content, rs.image_name, NULL, &stream, &format, err);
   if (r < 0)
     return r;
   _cleanup_free_ char *out_path = NULL;

@@ -29,6 +29,8 @@ static void http_config_from_options(struct http_config *c, const vmpull_pull_op
   c->warning = o->warning;
   c->warning_data = o->warning_data;
   c->cancel = o->cancel;
+  c->log = OPTION(o, log, NULL);
+  c->log_data = OPTION(o, log_data, NULL);
 }
 
 void pull_config_from_options(const vmpull_pull_options *o, struct pull_config *c) {
@@ -39,6 +41,8 @@ void pull_config_from_options(const vmpull_pull_options *o, struct pull_config *
       .progress = o->progress,
       .progress_data = o->progress_data,
       .cancel = o->cancel,
+      .log = OPTION(o, log, NULL),
+      .log_data = OPTION(o, log_data, NULL),
   };
   c->expected_digest = o->expected_digest;
   c->max_size = pull_max_size(o);

@@ -259,7 +259,7 @@ static int pull_decode(struct pull_job *j, lib_error *err) {
   /* detect */
   _cleanup_source_ struct byte_source *stream = NULL;
   enum format format;
-  r = detect_source(content, rs->image_name, &stream, &format, err);
+  r = detect_source(content, rs->image_name, &o->hooks, &stream, &format, err);
   if (r < 0)
     return r;
 

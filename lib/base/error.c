@@ -260,6 +260,21 @@ void warning_send(vmpull_warning_fn fn, void *data, const char *fmt, ...) {
   va_end(ap);
 }
 
+void log_vsend(vmpull_log_fn fn, void *data, int level, const char *fmt, va_list ap) {
+  if (!fn)
+    return;
+  lib_error line;
+  store_message(&line, NULL, fmt, ap, NULL);
+  fn(level, line.message, data);
+}
+
+void log_send(vmpull_log_fn fn, void *data, int level, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  log_vsend(fn, data, level, fmt, ap);
+  va_end(ap);
+}
+
 void error_clear(lib_error *err) {
   if (err) {
     err->code = VMPULL_OK;

@@ -48,6 +48,10 @@ int error_oom(lib_error *err);
  * message. */
 void warning_send(vmpull_warning_fn fn, void *data, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void warning_vsend(vmpull_warning_fn fn, void *data, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+/* The same for a log line at level (a vmpull_log_level). Without a callback nothing is formatted. */
+void log_send(vmpull_log_fn fn, void *data, int level, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void log_vsend(vmpull_log_fn fn, void *data, int level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 /* The one cleaning of text from outside (servers, files, archives, arguments) before it reaches
  * an error, a warning or a result: C0 controls, DEL, C1 controls (U+0080-U+009F, as UTF-8) and

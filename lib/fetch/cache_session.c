@@ -21,6 +21,16 @@ void pull_cache_warn(const struct pull_cache *pc, const char *fmt, ...) {
   va_end(ap);
 }
 
+void pull_cache_log(const struct pull_cache *pc, int level, const char *fmt, ...) {
+  const struct call_hooks *h = pc && pc->set ? &pc->set->hooks : NULL;
+  if (!hooks_logging(h))
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  hooks_vlog(h, level, fmt, ap);
+  va_end(ap);
+}
+
 int pull_cache_init(struct pull_cache *pc, const struct fetch_settings *set, struct progress_state *progress,
                     int *distrust, lib_error *err) {
   *pc = (struct pull_cache)PULL_CACHE_INIT;
@@ -116,6 +126,12 @@ static void give_up(struct pull_cache *pc, const char *why) {
   pc->cache = NULL;
 }
 
+/* While waiting for another pull's lock, the caller's progress callback runs as in any other wait
+ * (throttled as ever): returning non-zero from it cancels the wait. */
+static int lock_wait_tick(void *data, lib_error *err) {
+  return progress_report(data, 0, err);
+}
+
 /* 1: the entry is ours to fill; 0: the cache could not take it and is off for this pull. */
 int pull_cache_lock_entry(struct pull_cache *pc, const char *key, const char *shown, lib_error *err) {
   cache_key_name(key, pc->name);
@@ -124,6 +140,8 @@ int pull_cache_lock_entry(struct pull_cache *pc, const char *key, const char *sh
       .warning = pc->set->hooks.warning,
       .warning_data = pc->set->hooks.warning_data,
       .cancel = pc->set->hooks.cancel,
+      .tick = pc->progress ? lock_wait_tick : NULL,
+      .tick_data = pc->progress,
   };
   int r = lock_file(pc->cache->partial_fd, pc->name, &w, &pc->fd, err);
   if (r == 0)

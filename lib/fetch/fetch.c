@@ -225,6 +225,18 @@ static void fetch_decision_clear(struct fetch_decision *d) {
   free(d->kept_disk_only);
 }
 
+/* The decision, one line for someone debugging a pull. */
+static void log_way(const struct pull_cache *pc, const char *what, const struct fetch_decision *d) {
+  static const char *const ways[] = {
+      [FETCH_WAY_UNCACHED] = "download (not caching)",          [FETCH_WAY_CACHED] = "cached",
+      [FETCH_WAY_KEPT_DISK] = "the kept disk only (--offline)", [FETCH_WAY_REVALIDATE] = "revalidate the cached copy",
+      [FETCH_WAY_RESUME] = "resume the partial download",       [FETCH_WAY_DOWNLOAD] = "download into the cache"};
+  if (d->way == FETCH_WAY_RESUME)
+    pull_cache_log(pc, VMPULL_LOG_INFO, "fetch %s: %s from byte %llu", what, ways[d->way], (unsigned long long)d->have);
+  else
+    pull_cache_log(pc, VMPULL_LOG_INFO, "fetch %s: %s", what, ways[d->way]);
+}
+
 static int decide_url(struct pull_cache *pc, const struct http_request *req, struct fetch_decision *d,
                       struct http_response *resp, struct byte_source **out, lib_error *err) {
   *out = NULL;
@@ -335,6 +347,7 @@ static int fetch_url_open(struct pull_cache *pc, const struct http_config *c, co
   int r = decide_url(pc, req, &d, resp, out, err);
   if (r < 0)
     return r;
+  log_way(pc, d.key ? d.key : "the source URL", &d);
   switch (d.way) {
   case FETCH_WAY_UNCACHED: return http_open_retry(c, req, resp, out, err);
   case FETCH_WAY_CACHED: return 0;
@@ -355,6 +368,7 @@ static int fetch_blob_open(struct pull_cache *pc, const char *digest, const char
   int r = decide_blob(pc, digest, what, &d, out, err);
   if (r < 0)
     return r;
+  log_way(pc, what, &d);
   long status = 0;
   switch (d.way) {
   case FETCH_WAY_UNCACHED: return open_at(ctx, 0, &status, out, err);

@@ -8,9 +8,12 @@
 #include "net/http.h"
 
 #include "base/error.h"
+#include "base/redact.h"
 #include "base/util.h"
 #include "net/http_transfer.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -112,6 +115,18 @@ static int get_on_body(struct http_transfer *t, const char *p, size_t n) {
   return 0;
 }
 
+void http_log_request(const struct http_config *c, const char *url, const char *what, ...) {
+  if (!c->log)
+    return;
+  _cleanup_free_ char *shown = redact_url(url ? url : "");
+  char line[VMPULL_ERROR_MAX];
+  va_list ap;
+  va_start(ap, what);
+  vsnprintf(line, sizeof(line), what, ap);
+  va_end(ap);
+  log_send(c->log, c->log_data, VMPULL_LOG_DEBUG, "GET %s: %s", shown ? shown : "(url)", line);
+}
+
 int http_get(const struct http_config *c, const struct http_request *req, struct http_response *resp, lib_error *err) {
   _cleanup_(http_transfer_cleanup) struct http_transfer t = {0};
   struct body_buffer body = {.max = req->max_body ? req->max_body : DEFAULT_MAX_BODY};
@@ -126,6 +141,10 @@ int http_get(const struct http_config *c, const struct http_request *req, struct
   r = http_transfer_error(&t, rc, err);
   if (r >= 0 && !t.headers_done)
     r = error_set(err, VMPULL_E_HTTP, "no response");
+  if (r < 0)
+    http_log_request(c, req->url, "%s", err->message);
+  else
+    http_log_request(c, req->url, "HTTP %ld, %llu bytes", t.resp.status, (unsigned long long)t.received);
   if (r >= 0)
     r = http_transfer_take_response(&t, resp, err);
   if (r < 0) {

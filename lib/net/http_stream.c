@@ -50,6 +50,8 @@ struct http_stream {
   int done;                      /* the transfer thread has finished */
   volatile sig_atomic_t *cancel; /* the caller's cancel flag, read on the caller's thread only */
   lib_error result;              /* how the transfer ended (code OK: complete) */
+  struct http_config log_to;     /* its log callback only: the closing line, on the caller's thread */
+  char *url;                     /* for that line (redacted there); NULL without a log callback */
 };
 
 /* Consumer side only: the flag is set by a signal handler on the caller's
@@ -152,7 +154,11 @@ static void stream_free(struct byte_source *src) {
     ring_abandon(&s->ring);
     curl_multi_wakeup(s->t.multi);
     pthread_join(s->thread, NULL);
+    if (s->url && s->t.headers_done)
+      http_log_request(&s->log_to, s->url, "%llu body bytes received%s", (unsigned long long)s->t.received,
+                       s->done && s->result.code == VMPULL_OK ? "" : " (closed before the end)");
   }
+  free(s->url);
   http_transfer_cleanup(&s->t);
   if (s->ring_ready)
     ring_destroy(&s->ring);
@@ -218,6 +224,12 @@ int http_source_open(const struct http_config *c, const struct http_request *req
   if (!s->base.name || !s->buf)
     return error_oom(err);
 
+  if (c->log) {
+    s->log_to = (struct http_config){.log = c->log, .log_data = c->log_data};
+    if (!(s->url = strdup(req->url ? req->url : "")))
+      return error_oom(err);
+  }
+
   int r = http_transfer_setup(&s->t, c, req, err);
   if (r < 0)
     return r;
@@ -243,12 +255,20 @@ int http_source_open(const struct http_config *c, const struct http_request *req
   lib_error result = s->result;
   ring_unlock(&s->ring);
   if (!headers_ready) {
+    http_log_request(c, req->url, "%s", result.message);
     *err = result;
     return -result.code;
   }
   /* From here the transfer thread no longer touches the parsed headers. Fill
    * resp even for a refused status: retries want Retry-After and the status. */
   const struct http_response *h = &s->t.resp;
+  if (req->range_start > 0)
+    http_log_request(c, req->url, "HTTP %ld (asked from byte %llu), Content-Length %lld", h->status,
+                     (unsigned long long)req->range_start,
+                     h->content_length == UINT64_MAX ? -1ll : (long long)h->content_length);
+  else
+    http_log_request(c, req->url, "HTTP %ld, Content-Length %lld", h->status,
+                     h->content_length == UINT64_MAX ? -1ll : (long long)h->content_length);
   r = copy_headers(h, resp, err);
   if (r < 0)
     return r;

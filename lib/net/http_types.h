@@ -30,6 +30,8 @@ struct http_config {
   void *warning_data;
   struct progress_state *progress; /* the pull's: cancellation, and progress events during retry waits; may be NULL */
   volatile sig_atomic_t *cancel;   /* polled too (set from the pull options); may be NULL */
+  vmpull_log_fn log;               /* a line per request (log_send: nothing formatted when NULL) */
+  void *log_data;
 };
 
 struct http_response;

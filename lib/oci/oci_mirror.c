@@ -200,6 +200,8 @@ static int open_endpoint(struct mirror_store *m, size_t i, lib_error *err) {
   if (m->eps[i].mirror)
     es.auth.creds = NULL;
   struct oci_store *s = NULL;
+  hooks_log(&m->set.hooks, VMPULL_LOG_DEBUG, "trying %s %s for %s", m->eps[i].mirror ? "mirror" : "registry",
+            endpoint_name(m, i), shown);
   r = oci_registry_store_open(&es, &at, shown, m->pc, &s, err);
   if (r < 0)
     return r;
@@ -334,6 +336,8 @@ int oci_docker_store_open(const struct oci_settings *set, struct pull_cache *pc,
                endpoint_name(m, m->at + 1));
     error_clear(err);
   }
+  hooks_log(&m->set.hooks, VMPULL_LOG_INFO, "%s %s serves %s", m->eps[m->at].mirror ? "mirror" : "registry",
+            endpoint_name(m, m->at), store->display);
   struct oci_store *s = m->stores[m->at];
   store->walk = s->walk;
   store->walk.fetch = mirror_fetch;

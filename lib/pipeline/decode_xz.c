@@ -97,6 +97,8 @@ int decode_xz(struct byte_source *in, struct sink *out, const struct decode_opti
   lzma_ret ret = lzma_stream_decoder_mt(&strm, &mt);
   if (ret != LZMA_OK)
     return lzma_error(err, "xz", ret);
+  /* liblzma uses them for blocks whose sizes the stream records, within memlimit_threading. */
+  hooks_log(o ? o->hooks : NULL, VMPULL_LOG_DEBUG, "xz: up to %u decoder threads", mt.threads);
   return run_lzma(&strm, "xz", 0, in, out, o, err);
 }
 

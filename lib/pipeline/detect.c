@@ -69,8 +69,8 @@ int detect_format(const uint8_t *head, size_t len, const char *name, enum format
   return 0;
 }
 
-int detect_source(struct byte_source *content, const char *name, struct byte_source **stream, enum format *out,
-                  lib_error *err) {
+int detect_source(struct byte_source *content, const char *name, const struct call_hooks *hooks,
+                  struct byte_source **stream, enum format *out, lib_error *err) {
   _cleanup_source_ struct byte_source *peek = source_peek_new(content);
   if (!peek) {
     source_free(content);
@@ -84,6 +84,7 @@ int detect_source(struct byte_source *content, const char *name, struct byte_sou
   r = detect_format(head, head_len, name, out, err);
   if (r < 0)
     return r;
+  hooks_log(hooks, VMPULL_LOG_INFO, "%s: format %s", name ? name : "input", format_name(*out));
   *stream = TAKE_PTR(peek);
   return 0;
 }

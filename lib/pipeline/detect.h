@@ -4,6 +4,7 @@
 #define VMPULL_DETECT_H
 
 #include "base/error.h"
+#include "base/hooks.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -28,9 +29,9 @@ int detect_format(const uint8_t *head, size_t len, const char *name, enum format
 
 struct byte_source;
 /* Takes content and hands it out again as *stream, its start peeked (still unread) and its format
- * detected (name as for detect_format). */
-int detect_source(struct byte_source *content, const char *name, struct byte_source **stream, enum format *out,
-                  lib_error *err);
+ * detected (name as for detect_format); hooks (may be NULL) get a log line with the format. */
+int detect_source(struct byte_source *content, const char *name, const struct call_hooks *hooks,
+                  struct byte_source **stream, enum format *out, lib_error *err);
 
 const char *format_name(enum format f);
 /* The suffix the naming rule strips for f (".xz"...), or NULL for none. */

@@ -56,6 +56,11 @@ int lock_file(int dirfd, const char *name, const struct lock_wait *w, int *fd, l
         return error_set_errno(err, VMPULL_E_IO, errno, "lock cache entry for %s", w->what);
       if (w->cancel && *w->cancel)
         return error_set(err, VMPULL_E_CANCELLED, "cancelled");
+      if (w->tick) {
+        int r = w->tick(w->tick_data, err);
+        if (r < 0)
+          return r;
+      }
       if (!said) {
         said = 1;
         warning_send(w->warning, w->warning_data, "waiting for another vmpull that is downloading %s", w->what);

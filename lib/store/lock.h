@@ -18,6 +18,11 @@ struct lock_wait {
   vmpull_warning_fn warning; /* told once when the lock is held by another process */
   void *warning_data;
   volatile sig_atomic_t *cancel; /* polled while waiting */
+  /* Called at every poll while waiting (every 50 ms; it throttles itself), so that the caller's
+   * progress callback runs during the wait and can cancel it: < 0 (err filled) stops the wait
+   * with that error. NULL: none. */
+  int (*tick)(void *data, lib_error *err);
+  void *tick_data;
 };
 
 /* Open (creating, mode 0600) name in dirfd and lock it exclusively, waiting for

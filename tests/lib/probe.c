@@ -5,15 +5,23 @@
  * given, and the error struct after the call, success included. tests/cli/test_library_net.py
  * runs it against the real servers the pytest fixtures start.
  *
- *   lib_probe [-k] [-w] [-m pull|inspect|save] SOURCE OUTPUT
+ *   lib_probe [-k] [-w] [-l] [-n N] [-C CACHE] [-c CREDS] [-M REG=MIRROR] [-m pull|inspect|save] SOURCE OUTPUT
+ *   lib_probe -V
  *     -k   tls_verify = 0
  *     -w   once a warning came (a retry announced), return non-zero from the progress callback
  *          when it runs a second time with nothing moved (same stage, same bytes fetched) since
  *          the first call after the warning: in the wait the warning announced
+ *     -l   set the log hook: print each line as "log LEVEL MESSAGE" when it arrives
+ *     -n   once a warning said the pull waits for another vmpull (a cache lock), return non-zero
+ *          from the Nth progress callback after it
+ *     -C   cache_dir;  -c: creds;  -M REGISTRY=MIRROR: a mirror (up to 4)
  *     -m   which call (default pull; save writes OUTPUT as "oci-dir://OUTPUT")
+ *     -V   print "header VERSION_STRING", "header_parts MAJOR.MINOR.PATCH", "library
+ *          vmpull_version()" and "check_version" results, and exit
  *
  * Prints "stages A B ..." (each change of stage), "in_wait N" (callbacks during announced
- * waits), "code NAME", "message TEXT", and exits 0 when the call returned 0, else 1.
+ * waits), "lock_wait N" (callbacks after a lock wait was announced), "code NAME", "message
+ * TEXT", and exits 0 when the call returned 0, else 1.
  */
 #include "vmpull.h"
 
@@ -22,6 +30,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* This file is built against the header it tests: VMPULL_CHECK_VERSION must hold for it. */
+#if !VMPULL_CHECK_VERSION(0, 3, 0) || VMPULL_CHECK_VERSION(VMPULL_VERSION_MAJOR, VMPULL_VERSION_MINOR + 1, 0)
+#error "VMPULL_CHECK_VERSION is wrong"
+#endif
 
 struct probe {
   int cancel_in_wait;
@@ -32,6 +45,9 @@ struct probe {
   unsigned in_wait;
   char stages[256];
   int last_stage;
+  unsigned cancel_in_lock_wait; /* -n: the Nth callback after the lock wait was announced cancels */
+  int lock_waiting;
+  unsigned lock_wait_calls;
 };
 
 static const char *stage_name(vmpull_stage s) {
@@ -45,6 +61,11 @@ static const char *stage_name(vmpull_stage s) {
 
 static int on_progress(const vmpull_progress *ev, void *userdata) {
   struct probe *p = userdata;
+  if (p->lock_waiting) {
+    p->lock_wait_calls++;
+    if (p->cancel_in_lock_wait && p->lock_wait_calls >= p->cancel_in_lock_wait)
+      return 1;
+  }
   if ((int)ev->stage != p->last_stage) {
     size_t len = strlen(p->stages);
     snprintf(p->stages + len, sizeof(p->stages) - len, " %s", stage_name(ev->stage));
@@ -72,6 +93,23 @@ static void on_warning(const char *message, void *userdata) {
     p->waiting = 1;
     p->baseline = 1;
   }
+  if (strstr(message, "waiting for another vmpull"))
+    p->lock_waiting = 1;
+}
+
+static void on_log(int level, const char *message, void *userdata) {
+  (void)userdata;
+  printf("log %s %s\n", level == VMPULL_LOG_DEBUG ? "debug" : level == VMPULL_LOG_INFO ? "info" : "unknown", message);
+}
+
+static int print_versions(void) {
+  printf("header %s\nheader_parts %d.%d.%d\nlibrary %s\n", VMPULL_VERSION_STRING, VMPULL_VERSION_MAJOR,
+         VMPULL_VERSION_MINOR, VMPULL_VERSION_PATCH, vmpull_version());
+  printf("check_version_same %d\ncheck_version_older %d\ncheck_version_newer %d\n",
+         VMPULL_CHECK_VERSION(VMPULL_VERSION_MAJOR, VMPULL_VERSION_MINOR, VMPULL_VERSION_PATCH),
+         VMPULL_CHECK_VERSION(0, 1, 99),
+         VMPULL_CHECK_VERSION(VMPULL_VERSION_MAJOR, VMPULL_VERSION_MINOR, VMPULL_VERSION_PATCH + 1));
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -79,19 +117,34 @@ int main(int argc, char **argv) {
   vmpull_pull_options o;
   vmpull_pull_options_init(&o, sizeof(o));
   const char *mode = "pull";
+  const char *mirrors[4];
+  size_t n_mirrors = 0;
   int c;
-  while ((c = getopt(argc, argv, "kwm:")) != -1) {
+  while ((c = getopt(argc, argv, "kwln:C:c:M:m:V")) != -1) {
     switch (c) {
     case 'k': o.tls_verify = 0; break;
     case 'w': p.cancel_in_wait = 1; break;
+    case 'l': o.log = on_log; break;
+    case 'n': p.cancel_in_lock_wait = (unsigned)strtoul(optarg, NULL, 10); break;
+    case 'C': o.cache_dir = optarg; break;
+    case 'c': o.creds = optarg; break;
+    case 'M':
+      if (n_mirrors == 4)
+        return 2;
+      mirrors[n_mirrors++] = optarg;
+      break;
     case 'm': mode = optarg; break;
+    case 'V': return print_versions();
     default: return 2;
     }
   }
   if (argc - optind != 2) {
-    fprintf(stderr, "usage: lib_probe [-k] [-w] [-m pull|inspect|save] SOURCE OUTPUT\n");
+    fprintf(stderr, "usage: lib_probe [-k] [-w] [-l] [-n N] [-C CACHE] [-c CREDS] [-M REG=MIRROR] [-m "
+                    "pull|inspect|save] SOURCE OUTPUT\n");
     return 2;
   }
+  o.mirrors = n_mirrors ? mirrors : NULL;
+  o.n_mirrors = n_mirrors;
   o.source = argv[optind];
   o.output = argv[optind + 1];
   o.arch = "x86_64";
@@ -121,6 +174,7 @@ int main(int argc, char **argv) {
     rc = vmpull_pull(&o, &result, &err);
     vmpull_result_free(&result);
   }
+  printf("lock_wait %u\n", p.lock_wait_calls);
   printf("stages%s\nin_wait %u\ncode %s\nmessage %s\n", p.stages, p.in_wait, vmpull_code_name(err.code), err.message);
   return rc == 0 ? 0 : 1;
 }

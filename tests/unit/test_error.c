@@ -12,6 +12,7 @@
 /* clang-format on */
 
 #include "base/error.h"
+#include "base/hooks.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -182,6 +183,36 @@ static void test_warnings_are_cleaned(void **state) {
   warning_send(NULL, NULL, "nobody listens");
 }
 
+struct log_seen {
+  int level;
+  char line[256];
+};
+
+static void on_log(int level, const char *message, void *userdata) {
+  struct log_seen *seen = userdata;
+  seen->level = level;
+  snprintf(seen->line, sizeof(seen->line), "%s", message);
+}
+
+/* Log lines are cleaned like warnings and keep their level. Without a callback (or without hooks)
+ * nothing is even formatted: the argument below would crash vsnprintf if it were. */
+static void test_log_lines(void **state) {
+  (void)state;
+  struct log_seen seen = {.level = -1};
+  struct call_hooks h = {.log = on_log, .log_data = &seen};
+  hooks_log(&h, VMPULL_LOG_INFO, "fetch %s: %s", "u\x1b", "cached\n");
+  assert_int_equal(seen.level, VMPULL_LOG_INFO);
+  assert_string_equal(seen.line, "fetch u\\x1b: cached\\x0a");
+  assert_true(hooks_logging(&h));
+
+  const char *never_read = (const char *)(uintptr_t)1;
+  struct call_hooks none = {0};
+  assert_false(hooks_logging(&none));
+  hooks_log(&none, VMPULL_LOG_DEBUG, "%s", never_read);
+  hooks_log(NULL, VMPULL_LOG_DEBUG, "%s", never_read);
+  log_send(NULL, NULL, VMPULL_LOG_DEBUG, "%s", never_read);
+}
+
 /* errno, HTTP status and curl code stay apart from the message: a wrap keeps them (same cause), a
  * new error forgets them, and the public error gets code and message only. */
 static void test_details_apart_from_message(void **state) {
@@ -223,6 +254,7 @@ int main(void) {
       cmocka_unit_test(test_long_message_loses_its_middle),
       cmocka_unit_test(test_warnings_are_cleaned),
       cmocka_unit_test(test_details_apart_from_message),
+      cmocka_unit_test(test_log_lines),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -100,10 +100,49 @@ static void test_older_caller(void **state) {
   free(o);
 }
 
+static void on_log(int level, const char *message, void *userdata) {
+  (void)level, (void)message, (void)userdata;
+}
+
+/* The log hook (added in 0.3) reaches every floor; a caller built against the 0.2 header, whose
+ * struct ends at mirror_by_digest_only, has none: what lies beyond is never read. */
+static void test_log_hook_and_older_caller(void **state) {
+  (void)state;
+  int token;
+  vmpull_pull_options o;
+  vmpull_pull_options_init(&o, sizeof(o));
+  o.log = on_log;
+  o.log_data = &token;
+  struct pull_config c;
+  pull_config_from_options(&o, &c);
+  assert_ptr_equal(c.hooks.log, on_log);
+  assert_ptr_equal(c.hooks.log_data, &token);
+  assert_ptr_equal(c.fetch.hooks.log, on_log);
+  assert_ptr_equal(c.resolve.oci.hooks.log, on_log);
+  assert_ptr_equal(c.resolve.http.log, on_log);
+  assert_ptr_equal(c.resolve.oci.http.log_data, &token);
+
+  vmpull_pull_options *old = malloc(sizeof(*old));
+  assert_non_null(old);
+  memset(old, 0xff, sizeof(*old));
+  vmpull_pull_options_init(old,
+                           offsetof(vmpull_pull_options, mirror_by_digest_only) + sizeof(old->mirror_by_digest_only));
+  old->source = "disk.raw.xz";
+  pull_config_from_options(old, &c);
+  assert_null(c.hooks.log);
+  assert_null(c.hooks.log_data);
+  assert_null(c.fetch.hooks.log);
+  assert_null(c.resolve.oci.hooks.log);
+  assert_null(c.resolve.http.log);
+  assert_null(c.resolve.oci.http.log);
+  free(old);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults_and_routing),
       cmocka_unit_test(test_older_caller),
+      cmocka_unit_test(test_log_hook_and_older_caller),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
