@@ -163,6 +163,9 @@ typedef void (*vmpull_warning_fn)(const char *message, void *userdata);
  * the duration of vmpull_pull(). One options struct may be reused for
  * several pulls in turn, or read by several pulls at once (it is not
  * written to). */
+/* What machine_name and max_size stand for when they are NULL / 0. */
+#define VMPULL_DEFAULT_MACHINE_NAME "podman-machine-default"
+#define VMPULL_DEFAULT_MAX_SIZE (1ull << 40) /* 1 TiB */
 typedef struct vmpull_pull_options {
   size_t struct_size;          /* set by vmpull_pull_options_init() */
 

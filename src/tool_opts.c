@@ -208,7 +208,7 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
   memset(cli, 0, sizeof(*cli));
   vmpull_pull_options_init(&cli->opts, sizeof(cli->opts));
   cli->opts.provider = "qemu";
-  cli->opts.machine_name = "podman-machine-default";
+  cli->opts.machine_name = VMPULL_DEFAULT_MACHINE_NAME;
   cli->progress_mode = PROGRESS_AUTO;
 
   optind = 0; /* re-entrant for tests: also resets getopt's internal state */
