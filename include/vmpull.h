@@ -192,6 +192,9 @@ typedef void (*vmpull_log_fn)(int level, const char *message, void *userdata);
  * the duration of vmpull_pull(). One options struct may be reused for
  * several pulls in turn, or read by several pulls at once (it is not
  * written to). */
+/* What machine_name and max_size stand for when they are NULL / 0. */
+#define VMPULL_DEFAULT_MACHINE_NAME "podman-machine-default"
+#define VMPULL_DEFAULT_MAX_SIZE (1ull << 40) /* 1 TiB */
 typedef struct vmpull_pull_options {
   size_t struct_size;          /* set by vmpull_pull_options_init() */
 
@@ -404,6 +407,16 @@ VMPULL_PUBLIC int vmpull_inspect(const vmpull_pull_options *opts, unsigned flags
  * Returns 0 or a negative vmpull_code (*json is then NULL). */
 VMPULL_PUBLIC int vmpull_save(const vmpull_pull_options *opts, const char *dest, unsigned flags, char **json,
                               vmpull_error *err);
+
+/* (added in 0.3) The library's one cleaning of text from outside, for what a program shows
+ * itself (an argument echoed in a usage error, a file name): C0 controls, DEL, C1 controls
+ * (U+0080-U+009F, as UTF-8) and every byte that is not part of valid UTF-8 become "\xNN", one
+ * escape per byte; all other text, multi-byte characters included, is kept, and cleaning clean
+ * text changes nothing. Messages and warnings from the library are already clean.
+ * Reads len bytes of src (NULs included, escaped); writes at most size - 1 bytes and a NUL into
+ * dst, never cutting an escape or a character (size 0 or dst NULL: nothing is written). Returns
+ * the length the whole cleaned text needs, as snprintf does. */
+VMPULL_PUBLIC size_t vmpull_text_clean(char *dst, size_t size, const char *src, size_t len);
 
 #ifdef __cplusplus
 }

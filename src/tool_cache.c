@@ -3,8 +3,6 @@
 #include "tool.h"
 #include "tool_opts.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -31,33 +29,6 @@ static const struct option cache_longopts[] = {
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
-
-/* "14d", "12h", "30m", "45s", "2w"; a bare number is seconds. -1 when malformed. */
-static int64_t parse_duration(const char *s) {
-  if (!s || !isdigit((unsigned char)*s))
-    return -1;
-  errno = 0;
-  char *end;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno)
-    return -1;
-  int64_t unit = 1;
-  if (*end) {
-    switch (*end) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
-    case 'w': unit = 7 * 86400; break;
-    default: return -1;
-    }
-    if (end[1])
-      return -1;
-  }
-  if (v > (unsigned long long)(INT64_MAX / unit))
-    return -1;
-  return (int64_t)v * unit;
-}
 
 static const char *kind_name(int kind) {
   switch (kind) {
@@ -123,11 +94,11 @@ static void print_removed(const char *verb, const vmpull_cache_entries *list) {
 }
 
 int tool_cache(int argc, char **argv) {
-  if (argc < 2 || (argv[1][0] == '-' && strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))) {
+  if (argc < 2 || (argv[1][0] == '-' && !tool_is_help(argv[1]))) {
     tool_error("cache: missing command: list, prune or verify (see 'vmpull cache --help')");
     return EXIT_USAGE;
   }
-  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+  if (tool_is_help(argv[1])) {
     tool_help("cache");
     return 0;
   }
@@ -136,6 +107,8 @@ int tool_cache(int argc, char **argv) {
     tool_error("cache: unknown command '%s' (list, prune or verify)", sub);
     return EXIT_USAGE;
   }
+  char cmd[16]; /* "cache prune": what usage errors name */
+  snprintf(cmd, sizeof(cmd), "cache %s", sub);
   const char *cache_dir = NULL;
   int json = 0, all = 0, have_age = 0;
   int64_t older_than = DEFAULT_MAX_AGE;
@@ -152,20 +125,16 @@ int tool_cache(int argc, char **argv) {
     case OPT_ALL: all = 1; break;
     case OPT_OLDER_THAN:
       older_than = parse_duration(optarg);
-      if (older_than < 0) {
-        tool_error("cache %s: --older-than takes a duration like 14d, 12h or 30m, not '%s'", sub, optarg);
-        return EXIT_USAGE;
-      }
+      if (older_than < 0)
+        return tool_bad_value(cmd, "--older-than", "a duration like 14d, 12h or 30m", optarg);
       have_age = 1;
       break;
     case OPT_MAX_SIZE:
-      if (parse_size(optarg, &max_size) < 0) {
-        tool_error("cache %s: --max-size takes a size like 512M, 10G, not '%s'", sub, optarg);
-        return EXIT_USAGE;
-      }
+      if (parse_size(optarg, &max_size) < 0)
+        return tool_bad_value(cmd, "--max-size", "a size like 512M, 10G", optarg);
       break;
     case OPT_HELP: tool_help("cache"); return 0;
-    case ':': tool_error("cache %s: option '%s' needs a value", sub, argv[optind - 1]); return EXIT_USAGE;
+    case ':': return tool_missing_value(cmd, "cache", argv[optind - 1], "a value");
     default: return tool_unknown_option("cache", argv[optind - 1], cache_longopts);
     }
   }

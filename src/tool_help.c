@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The pull help says "default 1T". */
+_Static_assert(VMPULL_DEFAULT_MAX_SIZE == 1ull << 40, "the --max-size help names the default");
+
 static const char main_help[] = "Usage: vmpull COMMAND [OPTIONS]\n"
                                 "\n"
                                 "Acquire a virtual-machine disk image and leave a ready-to-boot, uncompressed,\n"
@@ -78,7 +81,7 @@ static const char pull_help[] =
     "final name only when complete. stdout gets one line: the path of the disk.\n"
     "\n"
     "Output:\n"
-    "  -n, --name NAME        machine name used in the output name (default podman-machine-default),\n"
+    "  -n, --name NAME        machine name used in the output name (default " VMPULL_DEFAULT_MACHINE_NAME "),\n"
     "                         as podman takes it: [a-zA-Z0-9][a-zA-Z0-9_.-]*\n"
     "      --provider P       qemu (default), applehv, libkrun, hyperv or wsl; for OCI\n"
     "                         machine images also the disk picked (disktype qemu, applehv\n"

@@ -81,39 +81,6 @@ static const struct option pull_longopts[] = {
 
 static const char *const providers[] = {"qemu", "applehv", "libkrun", "hyperv", "wsl", NULL};
 
-int parse_size(const char *s, uint64_t *out) {
-  if (!s || !isdigit((unsigned char)*s))
-    return -1;
-  errno = 0;
-  char *end;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno)
-    return -1;
-  unsigned shift = 0;
-  switch (toupper((unsigned char)*end)) {
-  case '\0': break;
-  case 'K': shift = 10; break;
-  case 'M': shift = 20; break;
-  case 'G': shift = 30; break;
-  case 'T': shift = 40; break;
-  case 'P': shift = 50; break;
-  default: return -1;
-  }
-  if (*end) {
-    end++;
-    if (*end == 'i' || *end == 'I')
-      end++;
-    if (*end == 'B' || *end == 'b')
-      end++;
-    if (*end)
-      return -1;
-  }
-  if (shift && v > (UINT64_MAX >> shift))
-    return -1;
-  *out = (uint64_t)v << shift;
-  return 0;
-}
-
 /* A whole number of seconds in [min, max]; -1 when malformed. */
 static long parse_seconds(const char *s, long min, long max) {
   char *end;
@@ -122,14 +89,6 @@ static long parse_seconds(const char *s, long min, long max) {
   if (errno || end == s || *end || v < min || v > max)
     return -1;
   return v;
-}
-
-int parse_bool(const char *s) {
-  if (!s || !strcasecmp(s, "true") || !strcmp(s, "1") || !strcasecmp(s, "yes"))
-    return 1;
-  if (!strcasecmp(s, "false") || !strcmp(s, "0") || !strcasecmp(s, "no"))
-    return 0;
-  return -1;
 }
 
 static char *default_data_dir(const char *provider) {
@@ -163,7 +122,7 @@ char *tool_default_cache_dir(void) {
 /* --mirror values (argv strings), else VMPULL_MIRRORS split at commas. */
 static int add_mirror(struct pull_cli *cli, const char *cmd, const char *spec) {
   if (!strchr(spec, '=')) {
-    tool_error("%s: --mirror takes REGISTRY=MIRROR (e.g. quay.io=cache.example:5000), not '%s'", cmd, spec);
+    tool_bad_value(cmd, "--mirror", "REGISTRY=MIRROR (e.g. quay.io=cache.example:5000)", spec);
     return -1;
   }
   if (cli->opts.n_mirrors == sizeof(cli->mirrors) / sizeof(cli->mirrors[0])) {
@@ -208,7 +167,7 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
   memset(cli, 0, sizeof(*cli));
   vmpull_pull_options_init(&cli->opts, sizeof(cli->opts));
   cli->opts.provider = "qemu";
-  cli->opts.machine_name = "podman-machine-default";
+  cli->opts.machine_name = VMPULL_DEFAULT_MACHINE_NAME;
   cli->progress_mode = PROGRESS_AUTO;
 
   optind = 0; /* re-entrant for tests: also resets getopt's internal state */
@@ -239,26 +198,20 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
     case OPT_THREADS: {
       char *end;
       long n = strtol(optarg, &end, 10);
-      if (end == optarg || *end || !isdigit((unsigned char)*optarg) || n > 1024) {
-        tool_error("%s: --threads takes a number from 0 (all CPUs) to 1024, not '%s'", cmd, optarg);
-        return PULL_CLI_USAGE;
-      }
+      if (end == optarg || *end || !isdigit((unsigned char)*optarg) || n > 1024)
+        return tool_bad_value(cmd, "--threads", "a number from 0 (all CPUs) to 1024", optarg);
       cli->opts.threads = (unsigned)n;
       break;
     }
     case OPT_MAX_SIZE:
-      if (parse_size(optarg, &cli->opts.max_size) < 0 || cli->opts.max_size == 0) {
-        tool_error("%s: --max-size takes a size like 512M, 1G or 2T, not '%s'", cmd, optarg);
-        return PULL_CLI_USAGE;
-      }
+      if (parse_size(optarg, &cli->opts.max_size) < 0 || cli->opts.max_size == 0)
+        return tool_bad_value(cmd, "--max-size", "a size like 512M, 1G or 2T", optarg);
       break;
     case OPT_MODE: {
       char *end;
       long m = strtol(optarg, &end, 8);
-      if (*end || m <= 0 || m > 07777) {
-        tool_error("%s: --mode takes an octal file mode like 0644, not '%s'", cmd, optarg);
-        return PULL_CLI_USAGE;
-      }
+      if (*end || m <= 0 || m > 07777)
+        return tool_bad_value(cmd, "--mode", "an octal file mode like 0644", optarg);
       cli->opts.mode = (unsigned)m;
       break;
     }
@@ -269,18 +222,14 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
         cli->progress_mode = PROGRESS_ALWAYS;
       else if (!strcmp(optarg, "never"))
         cli->progress_mode = PROGRESS_NEVER;
-      else {
-        tool_error("%s: --progress takes auto, always or never, not '%s'", cmd, optarg);
-        return PULL_CLI_USAGE;
-      }
+      else
+        return tool_bad_value(cmd, "--progress", "auto, always or never", optarg);
       break;
     case OPT_JSON: cli->json = 1; break;
     case OPT_TLS_VERIFY: {
       int b = parse_bool(optarg);
-      if (b < 0) {
-        tool_error("%s: --tls-verify takes true or false, not '%s'", cmd, optarg);
-        return PULL_CLI_USAGE;
-      }
+      if (b < 0)
+        return tool_bad_value(cmd, "--tls-verify", "true or false", optarg);
       cli->opts.tls_verify = b;
       break;
     }
@@ -290,11 +239,9 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
     case OPT_CONNECT_TIMEOUT:
     case OPT_STALL_TIMEOUT: {
       long v = parse_seconds(optarg, 1, 86400);
-      if (v < 0) {
-        tool_error("%s: --%s takes seconds from 1 to 86400, not '%s'", cmd,
-                   c == OPT_CONNECT_TIMEOUT ? "connect-timeout" : "stall-timeout", optarg);
-        return PULL_CLI_USAGE;
-      }
+      if (v < 0)
+        return tool_bad_value(cmd, c == OPT_CONNECT_TIMEOUT ? "--connect-timeout" : "--stall-timeout",
+                              "seconds from 1 to 86400", optarg);
       if (c == OPT_CONNECT_TIMEOUT)
         cli->opts.connect_timeout = v;
       else
@@ -304,10 +251,8 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
     case OPT_CHECKSUMS: cli->opts.checksums = optarg; break;
     case OPT_RETRIES: {
       long v = parse_seconds(optarg, 0, 100);
-      if (v < 0) {
-        tool_error("%s: --retries takes a number from 0 to 100, not '%s'", cmd, optarg);
-        return PULL_CLI_USAGE;
-      }
+      if (v < 0)
+        return tool_bad_value(cmd, "--retries", "a number from 0 to 100", optarg);
       cli->opts.retries = (int)v;
       break;
     }
@@ -326,9 +271,7 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
       break;
     case OPT_MIRROR_BY_DIGEST_ONLY: cli->opts.mirror_by_digest_only = 1; break;
     case OPT_HELP: tool_help(cmd); return PULL_CLI_HELP;
-    case ':':
-      tool_error("%s: option '%s' needs a value (see 'vmpull %s --help')", cmd, argv[optind - 1], cmd);
-      return PULL_CLI_USAGE;
+    case ':': return tool_missing_value(cmd, cmd, argv[optind - 1], "a value");
     default: tool_unknown_option(cmd, argv[optind - 1], pull_longopts); return PULL_CLI_USAGE;
     }
   }

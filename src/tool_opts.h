@@ -4,6 +4,7 @@
 #define VMPULL_TOOL_OPTS_H
 
 #include "tool.h"
+#include "tool_args.h"
 
 struct pull_cli {
   vmpull_pull_options opts;
@@ -27,9 +28,5 @@ void pull_cli_free(struct pull_cli *cli);
 
 /* The default cache folder ($XDG_CACHE_HOME/vmpull); NULL on OOM. Caller frees. */
 char *tool_default_cache_dir(void);
-/* "512M", "1G", "2T", "1024" -> bytes; -1 on a malformed size. */
-int parse_size(const char *s, uint64_t *out);
-/* true/false/1/0/yes/no; -1 when neither. */
-int parse_bool(const char *s);
 
 #endif

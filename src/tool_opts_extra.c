@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The options inspect and save take beyond pull's (--all, --to-archive): taken out before pull_cli_parse. */
 #include "tool.h"
+#include "tool_args.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +27,13 @@ int tool_take_extra_options(const char *cmd, int argc, char **argv, int *all, co
     if (archive && i > 0 && (!strcmp(argv[i], "--to-archive") || !strncmp(argv[i], "--to-archive=", 13))) {
       const char *v = argv[i][12] == '=' ? argv[i] + 13 : i + 1 < argc ? argv[++i] : NULL;
       if (!v || !*v) {
-        tool_error("%s: option '--to-archive' needs a FILE (see 'vmpull %s --help')", cmd, cmd);
         free(args);
-        return EXIT_USAGE;
+        return tool_missing_value(cmd, cmd, "--to-archive", "a FILE");
       }
       *archive = v;
       continue;
     }
-    if (i > 0 && (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))) {
+    if (i > 0 && tool_is_help(argv[i])) {
       free(args);
       return tool_help(cmd);
     }

@@ -6,23 +6,35 @@
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* One line on stderr, cleaned as a whole (vmpull_text_clean) after formatting, as the library
+ * cleans its messages: an argument or an environment variable echoed in it cannot reach the
+ * terminal raw, whichever call site forgot. */
+static void say(const char *prefix, const char *fmt, va_list ap) {
+  char *raw = NULL;
+  int len = vasprintf(&raw, fmt, ap);
+  char shown[4096];
+  if (len < 0)
+    snprintf(shown, sizeof(shown), "out of memory");
+  else
+    vmpull_text_clean(shown, sizeof(shown), raw, (size_t)len);
+  free(raw);
+  fprintf(stderr, "%s%s\n", prefix, shown);
+}
 
 void tool_error(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("vmpull: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  say("vmpull: ", fmt, ap);
   va_end(ap);
 }
 
 void tool_warn(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("vmpull: warning: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  say("vmpull: warning: ", fmt, ap);
   va_end(ap);
 }
 

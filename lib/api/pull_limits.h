@@ -7,11 +7,9 @@
 
 #include <stdint.h>
 
-#define PULL_DEFAULT_MAX_SIZE (1ull << 40) /* 1 TiB */
-
 /* o->max_size, or the default when it is 0. */
 static inline uint64_t pull_max_size(const vmpull_pull_options *o) {
-  return o->max_size ? o->max_size : PULL_DEFAULT_MAX_SIZE;
+  return o->max_size ? o->max_size : VMPULL_DEFAULT_MAX_SIZE;
 }
 
 #endif

@@ -96,6 +96,11 @@ size_t text_clean(char *dst, size_t size, const char *src, size_t len) {
   return need;
 }
 
+VMPULL_PUBLIC size_t vmpull_text_clean(char *dst, size_t size, const char *src, size_t len) {
+  char none;
+  return dst && size ? text_clean(dst, size, src, len) : text_clean(&none, 1, src, len);
+}
+
 int text_needs_clean(const char *s) {
   size_t len = strlen(s);
   for (size_t i = 0; i < len;) {

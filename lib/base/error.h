@@ -59,7 +59,8 @@ void log_vsend(vmpull_log_fn fn, void *data, int level, const char *fmt, va_list
  * stray continuation bytes, above U+10FFFF) become "\xNN", one escape per byte; all other text,
  * multi-byte characters included, is kept. Cleaning clean text changes nothing.
  * Writes at most size - 1 bytes and a NUL into dst (size > 0), never cutting an escape or a
- * character; returns the length the whole cleaned text needs, as snprintf does. */
+ * character; returns the length the whole cleaned text needs, as snprintf does. Exported to
+ * programs as vmpull_text_clean (the tool cleans its own lines with it). */
 size_t text_clean(char *dst, size_t size, const char *src, size_t len);
 /* Whether text_clean would change s. */
 int text_needs_clean(const char *s);

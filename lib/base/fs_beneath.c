@@ -89,12 +89,42 @@ static int walk_to_parent(int dirfd, char *copy, char **leaf) {
   }
 }
 
-static int open_walked(int dirfd, const char *path, int flags, mode_t mode) {
+/* The folder holding path's last component, by openat2 or by the walk; *leaf as walk_to_parent. */
+static int open_parent(int dirfd, char *copy, char **leaf) {
+  char *slash = strrchr(copy, '/');
+  const char *last = slash ? slash + 1 : NULL;
+  if (!use_openat2() || !slash || slash == copy || !*last || !strcmp(last, ".") || !strcmp(last, ".."))
+    return walk_to_parent(dirfd, copy, leaf);
+  *slash = '\0';
+  int fd = open_resolved(dirfd, copy, O_PATH | O_DIRECTORY, 0);
+  if (fd != -ENOSYS) {
+    *leaf = slash + 1;
+    return fd;
+  }
+  *slash = '/';
+  return walk_to_parent(dirfd, copy, leaf);
+}
+
+/* The folder holding path's last component, opened (by the walk; by openat2 too when resolved),
+ * and that component's name copied into leaf ("" when path names dirfd itself). Returns the fd or
+ * -errno (-ENAMETOOLONG for a name no folder can hold). */
+static int parent_of(int dirfd, const char *path, int resolved, char leaf[NAME_MAX + 1]) {
   _cleanup_free_ char *copy = strdup(path);
   if (!copy)
     return -ENOMEM;
-  char *leaf = NULL;
-  _cleanup_close_ int parent = walk_to_parent(dirfd, copy, &leaf);
+  char *last = NULL;
+  _cleanup_close_ int parent = resolved ? open_parent(dirfd, copy, &last) : walk_to_parent(dirfd, copy, &last);
+  if (parent < 0)
+    return parent;
+  if (strlen(last) > NAME_MAX)
+    return -ENAMETOOLONG;
+  strcpy(leaf, last);
+  return TAKE_FD(parent);
+}
+
+static int open_walked(int dirfd, const char *path, int flags, mode_t mode) {
+  char leaf[NAME_MAX + 1];
+  _cleanup_close_ int parent = parent_of(dirfd, path, 0, leaf);
   if (parent < 0)
     return parent;
   const char *name = *leaf ? leaf : ".";
@@ -170,28 +200,9 @@ int beneath_mkdirs(int dirfd, const char *path, mode_t mode, int *created) {
   return TAKE_FD(cur);
 }
 
-/* The folder holding path's last component, by openat2 or by the walk; *leaf as walk_to_parent. */
-static int open_parent(int dirfd, char *copy, char **leaf) {
-  char *slash = strrchr(copy, '/');
-  const char *last = slash ? slash + 1 : NULL;
-  if (!use_openat2() || !slash || slash == copy || !*last || !strcmp(last, ".") || !strcmp(last, ".."))
-    return walk_to_parent(dirfd, copy, leaf);
-  *slash = '\0';
-  int fd = open_resolved(dirfd, copy, O_PATH | O_DIRECTORY, 0);
-  if (fd != -ENOSYS) {
-    *leaf = slash + 1;
-    return fd;
-  }
-  *slash = '/';
-  return walk_to_parent(dirfd, copy, leaf);
-}
-
 int beneath_unlink(int dirfd, const char *path, int flags) {
-  _cleanup_free_ char *copy = strdup(path);
-  if (!copy)
-    return -ENOMEM;
-  char *leaf = NULL;
-  _cleanup_close_ int parent = open_parent(dirfd, copy, &leaf);
+  char leaf[NAME_MAX + 1];
+  _cleanup_close_ int parent = parent_of(dirfd, path, 1, leaf);
   if (parent < 0)
     return parent;
   if (!*leaf)
@@ -200,11 +211,8 @@ int beneath_unlink(int dirfd, const char *path, int flags) {
 }
 
 int beneath_stat(int dirfd, const char *path, struct stat *st) {
-  _cleanup_free_ char *copy = strdup(path);
-  if (!copy)
-    return -ENOMEM;
-  char *leaf = NULL;
-  _cleanup_close_ int parent = open_parent(dirfd, copy, &leaf);
+  char leaf[NAME_MAX + 1];
+  _cleanup_close_ int parent = parent_of(dirfd, path, 1, leaf);
   if (parent < 0)
     return parent;
   return fstatat(parent, *leaf ? leaf : ".", st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;

@@ -197,8 +197,10 @@ static int open_endpoint(struct mirror_store *m, size_t i, lib_error *err) {
   es.http.retries = m->eps[i].mirror ? 0 : m->retries;
   /* --creds belong to the registry the reference names; a mirror gets only what the auth
    * files (and their credential helpers) hold for its own host. */
-  if (m->eps[i].mirror)
+  if (m->eps[i].mirror) {
     es.auth.creds = NULL;
+    es.auth.mirror_of = m->origin.registry;
+  }
   struct oci_store *s = NULL;
   hooks_log(&m->set.hooks, VMPULL_LOG_DEBUG, "trying %s %s for %s", m->eps[i].mirror ? "mirror" : "registry",
             endpoint_name(m, i), shown);

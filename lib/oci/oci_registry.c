@@ -142,6 +142,23 @@ static int set_authorization(struct registry_store *s, const char *scheme, const
   return s->authorization ? 0 : error_oom(err);
 }
 
+/* The registry, its token service (who), or a mirror answered status to what we sent: the credentials
+ * it refused, or the credentials we lack and where they go (a mirror never gets --creds). */
+static int auth_refused(struct registry_store *s, const char *who, long status, lib_error *err) {
+  if (s->creds_state > 0)
+    error_set(err, VMPULL_E_AUTH, "%sthe %s refused the credentials from %s (HTTP %ld)", s->shown_ref, who,
+              s->creds.origin, status);
+  else if (s->set.auth.mirror_of)
+    error_set(err, VMPULL_E_AUTH,
+              "%sauthentication required; --creds is for %s only: put credentials for %s in an auth file", s->shown_ref,
+              s->set.auth.mirror_of, s->ref.registry);
+  else
+    error_set(err, VMPULL_E_AUTH, "%sauthentication required and no credentials found (use --creds or an auth file)",
+              s->shown_ref);
+  error_note_http(err, (int)status);
+  return -err->code;
+}
+
 static int fetch_token(struct registry_store *s, const struct oci_challenge *ch, lib_error *err) {
   if (strncasecmp(ch->realm, "https://", 8) != 0 && strncasecmp(ch->realm, "http://", 7) != 0)
     return error_set(err, VMPULL_E_AUTH, "token realm '%.200s' is not an http(s) URL", ch->realm);
@@ -188,13 +205,8 @@ static int fetch_token(struct registry_store *s, const struct oci_challenge *ch,
   _cleanup_free_ char *realm_shown = redact_source(ch->realm);
   if (r < 0)
     return error_wrap(err, "token from %s", realm_shown ? realm_shown : "realm");
-  if (resp.status == 401 || resp.status == 403) {
-    if (s->creds_state > 0)
-      return error_set(err, VMPULL_E_AUTH, "%sthe token service refused the credentials from %s (HTTP %ld)",
-                       s->shown_ref, s->creds.origin, resp.status);
-    return error_set(err, VMPULL_E_AUTH,
-                     "%sauthentication required and no credentials found (use --creds or an auth file)", s->shown_ref);
-  }
+  if (resp.status == 401 || resp.status == 403)
+    return auth_refused(s, "token service", resp.status, err);
   if (resp.status != 200) {
     registry_status_error(&resp, err);
     return error_wrap(err, "token from %s", realm_shown ? realm_shown : "realm");
@@ -220,8 +232,7 @@ static int authenticate(struct registry_store *s, const struct http_response *re
   if (ch.scheme == OCI_AUTH_BEARER)
     return fetch_token(s, &ch, err);
   if (s->creds_state < 0)
-    return error_set(err, VMPULL_E_AUTH,
-                     "%sauthentication required and no credentials found (use --creds or an auth file)", s->shown_ref);
+    return auth_refused(s, "registry", resp->status, err);
   if (starts_with(s->base_url, "http://") && s->http.tls_verify)
     return error_set(err, VMPULL_E_AUTH, "%scredentials are not sent over plain http", s->shown_ref);
   _cleanup_secret_ char *basic = oci_basic_authorization(&s->creds);
@@ -264,11 +275,13 @@ static int scheme_fall_back(struct registry_store *s, long status, lib_error *er
   return 1;
 }
 
-/* GET path on the registry into memory, answering one 401 and settling http vs https. */
-static int registry_get(struct registry_store *s, const char *path, const char *accept, uint64_t max_body,
-                        struct http_response *resp, lib_error *err) {
-  s->auth_failed = 0;
-  for (int authed = 0;;) {
+/* One request to the registry for path, with the current Authorization; extra gives the rest (a
+ * body limit, a range, a reauthorize callback). out: a stream of the body (http_open_retry), else
+ * NULL: the body in resp (http_get_retry). Sent again over plain http when scheme_fall_back says so. */
+static int registry_send(struct registry_store *s, const char *path, const char *accept,
+                         const struct http_request *extra, struct http_response *resp, struct byte_source **out,
+                         lib_error *err) {
+  for (;;) {
     _cleanup_free_ char *url = xasprintf("%s%s", s->base_url, path);
     if (!url)
       return error_oom(err);
@@ -276,40 +289,42 @@ static int registry_get(struct registry_store *s, const char *path, const char *
     int r = request_headers(s, accept, &headers, err);
     if (r < 0)
       return r;
-    struct http_request req = {
-        .url = url,
-        .headers = headers,
-        .max_redirects = 10,
-        .allow_insecure_redirect = !s->http.tls_verify,
-        .max_body = max_body,
-    };
+    struct http_request req = *extra;
+    req.url = url;
+    req.headers = headers;
+    req.max_redirects = 10;
+    req.allow_insecure_redirect = !s->http.tls_verify;
     http_response_clear(resp);
-    r = http_get_retry(&s->http, &req, resp, err);
-    if (r < 0) {
+    s->auth_failed = 0;
+    r = out ? http_open_retry(&s->http, &req, resp, out, err) : http_get_retry(&s->http, &req, resp, err);
+    if (r < 0 && !s->auth_failed) {
       int switched = scheme_fall_back(s, resp->status, err);
       if (switched > 0)
         continue;
-      return switched < 0 ? switched : r;
+      if (switched < 0)
+        return switched;
     }
-    s->scheme_settled = 1;
-    if (resp->status == 401 && !authed) {
-      authed = 1;
-      r = authenticate(s, resp, err);
-      if (r < 0) {
-        s->auth_failed = 1;
-        return r;
-      }
-      continue;
+    if (resp->status)
+      s->scheme_settled = 1;
+    return r;
+  }
+}
+
+/* GET path on the registry into memory, answering one 401. */
+static int registry_get(struct registry_store *s, const char *path, const char *accept, uint64_t max_body,
+                        struct http_response *resp, lib_error *err) {
+  const struct http_request extra = {.max_body = max_body};
+  for (int authed = 0;; authed = 1) {
+    int r = registry_send(s, path, accept, &extra, resp, NULL, err);
+    if (r < 0 || resp->status != 401)
+      return r;
+    if (authed)
+      return auth_refused(s, "registry", resp->status, err);
+    r = authenticate(s, resp, err);
+    if (r < 0) {
+      s->auth_failed = 1;
+      return r;
     }
-    if (resp->status == 401) {
-      if (s->creds_state > 0)
-        return error_set(err, VMPULL_E_AUTH, "%sthe registry refused the credentials from %s (HTTP 401)", s->shown_ref,
-                         s->creds.origin);
-      return error_set(err, VMPULL_E_AUTH,
-                       "%sauthentication required and no credentials found (use --creds or an auth file)",
-                       s->shown_ref);
-    }
-    return 0;
   }
 }
 
@@ -409,25 +424,6 @@ static int blob_reauthorize(void *data, const struct http_response *resp, struct
   return r < 0 ? r : 1;
 }
 
-/* GET a blob from offset with the current Authorization; *out set on success. */
-static int blob_request(struct registry_store *s, const char *url, uint64_t offset, struct http_response *resp,
-                        struct byte_source **out, lib_error *err) {
-  _cleanup_secret_headers_ struct curl_slist *headers = NULL;
-  int r = request_headers(s, NULL, &headers, err);
-  if (r < 0)
-    return r;
-  struct http_request req = {
-      .url = url,
-      .headers = headers,
-      .max_redirects = 10,
-      .allow_insecure_redirect = !s->http.tls_verify,
-      .range_start = offset,
-      .reauthorize = blob_reauthorize,
-      .reauthorize_data = s,
-  };
-  return http_open_retry(&s->http, &req, resp, out, err);
-}
-
 static int registry_open_blob_at(struct oci_store *base, const struct oci_descriptor *d, uint64_t offset, long *status,
                                  struct byte_source **out, lib_error *err) {
   struct registry_store *s = (struct registry_store *)base;
@@ -442,26 +438,12 @@ static int registry_open_blob_at(struct oci_store *base, const struct oci_descri
   if (!b->base.name)
     return error_oom(err);
 
+  _cleanup_free_ char *path = xasprintf("/v2/%s/blobs/%s", s->ref.repository, d->digest);
+  if (!path)
+    return error_oom(err);
+  const struct http_request extra = {.range_start = offset, .reauthorize = blob_reauthorize, .reauthorize_data = s};
   _cleanup_(http_response_clear) struct http_response resp = {0};
-  int r;
-  for (;;) {
-    _cleanup_free_ char *url = xasprintf("%s/v2/%s/blobs/%s", s->base_url, s->ref.repository, d->digest);
-    if (!url)
-      return error_oom(err);
-    http_response_clear(&resp);
-    s->auth_failed = 0;
-    r = blob_request(s, url, offset, &resp, &b->inner, err);
-    if (r < 0 && !s->auth_failed) {
-      int switched = scheme_fall_back(s, resp.status, err);
-      if (switched > 0)
-        continue;
-      if (switched < 0)
-        return switched;
-    }
-    if (resp.status)
-      s->scheme_settled = 1;
-    break;
-  }
+  int r = registry_send(s, path, NULL, &extra, &resp, &b->inner, err);
   *status = resp.status;
   if (r < 0)
     return s->auth_failed ? r : error_wrap(err, "%sblob %s", s->shown_ref, d->digest);

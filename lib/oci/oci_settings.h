@@ -26,8 +26,9 @@ struct oci_default_image {
 
 /* The credentials a registry gets (oci_creds_find): creds, else authfile, else the usual files. */
 struct registry_auth {
-  const char *creds;    /* "USER:PASSWORD" for the registry the reference names (never a mirror), or NULL */
-  const char *authfile; /* containers auth.json, or NULL */
+  const char *creds;     /* "USER:PASSWORD" for the registry the reference names (never a mirror), or NULL */
+  const char *authfile;  /* containers auth.json, or NULL */
+  const char *mirror_of; /* a mirror's store: the registry it stands in for (creds are then NULL), else NULL */
 };
 
 struct oci_settings {

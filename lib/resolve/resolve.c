@@ -8,8 +8,6 @@
 
 #include <ctype.h>
 
-#define DEFAULT_MACHINE "podman-machine-default" /* podman's, whose data folder pulls usually fill */
-
 static const struct {
   const char *prefix;
   enum source_kind kind;
@@ -69,8 +67,8 @@ int pull_output_path(const struct output_naming *o, const char *image_name, cons
   }
   if (!o->data_dir)
     return 0;
-  return naming_output_path(o->data_dir, o->machine_name ? o->machine_name : DEFAULT_MACHINE, image_name, strip_suffix,
-                            out, err);
+  return naming_output_path(o->data_dir, o->machine_name ? o->machine_name : VMPULL_DEFAULT_MACHINE_NAME, image_name,
+                            strip_suffix, out, err);
 }
 
 int resolve_file(const struct resolve_settings *s, const char *path, struct resolved *r, lib_error *err) {

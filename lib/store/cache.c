@@ -273,31 +273,90 @@ static int write_json(int dirfd, const char *name, json_object *j) {
   return cache_write_file(dirfd, name, s, strlen(s));
 }
 
+/* A metadata record (a ref, a partial) as its JSON file: string members and one size, each at its
+ * offset in the struct, so reading, writing and clearing a record is one function each. */
+struct record_member {
+  const char *name;
+  size_t offset;
+};
+struct record_shape {
+  const struct record_member *strings;
+  size_t n_strings;
+  const char *size_name;
+  size_t size_offset;
+};
+
+/* (rec is const for record_write: only record_clear and record_read write through these.) */
+static char **record_string(const void *rec, const struct record_member *m) {
+  return (char **)((const char *)rec + m->offset);
+}
+
+static uint64_t *record_size(const void *rec, const struct record_shape *shape) {
+  return (uint64_t *)((const char *)rec + shape->size_offset);
+}
+
+static void record_clear(const struct record_shape *shape, void *rec) {
+  for (size_t i = 0; i < shape->n_strings; i++) {
+    char **s = record_string(rec, &shape->strings[i]);
+    free(*s);
+    *s = NULL;
+  }
+  *record_size(rec, shape) = UINT64_MAX;
+}
+
+/* 1: rec filled from dirfd/name (members missing there are NULL or UINT64_MAX), 0: no readable record. */
+static int record_read(const struct record_shape *shape, int dirfd, const char *name, void *rec) {
+  _cleanup_json_ json_object *j = read_json(dirfd, name);
+  if (!j)
+    return 0;
+  record_clear(shape, rec);
+  for (size_t i = 0; i < shape->n_strings; i++)
+    *record_string(rec, &shape->strings[i]) = json_member_strdup(j, shape->strings[i].name);
+  *record_size(rec, shape) = json_member_u64(j, shape->size_name);
+  return 1;
+}
+
+/* 0, or -errno. */
+static int record_write(const struct record_shape *shape, int dirfd, const char *name, const void *rec) {
+  _cleanup_json_ json_object *j = json_object_new_object();
+  if (!j)
+    return -ENOMEM;
+  for (size_t i = 0; i < shape->n_strings; i++)
+    json_add_str(j, shape->strings[i].name, *record_string(rec, &shape->strings[i]));
+  json_add_u64(j, shape->size_name, *record_size(rec, shape));
+  return write_json(dirfd, name, j);
+}
+
+static const struct record_member ref_strings[] = {
+    {"key", offsetof(struct cache_ref, key)},
+    {"digest", offsetof(struct cache_ref, digest)},
+    {"etag", offsetof(struct cache_ref, etag)},
+    {"last_modified", offsetof(struct cache_ref, last_modified)},
+    {"content_disposition", offsetof(struct cache_ref, content_disposition)},
+    {"media_type", offsetof(struct cache_ref, media_type)},
+};
+static const struct record_shape ref_shape = {ref_strings, ARRAY_SIZE(ref_strings), "size",
+                                              offsetof(struct cache_ref, size)};
+
+static const struct record_member partial_strings[] = {
+    {"key", offsetof(struct cache_partial, key)},
+    {"etag", offsetof(struct cache_partial, etag)},
+    {"last_modified", offsetof(struct cache_partial, last_modified)},
+    {"digest", offsetof(struct cache_partial, digest)},
+};
+static const struct record_shape partial_shape = {partial_strings, ARRAY_SIZE(partial_strings), "size",
+                                                  offsetof(struct cache_partial, total)};
+
 void cache_ref_clear(struct cache_ref *r) {
-  free(r->key);
-  free(r->digest);
-  free(r->etag);
-  free(r->last_modified);
-  free(r->content_disposition);
-  free(r->media_type);
-  *r = (struct cache_ref){.size = UINT64_MAX};
+  record_clear(&ref_shape, r);
 }
 
 int cache_ref_get(struct cache *c, const char *key, struct cache_ref *r) {
   char name[65 + 5];
   cache_key_name(key, name);
   strcat(name, ".json");
-  _cleanup_json_ json_object *j = read_json(c->refs_fd, name);
-  if (!j)
+  if (!record_read(&ref_shape, c->refs_fd, name, r))
     return 0;
-  cache_ref_clear(r);
-  r->key = json_member_strdup(j, "key");
-  r->digest = json_member_strdup(j, "digest");
-  r->etag = json_member_strdup(j, "etag");
-  r->last_modified = json_member_strdup(j, "last_modified");
-  r->content_disposition = json_member_strdup(j, "content_disposition");
-  r->media_type = json_member_strdup(j, "media_type");
-  r->size = json_member_u64(j, "size");
   /* A hash collision or a hand-edited file: only an exact key is a hit. */
   if (!r->key || strcmp(r->key, key) != 0 || !cache_digest_hex(r->digest)) {
     cache_ref_clear(r);
@@ -310,43 +369,20 @@ int cache_ref_put(struct cache *c, const struct cache_ref *r, lib_error *err) {
   char name[65 + 5];
   cache_key_name(r->key, name);
   strcat(name, ".json");
-  _cleanup_json_ json_object *j = json_object_new_object();
-  if (!j)
-    return error_oom(err);
-  json_add_str(j, "key", r->key);
-  json_add_str(j, "digest", r->digest);
-  json_add_str(j, "etag", r->etag);
-  json_add_str(j, "last_modified", r->last_modified);
-  json_add_str(j, "content_disposition", r->content_disposition);
-  json_add_str(j, "media_type", r->media_type);
-  json_add_u64(j, "size", r->size);
-  int ret = write_json(c->refs_fd, name, j);
+  int ret = record_write(&ref_shape, c->refs_fd, name, r);
   if (ret < 0)
     return error_set_errno(err, VMPULL_E_IO, -ret, "write cache index in %s/refs", c->dir);
   return 0;
 }
 
 void cache_partial_clear(struct cache_partial *p) {
-  free(p->key);
-  free(p->etag);
-  free(p->last_modified);
-  free(p->digest);
-  *p = (struct cache_partial){.total = UINT64_MAX};
+  record_clear(&partial_shape, p);
 }
 
 int cache_partial_get(struct cache *c, const char *name, struct cache_partial *p) {
   _cleanup_free_ char *meta = xasprintf("%s.json", name);
-  if (!meta)
+  if (!meta || !record_read(&partial_shape, c->partial_fd, meta, p))
     return 0;
-  _cleanup_json_ json_object *j = read_json(c->partial_fd, meta);
-  if (!j)
-    return 0;
-  cache_partial_clear(p);
-  p->key = json_member_strdup(j, "key");
-  p->etag = json_member_strdup(j, "etag");
-  p->last_modified = json_member_strdup(j, "last_modified");
-  p->digest = json_member_strdup(j, "digest");
-  p->total = json_member_u64(j, "size");
   if (!p->key) {
     cache_partial_clear(p);
     return 0;
@@ -356,15 +392,9 @@ int cache_partial_get(struct cache *c, const char *name, struct cache_partial *p
 
 int cache_partial_put(struct cache *c, const char *name, const struct cache_partial *p, lib_error *err) {
   _cleanup_free_ char *meta = xasprintf("%s.json", name);
-  _cleanup_json_ json_object *j = json_object_new_object();
-  if (!meta || !j)
+  if (!meta)
     return error_oom(err);
-  json_add_str(j, "key", p->key);
-  json_add_str(j, "etag", p->etag);
-  json_add_str(j, "last_modified", p->last_modified);
-  json_add_str(j, "digest", p->digest);
-  json_add_u64(j, "size", p->total);
-  int r = write_json(c->partial_fd, meta, j);
+  int r = record_write(&partial_shape, c->partial_fd, meta, p);
   if (r < 0)
     return error_set_errno(err, VMPULL_E_IO, -r, "write cache metadata in %s/partial", c->dir);
   return 0;

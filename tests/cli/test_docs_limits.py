@@ -37,7 +37,7 @@ def limits_table():
 
 # row -> what its value cell must say, from the code
 EXPECTED = {
-    "decompressed output": lambda: f"default {size(constant('lib/api/pull_limits.h', 'PULL_DEFAULT_MAX_SIZE'))}",
+    "decompressed output": lambda: f"default {size(constant('include/vmpull.h', 'VMPULL_DEFAULT_MAX_SIZE'))}",
     "decoder memory (LZMA dictionary, zstd window)": lambda: size(constant("lib/pipeline/decode.h", "DECODE_MEMLIMIT")),
     "manifest / index JSON": lambda: size(constant("lib/oci/oci_manifest.h", "OCI_DOC_MAX")),
     "Fedora CoreOS stream JSON": lambda: size(constant("lib/resolve/resolve_fcos.c", "STREAM_MAX_BODY")),

@@ -215,6 +215,19 @@ def test_creds_stay_with_the_registry_and_a_401_mirror_is_skipped(tmp_path, imag
     assert REGISTRY_PASSWORD not in res.stdout + res.stderr
 
 
+@pytest.mark.parametrize("creds", [True, False], ids=["with-creds", "no-creds"])
+def test_a_401_mirror_says_its_credentials_go_in_an_auth_file(tmp_path, image, both, auth_mirror, creds):
+    """--creds never go to a mirror, so a mirror's 401 must not say "use --creds": it says that --creds
+    are the registry's and that the mirror's own credentials go in an auth file, under its host."""
+    origin, _ = both
+    extra = ["--creds", f"{REGISTRY_USER}:{REGISTRY_PASSWORD}"] if creds else []
+    res = pull(tmp_path, origin.ref(REPO, "1"), *extra, "--mirror", f"{origin.host}={auth_mirror.host}")
+    assert_pulled(res, disk(image)["raw"])
+    (w,) = warnings(res)
+    assert f"--creds is for {origin.host} only: put credentials for {auth_mirror.host} in an auth file" in w, w
+    assert "use --creds" not in w, w
+
+
 def test_a_mirror_uses_the_auth_file_entry_for_its_own_host(tmp_path, image, both, auth_mirror):
     """The mirror's credentials come from the auth file, under the mirror's host; --creds (wrong
     ones here, for the registry, which needs none) do not reach it."""

@@ -476,6 +476,23 @@ static void test_code_names_and_version(void **state) {
   assert_true(strlen(vmpull_version()) >= 5);
 }
 
+/* vmpull_text_clean (0.3): what a program echoes itself is cleaned as the library's messages are. */
+static void test_text_clean_exported(void **state) {
+  (void)state;
+  static const char raw[] = "a\x1b[31m\xff\xc2\x9b\xc3\xa9\n";
+  char out[64];
+  size_t need = vmpull_text_clean(out, sizeof(out), raw, sizeof(raw) - 1);
+  assert_string_equal(out, "a\\x1b[31m\\xff\\xc2\\x9b\xc3\xa9\\x0a");
+  assert_int_equal(need, strlen(out));
+  char again[64]; /* clean text stays as it is */
+  assert_int_equal(vmpull_text_clean(again, sizeof(again), out, strlen(out)), strlen(out));
+  assert_string_equal(again, out);
+  char small[5]; /* cut before an escape, never inside it */
+  assert_int_equal(vmpull_text_clean(small, sizeof(small), raw, sizeof(raw) - 1), need);
+  assert_string_equal(small, "a");
+  assert_int_equal(vmpull_text_clean(NULL, 0, raw, sizeof(raw) - 1), need); /* only the length */
+}
+
 static int setup(void **state) {
   (void)state;
   signal(SIGPIPE, SIG_IGN); /* the slow writer learns of a cancelled pull through EPIPE */
@@ -499,6 +516,7 @@ int main(void) {
       cmocka_unit_test(test_cancel_flag_from_callback), cmocka_unit_test(test_cancel_flag_from_signal_handler),
       cmocka_unit_test(test_cancel_flag_already_set),   cmocka_unit_test(test_error_model),
       cmocka_unit_test(test_code_names_and_version),    cmocka_unit_test(test_machine_name_and_output_path),
+      cmocka_unit_test(test_text_clean_exported),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
