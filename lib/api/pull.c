@@ -8,6 +8,7 @@
  */
 #include "api/options.h"
 #include "api/pull_kept_disk.h"
+#include "api/pull_plan.h"
 #include "base/digest.h"
 #include "base/error.h"
 #include "base/progress.h"
@@ -20,7 +21,6 @@
 #include "pipeline/sink.h"
 #include "pipeline/tee.h"
 #include "pipeline/unwrap_tar.h"
-#include "resolve/checksums.h"
 #include "resolve/resolve.h"
 
 #include <sys/stat.h>
@@ -109,7 +109,7 @@ struct pull_job {
   const struct pull_config *o;
   struct pull_cache *pc;
   struct resolved *rs;
-  const char *listed_digest; /* --checksums: the list's entry for this image */
+  const struct pull_decision *decision; /* the way (pull_plan.c), and the checksums list's entry */
   struct progress_state *progress;
   vmpull_result *res;
 };
@@ -147,7 +147,7 @@ static int pull_end(struct pull_job *j, struct sink *sink, char **out_path, cons
   r = verify_digest(j->o->expected_digest, m->digest, NULL, err);
   if (r < 0)
     return r;
-  r = verify_digest(j->listed_digest, m->digest, NULL, err);
+  r = verify_digest(j->decision->listed_digest, m->digest, NULL, err);
   if (r < 0) {
     _cleanup_free_ char *list = redact_source(j->o->resolve.checksums);
     return error_wrap(err, "checksums %s", list ? list : "list");
@@ -183,11 +183,11 @@ static int pull_end(struct pull_job *j, struct sink *sink, char **out_path, cons
   return 0;
 }
 
-/* keep_uncompressed: a decoded disk of these very bytes is a copy away. 1 the pull ended from it,
+/* The decision chose a decoded disk of these very bytes, a copy away. 1 the pull ended from it,
  * 0 decode the source instead, < 0 error. */
 static int pull_from_kept_disk(struct pull_job *j, lib_error *err) {
   _cleanup_(kept_disk_clear) struct kept_disk kd = KEPT_DISK_INIT;
-  int r = kept_disk_find(j->pc, j->o, j->rs, j->listed_digest, &kd, err);
+  int r = kept_disk_find(j->pc, j->o, j->rs, j->decision, &kd, err);
   if (r <= 0)
     return r;
   struct sink_options so = {
@@ -197,10 +197,10 @@ static int pull_from_kept_disk(struct pull_job *j, lib_error *err) {
   r = pull_output_open(j, kd.image_name, kd.format, &so, &sink, &out_path, err);
   if (r < 0)
     return r;
-  r = kept_disk_copy(j->pc, j->rs, &kd, &sink, j->progress, err);
+  r = kept_disk_copy(j->pc, &kd, &sink, j->progress, err);
   if (r <= 0)
     return r;
-  /* Stop any transfer the resolver started: these bytes are not needed. */
+  /* A cached blob the fetch opened (a 304 confirmed it) is not read. */
   source_free(TAKE_PTR(j->rs->src));
   uint64_t fetched = kd.record.fetched != UINT64_MAX ? kd.record.fetched : 0;
   j->progress->ev.fetched = j->progress->ev.resumed = fetched;
@@ -348,22 +348,23 @@ static int pull_run(const struct pull_config *o, vmpull_result *res, int *distru
   r = resolve_source(&o->resolve, &pc, NULL, &rs, err);
   if (r < 0)
     return r;
-  /* the bytes: from the cache, resumed, or from the network (nothing of the image moved before) */
-  r = resolved_open(&rs, err);
+  progress.ev.mirror = rs.mirror;
+  /* the way: a kept disk, or the bytes from the cache, resumed, or from the network (nothing of
+   * the image moved before; for a kept disk nothing is opened) */
+  _cleanup_(pull_decision_clear) struct pull_decision decision = PULL_DECISION_INIT;
+  r = pull_plan_decide(o, &pc, &rs, &decision, err);
   if (r < 0)
     return r;
-  progress.ev.mirror = rs.mirror;
-  _cleanup_free_ char *listed_digest = NULL;
-  if (o->resolve.checksums) {
-    r = checksums_lookup(&o->resolve, &pc, rs.image_name, &listed_digest, err);
+  struct pull_job job = {.o = o, .pc = &pc, .rs = &rs, .decision = &decision, .progress = &progress, .res = res};
+  if (decision.way == PULL_WAY_KEPT_DISK) {
+    r = pull_from_kept_disk(&job, err);
+    if (r != 0)
+      return r < 0 ? r : 0;
+    /* the disk could not be used: its source after all */
+    r = pull_plan_open_source(&rs, &decision, err);
     if (r < 0)
       return r;
   }
-  struct pull_job job = {
-      .o = o, .pc = &pc, .rs = &rs, .listed_digest = listed_digest, .progress = &progress, .res = res};
-  r = pull_from_kept_disk(&job, err);
-  if (r != 0)
-    return r < 0 ? r : 0;
   return pull_decode(&job, err);
 }
 

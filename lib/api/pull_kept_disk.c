@@ -29,17 +29,17 @@ static int format_by_name(const char *name, enum format *out) {
 }
 
 /* The kept disk cannot be used: the pull goes on with its source, if it has one. */
-static int without_disk(const struct resolved *rs, lib_error *err) {
-  if (rs->src)
+static int without_disk(const struct resolved *rs, int source_behind, lib_error *err) {
+  if (source_behind)
     return 0;
   return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", rs->display);
 }
 
 /* The kept disk proved bad: it goes, and the source is decoded instead (one warning). */
-static int drop_disk(struct pull_cache *pc, const struct resolved *rs, const char *digest, int fd, const char *why,
+static int drop_disk(struct pull_cache *pc, int source_behind, const char *digest, int fd, const char *why,
                      lib_error *err) {
   cache_disk_drop(pc->cache, digest, fd);
-  if (!rs->src)
+  if (!source_behind)
     return error_set(err, VMPULL_E_CORRUPT,
                      "kept disk %s/disks/sha256/%s %s (removed it), and its source is not in the cache (--offline)",
                      pc->cache->dir, digest + 7, why);
@@ -67,23 +67,21 @@ void kept_disk_clear(struct kept_disk *kd) {
 }
 
 int kept_disk_find(struct pull_cache *pc, const struct pull_config *o, const struct resolved *rs,
-                   const char *listed_digest, struct kept_disk *kd, lib_error *err) {
-  const char *digest = pc->hit_digest        ? pc->hit_digest
-                       : rs->kept_disk_only  ? rs->kept_disk_only
-                       : rs->expected_digest ? rs->expected_digest
-                                             : pc->want_digest;
+                   const struct pull_decision *d, struct kept_disk *kd, lib_error *err) {
+  const char *digest = d->kept_digest;
+  kd->source_behind = d->source_behind;
   if (!pc->cache || !digest)
-    return without_disk(rs, err);
+    return without_disk(rs, kd->source_behind, err);
   /* Any disagreement is for the normal path to find and report. */
-  const char *wants[] = {rs->expected_digest, o->expected_digest, listed_digest};
+  const char *wants[] = {rs->expected_digest, o->expected_digest, d->listed_digest};
   for (size_t i = 0; i < ARRAY_SIZE(wants); i++)
     if (wants[i] && strcmp(wants[i], digest) != 0)
-      return without_disk(rs, err);
+      return without_disk(rs, kd->source_behind, err);
   int r = cache_disk_open(pc->cache, digest, &kd->fd, &kd->record);
   if (r == 0)
-    return without_disk(rs, err);
+    return without_disk(rs, kd->source_behind, err);
   if (r < 0 || format_by_name(kd->record.format, &kd->format) < 0)
-    return drop_disk(pc, rs, digest, kd->fd, "has no valid record", err);
+    return drop_disk(pc, kd->source_behind, digest, kd->fd, "has no valid record", err);
   kd->digest = digest;
   kd->image_name = rs->tar_layer && kd->record.image_name ? kd->record.image_name : rs->image_name;
   if (kd->record.size > o->max_size)
@@ -92,7 +90,7 @@ int kept_disk_find(struct pull_cache *pc, const struct pull_config *o, const str
   return 1;
 }
 
-int kept_disk_copy(struct pull_cache *pc, const struct resolved *rs, const struct kept_disk *kd, struct sink *sink,
+int kept_disk_copy(struct pull_cache *pc, const struct kept_disk *kd, struct sink *sink,
                    struct progress_state *progress, lib_error *err) {
   /* A clone shares the kept disk's blocks: what is checked is the clone, the file handed out.
    * Elsewhere each data chunk is checked in the buffer it is copied from. */
@@ -113,7 +111,7 @@ int kept_disk_copy(struct pull_cache *pc, const struct resolved *rs, const struc
       snprintf(why, sizeof(why), "does not match its record at byte %llu", (unsigned long long)bad);
     else
       snprintf(why, sizeof(why), "cannot be read (%s)", strerror(EIO));
-    return drop_disk(pc, rs, kd->digest, kd->fd, why, err);
+    return drop_disk(pc, kd->source_behind, kd->digest, kd->fd, why, err);
   }
   if (r < 0)
     return error_set_errno(err, VMPULL_E_IO, -r, "copy the kept disk %s/disks/sha256/%s to %s", pc->cache->dir,

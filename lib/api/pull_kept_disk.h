@@ -4,6 +4,7 @@
 #define VMPULL_PULL_KEPT_DISK_H
 
 #include "api/options.h"
+#include "api/pull_plan.h"
 #include "base/progress.h"
 #include "fetch/cache_session.h"
 #include "pipeline/detect.h"
@@ -17,6 +18,7 @@ struct kept_disk {
   enum format format;     /* the record's format */
   const char *digest;     /* the source digest it was decoded from (borrowed) */
   const char *image_name; /* the output's image name (borrowed: the record's or the resolver's) */
+  int source_behind;      /* should the disk fail, the source is decoded instead (the decision's) */
 };
 #define KEPT_DISK_INIT                                                                                                 \
   {                                                                                                                    \
@@ -24,17 +26,17 @@ struct kept_disk {
   }
 void kept_disk_clear(struct kept_disk *kd);
 
-/* Is a decoded disk for the source's digest cached (and that digest the one --digest and a
- * checksums list want, when they say)? 1: kd is open; 0: decode the source (a disk without a valid
- * record is removed with a warning); < 0 an error, also when there is no source to decode instead
- * (--offline, the blob is gone). */
+/* Is a decoded disk for the digest the pull's decision names cached (and that digest the one
+ * --digest and a checksums list want, when they say)? 1: kd is open; 0: decode the source (a disk
+ * without a valid record is removed with a warning); < 0 an error, also when there is no source to
+ * decode instead (--offline, the blob is gone). */
 int kept_disk_find(struct pull_cache *pc, const struct pull_config *cfg, const struct resolved *rs,
-                   const char *listed_digest, struct kept_disk *kd, lib_error *err);
+                   const struct pull_decision *d, struct kept_disk *kd, lib_error *err);
 /* The kept disk as a producer: write it into sink (reflink or sparse copy), proving it against its
  * record's map in the same read; the pull then ends as any other (commit, verify, result). 1 the
  * sink holds the disk; 0 the disk proved bad (removed, one warning): decode the source instead;
  * < 0 an error (also a bad disk without a source). */
-int kept_disk_copy(struct pull_cache *pc, const struct resolved *rs, const struct kept_disk *kd, struct sink *sink,
+int kept_disk_copy(struct pull_cache *pc, const struct kept_disk *kd, struct sink *sink,
                    struct progress_state *progress, lib_error *err);
 
 /* Will this pull keep its disk? Then the sink builds the disk's map as it writes

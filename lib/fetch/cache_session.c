@@ -89,11 +89,11 @@ void pull_cache_done(struct pull_cache *pc) {
   if (pc->cache) {
     /* A blob that still hashes to its name is not what failed (a wrong --digest, bad content
      * upstream): keep it, and fetching it again would change nothing. */
-    if (bad && pc->hit_digest && !pc->filling) {
-      if (cache_blob_verify(pc->cache, pc->hit_digest) == 1)
+    if (bad && pc->served_blob && !pc->filling) {
+      if (cache_blob_verify(pc->cache, pc->served_blob) == 1)
         bad = 0;
       else
-        cache_blob_remove(pc->cache, pc->hit_digest);
+        cache_blob_remove(pc->cache, pc->served_blob);
     }
     /* A failed download keeps its bytes for the next pull to resume, unless
      * they are the reason it failed (a digest or decoder error). */
@@ -105,13 +105,13 @@ void pull_cache_done(struct pull_cache *pc) {
     release(pc, drop);
   }
   if (bad && pc->err && pc->cache)
-    error_wrap(pc->err, "%s in %s", pc->hit_digest ? "cached copy" : "interrupted download", pc->cache->dir);
+    error_wrap(pc->err, "%s in %s", pc->served_blob ? "cached copy" : "interrupted download", pc->cache->dir);
   if (bad && pc->distrust && !*pc->distrust && !(pc->set && pc->set->offline))
     *pc->distrust = 1;
   cache_free(pc->cache);
   cache_ref_clear(&pc->ref);
   free(pc->want_digest);
-  free(pc->hit_digest);
+  free(pc->served_blob);
   *pc = (struct pull_cache)PULL_CACHE_INIT;
 }
 
@@ -202,9 +202,9 @@ int pull_cache_use_blob(struct pull_cache *pc, const char *digest, struct byte_s
   s->inner = file;
   s->progress = pc->progress;
   *out = &s->base;
-  free(pc->hit_digest);
-  pc->hit_digest = strdup(digest);
-  if (!pc->hit_digest)
+  free(pc->served_blob);
+  pc->served_blob = strdup(digest);
+  if (!pc->served_blob)
     return error_oom(err);
   pc->used_cached_bytes = 1;
   /* A partial of the same thing is of no use any more. */
@@ -315,9 +315,9 @@ int pull_cache_replay(struct pull_cache *pc, struct byte_source *tee, struct byt
 int pull_cache_commit(struct pull_cache *pc, const char *digest, lib_error *err) {
   if (!pc->cache)
     return 0;
-  if (pc->hit_digest && strcmp(pc->hit_digest, digest) != 0)
+  if (pc->served_blob && strcmp(pc->served_blob, digest) != 0)
     return error_set(err, VMPULL_E_DIGEST, "cached copy %s/blobs/sha256/%s is damaged (it hashes to %s)",
-                     pc->cache->dir, pc->hit_digest + 7, digest);
+                     pc->cache->dir, pc->served_blob + 7, digest);
   if (!pc->filling)
     return 0;
   if (pc->want_digest && strcmp(pc->want_digest, digest) != 0)

@@ -34,7 +34,7 @@ struct pull_cache {
   uint64_t resume_from; /* bytes already in fd, replayed before the network's */
   struct cache_ref ref; /* filed at commit: key, validators, content disposition */
 
-  char *hit_digest;      /* the bytes come from blobs/sha256/<this> */
+  char *served_blob;     /* this pull reads blobs/sha256/<this> (its own checks: commit, distrust) */
   int used_cached_bytes; /* a cached blob or a partial fed this pull */
   int committed;
 };

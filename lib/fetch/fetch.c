@@ -237,15 +237,41 @@ static void log_way(const struct pull_cache *pc, const char *what, const struct 
     pull_cache_log(pc, VMPULL_LOG_INFO, "fetch %s: %s", what, ways[d->way]);
 }
 
+/* Serve digest from blobs/ if it is there: 1 *out reads it, 0 it is not (or cannot be opened: no
+ * hit), or an error. */
+static int try_cached_blob(struct pull_cache *pc, const char *digest, const struct cache_ref *ref,
+                           struct http_response *resp, struct byte_source **out, lib_error *err) {
+  if (!digest || !cache_blob_exists(pc->cache, digest))
+    return 0;
+  int r = fetch_cached_blob_open(pc, digest, ref, resp, out, err);
+  if (r != -VMPULL_E_NOT_FOUND)
+    return r < 0 ? r : 1;
+  error_clear(err);
+  return 0;
+}
+
+/* Lock the entry key (owned, NULL: out of memory) names for d (shown: how a wait names it): 1 the
+ * entry is ours, 0 the cache is off for this pull (d->way UNCACHED), or an error. */
+static int decide_lock(struct pull_cache *pc, char *key, const char *shown, struct fetch_decision *d, lib_error *err) {
+  d->way = FETCH_WAY_UNCACHED;
+  if (!(d->key = key))
+    return error_oom(err);
+  return pull_cache_lock_entry(pc, d->key, shown ? shown : d->key, err);
+}
+
+/* The digest a URL's bytes have without asking its server: the one promised (want), or under
+ * --offline, with no server to ask, the one the URL's cached record (ref) names. */
+static const char *url_digest_unasked(const struct pull_cache *pc, const char *want, const struct cache_ref *ref) {
+  return want ? want : pc->set->offline && ref->key ? ref->digest : NULL;
+}
+
 static int decide_url(struct pull_cache *pc, const struct http_request *req, struct fetch_decision *d,
                       struct http_response *resp, struct byte_source **out, lib_error *err) {
   *out = NULL;
   d->way = FETCH_WAY_UNCACHED;
   if (!pc || !pc->cache)
     return 0;
-  if (!(d->key = redact_url(req->url)))
-    return error_oom(err);
-  int r = pull_cache_lock_entry(pc, d->key, d->key, err);
+  int r = decide_lock(pc, redact_url(req->url), NULL, d, err);
   if (r <= 0)
     return r;
 
@@ -254,11 +280,10 @@ static int decide_url(struct pull_cache *pc, const struct http_request *req, str
   if (pc->want_digest && cache_blob_exists(pc->cache, pc->want_digest)) {
     struct cache_ref ref = {.size = UINT64_MAX};
     int have_ref = cache_ref_get(pc->cache, d->key, &ref);
-    r = fetch_cached_blob_open(pc, pc->want_digest, have_ref ? &ref : NULL, resp, out, err);
+    r = try_cached_blob(pc, pc->want_digest, have_ref ? &ref : NULL, resp, out, err);
     cache_ref_clear(&ref);
-    if (r != -VMPULL_E_NOT_FOUND)
-      return r;
-    error_clear(err);
+    if (r != 0)
+      return r < 0 ? r : 0;
   }
   struct cache_ref *ref = &d->ref;
   if (cache_ref_get(pc->cache, d->key, ref) && cache_blob_exists(pc->cache, ref->digest)) {
@@ -271,11 +296,7 @@ static int decide_url(struct pull_cache *pc, const struct http_request *req, str
   }
   if (pc->set->offline) {
     d->way = FETCH_WAY_KEPT_DISK;
-    if (offline_from_kept_disk(pc,
-                               pc->want_digest ? pc->want_digest
-                               : ref->key      ? ref->digest
-                                               : NULL,
-                               &d->kept_disk_only))
+    if (offline_from_kept_disk(pc, url_digest_unasked(pc, pc->want_digest, ref), &d->kept_disk_only))
       return ref->key ? resp_from_ref(resp, ref, err) : 0;
     return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", d->key);
   }
@@ -307,38 +328,58 @@ static int decide_blob(struct pull_cache *pc, const char *digest, const char *wh
     return 0;
   }
   d->way = FETCH_WAY_CACHED;
-  if (cache_blob_exists(pc->cache, digest)) {
-    int r = fetch_cached_blob_open(pc, digest, NULL, NULL, out, err);
-    if (r != -VMPULL_E_NOT_FOUND)
-      return r;
-    error_clear(err);
-  }
+  int r = try_cached_blob(pc, digest, NULL, NULL, out, err);
+  if (r != 0)
+    return r < 0 ? r : 0;
   if (pc->set->offline) {
     d->way = FETCH_WAY_KEPT_DISK;
     if (offline_from_kept_disk(pc, digest, &d->kept_disk_only))
       return 0;
     return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", what);
   }
-  if (!(d->key = xasprintf("blob %s", digest)))
-    return error_oom(err);
-  d->way = FETCH_WAY_UNCACHED;
-  int r = pull_cache_lock_entry(pc, d->key, what, err);
+  r = decide_lock(pc, xasprintf("blob %s", digest), what, d, err);
   if (r <= 0)
     return r;
   /* Another pull may have committed it while we waited. */
   d->way = FETCH_WAY_CACHED;
-  if (cache_blob_exists(pc->cache, digest)) {
-    r = fetch_cached_blob_open(pc, digest, NULL, NULL, out, err);
-    if (r != -VMPULL_E_NOT_FOUND)
-      return r;
-    error_clear(err);
-  }
+  r = try_cached_blob(pc, digest, NULL, NULL, out, err);
+  if (r != 0)
+    return r < 0 ? r : 0;
   if (dup_into(&pc->ref.key, NULL) < 0)
     return error_oom(err);
   struct stat st;
   d->have = fstat(pc->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
   d->way = d->have > 0 ? FETCH_WAY_RESUME : FETCH_WAY_DOWNLOAD;
   return 0;
+}
+
+int fetch_look(struct pull_cache *pc, const struct byte_plan *plan, const char *want, struct fetch_outlook *look,
+               lib_error *err) {
+  *look = (struct fetch_outlook){.reachable = 1};
+  if (!pc || !pc->cache)
+    return 0;
+  if (plan->kind == BYTE_PLAN_URL) {
+    _cleanup_free_ char *key = redact_url(plan->location);
+    if (!key)
+      return error_oom(err);
+    _cleanup_(cache_ref_clear) struct cache_ref ref = {.size = UINT64_MAX};
+    if (pc->set->offline) /* online, only the server can vouch for the record */
+      (void)cache_ref_get(pc->cache, key, &ref);
+    const char *digest = url_digest_unasked(pc, want, &ref);
+    if (digest && !(look->digest = strdup(digest)))
+      return error_oom(err);
+    if (pc->set->offline) /* the blobs decide_url serves under --offline */
+      look->reachable =
+          (want && cache_blob_exists(pc->cache, want)) || (ref.key && cache_blob_exists(pc->cache, ref.digest));
+  } else if (plan->kind == BYTE_PLAN_BLOB && plan->remote && pc->set->offline) {
+    look->reachable = cache_digest_hex(plan->digest) && cache_blob_exists(pc->cache, plan->digest);
+  }
+  return 0;
+}
+
+void fetch_outlook_clear(struct fetch_outlook *look) {
+  free(look->digest);
+  look->digest = NULL;
 }
 
 static int fetch_url_open(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,

@@ -25,6 +25,18 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
 int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
                struct byte_source **out, char **kept_disk_only, lib_error *err);
 
+/* What the cache knows of a plan's bytes before any of them move, looked at without a lock, a
+ * request or an open (the pull decides on it, api/pull_plan.c; fetch_url and fetch_blob then take
+ * the way under the entry's lock). want: the digest the bytes are promised to have, or NULL. */
+struct fetch_outlook {
+  char *digest;  /* the bytes' digest without asking a server: want, or under --offline the one the
+                    URL's cached record names; NULL: unknown until a server answers (owned) */
+  int reachable; /* the bytes can be opened: always online; under --offline only from a cached blob */
+};
+int fetch_look(struct pull_cache *pc, const struct byte_plan *plan, const char *want, struct fetch_outlook *look,
+               lib_error *err);
+void fetch_outlook_clear(struct fetch_outlook *look);
+
 /* A small document (stream metadata, a manifest by tag): http_get through the
  * cache, revalidated; with --offline the cached copy. Same contract as http_get. */
 int fetch_document(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,

@@ -20,6 +20,7 @@ void resolved_clear(struct resolved *r) {
   free(r->display);
   free(r->expected_digest);
   free(r->kept_disk_only);
+  free(r->cached_digest);
   free(r->reference);
   free(r->content_disposition);
   free(r->mirror);

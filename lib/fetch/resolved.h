@@ -53,6 +53,8 @@ struct resolved {
   char *mirror;              /* the registry mirror that served the reference, or NULL (owned) */
   char *kept_disk_only;      /* --offline without the bytes (src NULL): the digest whose kept disk alone can make
                                 the output, as the fetch decided (owned) */
+  char *cached_digest;       /* src reads the cached blob of this digest (the one promised, or the URL's record,
+                                current by a 304 or by --offline), as the fetch decided (owned) */
 };
 
 void resolved_clear(struct resolved *r);

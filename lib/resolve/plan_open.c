@@ -51,11 +51,24 @@ static int open_blob(struct resolved *r, lib_error *err) {
   return 0;
 }
 
-int resolved_open(struct resolved *r, lib_error *err) {
+static int open_plan(struct resolved *r, lib_error *err) {
   switch (r->plan.kind) {
   case BYTE_PLAN_FILE: return source_file_open_cancellable(r->plan.location, r->plan.cancel, &r->src, err);
   case BYTE_PLAN_URL: return open_url(r, err);
   case BYTE_PLAN_BLOB: return open_blob(r, err);
   default: return error_set(err, VMPULL_E_UNSUPPORTED, "%s: nothing to open", r->display ? r->display : "source");
   }
+}
+
+int resolved_open(struct resolved *r, lib_error *err) {
+  int ret = open_plan(r, err);
+  if (ret < 0)
+    return ret;
+  /* The plan, not the cache session, tells the pull which cached blob it reads. */
+  const char *served = r->cache ? r->cache->served_blob : NULL;
+  free(r->cached_digest);
+  r->cached_digest = NULL;
+  if (served && !(r->cached_digest = strdup(served)))
+    return error_oom(err);
+  return 0;
 }

@@ -59,8 +59,9 @@ int resolve_source(const struct resolve_settings *s, struct pull_cache *pc, stru
                    struct resolved *r, lib_error *err);
 
 /* Open the bytes r's plan names into r->src (plan_open.c): a file; a URL or a registry's blob
- * through r->cache (reused, revalidated, resumed, or a new download recorded into the cache). The
- * only place the image's bytes start to move. */
+ * through r->cache (reused, revalidated, resumed, or a new download recorded into the cache;
+ * r->cached_digest names the cached blob it reads, if it does). The only place the image's bytes
+ * start to move; the pull calls it only when it decided to (api/pull_plan.c). */
 int resolved_open(struct resolved *r, lib_error *err);
 
 /* The resolvers of plain images, one per kind (each in its own file); resolve_source() calls them. */

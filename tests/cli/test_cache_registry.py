@@ -169,3 +169,21 @@ def test_insecure_registry_by_digest_with_cached_manifests(image, tmp_path):
     settle(reg)
     assert requests_since(reg, start, "manifests/") == []  # the documents came from the cache
     assert requests_since(reg, start, "blobs/" + image["digest"]) == [(200, len(image["blob"]))]
+
+
+def test_kept_disk_needs_no_blob_request(image, tmp_path):
+    """The layer's digest is the descriptor's: with its disk kept, the pull copies that disk and
+    asks the registry for no blob, even when the cache no longer has the blob (an older vmpull
+    started the blob's GET and threw it away)."""
+    reg = image["registry"]
+    cache = tmp_path / "cache"
+    r = pull(image, cache, tmp_path / "one.raw", "--keep-uncompressed")
+    assert r.rc == 0, r
+    (cache / "blobs" / "sha256" / image["digest"][7:]).unlink()
+    start = settle(reg)
+    r = pull(image, cache, tmp_path / "two.raw")
+    assert r.rc == 0, r
+    assert (tmp_path / "two.raw").read_bytes() == image["raw"]
+    assert r.json["digest"] == image["digest"]
+    settle(reg)
+    assert requests_since(reg, start, "blobs/") == []

@@ -171,3 +171,18 @@ def test_bad_stream_names(tmp_path, source):
     r = run_vmpull("pull", "-q", "--json", "--cache-dir", tmp_path / "c", "-o", tmp_path / "o", source)
     assert r.rc == 2, r
     assert r.json["error"]["code"] == "usage"
+
+
+def test_kept_disk_of_a_stream_entry_needs_no_request_for_the_disk(flaky, stream, tmp_path):
+    """The stream entry's sha256 names the disk's bytes: with their decoded disk kept, the pull
+    copies it and asks for nothing but the stream file, even with the blob gone from the cache (an
+    older vmpull started the disk's download here and threw it away)."""
+    raw, blob, name = stream["disks"][("x86_64", "qemu")]
+    r1 = pull(tmp_path, stream["url"], "--arch", "x86_64", "-n", "one", "--keep-uncompressed")
+    assert r1.rc == 0, r1
+    (tmp_path / "cache" / "blobs" / "sha256" / hashlib.sha256(blob).hexdigest()).unlink()
+    before = len(flaky.requests(name))
+    r2 = pull(tmp_path, stream["url"], "--arch", "x86_64", "-n", "two")
+    assert r2.rc == 0, r2
+    assert open(r2.json["path"], "rb").read() == raw
+    assert len(flaky.requests(name)) == before

@@ -300,3 +300,74 @@ def test_prune_removes_kept_disks_with_their_records(flaky, served, disks, cache
     r = run_vmpull("cache", "prune", "--all", "--cache-dir", cache)
     assert r.rc == 0, r
     assert list((cache / "disks" / "sha256").iterdir()) == []
+
+
+# ---- the decision comes before the bytes (lib/api/pull_plan.c): the server's own log counts ----
+
+def test_kept_disk_by_digest_asks_the_server_nothing(flaky, served, disks, cache, tmp_path):
+    """--digest names the bytes: their kept disk is copied without a request (the blob is gone, so
+    the cache cannot answer for them; an older vmpull started a download here and threw it away)."""
+    name = served("a.raw.gz")
+    raw, gz = disks["a.raw.gz"]
+    keep(cache, flaky, name, tmp_path)
+    (cache / "blobs" / "sha256" / sha256(gz)).unlink()
+    requests = len(flaky.requests(name))
+    r = pull(cache, "--json", "--digest", "sha256:" + sha256(gz), "-o", tmp_path / "second.raw", flaky.url(name))
+    assert r.rc == 0, r
+    assert r.stderr == ""
+    assert (tmp_path / "second.raw").read_bytes() == raw
+    assert r.json["digest"] == "sha256:" + sha256(gz)
+    assert flaky.requests(name)[requests:] == []
+
+
+@pytest.mark.parametrize("blob", ["cached", "gone"])
+def test_kept_disk_by_checksums_entry_asks_the_image_server_nothing(flaky, served, disks, cache, tmp_path, blob):
+    """The checksums list is read first; its entry names the bytes, so their kept disk needs no
+    request for the image (an older vmpull revalidated it, or downloaded it again)."""
+    name = served("a.raw.gz")
+    raw, gz = disks["a.raw.gz"]
+    keep(cache, flaky, name, tmp_path)
+    sums = name + ".SHA256SUMS"
+    flaky.serve(sums, f"{sha256(gz)}  {name}\n".encode())
+    if blob == "gone":
+        (cache / "blobs" / "sha256" / sha256(gz)).unlink()
+    requests = len(flaky.requests(name))
+    r = pull(cache, "--json", "--checksums", flaky.url(sums), "-o", tmp_path / "second.raw", flaky.url(name))
+    assert r.rc == 0, r
+    assert r.stderr == ""
+    assert (tmp_path / "second.raw").read_bytes() == raw
+    assert flaky.requests(name)[requests:] == []
+    assert len(flaky.requests(sums)) == 1
+
+
+def test_url_without_a_known_digest_is_revalidated_before_its_kept_disk(flaky, served, disks, cache, tmp_path):
+    """Only the server can say the URL still names the bytes the disk was kept from: one
+    conditional request, answered 304, and no body."""
+    name = served("a.raw.gz")
+    raw, gz = disks["a.raw.gz"]
+    keep(cache, flaky, name, tmp_path)
+    r = pull(cache, "--json", "-o", tmp_path / "second.raw", flaky.url(name))
+    assert r.rc == 0, r
+    assert (tmp_path / "second.raw").read_bytes() == raw
+    assert [e["status"] for e in flaky.requests(name)] == [200, 304]
+    assert flaky.bodies(name) == 1
+
+
+def test_changed_file_is_not_served_from_the_disk_kept_of_the_old_one(flaky, served, disks, cache, tmp_path):
+    """The server changed the file (a new ETag): the revalidation says so, and the new bytes are
+    decoded; the disk kept of the old ones is not handed out."""
+    name = served("a.raw.gz")
+    raw_a, gz_a = disks["a.raw.gz"]
+    raw_b, gz_b = disks["b.raw.gz"]
+    keep(cache, flaky, name, tmp_path)
+    old_etag = flaky.files[name]["etag"]
+    flaky.serve(name, gz_b)
+    assert flaky.files[name]["etag"] != old_etag
+    r = pull(cache, "--json", "-o", tmp_path / "second.raw", flaky.url(name))
+    assert r.rc == 0, r
+    assert r.json["digest"] == "sha256:" + sha256(gz_b)
+    assert (tmp_path / "second.raw").read_bytes() == raw_b
+    reqs = flaky.requests(name)
+    assert [e["status"] for e in reqs] == [200, 200]
+    assert reqs[1]["headers"]["if-none-match"] == old_etag
+    assert kept(cache, gz_a).read_bytes() == raw_a

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The one decision of a pull: a kept disk, or the plan's bytes opened through the cache
+ * (pull_plan.h). */
+#include "api/pull_plan.h"
+
+#include "base/error.h"
+#include "base/util.h"
+#include "fetch/fetch.h"
+#include "resolve/checksums.h"
+#include "resolve/resolve.h"
+
+void pull_decision_clear(struct pull_decision *d) {
+  free(d->listed_digest);
+  free(d->known_digest);
+  *d = (struct pull_decision)PULL_DECISION_INIT;
+}
+
+/* The digest every promise of the bytes names (the descriptor or stream metadata, --digest, the
+ * checksums list): 1 and *agreed (NULL: there is none), or 0 they disagree, which the pull finds
+ * and reports on its normal path. */
+static int promises_agree(const struct pull_config *o, const struct resolved *rs, const char *listed,
+                          const char **agreed) {
+  const char *promises[] = {rs->expected_digest, o->expected_digest, listed};
+  *agreed = NULL;
+  for (size_t i = 0; i < ARRAY_SIZE(promises); i++) {
+    if (!promises[i])
+      continue;
+    if (*agreed && strcmp(*agreed, promises[i]) != 0)
+      return 0;
+    *agreed = promises[i];
+  }
+  return 1;
+}
+
+/* Before a byte moves: the source's digest as known without asking a server, if its disk is kept.
+ * 1 the kept disk is the way, 0 not, or an error. */
+static int decide_before_open(const struct pull_config *o, struct pull_cache *pc, struct resolved *rs,
+                              struct pull_decision *d, lib_error *err) {
+  const char *promised;
+  if (!pc->cache || !promises_agree(o, rs, d->listed_digest, &promised))
+    return 0;
+  /* The digest fetch_url/fetch_blob would take a cached blob by (for a URL the descriptor's or
+   * fcos's digest, else --digest). */
+  const char *want = rs->expected_digest ? rs->expected_digest : o->expected_digest;
+  _cleanup_(fetch_outlook_clear) struct fetch_outlook look = {0};
+  int r = fetch_look(pc, &rs->plan, want, &look, err);
+  if (r < 0)
+    return r;
+  const char *digest = promised ? promised : look.digest;
+  if (!digest || !cache_disk_exists(pc->cache, digest))
+    return 0;
+  if (!(d->known_digest = strdup(digest)))
+    return error_oom(err);
+  d->kept_digest = d->known_digest;
+  d->source_behind = look.reachable;
+  return 1;
+}
+
+int pull_plan_decide(const struct pull_config *o, struct pull_cache *pc, struct resolved *rs, struct pull_decision *d,
+                     lib_error *err) {
+  *d = (struct pull_decision)PULL_DECISION_INIT;
+  /* The list is read before the image: its entry is one of the digests the decision goes by. */
+  if (o->resolve.checksums) {
+    int r = checksums_lookup(&o->resolve, pc, rs->image_name, &d->listed_digest, err);
+    if (r < 0)
+      return r;
+  }
+  int r = decide_before_open(o, pc, rs, d, err);
+  if (r != 0) {
+    if (r > 0)
+      d->way = PULL_WAY_KEPT_DISK;
+    return r < 0 ? r : 0;
+  }
+  r = pull_plan_open_source(rs, d, err);
+  if (r < 0)
+    return r;
+  /* What the fetch learned: a cached copy the server still confirms (304), or under --offline the
+   * digest whose kept disk alone is left. */
+  const char *learned = rs->cached_digest ? rs->cached_digest : rs->kept_disk_only;
+  if (learned) {
+    d->way = PULL_WAY_KEPT_DISK;
+    d->kept_digest = learned;
+    d->source_behind = rs->src != NULL;
+  }
+  return 0;
+}
+
+int pull_plan_open_source(struct resolved *rs, struct pull_decision *d, lib_error *err) {
+  if (d->opened)
+    return 0;
+  d->opened = 1;
+  return resolved_open(rs, err);
+}
