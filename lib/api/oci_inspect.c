@@ -9,7 +9,6 @@
 #include "api/options.h"
 #include "base/error.h"
 #include "base/json_util.h"
-#include "base/redact.h"
 #include "base/util.h"
 #include "oci/oci_ref.h"
 #include "oci/oci_store.h"
@@ -145,28 +144,14 @@ static int inspect_run(const struct pull_config *o, unsigned flags, char **json,
   return 0;
 }
 
-static int inspect_call(const vmpull_pull_options *opts, unsigned flags, char **json, lib_error *err) {
-  if (json)
-    *json = NULL;
-  int r = public_call_check("vmpull_inspect", opts, json, flags, VMPULL_INSPECT_ALL, err);
-  if (r < 0)
-    return r;
-  _cleanup_free_ char *shown = redact_source(opts->source ? opts->source : "");
-  struct pull_config cfg;
-  pull_config_from_options(opts, &cfg);
-  r = inspect_run(&cfg, flags, json, err);
-  if (r < 0) {
-    free(*json);
-    *json = NULL;
-    return error_wrap(err, "inspect %s", shown ? shown : "source");
-  }
-  error_clear(err); /* a recovered failure on the way (https before plain http) is not the outcome */
-  return 0;
+static int inspect_call(const struct pull_config *cfg, void *ctx, char **json, lib_error *err) {
+  return inspect_run(cfg, *(const unsigned *)ctx, json, err);
 }
 
 VMPULL_PUBLIC int vmpull_inspect(const vmpull_pull_options *opts, unsigned flags, char **json, vmpull_error *err) {
   lib_error e = {0};
-  int r = inspect_call(opts, flags, json, &e);
+  int r =
+      public_json_call("vmpull_inspect", "inspect", opts, flags, VMPULL_INSPECT_ALL, inspect_call, &flags, json, &e);
   error_export(&e, err);
   return r;
 }

@@ -520,29 +520,21 @@ static int save_run(const struct pull_config *o, const char *dest, unsigned flag
   return *json ? 0 : error_oom(err);
 }
 
-static int save_call(const vmpull_pull_options *opts, const char *dest, unsigned flags, char **json, lib_error *err) {
-  if (json)
-    *json = NULL;
-  int r = public_call_check("vmpull_save", opts, json, flags, VMPULL_SAVE_ALL, err);
-  if (r < 0)
-    return r;
-  _cleanup_free_ char *shown = redact_source(opts->source ? opts->source : "");
-  struct pull_config cfg;
-  pull_config_from_options(opts, &cfg);
-  r = save_run(&cfg, dest, flags, json, err);
-  if (r < 0) {
-    free(*json);
-    *json = NULL;
-    return error_wrap(err, "save %s", shown ? shown : "source");
-  }
-  error_clear(err); /* a recovered failure on the way (https before plain http) is not the outcome */
-  return 0;
+struct save_call_args {
+  const char *dest;
+  unsigned flags;
+};
+
+static int save_call(const struct pull_config *cfg, void *ctx, char **json, lib_error *err) {
+  const struct save_call_args *a = ctx;
+  return save_run(cfg, a->dest, a->flags, json, err);
 }
 
 VMPULL_PUBLIC int vmpull_save(const vmpull_pull_options *opts, const char *dest, unsigned flags, char **json,
                               vmpull_error *err) {
   lib_error e = {0};
-  int r = save_call(opts, dest, flags, json, &e);
+  struct save_call_args args = {.dest = dest, .flags = flags};
+  int r = public_json_call("vmpull_save", "save", opts, flags, VMPULL_SAVE_ALL, save_call, &args, json, &e);
   error_export(&e, err);
   return r;
 }

@@ -21,14 +21,8 @@ void pull_cache_warn(const struct pull_cache *pc, const char *fmt, ...) {
   va_end(ap);
 }
 
-void pull_cache_log(const struct pull_cache *pc, int level, const char *fmt, ...) {
-  const struct call_hooks *h = pc && pc->set ? &pc->set->hooks : NULL;
-  if (!hooks_logging(h))
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  hooks_vlog(h, level, fmt, ap);
-  va_end(ap);
+const struct call_hooks *pull_cache_hooks(const struct pull_cache *pc) {
+  return pc && pc->set ? &pc->set->hooks : NULL;
 }
 
 int pull_cache_init(struct pull_cache *pc, const struct fetch_settings *set, struct progress_state *progress,

@@ -75,7 +75,7 @@ int pull_cache_use_blob(struct pull_cache *pc, const char *digest, struct byte_s
 void pull_cache_start_fill(struct pull_cache *pc, const char *key, const struct http_response *resp);
 /* One warning line through the caller's callback. */
 void pull_cache_warn(const struct pull_cache *pc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* One log line (hooks_log) through the caller's log callback; nothing is formatted without one. */
-void pull_cache_log(const struct pull_cache *pc, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The caller's hooks (warning, log) this pull was set up with; NULL: none. */
+const struct call_hooks *pull_cache_hooks(const struct pull_cache *pc);
 
 #endif

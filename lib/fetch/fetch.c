@@ -4,6 +4,7 @@
 #include "fetch/fetch.h"
 
 #include "base/error.h"
+#include "base/hooks.h"
 #include "base/redact.h"
 #include "base/util.h"
 #include "net/http_retry.h"
@@ -232,9 +233,10 @@ static void log_way(const struct pull_cache *pc, const char *what, const struct 
       [FETCH_WAY_KEPT_DISK] = "the kept disk only (--offline)", [FETCH_WAY_REVALIDATE] = "revalidate the cached copy",
       [FETCH_WAY_RESUME] = "resume the partial download",       [FETCH_WAY_DOWNLOAD] = "download into the cache"};
   if (d->way == FETCH_WAY_RESUME)
-    pull_cache_log(pc, VMPULL_LOG_INFO, "fetch %s: %s from byte %llu", what, ways[d->way], (unsigned long long)d->have);
+    hooks_log(pull_cache_hooks(pc), VMPULL_LOG_INFO, "fetch %s: %s from byte %llu", what, ways[d->way],
+              (unsigned long long)d->have);
   else
-    pull_cache_log(pc, VMPULL_LOG_INFO, "fetch %s: %s", what, ways[d->way]);
+    hooks_log(pull_cache_hooks(pc), VMPULL_LOG_INFO, "fetch %s: %s", what, ways[d->way]);
 }
 
 /* Serve digest from blobs/ if it is there: 1 *out reads it, 0 it is not (or cannot be opened: no
