@@ -51,7 +51,20 @@ static int open_blob(struct resolved *r, lib_error *err) {
   return 0;
 }
 
+/* The outcome reports the mirror from here on, also when the bytes then fail to come. */
+static int note_mirror(struct resolved *r, lib_error *err) {
+  struct pull_facts *f = r->cache ? r->cache->facts : NULL;
+  if (!f || !r->mirror)
+    return 0;
+  free(f->mirror);
+  f->mirror = strdup(r->mirror);
+  return f->mirror ? 0 : error_oom(err);
+}
+
 int resolved_open(struct resolved *r, lib_error *err) {
+  int ret = note_mirror(r, err);
+  if (ret < 0)
+    return ret;
   switch (r->plan.kind) {
   case BYTE_PLAN_FILE: return source_file_open_cancellable(r->plan.location, r->plan.cancel, &r->src, err);
   case BYTE_PLAN_URL: return open_url(r, err);
