@@ -14,8 +14,9 @@ struct vmpull_outcome *outcome_new(void) {
 
 int outcome_clean(struct vmpull_outcome *o) {
   /* What a server, a manifest or an argument named reaches the caller clean. */
-  char **outside[] = {&o->path,       &o->source,    &o->format,          &o->digest,
-                      &o->image_name, &o->reference, &o->content_disposition, &o->facts.mirror};
+  char **outside[] = {
+      &o->path,        &o->source, &o->format, &o->digest, &o->image_name, &o->reference, &o->content_disposition,
+      &o->facts.mirror};
   for (size_t i = 0; i < ARRAY_SIZE(outside); i++)
     if (text_clean_in_place(outside[i]) < 0)
       return -1;
@@ -50,7 +51,7 @@ VMPULL_PUBLIC void vmpull_outcome_free(vmpull_outcome *o) {
 }
 
 #define STRING_FACT(name)                                                                                              \
-  VMPULL_PUBLIC const char *vmpull_outcome_##name(const vmpull_outcome *o) {                                          \
+  VMPULL_PUBLIC const char *vmpull_outcome_##name(const vmpull_outcome *o) {                                           \
     return o ? o->name : NULL;                                                                                         \
   }
 STRING_FACT(path)

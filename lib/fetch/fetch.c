@@ -400,7 +400,8 @@ static int fetch_blob_open(struct pull_cache *pc, const char *digest, const char
 /* The bytes a download puts into the entry it fills are recorded by the source it returns; those
  * that came over the network (not from blobs/) are counted for the outcome. */
 static int fetch_finish(struct pull_cache *pc, struct byte_source **out, lib_error *err) {
-  int from_cache = pc && pc->facts && (pc->facts->cache == VMPULL_CACHE_HIT || pc->facts->cache == VMPULL_CACHE_REVALIDATED);
+  int from_cache =
+      pc && pc->facts && (pc->facts->cache == VMPULL_CACHE_HIT || pc->facts->cache == VMPULL_CACHE_REVALIDATED);
   int r = from_cache || !pc ? 0 : pull_facts_count(pc->facts, out, err);
   return r < 0 ? r : pull_cache_record(pc, out, err);
 }
