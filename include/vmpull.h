@@ -319,7 +319,10 @@ VMPULL_PUBLIC int vmpull_pull2(const vmpull_pull_options *opts, vmpull_outcome *
  * blocks (lseek over them, ftruncate to the disk's size at the end) and
  * fsync'd; any other fd (a pipe, a socket) gets every byte in order, zeros
  * included. A decoded disk is not kept (keep_uncompressed) when the fd is not
- * a regular file. On failure what was written to the fd is unspecified. */
+ * a regular file open for reading and writing. Where vmpull_pull() would
+ * fetch again after cached bytes proved bad, a pipe's pull fails instead (the
+ * pipe already has bytes). On failure what was written to the fd is
+ * unspecified. */
 VMPULL_PUBLIC int vmpull_pull_to_fd(const vmpull_pull_options *opts, int fd, vmpull_outcome **outcome,
                                     vmpull_error *err);
 

@@ -407,6 +407,10 @@ static int pull_call(const vmpull_pull_options *opts, const int *to_fd, struct v
   }
   int distrust = 0;
   int r = pull_run(&cfg, out, &distrust, err);
+  /* A pipe cannot take back what the first attempt wrote into it: no second attempt there. */
+  struct stat st;
+  if (r < 0 && distrust && to_fd && (fstat(*to_fd, &st) < 0 || !S_ISREG(st.st_mode)))
+    distrust = 0;
   if (r < 0 && distrust) {
     /* Bytes from the cache were bad (and are gone now): once more, from the network. */
     hooks_warn(&cfg.hooks, "%s; fetching it again", err->message);

@@ -125,8 +125,6 @@ int kept_disk_copy(struct pull_cache *pc, const struct resolved *rs, const struc
     r = -errno;
   else
     r = disk_copy_checked(kd->fd, sink->fd, &kd->record.map, copy_poll, &poll, &bad);
-  if (r == 0 && sink->stream)
-    r = stream_disk(kd, sink, err);
   if (r == -ECANCELED)
     return -err->code;
   if (r == 1 || r == -EIO) {
@@ -140,6 +138,15 @@ int kept_disk_copy(struct pull_cache *pc, const struct resolved *rs, const struc
   if (r < 0)
     return error_set_errno(err, VMPULL_E_IO, -r, "copy the kept disk %s/disks/sha256/%s to %s", pc->cache->dir,
                            kd->digest + 7, sink->path);
+  if (sink->stream) {
+    /* Proved; once bytes are in the pipe there is no going back to the source: errors are errors. */
+    r = stream_disk(kd, sink, err);
+    if (r == -ECANCELED)
+      return -err->code;
+    if (r < 0)
+      return error_set_errno(err, VMPULL_E_IO, -r, "copy the kept disk %s/disks/sha256/%s to %s", pc->cache->dir,
+                             kd->digest + 7, sink->path);
+  }
   sink->offset = kd->record.size;
   if (pc->facts)
     pc->facts->cache = VMPULL_CACHE_KEPT_DISK;

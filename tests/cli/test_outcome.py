@@ -231,3 +231,24 @@ def test_mirror_and_blob_cache_hit(mirrored, tmp_path):
     assert rc == 0 and j["mirror"] == mirror.host and j["bytes_transferred"] == len(disk["blob"]), j
     got = probe("-k", "-a", "x86_64", "-c", "", origin.ref(REPO, "1"), tmp_path / "d.raw")
     assert got["rc"] == 0 and got["mirror"] is None, got
+
+
+@pytest.mark.parametrize("mode", ["-F", "-P"], ids=["file", "pipe"])
+def test_pull_to_fd_after_damaged_cached_bytes(flaky, image, served, tmp_path, mode):
+    """Bad cached bytes make vmpull_pull fetch again; a regular file is written again from the
+    start, but a pipe already has bytes of the first attempt: that pull fails instead of sending
+    the disk twice."""
+    raw, gz = image
+    cache = tmp_path / "cache"
+    assert probe("-c", cache, flaky.url(served), tmp_path / "first.raw")["rc"] == 0
+    blob = next((cache / "blobs" / "sha256").iterdir())
+    damaged = bytearray(blob.read_bytes())
+    damaged[len(damaged) - 100] ^= 0xFF  # late: much of the disk is written before it shows
+    blob.write_bytes(bytes(damaged))
+    got = probe(mode, "-c", cache, flaky.url(served), tmp_path / "out.raw")
+    if mode == "-F":
+        assert got["rc"] == 0 and got["cache"] == "miss", got
+        assert (tmp_path / "out.raw").read_bytes() == raw
+    else:
+        assert got["rc"] != 0 and got["error_code"] in (5, 6), got  # corrupt or digest_mismatch
+        assert len((tmp_path / "out.raw").read_bytes()) <= len(raw)  # never more than one disk
