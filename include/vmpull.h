@@ -284,8 +284,10 @@ VMPULL_PUBLIC void vmpull_result_free(vmpull_result *result);
  * through the accessors below (new facts come as new accessors). It is
  * returned on failure too, with the error's details and the facts known so far
  * (the mirror, the bytes transferred). Every string it returns is owned by the
- * outcome (valid until vmpull_outcome_free), cleaned like vmpull_result's
- * (no control characters, no invalid UTF-8, no credentials). Every accessor
+ * outcome (valid until vmpull_outcome_free), cleaned like vmpull_result's:
+ * what came from outside (source, names, reference, mirror, the message) has
+ * no control characters, no invalid UTF-8 and no credentials; the path is the
+ * output as given or made by the naming rule. Every accessor
  * takes NULL and then returns what it returns for "not known": NULL, 0, or
  * UINT64_MAX for a size. An outcome may be read from any thread, but freed
  * only once.

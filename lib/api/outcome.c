@@ -14,9 +14,8 @@ struct vmpull_outcome *outcome_new(void) {
 
 int outcome_clean(struct vmpull_outcome *o) {
   /* What a server, a manifest or an argument named reaches the caller clean. */
-  char **outside[] = {
-      &o->path,        &o->source, &o->format, &o->digest, &o->image_name, &o->reference, &o->content_disposition,
-      &o->facts.mirror};
+  /* (the path is the caller's own, checked printable, and must name the file byte for byte) */
+  char **outside[] = {&o->source, &o->image_name, &o->reference, &o->content_disposition, &o->facts.mirror};
   for (size_t i = 0; i < ARRAY_SIZE(outside); i++)
     if (text_clean_in_place(outside[i]) < 0)
       return -1;
