@@ -45,7 +45,9 @@
  *   Strings and callbacks passed in vmpull_pull_options are borrowed: they
  *   must stay valid until vmpull_pull() returns and are not kept afterwards.
  *   Strings in vmpull_result are allocated by the library, owned by the
- *   caller, and released together by vmpull_result_free(). Pointers inside
+ *   caller, and released together by vmpull_result_free(). A vmpull_outcome
+ *   is the library's allocation, released by vmpull_outcome_free() with every
+ *   string it handed out. Pointers inside
  *   a vmpull_progress are valid only during the callback.
  *
  * Compatibility
@@ -314,8 +316,8 @@ typedef enum vmpull_cache_use {
 VMPULL_PUBLIC int vmpull_pull2(const vmpull_pull_options *opts, vmpull_outcome **outcome, vmpull_error *err);
 
 /* The same pull, written to the caller's writable fd instead of a named
- * file: opts->output, opts->data_dir, opts->machine_name and opts->replace
- * are ignored, no temporary file is made and nothing is renamed (the fd is
+ * file: opts->output, opts->data_dir, opts->machine_name, opts->replace and
+ * opts->mode are ignored, no temporary file is made and nothing is renamed (the fd is
  * the caller's; it is not closed, and the outcome's path is NULL). A regular
  * file is truncated first, written from offset 0 with holes for its zero
  * blocks (lseek over them, ftruncate to the disk's size at the end) and
