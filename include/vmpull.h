@@ -319,7 +319,7 @@ VMPULL_PUBLIC int vmpull_pull2(const vmpull_pull_options *opts, vmpull_outcome *
  * file: opts->output, opts->data_dir, opts->machine_name, opts->replace and
  * opts->mode are ignored, no temporary file is made and nothing is renamed (the fd is
  * the caller's; it is not closed, and the outcome's path is NULL). A regular
- * file is truncated first, written from offset 0 with holes for its zero
+ * file (not opened with O_APPEND, which is refused) is truncated first, written from offset 0 with holes for its zero
  * blocks (lseek over them, ftruncate to the disk's size at the end) and
  * fsync'd; any other fd (a pipe, a socket) gets every byte in order, zeros
  * included. A decoded disk is not kept (keep_uncompressed) when the fd is not

@@ -104,6 +104,9 @@ static int sink_open_fd(struct sink *s, lib_error *err) {
   if ((flags & O_ACCMODE) == O_RDONLY)
     return error_set(err, VMPULL_E_USAGE, "output %s is not open for writing", s->path);
   s->stream = !S_ISREG(st.st_mode);
+  /* pwrite on an O_APPEND file appends: the holes and the offsets would be lost. */
+  if (!s->stream && (flags & O_APPEND))
+    return error_set(err, VMPULL_E_USAGE, "output %s is open with O_APPEND; a disk is written at its offsets", s->path);
   s->readable = !s->stream && (flags & O_ACCMODE) == O_RDWR;
   if (!s->readable)
     s->o.chunk_map = 0;

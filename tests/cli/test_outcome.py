@@ -189,6 +189,15 @@ def test_pull_to_fd_into_a_regular_file_keeps_holes(image, tmp_path, mode):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["disk.raw.gz", "fd.raw", "named.raw"]  # no temporary
 
 
+def test_pull_to_fd_refuses_an_append_only_fd(image, tmp_path):
+    src = tmp_path / "disk.raw.gz"
+    src.write_bytes(image[1])
+    (tmp_path / "out.raw").write_bytes(b"kept")
+    got = probe("-A", src, tmp_path / "out.raw")
+    assert got["rc"] != 0 and got["error_code"] == 1 and "O_APPEND" in got["error_message"], got
+    assert (tmp_path / "out.raw").read_bytes() == b"kept"
+
+
 def test_pull_to_fd_into_a_pipe_gets_every_byte(flaky, image, served, tmp_path):
     raw, gz = image
     cache = tmp_path / "cache"

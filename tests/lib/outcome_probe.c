@@ -7,7 +7,7 @@
  *
  *   outcome_probe [-k] [-O] [-K] [-c CACHE] [-r RETRIES] [-a ARCH] [-m REG=MIRROR] [-F|-W|-P|-N] SOURCE OUTPUT
  *     -k  tls_verify = 0         -O  offline       -K  keep_uncompressed
- *     -F  vmpull_pull_to_fd into OUTPUT opened O_RDWR|O_CREAT|O_TRUNC (-W: O_WRONLY)
+ *     -F  vmpull_pull_to_fd into OUTPUT opened O_RDWR|O_CREAT|O_TRUNC (-W: O_WRONLY; -A: O_WRONLY|O_APPEND)
  *     -P  vmpull_pull_to_fd into a pipe; a child process copies what comes out of it into OUTPUT
  *     -N  vmpull_pull2 with outcome == NULL (only the return value and err)
  * Exits 0 when the call returned 0, else 1.
@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
   size_t n_mirrors = 0;
   char mode = '2';
   int c;
-  while ((c = getopt(argc, argv, "kOKc:r:a:m:FWPN")) != -1) {
+  while ((c = getopt(argc, argv, "kOKc:r:a:m:FWAPN")) != -1) {
     switch (c) {
     case 'k': opts.tls_verify = 0; break;
     case 'O': opts.offline = 1; break;
@@ -96,6 +96,7 @@ int main(int argc, char **argv) {
       break;
     case 'F':
     case 'W':
+    case 'A':
     case 'P':
     case 'N': mode = (char)c; break;
     default: return 2;
@@ -113,8 +114,9 @@ int main(int argc, char **argv) {
   vmpull_outcome *o = NULL;
   vmpull_error err;
   int rc;
-  if (mode == 'F' || mode == 'W') {
-    int fd = open(output, (mode == 'F' ? O_RDWR : O_WRONLY) | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (mode == 'F' || mode == 'W' || mode == 'A') {
+    int how = mode == 'F' ? O_RDWR | O_TRUNC : mode == 'W' ? O_WRONLY | O_TRUNC : O_WRONLY | O_APPEND;
+    int fd = open(output, how | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
       return 2;
     rc = vmpull_pull_to_fd(&opts, fd, &o, &err);
