@@ -7,9 +7,16 @@
  *   ./embed SOURCE OUTPUT
  *
  * SOURCE is anything `vmpull pull` takes (a path, an http(s) URL, ...).
- * Prints the disk's path on stdout; progress goes to stderr. Exit status:
- * 0 done, 1 failed, 130 interrupted, 143 terminated.
+ * Prints the disk's path on stdout; progress goes to stderr, then how the
+ * cache served the pull, or on failure what the error's details are (errno,
+ * HTTP status, curl code). Exit status: 0 done, 1 failed, 130 interrupted,
+ * 143 terminated.
+ *
+ * It uses vmpull_pull2() (libvmpull 0.3): the outcome it returns is read
+ * through accessor functions, so later libraries can report more without
+ * breaking this program.
  */
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +48,18 @@ static int on_progress(const vmpull_progress *p, void *userdata) {
   return 0;
 }
 
+static const char *cache_use(vmpull_cache_use use) {
+  switch (use) {
+  case VMPULL_CACHE_NONE: return "none";
+  case VMPULL_CACHE_MISS: return "miss";
+  case VMPULL_CACHE_HIT: return "hit";
+  case VMPULL_CACHE_REVALIDATED: return "revalidated";
+  case VMPULL_CACHE_KEPT_DISK: return "kept-disk";
+  case VMPULL_CACHE_STALE: return "stale";
+  }
+  return "unknown"; /* a newer library may know more */
+}
+
 static void on_warning(const char *message, void *userdata) {
   (void)userdata;
   fprintf(stderr, "warning: %s\n", message);
@@ -68,17 +87,24 @@ int main(int argc, char **argv) {
   opts.warning = on_warning;
   opts.cancel = &cancel_requested;
 
-  vmpull_result result;
+  vmpull_outcome *outcome = NULL; /* returned on failure too: the error's details are in it */
   vmpull_error err;
-  if (vmpull_pull(&opts, &result, &err) < 0) {
+  if (vmpull_pull2(&opts, &outcome, &err) < 0) {
     fprintf(stderr, "embed: %s (%s)\n", err.message, vmpull_code_name(err.code));
+    fprintf(stderr, "embed: errno %d, HTTP status %d, curl code %d\n", vmpull_outcome_errno(outcome),
+            vmpull_outcome_http_status(outcome), vmpull_outcome_curl_code(outcome));
+    vmpull_outcome_free(outcome);
     if (err.code == VMPULL_E_CANCELLED && caught_signal)
       return 128 + caught_signal;
     return 1;
   }
-  printf("%s\n", result.path);
-  fprintf(stderr, "embed: %s, %s, %llu bytes on disk\n", result.format, result.digest,
-          (unsigned long long)result.allocated);
-  vmpull_result_free(&result);
+  printf("%s\n", vmpull_outcome_path(outcome));
+  fprintf(stderr, "embed: %s, %s, %" PRIu64 " bytes on disk\n", vmpull_outcome_format(outcome),
+          vmpull_outcome_digest(outcome), vmpull_outcome_allocated(outcome));
+  fprintf(stderr, "embed: cache %s, %" PRIu64 " bytes over the network, resumed from byte %" PRIu64 "%s%s\n",
+          cache_use(vmpull_outcome_cache(outcome)), vmpull_outcome_bytes_transferred(outcome),
+          vmpull_outcome_resumed_from(outcome), vmpull_outcome_mirror(outcome) ? ", mirror " : "",
+          vmpull_outcome_mirror(outcome) ? vmpull_outcome_mirror(outcome) : "");
+  vmpull_outcome_free(outcome);
   return 0;
 }

@@ -45,7 +45,9 @@
  *   Strings and callbacks passed in vmpull_pull_options are borrowed: they
  *   must stay valid until vmpull_pull() returns and are not kept afterwards.
  *   Strings in vmpull_result are allocated by the library, owned by the
- *   caller, and released together by vmpull_result_free(). Pointers inside
+ *   caller, and released together by vmpull_result_free(). A vmpull_outcome
+ *   is the library's allocation, released by vmpull_outcome_free() with every
+ *   string it handed out. Pointers inside
  *   a vmpull_progress are valid only during the callback.
  *
  * Compatibility
@@ -55,6 +57,18 @@
  *   it); vmpull_result and vmpull_error, which the program allocates, keep
  *   their size. New functions get a new symbol version node. Error codes and
  *   their names never change meaning.
+ *   Because vmpull_result and vmpull_error cannot grow, 0.3 adds an outcome
+ *   instead of bumping the SONAME: vmpull_pull2() and vmpull_pull_to_fd()
+ *   return a vmpull_outcome, opaque and allocated by the library, read
+ *   through accessor functions (node VMPULL_0.3). A new fact about a pull is a
+ *   new accessor, never a field, so the outcome grows without a break; an
+ *   accessor a library does not have is a link error, not a wrong read. A
+ *   SONAME bump was the other way; it would have made every program built
+ *   against libvmpull.so.0 (and every distribution package of it) rebuild for
+ *   nothing they use, and the next fact would have needed another. The 0.1
+ *   and 0.2 calls (vmpull_pull() with vmpull_result and vmpull_error) stay and
+ *   keep working for programs built against them: vmpull_pull() runs the same
+ *   pull as vmpull_pull2() and copies the outcome's strings into the result.
  */
 #ifndef VMPULL_H
 #define VMPULL_H
@@ -302,6 +316,94 @@ VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *re
 /* Free the strings of a result and zero it (NULL and an already freed or
  * zeroed result are fine). The struct itself is the caller's. */
 VMPULL_PUBLIC void vmpull_result_free(vmpull_result *result);
+
+/*
+ * The outcome of a pull (added in 0.3, node VMPULL_0.3): what vmpull_pull2()
+ * and vmpull_pull_to_fd() hand back, opaque, allocated by the library and read
+ * through the accessors below (new facts come as new accessors). It is
+ * returned on failure too, with the error's details and the facts known so far
+ * (the mirror, the bytes transferred). Every string it returns is owned by the
+ * outcome (valid until vmpull_outcome_free), cleaned like vmpull_result's:
+ * what came from outside (source, names, reference, mirror, the message) has
+ * no control characters, no invalid UTF-8 and no credentials; the path is the
+ * output as given or made by the naming rule. Every accessor
+ * takes NULL and then returns what it returns for "not known": NULL, 0, or
+ * UINT64_MAX for a size. An outcome may be read from any thread, but freed
+ * only once.
+ */
+typedef struct vmpull_outcome vmpull_outcome;
+
+/* How the cache served the image's bytes (vmpull_outcome_cache). */
+typedef enum vmpull_cache_use {
+  VMPULL_CACHE_NONE = 0,       /* no cache in use (none given, --no-cache, a local file, or a cache that failed) */
+  VMPULL_CACHE_MISS = 1,       /* fetched from the network (and filed in the cache); see resumed_from */
+  VMPULL_CACHE_HIT = 2,        /* the cached blob, no request for it (by digest, or --offline) */
+  VMPULL_CACHE_REVALIDATED = 3, /* the cached copy, after the server said it is current (304) */
+  VMPULL_CACHE_KEPT_DISK = 4,  /* a decoded disk kept by keep_uncompressed was copied */
+  VMPULL_CACHE_STALE = 5,      /* reserved: a stale cached copy served when the server could not be asked;
+                                  not reported by this version */
+} vmpull_cache_use;
+
+/* Pull opts->source as vmpull_pull() does (the same output rules: a
+ * temporary file renamed into place, nothing left behind on failure).
+ * Returns 0 or a negative vmpull_code, with err filled as vmpull_pull() fills
+ * it (err may be NULL). When outcome is not NULL, *outcome receives the
+ * outcome on success and on failure (free it with vmpull_outcome_free); it is
+ * NULL only when the library ran out of memory for it. */
+VMPULL_PUBLIC int vmpull_pull2(const vmpull_pull_options *opts, vmpull_outcome **outcome, vmpull_error *err);
+
+/* The same pull, written to the caller's writable fd instead of a named
+ * file: opts->output, opts->data_dir, opts->machine_name, opts->replace and
+ * opts->mode are ignored, no temporary file is made and nothing is renamed (the fd is
+ * the caller's; it is not closed, and the outcome's path is NULL). A regular
+ * file (not opened with O_APPEND, which is refused) is truncated first, written from offset 0 with holes for its zero
+ * blocks (lseek over them, ftruncate to the disk's size at the end) and
+ * fsync'd; any other fd (a pipe, a socket) gets every byte in order, zeros
+ * included. A decoded disk is not kept (keep_uncompressed) when the fd is not
+ * a regular file open for reading and writing. Where vmpull_pull() would
+ * fetch again after cached bytes proved bad, a pipe's pull fails instead (the
+ * pipe already has bytes). On failure what was written to the fd is
+ * unspecified. */
+VMPULL_PUBLIC int vmpull_pull_to_fd(const vmpull_pull_options *opts, int fd, vmpull_outcome **outcome,
+                                    vmpull_error *err);
+
+/* Free an outcome (NULL is fine). */
+VMPULL_PUBLIC void vmpull_outcome_free(vmpull_outcome *outcome);
+
+/* Success facts, as in vmpull_result (NULL when not known or not applicable). */
+VMPULL_PUBLIC const char *vmpull_outcome_path(const vmpull_outcome *outcome); /* NULL for pull_to_fd */
+VMPULL_PUBLIC const char *vmpull_outcome_source(const vmpull_outcome *outcome); /* set on failure too */
+VMPULL_PUBLIC const char *vmpull_outcome_format(const vmpull_outcome *outcome);
+VMPULL_PUBLIC const char *vmpull_outcome_digest(const vmpull_outcome *outcome);
+VMPULL_PUBLIC const char *vmpull_outcome_image_name(const vmpull_outcome *outcome);
+VMPULL_PUBLIC const char *vmpull_outcome_content_disposition(const vmpull_outcome *outcome);
+VMPULL_PUBLIC const char *vmpull_outcome_reference(const vmpull_outcome *outcome);
+/* The registry mirror that served the bytes ("cache.example:5000/ns"), NULL
+ * when the registry itself (or no registry) did; known from resolving on. */
+VMPULL_PUBLIC const char *vmpull_outcome_mirror(const vmpull_outcome *outcome);
+/* Sizes in bytes; UINT64_MAX when not known (a failed pull). */
+VMPULL_PUBLIC uint64_t vmpull_outcome_fetched(const vmpull_outcome *outcome);   /* source bytes */
+VMPULL_PUBLIC uint64_t vmpull_outcome_size(const vmpull_outcome *outcome);      /* apparent size of the disk */
+VMPULL_PUBLIC uint64_t vmpull_outcome_allocated(const vmpull_outcome *outcome); /* st_blocks * 512; 0 for a pipe */
+/* Bytes of the image received from the network in this call (manifests and
+ * other metadata not counted; a cache hit or a kept disk: 0). Counted on
+ * failure too. */
+VMPULL_PUBLIC uint64_t vmpull_outcome_bytes_transferred(const vmpull_outcome *outcome);
+/* The offset an interrupted download of the image was resumed at (the bytes
+ * before it came from the cache's partial/); 0: not resumed. */
+VMPULL_PUBLIC uint64_t vmpull_outcome_resumed_from(const vmpull_outcome *outcome);
+/* How the cache served the bytes (VMPULL_CACHE_NONE for NULL). */
+VMPULL_PUBLIC vmpull_cache_use vmpull_outcome_cache(const vmpull_outcome *outcome);
+
+/* Failure facts, also filled on success (code 0, message ""). */
+VMPULL_PUBLIC int vmpull_outcome_error_code(const vmpull_outcome *outcome); /* a vmpull_code, positive */
+VMPULL_PUBLIC const char *vmpull_outcome_error_message(const vmpull_outcome *outcome); /* "" on success */
+/* The errno behind the failure (ENOSPC, EACCES, ECONNREFUSED, ...); 0: none. */
+VMPULL_PUBLIC int vmpull_outcome_errno(const vmpull_outcome *outcome);
+/* The HTTP status of the response that failed the pull (404, 503, ...); 0: none. */
+VMPULL_PUBLIC int vmpull_outcome_http_status(const vmpull_outcome *outcome);
+/* libcurl's CURLcode of the transfer that failed (7: could not connect, ...); 0: none. */
+VMPULL_PUBLIC int vmpull_outcome_curl_code(const vmpull_outcome *outcome);
 
 /*
  * The cache (vmpull_pull_options.cache_dir). Its layout:

@@ -60,7 +60,8 @@ static const char environment_help[] =
     "130 interrupted (SIGINT), 143 terminated (SIGTERM).\n"
     "With --json, a failure prints {\"error\": {\"code\": NAME, \"message\": TEXT}}; NAME is one of\n"
     "usage, not_found, io, unsupported_format, corrupt, digest_mismatch, limit, network,\n"
-    "http, tls, auth, manifest, no_match, cancelled, exists.\n";
+    "http, tls, auth, manifest, no_match, cancelled, exists. pull's error also has errno,\n"
+    "http_status and curl_code (null when they do not apply).\n";
 
 static const char pull_help[] =
     "Usage: vmpull pull [OPTIONS] SOURCE\n"
@@ -141,7 +142,8 @@ static const char pull_help[] =
     "      --progress WHEN    auto (default): one line redrawn in place on a terminal, else a\n"
     "                         plain line every 5 s; always: redrawn in place; never\n"
     "      --json             print one JSON object (path, source, format, digest, size,\n"
-    "                         allocated) instead of the path; errors as {\"error\": {...}}\n"
+    "                         allocated, cache, bytes_transferred, resumed_from, mirror, ...)\n"
+    "                         instead of the path; errors as {\"error\": {...}}\n"
     "\n"
     "Examples:\n"
     "  vmpull pull ./disk.qcow2.xz\n"

@@ -11,37 +11,65 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The progress events also say which registry mirror served the pull (--json reports it). */
-struct pull_watch {
-  struct tool_progress *display;
-  char mirror[256];
-};
-
-static int on_progress(const vmpull_progress *ev, void *userdata) {
-  struct pull_watch *w = userdata;
-  if (ev->mirror && !w->mirror[0])
-    snprintf(w->mirror, sizeof(w->mirror), "%s", ev->mirror);
-  return tool_progress_cb(ev, w->display);
+static const char *cache_use_name(vmpull_cache_use use) {
+  switch (use) {
+  case VMPULL_CACHE_NONE: return "none";
+  case VMPULL_CACHE_MISS: return "miss";
+  case VMPULL_CACHE_HIT: return "hit";
+  case VMPULL_CACHE_REVALIDATED: return "revalidated";
+  case VMPULL_CACHE_KEPT_DISK: return "kept-disk";
+  case VMPULL_CACHE_STALE: return "stale";
+  }
+  return "unknown";
 }
 
-static void print_result_json(const vmpull_result *r, const char *provider, const char *mirror) {
-  json_object *o = json_object_new_object();
-  json_object_object_add(o, "path", json_object_new_string(r->path));
-  json_object_object_add(o, "source", json_object_new_string(r->source));
-  json_object_object_add(o, "format", json_object_new_string(r->format));
-  json_object_object_add(o, "digest", json_object_new_string(r->digest));
-  json_object_object_add(o, "image_name", json_object_new_string(r->image_name ? r->image_name : ""));
-  json_object_object_add(o, "provider", json_object_new_string(provider));
-  json_object_object_add(o, "fetched", json_object_new_int64((int64_t)r->fetched));
-  json_object_object_add(o, "size", json_object_new_int64((int64_t)r->size));
-  json_object_object_add(o, "allocated", json_object_new_int64((int64_t)r->allocated));
-  if (r->content_disposition)
-    json_object_object_add(o, "content_disposition", json_object_new_string(r->content_disposition));
-  if (r->reference)
-    json_object_object_add(o, "reference", json_object_new_string(r->reference));
-  if (mirror && *mirror)
-    json_object_object_add(o, "mirror", json_object_new_string(mirror));
-  tool_print_json(o);
+static json_object *string_or_null(const char *s) {
+  return s ? json_object_new_string(s) : NULL;
+}
+
+static json_object *nonzero_or_null(int v) {
+  return v ? json_object_new_int(v) : NULL;
+}
+
+static void print_result_json(const vmpull_outcome *o, const char *provider) {
+  const char *image_name = vmpull_outcome_image_name(o);
+  json_object *j = json_object_new_object();
+  json_object_object_add(j, "version", json_object_new_int(1));
+  json_object_object_add(j, "path", json_object_new_string(vmpull_outcome_path(o)));
+  json_object_object_add(j, "source", json_object_new_string(vmpull_outcome_source(o)));
+  json_object_object_add(j, "format", json_object_new_string(vmpull_outcome_format(o)));
+  json_object_object_add(j, "digest", json_object_new_string(vmpull_outcome_digest(o)));
+  json_object_object_add(j, "image_name", json_object_new_string(image_name ? image_name : ""));
+  json_object_object_add(j, "provider", json_object_new_string(provider));
+  json_object_object_add(j, "fetched", json_object_new_int64((int64_t)vmpull_outcome_fetched(o)));
+  json_object_object_add(j, "size", json_object_new_int64((int64_t)vmpull_outcome_size(o)));
+  json_object_object_add(j, "allocated", json_object_new_int64((int64_t)vmpull_outcome_allocated(o)));
+  if (vmpull_outcome_content_disposition(o))
+    json_object_object_add(j, "content_disposition", json_object_new_string(vmpull_outcome_content_disposition(o)));
+  if (vmpull_outcome_reference(o))
+    json_object_object_add(j, "reference", json_object_new_string(vmpull_outcome_reference(o)));
+  json_object_object_add(j, "mirror", string_or_null(vmpull_outcome_mirror(o)));
+  json_object_object_add(j, "cache", json_object_new_string(cache_use_name(vmpull_outcome_cache(o))));
+  json_object_object_add(j, "resumed_from", json_object_new_int64((int64_t)vmpull_outcome_resumed_from(o)));
+  json_object_object_add(j, "bytes_transferred", json_object_new_int64((int64_t)vmpull_outcome_bytes_transferred(o)));
+  tool_print_json(j);
+}
+
+/* A failed pull: with --json the error object also carries what the outcome knows of its cause. */
+static int report_pull_failure(const vmpull_error *err, const vmpull_outcome *o, int json) {
+  if (json) {
+    json_object *root = json_object_new_object();
+    json_object *e = json_object_new_object();
+    json_object_object_add(e, "code", json_object_new_string(vmpull_code_name(err->code)));
+    json_object_object_add(e, "message", json_object_new_string(err->message));
+    json_object_object_add(e, "errno", nonzero_or_null(vmpull_outcome_errno(o)));
+    json_object_object_add(e, "http_status", nonzero_or_null(vmpull_outcome_http_status(o)));
+    json_object_object_add(e, "curl_code", nonzero_or_null(vmpull_outcome_curl_code(o)));
+    json_object_object_add(root, "error", e);
+    tool_print_json(root);
+  }
+  tool_error("%s", err->message);
+  return tool_exit_for_error(err);
 }
 
 int tool_pull(int argc, char **argv) {
@@ -53,27 +81,26 @@ int tool_pull(int argc, char **argv) {
   struct tool_progress progress;
   tool_progress_init(&progress, cli.progress_mode, cli.quiet);
   tool_prepare_call(&cli.opts, &progress);
-  struct pull_watch watch = {.display = &progress};
-  cli.opts.progress = on_progress;
-  cli.opts.progress_data = &watch;
 
   vmpull_error err;
-  vmpull_result res;
-  r = vmpull_pull(&cli.opts, &res, &err);
+  vmpull_outcome *outcome = NULL;
+  r = vmpull_pull2(&cli.opts, &outcome, &err);
   tool_progress_finish(&progress);
   if (r < 0) {
-    r = tool_report_failure(&err, cli.json);
+    r = report_pull_failure(&err, outcome, cli.json);
+    vmpull_outcome_free(outcome);
     pull_cli_free(&cli);
     return r;
   }
   if (cli.json)
-    print_result_json(&res, cli.opts.provider, watch.mirror);
+    print_result_json(outcome, cli.opts.provider);
   else
-    puts(res.path);
+    puts(vmpull_outcome_path(outcome));
   /* The caller learns where the disk is from this line only: not printed is not pulled. */
   if (tool_stdout_flush() < 0) {
-    tool_error("pull: the disk is at %s, but its path could not be written to stdout: %s", res.path, strerror(errno));
-    vmpull_result_free(&res);
+    tool_error("pull: the disk is at %s, but its path could not be written to stdout: %s", vmpull_outcome_path(outcome),
+               strerror(errno));
+    vmpull_outcome_free(outcome);
     pull_cli_free(&cli);
     return EXIT_PULL_FAILED;
   }
@@ -83,7 +110,7 @@ int tool_pull(int argc, char **argv) {
     if (vmpull_cache_prune(cli.opts.cache_dir, 14 * 86400, UINT64_MAX, NULL, &perr) < 0)
       tool_warn("cache prune: %s", perr.message);
   }
-  vmpull_result_free(&res);
+  vmpull_outcome_free(outcome);
   pull_cli_free(&cli);
   return 0;
 }

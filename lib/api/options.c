@@ -48,6 +48,7 @@ void pull_config_from_options(const vmpull_pull_options *o, struct pull_config *
   c->max_size = pull_max_size(o);
   c->mode = o->mode;
   c->replace = o->replace;
+  c->out_fd = -1;
   c->threads = o->threads;
 
   c->fetch = (struct fetch_settings){

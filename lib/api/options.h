@@ -22,6 +22,7 @@ struct pull_config {
   uint64_t max_size;               /* decoded output limit (default applied) */
   unsigned mode;                   /* output file mode; 0: 0644 */
   int replace;                     /* replace an existing output */
+  int out_fd;                      /* vmpull_pull_to_fd: the caller's fd (borrowed); -1: a named file */
   unsigned threads;                /* decoder threads; 0: online CPUs */
 };
 

@@ -7,6 +7,7 @@
  * Nothing here knows a codec or a protocol; each arrow is one small file.
  */
 #include "api/options.h"
+#include "api/outcome.h"
 #include "api/pull_kept_disk.h"
 #include "api/pull_plan.h"
 #include "base/digest.h"
@@ -111,7 +112,7 @@ struct pull_job {
   struct resolved *rs;
   const struct pull_decision *decision; /* the way (pull_plan.c), and the checksums list's entry */
   struct progress_state *progress;
-  vmpull_result *res;
+  struct vmpull_outcome *out;
 };
 
 /* What a producer put into the sink. */
@@ -127,6 +128,14 @@ struct pull_made {
 static int pull_output_open(const struct pull_job *j, const char *image_name, enum format format,
                             const struct sink_options *so, struct sink *sink, char **out_path, lib_error *err) {
   const struct output_naming *naming = &j->o->resolve.naming;
+  if (j->o->out_fd >= 0) {
+    /* vmpull_pull_to_fd: the caller's fd; naming->output only says how messages name it. */
+    struct sink_options fso = *so;
+    fso.to_fd = 1;
+    fso.fd = j->o->out_fd;
+    fso.replace = 0;
+    return sink_open(sink, naming->output, &fso, err);
+  }
   int r = pull_output_path(naming, image_name, format_suffix(format), out_path, err);
   if (r < 0)
     return r;
@@ -162,13 +171,14 @@ static int pull_end(struct pull_job *j, struct sink *sink, char **out_path, cons
   r = sink_commit(sink, &allocated, err);
   if (r < 0)
     return r;
-  if (m->decoded)
+  /* (a sink that cannot be read back, pull_to_fd's pipe, built no map: no disk to keep) */
+  if (m->decoded && sink->o.chunk_map)
     pull_cache_keep_disk(j->pc, m->digest, sink, m->format, m->image_name, m->fetched);
   j->progress->ev.written = sink->offset;
   j->progress->ev.stage = VMPULL_STAGE_DONE;
   (void)progress_report(j->progress, 1, NULL);
 
-  vmpull_result *res = j->res;
+  struct vmpull_outcome *res = j->out;
   res->path = TAKE_PTR(*out_path);
   res->format = strdup(m->format);
   res->digest = strdup(m->digest);
@@ -312,7 +322,7 @@ static int pull_decode(struct pull_job *j, lib_error *err) {
   return pull_end(j, &sink, &out_path, &made, err);
 }
 
-static int pull_run(const struct pull_config *o, vmpull_result *res, int *distrust, lib_error *err) {
+static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int *distrust, lib_error *err) {
   const struct output_naming *naming = &o->resolve.naming;
   if (o->expected_digest) {
     int r = check_digest_syntax(o->expected_digest, err);
@@ -339,6 +349,7 @@ static int pull_run(const struct pull_config *o, vmpull_result *res, int *distru
   r = pull_cache_init(&pc, &o->fetch, &progress, distrust, err);
   if (r < 0)
     return r;
+  pc.facts = &out->facts;
 
   /* resolve (the caller hears of it: a registry or a slow server can take a while here) */
   r = progress_report(&progress, 1, err);
@@ -355,7 +366,7 @@ static int pull_run(const struct pull_config *o, vmpull_result *res, int *distru
   r = pull_plan_decide(o, &pc, &rs, &decision, err);
   if (r < 0)
     return r;
-  struct pull_job job = {.o = o, .pc = &pc, .rs = &rs, .decision = &decision, .progress = &progress, .res = res};
+  struct pull_job job = {.o = o, .pc = &pc, .rs = &rs, .decision = &decision, .progress = &progress, .out = out};
   if (decision.way == PULL_WAY_KEPT_DISK) {
     r = pull_from_kept_disk(&job, err);
     if (r != 0)
@@ -368,43 +379,110 @@ static int pull_run(const struct pull_config *o, vmpull_result *res, int *distru
   return pull_decode(&job, err);
 }
 
-static int pull_call(const vmpull_pull_options *opts, vmpull_result *result, lib_error *err) {
-  if (!opts || !result || opts->struct_size < offsetof(vmpull_pull_options, cancel) + sizeof(opts->cancel))
+/* An outcome as a failed pull leaves it: the facts known so far, no product. */
+static void outcome_drop_product(struct vmpull_outcome *o) {
+  char **product[] = {&o->path, &o->format, &o->digest, &o->image_name, &o->content_disposition, &o->reference};
+  for (size_t i = 0; i < ARRAY_SIZE(product); i++) {
+    free(*product[i]);
+    *product[i] = NULL;
+  }
+  o->fetched = o->size = o->allocated = UINT64_MAX;
+}
+
+/* Every public pull: cfg made from opts (and for pull_to_fd its fd); the outcome, success or not. */
+static int pull_call(const vmpull_pull_options *opts, const int *to_fd, struct vmpull_outcome *out, lib_error *err) {
+  if (!opts || opts->struct_size < offsetof(vmpull_pull_options, cancel) + sizeof(opts->cancel))
     return error_set(err, VMPULL_E_USAGE, "vmpull_pull: options not initialised with vmpull_pull_options_init");
-  memset(result, 0, sizeof(*result));
+  if (to_fd && *to_fd < 0)
+    return error_set(err, VMPULL_E_USAGE, "vmpull_pull_to_fd: %d is not a file descriptor", *to_fd);
   _cleanup_free_ char *shown = redact_source(opts->source ? opts->source : "");
+  out->source = shown ? strdup(shown) : NULL;
   struct pull_config cfg;
   pull_config_from_options(opts, &cfg);
+  char fd_name[32];
+  if (to_fd) {
+    snprintf(fd_name, sizeof(fd_name), "fd %d", *to_fd);
+    cfg.resolve.naming = (struct output_naming){.output = fd_name};
+    cfg.replace = 0;
+    cfg.out_fd = *to_fd;
+  }
   int distrust = 0;
-  int r = pull_run(&cfg, result, &distrust, err);
+  int r = pull_run(&cfg, out, &distrust, err);
+  /* A pipe cannot take back what the first attempt wrote into it: no second attempt there. */
+  struct stat st;
+  if (r < 0 && distrust && to_fd && (fstat(*to_fd, &st) < 0 || !S_ISREG(st.st_mode)))
+    distrust = 0;
   if (r < 0 && distrust) {
     /* Bytes from the cache were bad (and are gone now): once more, from the network. */
     hooks_warn(&cfg.hooks, "%s; fetching it again", err->message);
-    vmpull_result_free(result);
+    outcome_drop_product(out);
+    pull_facts_restart(&out->facts);
     error_clear(err);
-    r = pull_run(&cfg, result, &distrust, err);
+    r = pull_run(&cfg, out, &distrust, err);
   }
   if (r < 0) {
-    vmpull_result_free(result);
+    outcome_drop_product(out);
     return error_wrap(err, "pull %s", shown ? shown : "source");
   }
-  result->source = TAKE_PTR(shown);
-  /* What a server, a manifest or an argument named reaches the caller clean. */
-  char **outside[] = {&result->source, &result->image_name, &result->content_disposition, &result->reference};
-  for (size_t i = 0; i < ARRAY_SIZE(outside); i++)
-    if (text_clean_in_place(outside[i]) < 0) {
-      vmpull_result_free(result);
-      return error_oom(err);
-    }
+  if (!out->source || outcome_clean(out) < 0)
+    return error_oom(err);
   /* What failed on the way and was recovered from (https before plain http, a mirror that was
    * down, a retried request) is not the outcome: the header promises VMPULL_OK and no message. */
   error_clear(err);
   return 0;
 }
 
+/* The outcome of one call, its error exported to err as well. */
+static int pull_outcome(const vmpull_pull_options *opts, const int *fd, vmpull_outcome **outcome, vmpull_error *err) {
+  if (outcome)
+    *outcome = NULL;
+  struct vmpull_outcome *o = outcome_new();
+  if (!o) {
+    lib_error e = {0};
+    int r = error_oom(&e);
+    error_export(&e, err);
+    return r;
+  }
+  int r = pull_call(opts, fd, o, &o->error);
+  if (r < 0 && outcome_clean(o) < 0) {
+    /* Out of memory cleaning what is only there to be read: drop it rather than hand it out raw. */
+    outcome_drop_product(o);
+    pull_facts_clear(&o->facts);
+    free(o->source);
+    o->source = NULL;
+  }
+  error_export(&o->error, err);
+  if (outcome)
+    *outcome = o;
+  else
+    vmpull_outcome_free(o);
+  return r;
+}
+
+VMPULL_PUBLIC int vmpull_pull2(const vmpull_pull_options *opts, vmpull_outcome **outcome, vmpull_error *err) {
+  return pull_outcome(opts, NULL, outcome, err);
+}
+
+VMPULL_PUBLIC int vmpull_pull_to_fd(const vmpull_pull_options *opts, int fd, vmpull_outcome **outcome,
+                                    vmpull_error *err) {
+  return pull_outcome(opts, &fd, outcome, err);
+}
+
+/* The 0.1 call: the same pull, its product copied into the caller's vmpull_result. */
 VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *result, vmpull_error *err) {
-  lib_error e = {0};
-  int r = pull_call(opts, result, &e);
-  error_export(&e, err);
+  if (!result) {
+    lib_error e = {0};
+    int r = error_set(&e, VMPULL_E_USAGE, "vmpull_pull: options not initialised with vmpull_pull_options_init");
+    error_export(&e, err);
+    return r;
+  }
+  memset(result, 0, sizeof(*result));
+  vmpull_outcome *o = NULL;
+  int r = pull_outcome(opts, NULL, &o, err);
+  if (!o)
+    return r;
+  if (r == 0)
+    outcome_to_result(o, result);
+  vmpull_outcome_free(o);
   return r;
 }

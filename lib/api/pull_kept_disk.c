@@ -61,6 +61,24 @@ static int copy_poll(void *data, uint64_t done) {
   return progress_report(p->progress, 0, p->err) < 0 ? -ECANCELED : 0;
 }
 
+/* Every byte of the kept disk, zeros included, through the sink (vmpull_pull_to_fd into a pipe). */
+static int stream_disk(const struct kept_disk *kd, struct sink *sink, lib_error *err) {
+  _cleanup_free_ uint8_t *buf = malloc(SINK_BUFFER_SIZE);
+  if (!buf)
+    return -ENOMEM;
+  for (uint64_t off = 0; off < kd->record.size;) {
+    ssize_t n = pread(kd->fd, buf, (size_t)MIN((uint64_t)SINK_BUFFER_SIZE, kd->record.size - off), (off_t)off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n < 0 ? -errno : -EIO;
+    if (sink_write(sink, buf, (size_t)n, err) < 0)
+      return -ECANCELED; /* err says why (cancelled, the size limit, a write that failed) */
+    off += (uint64_t)n;
+  }
+  return 0;
+}
+
 void kept_disk_clear(struct kept_disk *kd) {
   closep(&kd->fd);
   cache_disk_clear(&kd->record);
@@ -97,7 +115,9 @@ int kept_disk_copy(struct pull_cache *pc, const struct kept_disk *kd, struct sin
   struct copy_poll poll = {.progress = progress, .err = err};
   uint64_t bad = UINT64_MAX;
   int r;
-  if (disk_clone(kd->fd, sink->fd) == 0)
+  if (sink->stream) /* a pipe takes bytes in order only: prove the disk, then stream it */
+    r = disk_copy_checked(kd->fd, -1, &kd->record.map, copy_poll, &poll, &bad);
+  else if (sink->readable && disk_clone(kd->fd, sink->fd) == 0)
     r = disk_copy_checked(sink->fd, -1, &kd->record.map, copy_poll, &poll, &bad);
   else if (ftruncate(sink->fd, 0) < 0) /* a clone that failed half way may have left blocks */
     r = -errno;
@@ -116,7 +136,18 @@ int kept_disk_copy(struct pull_cache *pc, const struct kept_disk *kd, struct sin
   if (r < 0)
     return error_set_errno(err, VMPULL_E_IO, -r, "copy the kept disk %s/disks/sha256/%s to %s", pc->cache->dir,
                            kd->digest + 7, sink->path);
+  if (sink->stream) {
+    /* Proved; once bytes are in the pipe there is no going back to the source: errors are errors. */
+    r = stream_disk(kd, sink, err);
+    if (r == -ECANCELED)
+      return -err->code;
+    if (r < 0)
+      return error_set_errno(err, VMPULL_E_IO, -r, "copy the kept disk %s/disks/sha256/%s to %s", pc->cache->dir,
+                             kd->digest + 7, sink->path);
+  }
   sink->offset = kd->record.size;
+  if (pc->facts)
+    pc->facts->cache = VMPULL_CACHE_KEPT_DISK;
   return 1;
 }
 

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -47,6 +48,26 @@ int pwrite_all(int fd, const void *buf, size_t len, uint64_t off) {
     p += n;
     len -= (size_t)n;
     off += (uint64_t)n;
+  }
+  return 0;
+}
+
+int write_all(int fd, const void *buf, size_t len) {
+  const uint8_t *p = buf;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN) {
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        (void)poll(&pfd, 1, -1);
+        continue;
+      }
+      return -errno;
+    }
+    p += n;
+    len -= (size_t)n;
   }
   return 0;
 }

@@ -81,6 +81,9 @@ int starts_with(const char *s, const char *prefix);
 
 /* Write all of buf at offset (retrying on EINTR and short writes). */
 int pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+/* Write all of buf at fd's position (a pipe: EINTR, short writes and, on a non-blocking fd, EAGAIN
+ * waited out). 0 or -errno. */
+int write_all(int fd, const void *buf, size_t len);
 /* Once WRITEBACK_STEP bytes have been written since *from, start writing them out without
  * waiting (sync_file_range): the disk works while the pipeline does, the final fsync finds
  * little left, and dirty pages never pile up for whatever runs next. A hint only: a failure

@@ -14,6 +14,7 @@
 #define VMPULL_CACHE_SESSION_H
 
 #include "fetch/fetch_settings.h"
+#include "fetch/pull_facts.h"
 #include "fetch/resolved.h"
 #include "net/http.h"
 #include "pipeline/source.h"
@@ -37,6 +38,8 @@ struct pull_cache {
   char *served_blob;     /* this pull reads blobs/sha256/<this> (its own checks: commit, distrust) */
   int used_cached_bytes; /* a cached blob or a partial fed this pull */
   int committed;
+
+  struct pull_facts *facts; /* what the outcome reports, filled where it happens (borrowed; NULL: not asked) */
 };
 
 #define PULL_CACHE_INIT                                                                                                \

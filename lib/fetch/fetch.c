@@ -23,6 +23,17 @@ static int offline_from_kept_disk(struct pull_cache *pc, const char *digest, cha
   return digest && cache_disk_exists(pc->cache, digest) && dup_into(kept_disk_only, digest) == 0;
 }
 
+/* How the cache served the image's bytes, for the outcome (fetch/pull_facts.h). */
+static void note_cache(struct pull_cache *pc, vmpull_cache_use use) {
+  if (pc && pc->facts)
+    pc->facts->cache = use;
+}
+
+static void note_resumed(struct pull_cache *pc, uint64_t from) {
+  if (pc && pc->facts)
+    pc->facts->resumed_from = from;
+}
+
 static int set_ref(struct pull_cache *pc, const char *key, const struct http_response *resp, lib_error *err) {
   if (dup_into(&pc->ref.key, key) < 0 || dup_into(&pc->ref.etag, resp ? resp->etag : NULL) < 0 ||
       dup_into(&pc->ref.last_modified, resp ? resp->last_modified : NULL) < 0 ||
@@ -51,7 +62,11 @@ static int resp_from_ref(struct http_response *resp, const struct cache_ref *ref
 static int fetch_cached_blob_open(struct pull_cache *pc, const char *digest, const struct cache_ref *ref,
                                   struct http_response *resp, struct byte_source **out, lib_error *err) {
   int r = ref ? resp_from_ref(resp, ref, err) : 0;
-  return r < 0 ? r : pull_cache_use_blob(pc, digest, out, err);
+  if (r == 0)
+    r = pull_cache_use_blob(pc, digest, out, err);
+  if (r == 0)
+    note_cache(pc, VMPULL_CACHE_HIT);
+  return r;
 }
 
 static int fetch_download(struct pull_cache *pc, const char *key, const struct http_config *c,
@@ -60,6 +75,7 @@ static int fetch_download(struct pull_cache *pc, const char *key, const struct h
   int r = http_open_retry(c, req, resp, out, err);
   if (r < 0)
     return r;
+  note_cache(pc, VMPULL_CACHE_MISS);
   pull_cache_start_fill(pc, key, resp);
   return set_ref(pc, key, resp, err);
 }
@@ -90,6 +106,8 @@ static int fetch_revalidate(struct pull_cache *pc, const char *key, const struct
       resp->content_disposition = TAKE_PTR(disposition);
     if (r == 0)
       r = pull_cache_use_blob(pc, ref->digest, out, err);
+    if (r == 0)
+      note_cache(pc, VMPULL_CACHE_REVALIDATED);
     if (r != -VMPULL_E_NOT_FOUND)
       return r;
     /* Pruned under us (we still hold the entry): fetch it after all. */
@@ -97,6 +115,7 @@ static int fetch_revalidate(struct pull_cache *pc, const char *key, const struct
     return fetch_download(pc, key, c, req, resp, out, err);
   }
   /* Changed on the server: this response is the new download. */
+  note_cache(pc, VMPULL_CACHE_MISS);
   pull_cache_start_fill(pc, key, resp);
   return set_ref(pc, key, resp, err);
 }
@@ -129,10 +148,12 @@ static int fetch_resume_partial(struct pull_cache *pc, const char *key, const st
     http_response_clear(resp);
     return fetch_download(pc, key, c, req, resp, out, err);
   }
+  note_cache(pc, VMPULL_CACHE_MISS);
   if (resp->status == 206) {
     pc->filling = 1;
     pc->resume_from = have;
     pc->used_cached_bytes = 1;
+    note_resumed(pc, have);
     if ((*out)->size != UINT64_MAX)
       (*out)->size += have;
     if (resp->content_length != UINT64_MAX)
@@ -158,6 +179,7 @@ static int fetch_blob_download(struct pull_cache *pc, const char *key, blob_open
   int r = open_at(ctx, 0, &status, out, err);
   if (r < 0)
     return r;
+  note_cache(pc, VMPULL_CACHE_MISS);
   struct http_response none = {.content_length = UINT64_MAX};
   pull_cache_start_fill(pc, key, &none);
   return 0;
@@ -168,10 +190,13 @@ static int fetch_blob_resume(struct pull_cache *pc, const char *key, const char 
                              blob_open_fn open_at, void *ctx, struct byte_source **out, lib_error *err) {
   long status = 0;
   int r = open_at(ctx, have, &status, out, err);
+  if (r == 0)
+    note_cache(pc, VMPULL_CACHE_MISS);
   if (r == 0 && status == 206) {
     pc->filling = 1;
     pc->resume_from = have;
     pc->used_cached_bytes = 1;
+    note_resumed(pc, have);
     if ((*out)->size != UINT64_MAX)
       (*out)->size += have;
     return 0;
@@ -182,6 +207,8 @@ static int fetch_blob_resume(struct pull_cache *pc, const char *key, const char 
     pull_cache_warn(pc, "%s: the registry refused to resume (HTTP 416); starting over", what);
     error_clear(err);
     r = open_at(ctx, 0, &status, out, err);
+    if (r == 0)
+      note_cache(pc, VMPULL_CACHE_MISS);
   }
   if (r < 0)
     return r;
@@ -427,17 +454,25 @@ static int fetch_blob_open(struct pull_cache *pc, const char *digest, const char
   return fetch_blob_download(pc, d.key, open_at, ctx, out, err);
 }
 
-/* The bytes a download puts into the entry it fills are recorded by the source it returns. */
+/* The bytes a download puts into the entry it fills are recorded by the source it returns; those
+ * that came over the network (not from blobs/) are counted for the outcome. */
+static int fetch_finish(struct pull_cache *pc, struct byte_source **out, lib_error *err) {
+  int from_cache =
+      pc && pc->facts && (pc->facts->cache == VMPULL_CACHE_HIT || pc->facts->cache == VMPULL_CACHE_REVALIDATED);
+  int r = from_cache || !pc ? 0 : pull_facts_count(pc->facts, out, err);
+  return r < 0 ? r : pull_cache_record(pc, out, err);
+}
+
 int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
               struct http_response *resp, struct byte_source **out, char **kept_disk_only, lib_error *err) {
   int r = fetch_url_open(pc, c, req, resp, out, kept_disk_only, err);
-  return r < 0 ? r : pull_cache_record(pc, out, err);
+  return r < 0 ? r : fetch_finish(pc, out, err);
 }
 
 int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
                struct byte_source **out, char **kept_disk_only, lib_error *err) {
   int r = fetch_blob_open(pc, digest, what, open_at, ctx, out, kept_disk_only, err);
-  return r < 0 ? r : pull_cache_record(pc, out, err);
+  return r < 0 ? r : fetch_finish(pc, out, err);
 }
 
 int fetch_document(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,

@@ -35,6 +35,11 @@ struct sink_options {
   int in_folder;
   int folder_fd;
   int chunk_map; /* build a disk_map of what is written (a disk to keep) */
+  /* Write into the caller's fd (borrowed; vmpull_pull_to_fd) instead of a new file: path names it
+   * in messages only, nothing is created, linked or renamed. A regular file is truncated and
+   * written sparsely from offset 0; anything else (a pipe) gets every byte in order. */
+  int to_fd;
+  int fd;
 };
 
 struct sink_writer; /* the writer thread's queue (sink.c) */
@@ -59,6 +64,9 @@ struct sink {
   struct sink_writer *w;        /* NULL: writes happen on the caller's thread */
   uint8_t *buf;                 /* without a writer: the one buffer sink_buffer() hands out */
   struct disk_map_builder *map; /* with o.chunk_map: fed by the writer, in order */
+  int borrowed;                 /* o.to_fd: fd is a dup of the caller's */
+  int stream;                   /* o.to_fd and not a regular file: in order, zeros written */
+  int readable;                 /* fd can be read back (a kept disk is cloned into it, or kept from it) */
 };
 
 #define SINK_INIT                                                                                                      \

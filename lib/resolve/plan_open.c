@@ -51,6 +51,16 @@ static int open_blob(struct resolved *r, lib_error *err) {
   return 0;
 }
 
+/* The outcome reports the mirror from here on, also when the bytes then fail to come. */
+static int note_mirror(struct resolved *r, lib_error *err) {
+  struct pull_facts *f = r->cache ? r->cache->facts : NULL;
+  if (!f || !r->mirror)
+    return 0;
+  free(f->mirror);
+  f->mirror = strdup(r->mirror);
+  return f->mirror ? 0 : error_oom(err);
+}
+
 static int open_plan(struct resolved *r, lib_error *err) {
   switch (r->plan.kind) {
   case BYTE_PLAN_FILE: return source_file_open_cancellable(r->plan.location, r->plan.cancel, &r->src, err);
@@ -61,7 +71,10 @@ static int open_plan(struct resolved *r, lib_error *err) {
 }
 
 int resolved_open(struct resolved *r, lib_error *err) {
-  int ret = open_plan(r, err);
+  int ret = note_mirror(r, err);
+  if (ret < 0)
+    return ret;
+  ret = open_plan(r, err);
   if (ret < 0)
     return ret;
   /* The plan, not the cache session, tells the pull which cached blob it reads. */

@@ -412,6 +412,57 @@ static void test_error_model(void **state) {
   free(out);
 }
 
+/* The outcome (0.3): its accessors take NULL, and a failed pull still hands one back with the
+ * error's details and no product. */
+static void test_outcome_on_failure(void **state) {
+  (void)state;
+  assert_null(vmpull_outcome_path(NULL));
+  assert_null(vmpull_outcome_mirror(NULL));
+  assert_null(vmpull_outcome_error_message(NULL));
+  assert_int_equal(vmpull_outcome_fetched(NULL), UINT64_MAX);
+  assert_int_equal(vmpull_outcome_bytes_transferred(NULL), 0);
+  assert_int_equal(vmpull_outcome_cache(NULL), VMPULL_CACHE_NONE);
+  assert_int_equal(vmpull_outcome_errno(NULL), 0);
+  vmpull_outcome_free(NULL);
+
+  vmpull_pull_options o;
+  vmpull_pull_options_init(&o, sizeof(o));
+  char *missing = path_in_workdir("no-such-image.raw.gz");
+  char *out = path_in_workdir("never2.raw");
+  o.source = missing;
+  o.output = out;
+  vmpull_outcome *oc = NULL;
+  vmpull_error err;
+  assert_int_equal(vmpull_pull2(&o, &oc, &err), -VMPULL_E_NOT_FOUND);
+  assert_non_null(oc);
+  assert_int_equal(vmpull_outcome_error_code(oc), VMPULL_E_NOT_FOUND);
+  assert_string_equal(vmpull_outcome_error_message(oc), err.message);
+  assert_int_equal(vmpull_outcome_errno(oc), ENOENT);
+  assert_string_equal(vmpull_outcome_source(oc), missing);
+  assert_null(vmpull_outcome_path(oc));
+  assert_null(vmpull_outcome_digest(oc));
+  assert_int_equal(vmpull_outcome_size(oc), UINT64_MAX);
+  vmpull_outcome_free(oc);
+
+  /* pull_to_fd: no fd, or one not open for writing, is a usage error, with an outcome all the same. */
+  assert_int_equal(vmpull_pull_to_fd(&o, -1, &oc, &err), -VMPULL_E_USAGE);
+  assert_non_null(oc);
+  assert_int_equal(vmpull_outcome_error_code(oc), VMPULL_E_USAGE);
+  vmpull_outcome_free(oc);
+
+  /* Credentials reach neither the outcome's source nor its message. */
+  o.source = "https://alice:s3cret@127.0.0.1:1/disk.raw.xz";
+  o.retries = 0;
+  assert_true(vmpull_pull2(&o, &oc, NULL) < 0);
+  assert_null(strstr(vmpull_outcome_source(oc), "s3cret"));
+  assert_null(strstr(vmpull_outcome_error_message(oc), "s3cret"));
+  assert_int_equal(vmpull_outcome_curl_code(oc), 7); /* CURLE_COULDNT_CONNECT */
+  assert_int_equal(vmpull_outcome_errno(oc), ECONNREFUSED);
+  vmpull_outcome_free(oc);
+  free(missing);
+  free(out);
+}
+
 /* An embedder's machine name follows podman's rule, and an output path prints on one line: both are
  * refused before anything is read, naming what is wrong. */
 static void test_machine_name_and_output_path(void **state) {
@@ -516,7 +567,7 @@ int main(void) {
       cmocka_unit_test(test_cancel_flag_from_callback), cmocka_unit_test(test_cancel_flag_from_signal_handler),
       cmocka_unit_test(test_cancel_flag_already_set),   cmocka_unit_test(test_error_model),
       cmocka_unit_test(test_code_names_and_version),    cmocka_unit_test(test_machine_name_and_output_path),
-      cmocka_unit_test(test_text_clean_exported),
+      cmocka_unit_test(test_text_clean_exported),       cmocka_unit_test(test_outcome_on_failure),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

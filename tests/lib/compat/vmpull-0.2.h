@@ -1,0 +1,377 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * libvmpull: acquire a virtual-machine disk image and leave a ready-to-boot,
+ * uncompressed, sparse disk file behind.
+ *
+ * Build against it with `pkg-config --cflags --libs vmpull` (links
+ * libvmpull.so.0). A complete program is examples/embed.c.
+ *
+ * Error model
+ *   Every function that can fail returns an int: 0 (or a non-negative value)
+ *   on success, a negative vmpull_code on failure (-VMPULL_E_IO, ...), and
+ *   fills the caller's vmpull_error (always the last argument; vmpull_pull()
+ *   also takes NULL when the caller only wants the code) with the same code,
+ *   positive, and a one-line message whose context reads from the outside in:
+ *     "pull ./disk.qcow2.xz: decompress: xz: compressed data is corrupt".
+ *   Every message names the file, URL or reference involved. Messages never
+ *   contain credentials (user:password in a URL is shown as ***), control
+ *   characters, newlines or invalid UTF-8 (text from servers, files or names
+ *   shows each such byte as \xNN), so they can be logged or shown as they are;
+ *   neither do warnings nor the strings of a vmpull_result.
+ *   The library never prints, logs, exits or raises signals; warnings reach
+ *   the caller through vmpull_pull_options.warning. On success err->code is
+ *   VMPULL_OK and err->message is empty.
+ *
+ * Threads
+ *   The library keeps no global mutable state besides what
+ *   vmpull_global_init() sets up once: any number of pulls may run at once in
+ *   different threads, each with its own vmpull_pull_options, vmpull_result
+ *   and vmpull_error (those three are not shared between concurrent calls;
+ *   read-only strings they point to may be). Pulls writing the same output
+ *   path at once are not coordinated: one of them fails or replaces the other.
+ *   Every callback (progress, warning) runs on the thread that called
+ *   vmpull_pull(), never on an internal transfer or decoder thread, and never
+ *   after vmpull_pull() returned; a callback may not call vmpull_pull()
+ *   itself. The same holds for vmpull_inspect(), and the vmpull_cache_*()
+ *   functions may run while pulls use the same cache. vmpull_code_name() and
+ *   vmpull_version() may be called from any thread, and from a signal handler.
+ *
+ * Signals
+ *   The library installs no signal handlers. To stop a pull from a signal
+ *   handler, set the flag vmpull_pull_options.cancel points to (see
+ *   examples/embed.c).
+ *
+ * Ownership
+ *   Strings and callbacks passed in vmpull_pull_options are borrowed: they
+ *   must stay valid until vmpull_pull() returns and are not kept afterwards.
+ *   Strings in vmpull_result are allocated by the library, owned by the
+ *   caller, and released together by vmpull_result_free(). Pointers inside
+ *   a vmpull_progress are valid only during the callback.
+ *
+ * Compatibility
+ *   libvmpull.so.0 keeps its ABI. New fields go at the end of
+ *   vmpull_pull_options (sized by struct_size, so a program built against an
+ *   older header keeps working) and of vmpull_progress (the library allocates
+ *   it); vmpull_result and vmpull_error, which the program allocates, keep
+ *   their size. New functions get a new symbol version node. Error codes and
+ *   their names never change meaning.
+ */
+#ifndef VMPULL_H
+#define VMPULL_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(VMPULL_BUILDING_LIBRARY)
+#define VMPULL_PUBLIC __attribute__((visibility("default")))
+#else
+#define VMPULL_PUBLIC
+#endif
+
+/* Stable error codes: functions return their negation, vmpull_error.code holds
+ * them positive. Their names (vmpull_code_name) are what `vmpull --json`
+ * prints. Codes may be added; treat an unknown one like VMPULL_E_IO. */
+typedef enum vmpull_code {
+  VMPULL_OK = 0,
+  VMPULL_E_USAGE = 1,          /* "usage": bad option or source string */
+  VMPULL_E_NOT_FOUND = 2,      /* "not_found": file, blob, tag or checksum entry missing */
+  VMPULL_E_IO = 3,             /* "io": read/write/filesystem failure */
+  VMPULL_E_UNSUPPORTED = 4,    /* "unsupported_format" */
+  VMPULL_E_CORRUPT = 5,        /* "corrupt": compressed data or archive is damaged */
+  VMPULL_E_DIGEST = 6,         /* "digest_mismatch" */
+  VMPULL_E_LIMIT = 7,          /* "limit": a size, count or depth limit was hit */
+  VMPULL_E_NETWORK = 8,        /* "network": connect, reset, timeout */
+  VMPULL_E_HTTP = 9,           /* "http": unexpected status or protocol violation */
+  VMPULL_E_TLS = 10,           /* "tls": certificate or handshake failure */
+  VMPULL_E_AUTH = 11,          /* "auth": credentials refused or missing */
+  VMPULL_E_MANIFEST = 12,      /* "manifest": malformed or unexpected index/manifest */
+  VMPULL_E_NO_MATCH = 13,      /* "no_match": no index entry matches provider/arch */
+  VMPULL_E_CANCELLED = 14,     /* "cancelled": progress callback or cancel flag */
+  VMPULL_E_EXISTS = 15,        /* "exists": the output exists and replace was not asked */
+} vmpull_code;
+
+#define VMPULL_ERROR_MAX 2048
+
+/* Filled by a failing call (and cleared by vmpull_pull() on entry). No
+ * allocation: it can live on the stack and needs no free. A message longer
+ * than the buffer loses its middle, marked "...": the start (the outer
+ * context) and the end (the reason) are kept. */
+typedef struct vmpull_error {
+  int code;                          /* a vmpull_code */
+  char message[VMPULL_ERROR_MAX];    /* one line, NUL-terminated */
+} vmpull_error;
+
+/* "usage", "not_found", ... for a code (positive, as in vmpull_error.code);
+ * "unknown" for anything else. A static string: never free it. Thread-safe. */
+VMPULL_PUBLIC const char *vmpull_code_name(int code);
+
+/* Version of the library actually loaded, e.g. "0.1.0" (a static string).
+ * Thread-safe. */
+VMPULL_PUBLIC const char *vmpull_version(void);
+
+/* Initialise process-wide state of the libraries vmpull uses (libcurl's
+ * global init, which is not thread-safe). Call it once from the main thread
+ * before starting pulls in several threads; further calls do nothing and
+ * return the first call's result. vmpull_pull() calls it itself, which is
+ * enough in a single-threaded program. There is no matching cleanup: the
+ * state lives until the process exits. Returns 0 or a negative vmpull_code. */
+VMPULL_PUBLIC int vmpull_global_init(vmpull_error *err);
+
+/* What is happening, reported to the progress callback. The stages come in
+ * this order; a failed pull ends without VMPULL_STAGE_DONE. */
+typedef enum vmpull_stage {
+  VMPULL_STAGE_RESOLVE = 0,    /* looking up manifests, checksums */
+  VMPULL_STAGE_TRANSFER = 1,   /* bytes flowing: fetched -> decoded -> written */
+  VMPULL_STAGE_DONE = 2,       /* the output is committed under its final name */
+} vmpull_stage;
+
+/* One progress event. Byte counts only grow during a pull. */
+typedef struct vmpull_progress {
+  vmpull_stage stage;
+  const char *name;            /* image file name being pulled (never a URL with credentials);
+                                  NULL before it is known; valid during the callback only */
+  uint64_t fetched;            /* source bytes read so far (compressed, as fetched) */
+  uint64_t fetched_total;      /* expected source bytes, or UINT64_MAX when unknown */
+  uint64_t written;            /* decompressed bytes produced so far */
+  uint64_t resumed;            /* bytes of fetched that came from a cache or partial file */
+  /* (added in 0.2; the library allocates this struct, so it may grow) */
+  const char *mirror;          /* the registry mirror serving this pull ("cache.example:5000"),
+                                  NULL when the registry itself (or no registry) does */
+} vmpull_progress;
+
+/* Called on the thread that called vmpull_pull(): once when resolving starts
+ * (VMPULL_STAGE_RESOLVE), once when the transfer starts, then at most every
+ * 50 ms while bytes flow (not for every chunk) or while waiting to retry a
+ * request (at least once a second then, nothing moving), and once with
+ * VMPULL_STAGE_DONE. Return 0 to go on, non-zero to cancel: the
+ * pull then stops at once and fails with VMPULL_E_CANCELLED, leaving nothing
+ * behind (the return value of the DONE call is ignored: the disk is already
+ * committed). The callback should be quick; it blocks the transfer. */
+typedef int (*vmpull_progress_fn)(const vmpull_progress *progress, void *userdata);
+/* A warning the caller may show (one line, no newline, no credentials; valid
+ * during the call only), e.g. a retry after a dropped connection. Called on
+ * the thread that called vmpull_pull(). */
+typedef void (*vmpull_warning_fn)(const char *message, void *userdata);
+
+/* What to pull and how. Initialise with vmpull_pull_options_init(), then set
+ * fields; a zero/NULL field means its default. All pointers are borrowed for
+ * the duration of vmpull_pull(). One options struct may be reused for
+ * several pulls in turn, or read by several pulls at once (it is not
+ * written to). */
+typedef struct vmpull_pull_options {
+  size_t struct_size;          /* set by vmpull_pull_options_init() */
+
+  const char *source;          /* path, http(s) URL, oci-dir://..., docker://... */
+  const char *output;          /* exact output path; NULL: naming rule below */
+  const char *data_dir;        /* output folder for the naming rule (created 0700) */
+  const char *machine_name;    /* naming rule prefix; default "podman-machine-default" */
+  const char *provider;        /* qemu (default), applehv, libkrun, hyperv, wsl */
+  const char *arch;            /* x86_64/amd64, aarch64/arm64; NULL: the host */
+  int replace;                 /* replace an existing output atomically */
+  const char *expected_digest; /* "sha256:HEX" of the source bytes as fetched, or NULL */
+  const char *checksums;       /* SHA256SUMS file (path or URL) to look the image up in */
+  unsigned threads;            /* decoder threads; 0: online CPUs */
+  uint64_t max_size;           /* decompressed output limit; 0: 1 TiB. A source announcing more
+                                  than it + 1% + 1 MiB (Content-Length, OCI descriptor, file
+                                  size) fails with VMPULL_E_LIMIT before it is read */
+  unsigned mode;               /* output file mode; 0: 0644 */
+
+  /* Network */
+  int tls_verify;              /* default 1 */
+  const char *ca_cert;         /* extra CA bundle file */
+  const char *cert_dir;        /* registry certs.d-style folder */
+  const char *user_agent;      /* default "vmpull/<version>" */
+  long connect_timeout;        /* seconds; 0: 30 */
+  long stall_timeout;          /* seconds under stall_min_rate before abort; 0: 60 */
+  long stall_min_rate;         /* bytes/s; 0: 1024 */
+  int retries;                 /* retries after the first attempt; -1: default (5) */
+
+  /* Registries */
+  const char *creds;           /* "USER:PASS" */
+  const char *authfile;        /* containers auth.json */
+  const char *default_image;   /* replaces quay.io/podman/machine-os:<os_version> */
+  const char *os_version;      /* X.Y of the default machine image */
+
+  /* Cache */
+  const char *cache_dir;       /* NULL: no cache */
+  int no_cache;
+  int offline;
+
+  /* Callbacks (run on the calling thread; NULL: none) */
+  vmpull_progress_fn progress;
+  void *progress_data;         /* passed to progress as userdata */
+  vmpull_warning_fn warning;
+  void *warning_data;          /* passed to warning as userdata */
+  /* NULL or a flag polled before every chunk and while waiting for the
+   * network: set it to non-zero (from a signal handler or another thread) to
+   * cancel; the pull then fails with VMPULL_E_CANCELLED within a fraction of
+   * a second, leaving nothing behind. The library never clears it. */
+  volatile sig_atomic_t *cancel;
+
+  /* Cache (continued) */
+  int keep_uncompressed;       /* also keep the decoded disk in the cache: the next pull of
+                                  the same source digest copies it (reflink where possible) */
+  const char *stream_url;      /* fcos:// stream metadata URL; NULL: builds.coreos.fedoraproject.org */
+
+  /* Registry mirrors (docker:// sources). Each string is "REGISTRY=MIRROR":
+   * MIRROR is host[:port][/namespace] and REGISTRY a registry host, optionally
+   * with a namespace ("quay.io", "quay.io/podman"). The mirrors of the
+   * reference's registry are tried in the order given, before the registry
+   * itself; a mirror that cannot be reached, answers 401, 403, 404 or 5xx is
+   * skipped (one warning each), a digest mismatch is an error. creds are the
+   * reference's registry's only: a mirror gets what the auth files hold for
+   * its own host. The mirror that served the pull is reported in
+   * vmpull_progress.mirror. */
+  const char *const *mirrors;
+  size_t n_mirrors;
+  int mirror_by_digest_only;   /* use mirrors only for references by digest; a tag goes to the
+                                  registry itself (registries.conf's mirror-by-digest-only) */
+} vmpull_pull_options;
+
+/* Fill opts with defaults (zero, tls_verify = 1, retries = -1) and set
+ * struct_size; pass sizeof(*opts), so that a newer library knows which
+ * fields this program's header had. Always call it first. */
+VMPULL_PUBLIC void vmpull_pull_options_init(vmpull_pull_options *opts, size_t struct_size);
+
+/* What a successful pull produced. Filled by vmpull_pull() (zeroed on
+ * failure); every string is owned by the result, freed by vmpull_result_free(). */
+typedef struct vmpull_result {
+  char *path;                  /* final disk path */
+  char *source;                /* the source as given, credentials replaced by *** */
+  char *format;                /* "xz", "gzip", "zstd", "bzip2", "zip", "lzma", "lzip", "none" */
+  char *digest;                /* "sha256:HEX" of the source bytes as fetched */
+  char *image_name;            /* image file name used for naming */
+  char *content_disposition;   /* filename from Content-Disposition, or NULL */
+  char *reference;             /* resolved OCI reference / manifest digest, or NULL */
+  uint64_t fetched;            /* source bytes */
+  uint64_t size;               /* apparent size of the disk written */
+  uint64_t allocated;          /* bytes the disk occupies (st_blocks * 512) */
+} vmpull_result;
+
+/* Pull opts->source into a disk file, in one streaming pass: fetch, hash,
+ * detect the format, decompress and write a sparse temporary file that is
+ * renamed to the output path once every check passed. Blocks until done.
+ * Returns 0 and fills *result (free it with vmpull_result_free), or a
+ * negative vmpull_code with *err filled and *result zeroed; then nothing is
+ * left under the output name (no temporary file either) and an existing
+ * output is untouched. Thread-safe for distinct result/err. */
+VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *result, vmpull_error *err);
+
+/* Free the strings of a result and zero it (NULL and an already freed or
+ * zeroed result are fine). The struct itself is the caller's. */
+VMPULL_PUBLIC void vmpull_result_free(vmpull_result *result);
+
+/*
+ * The cache (vmpull_pull_options.cache_dir). Its layout:
+ *   blobs/sha256/<hex>   artifacts as fetched (compressed), named by their digest:
+ *                        the blob store of an OCI image layout
+ *   disks/sha256/<hex>   decoded disks kept by keep_uncompressed, named by the
+ *                        digest of the source they were decoded from, each with
+ *                        a record (<hex>.json) it is checked by on every use
+ *   partial/             interrupted downloads with their validators, resumed by
+ *                        the next pull of the same thing
+ *   refs/                what was asked for (URL, reference) -> digest, ETag,
+ *                        Last-Modified
+ * Entries age by last use (a pull that uses an entry sets its modification
+ * time). A blob is only ever trusted after its digest checked, so a damaged
+ * entry costs a new download, never a bad disk. These functions are safe to
+ * run while pulls use the same cache: an entry a pull is filling is skipped.
+ */
+typedef enum vmpull_cache_kind {
+  VMPULL_CACHE_BLOB = 0,       /* blobs/sha256/<hex> */
+  VMPULL_CACHE_DISK = 1,       /* disks/sha256/<hex> */
+  VMPULL_CACHE_PARTIAL = 2,    /* partial/<key>: an interrupted download */
+} vmpull_cache_kind;
+
+typedef struct vmpull_cache_entry {
+  int kind;                    /* a vmpull_cache_kind */
+  char *digest;                /* "sha256:HEX"; for a partial its expected digest, or NULL */
+  char *source;                /* the URL or reference it was fetched for, or NULL */
+  char *path;                  /* the file in the cache */
+  uint64_t size;               /* bytes (a partial: fetched so far) */
+  int64_t last_used;           /* seconds since the epoch */
+} vmpull_cache_entry;
+
+typedef struct vmpull_cache_entries {
+  vmpull_cache_entry *entries; /* owned; free with vmpull_cache_entries_free() */
+  size_t count;
+} vmpull_cache_entries;
+
+/* Every entry of the cache in cache_dir, least recently used first. A missing
+ * cache folder is an empty cache. Returns 0 or a negative vmpull_code. */
+VMPULL_PUBLIC int vmpull_cache_list(const char *cache_dir, vmpull_cache_entries *out, vmpull_error *err);
+
+/* Remove entries not used for older_than seconds (0: all of them; -1: no age
+ * limit), then, while the cache is larger than max_size bytes (UINT64_MAX: no
+ * limit), the least recently used ones. Partial downloads age the same way;
+ * entries a running pull holds are kept. Also removes leftovers (index
+ * entries whose blob is gone, stale temporaries). removed (may be NULL)
+ * receives what went. Returns 0 or a negative vmpull_code. */
+VMPULL_PUBLIC int vmpull_cache_prune(const char *cache_dir, int64_t older_than, uint64_t max_size,
+                                     vmpull_cache_entries *removed, vmpull_error *err);
+
+/* Re-hash every blob and check every kept disk against its record (the
+ * source digest, its size and the map of its chunks that was recorded while
+ * it was written); remove the bad ones, listed in removed (may be NULL).
+ * Returns how many entries were checked, or a negative vmpull_code. */
+VMPULL_PUBLIC int vmpull_cache_verify(const char *cache_dir, vmpull_cache_entries *removed, vmpull_error *err);
+
+/* Free what list/prune/verify returned and zero it (NULL is fine). */
+VMPULL_PUBLIC void vmpull_cache_entries_free(vmpull_cache_entries *entries);
+
+/* vmpull_inspect() flags. */
+#define VMPULL_INSPECT_ALL 1u /* every disk the index offers, not only the one pull would choose */
+
+/* Describe what vmpull_pull() would fetch from an OCI source (oci-dir:// or
+ * docker://) without downloading the disk: the source is resolved exactly as
+ * pull resolves it (same opts: provider, arch, credentials, TLS, default
+ * image), reading the index and manifests and only the first bytes of the
+ * layer (to see a tar layer's file name and the compression, which the
+ * output name depends on). On success *json is a NUL-terminated JSON object
+ * the caller releases with free():
+ *   {"reference", "index_digest" (null without an index), "manifest_digest",
+ *    "pinned_reference", "platform": {"os", "architecture", "variant"} or null,
+ *    "disktype" (or null), "layer_digest", "size", "media_type", "tar_layer",
+ *    "file_name", "format", "output_path"}
+ * With VMPULL_INSPECT_ALL: {"reference", "index_digest", "entries": [objects
+ * as above, without "reference", each with "selected": whether pull would
+ * choose it]}. Returns 0 or a negative vmpull_code (*json is then NULL). */
+VMPULL_PUBLIC int vmpull_inspect(const vmpull_pull_options *opts, unsigned flags, char **json, vmpull_error *err);
+
+/* vmpull_save() flags. */
+#define VMPULL_SAVE_ALL 1u /* every disk the index offers (all disktypes and architectures) */
+
+/* Copy what vmpull_pull() would fetch from opts->source, still compressed and
+ * byte for byte, into an OCI image layout, e.g. to carry it across an air gap;
+ * `vmpull_pull()` of "oci-dir://PATH:REF" then works offline. dest is
+ *   "oci-dir://PATH[:REF]"      a layout folder, created when missing; saves into
+ *                               an existing layout add to its index.json (an entry
+ *                               with the same REF is replaced)
+ *   "oci-archive://FILE[:REF]"  the same layout as one tar file, written whole
+ *                               (an existing FILE is replaced only with opts->replace)
+ * REF (the entry's org.opencontainers.image.ref.name) defaults to the source's
+ * tag or REF, else "latest". Sources: docker:// and oci-dir:// / oci-archive://
+ * (the manifest pull would choose, its config and its layer, or with
+ * VMPULL_SAVE_ALL the whole index and every disk it offers), and local files and
+ * http(s) URLs (wrapped as a machine-OS artifact: an index with one entry,
+ * platform linux/opts->arch and annotation disktype from opts->provider, whose
+ * manifest has one layer titled with the file name).
+ * Every blob is hashed while it is copied and must match its digest and size;
+ * blobs go in first (each appears under its name only when complete), index.json
+ * last, by rename: an interrupted save leaves the layout as it was. A blob already
+ * in the layout with the right size is kept. On success *json is a JSON object
+ * (free()): {"source", "destination", "ref_name", "digest", "media_type",
+ * "mirror", "manifests": [digests], "blobs", "blobs_reused", "bytes"}.
+ * Returns 0 or a negative vmpull_code (*json is then NULL). */
+VMPULL_PUBLIC int vmpull_save(const vmpull_pull_options *opts, const char *dest, unsigned flags, char **json,
+                              vmpull_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VMPULL_H */
