@@ -160,7 +160,10 @@ static int load_pair(struct tls_files *t, const char *dir, const char *cert_name
     return r;
   }
   p->cert = sk_X509_shift(chain);
-  p->chain = chain;
+  if (sk_X509_num(chain) > 0)
+    p->chain = chain;
+  else
+    sk_X509_free(chain);
   r = read_key(key_path, &p->key, err);
   if (r < 0)
     return r;
@@ -223,18 +226,20 @@ int tls_files_load(const char *given, const char *host, struct tls_files **out, 
   int n = scandir(dir, &names, NULL, by_name);
   if (n < 0) {
     /* Like containers/image, a found folder that vanished or may not be read is no folder. */
-    if (!given && (errno == ENOENT || errno == EACCES))
+    if (found && (errno == ENOENT || errno == EACCES))
       return 0;
     return error_set_errno(err, errno == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, errno, "certificate folder %s",
                            dir);
   }
   int r = 0;
   _cleanup_(tls_files_unrefp) struct tls_files *t = calloc(1, sizeof(*t));
+  if (t)
+    t->refs = 1;
   if (!t)
     r = error_oom(err);
   else if (n > CERTS_D_ENTRIES_MAX)
     r = error_set(err, VMPULL_E_LIMIT, "certificate folder %s holds more than %d names", dir, CERTS_D_ENTRIES_MAX);
-  else if (!(t->refs = 1, t->dir = strdup(dir)) || !(t->pairs = calloc((size_t)n + 1, sizeof(*t->pairs))))
+  else if (!(t->dir = strdup(dir)) || !(t->pairs = calloc((size_t)n + 1, sizeof(*t->pairs))))
     r = error_oom(err);
   else
     r = read_folder(dir, names, n, t, err);

@@ -153,6 +153,8 @@ def test_every_crt_is_a_ca(tmp_path, raw, certs_pki, mtls_fronts):
     fill(home_folder(tmp_path, host), certs_pki, crts=[("ca.crt", "a")])
     res = pull(tmp_path, host)
     assert res.rc == 1 and res.json["error"]["code"] == "tls", res
+    # --ca-cert adds too: both the folder's CAs and its own.
+    assert_pulled(pull(tmp_path, host, "--ca-cert", certs_pki.ca("b")), raw)
 
 
 def test_client_certificate_the_server_asks_for(tmp_path, raw, certs_pki, mtls_fronts):
@@ -183,7 +185,8 @@ def test_no_client_certificate_the_server_names(tmp_path, raw, certs_pki, mtls_f
 
 
 def test_folder_errors(tmp_path, raw, certs_pki, mtls_fronts):
-    """A key without its certificate, and a key of another certificate, are errors naming the files."""
+    """A key without its certificate, a key of another certificate, a *.crt with no certificate in it
+    and a folder of too many names are errors naming the file or folder."""
     host = mtls_fronts.names_none
     lone = fill(tmp_path / "lone", certs_pki, crts=[("ca.crt", "b")])
     shutil.copy(certs_pki.client("a", "a")[1], lone / "client.key")
@@ -197,6 +200,17 @@ def test_folder_errors(tmp_path, raw, certs_pki, mtls_fronts):
     assert res.rc == 1 and res.json["error"]["code"] == "tls", res
     assert f"client key {crossed}/client.key does not match certificate {crossed}/client.cert" in \
         res.json["error"]["message"]
+    junk = fill(tmp_path / "junk", certs_pki, crts=[("ca.crt", "b")])
+    (junk / "notes.crt").write_text("not a certificate\n")
+    res = pull(tmp_path, host, "--cert-dir", junk)
+    assert res.rc == 1 and res.json["error"]["code"] == "tls", res
+    assert f"{junk}/notes.crt holds no PEM certificate" in res.json["error"]["message"]
+    crowded = fill(tmp_path / "crowded", certs_pki, crts=[("ca.crt", "b")])
+    for i in range(256):
+        (crowded / f"readme-{i}.txt").write_text("")
+    res = pull(tmp_path, host, "--cert-dir", crowded)
+    assert res.rc == 1 and res.json["error"]["code"] == "limit", res
+    assert f"certificate folder {crowded} holds more than 256 names" in res.json["error"]["message"]
 
 
 # ---------------------------------------------------------------- mirrors
