@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -125,18 +126,20 @@ def test_certs_d_order(tmp_path, raw, certs_pki, mtls_fronts):
         fill(etc_docker, certs_pki, crts=[("ca.crt", "b")], pairs=[("client", "etcd", "a")])
         home = fill(home_folder(tmp_path, host), certs_pki, crts=[("ca.crt", "b")], pairs=[("client", "home", "a")])
         given = fill(tmp_path / "given", certs_pki, crts=[("ca.crt", "b")], pairs=[("client", "certdir", "a")])
-        for args, expected in ((["--cert-dir", given], "certdir"), ([], "home")):
+        seen = len(mtls_fronts.presented(host))
+        assert_pulled(pull(tmp_path, host, "--cert-dir", given), raw)
+        assert presented_by(mtls_fronts, host, seen) == {"CN=client certdir"}
+        for expected, then_remove in (("home", home), ("etcc", etc_containers), ("etcd", None)):
             seen = len(mtls_fronts.presented(host))
-            assert_pulled(pull(tmp_path, host, *args), raw)
-            assert presented_by(mtls_fronts, host, seen) == {f"CN=client {expected}"}, args
-        shutil.rmtree(home)
-        seen = len(mtls_fronts.presented(host))
-        assert_pulled(pull(tmp_path, host), raw)
-        assert presented_by(mtls_fronts, host, seen) == {"CN=client etcc"}
-        shutil.rmtree(etc_containers)
-        seen = len(mtls_fronts.presented(host))
-        assert_pulled(pull(tmp_path, host), raw)
-        assert presented_by(mtls_fronts, host, seen) == {"CN=client etcd"}
+            assert_pulled(pull(tmp_path, host), raw)
+            assert presented_by(mtls_fronts, host, seen) == {f"CN=client {expected}"}
+            if shutil.which("skopeo"):  # the independent reader picks the same folder
+                seen = len(mtls_fronts.presented(host))
+                proc = skopeo_inspect(tmp_path, host)
+                assert proc.returncode == 0, proc.stderr
+                assert presented_by(mtls_fronts, host, seen) == {f"CN=client {expected}"}
+            if then_remove:
+                shutil.rmtree(then_remove)
 
 
 # ---------------------------------------------------------------- what is in it
@@ -229,3 +232,29 @@ def test_mirror_has_its_own_certs_d(tmp_path, raw, certs_pki, mtls_fronts):
     seen = len(mtls_fronts.presented(mirror))
     assert_pulled(pull(tmp_path, origin, "--retries", "0", "--mirror", f"{origin}={mirror}", "--cert-dir", given), raw)
     assert presented_by(mtls_fronts, mirror, seen) == {"CN=client certdir"}
+
+
+# ---------------------------------------------------------------- skopeo, the independent reader
+
+
+def skopeo_inspect(tmp_path, host):
+    env = dict(os.environ, **env_for(tmp_path))
+    env["REGISTRY_AUTH_FILE"] = str(tmp_path / "no-auth.json")
+    return subprocess.run(["skopeo", "inspect", "--raw", "--retry-times", "0", f"docker://{host}/{REPO}:1"],
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_skopeo_presents_what_vmpull_presents(tmp_path, raw, certs_pki, mtls_fronts):
+    """The same $HOME folder, read by skopeo and by vmpull: the same client certificate reaches each
+    server (b where B is asked for, the first by name, a, where no CA is named)."""
+    if not shutil.which("skopeo"):
+        pytest.skip("skopeo is not installed")
+    for host, expected in ((mtls_fronts.asks_b, "CN=client b"), (mtls_fronts.names_none, "CN=client a")):
+        fill(home_folder(tmp_path, host), certs_pki, crts=[("ca.crt", "b")], pairs=[("b", "b", "b"), ("a", "a", "a")])
+        seen = len(mtls_fronts.presented(host))
+        proc = skopeo_inspect(tmp_path, host)
+        assert proc.returncode == 0, proc.stderr
+        assert presented_by(mtls_fronts, host, seen) == {expected}
+        seen = len(mtls_fronts.presented(host))
+        assert_pulled(pull(tmp_path, host), raw)
+        assert presented_by(mtls_fronts, host, seen) == {expected}
