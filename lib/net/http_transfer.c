@@ -14,6 +14,7 @@
 #include "base/error.h"
 #include "base/redact.h"
 #include "base/util.h"
+#include "net/certs_d.h"
 
 #include <ctype.h>
 #include <openssl/ssl.h>
@@ -311,13 +312,19 @@ static int on_close_socket(void *userdata, curl_socket_t fd) {
   return close(fd);
 }
 
-/* --ca-cert adds to the system store rather than replacing it (CURLOPT_CAINFO
- * would): curl has loaded its default bundle into this context already. */
-static CURLcode add_extra_ca(CURL *easy, void *ssl_ctx, void *userdata) {
+/* --ca-cert and a certs.d folder's CAs add to the system store rather than replacing it
+ * (CURLOPT_CAINFO would): curl has loaded its default bundle into this context already. The
+ * folder's client certificates are chosen during the handshake (net/certs_d.c). */
+static CURLcode setup_ssl_ctx(CURL *easy, void *ssl_ctx, void *userdata) {
   (void)easy;
-  X509_STORE *store = SSL_CTX_get_cert_store((SSL_CTX *)ssl_ctx);
-  if (!store || X509_STORE_load_file(store, (const char *)userdata) != 1)
-    return CURLE_SSL_CACERT_BADFILE;
+  struct http_transfer *t = userdata;
+  if (t->ca_cert) {
+    X509_STORE *store = SSL_CTX_get_cert_store((SSL_CTX *)ssl_ctx);
+    if (!store || X509_STORE_load_file(store, t->ca_cert) != 1)
+      return CURLE_SSL_CACERT_BADFILE;
+  }
+  if (t->certs_d && tls_files_apply(t->certs_d, ssl_ctx, t->tls_verify) < 0)
+    return CURLE_SSL_CERTPROBLEM;
   return CURLE_OK;
 }
 
@@ -418,10 +425,6 @@ int http_transfer_setup(struct http_transfer *t, const struct http_config *c, co
   SET(CURLOPT_SSL_VERIFYHOST, c->tls_verify ? 2L : 0L);
   if (t->headers)
     SET(CURLOPT_HTTPHEADER, t->headers);
-  if (c->client_cert)
-    SET(CURLOPT_SSLCERT, c->client_cert);
-  if (c->client_key)
-    SET(CURLOPT_SSLKEY, c->client_key);
   const char *proxy = upper_http_proxy(req->url);
   if (proxy)
     SET(CURLOPT_PROXY, proxy);
@@ -439,12 +442,19 @@ int http_transfer_setup(struct http_transfer *t, const struct http_config *c, co
     t->ca_cert = strdup(c->ca_cert);
     if (!t->ca_cert)
       return error_oom(err);
-    if (curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, add_extra_ca) == CURLE_OK) {
-      curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, t->ca_cert);
+  }
+  t->certs_d = tls_files_ref(c->tls);
+  t->tls_verify = c->tls_verify;
+  if (t->ca_cert || t->certs_d) {
+    if (curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, setup_ssl_ctx) == CURLE_OK) {
+      curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, t);
 #if LIBCURL_VERSION_NUM >= 0x075700
-      /* A cached store would keep the extra CA for later transfers of other pulls. */
+      /* A cached store would keep the extra CAs for later transfers of other pulls. */
       curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 0L);
 #endif
+    } else if (t->certs_d) {
+      return error_set(err, VMPULL_E_TLS, "certificate folder %s: this libcurl is not built with OpenSSL",
+                       t->certs_d->dir);
     } else {
       /* Not the OpenSSL backend: the bundle replaces the system one. */
       curl_easy_setopt(e, CURLOPT_CAINFO, t->ca_cert);
@@ -580,6 +590,7 @@ void http_transfer_cleanup(struct http_transfer *t) {
     curl_multi_cleanup(t->multi);
   http_headers_free(t->headers);
   free(t->ca_cert);
+  tls_files_unref(t->certs_d);
   free(t->location);
   http_response_clear(&t->resp);
   secure_zero(t->errbuf, sizeof(t->errbuf));
@@ -587,5 +598,6 @@ void http_transfer_cleanup(struct http_transfer *t) {
   t->multi = NULL;
   t->headers = NULL;
   t->ca_cert = NULL;
+  t->certs_d = NULL;
   t->location = NULL;
 }

@@ -17,6 +17,8 @@ struct http_transfer {
   CURLM *multi;
   struct curl_slist *headers; /* owned copy: curl re-sends them on every redirect */
   char *ca_cert;              /* owned copy for the SSL_CTX callback */
+  struct tls_files *certs_d;  /* a reference, for the SSL_CTX callback, or NULL */
+  int tls_verify;
   char errbuf[CURL_ERROR_SIZE];
   int follow; /* curl follows redirects */
   int allow_insecure_redirect;

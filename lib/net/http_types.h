@@ -16,11 +16,12 @@
 
 #define HTTP_DEFAULT_CONNECT_TIMEOUT 30 /* seconds */
 
+struct tls_files; /* net/certs_d.h */
+
 struct http_config {
   int tls_verify;            /* 0: no certificate checks (the caller already warned) */
   const char *ca_cert;       /* extra CA bundle file, or NULL */
-  const char *client_cert;   /* PEM client certificate (certs.d *.cert), or NULL */
-  const char *client_key;    /* its key (*.key), or NULL */
+  struct tls_files *tls;     /* a certs.d folder's CAs and client certificates, or NULL */
   const char *user_agent;    /* "vmpull/<version>" unless set */
   long connect_timeout;      /* seconds */
   long stall_timeout;        /* seconds below stall_min_rate before giving up */

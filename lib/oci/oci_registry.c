@@ -33,8 +33,8 @@ struct registry_store {
   struct docker_ref ref;
   char *shown_ref; /* "registry/repo:tag: " before messages when the source did not spell it out, else "" */
   struct http_config http;
-  struct tls_files tls; /* from the certs.d folder */
-  char *base_url;       /* "https://host" (or "http://host" after the insecure fallback) */
+  struct tls_files *tls; /* from the host's certs.d folder, or NULL */
+  char *base_url;        /* "https://host" (or "http://host" after the insecure fallback) */
   int scheme_settled;
   int creds_state; /* 0: not looked up, 1: found, -1: none */
   int auth_failed; /* the last registry_get or blob request failed answering a 401: not about the document */
@@ -98,16 +98,14 @@ static int registry_status_error(const struct http_response *resp, lib_error *er
   return r;
 }
 
-/* --- TLS material: --cert-dir, else /etc/containers/certs.d/<host:port>/ (net/certs_d.h) --- */
+/* --- TLS material: --cert-dir, else the host's certs.d folder (net/certs_d.h) --- */
 
 static int load_cert_dir(struct registry_store *s, lib_error *err) {
   int r = tls_files_load(s->set.cert_dir, s->ref.registry, &s->tls, err);
   if (r < 0)
     return r;
-  /* ca.crt (or another *.crt) adds to the system's CAs; --ca-cert, if also given, loses. */
-  s->http.ca_cert = s->tls.ca_cert ? s->tls.ca_cert : s->http.ca_cert;
-  s->http.client_cert = s->tls.client_cert;
-  s->http.client_key = s->tls.client_key;
+  /* Its *.crt add to the system's CAs, as --ca-cert does (both apply). */
+  s->http.tls = s->tls;
   return 0;
 }
 
@@ -478,7 +476,7 @@ static void registry_free(struct oci_store *base) {
   struct registry_store *s = (struct registry_store *)base;
   docker_ref_clear(&s->ref);
   free(s->shown_ref);
-  tls_files_clear(&s->tls);
+  tls_files_unref(s->tls);
   free(s->base_url);
   free(s->root_digest);
   free(s->root_type);

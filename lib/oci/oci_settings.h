@@ -36,7 +36,7 @@ struct oci_settings {
   struct oci_selection selection;
   struct oci_default_image default_image;
   struct http_config http; /* defaults applied; the pull's progress state is added per store */
-  const char *cert_dir;    /* certs.d-style folder, or NULL: /etc/containers/certs.d/<host> */
+  const char *cert_dir;    /* certs.d folder for every host, or NULL: each host's own (net/certs_d.h) */
   struct registry_auth auth;
   const char *const *mirrors; /* "REGISTRY=MIRROR" (oci_mirror.h) */
   size_t n_mirrors;

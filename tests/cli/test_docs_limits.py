@@ -47,6 +47,8 @@ EXPECTED = {
     "auth file / helper answer": lambda: (f"{size(constant('lib/oci/oci_creds.c', 'AUTH_FILE_MAX'))} / "
                                           f"{size(constant('lib/oci/oci_creds.c', 'HELPER_ANSWER_MAX'))}"),
     "SHA256SUMS": lambda: size(constant("lib/resolve/checksums.c", "CHECKSUMS_MAX")),
+    "certs.d file (`*.crt`, `*.cert`, `*.key`) / names in one folder": lambda: (
+        f"{size(constant('lib/net/certs_d.h', 'CERTS_D_FILE_MAX'))} / {constant('lib/net/certs_d.h', 'CERTS_D_ENTRIES_MAX')}"),
 }
 
 

@@ -13,7 +13,8 @@ MAN = ROOT / "docs" / "vmpull.1"
 ENVIRONMENT = ["VMPULL_DEFAULT_IMAGE", "VMPULL_MIRRORS", "https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "no_proxy",
                "NO_PROXY", "REGISTRY_AUTH_FILE", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR", "NO_COLOR"]
 FILES = ["~/.local/share/vmpull/", "~/.cache/vmpull/", "blobs/sha256/", "auth.json", "~/.docker/config.json",
-         "/etc/containers/certs.d/<host:port>/"]
+         "/etc/containers/certs.d/<host:port>/", "/etc/docker/certs.d/<host:port>/",
+         "~/.config/containers/certs.d/"]
 
 
 def long_options(source, table):
