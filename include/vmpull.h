@@ -268,6 +268,11 @@ typedef struct vmpull_pull_options {
    * program built against an older header has no such field: its pulls log nothing. */
   vmpull_log_fn log;
   void *log_data;              /* passed to log as userdata */
+
+  /* Credentials (added in 0.3) */
+  int no_creds;                /* send no credentials to any registry: not creds, not the auth
+                                  files nor their helpers (skopeo's --no-creds); with creds set
+                                  too, a registry pull fails with VMPULL_E_USAGE */
 } vmpull_pull_options;
 
 /* Fill opts with defaults (zero, tls_verify = 1, retries = -1) and set
