@@ -33,13 +33,14 @@ _vmpull_value() {
     case $opt in
         --provider) COMPREPLY=($(compgen -W 'qemu applehv libkrun hyperv wsl' -- "$cur")) ;;
         --arch) COMPREPLY=($(compgen -W 'x86_64 amd64 aarch64 arm64' -- "$cur")) ;;
+        --platform) COMPREPLY=($(compgen -W 'linux/amd64 linux/arm64 linux/arm64/v8' -- "$cur")) ;;
         --progress) COMPREPLY=($(compgen -W 'auto always never' -- "$cur")) ;;
         --tls-verify) COMPREPLY=($(compgen -W 'true false' -- "$cur")) ;;
         --data-dir | --cache-dir | --cert-dir) COMPREPLY=($(compgen -d -- "$cur")) ;;
         -o | --output | --ca-cert | --authfile | --checksums | --to-archive) COMPREPLY=($(compgen -f -- "$cur")) ;;
         -n | --name | --digest | --threads | --max-size | --mode | --user-agent | --connect-timeout | \
             --stall-timeout | --retries | --creds | --default-image | --os-version | --older-than | \
-            --mirror | --stream-url) COMPREPLY=() ;;
+            --mirror | --stream-url | --username | --password) COMPREPLY=() ;;
         *) return 1 ;;
     esac
     return 0
@@ -51,7 +52,7 @@ _vmpull_source() {
     COMPREPLY=($(compgen -f -- "$cur"))
     if [[ $cur != */* ]]; then
         local schemes
-        schemes=($(compgen -W 'http:// https:// oci-dir:// oci-archive:// docker://' -- "$cur"))
+        schemes=($(compgen -W 'http:// https:// oci-dir:// oci-archive:// docker:// fcos:// oci: oci-archive:' -- "$cur"))
         # "docker://" is a prefix to go on typing after, not a finished word
         ((${#schemes[@]})) && compopt -o nospace 2>/dev/null
         COMPREPLY+=("${schemes[@]}")

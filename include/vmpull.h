@@ -212,7 +212,8 @@ typedef void (*vmpull_log_fn)(int level, const char *message, void *userdata);
 typedef struct vmpull_pull_options {
   size_t struct_size;          /* set by vmpull_pull_options_init() */
 
-  const char *source;          /* path, http(s) URL, oci-dir://..., docker://... */
+  const char *source;          /* path, http(s) URL, oci-dir://..., docker://... (skopeo's oci:PATH[:REF]
+                                  and oci-archive:FILE[:REF] too; its other transports are refused) */
   const char *output;          /* exact output path; NULL: naming rule below */
   const char *data_dir;        /* output folder for the naming rule (created 0700) */
   const char *machine_name;    /* naming rule prefix; default "podman-machine-default" */
@@ -282,6 +283,11 @@ typedef struct vmpull_pull_options {
    * program built against an older header has no such field: its pulls log nothing. */
   vmpull_log_fn log;
   void *log_data;              /* passed to log as userdata */
+
+  /* Credentials (added in 0.3) */
+  int no_creds;                /* send no credentials to any registry: not creds, not the auth
+                                  files nor their helpers (skopeo's --no-creds); with creds set
+                                  too, a registry pull fails with VMPULL_E_USAGE */
 } vmpull_pull_options;
 
 /* Fill opts with defaults (zero, tls_verify = 1, retries = -1) and set
@@ -466,8 +472,8 @@ VMPULL_PUBLIC void vmpull_cache_entries_free(vmpull_cache_entries *entries);
 /* vmpull_inspect() flags. */
 #define VMPULL_INSPECT_ALL 1u /* every disk the index offers, not only the one pull would choose */
 
-/* Describe what vmpull_pull() would fetch from an OCI source (oci-dir:// or
- * docker://) without downloading the disk: the source is resolved exactly as
+/* Describe what vmpull_pull() would fetch from an OCI source (oci-dir://,
+ * oci-archive:// or docker://) without downloading the disk: the source is resolved exactly as
  * pull resolves it (same opts: provider, arch, credentials, TLS, default
  * image), reading the index and manifests and only the first bytes of the
  * layer (to see a tar layer's file name and the compression, which the
@@ -479,7 +485,16 @@ VMPULL_PUBLIC void vmpull_cache_entries_free(vmpull_cache_entries *entries);
  *    "file_name", "format", "output_path"}
  * With VMPULL_INSPECT_ALL: {"reference", "index_digest", "entries": [objects
  * as above, without "reference", each with "selected": whether pull would
- * choose it]}. Returns 0 or a negative vmpull_code (*json is then NULL). */
+ * choose it]}.
+ * (added in 0.3) Of a local file, an http(s) URL or fcos:// (VMPULL_INSPECT_ALL
+ * is then a usage error), only the first 4096 bytes are read (a URL's with one
+ * "Range: bytes=0-4095" request; an answer that ignores the range is cut off
+ * after them):
+ *   {"source", "url" (where the bytes are: the URL, fcos's artifact; else null),
+ *    "reference" (fcos's release, or null), "file_name", "format", "size",
+ *    "digest" (null when not known without reading the image: fcos's sha256,
+ *    expected_digest or the checksums entry), "output_path"}
+ * Returns 0 or a negative vmpull_code (*json is then NULL). */
 VMPULL_PUBLIC int vmpull_inspect(const vmpull_pull_options *opts, unsigned flags, char **json, vmpull_error *err);
 
 /* vmpull_save() flags. */

@@ -79,6 +79,9 @@ static const char pull_help[] =
     "  docker://REF           a registry image (docker://quay.io/podman/machine-os:5.3);\n"
     "                         docker:// alone: the default machine image (--default-image)\n"
     "  fcos://STREAM          Fedora CoreOS' current image of a stream (stable, testing, next)\n"
+    "  oci:PATH[:REF], oci-archive:FILE[:REF]  skopeo's spellings of oci-dir://, oci-archive://\n"
+    "                         (other transports, dir: docker-archive: ..., are refused; a file\n"
+    "                         named like one is ./dir:x)\n"
     "\n"
     "The image is decompressed (xz, lzma, lzip, gzip, zstd, bzip2, zip or none, detected\n"
     "from its magic bytes) in one streaming pass into a sparse file that appears under its\n"
@@ -92,6 +95,7 @@ static const char pull_help[] =
     "                         for applehv and libkrun, hyperv, wsl)\n"
     "      --arch ARCH        x86_64/amd64 or aarch64/arm64 (default: this host): the\n"
     "                         index entry picked from an OCI source\n"
+    "      --platform linux/ARCH[/VARIANT]  the same as --arch, as podman spells it\n"
     "      --data-dir DIR     output folder (default $XDG_DATA_HOME/vmpull/<provider>,\n"
     "                         i.e. ~/.local/share/vmpull/<provider>); created 0700\n"
     "  -o, --output PATH      exact output path (overrides the naming rule\n"
@@ -117,7 +121,13 @@ static const char pull_help[] =
     "      --retries N        retries after the first attempt (0-100, default 5)\n"
     "\n"
     "Registries (docker://, fcos://):\n"
-    "      --creds USER:PASS  registry credentials (else the auth files, see FILES)\n"
+    "      --creds USER:PASS  registry credentials (else the auth files, see FILES);\n"
+    "                         USER alone: the password is asked for on the terminal\n"
+    "      --username USER    with --password PASS or --password-stdin (one line of stdin):\n"
+    "                         the same as --creds USER:PASS, as skopeo spells it\n"
+    "      --password PASS    see --username\n"
+    "      --password-stdin   see --username\n"
+    "      --no-creds         no credentials at all, auth files and helpers neither\n"
     "      --authfile FILE    containers auth.json (default $REGISTRY_AUTH_FILE, then the\n"
     "                         files listed under FILES)\n"
     "      --default-image REF  what docker:// alone pulls (or $VMPULL_DEFAULT_IMAGE;\n"
@@ -223,6 +233,9 @@ static const char inspect_help[] =
     "pull would fetch: reference, index_digest, manifest_digest, platform, disktype,\n"
     "layer_digest, size, media_type, file_name, format and the output_path pull would\n"
     "write. No disk is downloaded: only the manifests and the first bytes of the layer.\n"
+    "Of a file, an http(s) URL or fcos://: source, url, reference, file_name, format,\n"
+    "size and digest (null when not known without reading it all) and output_path, from\n"
+    "the first 4096 bytes (over http one Range request).\n"
     "\n"
     "      --all              every disk the index offers, in \"entries\", each marked\n"
     "                         \"selected\" when it is the one pull would choose\n"
@@ -231,7 +244,8 @@ static const char inspect_help[] =
     "Examples:\n"
     "  vmpull inspect docker://\n"
     "  vmpull inspect --all docker://quay.io/podman/machine-os:5.5\n"
-    "  vmpull inspect --provider applehv --arch arm64 oci-dir://./layout:latest\n";
+    "  vmpull inspect --provider applehv --arch arm64 oci-dir://./layout:latest\n"
+    "  vmpull inspect https://example.com/fedora-coreos.qcow2.xz\n";
 
 int tool_help(const char *topic) {
   if (!topic || !strcmp(topic, "help")) {

@@ -30,6 +30,11 @@ enum {
   OPT_RETRIES,
   OPT_CREDS,
   OPT_AUTHFILE,
+  OPT_USERNAME,
+  OPT_PASSWORD,
+  OPT_PASSWORD_STDIN,
+  OPT_NO_CREDS,
+  OPT_PLATFORM,
   OPT_DEFAULT_IMAGE,
   OPT_OS_VERSION,
   OPT_OFFLINE,
@@ -67,6 +72,11 @@ static const struct option pull_longopts[] = {
     {"retries", required_argument, NULL, OPT_RETRIES},
     {"creds", required_argument, NULL, OPT_CREDS},
     {"authfile", required_argument, NULL, OPT_AUTHFILE},
+    {"username", required_argument, NULL, OPT_USERNAME},
+    {"password", required_argument, NULL, OPT_PASSWORD},
+    {"password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN},
+    {"no-creds", no_argument, NULL, OPT_NO_CREDS},
+    {"platform", required_argument, NULL, OPT_PLATFORM},
     {"default-image", required_argument, NULL, OPT_DEFAULT_IMAGE},
     {"os-version", required_argument, NULL, OPT_OS_VERSION},
     {"offline", no_argument, NULL, OPT_OFFLINE},
@@ -153,6 +163,7 @@ static int mirrors_from_env(struct pull_cli *cli, const char *cmd) {
 }
 
 void pull_cli_free(struct pull_cli *cli) {
+  tool_creds_free(&cli->skopeo);
   free(cli->owned_mirror_env);
   cli->owned_mirror_env = NULL;
   free(cli->owned_data_dir);
@@ -256,8 +267,13 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
       cli->opts.retries = (int)v;
       break;
     }
-    case OPT_CREDS: cli->opts.creds = optarg; break;
+    case OPT_CREDS: cli->skopeo.creds = optarg; break;
     case OPT_AUTHFILE: cli->opts.authfile = optarg; break;
+    case OPT_USERNAME: cli->skopeo.username = optarg; break;
+    case OPT_PASSWORD: cli->skopeo.password = optarg; break;
+    case OPT_PASSWORD_STDIN: cli->skopeo.password_stdin = 1; break;
+    case OPT_NO_CREDS: cli->skopeo.no_creds = 1; break;
+    case OPT_PLATFORM: cli->skopeo.platform = optarg; break;
     case OPT_DEFAULT_IMAGE: cli->opts.default_image = optarg; break;
     case OPT_OS_VERSION: cli->opts.os_version = optarg; break;
     case OPT_OFFLINE: cli->opts.offline = 1; break;
@@ -287,6 +303,8 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
     return PULL_CLI_USAGE;
   }
   cli->opts.source = argv[optind];
+  if (tool_platform_apply(&cli->skopeo, cmd, &cli->opts) < 0 || tool_creds_finish(&cli->skopeo, cmd, &cli->opts) < 0)
+    return PULL_CLI_USAGE;
   if (!cli->opts.n_mirrors && mirrors_from_env(cli, cmd) < 0)
     return PULL_CLI_USAGE;
   if (!cli->opts.default_image) {

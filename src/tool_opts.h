@@ -5,18 +5,20 @@
 
 #include "tool.h"
 #include "tool_args.h"
+#include "tool_opts_skopeo.h"
 
 struct pull_cli {
   vmpull_pull_options opts;
   enum progress_mode progress_mode;
   int quiet;
   int json;
-  char *owned_data_dir;    /* computed default, freed by pull_cli_free */
-  char *owned_cache_dir;   /* computed default, freed by pull_cli_free */
-  int keep_cache;          /* no automatic prune after a successful pull */
-  const char *mirrors[64]; /* --mirror values, else VMPULL_MIRRORS split at commas (opts.mirrors) */
-  char *owned_mirror_env;  /* the split copy of VMPULL_MIRRORS */
-  const char *dest;        /* `vmpull save`: the second operand (DEST), or NULL */
+  char *owned_data_dir;     /* computed default, freed by pull_cli_free */
+  char *owned_cache_dir;    /* computed default, freed by pull_cli_free */
+  int keep_cache;           /* no automatic prune after a successful pull */
+  const char *mirrors[64];  /* --mirror values, else VMPULL_MIRRORS split at commas (opts.mirrors) */
+  char *owned_mirror_env;   /* the split copy of VMPULL_MIRRORS */
+  const char *dest;         /* `vmpull save`: the second operand (DEST), or NULL */
+  struct cli_skopeo skopeo; /* --creds, --username, --password(-stdin), --no-creds, --platform */
 };
 
 enum { PULL_CLI_OK = 0, PULL_CLI_HELP = 1, PULL_CLI_USAGE = 2 };

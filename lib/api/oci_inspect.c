@@ -7,6 +7,7 @@
  */
 #include "api/call_check.h"
 #include "api/options.h"
+#include "api/plain_inspect.h"
 #include "base/error.h"
 #include "base/json_util.h"
 #include "base/util.h"
@@ -101,6 +102,12 @@ static int inspect_run(const struct pull_config *o, unsigned flags, char **json,
   int r = output_naming_check(&o->resolve.naming, err);
   if (r < 0)
     return r;
+  enum source_kind kind;
+  r = source_classify(o->resolve.source, &kind, err);
+  if (r < 0)
+    return r;
+  if (kind == SOURCE_FILE || kind == SOURCE_HTTP || kind == SOURCE_FCOS)
+    return inspect_plain(o, flags, json, err);
   _cleanup_oci_store_ struct oci_store *store = NULL;
   r = resolve_source(&o->resolve, NULL, &store, NULL, err);
   if (r < 0)

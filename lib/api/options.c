@@ -77,7 +77,7 @@ void pull_config_from_options(const vmpull_pull_options *o, struct pull_config *
               .default_image = {.image = o->default_image, .os_version = o->os_version},
               .http = http,
               .cert_dir = o->cert_dir,
-              .auth = {.creds = o->creds, .authfile = o->authfile},
+              .auth = {.creds = o->creds, .authfile = o->authfile, .none = OPTION(o, no_creds, 0)},
               .mirrors = mirrors,
               .n_mirrors = mirrors ? OPTION(o, n_mirrors, 0) : 0,
               .mirror_by_digest_only = OPTION(o, mirror_by_digest_only, 0),

@@ -17,19 +17,15 @@ void save_dest_clear(struct save_dest *d) {
   free(d->ref);
 }
 
-/* oci-dir://PATH[:REF] or oci-archive://FILE[:REF], split at the first colon as the sources are. */
+/* oci-dir://PATH[:REF] or oci-archive://FILE[:REF] (or skopeo's oci:, oci-archive:), split at the first colon as the
+ * sources are. */
 int save_dest_parse(const char *dest, struct save_dest *out, lib_error *err) {
-  size_t skip;
-  if (dest && !strncasecmp(dest, "oci-dir://", 10)) {
-    skip = 10;
-  } else if (dest && !strncasecmp(dest, "oci-archive://", 14)) {
-    skip = 14;
+  const char *rest = dest ? oci_layout_spec(dest, 0) : NULL;
+  if (!rest && dest && (rest = oci_layout_spec(dest, 1)))
     out->archive = 1;
-  } else {
+  if (!rest)
     return error_set(err, VMPULL_E_USAGE, "destination '%s' is not oci-dir://PATH[:REF] or oci-archive://FILE[:REF]",
                      dest ? dest : "");
-  }
-  const char *rest = dest + skip;
   const char *colon = strchr(rest, ':');
   size_t len = colon ? (size_t)(colon - rest) : strlen(rest);
   if (!len)
@@ -64,7 +60,7 @@ int save_default_ref(const struct oci_settings *o, enum source_kind kind, char *
       return r;
     *out = strdup(ref.tag ? ref.tag : DEFAULT_REF);
   } else if (kind == SOURCE_OCI_DIR || kind == SOURCE_OCI_ARCHIVE) {
-    const char *rest = strstr(o->source, "://") + 3;
+    const char *rest = oci_layout_spec(o->source, kind == SOURCE_OCI_ARCHIVE);
     const char *colon = strchr(rest, ':');
     *out = strdup(colon && colon[1] ? colon + 1 : DEFAULT_REF);
   } else {

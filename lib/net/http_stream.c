@@ -39,6 +39,8 @@ struct http_stream {
   int range_request;
   int not_modified_ok; /* a 304 answers a conditional request: no body to stream */
   uint64_t range_start;
+  uint64_t range_length; /* a request for these bytes only: a 200 (the whole body) is cut off after them */
+  uint64_t body_taken;   /* transfer thread: body bytes put in the ring */
 
   pthread_t thread;
   int thread_started;
@@ -80,6 +82,12 @@ static int stream_on_headers(struct http_transfer *t) {
 
 static int stream_on_body(struct http_transfer *t, const char *p, size_t n) {
   struct http_stream *s = t->owner;
+  int enough = 0;
+  if (s->range_length && t->resp.status == 200 && n >= s->range_length - s->body_taken) {
+    n = (size_t)(s->range_length - s->body_taken);
+    enough = 1; /* the server ignored the range: what was asked for is here, drop the rest */
+  }
+  s->body_taken += n;
   while (n > 0) {
     size_t at;
     size_t chunk = ring_reserve(&s->ring, n, &at);
@@ -90,7 +98,7 @@ static int stream_on_body(struct http_transfer *t, const char *p, size_t n) {
     p += chunk;
     n -= chunk;
   }
-  return 0;
+  return enough ? -1 : 0;
 }
 
 static int stream_should_stop(struct http_transfer *t) {
@@ -216,9 +224,10 @@ int http_source_open(const struct http_config *c, const struct http_request *req
   if (e)
     return error_set_errno(err, VMPULL_E_IO, e, "cannot set up the transfer");
   s->ring_ready = 1;
-  s->range_request = req->range_start > 0;
+  s->range_request = req->range_start > 0 || req->range_length > 0;
   s->not_modified_ok = req->not_modified_ok;
   s->range_start = req->range_start;
+  s->range_length = req->range_length;
   s->base.name = redact_url(req->url ? req->url : "");
   s->buf = malloc(RING_SIZE);
   if (!s->base.name || !s->buf)

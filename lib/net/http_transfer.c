@@ -428,9 +428,13 @@ int http_transfer_setup(struct http_transfer *t, const struct http_config *c, co
   const char *proxy = upper_http_proxy(req->url);
   if (proxy)
     SET(CURLOPT_PROXY, proxy);
-  char range[32];
-  if (req->range_start > 0) {
-    snprintf(range, sizeof(range), "%llu-", (unsigned long long)req->range_start);
+  char range[48];
+  if (req->range_start > 0 || req->range_length > 0) {
+    if (req->range_length > 0)
+      snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)req->range_start,
+               (unsigned long long)(req->range_start + req->range_length - 1));
+    else
+      snprintf(range, sizeof(range), "%llu-", (unsigned long long)req->range_start);
     SET(CURLOPT_RANGE, range);
   }
   if (rc != CURLE_OK)

@@ -44,6 +44,7 @@ struct http_request {
   int allow_insecure_redirect;      /* https -> http allowed (only with tls_verify off) */
   uint64_t max_body;                /* http_get: larger bodies fail with VMPULL_E_LIMIT */
   uint64_t range_start;             /* > 0: ask for bytes from here (Range) */
+  uint64_t range_length;            /* > 0: ask for only this many bytes from range_start (Range: bytes=S-E) */
   const char *if_range;             /* validator for If-Range, or NULL */
   int not_modified_ok;              /* http_source_open: a 304 (conditional request) succeeds with *out NULL */
   /* http_open_retry only: called on a 401, at the start or when a broken body is resumed (a

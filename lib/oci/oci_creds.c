@@ -313,6 +313,10 @@ static int creds_from_file(const char *path, int must_exist, const char *registr
 int oci_creds_find(const struct registry_auth *auth, const char *registry, const char *repository,
                    struct oci_creds *out, lib_error *err) {
   *out = (struct oci_creds){0};
+  if (auth->none && auth->creds && *auth->creds)
+    return error_set(err, VMPULL_E_USAGE, "--creds and --no-creds both given");
+  if (auth->none)
+    return 0;
   if (auth->creds && *auth->creds) {
     const char *colon = strchr(auth->creds, ':');
     if (!colon || colon == auth->creds)

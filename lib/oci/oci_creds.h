@@ -35,7 +35,7 @@ void oci_auth_lookup_clear(struct oci_auth_lookup *l);
 int oci_auth_file_lookup(const char *json, size_t len, const char *registry, const char *repository,
                          struct oci_auth_lookup *out, lib_error *err);
 
-/* The credentials a pull uses: auth->creds, else auth->authfile, else the first of
+/* The credentials a pull uses: none with auth->none, else auth->creds, else auth->authfile, else the first of
  * $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
  * ~/.config/containers/auth.json, ~/.docker/config.json that has an entry
  * (running docker-credential-<helper> get where it says so). Returns 1 with

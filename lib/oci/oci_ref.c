@@ -19,11 +19,22 @@ void oci_dir_ref_clear(struct oci_dir_ref *r) {
   *r = (struct oci_dir_ref){0};
 }
 
+const char *oci_layout_spec(const char *source, int archive) {
+  const char *scheme = archive ? "oci-archive://" : "oci-dir://";
+  /* skopeo's transport names are case-sensitive: "OCI:x" stays a file name. */
+  const char *transport = archive ? "oci-archive:" : "oci:";
+  if (!strncasecmp(source, scheme, strlen(scheme)))
+    return source + strlen(scheme);
+  if (!strncmp(source, transport, strlen(transport)) && strncmp(source + strlen(transport), "//", 2) != 0)
+    return source + strlen(transport);
+  return NULL;
+}
+
 int oci_dir_ref_parse(const char *source, struct oci_dir_ref *out, lib_error *err) {
   *out = (struct oci_dir_ref){0};
-  if (strncasecmp(source, "oci-dir://", 10) != 0)
+  const char *rest = oci_layout_spec(source, 0);
+  if (!rest)
     return error_set(err, VMPULL_E_USAGE, "'%s' is not an oci-dir:// reference", source);
-  const char *rest = source + 10;
   const char *colon = strchr(rest, ':');
   size_t path_len = colon ? (size_t)(colon - rest) : strlen(rest);
   if (path_len == 0)

@@ -18,7 +18,12 @@ struct oci_dir_ref {
   char *ref;  /* org.opencontainers.image.ref.name to pick, or NULL for the whole index */
 };
 
-/* source: "oci-dir://PATH" or "oci-dir://PATH:REF", split at the first colon (as skopeo's oci: does). */
+/* The PATH[:REF] of a layout source: what follows "oci-dir://" (any case) or skopeo's "oci:" when
+ * archive is 0, "oci-archive://" or skopeo's "oci-archive:" when it is 1; NULL for anything else. */
+const char *oci_layout_spec(const char *source, int archive);
+
+/* source: "oci-dir://PATH" or "oci-dir://PATH:REF" (or skopeo's "oci:PATH[:REF]"), split at the first
+ * colon (as skopeo's oci: does). */
 int oci_dir_ref_parse(const char *source, struct oci_dir_ref *out, lib_error *err);
 void oci_dir_ref_clear(struct oci_dir_ref *r);
 

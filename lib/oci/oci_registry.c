@@ -146,6 +146,8 @@ static int auth_refused(struct registry_store *s, const char *who, long status, 
   if (s->creds_state > 0)
     error_set(err, VMPULL_E_AUTH, "%sthe %s refused the credentials from %s (HTTP %ld)", s->shown_ref, who,
               s->creds.origin, status);
+  else if (s->set.auth.none)
+    error_set(err, VMPULL_E_AUTH, "%sauthentication required, and --no-creds sends no credentials", s->shown_ref);
   else if (s->set.auth.mirror_of)
     error_set(err, VMPULL_E_AUTH,
               "%sauthentication required; --creds is for %s only: put credentials for %s in an auth file", s->shown_ref,

@@ -24,11 +24,12 @@ struct oci_default_image {
   const char *os_version; /* X.Y, or NULL: OCI_DEFAULT_OS_VERSION */
 };
 
-/* The credentials a registry gets (oci_creds_find): creds, else authfile, else the usual files. */
+/* The credentials a registry gets (oci_creds_find): none, else creds, else authfile, else the usual files. */
 struct registry_auth {
   const char *creds;     /* "USER:PASSWORD" for the registry the reference names (never a mirror), or NULL */
   const char *authfile;  /* containers auth.json, or NULL */
   const char *mirror_of; /* a mirror's store: the registry it stands in for (creds are then NULL), else NULL */
+  int none;              /* --no-creds: nothing at all, auth files and helpers neither */
 };
 
 struct oci_settings {

@@ -247,9 +247,11 @@ static void tar_store_free(struct oci_store *base) {
   free(st);
 }
 
-/* oci-archive://FILE[:REF], split at the first colon as oci-dir:// is. */
+/* oci-archive://FILE[:REF] (or skopeo's oci-archive:FILE[:REF]), split at the first colon as oci-dir:// is. */
 static int archive_ref_parse(const char *source, char **path, char **ref, lib_error *err) {
-  const char *rest = source + strlen("oci-archive://");
+  const char *rest = oci_layout_spec(source, 1);
+  if (!rest)
+    return error_set(err, VMPULL_E_USAGE, "'%s' is not an oci-archive:// reference", source);
   const char *colon = strchr(rest, ':');
   size_t path_len = colon ? (size_t)(colon - rest) : strlen(rest);
   if (path_len == 0)

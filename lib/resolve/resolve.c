@@ -5,6 +5,7 @@
 #include "base/error.h"
 #include "base/naming.h"
 #include "base/util.h"
+#include "oci/oci_ref.h"
 
 #include <ctype.h>
 
@@ -26,6 +27,27 @@ const char *source_kind_name(enum source_kind kind) {
   return "file";
 }
 
+/* Every spelling of a source vmpull reads, for the errors that refuse another one. */
+#define SOURCES_READ                                                                                                   \
+  "a local path, file://, http://, https://, oci-dir:// (skopeo's oci:), oci-archive:// (or oci-archive:), "           \
+  "docker://, fcos://"
+
+/* containers/image's transports (skopeo's TRANSPORT:REF) that vmpull does not read: "dir:x" is
+ * someone used to skopeo, so it is refused rather than looked for as a file. */
+static const char *const foreign_transports[] = {
+    "containers-storage", "dir", "docker", "docker-archive", "docker-daemon", "ostree", "sif", "tarball",
+};
+
+/* The length of source's leading "word" (letters, digits, + - .) when a ':' follows it, else 0. */
+static size_t scheme_word(const char *source) {
+  const char *p = source;
+  if (!isalpha((unsigned char)*p))
+    return 0;
+  while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
+    p++;
+  return *p == ':' ? (size_t)(p - source) : 0;
+}
+
 int source_classify(const char *source, enum source_kind *kind, lib_error *err) {
   if (!source || !*source)
     return error_set(err, VMPULL_E_USAGE, "empty source");
@@ -35,16 +57,26 @@ int source_classify(const char *source, enum source_kind *kind, lib_error *err) 
       return 0;
     }
   }
+  size_t word = scheme_word(source);
   /* "scheme://" with a scheme we do not know is a mistake, not a folder named "ftp:". */
-  const char *p = source;
-  if (isalpha((unsigned char)*p)) {
-    while (isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.')
-      p++;
-    if (p - source > 1 && strncmp(p, "://", 3) == 0)
-      return error_set(err, VMPULL_E_USAGE,
-                       "%.*s: unsupported source scheme (use a path, http(s)://, oci-dir:// or docker://)",
-                       (int)(p - source + 3), source);
+  if (word > 1 && strncmp(source + word, "://", 3) == 0)
+    return error_set(err, VMPULL_E_USAGE, "%.*s: unsupported source scheme (vmpull reads %s)", (int)(word + 3), source,
+                     SOURCES_READ);
+  /* skopeo's spellings of the layouts vmpull reads. */
+  if (oci_layout_spec(source, 0)) {
+    *kind = SOURCE_OCI_DIR;
+    return 0;
   }
+  if (oci_layout_spec(source, 1)) {
+    *kind = SOURCE_OCI_ARCHIVE;
+    return 0;
+  }
+  for (size_t i = 0; word && i < ARRAY_SIZE(foreign_transports); i++)
+    if (strlen(foreign_transports[i]) == word && !strncmp(source, foreign_transports[i], word))
+      return error_set(err, VMPULL_E_USAGE,
+                       "%.*s is a containers transport vmpull does not read (vmpull reads %s); "
+                       "for a local file of that name, write ./%.300s",
+                       (int)(word + 1), source, SOURCES_READ, source);
   *kind = SOURCE_FILE;
   return 0;
 }

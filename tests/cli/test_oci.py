@@ -349,7 +349,7 @@ def test_oci_dir_inspect(machine, tmp_path):
     assert res.rc == 1 and res.json["error"]["code"] == "no_match"
     res = run_vmpull("inspect", "--json", str(tmp_path), env=isolated_env(tmp_path))
     assert res.rc == 2 and res.json["error"]["code"] == "usage"
-    assert "only oci-dir:// and docker://" in res.stderr
+    assert "is a directory, not a disk image" in res.stderr  # what pull says of it (inspect reads files too)
 
 
 # ---------------------------------------------------------------- docker://

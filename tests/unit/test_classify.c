@@ -11,9 +11,10 @@
 
 #include <cmocka.h>
 /* clang-format on */
-
 #include "base/util.h"
 #include "resolve/resolve.h"
+
+#include <stdio.h>
 
 static void test_classify_table(void **state) {
   (void)state;
@@ -39,7 +40,9 @@ static void test_classify_table(void **state) {
       {"FILE:///tmp/disk.img", SOURCE_FILE},
       {"http:disk.img", SOURCE_FILE},
       {"http:/disk.img", SOURCE_FILE},
-      {"docker:image", SOURCE_FILE},
+      {"dockerfile:image", SOURCE_FILE},
+      {"OCI:layout", SOURCE_FILE},
+      {"Dir:x", SOURCE_FILE},
       {"./http://not-a-url", SOURCE_FILE},
       {"-", SOURCE_FILE},
       /* Remote kinds, case-insensitive schemes. */
@@ -51,6 +54,11 @@ static void test_classify_table(void **state) {
       {"oci-dir://layout:tag", SOURCE_OCI_DIR},
       {"docker://quay.io/podman/machine-os:5.0", SOURCE_DOCKER},
       {"Docker://quay.io/podman/machine-os:5.0", SOURCE_DOCKER},
+      /* skopeo's spellings of the layouts vmpull reads. */
+      {"oci:/srv/layout", SOURCE_OCI_DIR},
+      {"oci:layout:tag", SOURCE_OCI_DIR},
+      {"oci-archive:/srv/layout.tar:tag", SOURCE_OCI_ARCHIVE},
+      {"oci-archive:layout.tar", SOURCE_OCI_ARCHIVE},
   };
   for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
     enum source_kind kind = (enum source_kind) - 1;
@@ -80,6 +88,34 @@ static void test_classify_unknown_scheme(void **state) {
       fail_msg("%s: message does not start with the scheme: %s", bad[i], err.message);
     assert_non_null(strstr(err.message, "unsupported source scheme"));
   }
+}
+
+/* containers transports vmpull does not read: refused, naming what it reads and the ./ way to a file. */
+static void test_classify_foreign_transport(void **state) {
+  (void)state;
+  static const char *const bad[] = {"dir:/tmp/x",       "containers-storage:fedora", "docker-archive:x.tar",
+                                    "docker:quay.io/x", "docker-daemon:x:1",         "tarball:x.tar"};
+  static const char *const read[] = {"file://",        "http://",   "https://", "oci-dir://",
+                                     "oci-archive://", "docker://", "fcos://",  "oci:"};
+  for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+    enum source_kind kind;
+    lib_error err = {0};
+    if (source_classify(bad[i], &kind, &err) != -VMPULL_E_USAGE)
+      fail_msg("%s: not refused", bad[i]);
+    assert_non_null(strstr(err.message, "is a containers transport vmpull does not read"));
+    for (size_t j = 0; j < ARRAY_SIZE(read); j++)
+      if (!strstr(err.message, read[j]))
+        fail_msg("%s: %s not listed: %s", bad[i], read[j], err.message);
+    char dotted[64];
+    snprintf(dotted, sizeof(dotted), "./%s", bad[i]);
+    assert_non_null(strstr(err.message, dotted));
+  }
+  /* an unknown scheme:// lists them too */
+  enum source_kind kind;
+  lib_error err = {0};
+  assert_int_equal(source_classify("ftp://x/y", &kind, &err), -VMPULL_E_USAGE);
+  for (size_t j = 0; j < ARRAY_SIZE(read); j++)
+    assert_non_null(strstr(err.message, read[j]));
 }
 
 static void test_classify_empty(void **state) {
@@ -183,10 +219,15 @@ static void test_naming_rejects(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_classify_table), cmocka_unit_test(test_classify_unknown_scheme),
-      cmocka_unit_test(test_classify_empty), cmocka_unit_test(test_kind_names),
-      cmocka_unit_test(test_path_base_name), cmocka_unit_test(test_image_name_check),
-      cmocka_unit_test(test_naming_rule),    cmocka_unit_test(test_naming_rejects),
+      cmocka_unit_test(test_classify_table),
+      cmocka_unit_test(test_classify_unknown_scheme),
+      cmocka_unit_test(test_classify_foreign_transport),
+      cmocka_unit_test(test_classify_empty),
+      cmocka_unit_test(test_kind_names),
+      cmocka_unit_test(test_path_base_name),
+      cmocka_unit_test(test_image_name_check),
+      cmocka_unit_test(test_naming_rule),
+      cmocka_unit_test(test_naming_rejects),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
