@@ -39,6 +39,7 @@ static const char environment_help[] =
     "                         proxies for http(s) sources and registries, as curl and the\n"
     "                         containers tools read them\n"
     "  REGISTRY_AUTH_FILE     registry credentials file (containers auth.json format)\n"
+    "  CONTAINERS_REGISTRIES_CONF  the main registries.conf (as --registries-conf)\n"
     "  XDG_DATA_HOME          disks go to $XDG_DATA_HOME/vmpull/<provider> (default\n"
     "                         ~/.local/share/vmpull/<provider>)\n"
     "  XDG_CACHE_HOME         the cache is $XDG_CACHE_HOME/vmpull (default ~/.cache/vmpull)\n"
@@ -53,6 +54,12 @@ static const char environment_help[] =
     "  ~/.config/containers/auth.json, ~/.docker/config.json\n"
     "                         registry credentials: the first file that exists (auths,\n"
     "                         credHelpers, credsStore), unless --creds or --authfile\n"
+    "  $CONTAINERS_REGISTRIES_CONF, else ~/.config/containers/registries.conf if it exists,\n"
+    "  else /etc/containers/registries.conf, then *.conf in /etc/containers/registries.conf.d\n"
+    "  (not with the $HOME file) and ~/.config/containers/registries.conf.d\n"
+    "                         containers-registries.conf(5) for docker://: [[registry]] prefix,\n"
+    "                         location, insecure, blocked, mirrors (after --mirror),\n"
+    "                         credential-helpers; aliases are never applied\n"
     "  /etc/containers/certs.d/<host:port>/  ca.crt and client *.cert/*.key for a registry\n"
     "                         (--cert-dir replaces the folder)\n"
     "\n"
@@ -60,7 +67,7 @@ static const char environment_help[] =
     "130 interrupted (SIGINT), 143 terminated (SIGTERM).\n"
     "With --json, a failure prints {\"error\": {\"code\": NAME, \"message\": TEXT}}; NAME is one of\n"
     "usage, not_found, io, unsupported_format, corrupt, digest_mismatch, limit, network,\n"
-    "http, tls, auth, manifest, no_match, cancelled, exists.\n";
+    "http, tls, auth, manifest, no_match, cancelled, exists, config.\n";
 
 static const char pull_help[] =
     "Usage: vmpull pull [OPTIONS] SOURCE\n"
@@ -126,6 +133,9 @@ static const char pull_help[] =
     "                         mirror, only auth files do. --json reports the \"mirror\" used\n"
     "      --mirror-by-digest-only  use mirrors only for references by digest (@sha256:...);\n"
     "                         tags are resolved at the registry itself\n"
+    "      --registries-conf FILE  read FILE instead of the main registries.conf (the\n"
+    "                         drop-in folders still apply, as for skopeo)\n"
+    "      --no-registries-conf  ignore registries.conf and its drop-ins\n"
     "\n"
     "Performance and display:\n"
     "      --threads N        decoder threads (default: online CPUs)\n"

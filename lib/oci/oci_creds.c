@@ -19,6 +19,7 @@
 
 #define AUTH_FILE_MAX (1u << 20)
 #define HELPER_ANSWER_MAX (64u << 10)
+#define CONTAINERS_AUTH_FILES "containers-auth.json" /* registries.conf's name for the auth files */
 
 extern char **environ;
 
@@ -310,22 +311,9 @@ static int creds_from_file(const char *path, int must_exist, const char *registr
   return 1;
 }
 
-int oci_creds_find(const struct registry_auth *auth, const char *registry, const char *repository,
-                   struct oci_creds *out, lib_error *err) {
-  *out = (struct oci_creds){0};
-  if (auth->creds && *auth->creds) {
-    const char *colon = strchr(auth->creds, ':');
-    if (!colon || colon == auth->creds)
-      return error_set(err, VMPULL_E_USAGE, "--creds takes USER:PASSWORD");
-    out->user = strndup(auth->creds, (size_t)(colon - auth->creds));
-    out->password = strdup(colon + 1);
-    out->origin = strdup("--creds");
-    if (!out->user || !out->password || !out->origin) {
-      oci_creds_clear(out);
-      return error_oom(err);
-    }
-    return 1;
-  }
+/* The auth files: auth->authfile alone, else the usual ones in order (oci_creds.h). */
+static int creds_from_auth_files(const struct registry_auth *auth, const char *registry, const char *repository,
+                                 struct oci_creds *out, lib_error *err) {
   if (auth->authfile && *auth->authfile)
     return creds_from_file(auth->authfile, 1, registry, repository, out, err);
 
@@ -342,6 +330,43 @@ int oci_creds_find(const struct registry_auth *auth, const char *registry, const
     int r = creds_from_file(files[i], 0, registry, repository, out, err);
     if (r != 0)
       return r;
+  }
+  return 0;
+}
+
+int oci_creds_find(const struct registry_auth *auth, const char *registry, const char *repository,
+                   struct oci_creds *out, lib_error *err) {
+  *out = (struct oci_creds){0};
+  if (auth->creds && *auth->creds) {
+    const char *colon = strchr(auth->creds, ':');
+    if (!colon || colon == auth->creds)
+      return error_set(err, VMPULL_E_USAGE, "--creds takes USER:PASSWORD");
+    out->user = strndup(auth->creds, (size_t)(colon - auth->creds));
+    out->password = strdup(colon + 1);
+    out->origin = strdup("--creds");
+    if (!out->user || !out->password || !out->origin) {
+      oci_creds_clear(out);
+      return error_oom(err);
+    }
+    return 1;
+  }
+  if (!auth->credential_helpers || !auth->n_credential_helpers)
+    return creds_from_auth_files(auth, registry, repository, out, err);
+  /* registries.conf's credential-helpers, in order: the first that has credentials wins; one that
+   * fails is passed over, and its error stands only when none had any (as containers/image does). */
+  lib_error first = {0};
+  for (size_t i = 0; i < auth->n_credential_helpers; i++) {
+    const char *helper = auth->credential_helpers[i];
+    int r = !strcmp(helper, CONTAINERS_AUTH_FILES) ? creds_from_auth_files(auth, registry, repository, out, err)
+                                                   : run_helper(helper, registry, out, err);
+    if (r > 0)
+      return r;
+    if (r < 0 && !first.code)
+      first = *err;
+  }
+  if (first.code) {
+    *err = first;
+    return -first.code;
   }
   return 0;
 }
