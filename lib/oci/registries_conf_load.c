@@ -91,7 +91,7 @@ static int conf_file(const char *path, int drop_in, int must_exist, struct regis
   if (r == -ENOENT && !must_exist)
     return 0;
   if (r == -EFBIG)
-    return error_set(err, VMPULL_E_CONFIG, "registries configuration %s: larger than the %u KiB limit", path,
+    return error_set(err, VMPULL_E_LIMIT, "registries configuration %s: larger than the %u KiB limit", path,
                      TOML_READ_MAX >> 10);
   if (r < 0)
     return error_set_errno(err, r == -ENOENT ? VMPULL_E_CONFIG : VMPULL_E_IO, -r, "registries configuration %s", path);

@@ -47,6 +47,10 @@ EXPECTED = {
     "auth file / helper answer": lambda: (f"{size(constant('lib/oci/oci_creds.c', 'AUTH_FILE_MAX'))} / "
                                           f"{size(constant('lib/oci/oci_creds.c', 'HELPER_ANSWER_MAX'))}"),
     "SHA256SUMS": lambda: size(constant("lib/resolve/checksums.c", "CHECKSUMS_MAX")),
+    "registries.conf (each file) / drop-ins per folder / dots on one line": lambda: (
+        f"{size(constant('lib/base/toml_read.h', 'TOML_READ_MAX'))} / "
+        f"{constant('lib/oci/registries_conf.h', 'REGISTRIES_CONF_DROP_INS_MAX')} / "
+        f"{constant('lib/base/toml_read.h', 'TOML_READ_DOTS_MAX')}"),
 }
 
 
