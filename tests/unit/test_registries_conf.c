@@ -62,6 +62,15 @@ static void test_toml_errors_name_line_and_column(void **state) {
   assert_int_equal(toml_read(comment, strlen(comment), "f.conf", &root, &err), 0);
   toml_value_clear(&root);
   assert_int_equal(toml_read("x = 1", (size_t)TOML_READ_MAX + 1, "big", &root, &err), -VMPULL_E_LIMIT);
+  /* toml++ 3.3 asserts on this date (an abort, or undefined behaviour with NDEBUG): an error here. */
+  const char *date = "a = 1979-04-27Tx07:00:00\n";
+  assert_int_equal(toml_read(date, strlen(date), "f.conf", &root, &err), -VMPULL_E_CONFIG);
+  /* Non-ASCII only in comment lines (toml++ 3.3 reaches TOML_UNREACHABLE on some of it elsewhere). */
+  const char *accent = "# caf\xc3\xa9\nb = \"\xce\x89\"\n";
+  assert_int_equal(toml_read(accent, strlen(accent), "f.conf", &root, &err), -VMPULL_E_CONFIG);
+  assert_non_null(strstr(err.message, "f.conf:2:6: a non-ASCII character"));
+  assert_int_equal(toml_read(accent, 8, "f.conf", &root, &err), 0);
+  toml_value_clear(&root);
   /* A NUL inside the buffer is an error, not the end of the document. */
   assert_int_equal(toml_read("x = 1\0y", 7, "nul", &root, &err), -VMPULL_E_CONFIG);
 }
