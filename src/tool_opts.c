@@ -176,7 +176,7 @@ void pull_cli_free(struct pull_cli *cli) {
   cli->owned_cache_dir = NULL;
 }
 
-int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
+static int parse_pull_cli(struct pull_cli *cli, int argc, char **argv) {
   /* inspect and save share these options: messages name the command the user typed */
   const char *cmd = argc > 0 && argv[0] ? argv[0] : "pull";
   memset(cli, 0, sizeof(*cli));
@@ -335,4 +335,11 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
     cli->opts.cache_dir = cli->owned_cache_dir;
   }
   return PULL_CLI_OK;
+}
+
+int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
+  int r = parse_pull_cli(cli, argc, argv);
+  if (r != PULL_CLI_OK)
+    pull_cli_free(cli); /* the caller only frees what parsed */
+  return r;
 }

@@ -2,6 +2,7 @@
 library in build/ exactly as the README says, `PKG_CONFIG_PATH=build/meson-uninstalled pkg-config
 --cflags --libs vmpull`, and runs on it."""
 import gzip
+import json
 import os
 import random
 import shlex
@@ -13,6 +14,16 @@ from conftest import ROOT, VMPULL
 BUILD = Path(VMPULL).resolve().parent
 
 
+def sanitizer_flags():
+    """A library built with sanitizers (make check-asan) needs the program linked with their
+    runtime first: the same -fsanitize the build used (pkg-config does not carry it)."""
+    opts = subprocess.run(["meson", "introspect", "--buildoptions", str(BUILD)], capture_output=True, text=True)
+    if opts.returncode != 0:
+        return []
+    value = next((o["value"] for o in json.loads(opts.stdout) if o["name"] == "b_sanitize"), "none")
+    return [] if value in ("none", "") else [f"-fsanitize={value}"]
+
+
 def test_examples_embed_builds_with_the_uninstalled_pc_file(tmp_path):
     env = dict(os.environ, PKG_CONFIG_PATH=str(BUILD / "meson-uninstalled"))
     env.pop("PKG_CONFIG_LIBDIR", None)
@@ -22,7 +33,7 @@ def test_examples_embed_builds_with_the_uninstalled_pc_file(tmp_path):
     assert any((Path(d) / "vmpull.h").resolve() == ROOT / "include" / "vmpull.h" for d in include), flags
     embed = tmp_path / "embed"
     cc = subprocess.run(["cc", "-Wall", "-Werror", "-o", str(embed), str(ROOT / "examples" / "embed.c"),
-                         *shlex.split(flags)], capture_output=True, text=True)
+                         *shlex.split(flags), *sanitizer_flags()], capture_output=True, text=True)
     assert cc.returncode == 0, cc.stderr
 
     raw = random.Random(7).randbytes(1 << 20) + bytes(1 << 20)
