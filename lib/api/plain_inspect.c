@@ -22,8 +22,15 @@ static json_object *size_or_null(uint64_t size) {
 int inspect_plain(const struct pull_config *o, unsigned flags, char **json, lib_error *err) {
   if (flags & VMPULL_INSPECT_ALL)
     return error_set(err, VMPULL_E_USAGE, "--all needs an OCI source (docker://, oci-dir://, oci-archive://)");
+  /* The peek (and fcos's stream metadata) asks the server; inspect has no cached answer to give. */
+  enum source_kind kind;
+  int r = source_classify(o->resolve.source, &kind, err);
+  if (r < 0)
+    return r;
+  if (o->fetch.offline && (kind == SOURCE_HTTP || kind == SOURCE_FCOS))
+    return error_set(err, VMPULL_E_USAGE, "--offline: inspect of an http(s) or fcos:// source asks its server");
   _cleanup_(resolved_clear) struct resolved rs = {.expected_size = UINT64_MAX};
-  int r = resolve_source(&o->resolve, NULL, NULL, &rs, err);
+  r = resolve_source(&o->resolve, NULL, NULL, &rs, err);
   if (r < 0)
     return r;
   /* The digest pull would check the bytes against, if one is known before they are read. */

@@ -128,3 +128,16 @@ def test_inspect_fcos(tmp_path, flaky):
     assert req["headers"].get("range") == "bytes=0-4095", req
     assert flaky.sent(name) < len(blob) // 4
     assert_nothing_written(tmp_path)
+
+
+def test_inspect_offline_never_asks_a_server(tmp_path, nginx):
+    """--offline promises no network: an http(s) or fcos:// inspect, which must ask the server for the
+    first bytes (or the stream metadata), is refused before any request."""
+    (nginx.root / "images").mkdir(exist_ok=True)
+    (nginx.root / "images" / "offline.raw.xz").write_bytes(big_image(1 << 20))
+    for source in (nginx.url("images/offline.raw.xz"), "fcos://stable"):
+        res = inspect(tmp_path, "--offline", "--json", source)
+        assert res.rc == 2 and res.json["error"]["code"] == "usage", res
+        assert "--offline" in res.json["error"]["message"], res
+    assert access_lines(nginx, "images/offline.raw.xz") == []
+    assert_nothing_written(tmp_path)
