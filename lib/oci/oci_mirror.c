@@ -258,8 +258,10 @@ static int open_endpoint(struct mirror_store *m, size_t i, lib_error *err) {
     es.auth.mirror_of = m->origin.registry;
   }
   /* registries.conf's insecure = true: for this host only, as --tls-verify=false. */
-  if (m->eps[i].insecure)
+  if (m->eps[i].insecure && es.http.tls_verify) {
     es.http.tls_verify = 0;
+    es.insecure_by_conf = 1;
+  }
   struct oci_store *s = NULL;
   hooks_log(&m->set.hooks, VMPULL_LOG_DEBUG, "trying %s %s for %s", m->eps[i].mirror ? "mirror" : "registry",
             endpoint_name(m, i), shown);

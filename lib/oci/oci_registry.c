@@ -271,7 +271,8 @@ static int scheme_fall_back(struct registry_store *s, long status, lib_error *er
   free(s->base_url);
   s->base_url = plain;
   s->scheme_settled = 1;
-  hooks_warn(&s->set.hooks, "%s: no https, trying plain http (--tls-verify=false)", s->ref.api_host);
+  hooks_warn(&s->set.hooks, "%s: no https, trying plain http (%s)", s->ref.api_host,
+             s->set.insecure_by_conf ? "registries.conf: insecure = true" : "--tls-verify=false");
   return 1;
 }
 

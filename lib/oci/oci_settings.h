@@ -52,6 +52,7 @@ struct oci_settings {
   const char *registries_conf;        /* the main registries.conf instead of the usual one, or NULL */
   const struct registries_conf *conf; /* what was read (oci_docker_store_open sets it), or NULL */
   int offline;                        /* the cache only */
+  int insecure_by_conf;               /* http.tls_verify is off by registries.conf's insecure = true */
   struct call_hooks hooks;            /* warnings */
 };
 

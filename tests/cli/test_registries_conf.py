@@ -155,7 +155,10 @@ def test_insecure_reaches_plain_http_for_that_host_only(tmp_path, image, origin,
 location = "{origin.host}"
 insecure = true
 """)
-    assert_pulled(pull(tmp_path, origin.ref(REPO, "1"), "--registries-conf", f), image)
+    res = pull(tmp_path, origin.ref(REPO, "1"), "--registries-conf", f)
+    assert_pulled(res, image)
+    # The warning names what made the host insecure: the file, not a flag nobody gave.
+    assert "trying plain http (registries.conf: insecure = true)" in res.stderr, res
     # The other registry is not insecure: https only, which it does not speak.
     res = pull(tmp_path, mirror.ref(REPO, "1"), "--registries-conf", f)
     assert res.rc == 1 and json.loads(res.stdout)["error"]["code"] in ("tls", "network"), res
