@@ -7,6 +7,7 @@
 #include "base/util.h"
 #include "fetch/document_cache.h"
 #include "oci/oci_build.h"
+#include "oci/oci_layout_write.h"
 #include "oci/oci_manifest.h"
 
 #include <json-c/json.h>
@@ -191,9 +192,11 @@ int sigstore_attachments_fetch(struct oci_store *s, const char *manifest_digest,
 }
 
 int sigstore_attachment_blobs(const struct sigstore_attachments *a, struct oci_descriptor **out, size_t *n,
-                              lib_error *err) {
+                              uint64_t *total, lib_error *err) {
   *out = NULL;
   *n = 0;
+  if (total)
+    *total = 0;
   if (!a->manifest)
     return 0;
   _cleanup_(oci_doc_clear) struct oci_doc doc = {0};
@@ -203,15 +206,80 @@ int sigstore_attachment_blobs(const struct sigstore_attachments *a, struct oci_d
   struct oci_descriptor *v = calloc(doc.n_items + 1, sizeof(*v));
   if (!v)
     return error_oom(err);
+  uint64_t sum = 0;
   r = oci_manifest_config(a->manifest, a->manifest_len, a->manifest_digest, &v[0], err);
   for (size_t i = 0; r == 0 && i < doc.n_items; i++)
     if (oci_descriptor_copy(&v[i + 1], &doc.items[i]) < 0)
       r = error_oom(err);
+  for (size_t i = 0; r == 0 && i < doc.n_items + 1; i++) {
+    if (v[i].size > SIGSTORE_PAYLOAD_MAX)
+      r = error_set(err, VMPULL_E_LIMIT, "sigstore attachment %s: blob %s is %llu bytes, more than the %u MiB limit",
+                    a->tag, v[i].digest, (unsigned long long)v[i].size, SIGSTORE_PAYLOAD_MAX >> 20);
+    else if ((sum += v[i].size) > SIGSTORE_PAYLOADS_TOTAL_MAX)
+      r = error_set(err, VMPULL_E_LIMIT, "sigstore attachment %s: blobs of more than %u MiB together", a->tag,
+                    SIGSTORE_PAYLOADS_TOTAL_MAX >> 20);
+  }
   if (r < 0) {
     sigstore_descriptors_free(v, doc.n_items + 1);
     return r;
   }
   *out = v;
   *n = doc.n_items + 1;
+  if (total)
+    *total = sum + a->manifest_len;
   return 0;
+}
+
+static const struct sigstore_payload *payload_of(const struct sigstore_attachments *a, const char *digest) {
+  for (size_t i = 0; i < a->n_payloads; i++)
+    if (!strcmp(a->payloads[i].digest, digest))
+      return &a->payloads[i];
+  return NULL;
+}
+
+/* 1 when the layout had it, 0 when copied. */
+static int copy_one(struct oci_store *s, const struct sigstore_attachments *a, struct layout_writer *w,
+                    const struct oci_descriptor *d, lib_error *err) {
+  if (layout_writer_has_blob(w, d->digest, d->size))
+    return 1;
+  const struct sigstore_payload *p = payload_of(a, d->digest);
+  if (p) {
+    int r = layout_writer_put_document(w, p->payload, p->len, d->digest, NULL, err);
+    return r < 0 ? r : 0;
+  }
+  struct byte_source *src = NULL;
+  int r = s->open_blob(s, d, &src, err);
+  if (r == 0)
+    r = layout_writer_put_blob(w, d->digest, d->size, src, err);
+  return r < 0 ? error_wrap(err, "%s: sigstore attachment %s", s->display, a->tag) : 0;
+}
+
+int sigstore_attachment_copy(struct oci_store *s, const struct sigstore_attachments *a, struct layout_writer *w,
+                             unsigned *blobs, unsigned *reused, uint64_t *bytes, lib_error *err) {
+  struct oci_descriptor *v = NULL;
+  size_t n = 0;
+  int r = sigstore_attachment_blobs(a, &v, &n, NULL, err);
+  if (r < 0 || !a->manifest)
+    return r;
+  for (size_t i = 0; r >= 0 && i < n; i++) {
+    r = copy_one(s, a, w, &v[i], err);
+    if (r >= 0) {
+      *reused += r == 1;
+      *blobs += r == 0;
+      *bytes += r == 0 ? v[i].size : 0;
+    }
+  }
+  sigstore_descriptors_free(v, n);
+  if (r < 0)
+    return r;
+  r = layout_writer_put_document(w, a->manifest, a->manifest_len, a->manifest_digest, NULL, err);
+  if (r < 0)
+    return r;
+  *reused += r == 1;
+  *blobs += r == 0;
+  *bytes += r == 0 ? a->manifest_len : 0;
+  _cleanup_json_ json_object *entry = oci_build_descriptor(OCI_MT_MANIFEST, a->manifest_digest, a->manifest_len);
+  if (!entry)
+    return error_oom(err);
+  return layout_writer_add_entry(w, entry, a->tag, err);
 }

@@ -53,9 +53,18 @@ int sigstore_attachments_fetch(struct oci_store *s, const char *manifest_digest,
                                lib_error *err);
 
 /* The attachment manifest's config descriptor and every layer's (also those not read), for a copy of
- * the whole attachment (vmpull save). */
+ * the whole attachment (vmpull save): each within SIGSTORE_PAYLOAD_MAX, together within
+ * SIGSTORE_PAYLOADS_TOTAL_MAX (VMPULL_E_LIMIT); *total (may be NULL): their bytes and the manifest's. */
 int sigstore_attachment_blobs(const struct sigstore_attachments *a, struct oci_descriptor **out, size_t *n,
-                              lib_error *err);
+                              uint64_t *total, lib_error *err);
 void sigstore_descriptors_free(struct oci_descriptor *d, size_t n);
+
+struct layout_writer;
+/* Copy attachment a (read from s) into the layout w, as skopeo keeps one in a layout: its config and
+ * layers (the payloads from memory, the rest from s), its manifest, and an index.json entry named
+ * a->tag at w's commit. *blobs, *reused and *bytes count the blobs copied, those the layout had and the
+ * bytes copied. Nothing when a has no manifest. */
+int sigstore_attachment_copy(struct oci_store *s, const struct sigstore_attachments *a, struct layout_writer *w,
+                             unsigned *blobs, unsigned *reused, uint64_t *bytes, lib_error *err);
 
 #endif

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import VMPULL, check_sanitizer_report
+from conftest import VMPULL, check_sanitizer_report, run_vmpull
 from servers import sigstore_attach as sa
 from servers.oci_layout import OCI_INDEX, Layout
 
@@ -225,3 +225,63 @@ def test_layout_attachment(keys, tmp_path):
     # Another manifest of the layout has none.
     got = probe("-d", index, f"oci-dir://{lay.path}:v1")
     assert got["rc"] == 0 and got["attachment"] == "none", got
+
+
+def save_env(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    return {"HOME": str(home), "XDG_RUNTIME_DIR": str(tmp_path / "run"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+            "XDG_DATA_HOME": str(tmp_path / "data"), "REGISTRY_AUTH_FILE": "", "VMPULL_DEFAULT_IMAGE": "",
+            "VMPULL_MIRRORS": ""}
+
+
+@pytest.mark.parametrize("dest_kind", ["dir", "archive"])
+def test_save_keeps_the_attachment(registry_plain, keys, tmp_path, dest_kind):
+    """vmpull save copies the sha256-<hex>.sig attachment of the saved manifest into the layout as its
+    own manifest under that tag: the probe reads and verifies it with the registry out of the way,
+    and skopeo sees it as an image of the layout."""
+    repo = f"sigstore/saved-{dest_kind}"
+    lay, manifest, _ = disk_image(tmp_path / "image", 8)
+    registry_plain.push(lay.path, "v1", repo, "v1")
+    data = sa.payload(f"{registry_plain.host}/{repo}:v1", manifest)
+    sigs = [(data, sa.sign(keys["good"][0], data))]
+    tag, desc = sa.push_attachment(registry_plain, repo, tmp_path / "att", manifest, sigs,
+                                   extra_layers=[(b'{"predicate":{}}', "application/vnd.dsse.envelope.v1+json")])
+    if dest_kind == "dir":
+        dest, args, source = tmp_path / "saved", [f"oci-dir://{tmp_path / 'saved'}:v1"], f"oci-dir://{tmp_path / 'saved'}:v1"
+        skopeo_ref = f"oci:{dest}:{tag}"
+    else:
+        dest = tmp_path / "saved.tar"
+        args, source = ["--to-archive", dest], f"oci-archive://{dest}:v1"
+        skopeo_ref = f"oci-archive:{dest}:{tag}"
+    res = run_vmpull("save", "-q", "--json", "--tls-verify=false", registry_plain.ref(repo, "v1"), *args,
+                     env=save_env(tmp_path))
+    assert res.rc == 0, res
+
+    out = tmp_path / "out"
+    out.mkdir()
+    got = probe("-o", out, "-K", keys["good"][1], source)
+    assert got["rc"] == 0 and got["manifest"] == manifest, got
+    assert got["attachment"] == desc["digest"], got  # the very bytes the registry held
+    assert got["other"] == "1" and got["verified"] == {0: sa.key_id(keys["good"][1])}, got
+    check_payloads(got, out, sigs, keys["good"][1], tmp_path)
+
+    proc = subprocess.run(["skopeo", "inspect", "--raw", skopeo_ref], capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    assert hashlib.sha256(proc.stdout).hexdigest() == desc["digest"].split(":")[1]
+    # skopeo can copy it out again: every blob the attachment names is in the layout.
+    copy = subprocess.run(["skopeo", "copy", "--quiet", skopeo_ref, f"oci:{tmp_path / 'copy'}:x"], capture_output=True)
+    assert copy.returncode == 0, copy.stderr
+
+
+def test_save_without_attachment_adds_no_entry(registry_plain, tmp_path):
+    repo = "sigstore/saved-none"
+    lay, manifest, _ = disk_image(tmp_path / "image", 9)
+    registry_plain.push(lay.path, "v1", repo, "v1")
+    dest = tmp_path / "saved"
+    res = run_vmpull("save", "-q", "--tls-verify=false", registry_plain.ref(repo, "v1"), f"oci-dir://{dest}:v1",
+                     env=save_env(tmp_path))
+    assert res.rc == 0, res
+    names = [m.get("annotations", {}).get("org.opencontainers.image.ref.name")
+             for m in json.loads((dest / "index.json").read_text())["manifests"]]
+    assert names == ["v1"], names
