@@ -122,6 +122,8 @@ typedef enum vmpull_code {
   VMPULL_E_NO_MATCH = 13,      /* "no_match": no index entry matches provider/arch */
   VMPULL_E_CANCELLED = 14,     /* "cancelled": progress callback or cancel flag */
   VMPULL_E_EXISTS = 15,        /* "exists": the output exists and replace was not asked */
+  VMPULL_E_CONFIG = 16,        /* "config" (added in 0.3): a registries.conf that does not parse,
+                                  or a registry it blocks */
   VMPULL_E_SIGNATURE = 17,     /* "signature": a required signature is missing or does not verify */
 } vmpull_code;
 
@@ -284,6 +286,19 @@ typedef struct vmpull_pull_options {
    * program built against an older header has no such field: its pulls log nothing. */
   vmpull_log_fn log;
   void *log_data;              /* passed to log as userdata */
+
+  /* (added in 0.3) registries.conf (containers-registries.conf(5)), read for docker:// sources
+   * as containers/image reads it: $CONTAINERS_REGISTRIES_CONF, else
+   * ~/.config/containers/registries.conf if it exists, else /etc/containers/registries.conf,
+   * then the *.conf drop-ins of /etc/containers/registries.conf.d (not when the main file is
+   * the one in $HOME) and ~/.config/containers/registries.conf.d. A [[registry]]'s mirrors come
+   * after `mirrors` above, its location replaces the registry, insecure = true acts as
+   * tls_verify = 0 for that host only, blocked = true fails with VMPULL_E_CONFIG, as does a
+   * file that does not parse; credential-helpers are asked in order. Aliases are never
+   * applied. An older program's pulls read the files too. */
+  int no_registries_conf;      /* non-zero: read none of it */
+  const char *registries_conf; /* this file instead of the main one (it must exist; the drop-ins
+                                  are still read, as skopeo's --registries-conf), or NULL */
 
   /* Credentials (added in 0.3) */
   int no_creds;                /* send no credentials to any registry: not creds, not the auth

@@ -56,6 +56,10 @@ EXPECTED = {
         f"{constant('lib/trust/sigstore.h', 'SIGSTORE_KEYS_MAX')}"),
     "certs.d file (`*.crt`, `*.cert`, `*.key`) / names in one folder": lambda: (
         f"{size(constant('lib/net/certs_d.h', 'CERTS_D_FILE_MAX'))} / {constant('lib/net/certs_d.h', 'CERTS_D_ENTRIES_MAX')}"),
+    "registries.conf (each file) / drop-ins per folder / dots on one line": lambda: (
+        f"{size(constant('lib/base/toml_read.h', 'TOML_READ_MAX'))} / "
+        f"{constant('lib/oci/registries_conf.h', 'REGISTRIES_CONF_DROP_INS_MAX')} / "
+        f"{constant('lib/base/toml_read.h', 'TOML_READ_DOTS_MAX')}"),
 }
 
 
