@@ -124,6 +124,7 @@ typedef enum vmpull_code {
   VMPULL_E_EXISTS = 15,        /* "exists": the output exists and replace was not asked */
   VMPULL_E_CONFIG = 16,        /* "config" (added in 0.3): a registries.conf that does not parse,
                                   or a registry it blocks */
+  VMPULL_E_SIGNATURE = 17,     /* "signature": a required signature is missing or does not verify */
 } vmpull_code;
 
 #define VMPULL_ERROR_MAX 2048

@@ -326,6 +326,15 @@ static int mirror_open_blob_at(struct oci_store *base, const struct oci_descript
   }
 }
 
+/* Attachments come from the host that served the image, as containers/image asks the source it
+ * pulled from: no fall-through to the next endpoint. */
+static int mirror_fetch_tag(struct oci_store *base, const char *tag, char **buf, size_t *len, char **media_type,
+                            lib_error *err) {
+  struct mirror_store *m = (struct mirror_store *)base;
+  struct oci_store *s = m->stores[m->at];
+  return s->fetch_tag(s, tag, buf, len, media_type, err);
+}
+
 /* Results name the registry, not the mirror: the same digest is there (that is what a mirror is). */
 static char *mirror_pinned_reference(struct oci_store *base, const char *manifest_digest) {
   struct mirror_store *m = (struct mirror_store *)base;
@@ -428,6 +437,7 @@ static int docker_store_open(const struct oci_settings *set, const struct docker
   m->base.open_blob = mirror_open_blob;
   m->base.open_blob_at = mirror_open_blob_at;
   m->base.pinned_reference = mirror_pinned_reference;
+  m->base.fetch_tag = mirror_fetch_tag;
   m->base.cache = pc;
   m->pc = pc;
   m->set = *set;
