@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One libcurl transfer, shared by every request: options (TLS, CA, proxies,
- * timeouts, redirect rules, user agent), header parsing, redirect checks,
+ * timeouts, redirect rules, user agent), redirect checks (header lines: http_headers.c),
  * the transfer loop and the mapping of curl's results to vmpull errors.
  *
  * Each transfer has its own multi handle driven by http_transfer_run(), which
@@ -15,6 +15,7 @@
 #include "base/redact.h"
 #include "base/util.h"
 #include "net/certs_d.h"
+#include "net/http_headers.h"
 
 #include <ctype.h>
 #include <openssl/ssl.h>
@@ -37,72 +38,6 @@ int http_transfer_fail(struct http_transfer *t, int code, const char *fmt, ...) 
   return error_set(&t->own, code, "%s", msg);
 }
 
-/* ---- header parsing ---- */
-
-static char *dup_range(const char *p, size_t n) {
-  return strndup(p, n);
-}
-
-/* Content-Disposition: the filename*= (RFC 6266/5987) value, else filename=. */
-static char *disposition_filename(const char *v, size_t n) {
-  _cleanup_free_ char *plain = NULL, *extended = NULL;
-  const char *end = v + n;
-  const char *p = v;
-  while (p < end) {
-    while (p < end && (*p == ';' || *p == ' ' || *p == '\t'))
-      p++;
-    const char *name = p;
-    while (p < end && *p != '=' && *p != ';')
-      p++;
-    size_t name_len = (size_t)(p - name);
-    while (name_len && (name[name_len - 1] == ' ' || name[name_len - 1] == '\t'))
-      name_len--;
-    if (p >= end || *p != '=')
-      continue;
-    p++;
-    while (p < end && (*p == ' ' || *p == '\t'))
-      p++;
-    char value[1024];
-    size_t vlen = 0;
-    if (p < end && *p == '"') {
-      for (p++; p < end && *p != '"'; p++) {
-        if (*p == '\\' && p + 1 < end)
-          p++;
-        if (vlen < sizeof(value) - 1)
-          value[vlen++] = *p;
-      }
-      if (p < end)
-        p++;
-    } else {
-      for (; p < end && *p != ';'; p++)
-        if (vlen < sizeof(value) - 1)
-          value[vlen++] = *p;
-      while (vlen && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
-        vlen--;
-    }
-    value[vlen] = '\0';
-    if (name_len == 8 && strncasecmp(name, "filename", 8) == 0 && !plain) {
-      plain = strdup(value);
-    } else if (name_len == 9 && strncasecmp(name, "filename*", 9) == 0 && !extended) {
-      /* charset'language'percent-encoded */
-      const char *q1 = strchr(value, '\'');
-      const char *q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
-      if (q2) {
-        int out_len = 0;
-        char *decoded = curl_easy_unescape(NULL, q2 + 1, 0, &out_len);
-        if (decoded && strlen(decoded) == (size_t)out_len)
-          extended = strdup(decoded);
-        curl_free(decoded);
-      }
-    }
-  }
-  if (extended && *extended)
-    return TAKE_PTR(extended);
-  if (plain && *plain)
-    return TAKE_PTR(plain);
-  return NULL;
-}
-
 static void reset_for_new_response(struct http_transfer *t) {
   char *effective = TAKE_PTR(t->resp.effective_url);
   http_response_clear(&t->resp);
@@ -110,94 +45,6 @@ static void reset_for_new_response(struct http_transfer *t) {
   free(t->location);
   t->location = NULL;
   t->chunked = 0;
-}
-
-static void parse_status_line(struct http_transfer *t, const char *line, size_t len) {
-  reset_for_new_response(t);
-  const char *p = memchr(line, ' ', len);
-  const char *end = line + len;
-  if (!p)
-    return;
-  while (p < end && *p == ' ')
-    p++;
-  long status = 0;
-  int digits = 0;
-  while (p < end && isdigit((unsigned char)*p) && digits < 3) {
-    status = status * 10 + (*p++ - '0');
-    digits++;
-  }
-  t->resp.status = digits == 3 ? status : 0;
-  while (p < end && *p == ' ')
-    p++;
-  t->resp.reason = dup_range(p, (size_t)(end - p));
-}
-
-static uint64_t parse_u64(const char *p, const char *end, const char **stop) {
-  uint64_t v = 0;
-  const char *start = p;
-  while (p < end && isdigit((unsigned char)*p) && v <= (UINT64_MAX - 9) / 10)
-    v = v * 10 + (uint64_t)(*p++ - '0');
-  if (stop)
-    *stop = p;
-  return p == start ? UINT64_MAX : v;
-}
-
-static void set_header(char **slot, const char *v, size_t n) {
-  if (!*slot)
-    *slot = dup_range(v, n);
-}
-
-static void parse_header_line(struct http_transfer *t, const char *line, size_t len) {
-  const char *colon = memchr(line, ':', len);
-  if (!colon)
-    return;
-  size_t name_len = (size_t)(colon - line);
-  const char *v = colon + 1, *end = line + len;
-  while (v < end && (*v == ' ' || *v == '\t'))
-    v++;
-  while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-    end--;
-  size_t n = (size_t)(end - v);
-#define IS(h) (name_len == sizeof(h) - 1 && strncasecmp(line, h, name_len) == 0)
-  if (IS("Content-Length")) {
-    const char *stop;
-    uint64_t cl = parse_u64(v, end, &stop);
-    if (stop == end)
-      t->resp.content_length = cl;
-  } else if (IS("Transfer-Encoding")) {
-    t->chunked = memmem(v, n, "chunked", 7) != NULL;
-  } else if (IS("Content-Range")) {
-    /* bytes START-END/TOTAL */
-    if (n > 6 && strncasecmp(v, "bytes ", 6) == 0) {
-      const char *p = v + 6, *stop;
-      uint64_t start = parse_u64(p, end, &stop);
-      if (stop < end && *stop == '-') {
-        t->resp.content_range_start = start;
-        const char *slash = memchr(stop, '/', (size_t)(end - stop));
-        if (slash)
-          t->resp.content_range_total = parse_u64(slash + 1, end, NULL);
-      }
-    }
-  } else if (IS("Location")) {
-    free(t->location);
-    t->location = dup_range(v, n);
-  } else if (IS("Content-Type")) {
-    set_header(&t->resp.content_type, v, n);
-  } else if (IS("ETag")) {
-    set_header(&t->resp.etag, v, n);
-  } else if (IS("Last-Modified")) {
-    set_header(&t->resp.last_modified, v, n);
-  } else if (IS("WWW-Authenticate")) {
-    set_header(&t->resp.www_authenticate, v, n);
-  } else if (IS("Docker-Content-Digest")) {
-    set_header(&t->resp.docker_content_digest, v, n);
-  } else if (IS("Retry-After")) {
-    set_header(&t->resp.retry_after, v, n);
-  } else if (IS("Content-Disposition")) {
-    if (!t->resp.content_disposition)
-      t->resp.content_disposition = disposition_filename(v, n);
-  }
-#undef IS
 }
 
 static int scheme_is(const char *scheme, const char *want) {
@@ -263,12 +110,13 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata) {
     return n; /* trailers after a chunked body */
   while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
     len--;
-  if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0)
-    parse_status_line(t, buf, len);
-  else if (len == 0)
+  if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+    reset_for_new_response(t);
+    http_parse_status_line(&t->resp, buf, len);
+  } else if (len == 0)
     return end_of_headers(t) < 0 ? 0 : n;
   else
-    parse_header_line(t, buf, len);
+    http_parse_header_line(&t->resp, &t->location, &t->chunked, buf, len);
   return n;
 }
 
