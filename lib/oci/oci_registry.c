@@ -10,93 +10,18 @@
  * tools do for an insecure registry.
  */
 #include "base/error.h"
-#include "base/json_util.h"
 #include "base/naming.h"
 #include "base/redact.h"
 #include "base/util.h"
 #include "fetch/document_cache.h"
-#include "net/certs_d.h"
 #include "net/http.h"
 #include "net/http_retry.h"
-#include "oci/oci_challenge.h"
-#include "oci/oci_creds.h"
 #include "oci/oci_digest.h"
 #include "oci/oci_ref.h"
 #include "oci/oci_store.h"
+#include "oci/registry_auth.h"
+#include "oci/registry_store.h"
 
-#include <json-c/json.h>
-
-#define REGISTRY_ERROR_SHOWN 300 /* bytes of a registry's error text quoted in a message */
-
-struct registry_store {
-  struct oci_store base;
-  struct docker_ref ref;
-  char *shown_ref; /* "registry/repo:tag: " before messages when the source did not spell it out, else "" */
-  struct http_config http;
-  struct tls_files *tls; /* from the host's certs.d folder, or NULL */
-  char *base_url;        /* "https://host" (or "http://host" after the insecure fallback) */
-  int scheme_settled;
-  int creds_state; /* 0: not looked up, 1: found, -1: none */
-  int auth_failed; /* the last registry_get or blob request failed answering a 401: not about the document */
-  struct oci_creds creds;
-  char *authorization;     /* "Authorization: ..." header line, a secret */
-  struct oci_settings set; /* a copy; its strings are borrowed: a store lives within one vmpull call */
-  char *root_digest;
-  char *root_type;
-};
-
-/* --- small helpers --- */
-
-static inline void curl_slist_freep(struct curl_slist **l) {
-  if (*l)
-    curl_slist_free_all(*l);
-}
-
-/* curl_slist_append copies; the Authorization line is wiped from our copy by the caller. */
-static int headers_add(struct curl_slist **l, const char *line, lib_error *err) {
-  struct curl_slist *n = curl_slist_append(*l, line);
-  if (!n)
-    return error_oom(err);
-  *l = n;
-  return 0;
-}
-
-#define _cleanup_secret_headers_ _cleanup_headers_
-
-/* "MANIFEST_UNKNOWN: manifest unknown; ..." from a registry's JSON error body, or NULL. */
-static char *registry_error_text(const struct http_response *resp) {
-  if (!resp->body || !resp->body_len || resp->body_len > (1u << 20))
-    return NULL;
-  json_object *root = NULL;
-  const char *why;
-  struct json_parse_limits lim = {.max_len = 1u << 20};
-  (void)json_parse_strict(resp->body, resp->body_len, &lim, &root, &why);
-  json_object *errors;
-  char text[REGISTRY_ERROR_SHOWN + 1] = "";
-  if (root && json_object_object_get_ex(root, "errors", &errors) && json_object_is_type(errors, json_type_array)) {
-    for (size_t i = 0; i < json_object_array_length(errors) && i < 4; i++) {
-      json_object *e = json_object_array_get_idx(errors, i), *code, *msg;
-      const char *c = json_object_object_get_ex(e, "code", &code) ? json_object_get_string(code) : NULL;
-      const char *m = json_object_object_get_ex(e, "message", &msg) ? json_object_get_string(msg) : NULL;
-      if (!c && !m)
-        continue;
-      size_t len = strlen(text);
-      snprintf(text + len, sizeof(text) - len, "%s%s%s%s", len ? "; " : "", c ? c : "", c && m ? ": " : "", m ? m : "");
-    }
-  }
-  if (root)
-    json_object_put(root);
-  return *text ? strdup(text) : NULL;
-}
-
-/* An unwanted status, worded with the registry's own error when it sent one. */
-static int registry_status_error(const struct http_response *resp, lib_error *err) {
-  int r = http_status_error(resp, err);
-  _cleanup_free_ char *text = registry_error_text(resp);
-  if (text)
-    error_append(err, ": %s", text);
-  return r;
-}
 
 /* --- TLS material: --cert-dir, else the host's certs.d folder (net/certs_d.h) --- */
 
@@ -109,148 +34,16 @@ static int load_cert_dir(struct registry_store *s, lib_error *err) {
   return 0;
 }
 
-/* --- requests and auth --- */
-
-static int url_add_param(char **url, const char *key, const char *value, lib_error *err) {
-  char *esc = curl_easy_escape(NULL, value, 0);
-  if (!esc)
-    return error_oom(err);
-  char *n = xasprintf("%s%s%s=%s", *url, strchr(*url, '?') ? "&" : "?", key, esc);
-  curl_free(esc);
-  if (!n)
-    return error_oom(err);
-  free(*url);
-  *url = n;
-  return 0;
-}
-
-static int lookup_creds(struct registry_store *s, lib_error *err) {
-  if (s->creds_state)
-    return 0;
-  int r = oci_creds_find(&s->set.auth, s->ref.registry, s->ref.repository, &s->creds, err);
-  if (r < 0)
-    return r;
-  s->creds_state = r ? 1 : -1;
-  return 0;
-}
-
-static int set_authorization(struct registry_store *s, const char *scheme, const char *value, lib_error *err) {
-  free_secret(s->authorization);
-  s->authorization = xasprintf("Authorization: %s %s", scheme, value);
-  return s->authorization ? 0 : error_oom(err);
-}
-
-/* The registry, its token service (who), or a mirror answered status to what we sent: the credentials
- * it refused, or the credentials we lack and where they go (a mirror never gets --creds). */
-static int auth_refused(struct registry_store *s, const char *who, long status, lib_error *err) {
-  if (s->creds_state > 0)
-    error_set(err, VMPULL_E_AUTH, "%sthe %s refused the credentials from %s (HTTP %ld)", s->shown_ref, who,
-              s->creds.origin, status);
-  else if (s->set.auth.none)
-    error_set(err, VMPULL_E_AUTH, "%sauthentication required, and --no-creds sends no credentials", s->shown_ref);
-  else if (s->set.auth.mirror_of)
-    error_set(err, VMPULL_E_AUTH,
-              "%sauthentication required; --creds is for %s only: put credentials for %s in an auth file", s->shown_ref,
-              s->set.auth.mirror_of, s->ref.registry);
-  else
-    error_set(err, VMPULL_E_AUTH, "%sauthentication required and no credentials found (use --creds or an auth file)",
-              s->shown_ref);
-  error_note_http(err, (int)status);
-  return -err->code;
-}
-
-static int fetch_token(struct registry_store *s, const struct oci_challenge *ch, lib_error *err) {
-  if (strncasecmp(ch->realm, "https://", 8) != 0 && strncasecmp(ch->realm, "http://", 7) != 0)
-    return error_set(err, VMPULL_E_AUTH, "token realm '%.200s' is not an http(s) URL", ch->realm);
-  int plain = strncasecmp(ch->realm, "http://", 7) == 0;
-  _cleanup_free_ char *url = strdup(ch->realm);
-  if (!url)
-    return error_oom(err);
-  int r = 0;
-  if (ch->service && *ch->service)
-    r = url_add_param(&url, "service", ch->service, err);
-  _cleanup_free_ char *scope =
-      ch->scope && *ch->scope ? strdup(ch->scope) : xasprintf("repository:%s:pull", s->ref.repository);
-  if (r == 0 && !scope)
-    r = error_oom(err);
-  if (r == 0)
-    r = url_add_param(&url, "scope", scope, err);
-  if (r < 0)
-    return r;
-
-  _cleanup_secret_headers_ struct curl_slist *headers = NULL;
-  if (s->creds_state > 0) {
-    if (plain && s->http.tls_verify)
-      return error_set(err, VMPULL_E_AUTH,
-                       "token realm %.200s is plain http: credentials are not sent unencrypted (unless "
-                       "--tls-verify=false)",
-                       ch->realm);
-    _cleanup_secret_ char *basic = oci_basic_authorization(&s->creds);
-    _cleanup_secret_ char *line = basic ? xasprintf("Authorization: %s", basic) : NULL;
-    if (!line)
-      return error_oom(err);
-    r = headers_add(&headers, line, err);
-    if (r < 0)
-      return r;
-  }
-  struct http_request req = {
-      .url = url,
-      .headers = headers,
-      .max_redirects = 3,
-      .allow_insecure_redirect = !s->http.tls_verify,
-      .max_body = 1u << 20,
-  };
-  _cleanup_(http_response_clear) struct http_response resp = {0};
-  r = http_get_retry(&s->http, &req, &resp, err);
-  _cleanup_free_ char *realm_shown = redact_source(ch->realm);
-  if (r < 0)
-    return error_wrap(err, "token from %s", realm_shown ? realm_shown : "realm");
-  if (resp.status == 401 || resp.status == 403)
-    return auth_refused(s, "token service", resp.status, err);
-  if (resp.status != 200) {
-    registry_status_error(&resp, err);
-    return error_wrap(err, "token from %s", realm_shown ? realm_shown : "realm");
-  }
-  _cleanup_secret_ char *token = NULL;
-  r = oci_token_parse(resp.body, resp.body_len, &token, err);
-  if (resp.body)
-    secure_zero(resp.body, resp.body_len);
-  if (r < 0)
-    return error_wrap(err, "token from %s", realm_shown ? realm_shown : "realm");
-  return set_authorization(s, "Bearer", token, err);
-}
-
-/* Answer a 401 from its challenge: sets s->authorization. */
-static int authenticate(struct registry_store *s, const struct http_response *resp, lib_error *err) {
-  _cleanup_(oci_challenge_clear) struct oci_challenge ch = {0};
-  int r = oci_challenge_parse(resp->www_authenticate, &ch, err);
-  if (r < 0)
-    return *s->shown_ref ? error_wrap(err, "%.*s", (int)strlen(s->shown_ref) - 2, s->shown_ref) : r;
-  r = lookup_creds(s, err);
-  if (r < 0)
-    return error_wrap(err, "%scredentials", s->shown_ref);
-  if (ch.scheme == OCI_AUTH_BEARER)
-    return fetch_token(s, &ch, err);
-  if (s->creds_state < 0)
-    return auth_refused(s, "registry", resp->status, err);
-  if (starts_with(s->base_url, "http://") && s->http.tls_verify)
-    return error_set(err, VMPULL_E_AUTH, "%scredentials are not sent over plain http", s->shown_ref);
-  _cleanup_secret_ char *basic = oci_basic_authorization(&s->creds);
-  if (!basic)
-    return error_oom(err);
-  free_secret(s->authorization);
-  s->authorization = xasprintf("Authorization: %s", basic);
-  return s->authorization ? 0 : error_oom(err);
-}
+/* --- requests --- */
 
 static int request_headers(struct registry_store *s, const char *accept, struct curl_slist **headers, lib_error *err) {
   int r = 0;
   if (accept) {
     _cleanup_free_ char *line = xasprintf("Accept: %s", accept);
-    r = line ? headers_add(headers, line, err) : error_oom(err);
+    r = line ? registry_headers_add(headers, line, err) : error_oom(err);
   }
   if (r == 0 && s->authorization)
-    r = headers_add(headers, s->authorization, err);
+    r = registry_headers_add(headers, s->authorization, err);
   return r;
 }
 
@@ -320,8 +113,8 @@ static int registry_get(struct registry_store *s, const char *path, const char *
     if (r < 0 || resp->status != 401)
       return r;
     if (authed)
-      return auth_refused(s, "registry", resp->status, err);
-    r = authenticate(s, resp, err);
+      return registry_auth_refused(s, "registry", resp->status, err);
+    r = registry_authenticate(s, resp, err);
     if (r < 0) {
       s->auth_failed = 1;
       return r;
@@ -418,7 +211,7 @@ static int blob_reauthorize(void *data, const struct http_response *resp, struct
   struct registry_store *s = data;
   if (!from_registry(s, resp))
     return 0;
-  int r = authenticate(s, resp, err);
+  int r = registry_authenticate(s, resp, err);
   s->auth_failed = r < 0; /* its error says what went wrong: not about the blob */
   if (r == 0)
     r = request_headers(s, NULL, headers, err);
