@@ -22,7 +22,6 @@
 #include "oci/registry_auth.h"
 #include "oci/registry_store.h"
 
-
 /* --- TLS material: --cert-dir, else the host's certs.d folder (net/certs_d.h) --- */
 
 static int load_cert_dir(struct registry_store *s, lib_error *err) {
