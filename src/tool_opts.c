@@ -44,6 +44,9 @@ enum {
   OPT_STREAM_URL,
   OPT_MIRROR,
   OPT_MIRROR_BY_DIGEST_ONLY,
+  OPT_KEYRING,
+  OPT_CHECKSUMS_SIGNATURE,
+  OPT_INSECURE_SKIP_SIGNATURE,
 };
 
 static const struct option pull_longopts[] = {
@@ -86,6 +89,9 @@ static const struct option pull_longopts[] = {
     {"stream-url", required_argument, NULL, OPT_STREAM_URL},
     {"mirror", required_argument, NULL, OPT_MIRROR},
     {"mirror-by-digest-only", no_argument, NULL, OPT_MIRROR_BY_DIGEST_ONLY},
+    {"keyring", required_argument, NULL, OPT_KEYRING},
+    {"checksums-signature", required_argument, NULL, OPT_CHECKSUMS_SIGNATURE},
+    {"insecure-skip-signature", no_argument, NULL, OPT_INSECURE_SKIP_SIGNATURE},
     {NULL, 0, NULL, 0},
 };
 
@@ -286,6 +292,9 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
         return PULL_CLI_USAGE;
       break;
     case OPT_MIRROR_BY_DIGEST_ONLY: cli->opts.mirror_by_digest_only = 1; break;
+    case OPT_KEYRING: cli->opts.keyring = optarg; break;
+    case OPT_CHECKSUMS_SIGNATURE: cli->opts.checksums_signature = optarg; break;
+    case OPT_INSECURE_SKIP_SIGNATURE: cli->opts.insecure_skip_signature = 1; break;
     case OPT_HELP: tool_help(cmd); return PULL_CLI_HELP;
     case ':': return tool_missing_value(cmd, cmd, argv[optind - 1], "a value");
     default: tool_unknown_option(cmd, argv[optind - 1], pull_longopts); return PULL_CLI_USAGE;
