@@ -342,6 +342,8 @@ static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int
   }
   if (!naming->output && !naming->data_dir)
     return error_set(err, VMPULL_E_USAGE, "neither an output path nor a data folder was given");
+  if (o->resolve.trust.checksums_signature && !o->resolve.checksums)
+    return error_set(err, VMPULL_E_USAGE, "a checksums signature without a checksums list (--checksums)");
   int r = output_naming_check(naming, err);
   if (r < 0)
     return r;
