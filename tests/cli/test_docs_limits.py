@@ -47,6 +47,11 @@ EXPECTED = {
     "auth file / helper answer": lambda: (f"{size(constant('lib/oci/oci_creds.c', 'AUTH_FILE_MAX'))} / "
                                           f"{size(constant('lib/oci/oci_creds.c', 'HELPER_ANSWER_MAX'))}"),
     "SHA256SUMS": lambda: size(constant("lib/resolve/checksums.c", "CHECKSUMS_MAX")),
+    "OpenPGP key file (`--keyring`, the shipped keys)": lambda: size(constant("lib/trust/openpgp.c", "KEY_FILE_MAX")),
+    "detached signature (fcos://, `--checksums-signature`)": lambda: (
+        size(constant("lib/api/pull_signature.c", "SIGNATURE_MAX"))
+        if constant("lib/api/pull_signature.c", "SIGNATURE_MAX") == constant("lib/resolve/checksums.c", "SIGNATURE_MAX")
+        else "the two differ"),
     "certs.d file (`*.crt`, `*.cert`, `*.key`) / names in one folder": lambda: (
         f"{size(constant('lib/net/certs_d.h', 'CERTS_D_FILE_MAX'))} / {constant('lib/net/certs_d.h', 'CERTS_D_ENTRIES_MAX')}"),
 }
