@@ -124,7 +124,8 @@ typedef enum vmpull_code {
   VMPULL_E_EXISTS = 15,        /* "exists": the output exists and replace was not asked */
   VMPULL_E_CONFIG = 16,        /* "config" (added in 0.3): a registries.conf that does not parse,
                                   or a registry it blocks */
-  VMPULL_E_SIGNATURE = 17,     /* "signature": a required signature is missing or does not verify */
+  VMPULL_E_SIGNATURE = 17,     /* "signature" (added in 0.3): a required signature is missing or
+                                  does not verify */
 } vmpull_code;
 
 #define VMPULL_ERROR_MAX 2048
@@ -304,6 +305,15 @@ typedef struct vmpull_pull_options {
   int no_creds;                /* send no credentials to any registry: not creds, not the auth
                                   files nor their helpers (skopeo's --no-creds); with creds set
                                   too, a registry pull fails with VMPULL_E_USAGE */
+
+  /* Signatures (added in 0.3) */
+  const char *keyring;         /* OpenPGP public keys (armored or binary file) that fcos:// disks and
+                                  signed checksum lists must be signed by; NULL: the keys shipped
+                                  in <datadir>/vmpull/keys (Fedora's, as coreos-installer trusts) */
+  const char *checksums_signature; /* detached OpenPGP signature of the checksums list (path, file://
+                                  or URL: SHA256SUMS.gpg); a clearsigned list needs none */
+  int insecure_skip_signature; /* check no signature of fcos:// disks and checksum lists (a warning
+                                  says so); never applies to a registry's policy.json */
 } vmpull_pull_options;
 
 /* Fill opts with defaults (zero, tls_verify = 1, retries = -1) and set
@@ -416,6 +426,10 @@ VMPULL_PUBLIC uint64_t vmpull_outcome_bytes_transferred(const vmpull_outcome *ou
 VMPULL_PUBLIC uint64_t vmpull_outcome_resumed_from(const vmpull_outcome *outcome);
 /* How the cache served the bytes (VMPULL_CACHE_NONE for NULL). */
 VMPULL_PUBLIC vmpull_cache_use vmpull_outcome_cache(const vmpull_outcome *outcome);
+/* The signature that verified who made the image: its kind ("openpgp", "sigstore") and the key
+ * (an OpenPGP fingerprint: 40 or 64 uppercase hex digits), or NULL when none was checked. */
+VMPULL_PUBLIC const char *vmpull_outcome_signature_type(const vmpull_outcome *outcome);
+VMPULL_PUBLIC const char *vmpull_outcome_signature_key(const vmpull_outcome *outcome);
 
 /* Failure facts, also filled on success (code 0, message ""). */
 VMPULL_PUBLIC int vmpull_outcome_error_code(const vmpull_outcome *outcome); /* a vmpull_code, positive */

@@ -70,7 +70,7 @@ static const char environment_help[] =
     "130 interrupted (SIGINT), 143 terminated (SIGTERM).\n"
     "With --json, a failure prints {\"error\": {\"code\": NAME, \"message\": TEXT}}; NAME is one of\n"
     "usage, not_found, io, unsupported_format, corrupt, digest_mismatch, limit, network,\n"
-    "http, tls, auth, manifest, no_match, cancelled, exists, config. pull's error also has errno,\n"
+    "http, tls, auth, manifest, no_match, cancelled, exists, config, signature. pull's error also has errno,\n"
     "http_status and curl_code (null when they do not apply).\n";
 
 static const char pull_help[] =
@@ -114,7 +114,12 @@ static const char pull_help[] =
     "Verification:\n"
     "      --digest sha256:HEX  expected digest of the source bytes as fetched\n"
     "      --checksums FILE|URL  SHA256SUMS (or Fedora CHECKSUM) file to look the image's\n"
-    "                         file name up in; a missing entry is an error\n"
+    "                         file name up in; a missing entry is an error; a signed list\n"
+    "                         must verify and only its signed text is read\n"
+    "      --checksums-signature FILE|URL  detached signature of --checksums (SHA256SUMS.gpg)\n"
+    "      --keyring FILE     OpenPGP keys fcos:// disks and checksum lists must be signed by\n"
+    "                         (default: the shipped Fedora keys); an unsigned list is refused\n"
+    "      --insecure-skip-signature  check no signature of fcos:// disks and checksum lists\n"
     "\n"
     "Network (http(s) sources, registries, checksum files):\n"
     "      --tls-verify[=BOOL]  verify TLS certificates (default true); false warns once,\n"

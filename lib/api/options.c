@@ -86,5 +86,12 @@ void pull_config_from_options(const vmpull_pull_options *o, struct pull_config *
               .offline = o->offline,
               .hooks = c->hooks,
           },
+      .trust =
+          {
+              .keyring = OPTION(o, keyring, NULL),
+              .keys_dir = VMPULL_KEYS_DIR,
+              .checksums_signature = OPTION(o, checksums_signature, NULL),
+              .insecure_skip_signature = OPTION(o, insecure_skip_signature, 0),
+          },
   };
 }

@@ -89,6 +89,14 @@ VMPULL_PUBLIC vmpull_cache_use vmpull_outcome_cache(const vmpull_outcome *o) {
   return o ? o->facts.cache : VMPULL_CACHE_NONE;
 }
 
+VMPULL_PUBLIC const char *vmpull_outcome_signature_type(const vmpull_outcome *o) {
+  return o ? o->facts.signature_type : NULL;
+}
+
+VMPULL_PUBLIC const char *vmpull_outcome_signature_key(const vmpull_outcome *o) {
+  return o ? o->facts.signature_key : NULL;
+}
+
 VMPULL_PUBLIC int vmpull_outcome_error_code(const vmpull_outcome *o) {
   return o ? o->error.code : 0;
 }
