@@ -122,7 +122,8 @@ typedef enum vmpull_code {
   VMPULL_E_NO_MATCH = 13,      /* "no_match": no index entry matches provider/arch */
   VMPULL_E_CANCELLED = 14,     /* "cancelled": progress callback or cancel flag */
   VMPULL_E_EXISTS = 15,        /* "exists": the output exists and replace was not asked */
-  VMPULL_E_SIGNATURE = 17,     /* "signature": a required signature is missing or does not verify */
+  VMPULL_E_SIGNATURE = 17,     /* "signature": a required signature is missing or does not verify
+                                  (added in 0.3) */
 } vmpull_code;
 
 #define VMPULL_ERROR_MAX 2048

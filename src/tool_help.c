@@ -63,7 +63,7 @@ static const char environment_help[] =
     "130 interrupted (SIGINT), 143 terminated (SIGTERM).\n"
     "With --json, a failure prints {\"error\": {\"code\": NAME, \"message\": TEXT}}; NAME is one of\n"
     "usage, not_found, io, unsupported_format, corrupt, digest_mismatch, limit, network,\n"
-    "http, tls, auth, manifest, no_match, cancelled, exists. pull's error also has errno,\n"
+    "http, tls, auth, manifest, no_match, cancelled, exists, signature. pull's error also has errno,\n"
     "http_status and curl_code (null when they do not apply).\n";
 
 static const char pull_help[] =

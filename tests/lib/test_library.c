@@ -521,6 +521,7 @@ static void test_code_names_and_version(void **state) {
       "network", "http",  "tls",       "auth", "manifest",           "no_match", "cancelled",       "exists"};
   for (int c = 0; c <= VMPULL_E_EXISTS; c++)
     assert_string_equal(vmpull_code_name(c), want[c]);
+  assert_string_equal(vmpull_code_name(VMPULL_E_SIGNATURE), "signature");
   assert_string_equal(vmpull_code_name(-1), "unknown");
   assert_string_equal(vmpull_code_name(9999), "unknown");
   assert_non_null(vmpull_version());
