@@ -44,6 +44,8 @@ enum {
   OPT_STREAM_URL,
   OPT_MIRROR,
   OPT_MIRROR_BY_DIGEST_ONLY,
+  OPT_SIGNATURE_POLICY,
+  OPT_REGISTRIES_D,
 };
 
 static const struct option pull_longopts[] = {
@@ -86,6 +88,8 @@ static const struct option pull_longopts[] = {
     {"stream-url", required_argument, NULL, OPT_STREAM_URL},
     {"mirror", required_argument, NULL, OPT_MIRROR},
     {"mirror-by-digest-only", no_argument, NULL, OPT_MIRROR_BY_DIGEST_ONLY},
+    {"signature-policy", required_argument, NULL, OPT_SIGNATURE_POLICY},
+    {"registries.d", required_argument, NULL, OPT_REGISTRIES_D},
     {NULL, 0, NULL, 0},
 };
 
@@ -286,6 +290,8 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
         return PULL_CLI_USAGE;
       break;
     case OPT_MIRROR_BY_DIGEST_ONLY: cli->opts.mirror_by_digest_only = 1; break;
+    case OPT_SIGNATURE_POLICY: cli->opts.signature_policy = optarg; break;
+    case OPT_REGISTRIES_D: cli->opts.registries_d = optarg; break;
     case OPT_HELP: tool_help(cmd); return PULL_CLI_HELP;
     case ':': return tool_missing_value(cmd, cmd, argv[optind - 1], "a value");
     default: tool_unknown_option(cmd, argv[optind - 1], pull_longopts); return PULL_CLI_USAGE;

@@ -83,6 +83,8 @@ void pull_config_from_options(const vmpull_pull_options *o, struct pull_config *
               .mirror_by_digest_only = OPTION(o, mirror_by_digest_only, 0),
               .offline = o->offline,
               .hooks = c->hooks,
+              .signature_policy = OPTION(o, signature_policy, NULL),
+              .registries_d = OPTION(o, registries_d, NULL),
           },
   };
 }

@@ -65,6 +65,14 @@ VMPULL_PUBLIC const char *vmpull_outcome_mirror(const vmpull_outcome *o) {
   return o ? o->facts.mirror : NULL;
 }
 
+VMPULL_PUBLIC const char *vmpull_outcome_signature_type(const vmpull_outcome *o) {
+  return o ? o->facts.signature_type : NULL;
+}
+
+VMPULL_PUBLIC const char *vmpull_outcome_signature_key(const vmpull_outcome *o) {
+  return o ? o->facts.signature_key : NULL;
+}
+
 VMPULL_PUBLIC uint64_t vmpull_outcome_fetched(const vmpull_outcome *o) {
   return o ? o->fetched : UINT64_MAX;
 }

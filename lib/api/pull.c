@@ -360,6 +360,10 @@ static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int
   if (r < 0)
     return r;
   progress.ev.mirror = rs.mirror;
+  free(out->facts.signature_type);
+  free(out->facts.signature_key);
+  out->facts.signature_type = TAKE_PTR(rs.signature_type);
+  out->facts.signature_key = TAKE_PTR(rs.signature_key);
   /* the way: a kept disk, or the bytes from the cache, resumed, or from the network (nothing of
    * the image moved before; for a kept disk nothing is opened) */
   _cleanup_(pull_decision_clear) struct pull_decision decision = PULL_DECISION_INIT;

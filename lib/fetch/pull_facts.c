@@ -12,6 +12,8 @@ void pull_facts_restart(struct pull_facts *f) {
 
 void pull_facts_clear(struct pull_facts *f) {
   free(f->mirror);
+  free(f->signature_type);
+  free(f->signature_key);
   *f = (struct pull_facts){0};
 }
 

@@ -55,6 +55,8 @@ struct resolved {
                                 the output, as the fetch decided (owned) */
   char *cached_digest;       /* src reads the cached blob of this digest (the one promised, or the URL's record,
                                 current by a 304 or by --offline), as the fetch decided (owned) */
+  char *signature_type;      /* what the signature policy verified (oci/policy_eval.h), or NULL (owned) */
+  char *signature_key;       /* ... and by which key (owned) */
 };
 
 void resolved_clear(struct resolved *r);

@@ -44,6 +44,9 @@ struct oci_settings {
   int mirror_by_digest_only;
   int offline;             /* the cache only */
   struct call_hooks hooks; /* warnings */
+  /* Signature policy: policy.json and registries.d (oci/policy_eval.h), NULL: the usual places. */
+  const char *signature_policy;
+  const char *registries_d;
 };
 
 #endif
