@@ -126,11 +126,11 @@ int lookaside_read(const char *base, const char *repo_path, const char *manifest
     size_t len = 0;
     int r = read_one(url, http, &buf, &len, err);
     if (r > 0)
-      r = sigs_add(out, buf, len, err);
+      r = sigs_add(out, buf, len, err) < 0 ? -1 : 1;
     if (r <= 0) {
       if (r < 0)
         lookaside_sigs_clear(out);
-      return r;
+      return r < 0 ? -err->code : 0;
     }
   }
 }
