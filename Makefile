@@ -92,7 +92,7 @@ FUZZ_CI_SECONDS ?= 30
 
 $(FUZZ_BUILD)/build.ninja:
 	@scripts/install-deps build fuzz
-	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false -Dexamples=false
+	CC=clang CXX=clang++ meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false -Dexamples=false
 
 fuzz: $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)

@@ -44,6 +44,8 @@ enum {
   OPT_STREAM_URL,
   OPT_MIRROR,
   OPT_MIRROR_BY_DIGEST_ONLY,
+  OPT_REGISTRIES_CONF,
+  OPT_NO_REGISTRIES_CONF,
   OPT_SIGNATURE_POLICY,
   OPT_REGISTRIES_D,
 };
@@ -88,6 +90,8 @@ static const struct option pull_longopts[] = {
     {"stream-url", required_argument, NULL, OPT_STREAM_URL},
     {"mirror", required_argument, NULL, OPT_MIRROR},
     {"mirror-by-digest-only", no_argument, NULL, OPT_MIRROR_BY_DIGEST_ONLY},
+    {"registries-conf", required_argument, NULL, OPT_REGISTRIES_CONF},
+    {"no-registries-conf", no_argument, NULL, OPT_NO_REGISTRIES_CONF},
     {"signature-policy", required_argument, NULL, OPT_SIGNATURE_POLICY},
     {"registries.d", required_argument, NULL, OPT_REGISTRIES_D},
     {NULL, 0, NULL, 0},
@@ -290,6 +294,8 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
         return PULL_CLI_USAGE;
       break;
     case OPT_MIRROR_BY_DIGEST_ONLY: cli->opts.mirror_by_digest_only = 1; break;
+    case OPT_REGISTRIES_CONF: cli->opts.registries_conf = optarg; break;
+    case OPT_NO_REGISTRIES_CONF: cli->opts.no_registries_conf = 1; break;
     case OPT_SIGNATURE_POLICY: cli->opts.signature_policy = optarg; break;
     case OPT_REGISTRIES_D: cli->opts.registries_d = optarg; break;
     case OPT_HELP: tool_help(cmd); return PULL_CLI_HELP;

@@ -34,6 +34,7 @@
 #include "oci/oci_layout_write.h"
 #include "oci/oci_ref.h"
 #include "oci/oci_store.h"
+#include "oci/sigstore_attach.h"
 #include "resolve/resolve.h"
 
 #define EMPTY_CONFIG "{}"
@@ -96,6 +97,8 @@ struct save_ctx {
   unsigned blobs, reused;
   uint64_t bytes;
   struct digest_set done;
+  struct sigstore_attachments *attachments; /* of the saved manifests, kept with them (issue 16) */
+  size_t n_attachments;
 };
 
 static void save_ctx_clear(struct save_ctx *c) {
@@ -113,6 +116,9 @@ static void save_ctx_clear(struct save_ctx *c) {
   layout_writer_free(c->w);
   free(c->name);
   digest_set_clear(&c->done);
+  for (size_t i = 0; i < c->n_attachments; i++)
+    sigstore_attachments_clear(&c->attachments[i]);
+  free(c->attachments);
 }
 
 static const struct saved_doc *find_doc(const struct save_ctx *c, const char *digest) {
@@ -258,6 +264,39 @@ static int start_transfer(struct save_ctx *c, const char *name, uint64_t total, 
 
 /* --- OCI sources --- */
 
+/* The sigstore attachments of the saved manifests, read before the layout is touched (a save without
+ * them would leave an air-gapped pull nothing to verify); *total gains their bytes. */
+static int read_attachments(struct save_ctx *c, const char *top_digest, uint64_t *total, lib_error *err) {
+  _cleanup_(digest_set_clear) struct digest_set seen = {0};
+  c->attachments = calloc(c->n_targets + 1, sizeof(*c->attachments));
+  if (!c->attachments)
+    return error_oom(err);
+  for (size_t i = 0; i <= c->n_targets; i++) {
+    const char *digest = i < c->n_targets ? c->targets[i].t.manifest_digest : top_digest;
+    if (!digest || !oci_digest_valid(digest))
+      continue;
+    int r = digest_set_add(&seen, digest, err);
+    if (r < 0)
+      return r;
+    if (r > 0)
+      continue;
+    struct sigstore_attachments *a = &c->attachments[c->n_attachments];
+    r = sigstore_attachments_fetch(c->store, digest, a, err);
+    if (r < 0)
+      return r;
+    c->n_attachments++;
+    struct oci_descriptor *blobs = NULL;
+    size_t n = 0;
+    uint64_t bytes = 0;
+    r = sigstore_attachment_blobs(a, &blobs, &n, &bytes, err);
+    sigstore_descriptors_free(blobs, n);
+    if (r < 0)
+      return error_wrap(err, "%s", c->store->display);
+    *total += bytes;
+  }
+  return 0;
+}
+
 /* The document an --all entry points at; may add the root to the documents. */
 static int top_document(struct save_ctx *c, const struct saved_doc **top, lib_error *err) {
   const struct oci_walk *w = &c->store->walk;
@@ -324,12 +363,18 @@ static int save_oci(struct save_ctx *c, const char *dest_path, const struct layo
       return r;
   }
 
+  uint64_t attachment_bytes = 0;
+  r = read_attachments(c, top ? top->digest : NULL, &attachment_bytes, err);
+  if (r < 0)
+    return r;
+
   /* Resolved: only now does the destination get touched. */
   r = layout_writer_open(dest_path, wo, &c->w, err);
   if (r < 0)
     return r;
   uint64_t total = 0;
   r = bytes_to_copy(c, all, &total, err);
+  total += attachment_bytes;
   if (r == 0)
     r = start_transfer(c, c->targets[0].t.layer.title, total, err);
   if (r < 0)
@@ -342,6 +387,11 @@ static int save_oci(struct save_ctx *c, const char *dest_path, const struct layo
     r = copy_blob(c, &s->config, err);
     if (r < 0)
       return error_wrap(err, "%s: config", c->store->display);
+  }
+  for (size_t i = 0; i < c->n_attachments; i++) {
+    r = sigstore_attachment_copy(c->store, &c->attachments[i], c->w, &c->blobs, &c->reused, &c->bytes, err);
+    if (r < 0)
+      return r;
   }
   if (all) {
     for (size_t i = 0; i < c->n_docs; i++) {

@@ -81,6 +81,8 @@ void pull_config_from_options(const vmpull_pull_options *o, struct pull_config *
               .mirrors = mirrors,
               .n_mirrors = mirrors ? OPTION(o, n_mirrors, 0) : 0,
               .mirror_by_digest_only = OPTION(o, mirror_by_digest_only, 0),
+              .no_registries_conf = OPTION(o, no_registries_conf, 0),
+              .registries_conf = OPTION(o, registries_conf, NULL),
               .offline = o->offline,
               .hooks = c->hooks,
               .signature_policy = OPTION(o, signature_policy, NULL),

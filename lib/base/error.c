@@ -23,6 +23,7 @@ static const char *const code_names[] = {
     [VMPULL_E_NO_MATCH] = "no_match",
     [VMPULL_E_CANCELLED] = "cancelled",
     [VMPULL_E_EXISTS] = "exists",
+    [VMPULL_E_CONFIG] = "config",
     [VMPULL_E_SIGNATURE] = "signature",
 };
 

@@ -19,6 +19,7 @@
 
 #define AUTH_FILE_MAX (1u << 20)
 #define HELPER_ANSWER_MAX (64u << 10)
+#define CONTAINERS_AUTH_FILES "containers-auth.json" /* registries.conf's name for the auth files */
 
 extern char **environ;
 
@@ -310,6 +311,29 @@ static int creds_from_file(const char *path, int must_exist, const char *registr
   return 1;
 }
 
+/* The auth files: auth->authfile alone, else the usual ones in order (oci_creds.h). */
+static int creds_from_auth_files(const struct registry_auth *auth, const char *registry, const char *repository,
+                                 struct oci_creds *out, lib_error *err) {
+  if (auth->authfile && *auth->authfile)
+    return creds_from_file(auth->authfile, 1, registry, repository, out, err);
+
+  const char *env = getenv("REGISTRY_AUTH_FILE");
+  const char *xdg = getenv("XDG_RUNTIME_DIR");
+  const char *home = getenv("HOME");
+  _cleanup_free_ char *runtime = xdg && *xdg ? xasprintf("%s/containers/auth.json", xdg) : NULL;
+  _cleanup_free_ char *config = home && *home ? xasprintf("%s/.config/containers/auth.json", home) : NULL;
+  _cleanup_free_ char *docker = home && *home ? xasprintf("%s/.docker/config.json", home) : NULL;
+  const char *files[] = {env && *env ? env : NULL, runtime, config, docker};
+  for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+    if (!files[i])
+      continue;
+    int r = creds_from_file(files[i], 0, registry, repository, out, err);
+    if (r != 0)
+      return r;
+  }
+  return 0;
+}
+
 int oci_creds_find(const struct registry_auth *auth, const char *registry, const char *repository,
                    struct oci_creds *out, lib_error *err) {
   *out = (struct oci_creds){0};
@@ -330,22 +354,23 @@ int oci_creds_find(const struct registry_auth *auth, const char *registry, const
     }
     return 1;
   }
-  if (auth->authfile && *auth->authfile)
-    return creds_from_file(auth->authfile, 1, registry, repository, out, err);
-
-  const char *env = getenv("REGISTRY_AUTH_FILE");
-  const char *xdg = getenv("XDG_RUNTIME_DIR");
-  const char *home = getenv("HOME");
-  _cleanup_free_ char *runtime = xdg && *xdg ? xasprintf("%s/containers/auth.json", xdg) : NULL;
-  _cleanup_free_ char *config = home && *home ? xasprintf("%s/.config/containers/auth.json", home) : NULL;
-  _cleanup_free_ char *docker = home && *home ? xasprintf("%s/.docker/config.json", home) : NULL;
-  const char *files[] = {env && *env ? env : NULL, runtime, config, docker};
-  for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-    if (!files[i])
-      continue;
-    int r = creds_from_file(files[i], 0, registry, repository, out, err);
-    if (r != 0)
+  if (!auth->credential_helpers || !auth->n_credential_helpers)
+    return creds_from_auth_files(auth, registry, repository, out, err);
+  /* registries.conf's credential-helpers, in order: the first that has credentials wins; one that
+   * fails is passed over, and its error stands only when none had any (as containers/image does). */
+  lib_error first = {0};
+  for (size_t i = 0; i < auth->n_credential_helpers; i++) {
+    const char *helper = auth->credential_helpers[i];
+    int r = !strcmp(helper, CONTAINERS_AUTH_FILES) ? creds_from_auth_files(auth, registry, repository, out, err)
+                                                   : run_helper(helper, registry, out, err);
+    if (r > 0)
       return r;
+    if (r < 0 && !first.code)
+      first = *err;
+  }
+  if (first.code) {
+    *err = first;
+    return -first.code;
   }
   return 0;
 }

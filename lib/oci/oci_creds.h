@@ -38,7 +38,9 @@ int oci_auth_file_lookup(const char *json, size_t len, const char *registry, con
 /* The credentials a pull uses: none with auth->none, else auth->creds, else auth->authfile, else the first of
  * $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json,
  * ~/.config/containers/auth.json, ~/.docker/config.json that has an entry
- * (running docker-credential-<helper> get where it says so). Returns 1 with
+ * (running docker-credential-<helper> get where it says so). With registries.conf's
+ * credential-helpers (auth->credential_helpers), those in order instead, the name
+ * "containers-auth.json" standing for the auth files. Returns 1 with
  * *out filled, 0 when there are none, or a negative code. */
 struct registry_auth;
 int oci_creds_find(const struct registry_auth *auth, const char *registry, const char *repository,

@@ -54,6 +54,7 @@ struct layout_writer {
   char **members;    /* blob digests written (archive members, or files of a new folder) */
   size_t n_members;
   uint8_t *buf;
+  json_object *extra; /* entries besides the one commit names: [[entry, ref name], ...] */
 };
 
 /* --- helpers --- */
@@ -314,6 +315,8 @@ void layout_writer_free(struct layout_writer *w) {
   free(w->members);
   free(w->buf);
   free(w->path);
+  if (w->extra)
+    json_object_put(w->extra);
   free(w);
 }
 
@@ -533,12 +536,43 @@ int layout_writer_put_new_blob(struct layout_writer *w, struct byte_source *src,
   return put_blob(w, digest, *size, again, NULL, err);
 }
 
+int layout_writer_add_entry(struct layout_writer *w, json_object *entry, const char *ref_name, lib_error *err) {
+  if (!w->extra && !(w->extra = json_object_new_array()))
+    return error_oom(err);
+  json_object *pair = json_object_new_array();
+  json_object *name = json_object_new_string(ref_name);
+  if (!pair || !name || json_object_array_add(pair, json_object_get(entry)) < 0 ||
+      json_object_array_add(pair, name) < 0 || json_object_array_add(w->extra, pair) < 0) {
+    json_object_put(pair);
+    return error_oom(err);
+  }
+  return 0;
+}
+
+/* old (NULL: a new layout) with the extra entries, then entry, added by name. */
+static int index_with_entries(struct layout_writer *w, const char *old, size_t old_len, json_object *entry,
+                              const char *ref_name, char **out, lib_error *err) {
+  _cleanup_free_ char *text = NULL;
+  for (size_t i = 0; w->extra && i < json_object_array_length(w->extra); i++) {
+    json_object *pair = json_object_array_get_idx(w->extra, i);
+    char *next = NULL;
+    int r =
+        layout_index_add(text ? text : old, text ? strlen(text) : old_len, w->path, json_object_array_get_idx(pair, 0),
+                         json_object_get_string(json_object_array_get_idx(pair, 1)), &next, err);
+    if (r < 0)
+      return r;
+    free(text);
+    text = next;
+  }
+  return layout_index_add(text ? text : old, text ? strlen(text) : old_len, w->path, entry, ref_name, out, err);
+}
+
 int layout_writer_commit(struct layout_writer *w, json_object *entry, const char *ref_name, lib_error *err) {
   _cleanup_free_ char *text = NULL;
   if (w->o.archive) {
     if (w->failed)
       return archive_incomplete(w, err);
-    int r = layout_index_add(NULL, 0, w->path, entry, ref_name, &text, err);
+    int r = index_with_entries(w, NULL, 0, entry, ref_name, &text, err);
     if (r < 0)
       return r;
     r = add_member(w, "index.json", text, strlen(text), err);
@@ -565,7 +599,7 @@ int layout_writer_commit(struct layout_writer *w, json_object *entry, const char
   r = read_index(w, &old, &old_len, err);
   if (r < 0)
     return r;
-  r = layout_index_add(old, old_len, w->path, entry, ref_name, &text, err);
+  r = index_with_entries(w, old, old_len, entry, ref_name, &text, err);
   if (r < 0)
     return r;
   r = write_small_file(w, "index.json", text, strlen(text), 1, err);

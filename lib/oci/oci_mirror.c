@@ -25,6 +25,7 @@
 #include "fetch/document_cache.h"
 #include "net/http.h"
 #include "oci/oci_digest.h"
+#include "oci/registries_conf.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -103,6 +104,36 @@ static int mirror_endpoint(const char *spec, const char *full, struct oci_endpoi
   return 1;
 }
 
+/* An endpoint of registries.conf: src->name parsed (its host must read as a registry host, as
+ * containers/image's reference.ParseNamed insists), the origin's tag or digest kept. */
+static int conf_endpoint(const struct regconf_source *src, const struct docker_ref *origin, struct oci_endpoint *e,
+                         lib_error *err) {
+  e->name = strdup(src->name);
+  e->mirror = src->mirror ? strdup(src->location) : NULL;
+  e->insecure = src->insecure;
+  if (!e->name || (src->mirror && !e->mirror))
+    return error_oom(err);
+  _cleanup_(docker_ref_clear) struct docker_ref parsed = {0};
+  int r = docker_ref_parse(e->name, &parsed, err);
+  if (r < 0)
+    return error_wrap(err, "registries.conf: %s", src->mirror ? "mirror" : "location");
+  size_t host_len = strcspn(e->name, "/");
+  if (strlen(parsed.registry) != host_len || strncasecmp(parsed.registry, e->name, host_len) != 0)
+    return error_set(
+        err, VMPULL_E_CONFIG,
+        "registries.conf: %s '%.200s' does not start with a registry host (a name with a '.' or a ':port', "
+        "or localhost)",
+        src->mirror ? "mirror" : "location", src->location ? src->location : e->name);
+  free(parsed.tag);
+  parsed.tag = origin->tag ? strdup(origin->tag) : NULL;
+  parsed.digest = origin->digest ? strdup(origin->digest) : NULL;
+  if ((origin->tag && !parsed.tag) || (origin->digest && !parsed.digest))
+    return error_oom(err);
+  e->ref = parsed;
+  parsed = (struct docker_ref){0};
+  return 0;
+}
+
 int oci_mirror_endpoints(const struct oci_settings *set, const struct docker_ref *ref, struct oci_endpoint **out,
                          size_t *n, lib_error *err) {
   const char *const *specs = set->mirrors;
@@ -117,12 +148,29 @@ int oci_mirror_endpoints(const struct oci_settings *set, const struct docker_ref
     if (r < 0)
       return r;
   }
-  struct oci_endpoint *e = calloc(n_specs + 1, sizeof(*e));
-  if (!e)
-    return error_oom(err);
-  size_t used = 0;
   _cleanup_free_ char *full = xasprintf("%s/%s", ref->registry, ref->repository);
-  int r = full ? 0 : error_oom(err);
+  if (!full)
+    return error_oom(err);
+  /* registries.conf: its registry for the reference (blocked, or the mirrors and location). */
+  const struct regconf_registry *reg = registries_conf_find(set->conf, full);
+  if (reg && reg->blocked)
+    return error_set(err, VMPULL_E_CONFIG, "registry %s is blocked in %s", reg->prefix, reg->origin);
+  struct regconf_source *conf_src = NULL;
+  size_t n_conf = 0;
+  int r = registries_conf_sources(reg, full, ref->digest != NULL, &conf_src, &n_conf, err);
+  if (r < 0)
+    return r;
+  if (n_specs + n_conf > MIRROR_ENDPOINTS_MAX) {
+    regconf_sources_free(conf_src, n_conf);
+    return error_set(err, VMPULL_E_LIMIT, "%zu mirrors in all, at most %d are used", n_specs + n_conf,
+                     MIRROR_ENDPOINTS_MAX);
+  }
+  struct oci_endpoint *e = calloc(n_specs + n_conf + 1, sizeof(*e));
+  if (!e) {
+    regconf_sources_free(conf_src, n_conf);
+    return error_oom(err);
+  }
+  size_t used = 0;
   /* With --offline the cache answers under the registry's own name. */
   int use_mirrors = !set->offline && !(by_digest_only && !ref->digest);
   for (size_t i = 0; r == 0 && use_mirrors && i < n_specs; i++) {
@@ -134,14 +182,21 @@ int oci_mirror_endpoints(const struct oci_settings *set, const struct docker_ref
       used++; /* what it allocated goes with the rest */
     }
   }
-  if (r == 0) {
-    e[used].name = xasprintf("%s", full);
+  /* Then the mirrors registries.conf gives (none with --offline), then the registry or its location. */
+  for (size_t i = 0; r == 0 && i < n_conf; i++) {
+    if (conf_src[i].mirror && set->offline)
+      continue;
+    int plain = !conf_src[i].mirror && !strcmp(conf_src[i].name, full);
+    if (plain) {
+      e[used].name = strdup(full);
+      e[used].insecure = conf_src[i].insecure;
+      r = e[used].name ? docker_ref_copy(ref, &e[used].ref, err) : error_oom(err);
+    } else {
+      r = conf_endpoint(&conf_src[i], ref, &e[used], err);
+    }
     used++;
-    if (!e[used - 1].name)
-      r = error_oom(err);
-    else
-      r = docker_ref_copy(ref, &e[used - 1].ref, err);
   }
+  regconf_sources_free(conf_src, n_conf);
   if (r < 0) {
     oci_endpoints_free(e, used);
     return r;
@@ -165,6 +220,7 @@ struct mirror_store {
   int retries;             /* the pull's retry budget */
   char *root_digest;
   char *root_type;
+  struct registries_conf conf; /* registries.conf as read: set.auth borrows its credential helpers */
 };
 
 /* Worth asking the next endpoint: the mirror is unreachable, has not got it, failed, or will not let
@@ -201,6 +257,9 @@ static int open_endpoint(struct mirror_store *m, size_t i, lib_error *err) {
     es.auth.creds = NULL;
     es.auth.mirror_of = m->origin.registry;
   }
+  /* registries.conf's insecure = true: for this host only, as --tls-verify=false. */
+  if (m->eps[i].insecure)
+    es.http.tls_verify = 0;
   struct oci_store *s = NULL;
   hooks_log(&m->set.hooks, VMPULL_LOG_DEBUG, "trying %s %s for %s", m->eps[i].mirror ? "mirror" : "registry",
             endpoint_name(m, i), shown);
@@ -265,6 +324,15 @@ static int mirror_open_blob_at(struct oci_store *base, const struct oci_descript
   }
 }
 
+/* Attachments come from the host that served the image, as containers/image asks the source it
+ * pulled from: no fall-through to the next endpoint. */
+static int mirror_fetch_tag(struct oci_store *base, const char *tag, char **buf, size_t *len, char **media_type,
+                            lib_error *err) {
+  struct mirror_store *m = (struct mirror_store *)base;
+  struct oci_store *s = m->stores[m->at];
+  return s->fetch_tag(s, tag, buf, len, media_type, err);
+}
+
 /* Results name the registry, not the mirror: the same digest is there (that is what a mirror is). */
 static char *mirror_pinned_reference(struct oci_store *base, const char *manifest_digest) {
   struct mirror_store *m = (struct mirror_store *)base;
@@ -280,23 +348,76 @@ static void mirror_free(struct oci_store *base) {
   docker_ref_clear(&m->origin);
   free(m->root_digest);
   free(m->root_type);
+  registries_conf_clear(&m->conf);
   free(m);
 }
 
-int oci_docker_store_open(const struct oci_settings *set, struct pull_cache *pc, struct oci_store **out,
-                          lib_error *err) {
+/* A short name ("fedora", "library/fedora") as the source spells it, without tag or digest, or NULL:
+ * docker:// reads it as Docker Hub's, never through registries.conf's aliases (skopeo neither). */
+static char *short_name_of(const char *given) {
+  if (!given || strncmp(given, "docker://", 9) != 0)
+    return NULL;
+  const char *name = given + 9;
+  size_t first = strcspn(name, "/");
+  if (name[first] == '/' &&
+      (memchr(name, '.', first) || memchr(name, ':', first) || !strncmp(name, "localhost", first)))
+    return NULL;
+  size_t len = strcspn(name, "@");
+  const char *slash = memrchr(name, '/', len);
+  const char *colon = memchr(slash ? slash : name, ':', len - (size_t)((slash ? slash : name) - name));
+  if (colon)
+    len = (size_t)(colon - name);
+  return strndup(name, len);
+}
+
+/* An error about a short name says what the host's files would make of it, so that the user can
+ * write the full name. */
+static void short_name_note(const struct registries_conf *conf, const char *given, lib_error *err) {
+  if (!conf || (err->code != VMPULL_E_AUTH && err->code != VMPULL_E_NOT_FOUND && err->code != VMPULL_E_HTTP))
+    return;
+  _cleanup_free_ char *name = short_name_of(given);
+  if (!name)
+    return;
+  const struct regconf_alias *alias = registries_conf_alias(conf, name);
+  if (alias)
+    error_append(err,
+                 "; '%s' is a short name, read as Docker Hub's (docker:// applies no aliases): %s says \"%s\" = "
+                 "\"%s\" (docker://%s/...)",
+                 name, alias->origin, alias->name, alias->value, alias->value);
+  else
+    error_append(err, "; '%s' is a short name, read as Docker Hub's (docker:// applies no aliases)", name);
+  if (conf->n_search) {
+    char list[512] = "";
+    for (size_t i = 0; i < conf->n_search; i++) {
+      size_t used = strlen(list);
+      snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", conf->search[i]);
+    }
+    error_append(err, "; unqualified-search-registries (%s): %s", conf->search_origin, list);
+  }
+}
+
+/* Whether endpoints hold nothing a plain registry store would not do alone. */
+static int endpoints_plain(const struct oci_endpoint *eps, size_t n, const struct docker_ref *ref,
+                           const struct registries_conf *conf) {
+  return n == 1 && !eps[0].insecure && !strcmp(eps[0].ref.registry, ref->registry) &&
+         !strcmp(eps[0].ref.repository, ref->repository) && !conf->credential_helpers_set;
+}
+
+static int docker_store_open(const struct oci_settings *set, const struct docker_ref *origin, const char *given,
+                             struct registries_conf *conf, struct pull_cache *pc, struct oci_store **out,
+                             lib_error *err) {
   _cleanup_(docker_ref_clear) struct docker_ref ref = {0};
-  int r = docker_ref_for_source(set->source, &set->default_image, &ref, err);
+  int r = docker_ref_copy(origin, &ref, err);
   if (r < 0)
     return r;
-  /* `docker://` alone stands for the default image: messages then name the reference itself. */
-  const char *given = set->source && strlen(set->source) > 9 ? set->source : NULL;
+  struct oci_settings with_conf = *set;
+  with_conf.conf = conf;
   struct oci_endpoint *eps = NULL;
   size_t n_eps = 0;
-  r = oci_mirror_endpoints(set, &ref, &eps, &n_eps, err);
+  r = oci_mirror_endpoints(&with_conf, &ref, &eps, &n_eps, err);
   if (r < 0)
     return r;
-  if (n_eps == 1) {
+  if (endpoints_plain(eps, n_eps, &ref, conf)) {
     oci_endpoints_free(eps, n_eps);
     return oci_registry_store_open(set, &ref, given, pc, out, err);
   }
@@ -314,9 +435,15 @@ int oci_docker_store_open(const struct oci_settings *set, struct pull_cache *pc,
   m->base.open_blob = mirror_open_blob;
   m->base.open_blob_at = mirror_open_blob_at;
   m->base.pinned_reference = mirror_pinned_reference;
+  m->base.fetch_tag = mirror_fetch_tag;
   m->base.cache = pc;
   m->pc = pc;
   m->set = *set;
+  /* conf stays the caller's until the store is whole (an error may still quote it), then it is the
+   * store's: the arrays the endpoints' stores borrow do not move. */
+  m->set.conf = NULL;
+  m->set.auth.credential_helpers = conf->credential_helpers;
+  m->set.auth.n_credential_helpers = conf->n_credential_helpers;
   _cleanup_oci_store_ struct oci_store *store = &m->base;
 
   m->retries = set->http.retries;
@@ -363,6 +490,28 @@ int oci_docker_store_open(const struct oci_settings *set, struct pull_cache *pc,
     if (canonical)
       cache_document_put(pc, canonical, m->root_type, store->root, s->walk.root_len);
   }
+  m->conf = *conf;
+  *conf = (struct registries_conf){0};
   *out = TAKE_PTR(store);
   return 0;
+}
+
+int oci_docker_store_open(const struct oci_settings *set, struct pull_cache *pc, struct oci_store **out,
+                          lib_error *err) {
+  _cleanup_(docker_ref_clear) struct docker_ref ref = {0};
+  int r = docker_ref_for_source(set->source, &set->default_image, &ref, err);
+  if (r < 0)
+    return r;
+  /* `docker://` alone stands for the default image: messages then name the reference itself. */
+  const char *given = set->source && strlen(set->source) > 9 ? set->source : NULL;
+  _cleanup_(registries_conf_clear) struct registries_conf conf = {0};
+  if (!set->no_registries_conf) {
+    r = registries_conf_load(set->registries_conf, &conf, err);
+    if (r < 0)
+      return r;
+  }
+  r = docker_store_open(set, &ref, given, &conf, pc, out, err);
+  if (r < 0 && !set->no_registries_conf)
+    short_name_note(&conf, given, err);
+  return r;
 }

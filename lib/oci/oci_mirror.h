@@ -20,14 +20,16 @@ struct oci_endpoint {
   char *name;            /* "HOST[/NS]/REPO": the repository at this endpoint */
   char *mirror;          /* the mirror as given ("cache.example:5000/quay"), NULL for the registry itself */
   struct docker_ref ref; /* name, parsed (the origin's tag or digest is set when it is opened) */
+  int insecure;          /* registries.conf's insecure: no TLS verification, then plain http */
 };
 
 /* Check one "REGISTRY=MIRROR" option string. */
 int oci_mirror_spec_check(const char *spec, lib_error *err);
 
 /* Where ref is fetched from, in order: the mirrors set names for its registry
- * (none for a tag with mirror_by_digest_only, none with --offline), then the
- * registry itself (always last). */
+ * (none for a tag with mirror_by_digest_only, none with --offline), then those
+ * registries.conf (set->conf) gives, then the registry itself or its location
+ * (always last). A registry registries.conf blocks is VMPULL_E_CONFIG. */
 int oci_mirror_endpoints(const struct oci_settings *set, const struct docker_ref *ref, struct oci_endpoint **out,
                          size_t *n, lib_error *err);
 void oci_endpoints_free(struct oci_endpoint *e, size_t n);

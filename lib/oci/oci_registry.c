@@ -469,6 +469,46 @@ static int registry_open_blob(struct oci_store *base, const struct oci_descripto
   return registry_open_blob_at(base, d, 0, &status, out, err);
 }
 
+/* A tag beside the image (a sigstore attachment): one request; a 404 is "none". What it resolved to is
+ * kept in the cache under its reference, so --offline (which asks nobody) finds it again. */
+static int registry_fetch_tag(struct oci_store *base, const char *tag, char **buf, size_t *len, char **media_type,
+                              lib_error *err) {
+  struct registry_store *s = (struct registry_store *)base;
+  _cleanup_free_ char *key = xasprintf("docker://%s/%s:%s", s->ref.registry, s->ref.repository, tag);
+  _cleanup_free_ char *label = xasprintf("%s:%s", s->ref.repository, tag);
+  if (!key || !label)
+    return error_oom(err);
+  _cleanup_(http_response_clear) struct http_response resp = {0};
+  if (s->set.offline) {
+    if (!cache_document_by_ref(base->cache, key, &resp.body, &resp.body_len, &resp.docker_content_digest,
+                               &resp.content_type))
+      return error_set(err, VMPULL_E_NOT_FOUND, "%smanifest %s is not in the cache (--offline)", s->shown_ref, label);
+  } else {
+    int r = get_manifest(s, tag, label, &resp, err);
+    if (r < 0 && resp.status == 404 && !s->auth_failed) {
+      error_clear(err);
+      return 1;
+    }
+    if (r < 0)
+      return r;
+    if (resp.docker_content_digest && oci_digest_valid(resp.docker_content_digest)) {
+      r = oci_digest_verify(resp.docker_content_digest, resp.body, resp.body_len, label, err);
+      if (r < 0)
+        return error_wrap(err, "%smanifest", s->shown_ref);
+    }
+    _cleanup_free_ char *type = content_type_of(&resp);
+    cache_document_put(base->cache, key, type, resp.body, resp.body_len);
+  }
+  if (media_type) {
+    *media_type = content_type_of(&resp);
+    if (resp.content_type && !*media_type)
+      return error_oom(err);
+  }
+  *len = resp.body_len;
+  *buf = TAKE_PTR(resp.body);
+  return 0;
+}
+
 static char *registry_pinned_reference(struct oci_store *base, const char *manifest_digest) {
   struct registry_store *s = (struct registry_store *)base;
   return xasprintf("docker://%s/%s@%s", s->ref.registry, s->ref.repository, manifest_digest);
@@ -497,6 +537,7 @@ int oci_registry_store_open(const struct oci_settings *set, const struct docker_
   s->base.open_blob_at = registry_open_blob_at;
   s->base.cache = pc;
   s->base.pinned_reference = registry_pinned_reference;
+  s->base.fetch_tag = registry_fetch_tag;
   _cleanup_oci_store_ struct oci_store *store = &s->base;
 
   s->set = *set;

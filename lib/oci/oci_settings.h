@@ -30,7 +30,13 @@ struct registry_auth {
   const char *authfile;  /* containers auth.json, or NULL */
   const char *mirror_of; /* a mirror's store: the registry it stands in for (creds are then NULL), else NULL */
   int none;              /* --no-creds: nothing at all, auth files and helpers neither */
+  /* registries.conf's credential-helpers, in order ("containers-auth.json": the auth files); none:
+   * the auth files alone */
+  char *const *credential_helpers;
+  size_t n_credential_helpers;
 };
+
+struct registries_conf;
 
 struct oci_settings {
   const char *source; /* as given: oci-dir://..., oci-archive://..., docker://... */
@@ -42,8 +48,11 @@ struct oci_settings {
   const char *const *mirrors; /* "REGISTRY=MIRROR" (oci_mirror.h) */
   size_t n_mirrors;
   int mirror_by_digest_only;
-  int offline;             /* the cache only */
-  struct call_hooks hooks; /* warnings */
+  int no_registries_conf;             /* read no registries.conf */
+  const char *registries_conf;        /* the main registries.conf instead of the usual one, or NULL */
+  const struct registries_conf *conf; /* what was read (oci_docker_store_open sets it), or NULL */
+  int offline;                        /* the cache only */
+  struct call_hooks hooks;            /* warnings */
   /* Signature policy: policy.json and registries.d (oci/policy_eval.h), NULL: the usual places. */
   const char *signature_policy;
   const char *registries_d;

@@ -26,6 +26,11 @@ struct oci_store {
    * the HTTP status (206: the range was honoured). The cache resumes blobs with it (fetch.h: fetch_blob). */
   int (*open_blob_at)(struct oci_store *s, const struct oci_descriptor *d, uint64_t offset, long *status,
                       struct byte_source **out, lib_error *err);
+  /* Registries only (NULL for a layout): the manifest tagged tag in the same repository, at the host
+   * that served the root document: 0 and the document (within OCI_DOC_MAX; its digest checked when
+   * the registry names one) in *buf, *len and its Content-Type in *media_type (may be NULL); 1 when
+   * the registry has no such tag (404); else an error. For sigstore attachments (sigstore_attach.h). */
+  int (*fetch_tag)(struct oci_store *s, const char *tag, char **buf, size_t *len, char **media_type, lib_error *err);
   /* The reference pinned to a manifest digest, for results ("docker://r/repo@sha256:..."). */
   char *(*pinned_reference)(struct oci_store *s, const char *manifest_digest);
   void (*free)(struct oci_store *s);

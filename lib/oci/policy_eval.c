@@ -8,28 +8,7 @@
 #include "oci/oci_digest.h"
 #include "oci/oci_store.h"
 #include "oci/registries_d.h"
-#if __has_include("oci/sigstore_attach.h")
 #include "oci/sigstore_attach.h"
-#else /* TEMPORARY until t16-sigstore lands */
-struct sigstore_payload {
-  char *payload;
-  size_t len;
-  char *signature_b64;
-  char *digest;
-};
-struct sigstore_attachments {
-  struct sigstore_payload *payloads;
-  size_t n_payloads;
-};
-static void sigstore_attachments_clear(struct sigstore_attachments *a) {
-  (void)a;
-}
-static int sigstore_attachments_fetch(struct oci_store *s, const char *d, struct sigstore_attachments *a,
-                                      lib_error *err) {
-  (void)s, (void)d, (void)a;
-  return error_set(err, VMPULL_E_SIGNATURE, "sigstore attachments: not yet");
-}
-#endif
 #include "trust/openpgp.h"
 #include "trust/sigstore.h"
 

@@ -13,11 +13,11 @@
 #include <stddef.h>
 
 /* One PEM key file or keyData, at most. */
-#define SIGSTORE_KEY_FILE_MAX (64u * 1024)
+#define SIGSTORE_KEY_FILE_MAX (64u << 10)
 /* Keys in one set (a policy requirement's keyPaths). */
 #define SIGSTORE_KEYS_MAX 256
 /* A signature as the annotation carries it (base64); RSA-16384 needs under 3 KiB. */
-#define SIGSTORE_SIG_B64_MAX (16u * 1024)
+#define SIGSTORE_SIG_B64_MAX (16u << 10)
 /* Room for a key id: "SHA256:" and 64 hex digits. */
 #define SIGSTORE_KEY_ID_MAX 80
 

@@ -47,8 +47,19 @@ EXPECTED = {
     "auth file / helper answer": lambda: (f"{size(constant('lib/oci/oci_creds.c', 'AUTH_FILE_MAX'))} / "
                                           f"{size(constant('lib/oci/oci_creds.c', 'HELPER_ANSWER_MAX'))}"),
     "SHA256SUMS": lambda: size(constant("lib/resolve/checksums.c", "CHECKSUMS_MAX")),
+    "sigstore attachment: one payload or blob / payload layers / all its blobs together": lambda: (
+        f"{size(constant('lib/oci/sigstore_attach.h', 'SIGSTORE_PAYLOAD_MAX'))} / "
+        f"{constant('lib/oci/sigstore_attach.h', 'SIGSTORE_PAYLOADS_MAX')} / "
+        f"{size(constant('lib/oci/sigstore_attach.h', 'SIGSTORE_PAYLOADS_TOTAL_MAX'))}"),
+    "sigstore public key (PEM file or `keyData`) / keys in one set": lambda: (
+        f"{size(constant('lib/trust/sigstore.h', 'SIGSTORE_KEY_FILE_MAX'))} / "
+        f"{constant('lib/trust/sigstore.h', 'SIGSTORE_KEYS_MAX')}"),
     "certs.d file (`*.crt`, `*.cert`, `*.key`) / names in one folder": lambda: (
         f"{size(constant('lib/net/certs_d.h', 'CERTS_D_FILE_MAX'))} / {constant('lib/net/certs_d.h', 'CERTS_D_ENTRIES_MAX')}"),
+    "registries.conf (each file) / drop-ins per folder / dots on one line": lambda: (
+        f"{size(constant('lib/base/toml_read.h', 'TOML_READ_MAX'))} / "
+        f"{constant('lib/oci/registries_conf.h', 'REGISTRIES_CONF_DROP_INS_MAX')} / "
+        f"{constant('lib/base/toml_read.h', 'TOML_READ_DOTS_MAX')}"),
 }
 
 
