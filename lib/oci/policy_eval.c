@@ -203,11 +203,20 @@ static int load_lookaside(struct eval_state *st, lib_error *err) {
   return 0;
 }
 
+/* A registry's attachments are read only when registries.d says use-sigstore-attachments for it
+ * (as containers/image); a layout's are its own index.json entries. */
 static int load_attachments(struct eval_state *st, lib_error *err) {
   if (st->have_attachments)
     return 0;
-  int r = 0;
-  if (st->img->store)
+  int r = 0, use = st->img->store != NULL;
+  if (use && st->img->reference) {
+    _cleanup_(registries_d_clear) struct registries_d rd = {0};
+    _cleanup_(scope_keys_clear) struct scope_keys k = {0};
+    if ((r = registries_d_load(st->ps->registries_d, &rd, err)) < 0 || (r = scope_keys_for(st->img, &k, err)) < 0)
+      return r;
+    use = registries_d_use_sigstore(&rd, k.identity, (const char *const *)k.namespaces, k.n);
+  }
+  if (use)
     r = sigstore_attachments_fetch(st->img->store, st->img->manifest_digest, &st->attachments, err);
   if (r < 0)
     return r;
