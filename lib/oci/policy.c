@@ -29,7 +29,7 @@ __attribute__((format(printf, 2, 3))) static int bad(const struct policy_ctx *c,
   va_start(ap, fmt);
   vsnprintf(what, sizeof(what), fmt, ap);
   va_end(ap);
-  return error_set(c->err, VMPULL_E_SIGNATURE, "policy %s: %s", c->path, what);
+  return error_set(c->err, VMPULL_E_CONFIG, "policy %s: %s", c->path, what);
 }
 
 /* Every key of o must be one of allowed (a NULL-terminated list). */

@@ -22,7 +22,7 @@ struct yaml_ctx {
 };
 
 static int bad(const struct yaml_ctx *y, const char *what, const char *name) {
-  return error_set(y->err, VMPULL_E_SIGNATURE, "registries.d %s: %s%s%.200s", y->path, what, name ? " " : "",
+  return error_set(y->err, VMPULL_E_CONFIG, "registries.d %s: %s%s%.200s", y->path, what, name ? " " : "",
                    name ? name : "");
 }
 
@@ -92,7 +92,7 @@ static int add_scope(struct registries_d *c, const char *name, const char *file,
   for (size_t i = 0; i < c->n_scopes; i++) {
     struct registries_d_scope *s = &c->scopes[i];
     if ((!name && !s->name) || (name && s->name && !strcmp(name, s->name)))
-      return error_set(err, VMPULL_E_SIGNATURE, "registries.d: %s%.200s%s defined both in %s and %s",
+      return error_set(err, VMPULL_E_CONFIG, "registries.d: %s%.200s%s defined both in %s and %s",
                        name ? "\"docker\" namespace \"" : "\"default-docker\"", name ? name : "", name ? "\"" : "",
                        s->file, file);
   }
@@ -154,7 +154,7 @@ int registries_d_parse(const char *buf, size_t len, const char *path, struct reg
   yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
   int ok = yaml_parser_load(&parser, &doc);
   if (!ok) {
-    int r = error_set(err, VMPULL_E_SIGNATURE, "registries.d %s: not valid YAML (%s, line %zu)", path,
+    int r = error_set(err, VMPULL_E_CONFIG, "registries.d %s: not valid YAML (%s, line %zu)", path,
                       parser.problem ? parser.problem : "error", parser.problem_mark.line + 1);
     yaml_parser_delete(&parser);
     return r;

@@ -274,7 +274,9 @@ def test_malformed_policy_is_refused(world, tmp_path, doc, needle):
     p = tmp_path / "policy.json"
     p.write_text(json.dumps(doc))
     res = vm_pull(world, tmp_path, "none", p)
-    assert_rejected(world, tmp_path, res, world["images"]["none"], needle, str(p))
+    assert res.rc == 1 and res.json["error"]["code"] == "config", res
+    assert needle in res.json["error"]["message"] and str(p) in res.json["error"]["message"], res
+    assert not (tmp_path / "out").exists() or leftovers(tmp_path / "out") == []
     proc = subprocess.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "--policy", str(p),
                            f"docker://{world['host']}/signed/none:1", f"oci:{tmp_path / 'sk'}:x"],
                           capture_output=True, text=True, timeout=120)
@@ -298,3 +300,27 @@ def test_no_policy_anywhere_accepts(world, tmp_path):
     res = run_vmpull("pull", "--json", "-q", "--no-cache", "--tls-verify=false", "--data-dir", tmp_path / "out",
                      f"docker://{world['host']}/signed/none:1", env=env)
     assert_rejected(world, tmp_path, res, world["images"]["none"], str(conf / "policy.json"), "reject")
+
+
+@pytest.mark.parametrize("ref,passes", [("HOST/signed/good:1", True), ("HOST/signed/other:1", False)])
+def test_layout_reads_lookaside_copies(world, signers, tmp_path, ref, passes):
+    """An oci-dir:// layout keeps simple-signing signatures in signatures/<alg>-<hex>/signature-N; the
+    oci transport's path scope judges them, naming the identity with exactReference."""
+    img = world["images"]["good"]
+    lay = tmp_path / "layout"
+    shutil.copytree(img["layout"], lay)
+    alg, hexd = img["manifest"].split(":")
+    src = world["sigdir"] / "signed" / f"good@{alg}={hexd}" / "signature-1"
+    (lay / "signatures" / f"{alg}-{hexd}").mkdir(parents=True)
+    shutil.copy(src, lay / "signatures" / f"{alg}-{hexd}" / "signature-1")
+    ident = {"type": "exactReference", "dockerReference": ref.replace("HOST", world["host"])}
+    p = tmp_path / "policy.json"
+    p.write_text(json.dumps({"default": [{"type": "reject"}], "transports": {
+        "oci": {str(lay.resolve()): [signed_by(signers["keys"]["alice"][1], signedIdentity=ident)]}}}))
+    res = run_vmpull("pull", "--json", "-q", "--data-dir", tmp_path / "out", "--signature-policy", p,
+                     f"oci-dir://{lay}:1", env=isolated_env(tmp_path))
+    if passes:
+        assert res.rc == 0, res
+        assert res.json["signature"] == {"type": "simple-signing", "key": signers["keys"]["alice"][0]}
+    else:
+        assert_rejected(world, tmp_path, res, img, "identity", f'oci scope "{lay.resolve()}"')
