@@ -34,6 +34,7 @@
 #include "oci/oci_layout_write.h"
 #include "oci/oci_ref.h"
 #include "oci/oci_store.h"
+#include "oci/policy_eval.h"
 #include "oci/sigstore_attach.h"
 #include "resolve/resolve.h"
 
@@ -348,6 +349,14 @@ static int save_oci(struct save_ctx *c, const char *dest_path, const struct layo
   }
   if (r < 0)
     return r;
+  /* The signature policy judges each manifest saved, as skopeo copy does, before the destination is
+   * touched. */
+  for (size_t i = 0; i < c->n_targets; i++) {
+    _cleanup_(signature_verdict_clear) struct signature_verdict v = {0};
+    r = oci_policy_check(&c->o->resolve.oci, c->store, c->targets[i].t.manifest_digest, &v, err);
+    if (r < 0)
+      return r;
+  }
   const struct saved_doc *top = NULL;
   if (all || !c->n_docs) { /* the root is content: a manifest alone, or what --all points at */
     r = top_document(c, &top, err);

@@ -338,8 +338,7 @@ static int parse_transport(const struct policy_ctx *c, const char *name, json_ob
   return 0;
 }
 
-int policy_parse(const char *buf, size_t len, const char *path, struct policy *out, lib_error *err) {
-  *out = (struct policy){0};
+static int parse_policy(const char *buf, size_t len, const char *path, struct policy *out, lib_error *err) {
   struct policy_ctx c = {.path = path, .err = err};
   if (!(out->path = strdup(path)))
     return error_oom(err);
@@ -377,6 +376,14 @@ int policy_parse(const char *buf, size_t len, const char *path, struct policy *o
   return 0;
 }
 
+int policy_parse(const char *buf, size_t len, const char *path, struct policy *out, lib_error *err) {
+  *out = (struct policy){0};
+  int r = parse_policy(buf, len, path, out, err);
+  if (r < 0)
+    policy_clear(out);
+  return r;
+}
+
 static int policy_read(const char *path, struct policy *out, lib_error *err) {
   _cleanup_free_ char *buf = NULL;
   size_t len = 0;
@@ -386,10 +393,7 @@ static int policy_read(const char *path, struct policy *out, lib_error *err) {
       return error_set(err, VMPULL_E_LIMIT, "policy %s is larger than %u bytes", path, POLICY_FILE_MAX);
     return error_set_errno(err, r == -ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, -r, "policy %s", path);
   }
-  r = policy_parse(buf, len, path, out, err);
-  if (r < 0)
-    policy_clear(out);
-  return r;
+  return policy_parse(buf, len, path, out, err);
 }
 
 int policy_load(const char *path, struct policy *out, lib_error *err) {

@@ -324,3 +324,17 @@ def test_layout_reads_lookaside_copies(world, signers, tmp_path, ref, passes):
         assert res.json["signature"] == {"type": "simple-signing", "key": signers["keys"]["alice"][0]}
     else:
         assert_rejected(world, tmp_path, res, img, "identity", f'oci scope "{lay.resolve()}"')
+
+
+def test_save_obeys_the_policy(world, signers, tmp_path):
+    """vmpull save judges the manifest it saves, as skopeo copy does: a rejected image writes no layout."""
+    host = world["host"]
+    pol = policy(tmp_path, {f"{host}/signed": [signed_by(signers["keys"]["alice"][1])]})
+    for name, passes in (("good", True), ("none", False)):
+        dest = tmp_path / f"saved-{name}"
+        res = run_vmpull("save", "-q", "--tls-verify=false", "--signature-policy", pol, "--registries.d",
+                         world["read_rd"], f"docker://{host}/signed/{name}:1", f"oci-dir://{dest}:1",
+                         env=isolated_env(tmp_path))
+        assert (res.rc == 0) == passes, res
+        if not passes:
+            assert "signature" in res.stderr and not dest.exists(), res
