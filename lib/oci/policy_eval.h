@@ -55,6 +55,12 @@ int policy_check(const struct policy_settings *ps, const struct policy_image *im
 int oci_policy_check(const struct oci_settings *set, struct oci_store *s, const char *manifest_digest,
                      struct signature_verdict *v, lib_error *err);
 
+struct lookaside_sigs;
+/* The lookaside signatures of manifest_digest that set->source has: a docker:// registry's lookaside
+ * (registries.d), an oci-dir:// layout's signatures/ folder; none for other sources. For save. */
+int oci_lookaside_signatures(const struct oci_settings *set, const char *manifest_digest, struct lookaside_sigs *out,
+                             lib_error *err);
+
 /* The lookaside copies of a layout: DIR/signatures/<alg>-<hex>/signature-N (N from 1). */
 #define LAYOUT_SIGNATURES_DIR "signatures"
 /* The most lookaside signatures read for one manifest (containers/image's limit). */

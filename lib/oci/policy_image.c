@@ -10,6 +10,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+int oci_lookaside_signatures(const struct oci_settings *set, const char *manifest_digest, struct lookaside_sigs *out,
+                             lib_error *err) {
+  *out = (struct lookaside_sigs){0};
+  const char *dir = oci_layout_spec(set->source, 0);
+  if (dir) {
+    _cleanup_free_ char *path = strndup(dir, strcspn(dir, ":"));
+    _cleanup_free_ char *base = path ? xasprintf("file://%s/%s", path, LAYOUT_SIGNATURES_DIR) : NULL;
+    if (!base)
+      return error_oom(err);
+    return lookaside_read(base, NULL, manifest_digest, &set->http, out, err);
+  }
+  if (oci_layout_spec(set->source, 1))
+    return 0;
+  _cleanup_(docker_ref_clear) struct docker_ref ref = {0};
+  int r = docker_ref_for_source(set->source, &set->default_image, &ref, err);
+  if (r < 0)
+    return r;
+  struct policy_settings ps = {.policy_path = set->signature_policy, .registries_d = set->registries_d};
+  _cleanup_(docker_name_clear) struct docker_name name = {.name = xasprintf("%s/%s", ref.registry, ref.repository)};
+  _cleanup_free_ char *base = NULL;
+  if (!name.name)
+    return error_oom(err);
+  if ((r = policy_lookaside_base(&ps, &name, &base, err)) < 0)
+    return r;
+  return lookaside_read(base, ref.repository, manifest_digest, &set->http, out, err);
+}
+
 int oci_policy_check(const struct oci_settings *set, struct oci_store *s, const char *manifest_digest,
                      struct signature_verdict *v, lib_error *err) {
   struct policy_settings ps = {.policy_path = set->signature_policy, .registries_d = set->registries_d};

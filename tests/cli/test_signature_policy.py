@@ -338,3 +338,32 @@ def test_save_obeys_the_policy(world, signers, tmp_path):
         assert (res.rc == 0) == passes, res
         if not passes:
             assert "signature" in res.stderr and not dest.exists(), res
+
+
+def test_save_keeps_lookaside_signatures(world, signers, tmp_path):
+    """vmpull save copies the saved manifest's lookaside signatures into the layout's
+    signatures/<alg>-<hex>/signature-N, and an air-gapped pull from the layout verifies them."""
+    host, img = world["host"], world["images"]["good"]
+    dest = tmp_path / "saved"
+    res = run_vmpull("save", "-q", "--tls-verify=false", "--registries.d", world["read_rd"],
+                     f"docker://{host}/signed/good:1", f"oci-dir://{dest}:1", env=isolated_env(tmp_path))
+    assert res.rc == 0, res
+    alg, hexd = img["manifest"].split(":")
+    kept = dest / "signatures" / f"{alg}-{hexd}"
+    original = world["sigdir"] / "signed" / f"good@{alg}={hexd}" / "signature-1"
+    assert sorted(p.name for p in kept.iterdir()) == ["signature-1"]
+    assert (kept / "signature-1").read_bytes() == original.read_bytes()
+    ident = {"type": "exactReference", "dockerReference": f"{host}/signed/good:1"}
+    p = tmp_path / "policy.json"
+    p.write_text(json.dumps({"default": [{"type": "reject"}], "transports": {
+        "oci": {str(dest.resolve()): [signed_by(signers["keys"]["alice"][1], signedIdentity=ident)]}}}))
+    res = run_vmpull("pull", "--json", "-q", "--data-dir", tmp_path / "out", "--signature-policy", p,
+                     f"oci-dir://{dest}:1", env=isolated_env(tmp_path))
+    assert res.rc == 0, res
+    assert res.json["signature"] == {"type": "simple-signing", "key": signers["keys"]["alice"][0]}
+    assert Path(res.json["path"]).read_bytes() == img["raw"]
+    # a second save of a layout carries them on
+    again = tmp_path / "again"
+    res = run_vmpull("save", "-q", f"oci-dir://{dest}:1", f"oci-dir://{again}:1", env=isolated_env(tmp_path))
+    assert res.rc == 0, res
+    assert (again / "signatures" / f"{alg}-{hexd}" / "signature-1").read_bytes() == original.read_bytes()
