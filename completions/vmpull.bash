@@ -37,7 +37,8 @@ _vmpull_value() {
         --progress) COMPREPLY=($(compgen -W 'auto always never' -- "$cur")) ;;
         --tls-verify) COMPREPLY=($(compgen -W 'true false' -- "$cur")) ;;
         --data-dir | --cache-dir | --cert-dir | --registries.d) COMPREPLY=($(compgen -d -- "$cur")) ;;
-        -o | --output | --ca-cert | --authfile | --checksums | --to-archive | --registries-conf | --signature-policy) COMPREPLY=($(compgen -f -- "$cur")) ;;
+        -o | --output | --ca-cert | --authfile | --checksums | --to-archive | --registries-conf | --signature-policy | \
+            --keyring | --checksums-signature) COMPREPLY=($(compgen -f -- "$cur")) ;;
         -n | --name | --digest | --threads | --max-size | --mode | --user-agent | --connect-timeout | \
             --stall-timeout | --retries | --creds | --default-image | --os-version | --older-than | \
             --mirror | --stream-url | --username | --password) COMPREPLY=() ;;

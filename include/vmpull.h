@@ -305,6 +305,15 @@ typedef struct vmpull_pull_options {
                                   files nor their helpers (skopeo's --no-creds); with creds set
                                   too, a registry pull fails with VMPULL_E_USAGE */
 
+  /* Signatures (added in 0.3) */
+  const char *keyring;         /* OpenPGP public keys (armored or binary file) that fcos:// disks and
+                                  signed checksum lists must be signed by; NULL: the keys shipped
+                                  in <datadir>/vmpull/keys (Fedora's, as coreos-installer trusts) */
+  const char *checksums_signature; /* detached OpenPGP signature of the checksums list (path, file://
+                                  or URL: SHA256SUMS.gpg); a clearsigned list needs none */
+  int insecure_skip_signature; /* check no signature of fcos:// disks and checksum lists (a warning
+                                  says so); never applies to a registry's policy.json */
+
   /* Signature policy (added in 0.3) */
   const char *signature_policy; /* containers-policy.json(5) for OCI sources; NULL:
                                    $HOME/.config/containers/policy.json, else
@@ -426,9 +435,10 @@ VMPULL_PUBLIC uint64_t vmpull_outcome_bytes_transferred(const vmpull_outcome *ou
 VMPULL_PUBLIC uint64_t vmpull_outcome_resumed_from(const vmpull_outcome *outcome);
 /* How the cache served the bytes (VMPULL_CACHE_NONE for NULL). */
 VMPULL_PUBLIC vmpull_cache_use vmpull_outcome_cache(const vmpull_outcome *outcome);
-/* What the signature policy verified: "simple-signing", "sigstore" (or "openpgp" for a
- * signed fcos:// artifact or checksums list), and the key that made it (an OpenPGP fingerprint,
- * a sigstore key's "SHA256:<hex>" id); NULL when nothing was verified. */
+/* The signature that verified who made the image: its kind ("openpgp" for a fcos:// disk or a
+ * checksums list; "simple-signing" or "sigstore" for what policy.json required) and the key (an
+ * OpenPGP fingerprint: 40 or 64 uppercase hex digits; a sigstore key's "SHA256:<hex>" id), or NULL
+ * when none was checked. */
 VMPULL_PUBLIC const char *vmpull_outcome_signature_type(const vmpull_outcome *outcome);
 VMPULL_PUBLIC const char *vmpull_outcome_signature_key(const vmpull_outcome *outcome);
 

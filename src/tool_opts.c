@@ -48,6 +48,9 @@ enum {
   OPT_NO_REGISTRIES_CONF,
   OPT_SIGNATURE_POLICY,
   OPT_REGISTRIES_D,
+  OPT_KEYRING,
+  OPT_CHECKSUMS_SIGNATURE,
+  OPT_INSECURE_SKIP_SIGNATURE,
 };
 
 static const struct option pull_longopts[] = {
@@ -94,6 +97,9 @@ static const struct option pull_longopts[] = {
     {"no-registries-conf", no_argument, NULL, OPT_NO_REGISTRIES_CONF},
     {"signature-policy", required_argument, NULL, OPT_SIGNATURE_POLICY},
     {"registries.d", required_argument, NULL, OPT_REGISTRIES_D},
+    {"keyring", required_argument, NULL, OPT_KEYRING},
+    {"checksums-signature", required_argument, NULL, OPT_CHECKSUMS_SIGNATURE},
+    {"insecure-skip-signature", no_argument, NULL, OPT_INSECURE_SKIP_SIGNATURE},
     {NULL, 0, NULL, 0},
 };
 
@@ -298,6 +304,9 @@ int pull_cli_parse(struct pull_cli *cli, int argc, char **argv) {
     case OPT_NO_REGISTRIES_CONF: cli->opts.no_registries_conf = 1; break;
     case OPT_SIGNATURE_POLICY: cli->opts.signature_policy = optarg; break;
     case OPT_REGISTRIES_D: cli->opts.registries_d = optarg; break;
+    case OPT_KEYRING: cli->opts.keyring = optarg; break;
+    case OPT_CHECKSUMS_SIGNATURE: cli->opts.checksums_signature = optarg; break;
+    case OPT_INSECURE_SKIP_SIGNATURE: cli->opts.insecure_skip_signature = 1; break;
     case OPT_HELP: tool_help(cmd); return PULL_CLI_HELP;
     case ':': return tool_missing_value(cmd, cmd, argv[optind - 1], "a value");
     default: tool_unknown_option(cmd, argv[optind - 1], pull_longopts); return PULL_CLI_USAGE;

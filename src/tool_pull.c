@@ -49,16 +49,16 @@ static void print_result_json(const vmpull_outcome *o, const char *provider) {
   if (vmpull_outcome_reference(o))
     json_object_object_add(j, "reference", json_object_new_string(vmpull_outcome_reference(o)));
   json_object_object_add(j, "mirror", string_or_null(vmpull_outcome_mirror(o)));
-  json_object *sig = NULL;
-  if (vmpull_outcome_signature_type(o)) {
-    sig = json_object_new_object();
-    json_object_object_add(sig, "type", json_object_new_string(vmpull_outcome_signature_type(o)));
-    json_object_object_add(sig, "key", string_or_null(vmpull_outcome_signature_key(o)));
-  }
-  json_object_object_add(j, "signature", sig);
   json_object_object_add(j, "cache", json_object_new_string(cache_use_name(vmpull_outcome_cache(o))));
   json_object_object_add(j, "resumed_from", json_object_new_int64((int64_t)vmpull_outcome_resumed_from(o)));
   json_object_object_add(j, "bytes_transferred", json_object_new_int64((int64_t)vmpull_outcome_bytes_transferred(o)));
+  json_object *signature = NULL;
+  if (vmpull_outcome_signature_type(o)) {
+    signature = json_object_new_object();
+    json_object_object_add(signature, "type", json_object_new_string(vmpull_outcome_signature_type(o)));
+    json_object_object_add(signature, "key", string_or_null(vmpull_outcome_signature_key(o)));
+  }
+  json_object_object_add(j, "signature", signature);
   tool_print_json(j);
 }
 

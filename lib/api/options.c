@@ -88,5 +88,12 @@ void pull_config_from_options(const vmpull_pull_options *o, struct pull_config *
               .signature_policy = OPTION(o, signature_policy, NULL),
               .registries_d = OPTION(o, registries_d, NULL),
           },
+      .trust =
+          {
+              .keyring = OPTION(o, keyring, NULL),
+              .keys_dir = VMPULL_KEYS_DIR,
+              .checksums_signature = OPTION(o, checksums_signature, NULL),
+              .insecure_skip_signature = OPTION(o, insecure_skip_signature, 0),
+          },
   };
 }

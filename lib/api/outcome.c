@@ -65,14 +65,6 @@ VMPULL_PUBLIC const char *vmpull_outcome_mirror(const vmpull_outcome *o) {
   return o ? o->facts.mirror : NULL;
 }
 
-VMPULL_PUBLIC const char *vmpull_outcome_signature_type(const vmpull_outcome *o) {
-  return o ? o->facts.signature_type : NULL;
-}
-
-VMPULL_PUBLIC const char *vmpull_outcome_signature_key(const vmpull_outcome *o) {
-  return o ? o->facts.signature_key : NULL;
-}
-
 VMPULL_PUBLIC uint64_t vmpull_outcome_fetched(const vmpull_outcome *o) {
   return o ? o->fetched : UINT64_MAX;
 }
@@ -95,6 +87,14 @@ VMPULL_PUBLIC uint64_t vmpull_outcome_resumed_from(const vmpull_outcome *o) {
 
 VMPULL_PUBLIC vmpull_cache_use vmpull_outcome_cache(const vmpull_outcome *o) {
   return o ? o->facts.cache : VMPULL_CACHE_NONE;
+}
+
+VMPULL_PUBLIC const char *vmpull_outcome_signature_type(const vmpull_outcome *o) {
+  return o ? o->facts.signature_type : NULL;
+}
+
+VMPULL_PUBLIC const char *vmpull_outcome_signature_key(const vmpull_outcome *o) {
+  return o ? o->facts.signature_key : NULL;
 }
 
 VMPULL_PUBLIC int vmpull_outcome_error_code(const vmpull_outcome *o) {

@@ -10,6 +10,7 @@
 #include "api/outcome.h"
 #include "api/pull_kept_disk.h"
 #include "api/pull_plan.h"
+#include "api/pull_signature.h"
 #include "base/digest.h"
 #include "base/error.h"
 #include "base/progress.h"
@@ -113,6 +114,7 @@ struct pull_job {
   const struct pull_decision *decision; /* the way (pull_plan.c), and the checksums list's entry */
   struct progress_state *progress;
   struct vmpull_outcome *out;
+  struct pull_signature *sig; /* a detached signature over the bytes as fetched, or none to check */
 };
 
 /* What a producer put into the sink. */
@@ -161,6 +163,10 @@ static int pull_end(struct pull_job *j, struct sink *sink, char **out_path, cons
     _cleanup_free_ char *list = redact_source(j->o->resolve.checksums);
     return error_wrap(err, "checksums %s", list ? list : "list");
   }
+  /* (a kept disk is never the way when there is a signature to check: the check needs the bytes) */
+  r = pull_signature_verdict(j->sig, &j->out->facts, err);
+  if (r < 0)
+    return r;
   if (m->decoded) {
     r = pull_cache_commit(j->pc, m->digest, err);
     if (r < 0)
@@ -245,6 +251,9 @@ static int pull_decode(struct pull_job *j, lib_error *err) {
   /* tee: every fetched byte is hashed and counted exactly once */
   /* (the bytes that go into the cache entry are recorded below it, by the fetched source) */
   struct tee_options to = {.expected_size = rs->expected_size, .progress = progress};
+  r = pull_signature_start(j->sig, &to, err);
+  if (r < 0)
+    return r;
   _cleanup_source_ struct byte_source *fetched = NULL;
   r = tee_new(rs->src, &to, &fetched, err);
   if (r < 0)
@@ -333,6 +342,8 @@ static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int
   }
   if (!naming->output && !naming->data_dir)
     return error_set(err, VMPULL_E_USAGE, "neither an output path nor a data folder was given");
+  if (o->resolve.trust.checksums_signature && !o->resolve.checksums)
+    return error_set(err, VMPULL_E_USAGE, "a checksums signature without a checksums list (--checksums)");
   int r = output_naming_check(naming, err);
   if (r < 0)
     return r;
@@ -360,17 +371,22 @@ static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int
   if (r < 0)
     return r;
   progress.ev.mirror = rs.mirror;
-  free(out->facts.signature_type);
-  free(out->facts.signature_key);
-  out->facts.signature_type = TAKE_PTR(rs.signature_type);
-  out->facts.signature_key = TAKE_PTR(rs.signature_key);
+  /* who signed the bytes, if the source says (fcos://): the signature and the keys, before the bytes */
+  _cleanup_(pull_signature_clear) struct pull_signature sig = PULL_SIGNATURE_INIT;
+  r = pull_signature_prepare(o, &pc, &rs, &sig, err);
+  if (r < 0)
+    return r;
+  /* what the signature policy verified of an OCI image (resolve_oci judged it) */
+  if (rs.verified_type && pull_facts_signed(&out->facts, rs.verified_type, rs.verified_key) < 0)
+    return error_oom(err);
   /* the way: a kept disk, or the bytes from the cache, resumed, or from the network (nothing of
    * the image moved before; for a kept disk nothing is opened) */
   _cleanup_(pull_decision_clear) struct pull_decision decision = PULL_DECISION_INIT;
-  r = pull_plan_decide(o, &pc, &rs, &decision, err);
+  r = pull_plan_decide(o, &pc, &rs, sig.keyring != NULL, &decision, err);
   if (r < 0)
     return r;
-  struct pull_job job = {.o = o, .pc = &pc, .rs = &rs, .decision = &decision, .progress = &progress, .out = out};
+  struct pull_job job = {
+      .o = o, .pc = &pc, .rs = &rs, .decision = &decision, .progress = &progress, .out = out, .sig = &sig};
   if (decision.way == PULL_WAY_KEPT_DISK) {
     r = pull_from_kept_disk(&job, err);
     if (r != 0)

@@ -56,8 +56,8 @@ static int decide_before_open(const struct pull_config *o, struct pull_cache *pc
   return 1;
 }
 
-int pull_plan_decide(const struct pull_config *o, struct pull_cache *pc, struct resolved *rs, struct pull_decision *d,
-                     lib_error *err) {
+int pull_plan_decide(const struct pull_config *o, struct pull_cache *pc, struct resolved *rs, int must_read,
+                     struct pull_decision *d, lib_error *err) {
   *d = (struct pull_decision)PULL_DECISION_INIT;
   /* The list is read before the image: its entry is one of the digests the decision goes by. */
   if (o->resolve.checksums) {
@@ -65,7 +65,7 @@ int pull_plan_decide(const struct pull_config *o, struct pull_cache *pc, struct 
     if (r < 0)
       return r;
   }
-  int r = decide_before_open(o, pc, rs, d, err);
+  int r = must_read ? 0 : decide_before_open(o, pc, rs, d, err);
   if (r != 0) {
     if (r > 0)
       d->way = PULL_WAY_KEPT_DISK;
@@ -77,7 +77,12 @@ int pull_plan_decide(const struct pull_config *o, struct pull_cache *pc, struct 
   /* What the fetch learned: a cached copy the server still confirms (304), or under --offline the
    * digest whose kept disk alone is left. */
   const char *learned = rs->cached_digest ? rs->cached_digest : rs->kept_disk_only;
-  if (learned) {
+  if (must_read && !rs->src)
+    return error_set(err, VMPULL_E_SIGNATURE,
+                     "%s: only its decoded disk is in the cache, and its signature is checked over the bytes as "
+                     "fetched (--offline)",
+                     rs->display ? rs->display : "the image");
+  if (learned && !must_read) {
     d->way = PULL_WAY_KEPT_DISK;
     d->kept_digest = learned;
     d->source_behind = rs->src != NULL;

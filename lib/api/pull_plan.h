@@ -35,9 +35,10 @@ struct pull_decision {
 void pull_decision_clear(struct pull_decision *d);
 
 /* Decide how the pull makes its output (see above); d->way says which, and for PULL_WAY_SOURCE
- * the bytes are open (rs->src). */
-int pull_plan_decide(const struct pull_config *o, struct pull_cache *pc, struct resolved *rs, struct pull_decision *d,
-                     lib_error *err);
+ * the bytes are open (rs->src). must_read: the bytes themselves must pass (a signature over them is
+ * checked as they stream), so no kept disk stands in for them. */
+int pull_plan_decide(const struct pull_config *o, struct pull_cache *pc, struct resolved *rs, int must_read,
+                     struct pull_decision *d, lib_error *err);
 /* The kept disk could not be used (and the decision said its source is behind it): open the
  * plan's bytes after all, unless they already are. */
 int pull_plan_open_source(struct resolved *rs, struct pull_decision *d, lib_error *err);

@@ -91,7 +91,8 @@ void pull_cache_done(struct pull_cache *pc) {
     }
     /* A failed download keeps its bytes for the next pull to resume, unless
      * they are the reason it failed (a digest or decoder error). */
-    int drop = pc->filling && (code == VMPULL_E_DIGEST || code == VMPULL_E_CORRUPT || code == VMPULL_E_UNSUPPORTED);
+    int drop = pc->filling && (code == VMPULL_E_DIGEST || code == VMPULL_E_CORRUPT || code == VMPULL_E_UNSUPPORTED ||
+                               code == VMPULL_E_SIGNATURE);
     if (pc->filling && pc->resume_from == 0 && !drop) {
       struct stat st;
       drop = fstat(pc->fd, &st) == 0 && st.st_size == 0;

@@ -8,13 +8,25 @@ void pull_facts_restart(struct pull_facts *f) {
   f->resumed_from = 0;
   free(f->mirror);
   f->mirror = NULL;
+  free(f->signature_key);
+  f->signature_key = NULL;
+  f->signature_type = NULL;
 }
 
 void pull_facts_clear(struct pull_facts *f) {
   free(f->mirror);
-  free(f->signature_type);
   free(f->signature_key);
   *f = (struct pull_facts){0};
+}
+
+int pull_facts_signed(struct pull_facts *f, const char *type, const char *key) {
+  char *copy = key ? strdup(key) : NULL;
+  if (key && !copy)
+    return -1;
+  free(f->signature_key);
+  f->signature_key = copy;
+  f->signature_type = type;
+  return 0;
 }
 
 /* Below the tee and the cache's recording: what the network delivered, counted once per byte read

@@ -19,9 +19,12 @@ struct pull_facts {
   uint64_t bytes_transferred; /* image bytes received from the network this call (all attempts) */
   uint64_t resumed_from;      /* offset an interrupted download was resumed at; 0: none */
   char *mirror;               /* the registry mirror that served the bytes, or NULL (owned) */
-  char *signature_type;       /* what the signature policy verified: "simple-signing", "sigstore"; NULL: none (owned) */
-  char *signature_key;        /* the key that made it: fingerprint or key id (owned) */
+  const char
+      *signature_type; /* what verified who made the image: "openpgp", "simple-signing", "sigstore"; NULL: nothing */
+  char *signature_key; /* the key that signed it (an OpenPGP fingerprint), or NULL (owned) */
 };
+/* The signature that verified the image (type a static string); -1 on OOM. */
+int pull_facts_signed(struct pull_facts *f, const char *type, const char *key);
 
 /* A new attempt (the retry after bad cached bytes): how the cache served it and where it resumed
  * are its own; the bytes transferred add up. */

@@ -17,7 +17,6 @@
 #include <string.h>
 
 void signature_verdict_clear(struct signature_verdict *v) {
-  free(v->type);
   free(v->key);
   *v = (struct signature_verdict){0};
 }
@@ -241,9 +240,9 @@ static int claims_accepted(const struct policy_req *q, const struct policy_image
 
 static int set_verdict(struct eval_state *st, const char *type, const char *key, lib_error *err) {
   signature_verdict_clear(st->verdict);
-  st->verdict->type = strdup(type);
+  st->verdict->type = type;
   st->verdict->key = strdup(key);
-  return st->verdict->type && st->verdict->key ? 0 : error_oom(err);
+  return st->verdict->key ? 0 : error_oom(err);
 }
 
 /* The reasons of each rejected signature, as one message (containers/image's "None of the

@@ -38,7 +38,7 @@ struct policy_image {
 /* What was verified: type "simple-signing" or "sigstore" and the key (a fingerprint or key id);
  * both NULL when the policy asked for no signature. */
 struct signature_verdict {
-  char *type;
+  const char *type; /* static */
   char *key;
 };
 void signature_verdict_clear(struct signature_verdict *v);

@@ -129,6 +129,8 @@ static int tee_read(struct byte_source *s, uint8_t *buf, size_t cap, size_t *got
     return 0;
   }
   r = hasher_update(&t->h, buf, *got, err);
+  if (r == 0 && t->o.observe)
+    r = t->o.observe(t->o.observe_data, buf, *got, err);
   if (r < 0)
     return r;
   t->bytes += *got;
@@ -173,6 +175,8 @@ int tee_new(struct byte_source *inner, const struct tee_options *o, struct byte_
 int tee_prime(struct byte_source *s, const uint8_t *buf, size_t len, lib_error *err) {
   struct tee *t = (struct tee *)s;
   int r = hasher_update(&t->h, buf, len, err);
+  if (r == 0 && t->o.observe)
+    r = t->o.observe(t->o.observe_data, buf, len, err);
   if (r < 0)
     return r;
   t->bytes += len;

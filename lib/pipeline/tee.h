@@ -16,6 +16,10 @@ struct progress_state;
 struct tee_options {
   uint64_t expected_size;          /* UINT64_MAX: not checked */
   struct progress_state *progress; /* may be NULL */
+  /* Handed every byte too, in order, as it is hashed (a signature checked as the bytes stream, from
+   * the floor above); NULL: none. */
+  int (*observe)(void *data, const uint8_t *buf, size_t len, lib_error *err);
+  void *observe_data;
 };
 
 /* Wraps inner (taking ownership). */

@@ -2,16 +2,20 @@
 #include "resolve/checksums.h"
 
 #include "base/error.h"
+#include "base/hooks.h"
 #include "base/redact.h"
 #include "base/util.h"
 #include "fetch/fetch.h"
 #include "net/http.h"
 #include "resolve/resolve.h"
+#include "trust/keyring_load.h"
+#include "trust/openpgp.h"
 
 #include <ctype.h>
 
 #define CHECKSUMS_MAX (16u << 20)
 #define SHA256_HEX 64
+#define SIGNATURE_MAX (1u << 20)
 
 struct span {
   const char *p;
@@ -191,14 +195,14 @@ int checksums_parse(const char *text, size_t len, const char *name, char **diges
   return *digest ? 0 : error_oom(err);
 }
 
-static int read_checksums(const struct resolve_settings *s, struct pull_cache *pc, char **text, size_t *len,
-                          lib_error *err) {
-  const char *src = s->checksums;
+/* A path, file:// or an http(s) URL, fetched like the image (the list and its detached signature). */
+static int read_checksums(const struct resolve_settings *s, struct pull_cache *pc, const char *src, size_t max,
+                          char **text, size_t *len, lib_error *err) {
   if (strncasecmp(src, "http://", 7) == 0 || strncasecmp(src, "https://", 8) == 0) {
     struct http_config c;
     pull_cache_http_config(pc, &s->http, &c);
     struct http_request req = {
-        .url = src, .max_redirects = 10, .allow_insecure_redirect = !c.tls_verify, .max_body = CHECKSUMS_MAX};
+        .url = src, .max_redirects = 10, .allow_insecure_redirect = !c.tls_verify, .max_body = max};
     _cleanup_(http_response_clear) struct http_response resp = {0};
     /* Like the image itself: retried, revalidated against the cache, and there for --offline. */
     int r = fetch_document(pc, &c, &req, &resp, err);
@@ -212,11 +216,73 @@ static int read_checksums(const struct resolve_settings *s, struct pull_cache *p
   }
   if (strncasecmp(src, "file://", 7) == 0)
     src += 7;
-  int r = read_file_limited(src, CHECKSUMS_MAX, text, len);
+  int r = read_file_limited(src, max, text, len);
   if (r == -EFBIG)
-    return error_set(err, VMPULL_E_LIMIT, "larger than %u bytes", CHECKSUMS_MAX);
+    return error_set(err, VMPULL_E_LIMIT, "larger than %zu bytes", max);
   if (r < 0)
     return error_set_errno(err, r == -ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, -r, "read");
+  return 0;
+}
+
+/* Whether text holds a clearsigned part (a line that opens one). */
+static int clearsigned(const char *text, size_t len) {
+  static const char mark[] = "-----BEGIN PGP SIGNED MESSAGE-----";
+  for (const char *p = text, *end = text + len; p < end;) {
+    if ((size_t)(end - p) >= sizeof(mark) - 1 && memcmp(p, mark, sizeof(mark) - 1) == 0)
+      return 1;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    p = nl ? nl + 1 : end;
+  }
+  return 0;
+}
+
+/* The part of the list that is looked in: a clearsigned list's signed text as GPGME returns it
+ * (never lines added around it), a list with a detached signature whole once it verifies, an
+ * unsigned one whole when no --keyring asks for a signature. *plain NULL: text itself. */
+static int trusted_text(const struct resolve_settings *s, struct pull_cache *pc, const char *shown, const char *text,
+                        size_t len, char **plain, size_t *plain_len, lib_error *err) {
+  const struct trust_settings *t = &s->trust;
+  *plain = NULL;
+  int detached = t->checksums_signature && *t->checksums_signature;
+  int inline_signed = clearsigned(text, len);
+  if (t->insecure_skip_signature) {
+    if (detached || inline_signed)
+      hooks_warn(&s->hooks, "checksums %s: its signature is not checked (--insecure-skip-signature)", shown);
+    return 0;
+  }
+  if (!detached && !inline_signed) {
+    if (t->keyring && *t->keyring)
+      return error_set(err, VMPULL_E_SIGNATURE,
+                       "not signed, and --keyring asks for a signature (a detached one is named with "
+                       "--checksums-signature)");
+    return 0;
+  }
+  _cleanup_free_ char *sig = NULL;
+  size_t sig_len = 0;
+  if (detached) {
+    int r = read_checksums(s, pc, t->checksums_signature, SIGNATURE_MAX, &sig, &sig_len, err);
+    if (r < 0) {
+      _cleanup_free_ char *sig_shown = redact_url(t->checksums_signature);
+      return error_wrap(err, "signature %s", sig_shown ? sig_shown : "file");
+    }
+  }
+  _cleanup_(openpgp_keyring_freep) struct openpgp_keyring *k = NULL;
+  int r = keyring_load(t, &k, err);
+  if (r < 0)
+    return r;
+  char fpr[OPENPGP_FPR_MAX];
+  if (detached)
+    r = openpgp_verify_detached(k, sig, sig_len, text, len, fpr, err);
+  else
+    r = openpgp_verify_clearsigned(k, text, len, plain, plain_len, fpr, err);
+  if (r < 0) {
+    if (!detached)
+      return error_wrap(err, "clearsigned");
+    _cleanup_free_ char *sig_shown = redact_url(t->checksums_signature);
+    return error_wrap(err, "signature %s", sig_shown ? sig_shown : "file");
+  }
+  if (pc && pc->facts && pull_facts_signed(pc->facts, "openpgp", fpr) < 0)
+    return error_oom(err);
   return 0;
 }
 
@@ -229,9 +295,13 @@ int checksums_lookup(const struct resolve_settings *s, struct pull_cache *pc, co
     return error_set(err, VMPULL_E_USAGE, "checksums %s: the source has no file name to look up", shown);
   _cleanup_free_ char *text = NULL;
   size_t len = 0;
-  int r = read_checksums(s, pc, &text, &len, err);
+  _cleanup_free_ char *plain = NULL;
+  size_t plain_len = 0;
+  int r = read_checksums(s, pc, s->checksums, CHECKSUMS_MAX, &text, &len, err);
   if (r >= 0)
-    r = checksums_parse(text, len, name, digest, err);
+    r = trusted_text(s, pc, shown, text, len, &plain, &plain_len, err);
+  if (r >= 0)
+    r = checksums_parse(plain ? plain : text, plain ? plain_len : len, name, digest, err);
   if (r < 0)
     return error_wrap(err, "checksums %s", shown);
   return 0;

@@ -22,8 +22,11 @@ struct resolve_settings;
 
 /* Read s->checksums (a path, file:// or an http(s) URL fetched with s->http,
  * with retries and through the pull's cache pc, which may be NULL; with
- * --offline the cached copy) and look name up in it. Errors name the checksum
- * source. */
+ * --offline the cached copy) and look name up in it. A signed list (clearsigned,
+ * or with s->trust.checksums_signature beside it) must verify with s->trust's
+ * keys, and name is looked up only in what the signature covers; an unsigned
+ * list is taken only when no --keyring asks for a signature. The signer goes
+ * into pc->facts. Errors name the checksum source. */
 int checksums_lookup(const struct resolve_settings *s, struct pull_cache *pc, const char *name, char **digest,
                      lib_error *err);
 

@@ -16,6 +16,7 @@ void fcos_artifact_clear(struct fcos_artifact *a) {
   free(a->release);
   free(a->platform);
   free(a->format);
+  free(a->signature);
   memset(a, 0, sizeof(*a));
 }
 
@@ -144,21 +145,27 @@ int fcos_stream_select(const char *json, size_t len, const char *arch, const cha
   } else {
     const char *location = string_member(disk, "location");
     const char *sha = string_member(disk, "sha256");
+    const char *signature = string_member(disk, "signature");
     if (!usable_url(location)) {
       ret = error_set(err, VMPULL_E_MANIFEST, "stream entry %s %s %s: \"location\" is not an http(s) URL", arch,
                       platform, format);
     } else if (!sha || strlen(sha) != 64 || strspn(sha, "0123456789abcdefABCDEF") != 64) {
       ret = error_set(err, VMPULL_E_MANIFEST, "stream entry %s %s %s: \"sha256\" is not 64 hex digits", arch, platform,
                       format);
+    } else if (signature && !usable_url(signature)) {
+      ret = error_set(err, VMPULL_E_MANIFEST, "stream entry %s %s %s: \"signature\" is not an http(s) URL", arch,
+                      platform, format);
     } else {
       out->location = strdup(location);
+      out->signature = signature ? strdup(signature) : NULL;
       out->sha256 = xasprintf("sha256:%s", sha);
       out->platform = strdup(platform);
       out->format = strdup(format);
       const char *release = string_member(p, "release");
       if (release && *release)
         out->release = strdup(release);
-      if (!out->location || !out->sha256 || !out->platform || !out->format || (release && *release && !out->release))
+      if (!out->location || !out->sha256 || !out->platform || !out->format || (release && *release && !out->release) ||
+          (signature && !out->signature))
         ret = error_oom(err);
       else
         for (char *c = out->sha256; *c; c++)

@@ -15,11 +15,12 @@
 #define FCOS_STREAM_DEFAULT_URL "https://builds.coreos.fedoraproject.org/streams/%s.json"
 
 struct fcos_artifact {
-  char *location; /* http(s) URL of the disk */
-  char *sha256;   /* "sha256:<hex>" of the file at location */
-  char *release;  /* "40.20240416.3.1", or NULL */
-  char *platform; /* "qemu", "applehv", "hyperv" */
-  char *format;   /* "qcow2.xz", "raw.gz", "vhdx.zip" */
+  char *location;  /* http(s) URL of the disk */
+  char *sha256;    /* "sha256:<hex>" of the file at location */
+  char *release;   /* "40.20240416.3.1", or NULL */
+  char *platform;  /* "qemu", "applehv", "hyperv" */
+  char *format;    /* "qcow2.xz", "raw.gz", "vhdx.zip" */
+  char *signature; /* http(s) URL of the detached OpenPGP signature of the file at location, or NULL */
 };
 void fcos_artifact_clear(struct fcos_artifact *a);
 

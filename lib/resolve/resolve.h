@@ -11,6 +11,7 @@
 #include "fetch/resolved.h"
 #include "oci/oci_settings.h"
 #include "oci/oci_store.h"
+#include "trust/keyring_load.h"
 
 enum source_kind {
   SOURCE_FILE,
@@ -41,7 +42,8 @@ struct resolve_settings {
   const char *stream_url;  /* fcos:// stream metadata URL; NULL or "": builds.coreos.fedoraproject.org */
   struct http_config http; /* defaults applied */
   struct call_hooks hooks;
-  struct oci_settings oci; /* OCI sources (its selection serves fcos:// too) */
+  struct oci_settings oci;     /* OCI sources (its selection serves fcos:// too) */
+  struct trust_settings trust; /* fcos:// and checksum lists: which keys, which signature */
 };
 
 /* Before anything is fetched: n->machine_name follows the naming rule, and n->output (or n->data_dir)

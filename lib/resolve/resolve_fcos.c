@@ -64,6 +64,10 @@ int resolve_fcos(const struct resolve_settings *s, struct resolved *r, lib_error
     return ret;
   free(r->expected_digest);
   r->expected_digest = TAKE_PTR(art.sha256);
+  /* Fedora signs every artifact (detached, over the file as served); the pull checks it, or says
+   * why not (lib/api/pull_signature.c). */
+  r->signature_expected = 1;
+  r->signature_url = TAKE_PTR(art.signature);
   _cleanup_free_ char *stream = strndup(name, name_len);
   r->reference = stream ? xasprintf("fedora-coreos %s %s (%s %s)", stream, art.release ? art.release : "", art.platform,
                                     art.format)

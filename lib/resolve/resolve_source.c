@@ -34,8 +34,8 @@ static int resolve_oci(const struct oci_settings *set, struct oci_store *store, 
   ret = oci_resolve_target(s, &t, r, err);
   if (ret < 0)
     return ret;
-  r->signature_type = TAKE_PTR(v.type);
-  r->signature_key = TAKE_PTR(v.key);
+  r->verified_type = v.type;
+  r->verified_key = TAKE_PTR(v.key);
   return 0;
 }
 

@@ -61,6 +61,11 @@ EXPECTED = {
     "lookaside signature / signatures of one manifest": lambda: (
         f"{size(constant('lib/oci/policy_eval.h', 'LOOKASIDE_SIGNATURE_MAX'))} / "
         f"{constant('lib/oci/policy_eval.h', 'LOOKASIDE_SIGNATURES_MAX')}"),
+    "OpenPGP key file (`--keyring`, the shipped keys)": lambda: size(constant("lib/trust/openpgp.c", "KEY_FILE_MAX")),
+    "detached signature (fcos://, `--checksums-signature`)": lambda: (
+        size(constant("lib/api/pull_signature.c", "SIGNATURE_MAX"))
+        if constant("lib/api/pull_signature.c", "SIGNATURE_MAX") == constant("lib/resolve/checksums.c", "SIGNATURE_MAX")
+        else "the two differ"),
     "certs.d file (`*.crt`, `*.cert`, `*.key`) / names in one folder": lambda: (
         f"{size(constant('lib/net/certs_d.h', 'CERTS_D_FILE_MAX'))} / {constant('lib/net/certs_d.h', 'CERTS_D_ENTRIES_MAX')}"),
     "registries.conf (each file) / drop-ins per folder / dots on one line": lambda: (

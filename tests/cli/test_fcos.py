@@ -1,6 +1,7 @@
 """fcos://<stream>: the Fedora CoreOS stream metadata is read (here from a stream file served on
 loopback), the disk for the provider and architecture is chosen and pulled, verified against the
-sha256 the metadata gives."""
+sha256 the metadata gives and its detached OpenPGP signature (here made by gpg with a test key,
+trusted with --keyring)."""
 import gzip
 import hashlib
 import io
@@ -14,6 +15,7 @@ import pytest
 from conftest import leftovers, run_vmpull
 
 RELEASE = "40.20240416.3.1"
+KEYRING = []  # the test key's public key file, once the stream fixture made it
 
 
 def vhdx_zip(raw):
@@ -34,8 +36,10 @@ KINDS = {
 
 
 @pytest.fixture(scope="module")
-def stream(flaky):
-    """A stream file with one distinct disk per (arch, platform); names are unique to this module."""
+def stream(flaky, openpgp):
+    """A stream file with one distinct disk per (arch, platform), each signed by the test key as
+    Fedora signs them (a detached binary signature beside it); names are unique to this module."""
+    KEYRING[:] = [openpgp.pub["signer"]]
     rnd = random.Random(40)
     disks = {}
     doc = {"stream": "stable", "metadata": {"last-modified": "2024-04-29T18:11:22Z"}, "architectures": {}}
@@ -44,6 +48,7 @@ def stream(flaky):
         blob = compress(raw)
         name = f"fcos-{RELEASE}-{platform}.{arch}.{fmt}"
         flaky.serve(name, blob)
+        flaky.serve(name + ".sig", openpgp.detach(blob))
         disks[(arch, platform)] = (raw, blob, name)
         art = doc["architectures"].setdefault(arch, {"artifacts": {}})["artifacts"]
         art[platform] = {"release": RELEASE, "formats": {fmt: {"disk": {
@@ -59,9 +64,10 @@ def stream(flaky):
     return {"url": flaky.url("fcos-stable.json"), "disks": disks, "doc": doc}
 
 
-def pull(tmp_path, stream_url, *args):
+def pull(tmp_path, stream_url, *args, keyring=True):
+    trust = ["--keyring", KEYRING[0]] if keyring and KEYRING else []
     return run_vmpull("pull", "-q", "--json", "--cache-dir", tmp_path / "cache", "--stream-url", stream_url,
-                      "--data-dir", tmp_path / "machines", *args, "fcos://stable")
+                      "--data-dir", tmp_path / "machines", *trust, *args, "fcos://stable")
 
 
 @pytest.mark.parametrize("provider,arch,platform", [
@@ -176,13 +182,14 @@ def test_bad_stream_names(tmp_path, source):
 def test_kept_disk_of_a_stream_entry_needs_no_request_for_the_disk(flaky, stream, tmp_path):
     """The stream entry's sha256 names the disk's bytes: with their decoded disk kept, the pull
     copies it and asks for nothing but the stream file, even with the blob gone from the cache (an
-    older vmpull started the disk's download here and threw it away)."""
+    older vmpull started the disk's download here and threw it away). That is when no signature is
+    checked: a signature needs the bytes (test_fcos_signature.py)."""
     raw, blob, name = stream["disks"][("x86_64", "qemu")]
     r1 = pull(tmp_path, stream["url"], "--arch", "x86_64", "-n", "one", "--keep-uncompressed")
     assert r1.rc == 0, r1
     (tmp_path / "cache" / "blobs" / "sha256" / hashlib.sha256(blob).hexdigest()).unlink()
     before = len(flaky.requests(name))
-    r2 = pull(tmp_path, stream["url"], "--arch", "x86_64", "-n", "two")
+    r2 = pull(tmp_path, stream["url"], "--arch", "x86_64", "-n", "two", "--insecure-skip-signature")
     assert r2.rc == 0, r2
     assert open(r2.json["path"], "rb").read() == raw
     assert len(flaky.requests(name)) == before
