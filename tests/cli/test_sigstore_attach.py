@@ -285,3 +285,26 @@ def test_save_without_attachment_adds_no_entry(registry_plain, tmp_path):
     names = [m.get("annotations", {}).get("org.opencontainers.image.ref.name")
              for m in json.loads((dest / "index.json").read_text())["manifests"]]
     assert names == ["v1"], names
+
+
+def test_offline_reads_the_attachment_from_the_cache(registry_plain, keys, tmp_path):
+    """With a cache, the attachment manifest is kept under its tag's reference and the payloads by
+    digest: --offline then verifies from the cache without a request."""
+    repo = "sigstore/offline"
+    lay, manifest, index = disk_image(tmp_path / "image", 10)
+    registry_plain.push(lay.path, "v1", repo, "v1")
+    data = sa.payload(f"{registry_plain.host}/{repo}:v1", manifest)
+    tag, desc = sa.push_attachment(registry_plain, repo, tmp_path / "att", manifest,
+                                   [(data, sa.sign(keys["good"][0], data))])
+    cache = tmp_path / "cache"
+    got = probe("-k", "-C", cache, "-K", keys["good"][1], registry_plain.ref(repo, "v1"))
+    assert got["rc"] == 0 and got["verified"] == {0: sa.key_id(keys["good"][1])}, got
+    before = len(requests(registry_plain, repo))
+    got = probe("-O", "-C", cache, "-K", keys["good"][1], registry_plain.ref(repo, "v1"))
+    assert got["rc"] == 0 and got["attachment"] == desc["digest"], got
+    assert got["verified"] == {0: sa.key_id(keys["good"][1])}, got
+    assert requests(registry_plain, repo)[before:] == []
+    # An attachment never asked for is not in the cache: an error naming its tag, not "no signatures".
+    got = probe("-O", "-C", cache, "-d", index, registry_plain.ref(repo, "v1"))
+    assert got["rc"] == 1 and got["code"] == "not_found", got
+    assert sa.attachment_tag(index) in got["message"] and "--offline" in got["message"], got
