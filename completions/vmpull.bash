@@ -36,9 +36,9 @@ _vmpull_value() {
         --platform) COMPREPLY=($(compgen -W 'linux/amd64 linux/arm64 linux/arm64/v8' -- "$cur")) ;;
         --progress) COMPREPLY=($(compgen -W 'auto always never' -- "$cur")) ;;
         --tls-verify) COMPREPLY=($(compgen -W 'true false' -- "$cur")) ;;
-        --data-dir | --cache-dir | --cert-dir) COMPREPLY=($(compgen -d -- "$cur")) ;;
-        -o | --output | --ca-cert | --authfile | --checksums | --to-archive | --registries-conf | --keyring | \
-            --checksums-signature) COMPREPLY=($(compgen -f -- "$cur")) ;;
+        --data-dir | --cache-dir | --cert-dir | --registries.d) COMPREPLY=($(compgen -d -- "$cur")) ;;
+        -o | --output | --ca-cert | --authfile | --checksums | --to-archive | --registries-conf | --signature-policy | \
+            --keyring | --checksums-signature) COMPREPLY=($(compgen -f -- "$cur")) ;;
         -n | --name | --digest | --threads | --max-size | --mode | --user-agent | --connect-timeout | \
             --stall-timeout | --retries | --creds | --default-image | --os-version | --older-than | \
             --mirror | --stream-url | --username | --password) COMPREPLY=() ;;

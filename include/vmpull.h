@@ -314,6 +314,16 @@ typedef struct vmpull_pull_options {
                                   or URL: SHA256SUMS.gpg); a clearsigned list needs none */
   int insecure_skip_signature; /* check no signature of fcos:// disks and checksum lists (a warning
                                   says so); never applies to a registry's policy.json */
+
+  /* Signature policy (added in 0.3) */
+  const char *signature_policy; /* containers-policy.json(5) for OCI sources; NULL:
+                                   $HOME/.config/containers/policy.json, else
+                                   /etc/containers/policy.json, else none (anything is
+                                   accepted). A rejected image fails with VMPULL_E_SIGNATURE
+                                   before any of its disk's bytes are requested. */
+  const char *registries_d;     /* containers-registries.d(5) folder (lookaside signature
+                                   stores); NULL: $HOME/.config/containers/registries.d if it
+                                   exists, else /etc/containers/registries.d */
 } vmpull_pull_options;
 
 /* Fill opts with defaults (zero, tls_verify = 1, retries = -1) and set
@@ -426,8 +436,10 @@ VMPULL_PUBLIC uint64_t vmpull_outcome_bytes_transferred(const vmpull_outcome *ou
 VMPULL_PUBLIC uint64_t vmpull_outcome_resumed_from(const vmpull_outcome *outcome);
 /* How the cache served the bytes (VMPULL_CACHE_NONE for NULL). */
 VMPULL_PUBLIC vmpull_cache_use vmpull_outcome_cache(const vmpull_outcome *outcome);
-/* The signature that verified who made the image: its kind ("openpgp", "sigstore") and the key
- * (an OpenPGP fingerprint: 40 or 64 uppercase hex digits), or NULL when none was checked. */
+/* The signature that verified who made the image: its kind ("openpgp" for a fcos:// disk or a
+ * checksums list; "simple-signing" or "sigstore" for what policy.json required) and the key (an
+ * OpenPGP fingerprint: 40 or 64 uppercase hex digits; a sigstore key's "SHA256:<hex>" id), or NULL
+ * when none was checked. */
 VMPULL_PUBLIC const char *vmpull_outcome_signature_type(const vmpull_outcome *outcome);
 VMPULL_PUBLIC const char *vmpull_outcome_signature_key(const vmpull_outcome *outcome);
 

@@ -46,6 +46,8 @@ enum {
   OPT_MIRROR_BY_DIGEST_ONLY,
   OPT_REGISTRIES_CONF,
   OPT_NO_REGISTRIES_CONF,
+  OPT_SIGNATURE_POLICY,
+  OPT_REGISTRIES_D,
   OPT_KEYRING,
   OPT_CHECKSUMS_SIGNATURE,
   OPT_INSECURE_SKIP_SIGNATURE,
@@ -93,6 +95,8 @@ static const struct option pull_longopts[] = {
     {"mirror-by-digest-only", no_argument, NULL, OPT_MIRROR_BY_DIGEST_ONLY},
     {"registries-conf", required_argument, NULL, OPT_REGISTRIES_CONF},
     {"no-registries-conf", no_argument, NULL, OPT_NO_REGISTRIES_CONF},
+    {"signature-policy", required_argument, NULL, OPT_SIGNATURE_POLICY},
+    {"registries.d", required_argument, NULL, OPT_REGISTRIES_D},
     {"keyring", required_argument, NULL, OPT_KEYRING},
     {"checksums-signature", required_argument, NULL, OPT_CHECKSUMS_SIGNATURE},
     {"insecure-skip-signature", no_argument, NULL, OPT_INSECURE_SKIP_SIGNATURE},
@@ -298,6 +302,8 @@ static int parse_pull_cli(struct pull_cli *cli, int argc, char **argv) {
     case OPT_MIRROR_BY_DIGEST_ONLY: cli->opts.mirror_by_digest_only = 1; break;
     case OPT_REGISTRIES_CONF: cli->opts.registries_conf = optarg; break;
     case OPT_NO_REGISTRIES_CONF: cli->opts.no_registries_conf = 1; break;
+    case OPT_SIGNATURE_POLICY: cli->opts.signature_policy = optarg; break;
+    case OPT_REGISTRIES_D: cli->opts.registries_d = optarg; break;
     case OPT_KEYRING: cli->opts.keyring = optarg; break;
     case OPT_CHECKSUMS_SIGNATURE: cli->opts.checksums_signature = optarg; break;
     case OPT_INSECURE_SKIP_SIGNATURE: cli->opts.insecure_skip_signature = 1; break;

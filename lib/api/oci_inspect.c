@@ -13,6 +13,7 @@
 #include "base/util.h"
 #include "oci/oci_ref.h"
 #include "oci/oci_store.h"
+#include "oci/policy_eval.h"
 #include "pipeline/detect.h"
 #include "pipeline/unwrap_tar.h"
 #include "resolve/resolve.h"
@@ -125,6 +126,18 @@ static int inspect_run(const struct pull_config *o, unsigned flags, char **json,
     r = oci_walk_one(&store->walk, &chosen, err);
     if (r < 0)
       return r;
+    /* the policy judges what pull would take (the listing of --all is not a pull) */
+    _cleanup_(signature_verdict_clear) struct signature_verdict v = {0};
+    r = oci_policy_check(&o->resolve.oci, store, chosen.manifest_digest, &v, err);
+    if (r < 0)
+      return r;
+    json_object *sig = NULL;
+    if (v.type) {
+      sig = json_object_new_object();
+      json_object_object_add(sig, "type", json_result_string(v.type));
+      json_object_object_add(sig, "key", json_result_string(v.key));
+    }
+    json_object_object_add(root, "signature", sig);
     r = describe(&c, &chosen, root, err);
     if (r < 0)
       return r;

@@ -34,6 +34,7 @@
 #include "oci/oci_layout_write.h"
 #include "oci/oci_ref.h"
 #include "oci/oci_store.h"
+#include "oci/policy_eval.h"
 #include "oci/sigstore_attach.h"
 #include "resolve/resolve.h"
 
@@ -99,6 +100,7 @@ struct save_ctx {
   struct digest_set done;
   struct sigstore_attachments *attachments; /* of the saved manifests, kept with them (issue 16) */
   size_t n_attachments;
+  struct lookaside_sigs *lookaside; /* each target's lookaside signatures, n_targets of them (issue 16) */
 };
 
 static void save_ctx_clear(struct save_ctx *c) {
@@ -112,6 +114,9 @@ static void save_ctx_clear(struct save_ctx *c) {
     oci_target_clear(&c->targets[i].t);
     oci_descriptor_clear(&c->targets[i].config);
   }
+  for (size_t i = 0; c->lookaside && i < c->n_targets; i++)
+    lookaside_sigs_clear(&c->lookaside[i]);
+  free(c->lookaside);
   free(c->targets);
   layout_writer_free(c->w);
   free(c->name);
@@ -348,6 +353,22 @@ static int save_oci(struct save_ctx *c, const char *dest_path, const struct layo
   }
   if (r < 0)
     return r;
+  /* The signature policy judges each manifest saved, as skopeo copy does, before the destination is
+   * touched. */
+  for (size_t i = 0; i < c->n_targets; i++) {
+    _cleanup_(signature_verdict_clear) struct signature_verdict v = {0};
+    r = oci_policy_check(&c->o->resolve.oci, c->store, c->targets[i].t.manifest_digest, &v, err);
+    if (r < 0)
+      return r;
+  }
+  /* Their lookaside signatures travel with them, into signatures/ of the layout. */
+  if (!(c->lookaside = calloc(c->n_targets, sizeof(*c->lookaside))))
+    return error_oom(err);
+  for (size_t i = 0; i < c->n_targets; i++) {
+    r = oci_lookaside_signatures(&c->o->resolve.oci, c->targets[i].t.manifest_digest, &c->lookaside[i], err);
+    if (r < 0)
+      return r;
+  }
   const struct saved_doc *top = NULL;
   if (all || !c->n_docs) { /* the root is content: a manifest alone, or what --all points at */
     r = top_document(c, &top, err);
@@ -392,6 +413,20 @@ static int save_oci(struct save_ctx *c, const char *dest_path, const struct layo
     r = sigstore_attachment_copy(c->store, &c->attachments[i], c->w, &c->blobs, &c->reused, &c->bytes, err);
     if (r < 0)
       return r;
+  }
+  for (size_t i = 0; i < c->n_targets; i++) {
+    const char *d = c->targets[i].t.manifest_digest;
+    _cleanup_free_ char *folder =
+        xasprintf("%s/%.*s-%s", LAYOUT_SIGNATURES_DIR, (int)strcspn(d, ":"), d, d + strcspn(d, ":") + 1);
+    if (!folder)
+      return error_oom(err);
+    for (size_t k = 0; k < c->lookaside[i].n; k++) {
+      char name[32];
+      snprintf(name, sizeof(name), "signature-%zu", k + 1);
+      r = layout_writer_put_file(c->w, folder, name, c->lookaside[i].v[k], c->lookaside[i].lens[k], err);
+      if (r < 0)
+        return r;
+    }
   }
   if (all) {
     for (size_t i = 0; i < c->n_docs; i++) {

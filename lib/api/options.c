@@ -85,6 +85,8 @@ void pull_config_from_options(const vmpull_pull_options *o, struct pull_config *
               .registries_conf = OPTION(o, registries_conf, NULL),
               .offline = o->offline,
               .hooks = c->hooks,
+              .signature_policy = OPTION(o, signature_policy, NULL),
+              .registries_d = OPTION(o, registries_d, NULL),
           },
       .trust =
           {

@@ -376,6 +376,9 @@ static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int
   r = pull_signature_prepare(o, &pc, &rs, &sig, err);
   if (r < 0)
     return r;
+  /* what the signature policy verified of an OCI image (resolve_oci judged it) */
+  if (rs.verified_type && pull_facts_signed(&out->facts, rs.verified_type, rs.verified_key) < 0)
+    return error_oom(err);
   /* the way: a kept disk, or the bytes from the cache, resumed, or from the network (nothing of
    * the image moved before; for a kept disk nothing is opened) */
   _cleanup_(pull_decision_clear) struct pull_decision decision = PULL_DECISION_INIT;

@@ -19,8 +19,9 @@ struct pull_facts {
   uint64_t bytes_transferred; /* image bytes received from the network this call (all attempts) */
   uint64_t resumed_from;      /* offset an interrupted download was resumed at; 0: none */
   char *mirror;               /* the registry mirror that served the bytes, or NULL (owned) */
-  const char *signature_type; /* what verified who made the image: "openpgp", "sigstore"; NULL: nothing */
-  char *signature_key;        /* the key that signed it (an OpenPGP fingerprint), or NULL (owned) */
+  const char
+      *signature_type; /* what verified who made the image: "openpgp", "simple-signing", "sigstore"; NULL: nothing */
+  char *signature_key; /* the key that signed it (an OpenPGP fingerprint), or NULL (owned) */
 };
 /* The signature that verified the image (type a static string); -1 on OOM. */
 int pull_facts_signed(struct pull_facts *f, const char *type, const char *key);

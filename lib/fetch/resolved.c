@@ -24,6 +24,7 @@ void resolved_clear(struct resolved *r) {
   free(r->reference);
   free(r->content_disposition);
   free(r->mirror);
+  free(r->verified_key);
   free(r->signature_url);
   *r = (struct resolved){.expected_size = UINT64_MAX};
 }

@@ -55,6 +55,8 @@ struct resolved {
                                 the output, as the fetch decided (owned) */
   char *cached_digest;       /* src reads the cached blob of this digest (the one promised, or the URL's record,
                                 current by a 304 or by --offline), as the fetch decided (owned) */
+  const char *verified_type; /* what the signature policy verified (oci/policy_eval.h), or NULL (static) */
+  char *verified_key;        /* ... and by which key (owned) */
   int signature_expected;    /* the bytes come with a detached OpenPGP signature to check (fcos://) */
   char *signature_url;       /* where that signature is, or NULL: the source names none (owned) */
 };

@@ -536,6 +536,25 @@ int layout_writer_put_new_blob(struct layout_writer *w, struct byte_source *src,
   return put_blob(w, digest, *size, again, NULL, err);
 }
 
+int layout_writer_put_file(struct layout_writer *w, const char *folder, const char *name, const char *buf, size_t len,
+                           lib_error *err) {
+  _cleanup_free_ char *rel = xasprintf("%s/%s", folder, name);
+  _cleanup_free_ char *path = rel ? xasprintf("%s/%s", w->path, rel) : NULL;
+  if (!path)
+    return error_oom(err);
+  if (w->o.archive)
+    return add_member(w, rel, buf, len, err);
+  _cleanup_close_ int fd = beneath_mkdirs(w->dirfd, folder, 0755, NULL);
+  if (fd < 0)
+    return beneath_error(err, VMPULL_E_IO, fd, w->dirfd, w->path, folder, "mkdir");
+  struct sink_options so = {.replace = 1, .mode = 0644, .max_size = UINT64_MAX, .in_folder = 1, .folder_fd = fd};
+  _cleanup_(sink_close) struct sink sink = SINK_INIT;
+  int r = sink_open(&sink, path, &so, err);
+  if (r == 0)
+    r = sink_write(&sink, (const uint8_t *)buf, len, err);
+  return r < 0 ? r : sink_commit(&sink, NULL, err);
+}
+
 int layout_writer_add_entry(struct layout_writer *w, json_object *entry, const char *ref_name, lib_error *err) {
   if (!w->extra && !(w->extra = json_object_new_array()))
     return error_oom(err);

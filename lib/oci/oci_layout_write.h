@@ -55,6 +55,11 @@ int layout_writer_put_new_blob(struct layout_writer *w, struct byte_source *src,
 int layout_writer_put_document(struct layout_writer *w, const char *buf, size_t len, const char *want,
                                char digest[OCI_DIGEST_MAX], lib_error *err);
 
+/* A small file of the layout outside blobs/ (folder/name, e.g. a lookaside signature under
+ * signatures/), replacing one of that name; in an archive, one more member. */
+int layout_writer_put_file(struct layout_writer *w, const char *folder, const char *name, const char *buf, size_t len,
+                           lib_error *err);
+
 /* One more index.json entry for commit to add (before entry), under ref_name: a document put in
  * already (a sigstore attachment beside the image). */
 int layout_writer_add_entry(struct layout_writer *w, json_object *entry, const char *ref_name, lib_error *err);

@@ -54,6 +54,9 @@ struct oci_settings {
   int offline;                        /* the cache only */
   int insecure_by_conf;               /* http.tls_verify is off by registries.conf's insecure = true */
   struct call_hooks hooks;            /* warnings */
+  /* Signature policy: policy.json and registries.d (oci/policy_eval.h), NULL: the usual places. */
+  const char *signature_policy;
+  const char *registries_d;
 };
 
 #endif

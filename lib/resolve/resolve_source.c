@@ -5,6 +5,7 @@
 #include "base/error.h"
 #include "oci/oci_mirror.h"
 #include "oci/oci_store.h"
+#include "oci/policy_eval.h"
 #include "resolve/resolve.h"
 
 /* The OCI store the source names; *out stays NULL for a kind that holds no OCI image. */
@@ -18,14 +19,24 @@ static int open_store(enum source_kind kind, const struct oci_settings *set, str
   }
 }
 
-/* Walk the store to its one layer and hand that layer on (the store goes). */
-static int resolve_oci(struct oci_store *store, struct resolved *r, lib_error *err) {
+/* Walk the store to its one layer, let the signature policy judge the chosen manifest (before the
+ * layer is planned, let alone requested), and hand that layer on (the store goes). */
+static int resolve_oci(const struct oci_settings *set, struct oci_store *store, struct resolved *r, lib_error *err) {
   _cleanup_oci_store_ struct oci_store *s = store;
   _cleanup_(oci_target_clear) struct oci_target t = {0};
   int ret = oci_walk_one(&s->walk, &t, err);
   if (ret < 0)
     return ret;
-  return oci_resolve_target(s, &t, r, err);
+  _cleanup_(signature_verdict_clear) struct signature_verdict v = {0};
+  ret = oci_policy_check(set, s, t.manifest_digest, &v, err);
+  if (ret < 0)
+    return ret;
+  ret = oci_resolve_target(s, &t, r, err);
+  if (ret < 0)
+    return ret;
+  r->verified_type = v.type;
+  r->verified_key = TAKE_PTR(v.key);
+  return 0;
 }
 
 int resolve_source(const struct resolve_settings *s, struct pull_cache *pc, struct oci_store **store,
@@ -42,7 +53,7 @@ int resolve_source(const struct resolve_settings *s, struct pull_cache *pc, stru
     return ret;
   if (opened) {
     if (!store)
-      return resolve_oci(opened, r, err);
+      return resolve_oci(&s->oci, opened, r, err);
     *store = opened;
     return 0;
   }

@@ -54,6 +54,13 @@ EXPECTED = {
     "sigstore public key (PEM file or `keyData`) / keys in one set": lambda: (
         f"{size(constant('lib/trust/sigstore.h', 'SIGSTORE_KEY_FILE_MAX'))} / "
         f"{constant('lib/trust/sigstore.h', 'SIGSTORE_KEYS_MAX')}"),
+    "policy.json / JSON nesting": lambda: f"{size(constant('lib/oci/policy.h', 'POLICY_FILE_MAX'))} / 16",
+    "registries.d file / `*.yaml` files in the folder": lambda: (
+        f"{size(constant('lib/oci/registries_d.h', 'REGISTRIES_D_FILE_MAX'))} / "
+        f"{constant('lib/oci/registries_d.h', 'REGISTRIES_D_FILES_MAX')}"),
+    "lookaside signature / signatures of one manifest": lambda: (
+        f"{size(constant('lib/oci/policy_eval.h', 'LOOKASIDE_SIGNATURE_MAX'))} / "
+        f"{constant('lib/oci/policy_eval.h', 'LOOKASIDE_SIGNATURES_MAX')}"),
     "OpenPGP key file (`--keyring`, the shipped keys)": lambda: size(constant("lib/trust/openpgp.c", "KEY_FILE_MAX")),
     "detached signature (fcos://, `--checksums-signature`)": lambda: (
         size(constant("lib/api/pull_signature.c", "SIGNATURE_MAX"))

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Which image the policy judges: the transport, and the reference or path its scopes name
+ * (policy_eval.h: oci_policy_check). */
+#include "base/util.h"
+#include "oci/oci_ref.h"
+#include "oci/policy_eval.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+int oci_lookaside_signatures(const struct oci_settings *set, const char *manifest_digest, struct lookaside_sigs *out,
+                             lib_error *err) {
+  *out = (struct lookaside_sigs){0};
+  const char *dir = oci_layout_spec(set->source, 0);
+  if (dir) {
+    _cleanup_free_ char *path = strndup(dir, strcspn(dir, ":"));
+    _cleanup_free_ char *base = path ? xasprintf("file://%s/%s", path, LAYOUT_SIGNATURES_DIR) : NULL;
+    if (!base)
+      return error_oom(err);
+    return lookaside_read(base, NULL, manifest_digest, &set->http, out, err);
+  }
+  if (oci_layout_spec(set->source, 1))
+    return 0;
+  _cleanup_(docker_ref_clear) struct docker_ref ref = {0};
+  int r = docker_ref_for_source(set->source, &set->default_image, &ref, err);
+  if (r < 0)
+    return r;
+  struct policy_settings ps = {.policy_path = set->signature_policy, .registries_d = set->registries_d};
+  _cleanup_(docker_name_clear) struct docker_name name = {.name = xasprintf("%s/%s", ref.registry, ref.repository)};
+  _cleanup_free_ char *base = NULL;
+  if (!name.name)
+    return error_oom(err);
+  if ((r = policy_lookaside_base(&ps, &name, &base, err)) < 0)
+    return r;
+  return lookaside_read(base, ref.repository, manifest_digest, &set->http, out, err);
+}
+
+int oci_policy_check(const struct oci_settings *set, struct oci_store *s, const char *manifest_digest,
+                     struct signature_verdict *v, lib_error *err) {
+  struct policy_settings ps = {.policy_path = set->signature_policy, .registries_d = set->registries_d};
+  struct policy_image img = {.manifest_digest = manifest_digest, .store = s, .http = &set->http, .hooks = &set->hooks};
+  const char *dir = oci_layout_spec(set->source, 0), *archive = oci_layout_spec(set->source, 1);
+  _cleanup_free_ char *path = NULL, *resolved = NULL;
+  _cleanup_(docker_name_clear) struct docker_name name = {0};
+  if (dir || archive) {
+    const char *rest = dir ? dir : archive;
+    img.transport = dir ? "oci" : "oci-archive";
+    if (!(path = strndup(rest, strcspn(rest, ":"))))
+      return error_oom(err);
+    /* containers/image's scopes name the resolved path (symbolic links followed) */
+    if (!(resolved = realpath(path, NULL)))
+      return error_set_errno(err, VMPULL_E_IO, errno, "%s", path);
+    img.scope_path = resolved;
+    img.layout_dir = dir ? resolved : NULL;
+  } else {
+    _cleanup_(docker_ref_clear) struct docker_ref ref = {0};
+    int r = docker_ref_for_source(set->source, &set->default_image, &ref, err);
+    if (r < 0)
+      return r;
+    name.name = xasprintf("%s/%s", ref.registry, ref.repository);
+    name.tag = TAKE_PTR(ref.tag);
+    name.digest = TAKE_PTR(ref.digest);
+    if (!name.name)
+      return error_oom(err);
+    img.transport = "docker";
+    img.reference = &name;
+  }
+  return policy_check(&ps, &img, v, err);
+}
