@@ -36,37 +36,12 @@ static int open_layout_file(struct dir_store *s, const char *name, int *fd_out, 
   return 0;
 }
 
-/* Read a small layout file (at most max bytes) into a NUL-terminated buffer. */
+/* Read a small layout file (at most max bytes) into a NUL-terminated buffer; a missing one is VMPULL_E_NOT_FOUND. */
 static int read_small_at(struct dir_store *s, const char *name, size_t max, char **out, size_t *len, lib_error *err) {
-  const char *path = s->path;
-  _cleanup_close_ int fd = -1;
-  struct stat st;
-  int r = open_layout_file(s, name, &fd, &st, err);
-  if (r < 0)
-    return r;
-  if ((uint64_t)st.st_size > max)
-    return error_set(err, VMPULL_E_LIMIT, "%s: %s is %llu bytes, more than the %zu MiB limit", path, name,
-                     (unsigned long long)st.st_size, max >> 20);
-  _cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
-  if (!buf)
-    return error_oom(err);
-  size_t used = 0;
-  while (used <= max) {
-    ssize_t n = read(fd, buf + used, (size_t)st.st_size + 1 - used);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return error_set_errno(err, VMPULL_E_IO, errno, "%s: read %s", path, name);
-    if (n == 0)
-      break;
-    used += (size_t)n;
-    if (used > (size_t)st.st_size)
-      return error_set(err, VMPULL_E_IO, "%s: %s grew while being read", path, name);
-  }
-  buf[used] = '\0';
-  *len = used;
-  *out = TAKE_PTR(buf);
-  return 0;
+  int r = beneath_read_small(s->dirfd, s->path, name, max, out, len, err);
+  if (r == 0)
+    return beneath_error(err, VMPULL_E_NOT_FOUND, -ENOENT, s->dirfd, s->path, name, "open");
+  return r < 0 ? r : 0;
 }
 
 /* blobs/<alg>/<hex>, no step of it a link. */
