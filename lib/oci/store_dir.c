@@ -105,6 +105,12 @@ static int dir_open_blob(struct oci_store *base, const struct oci_descriptor *d,
   return source_file_from_fd(TAKE_FD(fd), name, (uint64_t)st.st_size, out, err);
 }
 
+static int dir_read_file(struct oci_store *base, const char *name, size_t max, char **buf, size_t *len,
+                         lib_error *err) {
+  struct dir_store *s = (struct dir_store *)base;
+  return beneath_read_small(s->dirfd, s->path, name, max, buf, len, err);
+}
+
 static void dir_free(struct oci_store *base) {
   struct dir_store *s = (struct dir_store *)base;
   closep(&s->dirfd);
@@ -143,6 +149,7 @@ int oci_dir_store_open(const char *source, const struct oci_selection *want, str
   s->dirfd = -1;
   s->base.free = dir_free;
   s->base.open_blob = dir_open_blob;
+  s->base.read_file = dir_read_file;
   s->base.pinned_reference = oci_layout_pinned_reference;
   _cleanup_oci_store_ struct oci_store *store = &s->base;
   s->path = TAKE_PTR(ref.path);
