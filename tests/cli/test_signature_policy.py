@@ -40,11 +40,13 @@ def signers():
     """Two GPG keys in a short-path home of their own (gpg-agent's socket path must fit)."""
     top = Path(tempfile.mkdtemp(prefix="vmpg"))
     home = top / "h"
-    home.mkdir(mode=0o700)
-    keys = {name: make_key(home, name) for name in ("alice", "mallory")}
-    yield {"home": home, "keys": keys}
-    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
-    shutil.rmtree(top, ignore_errors=True)
+    try:  # the agent gpg (and skopeo, through GPGME) starts in home goes with it, however setup ends
+        home.mkdir(mode=0o700)
+        keys = {name: make_key(home, name) for name in ("alice", "mallory")}
+        yield {"home": home, "keys": keys}
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def build_layout(path, label):
