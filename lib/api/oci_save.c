@@ -23,6 +23,7 @@
 #include "api/call_check.h"
 #include "api/options.h"
 #include "api/save_dest.h"
+#include "api/save_signatures.h"
 #include "base/error.h"
 #include "base/json_util.h"
 #include "base/progress.h"
@@ -34,8 +35,6 @@
 #include "oci/oci_layout_write.h"
 #include "oci/oci_ref.h"
 #include "oci/oci_store.h"
-#include "oci/policy_eval.h"
-#include "oci/sigstore_attach.h"
 #include "resolve/resolve.h"
 
 #define EMPTY_CONFIG "{}"
@@ -98,9 +97,7 @@ struct save_ctx {
   unsigned blobs, reused;
   uint64_t bytes;
   struct digest_set done;
-  struct sigstore_attachments *attachments; /* of the saved manifests, kept with them (issue 16) */
-  size_t n_attachments;
-  struct lookaside_sigs *lookaside; /* each target's lookaside signatures, n_targets of them (issue 16) */
+  struct save_signatures signatures; /* kept with the saved manifests (issue 16) */
 };
 
 static void save_ctx_clear(struct save_ctx *c) {
@@ -114,16 +111,11 @@ static void save_ctx_clear(struct save_ctx *c) {
     oci_target_clear(&c->targets[i].t);
     oci_descriptor_clear(&c->targets[i].config);
   }
-  for (size_t i = 0; c->lookaside && i < c->n_targets; i++)
-    lookaside_sigs_clear(&c->lookaside[i]);
-  free(c->lookaside);
   free(c->targets);
   layout_writer_free(c->w);
   free(c->name);
   digest_set_clear(&c->done);
-  for (size_t i = 0; i < c->n_attachments; i++)
-    sigstore_attachments_clear(&c->attachments[i]);
-  free(c->attachments);
+  save_signatures_clear(&c->signatures);
 }
 
 static const struct saved_doc *find_doc(const struct save_ctx *c, const char *digest) {
@@ -269,39 +261,6 @@ static int start_transfer(struct save_ctx *c, const char *name, uint64_t total, 
 
 /* --- OCI sources --- */
 
-/* The sigstore attachments of the saved manifests, read before the layout is touched (a save without
- * them would leave an air-gapped pull nothing to verify); *total gains their bytes. */
-static int read_attachments(struct save_ctx *c, const char *top_digest, uint64_t *total, lib_error *err) {
-  _cleanup_(digest_set_clear) struct digest_set seen = {0};
-  c->attachments = calloc(c->n_targets + 1, sizeof(*c->attachments));
-  if (!c->attachments)
-    return error_oom(err);
-  for (size_t i = 0; i <= c->n_targets; i++) {
-    const char *digest = i < c->n_targets ? c->targets[i].t.manifest_digest : top_digest;
-    if (!digest || !oci_digest_valid(digest))
-      continue;
-    int r = digest_set_add(&seen, digest, err);
-    if (r < 0)
-      return r;
-    if (r > 0)
-      continue;
-    struct sigstore_attachments *a = &c->attachments[c->n_attachments];
-    r = sigstore_attachments_fetch(c->store, digest, a, err);
-    if (r < 0)
-      return r;
-    c->n_attachments++;
-    struct oci_descriptor *blobs = NULL;
-    size_t n = 0;
-    uint64_t bytes = 0;
-    r = sigstore_attachment_blobs(a, &blobs, &n, &bytes, err);
-    sigstore_descriptors_free(blobs, n);
-    if (r < 0)
-      return error_wrap(err, "%s", c->store->display);
-    *total += bytes;
-  }
-  return 0;
-}
-
 /* The document an --all entry points at; may add the root to the documents. */
 static int top_document(struct save_ctx *c, const struct saved_doc **top, lib_error *err) {
   const struct oci_walk *w = &c->store->walk;
@@ -353,19 +312,13 @@ static int save_oci(struct save_ctx *c, const char *dest_path, const struct layo
   }
   if (r < 0)
     return r;
-  /* The signature policy judges each manifest saved, as skopeo copy does, before the destination is
-   * touched. */
-  for (size_t i = 0; i < c->n_targets; i++) {
-    _cleanup_(signature_verdict_clear) struct signature_verdict v = {0};
-    r = oci_policy_check(&c->o->resolve.oci, c->store, c->targets[i].t.manifest_digest, &v, err);
-    if (r < 0)
-      return r;
-  }
-  /* Their lookaside signatures travel with them, into signatures/ of the layout. */
-  if (!(c->lookaside = calloc(c->n_targets, sizeof(*c->lookaside))))
-    return error_oom(err);
-  for (size_t i = 0; i < c->n_targets; i++) {
-    r = oci_lookaside_signatures(&c->o->resolve.oci, c->targets[i].t.manifest_digest, &c->lookaside[i], err);
+  {
+    _cleanup_free_ const char **digests = calloc(c->n_targets, sizeof(*digests));
+    if (!digests)
+      return error_oom(err);
+    for (size_t i = 0; i < c->n_targets; i++)
+      digests[i] = c->targets[i].t.manifest_digest;
+    r = save_signatures_judge(&c->signatures, &c->o->resolve.oci, c->store, digests, c->n_targets, err);
     if (r < 0)
       return r;
   }
@@ -385,7 +338,7 @@ static int save_oci(struct save_ctx *c, const char *dest_path, const struct layo
   }
 
   uint64_t attachment_bytes = 0;
-  r = read_attachments(c, top ? top->digest : NULL, &attachment_bytes, err);
+  r = save_signatures_read_attachments(&c->signatures, c->store, top ? top->digest : NULL, &attachment_bytes, err);
   if (r < 0)
     return r;
 
@@ -409,25 +362,9 @@ static int save_oci(struct save_ctx *c, const char *dest_path, const struct layo
     if (r < 0)
       return error_wrap(err, "%s: config", c->store->display);
   }
-  for (size_t i = 0; i < c->n_attachments; i++) {
-    r = sigstore_attachment_copy(c->store, &c->attachments[i], c->w, &c->blobs, &c->reused, &c->bytes, err);
-    if (r < 0)
-      return r;
-  }
-  for (size_t i = 0; i < c->n_targets; i++) {
-    const char *d = c->targets[i].t.manifest_digest;
-    _cleanup_free_ char *folder =
-        xasprintf("%s/%.*s-%s", LAYOUT_SIGNATURES_DIR, (int)strcspn(d, ":"), d, d + strcspn(d, ":") + 1);
-    if (!folder)
-      return error_oom(err);
-    for (size_t k = 0; k < c->lookaside[i].n; k++) {
-      char name[32];
-      snprintf(name, sizeof(name), "signature-%zu", k + 1);
-      r = layout_writer_put_file(c->w, folder, name, c->lookaside[i].v[k], c->lookaside[i].lens[k], err);
-      if (r < 0)
-        return r;
-    }
-  }
+  r = save_signatures_write(&c->signatures, c->store, c->w, &c->blobs, &c->reused, &c->bytes, err);
+  if (r < 0)
+    return r;
   if (all) {
     for (size_t i = 0; i < c->n_docs; i++) {
       r = copy_document(c, &c->docs[i], err);

@@ -283,3 +283,21 @@ int beneath_error(lib_error *err, int code, int neg_errno, int dirfd, const char
     return error_set(err, VMPULL_E_IO, "%s/%s is not a regular file", top, path);
   return error_set_errno(err, code, e, "%s %s/%s", doing, top, path);
 }
+
+int beneath_read_small(int dirfd, const char *top, const char *path, size_t max, char **out, size_t *len,
+                       lib_error *err) {
+  struct stat st;
+  _cleanup_close_ int fd = beneath_open_file(dirfd, path, &st);
+  if (fd == -ENOENT)
+    return 0;
+  if (fd < 0)
+    return beneath_error(err, VMPULL_E_IO, fd, dirfd, top, path, "open");
+  int r = (uint64_t)st.st_size > max ? -EFBIG : read_fd_limited(fd, max, out, len);
+  if (r == -EFBIG)
+    return max >= (1u << 20)
+               ? error_set(err, VMPULL_E_LIMIT, "%s: %s is more than the %zu MiB limit", top, path, max >> 20)
+               : error_set(err, VMPULL_E_LIMIT, "%s: %s is more than %zu bytes", top, path, max);
+  if (r < 0)
+    return error_set_errno(err, VMPULL_E_IO, -r, "%s: read %s", top, path);
+  return 1;
+}

@@ -47,6 +47,12 @@ int beneath_stat(int dirfd, const char *path, struct stat *st);
 int beneath_error(lib_error *err, int code, int neg_errno, int dirfd, const char *top, const char *path,
                   const char *doing);
 
+/* Read the small regular file path below dirfd (at most max bytes) into a NUL-terminated buffer:
+ * 1 read, 0 there is none; top names the folder in messages (errors as beneath_error's, a larger
+ * file VMPULL_E_LIMIT). */
+int beneath_read_small(int dirfd, const char *top, const char *path, size_t max, char **out, size_t *len,
+                       lib_error *err);
+
 /* Tests: 1 makes every call take the per-component way, as where openat2 is missing. */
 void beneath_force_fallback(int on);
 

@@ -99,3 +99,15 @@ uint64_t json_member_u64(json_object *o, const char *key) {
   int64_t n = json_object_get_int64(v);
   return n < 0 ? UINT64_MAX : (uint64_t)n;
 }
+
+int json_parse_or_why(const char *buf, size_t len, const struct json_parse_limits *lim, json_object **out,
+                      const char **why, lib_error *err) {
+  enum json_parse_status st = json_parse_strict(buf, len, lim, out, why);
+  if (st == JSON_PARSE_NO_MEMORY)
+    return error_oom(err);
+  if (st == JSON_PARSE_OK)
+    return 0;
+  if (!*why)
+    *why = "not JSON";
+  return 1;
+}

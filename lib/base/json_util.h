@@ -63,6 +63,11 @@ enum json_parse_status {
 enum json_parse_status json_parse_strict(const char *buf, size_t len, const struct json_parse_limits *lim,
                                          json_object **out, const char **why);
 
+/* json_parse_strict for a caller that words the failure itself: 0 and *out, 1 and *why (never NULL)
+ * when buf is no such document, or -ENOMEM (err set). */
+int json_parse_or_why(const char *buf, size_t len, const struct json_parse_limits *lim, json_object **out,
+                      const char **why, lib_error *err);
+
 /* Member getters: a missing member, a member of another type, or o not an object reads as absent. */
 json_object *json_member(json_object *o, const char *key);
 /* The string value of o[key], or NULL. */

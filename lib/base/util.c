@@ -180,3 +180,12 @@ int mkdir_parents_or_fail(const char *path, mode_t mode, int *created, struct li
     return error_set_errno(err, VMPULL_E_IO, -r, "create folder %.*s", (int)failed_len, path);
   return 0;
 }
+
+int read_file_or_fail(const char *path, size_t max, const char *what, char **out, size_t *len, lib_error *err) {
+  int r = read_file_limited(path, max, out, len);
+  if (r == -EFBIG)
+    return error_set(err, VMPULL_E_LIMIT, "%s %s is larger than %zu bytes", what, path, max);
+  if (r < 0)
+    return error_set_errno(err, r == -ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, -r, "%s %s", what, path);
+  return 0;
+}

@@ -104,6 +104,11 @@ int mkdir_parents(const char *path, mode_t mode, int *created, size_t *failed_le
 struct lib_error;
 int mkdir_parents_or_fail(const char *path, mode_t mode, int *created, struct lib_error *err);
 
+/* read_file_limited with the error said, what naming the file's role ("policy", "keyring"): a file
+ * over max is VMPULL_E_LIMIT "<what> <path> is larger than <max> bytes", a missing one
+ * VMPULL_E_NOT_FOUND, anything else VMPULL_E_IO. */
+int read_file_or_fail(const char *path, size_t max, const char *what, char **out, size_t *len, struct lib_error *err);
+
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);
 

@@ -98,3 +98,10 @@ int oci_digest_source_new(struct byte_source *inner, const char *want, struct by
   *out = &d->base;
   return 0;
 }
+
+char *oci_digest_dashed(const char *prefix, const char *digest, const char *suffix) {
+  if (!digest || !oci_digest_valid(digest))
+    return NULL;
+  size_t alg = strcspn(digest, ":");
+  return xasprintf("%s%.*s-%s%s", prefix, (int)alg, digest, digest + alg + 1, suffix);
+}

@@ -23,4 +23,8 @@ int oci_digest_verify(const char *want, const void *buf, size_t len, const char 
  * (used for sha512 descriptors; the tee already checks sha256 ones). */
 int oci_digest_source_new(struct byte_source *inner, const char *want, struct byte_source **out, lib_error *err);
 
+/* prefix, the digest with '-' for its ':', suffix: "sha256-<hex>.sig" (the sigstore tag), "signatures/sha256-<hex>"
+ * (a layout's lookaside folder). NULL when digest is not valid, or on OOM. */
+char *oci_digest_dashed(const char *prefix, const char *digest, const char *suffix);
+
 #endif

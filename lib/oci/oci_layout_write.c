@@ -7,11 +7,9 @@
  * blob goes in. index.json is read, changed and renamed into place under an
  * flock on the folder, so saves running at once both land.
  *
- * Archives: the tar is the sink's temporary, streamed member by member
- * (oci-layout, the blobs, index.json last) and put in place at the end; a
- * failed save leaves no file. A member's size goes in its header, so bytes
- * whose size or digest is not known before they arrive (a plain download) are
- * spooled to an unnamed file first.
+ * Archives are written member by member (layout_archive.h). A member's size
+ * goes in its header, so bytes whose size or digest is not known before they
+ * arrive (a plain download) are spooled to an unnamed file first.
  */
 #include "oci/oci_layout_write.h"
 
@@ -20,6 +18,7 @@
 #include "base/json_util.h"
 #include "base/progress.h"
 #include "base/util.h"
+#include "oci/layout_archive.h"
 #include "oci/layout_index.h"
 #include "oci/oci_manifest.h"
 #include "oci/oci_store.h"
@@ -28,8 +27,6 @@
 #include "pipeline/sink.h"
 #include "pipeline/tee.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -38,7 +35,6 @@
 
 #define COPY_BUF (256u << 10)
 #define LAYOUT_FILE_MAX 4096u
-#define OCI_LAYOUT_CONTENT "{\"imageLayoutVersion\":\"1.0.0\"}"
 
 struct layout_writer {
   struct layout_writer_options o;
@@ -46,12 +42,8 @@ struct layout_writer {
   int dirfd;   /* folder */
   int created; /* the folder is this writer's: removed again unless committed */
   int committed;
-  /* archive */
-  struct sink sink;
-  struct archive *a;
-  int failed;        /* a member broke off: the archive cannot be finished */
-  unsigned alg_dirs; /* blobs/sha256/ (1) and blobs/sha512/ (2) members written */
-  char **members;    /* blob digests written (archive members, or files of a new folder) */
+  struct layout_archive archive; /* o.archive */
+  char **members;                /* blob digests written (archive members, or files of a new folder) */
   size_t n_members;
   uint8_t *buf;
   json_object *extra; /* entries besides the one commit names: [[entry, ref name], ...] */
@@ -70,14 +62,14 @@ static int check_digest(const char *digest, lib_error *err) {
   return 0;
 }
 
-/* Write a small file of the folder atomically (sink: unnamed temporary, fsync, rename). */
-static int write_small_file(struct layout_writer *w, const char *name, const char *buf, size_t len, int replace,
+/* Write a small file of the layout atomically (sink: unnamed temporary, fsync, rename), replacing one of
+ * that name: name is relative to the layout, folder_fd its folder. */
+static int write_small_file(struct layout_writer *w, int folder_fd, const char *name, const char *buf, size_t len,
                             lib_error *err) {
   _cleanup_free_ char *path = xasprintf("%s/%s", w->path, name);
   if (!path)
     return error_oom(err);
-  struct sink_options so = {
-      .replace = replace, .mode = 0644, .max_size = UINT64_MAX, .in_folder = 1, .folder_fd = w->dirfd};
+  struct sink_options so = {.replace = 1, .mode = 0644, .max_size = UINT64_MAX, .in_folder = 1, .folder_fd = folder_fd};
   _cleanup_(sink_close) struct sink sink = SINK_INIT;
   int r = sink_open(&sink, path, &so, err);
   if (r < 0)
@@ -88,48 +80,13 @@ static int write_small_file(struct layout_writer *w, const char *name, const cha
   return sink_commit(&sink, NULL, err);
 }
 
-/* Read a small file of the folder: 1 read, 0 missing. */
-static int read_small_file(struct layout_writer *w, const char *name, size_t max, char **out, size_t *len,
-                           lib_error *err) {
-  struct stat st;
-  _cleanup_close_ int fd = beneath_open_file(w->dirfd, name, &st);
-  if (fd == -ENOENT)
-    return 0;
-  if (fd < 0)
-    return beneath_error(err, VMPULL_E_IO, fd, w->dirfd, w->path, name, "open");
-  if ((uint64_t)st.st_size > max)
-    return error_set(err, VMPULL_E_LIMIT, "%s: %s is more than %zu bytes", w->path, name, max);
-  _cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
-  if (!buf)
-    return error_oom(err);
-  size_t used = 0;
-  while (used < (size_t)st.st_size) {
-    ssize_t n = read(fd, buf + used, (size_t)st.st_size - used);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return error_set_errno(err, VMPULL_E_IO, errno, "%s: read %s", w->path, name);
-    if (n == 0)
-      break;
-    used += (size_t)n;
-  }
-  buf[used] = '\0';
-  *len = used;
-  *out = TAKE_PTR(buf);
-  return 1;
-}
-
 /* The folder's index.json: 1 read, 0 missing. */
 static int read_index(struct layout_writer *w, char **out, size_t *len, lib_error *err) {
-  return read_small_file(w, "index.json", OCI_DOC_MAX, out, len, err);
+  return beneath_read_small(w->dirfd, w->path, "index.json", OCI_DOC_MAX, out, len, err);
 }
 
 static int write_layout_file(struct layout_writer *w, lib_error *err) {
-  return write_small_file(w, "oci-layout", OCI_LAYOUT_CONTENT, strlen(OCI_LAYOUT_CONTENT), 1, err);
-}
-
-static int archive_incomplete(struct layout_writer *w, lib_error *err) {
-  return error_set(err, VMPULL_E_IO, "%s: the archive is incomplete after an earlier error", w->path);
+  return write_small_file(w, w->dirfd, "oci-layout", OCI_LAYOUT_CONTENT, strlen(OCI_LAYOUT_CONTENT), err);
 }
 
 /* flock on the folder: held while index.json is read, changed and replaced. */
@@ -160,7 +117,7 @@ static int open_folder(struct layout_writer *w, lib_error *err) {
     return r;
   _cleanup_free_ char *layout = NULL;
   size_t layout_len = 0;
-  r = read_small_file(w, "oci-layout", LAYOUT_FILE_MAX, &layout, &layout_len, err);
+  r = beneath_read_small(w->dirfd, w->path, "oci-layout", LAYOUT_FILE_MAX, &layout, &layout_len, err);
   if (r < 0)
     return r;
   if (r > 0) {
@@ -194,67 +151,9 @@ static int open_folder(struct layout_writer *w, lib_error *err) {
   if (r < 0)
     return r;
   if (r == 0)
-    return write_small_file(w, "index.json", layout_index_empty(), strlen(layout_index_empty()), 1, err);
+    return write_small_file(w, w->dirfd, "index.json", layout_index_empty(), strlen(layout_index_empty()), err);
   _cleanup_json_ json_object *parsed = NULL;
   return layout_index_parse(index, index_len, w->path, &parsed, err);
-}
-
-static la_ssize_t archive_sink_write(struct archive *a, void *userdata, const void *buf, size_t len) {
-  struct layout_writer *w = userdata;
-  lib_error e;
-  if (sink_write(&w->sink, buf, len, &e) < 0) {
-    archive_set_error(a, EIO, "%s", e.message);
-    return -1;
-  }
-  return (la_ssize_t)len;
-}
-
-static int archive_failed(struct layout_writer *w, const char *what, lib_error *err) {
-  w->failed = 1;
-  return error_set(err, VMPULL_E_IO, "%s: %s: %s", w->path, what, archive_error_string(w->a));
-}
-
-static int add_member_header(struct layout_writer *w, const char *name, int dir, uint64_t size, lib_error *err) {
-  struct archive_entry *e = archive_entry_new();
-  if (!e)
-    return error_oom(err);
-  archive_entry_set_pathname(e, name);
-  archive_entry_set_filetype(e, dir ? AE_IFDIR : AE_IFREG);
-  archive_entry_set_perm(e, dir ? 0755 : 0644);
-  archive_entry_set_size(e, dir ? 0 : (la_int64_t)size);
-  archive_entry_set_mtime(e, 0, 0); /* the same content makes the same archive */
-  int r = archive_write_header(w->a, e);
-  archive_entry_free(e);
-  if (r != ARCHIVE_OK)
-    return archive_failed(w, name, err);
-  return 0;
-}
-
-static int add_member(struct layout_writer *w, const char *name, const char *buf, size_t len, lib_error *err) {
-  int r = add_member_header(w, name, 0, len, err);
-  if (r < 0)
-    return r;
-  if (len && archive_write_data(w->a, buf, len) != (la_ssize_t)len)
-    return archive_failed(w, name, err);
-  return 0;
-}
-
-static int open_archive(struct layout_writer *w, lib_error *err) {
-  struct sink_options so = {.replace = w->o.replace, .mode = 0644, .max_size = UINT64_MAX};
-  int r = sink_open(&w->sink, w->path, &so, err);
-  if (r < 0)
-    return r;
-  w->a = archive_write_new();
-  if (!w->a)
-    return error_oom(err);
-  if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
-      archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
-      archive_write_open2(w->a, w, NULL, archive_sink_write, NULL, NULL) != ARCHIVE_OK)
-    return archive_failed(w, "start", err);
-  r = add_member(w, "oci-layout", OCI_LAYOUT_CONTENT, strlen(OCI_LAYOUT_CONTENT), err);
-  if (r < 0)
-    return r;
-  return add_member_header(w, "blobs/", 1, 0, err);
 }
 
 int layout_writer_open(const char *path, const struct layout_writer_options *o, struct layout_writer **out,
@@ -264,13 +163,13 @@ int layout_writer_open(const char *path, const struct layout_writer_options *o, 
     return error_oom(err);
   w->o = *o;
   w->dirfd = -1;
-  w->sink = (struct sink)SINK_INIT;
+  w->archive.sink = (struct sink)SINK_INIT;
   _cleanup_layout_writer_ struct layout_writer *guard = w;
   w->path = strdup(path);
   w->buf = malloc(COPY_BUF);
   if (!w->path || !w->buf)
     return error_oom(err);
-  int r = o->archive ? open_archive(w, err) : open_folder(w, err);
+  int r = o->archive ? layout_archive_open(&w->archive, w->path, o->replace, err) : open_folder(w, err);
   if (r < 0)
     return r;
   *out = TAKE_PTR(guard);
@@ -306,9 +205,7 @@ void layout_writer_free(struct layout_writer *w) {
     return;
   if (w->created && !w->committed && w->dirfd >= 0)
     remove_created(w);
-  if (w->a)
-    archive_write_free(w->a); /* after a failure: the sink's temporary goes below */
-  sink_close(&w->sink);
+  layout_archive_close(&w->archive);
   closep(&w->dirfd);
   for (size_t i = 0; i < w->n_members; i++)
     free(w->members[i]);
@@ -338,11 +235,7 @@ int layout_writer_has_blob(struct layout_writer *w, const char *digest, uint64_t
 
 /* Where a blob's bytes go: a sink (folder) or the open archive member. */
 static int put_bytes(struct layout_writer *w, struct sink *sink, const uint8_t *buf, size_t len, lib_error *err) {
-  if (sink)
-    return sink_write(sink, buf, len, err);
-  if (archive_write_data(w->a, buf, len) != (la_ssize_t)len)
-    return archive_failed(w, "blob", err);
-  return 0;
+  return sink ? sink_write(sink, buf, len, err) : layout_archive_write(&w->archive, buf, len, err);
 }
 
 static int copy_blob(struct layout_writer *w, const char *digest, uint64_t size, struct byte_source *src,
@@ -372,19 +265,9 @@ static int copy_blob(struct layout_writer *w, const char *digest, uint64_t size,
   _cleanup_(sink_close) struct sink sink = SINK_INIT;
   struct sink *to_sink = NULL;
   if (w->o.archive) {
-    unsigned bit = sha256 ? 1u : 2u;
-    if (!(w->alg_dirs & bit)) {
-      char dir[16];
-      snprintf(dir, sizeof(dir), "blobs/%.6s/", digest);
-      r = add_member_header(w, dir, 1, 0, err);
-      if (r < 0)
-        return r;
-      w->alg_dirs |= bit;
-    }
-    r = add_member_header(w, name, 0, size, err);
+    r = layout_archive_begin_blob(&w->archive, digest, size, err);
     if (r < 0)
       return r;
-    w->failed = 1; /* until the member is complete */
   } else {
     char dir[16];
     snprintf(dir, sizeof(dir), "blobs/%.6s", digest);
@@ -428,7 +311,7 @@ static int copy_blob(struct layout_writer *w, const char *digest, uint64_t size,
     if (!w->created)
       return 0;
   }
-  w->failed = 0;
+  layout_archive_end_blob(&w->archive);
   char **grown = realloc(w->members, (w->n_members + 1) * sizeof(*grown));
   if (!grown)
     return error_oom(err);
@@ -442,9 +325,9 @@ static int copy_blob(struct layout_writer *w, const char *digest, uint64_t size,
 /* copy_blob, unless an archive already broke off (takes src either way). */
 static int put_blob(struct layout_writer *w, const char *digest, uint64_t size, struct byte_source *src,
                     struct progress_state *progress, lib_error *err) {
-  if (w->failed) {
+  if (w->archive.failed) {
     source_free(src);
-    return archive_incomplete(w, err);
+    return layout_archive_incomplete(&w->archive, err);
   }
   return copy_blob(w, digest, size, src, progress, err);
 }
@@ -539,20 +422,14 @@ int layout_writer_put_new_blob(struct layout_writer *w, struct byte_source *src,
 int layout_writer_put_file(struct layout_writer *w, const char *folder, const char *name, const char *buf, size_t len,
                            lib_error *err) {
   _cleanup_free_ char *rel = xasprintf("%s/%s", folder, name);
-  _cleanup_free_ char *path = rel ? xasprintf("%s/%s", w->path, rel) : NULL;
-  if (!path)
+  if (!rel)
     return error_oom(err);
   if (w->o.archive)
-    return add_member(w, rel, buf, len, err);
+    return layout_archive_add(&w->archive, rel, buf, len, err);
   _cleanup_close_ int fd = beneath_mkdirs(w->dirfd, folder, 0755, NULL);
   if (fd < 0)
     return beneath_error(err, VMPULL_E_IO, fd, w->dirfd, w->path, folder, "mkdir");
-  struct sink_options so = {.replace = 1, .mode = 0644, .max_size = UINT64_MAX, .in_folder = 1, .folder_fd = fd};
-  _cleanup_(sink_close) struct sink sink = SINK_INIT;
-  int r = sink_open(&sink, path, &so, err);
-  if (r == 0)
-    r = sink_write(&sink, (const uint8_t *)buf, len, err);
-  return r < 0 ? r : sink_commit(&sink, NULL, err);
+  return write_small_file(w, fd, rel, buf, len, err);
 }
 
 int layout_writer_add_entry(struct layout_writer *w, json_object *entry, const char *ref_name, lib_error *err) {
@@ -589,17 +466,11 @@ static int index_with_entries(struct layout_writer *w, const char *old, size_t o
 int layout_writer_commit(struct layout_writer *w, json_object *entry, const char *ref_name, lib_error *err) {
   _cleanup_free_ char *text = NULL;
   if (w->o.archive) {
-    if (w->failed)
-      return archive_incomplete(w, err);
+    if (w->archive.failed)
+      return layout_archive_incomplete(&w->archive, err);
     int r = index_with_entries(w, NULL, 0, entry, ref_name, &text, err);
-    if (r < 0)
-      return r;
-    r = add_member(w, "index.json", text, strlen(text), err);
-    if (r < 0)
-      return r;
-    if (archive_write_close(w->a) != ARCHIVE_OK)
-      return archive_failed(w, "finish", err);
-    r = sink_commit(&w->sink, NULL, err);
+    if (r == 0)
+      r = layout_archive_finish(&w->archive, text, strlen(text), err);
     w->committed = r == 0;
     return r;
   }
@@ -621,7 +492,7 @@ int layout_writer_commit(struct layout_writer *w, json_object *entry, const char
   r = index_with_entries(w, old, old_len, entry, ref_name, &text, err);
   if (r < 0)
     return r;
-  r = write_small_file(w, "index.json", text, strlen(text), 1, err);
+  r = write_small_file(w, w->dirfd, "index.json", text, strlen(text), err);
   w->committed = r == 0;
   return r;
 }

@@ -31,6 +31,10 @@ struct oci_store {
    * the registry names one) in *buf, *len and its Content-Type in *media_type (may be NULL); 1 when
    * the registry has no such tag (404); else an error. For sigstore attachments (sigstore_attach.h). */
   int (*fetch_tag)(struct oci_store *s, const char *tag, char **buf, size_t *len, char **media_type, lib_error *err);
+  /* Local layouts only (NULL for a registry): the small regular file name of the layout, outside blobs/
+   * (signatures/<alg>-<hex>/signature-N), at most max bytes, NUL-terminated: 1 read, 0 not there, or an
+   * error (VMPULL_E_LIMIT when larger). */
+  int (*read_file)(struct oci_store *s, const char *name, size_t max, char **buf, size_t *len, lib_error *err);
   /* The reference pinned to a manifest digest, for results ("docker://r/repo@sha256:..."). */
   char *(*pinned_reference)(struct oci_store *s, const char *manifest_digest);
   void (*free)(struct oci_store *s);

@@ -345,15 +345,13 @@ static int parse_policy(const char *buf, size_t len, const char *path, struct po
   struct json_parse_limits lim = {.max_len = POLICY_FILE_MAX, .max_depth = POLICY_DEPTH_MAX};
   _cleanup_json_ json_object *root = NULL;
   const char *why = NULL;
-  enum json_parse_status st = json_parse_strict(buf, len, &lim, &root, &why);
-  if (st == JSON_PARSE_NO_MEMORY)
-    return error_oom(err);
-  if (st != JSON_PARSE_OK)
-    return bad(&c, "not valid JSON (%s)", why ? why : "too large");
+  int r = json_parse_or_why(buf, len, &lim, &root, &why, err);
+  if (r != 0)
+    return r < 0 ? r : bad(&c, "not valid JSON (%s)", why);
   if (!json_object_is_type(root, json_type_object))
     return bad(&c, "not a JSON object");
   static const char *const top[] = {"default", "transports", NULL};
-  int r = only_fields(&c, root, "the top level", top);
+  r = only_fields(&c, root, "the top level", top);
   if (r < 0)
     return r;
   json_object *dflt, *transports;
@@ -387,12 +385,9 @@ int policy_parse(const char *buf, size_t len, const char *path, struct policy *o
 static int policy_read(const char *path, struct policy *out, lib_error *err) {
   _cleanup_free_ char *buf = NULL;
   size_t len = 0;
-  int r = read_file_limited(path, POLICY_FILE_MAX, &buf, &len);
-  if (r < 0) {
-    if (r == -EFBIG)
-      return error_set(err, VMPULL_E_LIMIT, "policy %s is larger than %u bytes", path, POLICY_FILE_MAX);
-    return error_set_errno(err, r == -ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, -r, "policy %s", path);
-  }
+  int r = read_file_or_fail(path, POLICY_FILE_MAX, "policy", &buf, &len, err);
+  if (r < 0)
+    return r;
   return policy_parse(buf, len, path, out, err);
 }
 

@@ -79,30 +79,22 @@ static int read_one(const char *url, const struct http_config *http, char **buf,
   return 1;
 }
 
-int lookaside_read(const char *base, const char *repo_path, const char *manifest_digest, const struct http_config *http,
-                   struct lookaside_sigs *out, lib_error *err) {
+/* Reads signature n (from 1) of a lookaside: 1 read, 0 there is none (the end of the list), or an error. */
+typedef int (*signature_read_fn)(const void *where, size_t n, char **buf, size_t *len, lib_error *err);
+
+/* signature-1, -2, ... until one is missing, at most LOOKASIDE_SIGNATURES_MAX (shown: where they are). */
+static int read_signatures(signature_read_fn read, const void *where, const char *shown, struct lookaside_sigs *out,
+                           lib_error *err) {
   *out = (struct lookaside_sigs){0};
-  const char *colon = strchr(manifest_digest, ':');
-  if (!oci_digest_valid(manifest_digest) || !colon)
-    return error_set(err, VMPULL_E_SIGNATURE, "manifest digest %s is not valid", manifest_digest);
-  /* docker_image_src.go: <base>/<repo>@<alg>=<hex>/signature-<n>; a layout's copy has no repo. */
   for (size_t i = 0;; i++) {
     if (i == LOOKASIDE_SIGNATURES_MAX) {
       lookaside_sigs_clear(out);
-      return error_set(err, VMPULL_E_LIMIT, "lookaside %s holds more than %u signatures", base,
+      return error_set(err, VMPULL_E_LIMIT, "lookaside %s holds more than %u signatures", shown,
                        LOOKASIDE_SIGNATURES_MAX);
-    }
-    _cleanup_free_ char *url = repo_path ? xasprintf("%s/%s@%.*s=%s/signature-%zu", base, repo_path,
-                                                     (int)(colon - manifest_digest), manifest_digest, colon + 1, i + 1)
-                                         : xasprintf("%s/%.*s-%s/signature-%zu", base, (int)(colon - manifest_digest),
-                                                     manifest_digest, colon + 1, i + 1);
-    if (!url) {
-      lookaside_sigs_clear(out);
-      return error_oom(err);
     }
     char *buf = NULL;
     size_t len = 0;
-    int r = read_one(url, http, &buf, &len, err);
+    int r = read(where, i + 1, &buf, &len, err);
     if (r > 0)
       r = sigs_add(out, buf, len, err) < 0 ? -1 : 1;
     if (r <= 0) {
@@ -111,6 +103,60 @@ int lookaside_read(const char *base, const char *repo_path, const char *manifest
       return r < 0 ? -err->code : 0;
     }
   }
+}
+
+/* A registry's lookaside: <base>/<repo>@<alg>=<hex>/signature-<n> (docker_image_src.go). */
+struct url_lookaside {
+  const char *base, *repo_path, *manifest_digest;
+  const struct http_config *http;
+};
+
+static int read_url_signature(const void *where, size_t n, char **buf, size_t *len, lib_error *err) {
+  const struct url_lookaside *u = where;
+  const char *colon = strchr(u->manifest_digest, ':');
+  _cleanup_free_ char *url = xasprintf("%s/%s@%.*s=%s/signature-%zu", u->base, u->repo_path,
+                                       (int)(colon - u->manifest_digest), u->manifest_digest, colon + 1, n);
+  if (!url)
+    return error_oom(err);
+  return read_one(url, u->http, buf, len, err);
+}
+
+int lookaside_read(const char *base, const char *repo_path, const char *manifest_digest, const struct http_config *http,
+                   struct lookaside_sigs *out, lib_error *err) {
+  *out = (struct lookaside_sigs){0};
+  if (!oci_digest_valid(manifest_digest))
+    return error_set(err, VMPULL_E_SIGNATURE, "manifest digest %s is not valid", manifest_digest);
+  struct url_lookaside u = {.base = base, .repo_path = repo_path, .manifest_digest = manifest_digest, .http = http};
+  return read_signatures(read_url_signature, &u, base, out, err);
+}
+
+/* A layout's copies: signatures/<alg>-<hex>/signature-<n>, read through its store. */
+struct layout_lookaside {
+  struct oci_store *store;
+  const char *folder;
+};
+
+static int read_layout_signature(const void *where, size_t n, char **buf, size_t *len, lib_error *err) {
+  const struct layout_lookaside *l = where;
+  _cleanup_free_ char *name = xasprintf("%s/signature-%zu", l->folder, n);
+  if (!name)
+    return error_oom(err);
+  return l->store->read_file(l->store, name, LOOKASIDE_SIGNATURE_MAX, buf, len, err);
+}
+
+int layout_lookaside_read(struct oci_store *s, const char *manifest_digest, struct lookaside_sigs *out,
+                          lib_error *err) {
+  *out = (struct lookaside_sigs){0};
+  if (!s->read_file)
+    return 0;
+  if (!oci_digest_valid(manifest_digest))
+    return error_set(err, VMPULL_E_SIGNATURE, "manifest digest %s is not valid", manifest_digest);
+  _cleanup_free_ char *folder = layout_signature_folder(manifest_digest);
+  _cleanup_free_ char *shown = folder ? xasprintf("%s/%s", s->display, folder) : NULL;
+  if (!shown)
+    return error_oom(err);
+  struct layout_lookaside l = {.store = s, .folder = folder};
+  return read_signatures(read_layout_signature, &l, shown, out, err);
 }
 
 /* The scope lookup's keys for img: its identity and namespaces. */
@@ -188,11 +234,8 @@ static int load_lookaside(struct eval_state *st, lib_error *err) {
     hooks_log(img->hooks, VMPULL_LOG_INFO, "signatures of %s from lookaside %s", img->manifest_digest, base);
     r = lookaside_read(base, repo ? repo + 1 : img->reference->name, img->manifest_digest, img->http, &st->lookaside,
                        err);
-  } else if (img->layout_dir) {
-    _cleanup_free_ char *base = xasprintf("file://%s/%s", img->layout_dir, LAYOUT_SIGNATURES_DIR);
-    if (!base)
-      return error_oom(err);
-    r = lookaside_read(base, NULL, img->manifest_digest, img->http, &st->lookaside, err);
+  } else if (img->store) {
+    r = layout_lookaside_read(img->store, img->manifest_digest, &st->lookaside, err);
   } else {
     r = 0;
   }

@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "base/hooks.h"
 #include "net/http.h"
+#include "oci/oci_digest.h"
 #include "oci/oci_settings.h"
 #include "oci/policy_match.h"
 
@@ -28,9 +29,9 @@ struct policy_image {
   const char *transport;               /* "docker", "oci" or "oci-archive": the policy's transport */
   const struct docker_name *reference; /* docker: the reference as written; NULL for a layout */
   const char *scope_path;              /* layouts: the resolved path the transport's scopes name */
-  const char *layout_dir;              /* oci-dir: the folder whose signatures/ holds lookaside copies */
   const char *manifest_digest;         /* the chosen manifest */
-  struct oci_store *store;             /* where sigstore attachments are read (a mirror's, if it served) */
+  struct oci_store *store;             /* where sigstore attachments are read (a mirror's, if it served), and a
+                                          layout's lookaside copies */
   const struct http_config *http;      /* lookaside over http(s) */
   const struct call_hooks *hooks;      /* log lines */
 };
@@ -57,12 +58,14 @@ int oci_policy_check(const struct oci_settings *set, struct oci_store *s, const 
 
 struct lookaside_sigs;
 /* The lookaside signatures of manifest_digest that set->source has: a docker:// registry's lookaside
- * (registries.d), an oci-dir:// layout's signatures/ folder; none for other sources. For save. */
-int oci_lookaside_signatures(const struct oci_settings *set, const char *manifest_digest, struct lookaside_sigs *out,
-                             lib_error *err);
+ * (registries.d), a layout's (oci-dir://, oci-archive://: s) signatures/ folder. For save. */
+int oci_lookaside_signatures(const struct oci_settings *set, struct oci_store *s, const char *manifest_digest,
+                             struct lookaside_sigs *out, lib_error *err);
 
-/* The lookaside copies of a layout: DIR/signatures/<alg>-<hex>/signature-N (N from 1). */
+/* The lookaside copies of a layout (a folder or an archive): signatures/<alg>-<hex>/signature-N (N from 1). */
 #define LAYOUT_SIGNATURES_DIR "signatures"
+/* "signatures/<alg>-<hex>" for manifest_digest (NULL: not a digest, or OOM). */
+#define layout_signature_folder(manifest_digest) oci_digest_dashed(LAYOUT_SIGNATURES_DIR "/", manifest_digest, "")
 /* The most lookaside signatures read for one manifest (containers/image's limit). */
 #define LOOKASIDE_SIGNATURES_MAX 128
 /* One signature's bytes at most. */
@@ -79,7 +82,10 @@ void lookaside_sigs_clear(struct lookaside_sigs *s);
 /* The lookaside base URL registries.d gives the docker image ref (the built-in default when none
  * is configured); the caller frees it. */
 int policy_lookaside_base(const struct policy_settings *ps, const struct docker_name *ref, char **out, lib_error *err);
+/* A registry's lookaside at base: base/repo_path@<alg>=<hex>/signature-N. */
 int lookaside_read(const char *base, const char *repo_path, const char *manifest_digest, const struct http_config *http,
                    struct lookaside_sigs *out, lib_error *err);
+/* A layout store's copies (none when s cannot read files: a registry). */
+int layout_lookaside_read(struct oci_store *s, const char *manifest_digest, struct lookaside_sigs *out, lib_error *err);
 
 #endif

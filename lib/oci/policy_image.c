@@ -10,19 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-int oci_lookaside_signatures(const struct oci_settings *set, const char *manifest_digest, struct lookaside_sigs *out,
-                             lib_error *err) {
+int oci_lookaside_signatures(const struct oci_settings *set, struct oci_store *s, const char *manifest_digest,
+                             struct lookaside_sigs *out, lib_error *err) {
   *out = (struct lookaside_sigs){0};
-  const char *dir = oci_layout_spec(set->source, 0);
-  if (dir) {
-    _cleanup_free_ char *path = strndup(dir, strcspn(dir, ":"));
-    _cleanup_free_ char *base = path ? xasprintf("file://%s/%s", path, LAYOUT_SIGNATURES_DIR) : NULL;
-    if (!base)
-      return error_oom(err);
-    return lookaside_read(base, NULL, manifest_digest, &set->http, out, err);
-  }
-  if (oci_layout_spec(set->source, 1))
-    return 0;
+  if (oci_layout_spec(set->source, 0) || oci_layout_spec(set->source, 1))
+    return layout_lookaside_read(s, manifest_digest, out, err);
   _cleanup_(docker_ref_clear) struct docker_ref ref = {0};
   int r = docker_ref_for_source(set->source, &set->default_image, &ref, err);
   if (r < 0)
@@ -53,7 +45,6 @@ int oci_policy_check(const struct oci_settings *set, struct oci_store *s, const 
     if (!(resolved = realpath(path, NULL)))
       return error_set_errno(err, VMPULL_E_IO, errno, "%s", path);
     img.scope_path = resolved;
-    img.layout_dir = dir ? resolved : NULL;
   } else {
     _cleanup_(docker_ref_clear) struct docker_ref ref = {0};
     int r = docker_ref_for_source(set->source, &set->default_image, &ref, err);

@@ -133,11 +133,9 @@ int sig_claims_parse(const char *buf, size_t len, int sigstore, struct sig_claim
   struct json_parse_limits lim = {.max_len = 4u << 20, .max_depth = 16};
   _cleanup_json_ json_object *root = NULL;
   const char *why = NULL;
-  enum json_parse_status st = json_parse_strict(buf, len, &lim, &root, &why);
-  if (st == JSON_PARSE_NO_MEMORY)
-    return error_oom(err);
-  if (st != JSON_PARSE_OK)
-    return claims_bad(err, why ? why : "too large");
+  int r = json_parse_or_why(buf, len, &lim, &root, &why, err);
+  if (r != 0)
+    return r < 0 ? r : claims_bad(err, why);
   static const char *const top[] = {"critical", "optional"}, *const crit[] = {"type", "image", "identity"};
   static const char *const image[] = {"docker-manifest-digest"}, *const ident[] = {"docker-reference"};
   if (!exact_fields(root, top, 2))

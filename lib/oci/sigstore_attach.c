@@ -32,10 +32,7 @@ void sigstore_descriptors_free(struct oci_descriptor *d, size_t n) {
 }
 
 char *sigstore_attachment_tag(const char *manifest_digest) {
-  if (!manifest_digest || !oci_digest_valid(manifest_digest))
-    return NULL;
-  size_t alg = strcspn(manifest_digest, ":");
-  return xasprintf("%.*s-%s.sig", (int)alg, manifest_digest, manifest_digest + alg + 1);
+  return oci_digest_dashed("", manifest_digest, ".sig");
 }
 
 /* A layout's attachment: the index.json entry named tag, fetched as the walk fetches (digest, size

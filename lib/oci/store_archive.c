@@ -9,8 +9,9 @@
  * straight out of the tar. A compressed tar (.tar.gz, ...) works too, at the
  * price of decompressing the members it passes.
  *
- * Only regular-file members named oci-layout, index.json or
- * blobs/<alg>/<hex> (a leading ./ allowed) are ever read; links and anything
+ * Only regular-file members named oci-layout, index.json,
+ * blobs/<alg>/<hex> or signatures/<alg>-<hex>/signature-N (lookaside copies,
+ * policy_eval.h; a leading ./ allowed) are ever read; links and anything
  * else are not followed. Every document and blob is checked against its
  * digest, as for a layout folder.
  */
@@ -186,6 +187,26 @@ static int archive_fetch(void *userdata, const struct oci_descriptor *d, char **
   return oci_layout_doc_take(d, kind, &data, d->size, buf, len, err);
 }
 
+/* A file of the layout outside blobs/ (its lookaside signatures): one scan for its member. */
+static int archive_read_file(struct oci_store *base, const char *name, size_t max, char **buf, size_t *len,
+                             lib_error *err) {
+  struct archive_store *st = (struct archive_store *)base;
+  _cleanup_(scan_close) struct scan s = {.fd = -1};
+  int r = scan_open(st, &s, err);
+  uint64_t size = 0;
+  if (r == 0)
+    r = scan_to(st, &s, name, &size, err);
+  if (r <= 0)
+    return r;
+  if (size > max)
+    return error_set(err, VMPULL_E_LIMIT, "%s: %s is more than %zu bytes", st->path, name, max);
+  r = read_member(st, &s, name, size, buf, err);
+  if (r < 0)
+    return r;
+  *len = (size_t)size;
+  return 1;
+}
+
 /* --- a blob streaming out of the tar --- */
 
 /* It holds a reference to its store: the store's fd is what the scan reads, and the pull frees the
@@ -312,6 +333,7 @@ int oci_archive_store_open(const char *source, const struct oci_selection *want,
   st->fd = -1;
   st->base.free = tar_store_free;
   st->base.open_blob = archive_open_blob;
+  st->base.read_file = archive_read_file;
   st->base.pinned_reference = oci_layout_pinned_reference;
   _cleanup_oci_store_ struct oci_store *store = &st->base;
   int r = archive_ref_parse(source, &st->path, &st->ref_name, err);

@@ -36,37 +36,12 @@ static int open_layout_file(struct dir_store *s, const char *name, int *fd_out, 
   return 0;
 }
 
-/* Read a small layout file (at most max bytes) into a NUL-terminated buffer. */
+/* Read a small layout file (at most max bytes) into a NUL-terminated buffer; a missing one is VMPULL_E_NOT_FOUND. */
 static int read_small_at(struct dir_store *s, const char *name, size_t max, char **out, size_t *len, lib_error *err) {
-  const char *path = s->path;
-  _cleanup_close_ int fd = -1;
-  struct stat st;
-  int r = open_layout_file(s, name, &fd, &st, err);
-  if (r < 0)
-    return r;
-  if ((uint64_t)st.st_size > max)
-    return error_set(err, VMPULL_E_LIMIT, "%s: %s is %llu bytes, more than the %zu MiB limit", path, name,
-                     (unsigned long long)st.st_size, max >> 20);
-  _cleanup_free_ char *buf = malloc((size_t)st.st_size + 1);
-  if (!buf)
-    return error_oom(err);
-  size_t used = 0;
-  while (used <= max) {
-    ssize_t n = read(fd, buf + used, (size_t)st.st_size + 1 - used);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return error_set_errno(err, VMPULL_E_IO, errno, "%s: read %s", path, name);
-    if (n == 0)
-      break;
-    used += (size_t)n;
-    if (used > (size_t)st.st_size)
-      return error_set(err, VMPULL_E_IO, "%s: %s grew while being read", path, name);
-  }
-  buf[used] = '\0';
-  *len = used;
-  *out = TAKE_PTR(buf);
-  return 0;
+  int r = beneath_read_small(s->dirfd, s->path, name, max, out, len, err);
+  if (r == 0)
+    return beneath_error(err, VMPULL_E_NOT_FOUND, -ENOENT, s->dirfd, s->path, name, "open");
+  return r < 0 ? r : 0;
 }
 
 /* blobs/<alg>/<hex>, no step of it a link. */
@@ -130,6 +105,12 @@ static int dir_open_blob(struct oci_store *base, const struct oci_descriptor *d,
   return source_file_from_fd(TAKE_FD(fd), name, (uint64_t)st.st_size, out, err);
 }
 
+static int dir_read_file(struct oci_store *base, const char *name, size_t max, char **buf, size_t *len,
+                         lib_error *err) {
+  struct dir_store *s = (struct dir_store *)base;
+  return beneath_read_small(s->dirfd, s->path, name, max, buf, len, err);
+}
+
 static void dir_free(struct oci_store *base) {
   struct dir_store *s = (struct dir_store *)base;
   closep(&s->dirfd);
@@ -168,6 +149,7 @@ int oci_dir_store_open(const char *source, const struct oci_selection *want, str
   s->dirfd = -1;
   s->base.free = dir_free;
   s->base.open_blob = dir_open_blob;
+  s->base.read_file = dir_read_file;
   s->base.pinned_reference = oci_layout_pinned_reference;
   _cleanup_oci_store_ struct oci_store *store = &s->base;
   s->path = TAKE_PTR(ref.path);

@@ -242,11 +242,9 @@ int openpgp_keyring_add_data(struct openpgp_keyring *k, const void *data, size_t
 int openpgp_keyring_add_file(struct openpgp_keyring *k, const char *path, lib_error *err) {
   _cleanup_free_ char *buf = NULL;
   size_t len = 0;
-  int r = read_file_limited(path, KEY_FILE_MAX, &buf, &len);
-  if (r == -EFBIG)
-    return error_set(err, VMPULL_E_SIGNATURE, "%s: not a key file (larger than %u MiB)", path, KEY_FILE_MAX >> 20);
+  int r = read_file_or_fail(path, KEY_FILE_MAX, "keyring", &buf, &len, err);
   if (r < 0)
-    return error_set_errno(err, r == -ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, -r, "read keyring %s", path);
+    return r;
   return openpgp_keyring_add_data(k, buf, len, path, err);
 }
 
@@ -329,8 +327,10 @@ static int judge(gpgme_ctx_t ctx, const struct openpgp_keyring *k, gpgme_error_t
   return error_set(err, VMPULL_E_SIGNATURE, "%s", reason);
 }
 
-int openpgp_verify_detached(struct openpgp_keyring *k, const void *sig, size_t sig_len, const void *data, size_t len,
-                            char fpr[OPENPGP_FPR_MAX], lib_error *err) {
+/* One verification from memory: a detached signature sig over data, or (data NULL) a message that
+ * carries its text, whose signed part comes back in *plain. */
+static int verify_mem(struct openpgp_keyring *k, const void *sig, size_t sig_len, const void *data, size_t len,
+                      char **plain, size_t *plain_len, char fpr[OPENPGP_FPR_MAX], lib_error *err) {
   fpr[0] = '\0';
   _cleanup_(ctx_releasep) gpgme_ctx_t ctx = NULL;
   int r = ctx_new(k, &ctx, err);
@@ -338,40 +338,18 @@ int openpgp_verify_detached(struct openpgp_keyring *k, const void *sig, size_t s
     return r;
   _cleanup_(data_releasep) gpgme_data_t sig_data = NULL;
   _cleanup_(data_releasep) gpgme_data_t signed_data = NULL;
+  _cleanup_(data_releasep) gpgme_data_t out = NULL;
   gpgme_error_t e = gpgme_data_new_from_mem(&sig_data, sig, sig_len, 0);
   if (!e)
-    e = gpgme_data_new_from_mem(&signed_data, data, len, 0);
+    e = data ? gpgme_data_new_from_mem(&signed_data, data, len, 0) : gpgme_data_new(&out);
   if (e)
     return gpgme_fail(err, e, "OpenPGP");
   struct sigpipe_guard guard;
   sigpipe_block(&guard);
-  e = gpgme_op_verify(ctx, sig_data, signed_data, NULL);
+  e = gpgme_op_verify(ctx, sig_data, signed_data, out);
   sigpipe_unblock(&guard);
-  return judge(ctx, k, e, 0, fpr, err);
-}
-
-static int verify_with_text(struct openpgp_keyring *k, const void *msg, size_t len, char **plain, size_t *plain_len,
-                            char fpr[OPENPGP_FPR_MAX], lib_error *err) {
-  fpr[0] = '\0';
-  *plain = NULL;
-  *plain_len = 0;
-  _cleanup_(ctx_releasep) gpgme_ctx_t ctx = NULL;
-  int r = ctx_new(k, &ctx, err);
-  if (r < 0)
-    return r;
-  _cleanup_(data_releasep) gpgme_data_t in = NULL;
-  _cleanup_(data_releasep) gpgme_data_t out = NULL;
-  gpgme_error_t e = gpgme_data_new_from_mem(&in, msg, len, 0);
-  if (!e)
-    e = gpgme_data_new(&out);
-  if (e)
-    return gpgme_fail(err, e, "OpenPGP");
-  struct sigpipe_guard guard;
-  sigpipe_block(&guard);
-  e = gpgme_op_verify(ctx, in, NULL, out);
-  sigpipe_unblock(&guard);
-  r = judge(ctx, k, e, 1, fpr, err);
-  if (r < 0)
+  r = judge(ctx, k, e, !data, fpr, err);
+  if (r < 0 || data)
     return r;
   size_t n = 0;
   char *mem = gpgme_data_release_and_get_mem(out, &n);
@@ -390,6 +368,18 @@ static int verify_with_text(struct openpgp_keyring *k, const void *msg, size_t l
   *plain = copy;
   *plain_len = n;
   return 0;
+}
+
+int openpgp_verify_detached(struct openpgp_keyring *k, const void *sig, size_t sig_len, const void *data, size_t len,
+                            char fpr[OPENPGP_FPR_MAX], lib_error *err) {
+  return verify_mem(k, sig, sig_len, data, len, NULL, NULL, fpr, err);
+}
+
+static int verify_with_text(struct openpgp_keyring *k, const void *msg, size_t len, char **plain, size_t *plain_len,
+                            char fpr[OPENPGP_FPR_MAX], lib_error *err) {
+  *plain = NULL;
+  *plain_len = 0;
+  return verify_mem(k, msg, len, NULL, 0, plain, plain_len, fpr, err);
 }
 
 int openpgp_verify_opaque(struct openpgp_keyring *k, const void *msg, size_t len, char **plain, size_t *plain_len,

@@ -155,11 +155,9 @@ int sigstore_keys_add_data(struct sigstore_keys *k, const void *pem, size_t len,
 int sigstore_keys_add_file(struct sigstore_keys *k, const char *path, lib_error *err) {
   _cleanup_free_ char *pem = NULL;
   size_t len = 0;
-  int r = read_file_limited(path, SIGSTORE_KEY_FILE_MAX, &pem, &len);
-  if (r == -EFBIG)
-    return error_set(err, VMPULL_E_LIMIT, "public key %s: larger than %u bytes", path, SIGSTORE_KEY_FILE_MAX);
+  int r = read_file_or_fail(path, SIGSTORE_KEY_FILE_MAX, "public key", &pem, &len, err);
   if (r < 0)
-    return error_set_errno(err, r == -ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, -r, "public key %s", path);
+    return r;
   return sigstore_keys_add_data(k, pem, len, path, err);
 }
 

@@ -9,6 +9,7 @@ import lzma
 import os
 import shutil
 import subprocess
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -39,11 +40,13 @@ def signers():
     """Two GPG keys in a short-path home of their own (gpg-agent's socket path must fit)."""
     top = Path(tempfile.mkdtemp(prefix="vmpg"))
     home = top / "h"
-    home.mkdir(mode=0o700)
-    keys = {name: make_key(home, name) for name in ("alice", "mallory")}
-    yield {"home": home, "keys": keys}
-    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
-    shutil.rmtree(top, ignore_errors=True)
+    try:  # the agent gpg (and skopeo, through GPGME) starts in home goes with it, however setup ends
+        home.mkdir(mode=0o700)
+        keys = {name: make_key(home, name) for name in ("alice", "mallory")}
+        yield {"home": home, "keys": keys}
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], capture_output=True)
+        shutil.rmtree(top, ignore_errors=True)
 
 
 def build_layout(path, label):
@@ -365,5 +368,46 @@ def test_save_keeps_lookaside_signatures(world, signers, tmp_path):
     # a second save of a layout carries them on
     again = tmp_path / "again"
     res = run_vmpull("save", "-q", f"oci-dir://{dest}:1", f"oci-dir://{again}:1", env=isolated_env(tmp_path))
+    assert res.rc == 0, res
+    assert (again / "signatures" / f"{alg}-{hexd}" / "signature-1").read_bytes() == original.read_bytes()
+
+
+def test_archive_reads_lookaside_copies(world, signers, tmp_path):
+    """vmpull save into an oci-archive:// keeps the lookaside signatures as members
+    signatures/<alg>-<hex>/signature-N, and an oci-archive:// pull reads them: the oci-archive
+    transport's path scope with signedBy passes; the same archive without that member fails with
+    `signature` and leaves nothing behind."""
+    host, img = world["host"], world["images"]["good"]
+    archive = tmp_path / "saved.tar"
+    res = run_vmpull("save", "-q", "--tls-verify=false", "--registries.d", world["read_rd"],
+                     f"docker://{host}/signed/good:1", f"oci-archive://{archive}:1", env=isolated_env(tmp_path))
+    assert res.rc == 0, res
+    alg, hexd = img["manifest"].split(":")
+    member = f"signatures/{alg}-{hexd}/signature-1"
+    original = world["sigdir"] / "signed" / f"good@{alg}={hexd}" / "signature-1"
+    with tarfile.open(archive) as t:
+        assert t.extractfile(member).read() == original.read_bytes()
+    unsigned = tmp_path / "unsigned.tar"
+    with tarfile.open(archive) as t, tarfile.open(unsigned, "w") as out:
+        for m in t.getmembers():
+            if m.name != member:
+                out.addfile(m, t.extractfile(m) if m.isfile() else None)
+    ident = {"type": "exactReference", "dockerReference": f"{host}/signed/good:1"}
+    p = tmp_path / "policy.json"
+    p.write_text(json.dumps({"default": [{"type": "reject"}], "transports": {"oci-archive": {
+        str(path.resolve()): [signed_by(signers["keys"]["alice"][1], signedIdentity=ident)]
+        for path in (archive, unsigned)}}}))
+    res = run_vmpull("pull", "--json", "-q", "--data-dir", tmp_path / "out", "--signature-policy", p,
+                     f"oci-archive://{archive}:1", env=isolated_env(tmp_path))
+    assert res.rc == 0, res
+    assert res.json["signature"] == {"type": "simple-signing", "key": signers["keys"]["alice"][0]}
+    assert Path(res.json["path"]).read_bytes() == img["raw"]
+    shutil.rmtree(tmp_path / "out")
+    res = run_vmpull("pull", "--json", "-q", "--data-dir", tmp_path / "out", "--signature-policy", p,
+                     f"oci-archive://{unsigned}:1", env=isolated_env(tmp_path))
+    assert_rejected(world, tmp_path, res, img, f'oci-archive scope "{unsigned.resolve()}"')
+    # a save of the archive carries them on, into a folder
+    again = tmp_path / "again"
+    res = run_vmpull("save", "-q", f"oci-archive://{archive}:1", f"oci-dir://{again}:1", env=isolated_env(tmp_path))
     assert res.rc == 0, res
     assert (again / "signatures" / f"{alg}-{hexd}" / "signature-1").read_bytes() == original.read_bytes()

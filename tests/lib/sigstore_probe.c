@@ -78,15 +78,16 @@ int main(int argc, char **argv) {
   struct pull_config cfg;
   pull_config_from_options(&o, &cfg);
   lib_error err = {0};
-  struct pull_cache pc = PULL_CACHE_INIT;
+  /* Every exit frees what it holds: the ASan run checks the failures for leaks too. */
+  _cleanup_(pull_cache_done) struct pull_cache pc = PULL_CACHE_INIT;
   struct progress_state progress = {0};
   if (pull_cache_init(&pc, &cfg.fetch, &progress, NULL, &err) < 0)
     return fail(&err);
-  struct oci_store *store = NULL;
+  _cleanup_oci_store_ struct oci_store *store = NULL;
   int r = resolve_source(&cfg.resolve, &pc, &store, NULL, &err);
   if (r < 0)
     return fail(&err);
-  struct oci_target t = {0};
+  _cleanup_(oci_target_clear) struct oci_target t = {0};
   if (!digest) {
     r = oci_walk_one(&store->walk, &t, &err);
     if (r < 0)
@@ -94,13 +95,13 @@ int main(int argc, char **argv) {
     digest = t.manifest_digest;
   }
   printf("manifest %s\nmirror %s\n", digest, store->mirror ? store->mirror : "-");
-  struct sigstore_attachments a = {0};
+  _cleanup_(sigstore_attachments_clear) struct sigstore_attachments a = {0};
   r = sigstore_attachments_fetch(store, digest, &a, &err);
   if (r < 0)
     return fail(&err);
   printf("tag %s\nattachment %s\npayloads %zu\nother %zu\n", a.tag, a.manifest_digest ? a.manifest_digest : "none",
          a.n_payloads, a.n_other);
-  struct sigstore_keys *k = NULL;
+  _cleanup_sigstore_keys_ struct sigstore_keys *k = NULL;
   if (n_keys) {
     if (sigstore_keys_new(&k, &err) < 0)
       return fail(&err);
@@ -124,10 +125,5 @@ int main(int argc, char **argv) {
         printf("rejected %zu %s\n", i, verr.message);
     }
   }
-  sigstore_keys_free(k);
-  sigstore_attachments_clear(&a);
-  oci_target_clear(&t);
-  oci_store_free(store);
-  pull_cache_done(&pc);
   return 0;
 }

@@ -16,6 +16,13 @@ class OpenPGP:
         self.home.mkdir(mode=0o700)
         self.env = dict(os.environ, GNUPGHOME=str(self.home))
         self.pub, self.fpr = {}, {}
+        try:
+            self.make_keys(folder)
+        except BaseException:
+            self.stop()  # the agent key generation started
+            raise
+
+    def make_keys(self, folder):
         for name, algo, armor in (("signer", "rsa2048", True), ("other", "ed25519", False)):
             uid = f"{name} <{name}@vmpull.test>"
             self.gpg("--passphrase", "", "--quick-gen-key", uid, algo, "sign", "never")
@@ -43,5 +50,7 @@ class OpenPGP:
 @pytest.fixture(scope="session")
 def openpgp(tmp_path_factory):
     keys = OpenPGP(tmp_path_factory.mktemp("openpgp"))
-    yield keys
-    keys.stop()
+    try:
+        yield keys
+    finally:
+        keys.stop()

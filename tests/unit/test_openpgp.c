@@ -69,7 +69,7 @@ static int setup(void **state) {
 
   char cmd[4096];
   snprintf(cmd, sizeof(cmd),
-           "set -e; cd %s; export GNUPGHOME=$PWD/home; mkdir -m 700 home;"
+           "set -e; cd %s; export GNUPGHOME=$PWD/home; mkdir -m 700 home; trap 'gpgconf --kill all' EXIT;"
            "gpg --batch -q --passphrase '' --quick-gen-key 'Good <good@test>' rsa2048 sign never 2>/dev/null;"
            "gpg --batch -q --passphrase '' --quick-gen-key 'Other <other@test>' ed25519 sign never 2>/dev/null;"
            "gpg --batch -q --export --armor good@test > good.asc;"
@@ -81,8 +81,7 @@ static int setup(void **state) {
            "gpg --batch -q -u good@test --clearsign -o list.asc list.txt;"
            "gpg --batch -q -u other@test --clearsign -o list.other.asc list.txt;"
            "printf '{\"critical\":{}}' > payload.json;"
-           "gpg --batch -q -u good@test --sign -o payload.sig payload.json;"
-           "gpgconf --kill all",
+           "gpg --batch -q -u good@test --sign -o payload.sig payload.json",
            dir);
   if (system(cmd) != 0)
     return -1;
@@ -93,8 +92,9 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   (void)state;
-  char cmd[512];
-  snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+  char cmd[1024];
+  /* setup's gpg may have stopped halfway, its agent still running */
+  snprintf(cmd, sizeof(cmd), "GNUPGHOME=%s/home gpgconf --kill all >/dev/null 2>&1; rm -rf %s", dir, dir);
   return system(cmd) == 0 ? 0 : -1;
 }
 
