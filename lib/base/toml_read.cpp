@@ -121,55 +121,57 @@ void fill(struct toml_value *out, const toml::node &node) {
   }
 }
 
-/* The line (1-based) that has more than TOML_READ_DOTS_MAX dots, or 0. A comment line is left
- * alone: it nests nothing. */
-size_t line_too_dotted(const char *buf, size_t len) {
-  size_t line = 1, dots = 0;
-  int comment = 0, blank = 1;
-  for (size_t i = 0; i < len; i++) {
-    char c = buf[i];
-    if (c == '\n') {
-      line++;
-      dots = 0;
-      comment = 0;
-      blank = 1;
-      continue;
-    }
-    if (blank && c == '#')
-      comment = 1;
-    if (c != ' ' && c != '\t')
-      blank = 0;
-    if (c == '.' && !comment && ++dots > TOML_READ_DOTS_MAX)
-      return line;
-  }
-  return 0;
-}
-
-/* Where (1-based line and column) a byte above 0x7f stands outside a comment line (one whose first
- * non-blank character is '#'), or 0. toml++ 3.3 classifies non-ASCII characters with tables that
- * reach TOML_UNREACHABLE (is_non_ascii_horizontal_whitespace), even inside what would be a string
- * once the document is broken, so only whole comment lines (any language) may hold them; what
- * registries.conf names (hosts, repositories, helpers, short names) is ASCII. */
-size_t non_ascii_outside_comments(const char *buf, size_t len, size_t *column) {
+/* Where a scan of the file stands: line and column (1-based), and whether this line is a comment
+ * line (its first non-blank character is '#'). */
+struct line_state {
   size_t line = 1, col = 0;
-  int comment = 0, blank = 1;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = static_cast<unsigned char>(buf[i]);
+  bool comment = false, blank = true;
+  /* Take the next byte; false for a newline (the next line starts). */
+  bool take(unsigned char c) {
     col++;
     if (c == '\n') {
       line++;
       col = 0;
-      comment = 0;
-      blank = 1;
-      continue;
+      comment = false;
+      blank = true;
+      return false;
     }
     if (blank && c == '#')
-      comment = 1;
+      comment = true;
     if (c != ' ' && c != '\t')
-      blank = 0;
-    if (c >= 0x80 && !comment) {
-      *column = col;
-      return line;
+      blank = false;
+    return true;
+  }
+};
+
+/* The line (1-based) that has more than TOML_READ_DOTS_MAX dots, or 0. A comment line is left
+ * alone: it nests nothing. */
+size_t line_too_dotted(const char *buf, size_t len) {
+  line_state at;
+  size_t dots = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (!at.take(static_cast<unsigned char>(buf[i]))) {
+      dots = 0;
+      continue;
+    }
+    if (buf[i] == '.' && !at.comment && ++dots > TOML_READ_DOTS_MAX)
+      return at.line;
+  }
+  return 0;
+}
+
+/* Where (1-based line and column) a byte above 0x7f stands outside a comment line, or 0. toml++ 3.3
+ * classifies non-ASCII characters with tables that reach TOML_UNREACHABLE
+ * (is_non_ascii_horizontal_whitespace), even inside what would be a string once the document is
+ * broken, so only whole comment lines (any language) may hold them; what registries.conf names
+ * (hosts, repositories, helpers, short names) is ASCII. */
+size_t non_ascii_outside_comments(const char *buf, size_t len, size_t *column) {
+  line_state at;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = static_cast<unsigned char>(buf[i]);
+    if (at.take(c) && c >= 0x80 && !at.comment) {
+      *column = at.col;
+      return at.line;
     }
   }
   return 0;
