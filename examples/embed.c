@@ -48,18 +48,6 @@ static int on_progress(const vmpull_progress *p, void *userdata) {
   return 0;
 }
 
-static const char *cache_use(vmpull_cache_use use) {
-  switch (use) {
-  case VMPULL_CACHE_NONE: return "none";
-  case VMPULL_CACHE_MISS: return "miss";
-  case VMPULL_CACHE_HIT: return "hit";
-  case VMPULL_CACHE_REVALIDATED: return "revalidated";
-  case VMPULL_CACHE_KEPT_DISK: return "kept-disk";
-  case VMPULL_CACHE_STALE: return "stale";
-  }
-  return "unknown"; /* a newer library may know more */
-}
-
 static void on_warning(const char *message, void *userdata) {
   (void)userdata;
   fprintf(stderr, "warning: %s\n", message);
@@ -102,7 +90,7 @@ int main(int argc, char **argv) {
   fprintf(stderr, "embed: %s, %s, %" PRIu64 " bytes on disk\n", vmpull_outcome_format(outcome),
           vmpull_outcome_digest(outcome), vmpull_outcome_allocated(outcome));
   fprintf(stderr, "embed: cache %s, %" PRIu64 " bytes over the network, resumed from byte %" PRIu64 "%s%s\n",
-          cache_use(vmpull_outcome_cache(outcome)), vmpull_outcome_bytes_transferred(outcome),
+          vmpull_cache_use_name(vmpull_outcome_cache(outcome)), vmpull_outcome_bytes_transferred(outcome),
           vmpull_outcome_resumed_from(outcome), vmpull_outcome_mirror(outcome) ? ", mirror " : "",
           vmpull_outcome_mirror(outcome) ? vmpull_outcome_mirror(outcome) : "");
   vmpull_outcome_free(outcome);

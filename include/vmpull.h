@@ -386,6 +386,10 @@ typedef enum vmpull_cache_use {
                                   not reported by this version */
 } vmpull_cache_use;
 
+/* "none", "miss", "hit", "revalidated", "kept-disk", "stale" (the names `vmpull --json` prints);
+ * "unknown" for anything else. A static string; thread-safe. (added in 0.3) */
+VMPULL_PUBLIC const char *vmpull_cache_use_name(vmpull_cache_use use);
+
 /* Pull opts->source as vmpull_pull() does (the same output rules: a
  * temporary file renamed into place, nothing left behind on failure).
  * Returns 0 or a negative vmpull_code, with err filled as vmpull_pull() fills

@@ -11,18 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *cache_use_name(vmpull_cache_use use) {
-  switch (use) {
-  case VMPULL_CACHE_NONE: return "none";
-  case VMPULL_CACHE_MISS: return "miss";
-  case VMPULL_CACHE_HIT: return "hit";
-  case VMPULL_CACHE_REVALIDATED: return "revalidated";
-  case VMPULL_CACHE_KEPT_DISK: return "kept-disk";
-  case VMPULL_CACHE_STALE: return "stale";
-  }
-  return "unknown";
-}
-
 static json_object *string_or_null(const char *s) {
   return s ? json_object_new_string(s) : NULL;
 }
@@ -49,7 +37,7 @@ static void print_result_json(const vmpull_outcome *o, const char *provider) {
   if (vmpull_outcome_reference(o))
     json_object_object_add(j, "reference", json_object_new_string(vmpull_outcome_reference(o)));
   json_object_object_add(j, "mirror", string_or_null(vmpull_outcome_mirror(o)));
-  json_object_object_add(j, "cache", json_object_new_string(cache_use_name(vmpull_outcome_cache(o))));
+  json_object_object_add(j, "cache", json_object_new_string(vmpull_cache_use_name(vmpull_outcome_cache(o))));
   json_object_object_add(j, "resumed_from", json_object_new_int64((int64_t)vmpull_outcome_resumed_from(o)));
   json_object_object_add(j, "bytes_transferred", json_object_new_int64((int64_t)vmpull_outcome_bytes_transferred(o)));
   json_object *signature = NULL;

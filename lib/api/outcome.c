@@ -89,6 +89,18 @@ VMPULL_PUBLIC vmpull_cache_use vmpull_outcome_cache(const vmpull_outcome *o) {
   return o ? o->facts.cache : VMPULL_CACHE_NONE;
 }
 
+VMPULL_PUBLIC const char *vmpull_cache_use_name(vmpull_cache_use use) {
+  switch (use) {
+  case VMPULL_CACHE_NONE: return "none";
+  case VMPULL_CACHE_MISS: return "miss";
+  case VMPULL_CACHE_HIT: return "hit";
+  case VMPULL_CACHE_REVALIDATED: return "revalidated";
+  case VMPULL_CACHE_KEPT_DISK: return "kept-disk";
+  case VMPULL_CACHE_STALE: return "stale";
+  }
+  return "unknown";
+}
+
 VMPULL_PUBLIC const char *vmpull_outcome_signature_type(const vmpull_outcome *o) {
   return o ? o->facts.signature_type : NULL;
 }

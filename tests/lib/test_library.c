@@ -521,11 +521,17 @@ static void test_code_names_and_version(void **state) {
       "network", "http",  "tls",       "auth", "manifest",           "no_match", "cancelled",       "exists"};
   for (int c = 0; c <= VMPULL_E_EXISTS; c++)
     assert_string_equal(vmpull_code_name(c), want[c]);
+  assert_string_equal(vmpull_code_name(VMPULL_E_CONFIG), "config");
   assert_string_equal(vmpull_code_name(VMPULL_E_SIGNATURE), "signature");
   assert_string_equal(vmpull_code_name(-1), "unknown");
   assert_string_equal(vmpull_code_name(9999), "unknown");
   assert_non_null(vmpull_version());
   assert_true(strlen(vmpull_version()) >= 5);
+  /* the cache uses, named as --json prints them (0.3) */
+  static const char *const uses[] = {"none", "miss", "hit", "revalidated", "kept-disk", "stale"};
+  for (int u = VMPULL_CACHE_NONE; u <= VMPULL_CACHE_STALE; u++)
+    assert_string_equal(vmpull_cache_use_name((vmpull_cache_use)u), uses[u]);
+  assert_string_equal(vmpull_cache_use_name((vmpull_cache_use)99), "unknown");
 }
 
 /* vmpull_text_clean (0.3): what a program echoes itself is cleaned as the library's messages are. */
