@@ -3,7 +3,6 @@
  * (pull_plan.h). */
 #include "api/pull_plan.h"
 
-#include "api/pull_kept_disk.h"
 #include "api/pull_local.h"
 #include "base/error.h"
 #include "base/util.h"
@@ -64,7 +63,7 @@ static int decide_before_open(const struct pull_config *o, struct pull_cache *pc
 /* A local file that is the disk already: 1 and d says how to copy it, 0 not. */
 static int local_copy_way(const struct pull_config *o, struct pull_cache *pc, const struct resolved *rs,
                           struct pull_decision *d) {
-  if (pull_cache_keeps_disks(pc))
+  if (pc->cache && pc->set->keep_uncompressed) /* (pull_cache_keeps_disks) */
     return 0;
   /* vmpull_pull_to_fd into a pipe gets every byte in order: nothing to clone or seek there. */
   struct stat st;
