@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """vmpull benchmark: vmpull side by side with the peer tools, in one run, on one machine.
 
-    bench/bench.py [--reps N] [--sections local,rss,http,balanced,oci,cache] [--vmpull PATH] [--markdown FILE]
+    bench/bench.py [--reps N] [--sections local,copy,rss,http,balanced,oci,cache] [--vmpull PATH] [--markdown FILE]
                    [--autogroup-nice N] [--no-peer-sync]
 
 Run it through `make bench` (a release build, images made or reused first). On a shared machine,
@@ -249,11 +249,6 @@ class Bench:
         self.blocks_row("gzip -6", r["vmpull"])
         self.rss_row("gzip, 2 GiB", r["vmpull"], 64 * 1024)
 
-        r = codec_case("raw (disk.raw)", raw, [("cp --sparse=always", "cp --sparse=always {i} {o}")])
-        self.compare("local", "raw, uncompressed", r, "vmpull", "cp --sparse=always")
-        self.blocks_row("raw, uncompressed", r["vmpull"])
-        self.blocks_row("raw, uncompressed (cp --sparse=always)", r["cp --sparse=always"])
-        self.rss_row("raw, 2 GiB", r["vmpull"], 64 * 1024)
 
         qcow = w / "disk.qcow2"
         r = codec_case("qcow2, xz 64 MiB blocks (disk.qcow2.xz)", w / "disk.qcow2.xz",
@@ -261,8 +256,64 @@ class Bench:
         self.compare("local", "qcow2, xz 64 MiB blocks", r, "vmpull", "xz -dc", 0.6)
         self.compare("local", "qcow2, xz 64 MiB blocks", r, "vmpull", "xz -T0 -dc")
 
+    def section_copy(self):
+        """Issue 17: an uncompressed local disk is copied (a reflink, or its data extents), not
+        decoded: against cp --sparse=always, and with --digest against sha256sum."""
+        w, o = self.work, self.out
+        raw, qcow = w / "disk.raw", w / "disk.qcow2"
+        vo, po = o / "vmpull.out", o / "peer.out"
+        q = lambda p: shlex.quote(str(p))
+
+        def codec_case(name, image, peers, check=raw):
+            cmds = [self.vm("vmpull", image, vo, check=check)]
+            for label, line in peers:
+                cmds.append(self.peer(label, line.format(i=q(image), o=q(po)), po, short=label))
+            return self.run_case(name, cmds, inputs=[image])
+
+        r = codec_case("raw (disk.raw)", raw, [("cp --sparse=always", "cp --sparse=always {i} {o}")])
+        self.compare("local", "raw, uncompressed", r, "vmpull", "cp --sparse=always", 1.2)
+        self.blocks_row("raw, uncompressed", r["vmpull"])
+        self.blocks_row("raw, uncompressed (cp --sparse=always)", r["cp --sparse=always"])
+        self.rss_row("raw, 2 GiB", r["vmpull"], 64 * 1024)
+
         r = codec_case("qcow2 (disk.qcow2)", qcow, [("cp --sparse=always", "cp --sparse=always {i} {o}")], check=qcow)
-        self.compare("local", "qcow2, uncompressed", r, "vmpull", "cp --sparse=always")
+        self.compare("local", "qcow2, uncompressed", r, "vmpull", "cp --sparse=always", 1.2)
+
+        # With --digest the copy hashes every byte (holes as zeros, unread): against sha256sum of the file.
+        digest = "sha256:" + self.file_digest(raw)
+        cmds = [self.vm("vmpull", raw, vo, check=raw, extra=["--digest", digest]),
+                Command("sha256sum", argv=["sha256sum", str(raw)])]
+        cmds[1].describe_short = "sha256sum"
+        r = self.run_case("raw --digest (disk.raw)", cmds, inputs=[raw])
+        self.compare("local", "raw, uncompressed, --digest", r, "vmpull", "sha256sum", 1.2)
+        if self.args.reflink_dir:
+            self.local_reflink_rows(raw)
+
+    def file_digest(self, path):
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(MIB), b""):
+                h.update(block)
+        return h.hexdigest()
+
+    def local_reflink_rows(self, raw):
+        """--reflink-dir: the raw disk and its output on a filesystem that clones (XFS reflink=1,
+        btrfs): the copy is a FICLONE, against the same pull on the work folder's filesystem."""
+        d = Path(self.args.reflink_dir) / "vmpull-bench-local"
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+        src = d / raw.name
+        subprocess.run(["cp", "--sparse=always", str(raw), str(src)], check=True)
+        fs = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "-T", str(d)], capture_output=True,
+                            text=True).stdout.strip()
+        home = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "-T", str(self.out)], capture_output=True,
+                              text=True).stdout.strip()
+        cmds = [self.vm("reflink", src, d / "vmpull.out", check=raw),
+                self.vm("copy", raw, self.out / "vmpull.out", check=raw)]
+        r = self.run_case(f"raw on {fs} (reflink) and on {home}", cmds, inputs=[raw, src])
+        r["copy"].describe_short = f"vmpull on {home} (extent copy)"
+        self.compare("local", f"raw, uncompressed, on {fs} (reflink)", r, "reflink", "copy", 0.05)
+        shutil.rmtree(d, ignore_errors=True)
 
     def section_rss(self):
         w, o = self.work, self.out
@@ -697,14 +748,14 @@ http:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", "5")))
-    ap.add_argument("--sections", default=os.environ.get("BENCH_SECTIONS", "local,rss,http,balanced,oci,cache"))
+    ap.add_argument("--sections", default=os.environ.get("BENCH_SECTIONS", "local,copy,rss,http,balanced,oci,cache"))
     ap.add_argument("--vmpull", default=os.environ.get("VMPULL_BIN", str(ROOT / "build" / "vmpull")))
     ap.add_argument("--work", default=str(HERE / "work"))
     ap.add_argument("--markdown", default=None, help="also write the tables to this file")
     ap.add_argument("--no-peer-sync", dest="peer_sync", action="store_false")
     ap.add_argument("--reflink-dir", default=os.environ.get("BENCH_REFLINK_DIR"),
                     help="a folder on a filesystem with reflinks (XFS reflink=1, btrfs): adds the cache's "
-                         "second-machine rows there")
+                         "second-machine rows there, and the copy section's reflink row")
     ap.add_argument("--autogroup-nice", type=int, default=None,
                     help="set the nice value of this session's scheduler autogroup (e.g. -10): with "
                          "autogroups, plain `nice` does not give the benchmark more CPU than other sessions")

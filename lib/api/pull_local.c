@@ -67,8 +67,13 @@ int local_copy(int fd, uint64_t size, const char *display, struct sink *sink, st
   if (hash && (!sha256 || !md || EVP_DigestInit_ex(md, sha256, NULL) != 1))
     return error_set(err, VMPULL_E_IO, "sha256: cannot start");
   struct copy_poll poll = {.progress = progress, .err = err};
-  /* A clone is hashed by reading it back: a sink that cannot be read is written from the buffer. */
-  struct disk_copy_how how = {.poll = copy_poll, .poll_data = &poll, .hash = md, .no_clone = hash && !sink->readable};
+  /* A clone is hashed by reading it back: a sink that cannot be read is written from the buffer.
+   * Without a clone the data extents are read and only their non-zero blocks written, as the
+   * decoders' sink and cp --sparse=always write them: copy_file_range would keep the zeros a
+   * source has allocated (bench: disk.raw's 716 MiB instead of 652, and 0.80 s instead of 0.70 s
+   * with the fsync of the extra blocks). */
+  struct disk_copy_how how = {
+      .poll = copy_poll, .poll_data = &poll, .hash = md, .no_clone = hash && !sink->readable, .scan_zeros = 1};
   int cloned = 0;
   int r = disk_copy_with(fd, sink->fd, size, &how, &cloned);
   if (r == -ECANCELED)

@@ -2,10 +2,11 @@
 /*
  * A local file that is already the disk (its first bytes name no compression: raw, qcow2, ...)
  * as a producer of the pull's output: a reflink (FICLONE) where the filesystem shares blocks, else
- * its data extents copied in the kernel (copy_file_range over SEEK_DATA/SEEK_HOLE: holes stay holes
- * and are never read). Nothing is hashed unless a digest is to be checked (--digest, a checksums
- * entry, or the 0.1 call's result, which promises one); then the data is read once, hashed and
- * written from the same buffer, and the holes are hashed as zeros without reading them.
+ * its data extents (SEEK_DATA/SEEK_HOLE: holes stay holes and are never read) read once and their
+ * non-zero blocks written (zero blocks become holes, as the decoders' sink makes them). Nothing is
+ * hashed unless a digest is to be checked (--digest, a checksums entry, or the 0.1 call's result,
+ * which promises one); then the data is hashed from the buffer it is written from, and the holes
+ * as zeros without reading them.
  */
 #ifndef VMPULL_PULL_LOCAL_H
 #define VMPULL_PULL_LOCAL_H

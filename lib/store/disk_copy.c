@@ -98,7 +98,7 @@ static int copy_extent(int in_fd, int out_fd, uint64_t off, uint64_t end, const 
     int r = poll_at(how, off);
     if (r < 0)
       return r;
-    if (!how->hash) {
+    if (!how->hash && !how->scan_zeros) {
       uint64_t n = MIN(end - off, COPY_STEP);
       r = copy_range(in_fd, out_fd, off, n, plain);
       if (r < 0)
@@ -111,7 +111,7 @@ static int copy_extent(int in_fd, int out_fd, uint64_t off, uint64_t end, const 
       r = read_full(in_fd, buf, n, off);
       if (r != 0)
         return r < 0 ? r : -EIO; /* the file shrank under us */
-      if (hash_update(how->hash, buf, n) < 0)
+      if (how->hash && hash_update(how->hash, buf, n) < 0)
         return -EIO;
       if (out_fd >= 0 && (r = write_data(out_fd, buf, n, off)) < 0)
         return r;
@@ -125,7 +125,7 @@ static int copy_extent(int in_fd, int out_fd, uint64_t off, uint64_t end, const 
  * hashed as zeros). */
 static int copy_extents(int in_fd, int out_fd, uint64_t size, const struct disk_copy_how *how) {
   _cleanup_free_ uint8_t *buf = NULL;
-  if (how->hash && !(buf = aligned_alloc(SINK_BLOCK, PIECE)))
+  if ((how->hash || how->scan_zeros) && !(buf = aligned_alloc(SINK_BLOCK, PIECE)))
     return -ENOMEM;
   (void)posix_fadvise(in_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   int plain = 0, can_seek = 1;

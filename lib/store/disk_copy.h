@@ -27,7 +27,8 @@ struct disk_copy_how {
    * they are read into and written from (their zero blocks stay holes), holes as zeros without
    * reading them; after a clone the clone is read (out_fd must be readable then). */
   struct evp_md_ctx_st *hash;
-  int no_clone; /* never FICLONE (out_fd cannot be read back, and there is a hash to compute) */
+  int scan_zeros; /* read the data extents and write only their non-zero blocks (as with a hash) */
+  int no_clone;   /* never FICLONE (out_fd cannot be read back, and there is a hash to compute) */
 };
 /* disk_copy with progress, cancellation (poll's negative return stops it with that) and a hash. */
 int disk_copy_with(int in_fd, int out_fd, uint64_t size, const struct disk_copy_how *how, int *cloned);

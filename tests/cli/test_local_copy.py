@@ -58,6 +58,21 @@ def test_sparse_raw_is_copied_with_its_holes_and_no_digest(tmp_path):
     assert leftovers(out.parent) == ["disk.raw"]
 
 
+def test_written_zeros_become_holes(tmp_path):
+    """Zero blocks the source has allocated are not copied as data (as the decoders' sink and
+    cp --sparse=always write them)."""
+    src = sparse_disk(tmp_path / "disk.raw")
+    with open(src, "r+b") as f:
+        f.seek(60 * MIB)
+        f.write(bytes(4 * MIB))
+        os.fsync(f.fileno())
+    out = tmp_path / "out.raw"
+    got = run_vmpull("pull", "-q", "--json", "-o", out, src)
+    assert got.rc == 0, got
+    assert out.read_bytes() == src.read_bytes()
+    assert blocks(out) * 512 <= blocks(src) * 512 - 4 * MIB
+
+
 def test_digest_is_checked_while_copying(tmp_path):
     src = sparse_disk(tmp_path / "disk.raw")
     want = sha256_of(src)
