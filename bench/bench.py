@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """vmpull benchmark: vmpull side by side with the peer tools, in one run, on one machine.
 
-    bench/bench.py [--reps N] [--sections local,copy,rss,http,balanced,oci,cache] [--vmpull PATH] [--markdown FILE]
+    bench/bench.py [--reps N] [--sections local,copy,xzmem,rss,http,balanced,oci,cache] [--vmpull PATH] [--markdown FILE]
                    [--autogroup-nice N] [--no-peer-sync]
 
 Run it through `make bench` (a release build, images made or reused first). On a shared machine,
@@ -114,6 +114,7 @@ class Bench:
         self.rows = []       # (section, case, subject, peer, subject_s, peer_s, ratio, target, extra)
         self.blocks = []     # (case, allocated, nonzero_bytes, ratio)
         self.rss = []        # (case, kib, limit_kib or None)
+        self.rss_peers = []  # (case, vmpull kib, peer, peer kib, target ratio)
         self.notes = []
         self.servers = []
         self.decode_time = {}  # (image name, peer label) -> median seconds, from the local rows
@@ -314,6 +315,24 @@ class Bench:
         r["copy"].describe_short = f"vmpull on {home} (extent copy)"
         self.compare("local", f"raw, uncompressed, on {fs} (reflink)", r, "reflink", "copy", 0.05)
         shutil.rmtree(d, ignore_errors=True)
+
+    def section_xzmem(self):
+        """Issue 17: multi-threaded xz's peak RSS side by side with xz -T2 -dc (2 decoder threads, as
+        vmpull uses on 2 CPUs), the same file in the same run, alternating; the time beside it."""
+        w, o = self.work, self.out
+        vo, po = o / "vmpull.out", o / "peer.out"
+        for name, check in (("disk.raw.mb.xz", w / "disk.raw"), ("disk.qcow2.xz", w / "disk.qcow2")):
+            image = w / name
+            if not image.exists():
+                continue
+            cmds = [self.vm("vmpull", image, vo, check=check),
+                    self.peer("xz -T2 -dc", f"xz -T2 -dc {shlex.quote(str(image))} > {shlex.quote(str(po))}", po,
+                              short="xz -T2 -dc")]
+            r = self.run_case(f"xz memory ({name})", cmds, inputs=[image])
+            self.compare("xzmem", f"{name}, time beside the RSS row", r, "vmpull", "xz -T2 -dc", 1.05)
+            v, p = r["vmpull"], r["xz -T2 -dc"]
+            self.rss_peers.append((name, statistics.median(v.rss_kib), "xz -T2 -dc", statistics.median(p.rss_kib),
+                                   1.1, max(v.rss_kib), max(p.rss_kib)))
 
     def section_rss(self):
         w, o = self.work, self.out
@@ -736,6 +755,15 @@ http:
                 tgt = "exempt" if limit is None else f"<= {limit // 1024} MiB"
                 met = "" if limit is None else ("yes" if kib <= limit else "**no**")
                 lines.append(f"| {case} | {kib / 1024:.1f} MiB | {tgt} | {met} |")
+        if self.rss_peers:
+            lines.append("")
+            lines.append("| Peak RSS (median, max) | vmpull | Peer | Peer RSS | Ratio | Target | Met |")
+            lines.append("|---|---|---|---|---|---|---|")
+            for case, v, peer, p, target, vmax, pmax in self.rss_peers:
+                ratio = v / p
+                lines.append(f"| {case} | {v / 1024:.1f} MiB ({vmax / 1024:.1f}) | {peer} | {p / 1024:.1f} MiB "
+                             f"({pmax / 1024:.1f}) | {ratio:.2f}x | <= {target:g}x | "
+                             f"{'yes' if ratio <= target else '**no**'} |")
         for n in self.notes:
             lines.append("")
             lines.append(f"Note: {n}")
@@ -748,7 +776,7 @@ http:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", "5")))
-    ap.add_argument("--sections", default=os.environ.get("BENCH_SECTIONS", "local,copy,rss,http,balanced,oci,cache"))
+    ap.add_argument("--sections", default=os.environ.get("BENCH_SECTIONS", "local,copy,xzmem,rss,http,balanced,oci,cache"))
     ap.add_argument("--vmpull", default=os.environ.get("VMPULL_BIN", str(ROOT / "build" / "vmpull")))
     ap.add_argument("--work", default=str(HERE / "work"))
     ap.add_argument("--markdown", default=None, help="also write the tables to this file")
