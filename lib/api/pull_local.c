@@ -21,7 +21,9 @@ int local_copy_probe(const struct resolved *rs, const struct call_hooks *hooks, 
   struct stat st;
   if (stat(rs->plan.location, &st) < 0 || !S_ISREG(st.st_mode))
     return 0; /* the usual way says what is wrong with it */
-  _cleanup_close_ int f = open(rs->plan.location, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  /* (O_NONBLOCK: should a FIFO take the file's place after the stat, the open does not wait for a
+   * writer; it changes nothing for a regular file's reads) */
+  _cleanup_close_ int f = open(rs->plan.location, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (f < 0 || fstat(f, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
     return 0;
   uint8_t head[DETECT_PEEK];
