@@ -174,3 +174,20 @@ def test_on_xfs_a_digest_is_checked_on_the_clone(xfs):  # noqa: F811
     got = run_vmpull("pull", "-q", "--json", "--digest", wrong, "-o", folder / "disk.raw", src)
     assert got.rc == 1 and got.json["error"]["code"] == "digest_mismatch", got
     assert leftovers(folder) == []
+
+
+@pytest.mark.parametrize("how", ["-F", "-W", "-P"])
+def test_pull_to_fd_of_a_local_disk(tmp_path, how):
+    """vmpull_pull_to_fd: a regular file (read-write, or write-only) takes the copy; a pipe gets
+    every byte in order, decoded as before (and so hashed)."""
+    from test_outcome import probe
+    src = sparse_disk(tmp_path / "disk.raw")
+    out = tmp_path / "out.raw"
+    got = probe(how, src, out)
+    assert got["rc"] == 0, got
+    assert out.read_bytes() == src.read_bytes()
+    if how == "-P":
+        assert got["digest"] == sha256_of(src)
+    else:
+        assert got["digest"] is None
+        assert blocks(out) <= blocks(src)
