@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """vmpull benchmark: vmpull side by side with the peer tools, in one run, on one machine.
 
-    bench/bench.py [--reps N] [--sections local,rss,http,balanced,oci,cache] [--vmpull PATH] [--markdown FILE]
+    bench/bench.py [--reps N] [--sections local,copy,xzmem,rss,http,balanced,oci,cache] [--vmpull PATH] [--markdown FILE]
                    [--autogroup-nice N] [--no-peer-sync]
 
 Run it through `make bench` (a release build, images made or reused first). On a shared machine,
@@ -114,6 +114,7 @@ class Bench:
         self.rows = []       # (section, case, subject, peer, subject_s, peer_s, ratio, target, extra)
         self.blocks = []     # (case, allocated, nonzero_bytes, ratio)
         self.rss = []        # (case, kib, limit_kib or None)
+        self.rss_peers = []  # (case, vmpull kib, peer, peer kib, target ratio)
         self.notes = []
         self.servers = []
         self.decode_time = {}  # (image name, peer label) -> median seconds, from the local rows
@@ -249,11 +250,6 @@ class Bench:
         self.blocks_row("gzip -6", r["vmpull"])
         self.rss_row("gzip, 2 GiB", r["vmpull"], 64 * 1024)
 
-        r = codec_case("raw (disk.raw)", raw, [("cp --sparse=always", "cp --sparse=always {i} {o}")])
-        self.compare("local", "raw, uncompressed", r, "vmpull", "cp --sparse=always")
-        self.blocks_row("raw, uncompressed", r["vmpull"])
-        self.blocks_row("raw, uncompressed (cp --sparse=always)", r["cp --sparse=always"])
-        self.rss_row("raw, 2 GiB", r["vmpull"], 64 * 1024)
 
         qcow = w / "disk.qcow2"
         r = codec_case("qcow2, xz 64 MiB blocks (disk.qcow2.xz)", w / "disk.qcow2.xz",
@@ -261,8 +257,82 @@ class Bench:
         self.compare("local", "qcow2, xz 64 MiB blocks", r, "vmpull", "xz -dc", 0.6)
         self.compare("local", "qcow2, xz 64 MiB blocks", r, "vmpull", "xz -T0 -dc")
 
+    def section_copy(self):
+        """Issue 17: an uncompressed local disk is copied (a reflink, or its data extents), not
+        decoded: against cp --sparse=always, and with --digest against sha256sum."""
+        w, o = self.work, self.out
+        raw, qcow = w / "disk.raw", w / "disk.qcow2"
+        vo, po = o / "vmpull.out", o / "peer.out"
+        q = lambda p: shlex.quote(str(p))
+
+        def codec_case(name, image, peers, check=raw):
+            cmds = [self.vm("vmpull", image, vo, check=check)]
+            for label, line in peers:
+                cmds.append(self.peer(label, line.format(i=q(image), o=q(po)), po, short=label))
+            return self.run_case(name, cmds, inputs=[image])
+
+        r = codec_case("raw (disk.raw)", raw, [("cp --sparse=always", "cp --sparse=always {i} {o}")])
+        self.compare("local", "raw, uncompressed", r, "vmpull", "cp --sparse=always", 1.2)
+        self.blocks_row("raw, uncompressed", r["vmpull"])
+        self.blocks_row("raw, uncompressed (cp --sparse=always)", r["cp --sparse=always"])
+        self.rss_row("raw, 2 GiB", r["vmpull"], 64 * 1024)
+
         r = codec_case("qcow2 (disk.qcow2)", qcow, [("cp --sparse=always", "cp --sparse=always {i} {o}")], check=qcow)
-        self.compare("local", "qcow2, uncompressed", r, "vmpull", "cp --sparse=always")
+        self.compare("local", "qcow2, uncompressed", r, "vmpull", "cp --sparse=always", 1.2)
+
+        # With --digest the copy hashes every byte (holes as zeros, unread): against sha256sum of the file.
+        digest = "sha256:" + self.file_digest(raw)
+        cmds = [self.vm("vmpull", raw, vo, check=raw, extra=["--digest", digest]),
+                Command("sha256sum", argv=["sha256sum", str(raw)])]
+        cmds[1].describe_short = "sha256sum"
+        r = self.run_case("raw --digest (disk.raw)", cmds, inputs=[raw])
+        self.compare("local", "raw, uncompressed, --digest", r, "vmpull", "sha256sum", 1.2)
+        if self.args.reflink_dir:
+            self.local_reflink_rows(raw)
+
+    def file_digest(self, path):
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(MIB), b""):
+                h.update(block)
+        return h.hexdigest()
+
+    def local_reflink_rows(self, raw):
+        """--reflink-dir: the raw disk and its output on a filesystem that clones (XFS reflink=1,
+        btrfs): the copy is a FICLONE, against the same pull on the work folder's filesystem."""
+        d = Path(self.args.reflink_dir) / "vmpull-bench-local"
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+        src = d / raw.name
+        subprocess.run(["cp", "--sparse=always", str(raw), str(src)], check=True)
+        fs = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "-T", str(d)], capture_output=True,
+                            text=True).stdout.strip()
+        home = subprocess.run(["findmnt", "-n", "-o", "FSTYPE", "-T", str(self.out)], capture_output=True,
+                              text=True).stdout.strip()
+        cmds = [self.vm("reflink", src, d / "vmpull.out", check=raw),
+                self.vm("copy", raw, self.out / "vmpull.out", check=raw)]
+        r = self.run_case(f"raw on {fs} (reflink) and on {home}", cmds, inputs=[raw, src])
+        r["copy"].describe_short = f"vmpull on {home} (extent copy)"
+        self.compare("local", f"raw, uncompressed, on {fs} (reflink)", r, "reflink", "copy", 0.05)
+        shutil.rmtree(d, ignore_errors=True)
+
+    def section_xzmem(self):
+        """Issue 17: multi-threaded xz's peak RSS side by side with xz -T2 -dc (2 decoder threads, as
+        vmpull uses on 2 CPUs), the same file in the same run, alternating; the time beside it."""
+        w, o = self.work, self.out
+        vo, po = o / "vmpull.out", o / "peer.out"
+        for name, check in (("disk.raw.mb.xz", w / "disk.raw"), ("disk.qcow2.xz", w / "disk.qcow2")):
+            image = w / name
+            if not image.exists():
+                continue
+            cmds = [self.vm("vmpull", image, vo, check=check),
+                    self.peer("xz -T2 -dc", f"xz -T2 -dc {shlex.quote(str(image))} > {shlex.quote(str(po))}", po,
+                              short="xz -T2 -dc")]
+            r = self.run_case(f"xz memory ({name})", cmds, inputs=[image])
+            self.compare("xzmem", f"{name}, time beside the RSS row", r, "vmpull", "xz -T2 -dc", 1.05)
+            v, p = r["vmpull"], r["xz -T2 -dc"]
+            self.rss_peers.append((name, statistics.median(v.rss_kib), "xz -T2 -dc", statistics.median(p.rss_kib),
+                                   1.1, max(v.rss_kib), max(p.rss_kib)))
 
     def section_rss(self):
         w, o = self.work, self.out
@@ -685,6 +755,15 @@ http:
                 tgt = "exempt" if limit is None else f"<= {limit // 1024} MiB"
                 met = "" if limit is None else ("yes" if kib <= limit else "**no**")
                 lines.append(f"| {case} | {kib / 1024:.1f} MiB | {tgt} | {met} |")
+        if self.rss_peers:
+            lines.append("")
+            lines.append("| Peak RSS (median, max) | vmpull | Peer | Peer RSS | Ratio | Target | Met |")
+            lines.append("|---|---|---|---|---|---|---|")
+            for case, v, peer, p, target, vmax, pmax in self.rss_peers:
+                ratio = v / p
+                lines.append(f"| {case} | {v / 1024:.1f} MiB ({vmax / 1024:.1f}) | {peer} | {p / 1024:.1f} MiB "
+                             f"({pmax / 1024:.1f}) | {ratio:.2f}x | <= {target:g}x | "
+                             f"{'yes' if ratio <= target else '**no**'} |")
         for n in self.notes:
             lines.append("")
             lines.append(f"Note: {n}")
@@ -697,14 +776,14 @@ http:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", "5")))
-    ap.add_argument("--sections", default=os.environ.get("BENCH_SECTIONS", "local,rss,http,balanced,oci,cache"))
+    ap.add_argument("--sections", default=os.environ.get("BENCH_SECTIONS", "local,copy,xzmem,rss,http,balanced,oci,cache"))
     ap.add_argument("--vmpull", default=os.environ.get("VMPULL_BIN", str(ROOT / "build" / "vmpull")))
     ap.add_argument("--work", default=str(HERE / "work"))
     ap.add_argument("--markdown", default=None, help="also write the tables to this file")
     ap.add_argument("--no-peer-sync", dest="peer_sync", action="store_false")
     ap.add_argument("--reflink-dir", default=os.environ.get("BENCH_REFLINK_DIR"),
                     help="a folder on a filesystem with reflinks (XFS reflink=1, btrfs): adds the cache's "
-                         "second-machine rows there")
+                         "second-machine rows there, and the copy section's reflink row")
     ap.add_argument("--autogroup-nice", type=int, default=None,
                     help="set the nice value of this session's scheduler autogroup (e.g. -10): with "
                          "autogroups, plain `nice` does not give the benchmark more CPU than other sessions")

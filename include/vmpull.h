@@ -337,7 +337,8 @@ typedef struct vmpull_result {
   char *path;                  /* final disk path */
   char *source;                /* the source as given, credentials replaced by *** */
   char *format;                /* "xz", "gzip", "zstd", "bzip2", "zip", "lzma", "lzip", "none" */
-  char *digest;                /* "sha256:HEX" of the source bytes as fetched */
+  char *digest;                /* "sha256:HEX" of the source bytes as fetched (always set by this
+                                  call: a local file copied as it is is hashed for it) */
   char *image_name;            /* image file name used for naming */
   char *content_disposition;   /* filename from Content-Disposition, or NULL */
   char *reference;             /* resolved OCI reference / manifest digest, or NULL */
@@ -420,6 +421,9 @@ VMPULL_PUBLIC void vmpull_outcome_free(vmpull_outcome *outcome);
 VMPULL_PUBLIC const char *vmpull_outcome_path(const vmpull_outcome *outcome); /* NULL for pull_to_fd */
 VMPULL_PUBLIC const char *vmpull_outcome_source(const vmpull_outcome *outcome); /* set on failure too */
 VMPULL_PUBLIC const char *vmpull_outcome_format(const vmpull_outcome *outcome);
+/* "sha256:HEX" of the source bytes as fetched; NULL for a local file that was
+ * copied as it is (no compression: a reflink or its data extents) with no
+ * digest to check (expected_digest, a checksums entry): nothing hashed it. */
 VMPULL_PUBLIC const char *vmpull_outcome_digest(const vmpull_outcome *outcome);
 VMPULL_PUBLIC const char *vmpull_outcome_image_name(const vmpull_outcome *outcome);
 VMPULL_PUBLIC const char *vmpull_outcome_content_disposition(const vmpull_outcome *outcome);

@@ -26,7 +26,9 @@ static void print_result_json(const vmpull_outcome *o, const char *provider) {
   json_object_object_add(j, "path", json_object_new_string(vmpull_outcome_path(o)));
   json_object_object_add(j, "source", json_object_new_string(vmpull_outcome_source(o)));
   json_object_object_add(j, "format", json_object_new_string(vmpull_outcome_format(o)));
-  json_object_object_add(j, "digest", json_object_new_string(vmpull_outcome_digest(o)));
+  /* null: a local file copied as it is, nothing to check, was not hashed */
+  const char *digest = vmpull_outcome_digest(o);
+  json_object_object_add(j, "digest", digest ? json_object_new_string(digest) : NULL);
   json_object_object_add(j, "image_name", json_object_new_string(image_name ? image_name : ""));
   json_object_object_add(j, "provider", json_object_new_string(provider));
   json_object_object_add(j, "fetched", json_object_new_int64((int64_t)vmpull_outcome_fetched(o)));

@@ -24,6 +24,8 @@ struct pull_config {
   int replace;                     /* replace an existing output */
   int out_fd;                      /* vmpull_pull_to_fd: the caller's fd (borrowed); -1: a named file */
   unsigned threads;                /* decoder threads; 0: online CPUs */
+  int want_digest;                 /* the source digest is reported even where nothing checks it (the 0.1
+                                      call's vmpull_result promises one): a local copy hashes too */
 };
 
 /* Fill c from o (checked by public_call_check: made by vmpull_pull_options_init). c borrows o's

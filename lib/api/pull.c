@@ -9,6 +9,7 @@
 #include "api/options.h"
 #include "api/outcome.h"
 #include "api/pull_kept_disk.h"
+#include "api/pull_local.h"
 #include "api/pull_plan.h"
 #include "api/pull_signature.h"
 #include "base/digest.h"
@@ -119,7 +120,7 @@ struct pull_job {
 
 /* What a producer put into the sink. */
 struct pull_made {
-  const char *digest;     /* sha256 of the source's bytes */
+  const char *digest;     /* sha256 of the source's bytes, or NULL: not hashed (a local copy with nothing to check) */
   const char *format;     /* format_name() of what was decoded */
   const char *image_name; /* or NULL */
   uint64_t fetched;       /* bytes of the source */
@@ -152,6 +153,9 @@ static int pull_output_open(const struct pull_job *j, const char *image_name, en
 /* The one ending of every pull: verify, file the cache entry, commit the output, keep its disk,
  * report, fill the result. */
 static int pull_end(struct pull_job *j, struct sink *sink, char **out_path, const struct pull_made *m, lib_error *err) {
+  /* (a producer that hashes nothing is chosen only when no digest is to be checked) */
+  if (!m->digest && (j->rs->expected_digest || j->o->expected_digest || j->decision->listed_digest))
+    return error_set(err, VMPULL_E_IO, "%s: no digest was computed to check", j->rs->display);
   int r = verify_digest(j->rs->expected_digest, m->digest, j->rs->display, err);
   if (r < 0)
     return r;
@@ -187,14 +191,14 @@ static int pull_end(struct pull_job *j, struct sink *sink, char **out_path, cons
   struct vmpull_outcome *res = j->out;
   res->path = TAKE_PTR(*out_path);
   res->format = strdup(m->format);
-  res->digest = strdup(m->digest);
+  res->digest = m->digest ? strdup(m->digest) : NULL;
   res->image_name = m->image_name ? strdup(m->image_name) : NULL;
   res->content_disposition = TAKE_PTR(j->rs->content_disposition);
   res->reference = TAKE_PTR(j->rs->reference);
   res->fetched = m->fetched;
   res->size = sink->offset;
   res->allocated = allocated;
-  if (!res->format || !res->digest || (m->image_name && !res->image_name))
+  if (!res->format || (m->digest && !res->digest) || (m->image_name && !res->image_name))
     return error_oom(err);
   return 0;
 }
@@ -226,6 +230,35 @@ static int pull_from_kept_disk(struct pull_job *j, lib_error *err) {
                            .fetched = fetched};
   r = pull_end(j, &sink, &out_path, &made, err);
   return r < 0 ? r : 1;
+}
+
+/* A local file that is the disk already: cloned or copied into the sink, then the ending. */
+static int pull_from_local_copy(struct pull_job *j, lib_error *err) {
+  const struct pull_decision *d = j->decision;
+  struct progress_state *progress = j->progress;
+  progress->ev.name = j->rs->image_name;
+  progress->ev.stage = VMPULL_STAGE_TRANSFER;
+  progress->ev.fetched_total = d->local_size;
+  int r = progress_report(progress, 1, err);
+  if (r < 0)
+    return r;
+  struct sink_options so = {
+      .replace = j->o->replace, .mode = j->o->mode, .max_size = j->o->max_size, .progress = progress};
+  _cleanup_(sink_close) struct sink sink = SINK_INIT;
+  _cleanup_free_ char *out_path = NULL;
+  r = pull_output_open(j, j->rs->image_name, FORMAT_NONE, &so, &sink, &out_path, err);
+  if (r < 0)
+    return r;
+  char digest[80];
+  r = local_copy(d->local_fd, d->local_size, j->rs->display, &sink, progress, d->local_hash, digest, err);
+  if (r < 0)
+    return r;
+  progress->ev.fetched = d->local_size;
+  struct pull_made made = {.digest = d->local_hash ? digest : NULL,
+                           .format = format_name(FORMAT_NONE),
+                           .image_name = j->rs->image_name,
+                           .fetched = d->local_size};
+  return pull_end(j, &sink, &out_path, &made, err);
 }
 
 /* The source's bytes: tee -> [replay] -> [unwrap tar] -> detect -> decode -> sink, then the ending. */
@@ -387,6 +420,8 @@ static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int
     return r;
   struct pull_job job = {
       .o = o, .pc = &pc, .rs = &rs, .decision = &decision, .progress = &progress, .out = out, .sig = &sig};
+  if (decision.way == PULL_WAY_LOCAL_COPY)
+    return pull_from_local_copy(&job, err);
   if (decision.way == PULL_WAY_KEPT_DISK) {
     r = pull_from_kept_disk(&job, err);
     if (r != 0)
@@ -410,7 +445,8 @@ static void outcome_drop_product(struct vmpull_outcome *o) {
 }
 
 /* Every public pull: cfg made from opts (and for pull_to_fd its fd); the outcome, success or not. */
-static int pull_call(const vmpull_pull_options *opts, const int *to_fd, struct vmpull_outcome *out, lib_error *err) {
+static int pull_call(const vmpull_pull_options *opts, const int *to_fd, int want_digest, struct vmpull_outcome *out,
+                     lib_error *err) {
   if (!opts || opts->struct_size < offsetof(vmpull_pull_options, cancel) + sizeof(opts->cancel))
     return error_set(err, VMPULL_E_USAGE, "vmpull_pull: options not initialised with vmpull_pull_options_init");
   if (to_fd && *to_fd < 0)
@@ -419,6 +455,7 @@ static int pull_call(const vmpull_pull_options *opts, const int *to_fd, struct v
   out->source = shown ? strdup(shown) : NULL;
   struct pull_config cfg;
   pull_config_from_options(opts, &cfg);
+  cfg.want_digest = want_digest;
   char fd_name[32];
   if (to_fd) {
     snprintf(fd_name, sizeof(fd_name), "fd %d", *to_fd);
@@ -453,7 +490,8 @@ static int pull_call(const vmpull_pull_options *opts, const int *to_fd, struct v
 }
 
 /* The outcome of one call, its error exported to err as well. */
-static int pull_outcome(const vmpull_pull_options *opts, const int *fd, vmpull_outcome **outcome, vmpull_error *err) {
+static int pull_outcome(const vmpull_pull_options *opts, const int *fd, int want_digest, vmpull_outcome **outcome,
+                        vmpull_error *err) {
   if (outcome)
     *outcome = NULL;
   struct vmpull_outcome *o = outcome_new();
@@ -463,7 +501,7 @@ static int pull_outcome(const vmpull_pull_options *opts, const int *fd, vmpull_o
     error_export(&e, err);
     return r;
   }
-  int r = pull_call(opts, fd, o, &o->error);
+  int r = pull_call(opts, fd, want_digest, o, &o->error);
   if (r < 0 && outcome_clean(o) < 0) {
     /* Out of memory cleaning what is only there to be read: drop it rather than hand it out raw. */
     outcome_drop_product(o);
@@ -480,12 +518,12 @@ static int pull_outcome(const vmpull_pull_options *opts, const int *fd, vmpull_o
 }
 
 VMPULL_PUBLIC int vmpull_pull2(const vmpull_pull_options *opts, vmpull_outcome **outcome, vmpull_error *err) {
-  return pull_outcome(opts, NULL, outcome, err);
+  return pull_outcome(opts, NULL, 0, outcome, err);
 }
 
 VMPULL_PUBLIC int vmpull_pull_to_fd(const vmpull_pull_options *opts, int fd, vmpull_outcome **outcome,
                                     vmpull_error *err) {
-  return pull_outcome(opts, &fd, outcome, err);
+  return pull_outcome(opts, &fd, 0, outcome, err);
 }
 
 /* The 0.1 call: the same pull, its product copied into the caller's vmpull_result. */
@@ -498,7 +536,8 @@ VMPULL_PUBLIC int vmpull_pull(const vmpull_pull_options *opts, vmpull_result *re
   }
   memset(result, 0, sizeof(*result));
   vmpull_outcome *o = NULL;
-  int r = pull_outcome(opts, NULL, &o, err);
+  /* (its result promised a digest of the source: a local copy hashes for it) */
+  int r = pull_outcome(opts, NULL, 1, &o, err);
   if (!o)
     return r;
   if (r == 0)

@@ -3,15 +3,19 @@
  * (pull_plan.h). */
 #include "api/pull_plan.h"
 
+#include "api/pull_local.h"
 #include "base/error.h"
 #include "base/util.h"
 #include "fetch/fetch.h"
 #include "resolve/checksums.h"
 #include "resolve/resolve.h"
 
+#include <sys/stat.h>
+
 void pull_decision_clear(struct pull_decision *d) {
   free(d->listed_digest);
   free(d->known_digest);
+  closep(&d->local_fd);
   *d = (struct pull_decision)PULL_DECISION_INIT;
 }
 
@@ -56,6 +60,22 @@ static int decide_before_open(const struct pull_config *o, struct pull_cache *pc
   return 1;
 }
 
+/* A local file that is the disk already: 1 and d says how to copy it, 0 not. */
+static int local_copy_way(const struct pull_config *o, struct pull_cache *pc, const struct resolved *rs,
+                          struct pull_decision *d) {
+  if (pc->cache && pc->set->keep_uncompressed) /* (pull_cache_keeps_disks) */
+    return 0;
+  /* vmpull_pull_to_fd into a pipe gets every byte in order: nothing to clone or seek there. */
+  struct stat st;
+  if (o->out_fd >= 0 && (fstat(o->out_fd, &st) < 0 || !S_ISREG(st.st_mode)))
+    return 0;
+  if (local_copy_probe(rs, &o->hooks, &d->local_fd, &d->local_size) <= 0)
+    return 0;
+  d->way = PULL_WAY_LOCAL_COPY;
+  d->local_hash = o->want_digest || o->expected_digest || d->listed_digest || rs->expected_digest;
+  return 1;
+}
+
 int pull_plan_decide(const struct pull_config *o, struct pull_cache *pc, struct resolved *rs, int must_read,
                      struct pull_decision *d, lib_error *err) {
   *d = (struct pull_decision)PULL_DECISION_INIT;
@@ -71,6 +91,8 @@ int pull_plan_decide(const struct pull_config *o, struct pull_cache *pc, struct 
       d->way = PULL_WAY_KEPT_DISK;
     return r < 0 ? r : 0;
   }
+  if (!must_read && local_copy_way(o, pc, rs, d))
+    return 0;
   r = pull_plan_open_source(rs, d, err);
   if (r < 0)
     return r;

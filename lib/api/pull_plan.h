@@ -6,7 +6,10 @@
  * decide_blob). A kept disk is chosen without opening anything when the source's digest is known
  * without asking a server (the OCI descriptor, fcos stream metadata, --digest, the --checksums
  * list, or under --offline the cache's record of the URL); a URL whose digest only its server can
- * confirm is revalidated first, as any cached copy is.
+ * confirm is revalidated first, as any cached copy is. A local file whose first bytes name no
+ * compression is copied (a reflink, or its data extents) rather than read and decoded, hashed only
+ * when a digest is to be checked; not when the cache keeps decoded disks (keep_uncompressed keeps
+ * one for a local file as for any source, which needs the map the sink records while writing).
  */
 #ifndef VMPULL_PULL_PLAN_H
 #define VMPULL_PULL_PLAN_H
@@ -16,8 +19,9 @@
 #include "fetch/resolved.h"
 
 enum pull_way {
-  PULL_WAY_SOURCE,    /* decode the plan's bytes: rs->src is open */
-  PULL_WAY_KEPT_DISK, /* copy the disk kept for kept_digest (api/pull_kept_disk.c) */
+  PULL_WAY_SOURCE,     /* decode the plan's bytes: rs->src is open */
+  PULL_WAY_KEPT_DISK,  /* copy the disk kept for kept_digest (api/pull_kept_disk.c) */
+  PULL_WAY_LOCAL_COPY, /* a local file that is already the disk: copy (or clone) local_fd (api/pull_local.c) */
 };
 
 struct pull_decision {
@@ -29,9 +33,12 @@ struct pull_decision {
   int opened;              /* the plan's bytes were opened (resolved_open ran) */
   char *listed_digest;     /* --checksums: the list's entry for the image (owned), looked up first */
   char *known_digest;      /* the digest that chose the kept disk before opening (owned) */
+  int local_fd;            /* LOCAL_COPY: the file, open (owned) */
+  uint64_t local_size;     /* LOCAL_COPY: its size */
+  int local_hash;          /* LOCAL_COPY: hash while copying (a digest is to be checked or reported) */
 };
 #define PULL_DECISION_INIT                                                                                             \
-  { .way = PULL_WAY_SOURCE }
+  { .way = PULL_WAY_SOURCE, .local_fd = -1 }
 void pull_decision_clear(struct pull_decision *d);
 
 /* Decide how the pull makes its output (see above); d->way says which, and for PULL_WAY_SOURCE

@@ -89,7 +89,16 @@ int decode_xz(struct byte_source *in, struct sink *out, const struct decode_opti
   lzma_mt mt = {
       .flags = LZMA_CONCATENATED | LZMA_TELL_UNSUPPORTED_CHECK,
       .threads = decode_threads(o),
-      /* Above this the MT decoder falls back to single-threaded rather than failing. */
+      /* What the threads cost: liblzma's queue holds up to two decoded blocks per thread (each
+       * its whole uncompressed size) plus each running thread's compressed block and dictionary.
+       * With 2 threads and 64 MiB blocks that is about 320 MiB, which is also what xz -T2 -dc
+       * reaches on the same file (bench/bench.py --sections xzmem: vmpull 1.02x of xz's peak RSS
+       * on disk.raw.mb.xz, 1.07x on disk.qcow2.xz, at the same time). A lower limit is paid in
+       * time, not saved: 200 MiB made the bench image 20% slower (one block waits for the queue),
+       * 150 MiB nearly twice as slow (its larger blocks no longer fit twice: single-threaded).
+       * 1 GiB leaves this machine's decoding exactly as xz's, and caps a machine with many cores
+       * (xz's own default is a quarter of the RAM); above it a block is decoded on this thread
+       * rather than failing. */
       .memlimit_threading = 1ull << 30,
       .memlimit_stop = DECODE_MEMLIMIT,
       .timeout = 0,

@@ -59,38 +59,127 @@ int disk_clone(int in_fd, int out_fd) {
   return ioctl(out_fd, FICLONE, in_fd) == 0 ? 0 : -errno;
 }
 
-int disk_copy(int in_fd, int out_fd, uint64_t size, int *cloned) {
-  *cloned = 0;
-  struct stat st;
-  if (fstat(in_fd, &st) < 0)
-    return -errno;
-  if ((uint64_t)st.st_size == size && disk_clone(in_fd, out_fd) == 0) {
-    *cloned = 1;
-    return 0;
+/* What copy_file_range moves between two polls: a cancel or a progress line is never further away. */
+#define COPY_STEP ((uint64_t)64 << 20)
+
+static int poll_at(const struct disk_copy_how *how, uint64_t done) {
+  return how && how->poll ? how->poll(how->poll_data, done) : 0;
+}
+
+static int hash_update(EVP_MD_CTX *md, const void *buf, size_t len) {
+  return EVP_DigestUpdate(md, buf, len) == 1 ? 0 : -EIO;
+}
+
+/* SHA-256 has no shortcut for zeros: a hole is hashed as the zeros it reads as, from a buffer that
+ * is never filled from the file. */
+static int hash_zeros(EVP_MD_CTX *md, uint64_t len) {
+  static const uint8_t zeros[1 << 16];
+  while (len > 0) {
+    size_t n = (size_t)MIN(len, (uint64_t)sizeof(zeros));
+    if (hash_update(md, zeros, n) < 0)
+      return -EIO;
+    len -= n;
   }
-  int plain = 0;
+  return 0;
+}
+
+static int read_full(int fd, uint8_t *buf, size_t len, uint64_t off);
+static int write_data(int fd, const uint8_t *buf, size_t len, uint64_t off);
+
+/* A chunk is read, hashed and written a piece at a time, each while it is still in the CPU's cache
+ * (the machine's memory bandwidth, not the hash, was what a 1 MiB buffer cost). */
+#define PIECE (256u << 10)
+
+/* One data extent [off, end): copied in the kernel, or (hashing) read once into buf, hashed and
+ * written from there (out_fd < 0: only hashed). */
+static int copy_extent(int in_fd, int out_fd, uint64_t off, uint64_t end, const struct disk_copy_how *how, uint8_t *buf,
+                       int *plain) {
+  while (off < end) {
+    int r = poll_at(how, off);
+    if (r < 0)
+      return r;
+    if (!how->hash && !how->scan_zeros) {
+      uint64_t n = MIN(end - off, COPY_STEP);
+      r = copy_range(in_fd, out_fd, off, n, plain);
+      if (r < 0)
+        return r;
+      off += n;
+      continue;
+    }
+    for (uint64_t stop = MIN(end, off + COPY_STEP); off < stop;) {
+      size_t n = (size_t)MIN((uint64_t)PIECE, stop - off);
+      r = read_full(in_fd, buf, n, off);
+      if (r != 0)
+        return r < 0 ? r : -EIO; /* the file shrank under us */
+      if (how->hash && hash_update(how->hash, buf, n) < 0)
+        return -EIO;
+      if (out_fd >= 0 && (r = write_data(out_fd, buf, n, off)) < 0)
+        return r;
+      off += n;
+    }
+  }
+  return 0;
+}
+
+/* in_fd's data extents below size to out_fd (or only hashed, out_fd < 0), holes skipped (and
+ * hashed as zeros). */
+static int copy_extents(int in_fd, int out_fd, uint64_t size, const struct disk_copy_how *how) {
+  _cleanup_free_ uint8_t *buf = NULL;
+  if ((how->hash || how->scan_zeros) && !(buf = aligned_alloc(SINK_BLOCK, PIECE)))
+    return -ENOMEM;
+  (void)posix_fadvise(in_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  int plain = 0, can_seek = 1;
   uint64_t off = 0;
   while (off < size) {
-    off_t data = lseek(in_fd, (off_t)off, SEEK_DATA);
-    if (data < 0) {
-      if (errno == ENXIO)
-        break;                                    /* only a hole remains */
-      if (errno == EINVAL || errno == EOPNOTSUPP) /* no SEEK_DATA here: copy it all */
-        return copy_range(in_fd, out_fd, off, size - off, &plain);
-      return -errno;
+    uint64_t data = off, end = size;
+    if (can_seek) {
+      off_t d = lseek(in_fd, (off_t)off, SEEK_DATA);
+      if (d < 0 && errno == ENXIO) {
+        data = size; /* only a hole remains */
+      } else if (d < 0 && (errno == EINVAL || errno == EOPNOTSUPP)) {
+        can_seek = 0; /* no SEEK_DATA here: all of it is data */
+      } else if (d < 0) {
+        return -errno;
+      } else {
+        data = MIN((uint64_t)d, size);
+        off_t h = data < size ? lseek(in_fd, (off_t)data, SEEK_HOLE) : (off_t)size;
+        if (h < 0)
+          return -errno;
+        end = MIN((uint64_t)h, size);
+      }
     }
-    if ((uint64_t)data >= size)
+    if (how->hash && data > off && hash_zeros(how->hash, data - off) < 0)
+      return -EIO;
+    if (data >= size)
       break;
-    off_t hole = lseek(in_fd, data, SEEK_HOLE);
-    if (hole < 0)
-      return -errno;
-    uint64_t end = MIN((uint64_t)hole, size);
-    int r = copy_range(in_fd, out_fd, (uint64_t)data, end - (uint64_t)data, &plain);
+    int r = copy_extent(in_fd, out_fd, data, end, how, buf, &plain);
     if (r < 0)
       return r;
     off = end;
   }
-  return 0;
+  return poll_at(how, size);
+}
+
+int disk_copy_with(int in_fd, int out_fd, uint64_t size, const struct disk_copy_how *how, int *cloned) {
+  *cloned = 0;
+  struct stat st;
+  if (fstat(in_fd, &st) < 0)
+    return -errno;
+  if (!how->no_clone && (uint64_t)st.st_size == size) {
+    if (disk_clone(in_fd, out_fd) == 0) {
+      *cloned = 1;
+      /* What is hashed is the clone, the file handed out. */
+      return how->hash ? copy_extents(out_fd, -1, size, how) : poll_at(how, size);
+    }
+    if (ftruncate(out_fd, 0) < 0) /* a clone that failed half way may have left blocks */
+      return -errno;
+  }
+  return copy_extents(in_fd, out_fd, size, how);
+}
+
+int disk_copy(int in_fd, int out_fd, uint64_t size, int *cloned) {
+  struct disk_copy_how how = {0};
+  return disk_copy_with(in_fd, out_fd, size, &how, cloned);
 }
 
 /* ---- copying a kept disk while proving it against its map ---- */
@@ -130,10 +219,6 @@ static int write_data(int fd, const uint8_t *buf, size_t len, uint64_t off) {
   }
   return in_run ? pwrite_all(fd, buf + run, len - run, off + run) : 0;
 }
-
-/* A chunk is read, hashed and written a piece at a time, each while it is still in the CPU's cache
- * (the machine's memory bandwidth, not the hash, was what a 1 MiB buffer cost). */
-#define PIECE (256u << 10)
 
 int disk_copy_checked(int in_fd, int out_fd, const struct disk_map *map, disk_copy_poll_fn poll, void *poll_data,
                       uint64_t *bad) {
