@@ -167,6 +167,20 @@ def test_unreachable_origin_serves_the_cached_copy(origin, versions, tmp_path):
     assert url in lines[0]
 
 
+def test_unreachable_origin_with_a_kept_disk_is_still_stale(origin, versions, tmp_path):
+    """The stale copy's kept disk makes the output; the outcome still says the server was not asked."""
+    raw = versions[0][0]
+    cache = tmp_path / "cache"
+    url = origin.url("disk.raw.gz")
+    r = pull(cache, "--keep-uncompressed", "-o", tmp_path / "first.raw", url)
+    assert r.rc == 0, r
+    origin.stop()
+    r = pull(cache, "--keep-uncompressed", "-o", tmp_path / "out.raw", url)
+    assert r.rc == 0 and r.json["cache"] == "stale", r
+    assert (tmp_path / "out.raw").read_bytes() == raw
+    assert len(warnings(r.stderr)) == 1, r.stderr
+
+
 def test_unreachable_origin_is_asked_once(origin, versions, tmp_path):
     """No retries before the fallback: the one revalidation failed to connect, the copy serves."""
     cache, url = cached_then_down(origin, tmp_path)
