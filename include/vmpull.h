@@ -324,6 +324,12 @@ typedef struct vmpull_pull_options {
   const char *registries_d;     /* containers-registries.d(5) folder (lookaside signature
                                    stores); NULL: $HOME/.config/containers/registries.d if it
                                    exists, else /etc/containers/registries.d */
+
+  /* Fetch (added in 0.3) */
+  int refresh;                 /* a plain URL whose server cannot be reached (the name does not
+                                  resolve, the connection is refused, connecting timed out) fails
+                                  even when the cache has a copy; 0: that copy is used, with a
+                                  warning naming its age, and the outcome says VMPULL_CACHE_STALE */
 } vmpull_pull_options;
 
 /* Fill opts with defaults (zero, tls_verify = 1, retries = -1) and set
@@ -383,8 +389,8 @@ typedef enum vmpull_cache_use {
   VMPULL_CACHE_HIT = 2,        /* the cached blob, no request for it (by digest, or --offline) */
   VMPULL_CACHE_REVALIDATED = 3, /* the cached copy, after the server said it is current (304) */
   VMPULL_CACHE_KEPT_DISK = 4,  /* a decoded disk kept by keep_uncompressed was copied */
-  VMPULL_CACHE_STALE = 5,      /* reserved: a stale cached copy served when the server could not be asked;
-                                  not reported by this version */
+  VMPULL_CACHE_STALE = 5,      /* the cached copy of a plain URL, served without the server's word:
+                                  it could not be reached (see vmpull_pull_options.refresh) */
 } vmpull_cache_use;
 
 /* "none", "miss", "hit", "revalidated", "kept-disk", "stale" (the names `vmpull --json` prints);

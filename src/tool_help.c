@@ -167,6 +167,8 @@ static const char pull_help[] =
     "      --cache-dir DIR    cache folder (default $XDG_CACHE_HOME/vmpull, i.e. ~/.cache/vmpull)\n"
     "      --no-cache         neither read nor write the cache\n"
     "      --offline          no network: use only what the cache holds (fails if it is not there)\n"
+    "      --refresh          fail when the server cannot be reached, rather than use the\n"
+    "                         cached copy (which vmpull otherwise does, with a warning)\n"
     "      --keep-cache       do not prune cache entries unused for 14 days after the pull\n"
     "      --keep-uncompressed  also keep the decoded disk in the cache: the next machine\n"
     "                         from the same image is a (reflink) copy\n"

@@ -38,6 +38,7 @@ enum {
   OPT_DEFAULT_IMAGE,
   OPT_OS_VERSION,
   OPT_OFFLINE,
+  OPT_REFRESH,
   OPT_NO_CACHE,
   OPT_KEEP_CACHE,
   OPT_KEEP_UNCOMPRESSED,
@@ -87,6 +88,7 @@ static const struct option pull_longopts[] = {
     {"default-image", required_argument, NULL, OPT_DEFAULT_IMAGE},
     {"os-version", required_argument, NULL, OPT_OS_VERSION},
     {"offline", no_argument, NULL, OPT_OFFLINE},
+    {"refresh", no_argument, NULL, OPT_REFRESH},
     {"no-cache", no_argument, NULL, OPT_NO_CACHE},
     {"keep-cache", no_argument, NULL, OPT_KEEP_CACHE},
     {"keep-uncompressed", no_argument, NULL, OPT_KEEP_UNCOMPRESSED},
@@ -291,6 +293,7 @@ static int parse_pull_cli(struct pull_cli *cli, int argc, char **argv) {
     case OPT_DEFAULT_IMAGE: cli->opts.default_image = optarg; break;
     case OPT_OS_VERSION: cli->opts.os_version = optarg; break;
     case OPT_OFFLINE: cli->opts.offline = 1; break;
+    case OPT_REFRESH: cli->opts.refresh = 1; break;
     case OPT_NO_CACHE: cli->opts.no_cache = 1; break;
     case OPT_KEEP_CACHE: cli->keep_cache = 1; break;
     case OPT_KEEP_UNCOMPRESSED: cli->opts.keep_uncompressed = 1; break;

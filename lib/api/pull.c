@@ -18,6 +18,7 @@
 #include "base/redact.h"
 #include "base/util.h"
 #include "fetch/cache_session.h"
+#include "fetch/fetch.h"
 #include "oci/oci_ref.h"
 #include "pipeline/decode.h"
 #include "pipeline/detect.h"
@@ -364,6 +365,38 @@ static int pull_decode(struct pull_job *j, lib_error *err) {
   return pull_end(j, &sink, &out_path, &made, err);
 }
 
+/* How many times a pull starts over for a file that changed on the server; the next change fails it. */
+#define PULL_RESTARTS_MAX 2
+
+/* pull_decode, started over when the file changed on the server during the download and the
+ * server's answer is its new version (fetch_url_restart): hash, decoder and temporary output begin
+ * again from that version's byte 0, never mixing two versions. */
+static int pull_decode_restarting(struct pull_job *j, lib_error *err) {
+  for (;;) {
+    int r = pull_decode(j, err);
+    if (r == 0 || !j->pc->restart.src)
+      return r;
+    hooks_warn(&j->o->hooks, "%s: changed on the server during the download; starting over with the new version",
+               j->rs->display ? j->rs->display : "the source");
+    error_clear(err);
+    _cleanup_(http_response_clear) struct http_response resp = {0};
+    r = fetch_url_restart(j->pc, &resp, &j->rs->src, err);
+    if (r < 0)
+      return r;
+    free(j->rs->content_disposition);
+    j->rs->content_disposition = TAKE_PTR(resp.content_disposition);
+  }
+}
+
+/* Starting over needs an output that can be written again from its start: not a pipe. A detached
+ * signature is over the version the pull began with, whose digest the source also promised. */
+static unsigned pull_restarts_allowed(const struct pull_config *o, const struct pull_signature *sig) {
+  struct stat st;
+  if (sig->keyring || (o->out_fd >= 0 && (fstat(o->out_fd, &st) < 0 || !S_ISREG(st.st_mode))))
+    return 0;
+  return PULL_RESTARTS_MAX;
+}
+
 static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int *distrust, lib_error *err) {
   const struct output_naming *naming = &o->resolve.naming;
   if (o->expected_digest) {
@@ -418,6 +451,7 @@ static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int
   r = pull_plan_decide(o, &pc, &rs, sig.keyring != NULL, &decision, err);
   if (r < 0)
     return r;
+  pc.restart.left = pull_restarts_allowed(o, &sig);
   struct pull_job job = {
       .o = o, .pc = &pc, .rs = &rs, .decision = &decision, .progress = &progress, .out = out, .sig = &sig};
   if (decision.way == PULL_WAY_LOCAL_COPY)
@@ -431,7 +465,7 @@ static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int
     if (r < 0)
       return r;
   }
-  return pull_decode(&job, err);
+  return pull_decode_restarting(&job, err);
 }
 
 /* An outcome as a failed pull leaves it: the facts known so far, no product. */

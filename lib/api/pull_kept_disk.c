@@ -146,7 +146,8 @@ int kept_disk_copy(struct pull_cache *pc, const struct kept_disk *kd, struct sin
                              kd->digest + 7, sink->path);
   }
   sink->offset = kd->record.size;
-  if (pc->facts)
+  /* (a stale copy's disk is still stale: the server was not asked) */
+  if (pc->facts && pc->facts->cache != VMPULL_CACHE_STALE)
     pc->facts->cache = VMPULL_CACHE_KEPT_DISK;
   return 1;
 }

@@ -105,6 +105,7 @@ void pull_cache_done(struct pull_cache *pc) {
     *pc->distrust = 1;
   cache_free(pc->cache);
   cache_ref_clear(&pc->ref);
+  http_restart_clear(&pc->restart);
   free(pc->want_digest);
   free(pc->served_blob);
   *pc = (struct pull_cache)PULL_CACHE_INIT;

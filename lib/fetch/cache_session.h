@@ -17,6 +17,7 @@
 #include "fetch/pull_facts.h"
 #include "fetch/resolved.h"
 #include "net/http.h"
+#include "net/http_retry.h"
 #include "pipeline/source.h"
 #include "store/cache.h"
 
@@ -40,6 +41,10 @@ struct pull_cache {
   int committed;
 
   struct pull_facts *facts; /* what the outcome reports, filled where it happens (borrowed; NULL: not asked) */
+
+  /* A URL's file that changed on the server during the download: its new version, for the pull to
+   * start over with (fetch_url_restart); restart.left: how many more times (0: none). */
+  struct http_restart restart;
 };
 
 #define PULL_CACHE_INIT                                                                                                \

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fetch_url, fetch_blob, fetch_document: the network meets the cache (fetch.h). One decision per
+/* fetch_url, fetch_blob: the network meets the cache (fetch.h; fetch_document is fetch_document.c). One decision per
  * fetch (decide_url, decide_blob) picks the way to the bytes, then that way runs (the ways come first). */
 #include "fetch/fetch.h"
 
@@ -10,6 +10,7 @@
 #include "net/http_retry.h"
 
 #include <sys/stat.h>
+#include <time.h>
 
 static int dup_into(char **slot, const char *v) {
   free(*slot);
@@ -238,6 +239,7 @@ struct fetch_decision {
   const char *validator;     /* RESUME of a URL: If-Range */
   char *kept_disk_only;      /* KEPT_DISK: the digest whose kept disk alone can make the output */
   uint64_t have;             /* RESUME: bytes in partial/ */
+  int stale_ok;              /* ref's blob may serve when the server cannot be reached (fetch_stale) */
 };
 
 #define FETCH_DECISION_INIT                                                                                            \
@@ -318,6 +320,8 @@ static int decide_url(struct pull_cache *pc, const struct http_request *req, str
   if (cache_ref_get(pc->cache, d->key, ref) && cache_blob_exists(pc->cache, ref->digest)) {
     if (pc->set->offline)
       return fetch_cached_blob_open(pc, ref->digest, ref, resp, out, err);
+    /* (bytes promised by another digest would fail the pull: no copy to fall back on) */
+    d->stale_ok = !pc->set->refresh && !pc->want_digest;
     d->way = FETCH_WAY_REVALIDATE;
     if (http_etag_strong(ref->etag) || ref->last_modified)
       return 0;
@@ -411,25 +415,81 @@ void fetch_outlook_clear(struct fetch_outlook *look) {
   look->digest = NULL;
 }
 
-static int fetch_url_open(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
+/* "3 days ago": how long ago a record was written (0: not known). */
+static void describe_age(time_t stored, char *buf, size_t size) {
+  static const struct {
+    const char *unit;
+    time_t seconds;
+  } units[] = {{"day", 86400}, {"hour", 3600}, {"minute", 60}, {"second", 1}};
+  time_t now = time(NULL);
+  if (stored <= 0) {
+    snprintf(buf, size, "earlier (when is not known)");
+    return;
+  }
+  time_t age = now > stored ? now - stored : 0;
+  size_t i = 0;
+  while (i + 1 < ARRAY_SIZE(units) && age < units[i].seconds)
+    i++;
+  long long n = (long long)(age / units[i].seconds);
+  snprintf(buf, size, "%lld %s%s ago", n, units[i].unit, n == 1 ? "" : "s");
+}
+
+/* The server could not be reached (err says why) and the cache has a copy (d->ref): that copy,
+ * stale maybe, said once with its age; the outcome reports it as such. */
+static int fetch_stale(struct pull_cache *pc, const struct fetch_decision *d, struct http_response *resp,
+                       struct byte_source **out, lib_error *err) {
+  lib_error why = *err;
+  error_clear(err);
+  int r = fetch_cached_blob_open(pc, d->ref.digest, &d->ref, resp, out, err);
+  if (r == -VMPULL_E_NOT_FOUND) { /* pruned meanwhile: the server's error stands */
+    *err = why;
+    return -why.code;
+  }
+  if (r < 0)
+    return r;
+  note_cache(pc, VMPULL_CACHE_STALE);
+  char age[64];
+  describe_age(d->ref.stored, age, sizeof(age));
+  hooks_log(pull_cache_hooks(pc), VMPULL_LOG_INFO, "fetch %s: %s", d->key, why.message);
+  pull_cache_warn(pc, "%s: server unreachable; using the copy cached %s", d->key, age);
+  return 0;
+}
+
+static int fetch_url_way(struct pull_cache *pc, struct fetch_decision *d, const struct http_config *c,
+                         const struct http_request *req, struct http_response *resp, struct byte_source **out,
+                         char **kept_disk_only, lib_error *err) {
+  switch (d->way) {
+  case FETCH_WAY_UNCACHED: return http_open_retry(c, req, resp, out, err);
+  case FETCH_WAY_CACHED: return 0;
+  case FETCH_WAY_KEPT_DISK:
+    free(*kept_disk_only);
+    *kept_disk_only = TAKE_PTR(d->kept_disk_only);
+    return 0;
+  case FETCH_WAY_REVALIDATE: return fetch_revalidate(pc, d->key, &d->ref, c, req, resp, out, err);
+  case FETCH_WAY_RESUME:
+    return fetch_resume_partial(pc, d->key, &d->meta, d->validator, d->have, c, req, resp, out, err);
+  case FETCH_WAY_DOWNLOAD: break;
+  }
+  return fetch_download(pc, d->key, c, req, resp, out, err);
+}
+
+static int fetch_url_open(struct pull_cache *pc, const struct http_config *base, const struct http_request *req,
                           struct http_response *resp, struct byte_source **out, char **kept_disk_only, lib_error *err) {
   _cleanup_(fetch_decision_clear) struct fetch_decision d = FETCH_DECISION_INIT;
   int r = decide_url(pc, req, &d, resp, out, err);
   if (r < 0)
     return r;
   log_way(pc, d.key ? d.key : "the source URL", &d);
-  switch (d.way) {
-  case FETCH_WAY_UNCACHED: return http_open_retry(c, req, resp, out, err);
-  case FETCH_WAY_CACHED: return 0;
-  case FETCH_WAY_KEPT_DISK:
-    free(*kept_disk_only);
-    *kept_disk_only = TAKE_PTR(d.kept_disk_only);
-    return 0;
-  case FETCH_WAY_REVALIDATE: return fetch_revalidate(pc, d.key, &d.ref, c, req, resp, out, err);
-  case FETCH_WAY_RESUME: return fetch_resume_partial(pc, d.key, &d.meta, d.validator, d.have, c, req, resp, out, err);
-  case FETCH_WAY_DOWNLOAD: break;
-  }
-  return fetch_download(pc, d.key, c, req, resp, out, err);
+  /* A body that finds the file changed on the server hands the new version over (fetch_url_restart). */
+  struct http_config c = *base;
+  c.restart = pc ? &pc->restart : NULL;
+  /* With a copy to fall back on, a server that cannot be reached is asked once, not retried. */
+  struct http_request rq = *req;
+  rq.unreachable_is_final = d.stale_ok;
+  r = fetch_url_way(pc, &d, &c, &rq, resp, out, kept_disk_only, err);
+  if (r < 0 && d.stale_ok && http_unreachable(err))
+    return fetch_stale(pc, &d, resp, out, err);
+  return r;
 }
 
 static int fetch_blob_open(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
@@ -457,8 +517,9 @@ static int fetch_blob_open(struct pull_cache *pc, const char *digest, const char
 /* The bytes a download puts into the entry it fills are recorded by the source it returns; those
  * that came over the network (not from blobs/) are counted for the outcome. */
 static int fetch_finish(struct pull_cache *pc, struct byte_source **out, lib_error *err) {
-  int from_cache =
-      pc && pc->facts && (pc->facts->cache == VMPULL_CACHE_HIT || pc->facts->cache == VMPULL_CACHE_REVALIDATED);
+  int from_cache = pc && pc->facts &&
+                   (pc->facts->cache == VMPULL_CACHE_HIT || pc->facts->cache == VMPULL_CACHE_REVALIDATED ||
+                    pc->facts->cache == VMPULL_CACHE_STALE);
   int r = from_cache || !pc ? 0 : pull_facts_count(pc->facts, out, err);
   return r < 0 ? r : pull_cache_record(pc, out, err);
 }
@@ -469,88 +530,29 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
   return r < 0 ? r : fetch_finish(pc, out, err);
 }
 
+int fetch_url_restart(struct pull_cache *pc, struct http_response *resp, struct byte_source **out, lib_error *err) {
+  http_response_clear(resp);
+  *resp = pc->restart.resp;
+  pc->restart.resp = (struct http_response){0};
+  *out = TAKE_PTR(pc->restart.src);
+  note_cache(pc, VMPULL_CACHE_MISS);
+  note_resumed(pc, 0);
+  pc->used_cached_bytes = 0;
+  if (pc->cache && pc->fd >= 0 && pc->ref.key) {
+    /* The entry is filled again from byte 0: the old version's bytes in it (resumed or not) go. */
+    _cleanup_free_ char *key = strdup(pc->ref.key);
+    if (!key)
+      return error_oom(err);
+    pull_cache_start_fill(pc, key, resp);
+    int r = set_ref(pc, key, resp, err);
+    if (r < 0)
+      return r;
+  }
+  return fetch_finish(pc, out, err);
+}
+
 int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
                struct byte_source **out, char **kept_disk_only, lib_error *err) {
   int r = fetch_blob_open(pc, digest, what, open_at, ctx, out, kept_disk_only, err);
   return r < 0 ? r : fetch_finish(pc, out, err);
-}
-
-int fetch_document(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
-                   struct http_response *resp, lib_error *err) {
-  if (!pc || !pc->cache)
-    return http_get_retry(c, req, resp, err);
-  _cleanup_free_ char *key = redact_url(req->url);
-  if (!key)
-    return error_oom(err);
-  _cleanup_(cache_ref_clear) struct cache_ref ref = {.size = UINT64_MAX};
-  int cached = cache_ref_get(pc->cache, key, &ref) && cache_blob_exists(pc->cache, ref.digest);
-  size_t max = req->max_body ? (size_t)req->max_body : 16u << 20;
-  if (pc->set->offline) {
-    if (!cached)
-      return error_set(err, VMPULL_E_NOT_FOUND, "%s is not in the cache (--offline)", key);
-    http_response_clear(resp);
-    resp->status = 200;
-    int r = cache_blob_read(pc->cache, ref.digest, max, &resp->body, &resp->body_len, err);
-    if (r < 0)
-      return error_wrap(err, "%s", key);
-    if (dup_into(&resp->content_type, ref.media_type) < 0)
-      return error_oom(err);
-    return 0;
-  }
-  _cleanup_headers_ struct curl_slist *headers = NULL;
-  for (const struct curl_slist *h = req->headers; h; h = h->next)
-    if (!(headers = curl_slist_append(headers, h->data)))
-      return error_oom(err);
-  const char *etag = cached ? http_etag_strong(ref.etag) : NULL;
-  if (etag || (cached && ref.last_modified)) {
-    _cleanup_free_ char *cond =
-        etag ? xasprintf("If-None-Match: %s", etag) : xasprintf("If-Modified-Since: %s", ref.last_modified);
-    if (!cond || !(headers = curl_slist_append(headers, cond)))
-      return error_oom(err);
-  }
-  struct http_request creq = *req;
-  creq.headers = headers;
-  int r = http_get_retry(c, &creq, resp, err);
-  if (r < 0)
-    return r;
-  if (resp->status == 304 && cached) {
-    free(resp->body);
-    resp->body = NULL;
-    r = cache_blob_read(pc->cache, ref.digest, max, &resp->body, &resp->body_len, err);
-    if (r == -VMPULL_E_NOT_FOUND) {
-      /* Damaged or pruned: ask again without the condition. */
-      error_clear(err);
-      http_response_clear(resp);
-      creq.headers = req->headers;
-      return http_get_retry(c, &creq, resp, err);
-    }
-    if (r < 0)
-      return r;
-    resp->status = 200;
-    if (!resp->content_type && ref.media_type && !(resp->content_type = strdup(ref.media_type)))
-      return error_oom(err);
-    return 0;
-  }
-  if (resp->status == 200 && (resp->etag || resp->last_modified)) {
-    /* Without a validator a cached copy could never be reused online; keep it for --offline all the same. */
-    char digest[80];
-    lib_error ignored;
-    if (cache_blob_write(pc->cache, resp->body, resp->body_len, digest, &ignored) == 0) {
-      struct cache_ref nref = {.key = key,
-                               .digest = digest,
-                               .etag = resp->etag,
-                               .last_modified = resp->last_modified,
-                               .media_type = resp->content_type,
-                               .size = resp->body_len};
-      (void)cache_ref_put(pc->cache, &nref, &ignored);
-    }
-  } else if (resp->status == 200) {
-    char digest[80];
-    lib_error ignored;
-    if (cache_blob_write(pc->cache, resp->body, resp->body_len, digest, &ignored) == 0) {
-      struct cache_ref nref = {.key = key, .digest = digest, .media_type = resp->content_type, .size = resp->body_len};
-      (void)cache_ref_put(pc->cache, &nref, &ignored);
-    }
-  }
-  return 0;
 }

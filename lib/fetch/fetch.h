@@ -20,6 +20,14 @@
 int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct http_request *req,
               struct http_response *resp, struct byte_source **out, char **kept_disk_only, lib_error *err);
 
+/* The file of the URL fetch_url opened changed on the server while it was read: its body failed
+ * with "changed on the server during the download" after handing the new version's response to
+ * pc->restart (while pc->restart.left allowed). The pull starts over with that response's body:
+ * *out reads it from byte 0, resp its headers; the entry this pull fills starts over with it (the
+ * old version's bytes in partial/ go, the validators are the new ones), and the outcome reports a
+ * download (not resumed) whose bytes transferred go on adding up. */
+int fetch_url_restart(struct pull_cache *pc, struct http_response *resp, struct byte_source **out, lib_error *err);
+
 /* A content-addressed blob (registry layer), opened with open_at (blob_open_fn, fetch/resolved.h);
  * *kept_disk_only as for fetch_url. */
 int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,

@@ -11,6 +11,7 @@ struct fetch_settings {
   int no_cache;                /* --no-cache */
   int offline;                 /* only the cache answers */
   int keep_uncompressed;       /* also keep decoded disks */
+  int refresh;                 /* --refresh: a cached copy never stands in for a server that cannot be reached */
   const char *expected_digest; /* --digest: a cached blob by this digest is a hit, or NULL */
   struct call_hooks hooks;     /* warnings */
 };

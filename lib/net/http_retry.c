@@ -22,6 +22,23 @@ int http_retryable(long status, int code) {
   return status == 0 && code == VMPULL_E_NETWORK;
 }
 
+int http_unreachable(const lib_error *e) {
+  switch (e->curl_code) {
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+  case CURLE_COULDNT_CONNECT: return 1;
+  /* The one timeout besides connecting is the stall (CURLOPT_LOW_SPEED_*), "too slow" in curl's words. */
+  case CURLE_OPERATION_TIMEDOUT: return e->http_status == 0 && !strstr(e->message, "too slow");
+  default: return 0;
+  }
+}
+
+void http_restart_clear(struct http_restart *r) {
+  source_free(r->src);
+  r->src = NULL;
+  http_response_clear(&r->resp);
+}
+
 uint64_t http_retry_delay_ms(unsigned n, const char *retry_after) {
   if (retry_after && *retry_after) {
     /* delay-seconds is 1*DIGIT (RFC 9110): strtoull would take "-5" as 2^64-5, a wait at the cap.
@@ -160,6 +177,31 @@ static int same(const char *a, const char *b) {
   return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static int wrap(const struct http_config *c, const struct http_request *req, const struct http_response *resp,
+                struct byte_source *inner, struct byte_source **out, lib_error *err);
+
+/* The retry found another file (resp, a 200 from byte 0, s->inner its body): never mixed with the
+ * bytes read, it is handed over whole to the caller's http_restart while it takes one, and the
+ * read fails either way. */
+static int changed(struct retry_source *s, const struct http_request *req, struct http_response *resp, uint64_t total,
+                   lib_error *err) {
+  struct http_restart *restart = s->c.restart;
+  if (restart && restart->left > 0 && !restart->src) {
+    struct byte_source *fresh = NULL;
+    int r = wrap(&s->c, req, resp, TAKE_PTR(s->inner), &fresh, err);
+    if (r < 0)
+      return r;
+    restart->src = fresh;
+    restart->resp = *resp;
+    *resp = (struct http_response){0};
+    restart->left--;
+  }
+  if (s->total != UINT64_MAX && total != UINT64_MAX && total != s->total)
+    return error_set(err, VMPULL_E_HTTP, "%s: changed on the server during the download (%llu bytes, now %llu)",
+                     s->base.name, (unsigned long long)s->total, (unsigned long long)total);
+  return error_set(err, VMPULL_E_HTTP, "%s: changed on the server during the download", s->base.name);
+}
+
 /* Throw away the first n bytes of a full response that ignored our Range. */
 static int skip_bytes(struct byte_source *s, uint64_t n, lib_error *err) {
   uint8_t buf[65536];
@@ -220,14 +262,17 @@ static int reopen(struct retry_source *s, const lib_error *why, lib_error *err) 
     /* Validators can lie (or a server keeps its ETag across an append): a length that changed is
      * a changed file, whose bytes cannot continue the ones already hashed and decoded. */
     uint64_t total = resp.status == 206 ? resp.content_range_total : resp.content_length;
-    if (s->total != UINT64_MAX && total != UINT64_MAX && total != s->total)
+    int other_length = s->total != UINT64_MAX && total != UINT64_MAX && total != s->total;
+    int other_validator = (s->etag && resp.etag && !same(s->etag, resp.etag)) ||
+                          (s->last_modified && resp.last_modified && !same(s->last_modified, resp.last_modified));
+    /* A 200 is the whole file from byte 0: another version's can start over, a 206's tail cannot. */
+    if (resp.status == 200 && (other_length || other_validator))
+      return changed(s, &req, &resp, total, err);
+    if (other_length)
       return error_set(err, VMPULL_E_HTTP, "%s: changed on the server during the download (%llu bytes, now %llu)",
                        s->base.name, (unsigned long long)s->total, (unsigned long long)total);
     if (from && resp.status == 200) {
-      /* Range ignored, or If-Range found the resource changed. */
-      if ((s->etag && resp.etag && !same(s->etag, resp.etag)) ||
-          (s->last_modified && resp.last_modified && !same(s->last_modified, resp.last_modified)))
-        return error_set(err, VMPULL_E_HTTP, "%s: changed on the server during the download", s->base.name);
+      /* Range ignored under the same validator: the same bytes again, those read are skipped. */
       r = skip_bytes(s->inner, from, err);
       if (r < 0) {
         if (!http_retryable(0, err->code))
@@ -244,6 +289,8 @@ static int retry_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t 
   struct retry_source *s = (struct retry_source *)src;
   for (;;) {
     *got = 0;
+    if (!s->inner) /* handed over (changed) or lost on a failed reopen: the error was said */
+      return error_set(err, VMPULL_E_HTTP, "%s: the download ended in an error", s->base.name);
     int r = source_read(s->inner, buf, cap, got, err);
     if (r == 0) {
       s->delivered += *got;
@@ -322,7 +369,8 @@ int http_open_retry(const struct http_config *c, const struct http_request *req,
     int r = open_answering_401(c, &rq, &owned, resp, &inner, err);
     if (r == 0)
       break;
-    if (err->code == VMPULL_E_CANCELLED || !http_retryable(resp->status, err->code) || n > (unsigned)c->retries)
+    if (err->code == VMPULL_E_CANCELLED || !http_retryable(resp->status, err->code) || n > (unsigned)c->retries ||
+        (req->unreachable_is_final && http_unreachable(err)))
       return r;
     lib_error why = *err;
     r = wait_and_say(c, req->url, &why, n, http_retry_delay_ms(n, resp->retry_after), err);

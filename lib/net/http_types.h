@@ -16,7 +16,8 @@
 
 #define HTTP_DEFAULT_CONNECT_TIMEOUT 30 /* seconds */
 
-struct tls_files; /* net/certs_d.h */
+struct tls_files;    /* net/certs_d.h */
+struct http_restart; /* net/http_retry.h */
 
 struct http_config {
   int tls_verify;            /* 0: no certificate checks (the caller already warned) */
@@ -33,6 +34,7 @@ struct http_config {
   volatile sig_atomic_t *cancel;   /* polled too (set from the pull options); may be NULL */
   vmpull_log_fn log;               /* a line per request (log_send: nothing formatted when NULL) */
   void *log_data;
+  struct http_restart *restart; /* http_open_retry's body: where a changed file's new version goes, or NULL */
 };
 
 struct http_response;
@@ -47,6 +49,8 @@ struct http_request {
   uint64_t range_length;            /* > 0: ask for only this many bytes from range_start (Range: bytes=S-E) */
   const char *if_range;             /* validator for If-Range, or NULL */
   int not_modified_ok;              /* http_source_open: a 304 (conditional request) succeeds with *out NULL */
+  int unreachable_is_final;         /* http_open_retry: no retry when the server cannot be reached (the
+                                       caller has another way: a cached copy) */
   /* http_open_retry only: called on a 401, at the start or when a broken body is resumed (a
    * registry's bearer token lives minutes, a download may take hours). Returns 1 after putting
    * fresh credentials in *headers (the request is sent once more), 0 to let the 401 stand,

@@ -349,6 +349,7 @@ static const struct record_shape partial_shape = {partial_strings, ARRAY_SIZE(pa
 
 void cache_ref_clear(struct cache_ref *r) {
   record_clear(&ref_shape, r);
+  r->stored = 0;
 }
 
 int cache_ref_get(struct cache *c, const char *key, struct cache_ref *r) {
@@ -362,6 +363,9 @@ int cache_ref_get(struct cache *c, const char *key, struct cache_ref *r) {
     cache_ref_clear(r);
     return 0;
   }
+  /* Written whole by rename when the entry was filed, and never touched after: its age. */
+  struct stat st;
+  r->stored = fstatat(c->refs_fd, name, &st, 0) == 0 ? st.st_mtime : 0;
   return 1;
 }
 

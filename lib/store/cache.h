@@ -27,6 +27,7 @@
 #include "pipeline/source.h"
 
 #include <stdint.h>
+#include <time.h>
 
 struct cache {
   char *dir;
@@ -75,6 +76,7 @@ struct cache_ref {
   char *content_disposition; /* filename= of the response, for the naming rule */
   char *media_type;          /* for manifests */
   uint64_t size;
+  time_t stored; /* cache_ref_get: when the record was written (its file's mtime); 0: not known */
 };
 void cache_ref_clear(struct cache_ref *r);
 /* 1 found (r filled), 0 not there (or unreadable: a miss, not an error). */

@@ -1,7 +1,7 @@
 """The outcome of a pull (vmpull_pull2, vmpull_pull_to_fd: include/vmpull.h, issue 14), read through its
 accessors by tests/lib/outcome_probe (linked against the shared library) and through `vmpull pull
---json`, against real servers: how the cache served the bytes (none, miss, hit, revalidated, kept-disk;
-never stale, which no version reports yet), the offset an interrupted download resumed at, the bytes
+--json`, against real servers: how the cache served the bytes (none, miss, hit, revalidated, kept-disk,
+and stale only for a cached URL whose server could not be reached), the offset an interrupted download resumed at, the bytes
 that crossed the network, the mirror, and the details of an error (HTTP status, errno, curl code).
 pull_to_fd writes a regular file with holes and a pipe with every byte."""
 import errno
@@ -18,6 +18,7 @@ import pytest
 
 from conftest import VMPULL, check_sanitizer_report, run_vmpull
 from servers.common import free_port, running, start_or_fail
+from servers.fixture_flaky import FlakyServer
 from servers.fixture_mirrors import machine_image
 from servers.fixture_registry import Registry
 
@@ -26,7 +27,7 @@ CACHE_USE = ["none", "miss", "hit", "revalidated", "kept-disk", "stale"]  # vmpu
 REPO = "outcome/os"
 
 
-def probe(*args, user=None, timeout=120):
+def probe(*args, user=None, timeout=120, stale=False):
     if not os.access(PROBE, os.X_OK):
         pytest.fail(f"tests/lib/outcome_probe not built at {PROBE}")
     cmd = [PROBE, *map(str, args)]
@@ -37,19 +38,19 @@ def probe(*args, user=None, timeout=120):
     assert proc.returncode in (0, 1), proc
     got = json.loads(proc.stdout)
     got["cache"] = CACHE_USE[got["cache"]]
-    assert got["cache"] != "stale"  # reserved for a later issue: nothing serves stale bytes yet
+    assert (got["cache"] == "stale") == stale  # only a cached copy standing in for an unreachable server
     if got["outcome"]:  # the outcome's error is what err says
         assert (got["rc"] == 0) == (got["error_code"] == 0) and got["error_code"] == got["err_code"]
         assert got["error_message"] == got["err_message"]
     return got
 
 
-def pull_json(*args):
+def pull_json(*args, stale=False):
     r = run_vmpull("pull", "--json", "-q", *args)
     assert r.stdout, r
     j = r.json
     if r.rc == 0:
-        assert j["version"] == 1 and j["cache"] in CACHE_USE and j["cache"] != "stale", j
+        assert j["version"] == 1 and j["cache"] in CACHE_USE and (j["cache"] == "stale") == stale, j
     return r.rc, j
 
 
@@ -126,6 +127,27 @@ def test_http_status_of_a_missing_url(flaky, tmp_path):
     rc, j = pull_json("--no-cache", "-o", tmp_path / "o.raw", flaky.url("no-such-disk.raw.gz"))
     assert rc != 0 and j["error"]["http_status"] == 404 and j["error"]["errno"] is None, j
     assert j["error"]["code"] == "not_found" or j["error"]["code"] == "http", j
+
+
+def test_cache_use_stale_when_the_server_is_gone(image, tmp_path):
+    """Issue 17: a cached URL whose server no longer listens is served from the cache, and the
+    outcome says so (stale), through the library's accessor and --json; refresh refuses it."""
+    raw, gz = image
+    srv = FlakyServer()
+    srv.serve("disk.raw.gz", gz)
+    url, cache = srv.url("disk.raw.gz"), tmp_path / "cache"
+    try:
+        got = probe("-c", cache, url, tmp_path / "1.raw")
+        assert got["rc"] == 0 and got["cache"] == "miss", got
+    finally:
+        srv.stop()
+    got = probe("-c", cache, url, tmp_path / "2.raw", stale=True)
+    assert got["rc"] == 0 and got["bytes_transferred"] == 0 and got["digest"] is not None, got
+    assert (tmp_path / "2.raw").read_bytes() == raw
+    rc, j = pull_json("--cache-dir", cache, "-o", tmp_path / "3.raw", url, stale=True)
+    assert rc == 0 and j["cache"] == "stale", j
+    got = probe("-R", "-r", "0", "-c", cache, url, tmp_path / "4.raw")
+    assert got["rc"] != 0 and got["curl_code"] == 7 and got["errno"] == errno.ECONNREFUSED, got
 
 
 def test_errno_and_curl_code_of_a_closed_port(tmp_path):

@@ -5,8 +5,8 @@
  * line on stdout (null for a NULL string). tests/cli/test_outcome.py runs it against the real
  * servers the pytest fixtures start.
  *
- *   outcome_probe [-k] [-O] [-K] [-c CACHE] [-r RETRIES] [-a ARCH] [-m REG=MIRROR] [-F|-W|-P|-N] SOURCE OUTPUT
- *     -k  tls_verify = 0         -O  offline       -K  keep_uncompressed
+ *   outcome_probe [-k] [-O] [-K] [-R] [-c CACHE] [-r RETRIES] [-a ARCH] [-m REG=MIRROR] [-F|-W|-P|-N] SOURCE OUTPUT
+ *     -k  tls_verify = 0         -O  offline       -K  keep_uncompressed       -R  refresh
  *     -F  vmpull_pull_to_fd into OUTPUT opened O_RDWR|O_CREAT|O_TRUNC (-W: O_WRONLY; -A: O_WRONLY|O_APPEND)
  *     -P  vmpull_pull_to_fd into a pipe; a child process copies what comes out of it into OUTPUT
  *     -N  vmpull_pull2 with outcome == NULL (only the return value and err)
@@ -82,10 +82,11 @@ int main(int argc, char **argv) {
   size_t n_mirrors = 0;
   char mode = '2';
   int c;
-  while ((c = getopt(argc, argv, "kOKc:r:a:m:FWAPN")) != -1) {
+  while ((c = getopt(argc, argv, "kOKRc:r:a:m:FWAPN")) != -1) {
     switch (c) {
     case 'k': opts.tls_verify = 0; break;
     case 'O': opts.offline = 1; break;
+    case 'R': opts.refresh = 1; break;
     case 'K': opts.keep_uncompressed = 1; break;
     case 'c': opts.cache_dir = optarg; break;
     case 'r': opts.retries = atoi(optarg); break;

@@ -16,6 +16,10 @@ Each request for a name takes the next step of its script (`flaky.script(name, [
     ("grown", N)          like "ok" for a file N bytes longer (N times "G" appended) under the same
                           ETag and Last-Modified: a server whose validators lie about a change
     "hang"                send nothing until the client goes away
+    ("change", DATA, N)   the file changes on the server: from this request on it is DATA, under a
+                          new ETag and Last-Modified; this response is like ("cut", N) of the new
+                          file (N None: "ok"). One such step changes the file once mid-download;
+                          one on every request makes a file that changes on every request
 
 `rate` (bytes/s) slows the body down. `flaky.log` holds one dict per request: path, headers
 (lower-case names), status, sent (body bytes written), start and end (time.monotonic()). `flaky.bodies(name)` counts responses that
@@ -82,6 +86,11 @@ class FlakyServer(LoopbackServer):
             f = self.files.get(name)
             steps = self.scripts.get(name)
             step = steps.pop(0) if steps else "ok"
+            if f is not None and isinstance(step, tuple) and step[0] == "change":
+                data = bytes(step[1])
+                f.update(data=data, etag='"%s"' % hashlib.sha256(data).hexdigest()[:16],
+                         last_modified=email.utils.formatdate(1710000000 + len(self.log), usegmt=True))
+                step = ("cut", step[2]) if step[2] is not None else "ok"
         if f is None:
             entry["status"] = 404
             sock.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")

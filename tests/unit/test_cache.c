@@ -139,6 +139,34 @@ static void test_retry_policy(void **state) {
   assert_int_equal(http_retry_delay_ms(1, "99999999999999999999999"), RETRY_AFTER_MAX_MS);
 }
 
+/* What lets a cached copy stand in (issue 17): a server that cannot be reached at all, never
+ * one that answered (a status), failed TLS, or broke off or stalled mid-way. */
+static void test_unreachable(void **state) {
+  (void)state;
+  lib_error e = {0};
+  int away[] = {CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_CONNECT};
+  for (size_t i = 0; i < ARRAY_SIZE(away); i++) {
+    error_set(&e, VMPULL_E_NETWORK, "Failed to connect");
+    error_note_curl(&e, away[i]);
+    assert_true(http_unreachable(&e));
+  }
+  error_set(&e, VMPULL_E_NETWORK, "timed out: Connection timed out after 30001 milliseconds");
+  error_note_curl(&e, CURLE_OPERATION_TIMEDOUT);
+  assert_true(http_unreachable(&e));
+  error_set(&e, VMPULL_E_NETWORK, "stalled: Operation too slow. Less than 1024 bytes/sec transferred");
+  error_note_curl(&e, CURLE_OPERATION_TIMEDOUT);
+  assert_false(http_unreachable(&e));
+  int there[] = {CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CONNECT_ERROR, CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, 0};
+  for (size_t i = 0; i < ARRAY_SIZE(there); i++) {
+    error_set(&e, VMPULL_E_NETWORK, "x");
+    error_note_curl(&e, there[i]);
+    assert_false(http_unreachable(&e));
+  }
+  error_set(&e, VMPULL_E_NOT_FOUND, "HTTP 404 Not Found");
+  error_note_http(&e, 404);
+  assert_false(http_unreachable(&e));
+}
+
 static char *temp_dir(void) {
   char tmpl[] = "/tmp/vmpull-unit-cache-XXXXXX";
   char *d = mkdtemp(tmpl);
@@ -234,6 +262,7 @@ int main(void) {
       cmocka_unit_test(test_stream_malformed),
       cmocka_unit_test(test_stream_names),
       cmocka_unit_test(test_retry_policy),
+      cmocka_unit_test(test_unreachable),
       cmocka_unit_test(test_store),
       cmocka_unit_test(test_lock),
   };

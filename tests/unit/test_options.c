@@ -44,6 +44,7 @@ static void test_defaults_and_routing(void **state) {
   o.n_mirrors = 1;
   o.stream_url = "https://example/stream.json";
   o.keep_uncompressed = 1;
+  o.refresh = 1;
   o.progress = on_progress;
   o.progress_data = &token;
   o.warning = on_warning;
@@ -70,6 +71,7 @@ static void test_defaults_and_routing(void **state) {
   assert_string_equal(c.fetch.cache_dir, "/tmp/cache");
   assert_int_equal(c.fetch.offline, 1);
   assert_int_equal(c.fetch.keep_uncompressed, 1);
+  assert_int_equal(c.fetch.refresh, 1);
   for (const struct call_hooks *h = &c.hooks; h; h = h == &c.hooks ? &c.fetch.hooks : NULL) {
     assert_ptr_equal(h->progress, on_progress);
     assert_ptr_equal(h->warning, on_warning);
@@ -92,6 +94,7 @@ static void test_older_caller(void **state) {
   struct pull_config c;
   pull_config_from_options(o, &c);
   assert_int_equal(c.fetch.keep_uncompressed, 0);
+  assert_int_equal(c.fetch.refresh, 0);
   assert_null(c.resolve.stream_url);
   assert_null(c.resolve.oci.mirrors);
   assert_int_equal(c.resolve.oci.n_mirrors, 0);
@@ -135,6 +138,11 @@ static void test_log_hook_and_older_caller(void **state) {
   assert_null(c.resolve.oci.hooks.log);
   assert_null(c.resolve.http.log);
   assert_null(c.resolve.oci.http.log);
+  /* A 0.3 caller built before refresh (its struct ends at registries_d): the stale copy is allowed. */
+  vmpull_pull_options_init(old, offsetof(vmpull_pull_options, registries_d) + sizeof(old->registries_d));
+  old->source = "https://example/disk.raw.xz";
+  pull_config_from_options(old, &c);
+  assert_int_equal(c.fetch.refresh, 0);
   free(old);
 }
 
