@@ -48,19 +48,6 @@ static int drop_disk(struct pull_cache *pc, int source_behind, const char *diges
   return 0;
 }
 
-struct copy_poll {
-  struct progress_state *progress;
-  lib_error *err;
-};
-
-static int copy_poll(void *data, uint64_t done) {
-  struct copy_poll *p = data;
-  if (!p->progress)
-    return 0;
-  p->progress->ev.written = done;
-  return progress_report(p->progress, 0, p->err) < 0 ? -ECANCELED : 0;
-}
-
 /* Every byte of the kept disk, zeros included, through the sink (vmpull_pull_to_fd into a pipe). */
 static int stream_disk(const struct kept_disk *kd, struct sink *sink, lib_error *err) {
   _cleanup_free_ uint8_t *buf = malloc(SINK_BUFFER_SIZE);
@@ -112,17 +99,17 @@ int kept_disk_copy(struct pull_cache *pc, const struct kept_disk *kd, struct sin
                    struct progress_state *progress, lib_error *err) {
   /* A clone shares the kept disk's blocks: what is checked is the clone, the file handed out.
    * Elsewhere each data chunk is checked in the buffer it is copied from. */
-  struct copy_poll poll = {.progress = progress, .err = err};
+  struct progress_poll poll = {.progress = progress, .err = err, .also_fetched = 0};
   uint64_t bad = UINT64_MAX;
   int r;
   if (sink->stream) /* a pipe takes bytes in order only: prove the disk, then stream it */
-    r = disk_copy_checked(kd->fd, -1, &kd->record.map, copy_poll, &poll, &bad);
+    r = disk_copy_checked(kd->fd, -1, &kd->record.map, progress_poll, &poll, &bad);
   else if (sink->readable && disk_clone(kd->fd, sink->fd) == 0)
-    r = disk_copy_checked(sink->fd, -1, &kd->record.map, copy_poll, &poll, &bad);
+    r = disk_copy_checked(sink->fd, -1, &kd->record.map, progress_poll, &poll, &bad);
   else if (ftruncate(sink->fd, 0) < 0) /* a clone that failed half way may have left blocks */
     r = -errno;
   else
-    r = disk_copy_checked(kd->fd, sink->fd, &kd->record.map, copy_poll, &poll, &bad);
+    r = disk_copy_checked(kd->fd, sink->fd, &kd->record.map, progress_poll, &poll, &bad);
   if (r == -ECANCELED)
     return -err->code;
   if (r == 1 || r == -EIO) {

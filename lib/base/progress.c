@@ -4,6 +4,8 @@
 #include "base/error.h"
 #include "base/util.h"
 
+#include <errno.h>
+
 int progress_check_cancel(struct progress_state *p, lib_error *err) {
   if (p && p->cancel && *p->cancel)
     return error_set(err, VMPULL_E_CANCELLED, "cancelled");
@@ -25,4 +27,14 @@ int progress_report(struct progress_state *p, int force, lib_error *err) {
   if (p->fn(&p->ev, p->data) != 0)
     return error_set(err, VMPULL_E_CANCELLED, "cancelled");
   return 0;
+}
+
+int progress_poll(void *data, uint64_t done) {
+  struct progress_poll *p = data;
+  if (!p->progress)
+    return 0;
+  p->progress->ev.written = done;
+  if (p->also_fetched)
+    p->progress->ev.fetched = done;
+  return progress_report(p->progress, 0, p->err) < 0 ? -ECANCELED : 0;
 }

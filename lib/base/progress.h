@@ -18,4 +18,14 @@ int progress_report(struct progress_state *p, int force, lib_error *err);
 /* Poll only the cancel flag (cheap, for hot loops). */
 int progress_check_cancel(struct progress_state *p, lib_error *err);
 
+/* A copy's poll (store/disk_copy.h's callback shape): done bytes are reported as written (and as
+ * fetched too when the copy is the fetch, a local file), a cancel comes back as -ECANCELED with err
+ * filled. */
+struct progress_poll {
+  struct progress_state *progress; /* NULL: nobody listens */
+  lib_error *err;
+  int also_fetched;
+};
+int progress_poll(void *data, uint64_t done);
+
 #endif
