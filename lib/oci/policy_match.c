@@ -128,6 +128,12 @@ static int claims_bad(lib_error *err, const char *what) {
   return error_set(err, VMPULL_E_SIGNATURE, "invalid signature payload: %s", what);
 }
 
+/* A double that is a whole number an int64_t holds. The range comes first: converting an
+ * out-of-range double (1644.19e39, found by fuzz_policy_json) to an integer is undefined. */
+static int integral_double(double d) {
+  return d >= -9223372036854775808.0 && d < 9223372036854775808.0 && (double)(int64_t)d == d;
+}
+
 int sig_claims_parse(const char *buf, size_t len, int sigstore, struct sig_claims *out, lib_error *err) {
   *out = (struct sig_claims){0};
   struct json_parse_limits lim = {.max_len = 4u << 20, .max_depth = 16};
@@ -145,8 +151,7 @@ int sig_claims_parse(const char *buf, size_t len, int sigstore, struct sig_claim
     return claims_bad(err, "optional is not an object");
   json_object *ts = json_member(optional, "timestamp");
   if (ts && !json_object_is_type(ts, json_type_int) &&
-      !(json_object_is_type(ts, json_type_double) &&
-        json_object_get_double(ts) == (double)(int64_t)json_object_get_double(ts)))
+      !(json_object_is_type(ts, json_type_double) && integral_double(json_object_get_double(ts))))
     return claims_bad(err, "optional.timestamp is not an integer");
   if (json_member(optional, "creator") && !json_member_string(optional, "creator"))
     return claims_bad(err, "optional.creator is not a string");
