@@ -153,7 +153,7 @@ static int mirror_read(const struct toml_value *t, const struct regconf_registry
                        struct regconf_endpoint *m, lib_error *err) {
   if (t->kind != TOML_TABLE)
     return bad(err, path, t, "[[registry.mirror]] must be a table, not %s", toml_kind_name(t->kind));
-  const char *location, *pull_from;
+  const char *location = NULL, *pull_from = NULL;
   int r = get_string(t, "location", path, &location, err);
   if (r == 0)
     r = get_bool(t, "insecure", path, &m->insecure, err);
@@ -177,7 +177,7 @@ static int mirror_read(const struct toml_value *t, const struct regconf_registry
 static int registry_read(const struct toml_value *t, const char *path, struct regconf_registry *reg, lib_error *err) {
   if (t->kind != TOML_TABLE)
     return bad(err, path, t, "[[registry]] must be a table, not %s", toml_kind_name(t->kind));
-  const char *prefix, *location, *pull_from;
+  const char *prefix = NULL, *location = NULL, *pull_from = NULL;
   int r = get_string(t, "prefix", path, &prefix, err);
   if (r == 0)
     r = get_string(t, "location", path, &location, err);

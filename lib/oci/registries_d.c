@@ -125,7 +125,7 @@ static int parse_doc(const struct yaml_ctx *y, struct registries_d *c) {
   for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
     const char *k = scalar(node(y, p->key));
     yaml_node_t *v = node(y, p->value);
-    struct registries_d_scope *sc;
+    struct registries_d_scope *sc = NULL;
     if (!strcmp(k, "default-docker")) {
       if ((r = add_scope(c, NULL, y->path, &sc, y->err)) < 0 || (r = parse_namespace(y, v, k, sc)) < 0)
         return r;
