@@ -121,6 +121,17 @@ static int fetch_revalidate(struct pull_cache *pc, const char *key, const struct
   return set_ref(pc, key, resp, err);
 }
 
+/* A 206 from byte have: the entry fills on from there, and the source counts the bytes the partial
+ * already holds. */
+static void resume_from_partial(struct pull_cache *pc, uint64_t have, struct byte_source *src) {
+  pc->filling = 1;
+  pc->resume_from = have;
+  pc->used_cached_bytes = 1;
+  note_resumed(pc, have);
+  if (src->size != UINT64_MAX)
+    src->size += have;
+}
+
 /* Ask for the rest of what partial/ holds have bytes of (meta: its record, validator: If-Range). */
 static int fetch_resume_partial(struct pull_cache *pc, const char *key, const struct cache_partial *meta,
                                 const char *validator, uint64_t have, const struct http_config *c,
@@ -151,12 +162,7 @@ static int fetch_resume_partial(struct pull_cache *pc, const char *key, const st
   }
   note_cache(pc, VMPULL_CACHE_MISS);
   if (resp->status == 206) {
-    pc->filling = 1;
-    pc->resume_from = have;
-    pc->used_cached_bytes = 1;
-    note_resumed(pc, have);
-    if ((*out)->size != UINT64_MAX)
-      (*out)->size += have;
+    resume_from_partial(pc, have, *out);
     if (resp->content_length != UINT64_MAX)
       resp->content_length += have;
     /* The validators are those of the bytes we have; the response may carry fewer headers. */
@@ -194,12 +200,7 @@ static int fetch_blob_resume(struct pull_cache *pc, const char *key, const char 
   if (r == 0)
     note_cache(pc, VMPULL_CACHE_MISS);
   if (r == 0 && status == 206) {
-    pc->filling = 1;
-    pc->resume_from = have;
-    pc->used_cached_bytes = 1;
-    note_resumed(pc, have);
-    if ((*out)->size != UINT64_MAX)
-      (*out)->size += have;
+    resume_from_partial(pc, have, *out);
     return 0;
   }
   if (r == 0) {
