@@ -48,7 +48,7 @@ struct tool_progress;
 void tool_prepare_call(vmpull_pull_options *opts, struct tool_progress *progress);
 
 /* Progress display (tool_progress.c). */
-enum progress_mode { PROGRESS_AUTO, PROGRESS_ALWAYS, PROGRESS_NEVER };
+enum progress_mode { PROGRESS_AUTO, PROGRESS_ALWAYS, PROGRESS_NEVER, PROGRESS_JSON };
 struct tool_progress {
   int enabled;       /* draw at all */
   int tty;           /* stderr is a terminal: redraw in place */
