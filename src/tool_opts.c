@@ -266,7 +266,7 @@ static int parse_pull_cli(struct pull_cli *cli, int argc, char **argv) {
       else if (!strcmp(optarg, "never"))
         cli->progress_mode = PROGRESS_NEVER;
       else if (!strcmp(optarg, "json"))
-        cli->progress_mode = PROGRESS_JSON;
+        cli->progress_mode = PROGRESS_JSON, tool_events_open(stderr); /* what goes wrong from here on too */
       else
         return tool_bad_value(cmd, "--progress", "auto, always, never or json", optarg);
       break;

@@ -19,7 +19,7 @@ static json_object *nonzero_or_null(int v) {
   return v ? json_object_new_int(v) : NULL;
 }
 
-static void print_result_json(const vmpull_outcome *o, const char *provider) {
+static json_object *result_json(const vmpull_outcome *o, const char *provider) {
   const char *image_name = vmpull_outcome_image_name(o);
   json_object *j = json_object_new_object();
   json_object_object_add(j, "version", json_object_new_int(1));
@@ -49,23 +49,30 @@ static void print_result_json(const vmpull_outcome *o, const char *provider) {
     json_object_object_add(signature, "key", string_or_null(vmpull_outcome_signature_key(o)));
   }
   json_object_object_add(j, "signature", signature);
-  tool_print_json(j);
+  return j;
 }
 
-/* A failed pull: with --json the error object also carries what the outcome knows of its cause. */
-static int report_pull_failure(const vmpull_error *err, const vmpull_outcome *o, int json) {
-  if (json) {
-    json_object *root = json_object_new_object();
-    json_object *e = json_object_new_object();
-    json_object_object_add(e, "code", json_object_new_string(vmpull_code_name(err->code)));
-    json_object_object_add(e, "message", json_object_new_string(err->message));
-    json_object_object_add(e, "errno", nonzero_or_null(vmpull_outcome_errno(o)));
-    json_object_object_add(e, "http_status", nonzero_or_null(vmpull_outcome_http_status(o)));
-    json_object_object_add(e, "curl_code", nonzero_or_null(vmpull_outcome_curl_code(o)));
-    json_object_object_add(root, "error", e);
-    tool_print_json(root);
+/* A failed pull: with --json the error object also carries what the outcome knows of its cause;
+ * with --progress json it is the done event's result, after the error event. */
+static int report_pull_failure(const vmpull_error *err, const vmpull_outcome *o, int json,
+                               struct tool_progress *progress) {
+  json_object *root = json_object_new_object();
+  json_object *e = json_object_new_object();
+  json_object_object_add(e, "code", json_object_new_string(vmpull_code_name(err->code)));
+  json_object_object_add(e, "message", json_object_new_string(err->message));
+  json_object_object_add(e, "errno", nonzero_or_null(vmpull_outcome_errno(o)));
+  json_object_object_add(e, "http_status", nonzero_or_null(vmpull_outcome_http_status(o)));
+  json_object_object_add(e, "curl_code", nonzero_or_null(vmpull_outcome_curl_code(o)));
+  json_object_object_add(root, "error", e);
+  if (json)
+    tool_print_json(json_object_get(root));
+  if (progress->events) {
+    tool_events_error(progress->events, err);
+    tool_events_done(progress->events, NULL, root);
+  } else {
+    json_object_put(root);
+    tool_error("%s", err->message);
   }
-  tool_error("%s", err->message);
   return tool_exit_for_error(err);
 }
 
@@ -77,6 +84,11 @@ int tool_pull(int argc, char **argv) {
 
   struct tool_progress progress;
   tool_progress_init(&progress, cli.progress_mode, cli.quiet);
+  progress.verbose = cli.verbose;
+  if (tool_progress_open(&progress, "pull", cli.progress_fd) < 0) {
+    pull_cli_free(&cli);
+    return EXIT_USAGE;
+  }
   tool_prepare_call(&cli.opts, &progress);
 
   vmpull_error err;
@@ -84,30 +96,34 @@ int tool_pull(int argc, char **argv) {
   r = vmpull_pull2(&cli.opts, &outcome, &err);
   tool_progress_finish(&progress);
   if (r < 0) {
-    r = report_pull_failure(&err, outcome, cli.json);
+    r = report_pull_failure(&err, outcome, cli.json, &progress);
     vmpull_outcome_free(outcome);
+    tool_progress_close(&progress);
     pull_cli_free(&cli);
     return r;
   }
+  json_object *result = result_json(outcome, cli.opts.provider);
   if (cli.json)
-    print_result_json(outcome, cli.opts.provider);
+    tool_print_json(json_object_get(result));
   else
     puts(vmpull_outcome_path(outcome));
   /* The caller learns where the disk is from this line only: not printed is not pulled. */
+  r = 0;
   if (tool_stdout_flush() < 0) {
     tool_error("pull: the disk is at %s, but its path could not be written to stdout: %s", vmpull_outcome_path(outcome),
                strerror(errno));
-    vmpull_outcome_free(outcome);
-    pull_cli_free(&cli);
-    return EXIT_PULL_FAILED;
+    r = EXIT_PULL_FAILED;
   }
   /* Keep the cache from growing without bound: entries unused for 14 days go (podman's expiry). */
-  if (cli.opts.cache_dir && !cli.opts.no_cache && !cli.opts.offline && !cli.keep_cache) {
+  if (r == 0 && cli.opts.cache_dir && !cli.opts.no_cache && !cli.opts.offline && !cli.keep_cache) {
     vmpull_error perr;
     if (vmpull_cache_prune(cli.opts.cache_dir, 14 * 86400, UINT64_MAX, NULL, &perr) < 0)
       tool_warn("cache prune: %s", perr.message);
   }
+  /* the last event: nothing is said after it */
+  tool_events_done(progress.events, vmpull_outcome_digest(outcome), result);
+  tool_progress_close(&progress);
   vmpull_outcome_free(outcome);
   pull_cli_free(&cli);
-  return 0;
+  return r;
 }
