@@ -268,3 +268,18 @@ def test_save_all_shows_a_line_per_disk(tmp_path):
     items = {(e["item"], e["name"]) for e in events if e["event"] == "transfer" and "item" in e}
     assert {i for i, _ in items} == set(range(1, n + 1)) and {t for _, t in items} == set(titles)
     assert one(events, "done")["result"]["destination"].endswith(":all")
+
+
+def test_verbose_says_which_policy_decided(tmp_path):
+    lay = Layout(tmp_path / "layout")
+    entry = lay.disk_artifact(gzip.compress(b"policy" * 1000), "machine.x86_64.raw.gz",
+                              media_type="application/gzip", arch="x86_64", disktype="qemu")
+    lay.write_index([(lay.index([entry]), "v1")])
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"default": [{"type": "reject"}],
+                                  "transports": {"oci": {"": [{"type": "insecureAcceptAnything"}]}}}))
+    r = run_vmpull("pull", "-v", "--progress", "never", "--arch", "x86_64", "--no-cache", "--signature-policy", policy,
+                   "-o", tmp_path / "out.raw", f"oci-dir://{lay.path}:v1")
+    assert r.rc == 0, r
+    assert re.search(rf"^vmpull: info: policy {re.escape(str(policy))}, .*scope \"\": sha256:[0-9a-f]{{64}} accepted "
+                     r"\(1 requirement, the first insecureAcceptAnything\)$", r.stderr, flags=re.M), r.stderr
