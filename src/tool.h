@@ -36,19 +36,20 @@ size_t tool_edit_distance(const char *a, const char *b);
 /* Usage error for a mistyped command (suggesting the closest one); returns EXIT_USAGE. */
 int tool_unknown_command(const char *word);
 struct json_object;
+struct tool_progress;
+/* {"error": {"code", "message"}} (tool_output.c) */
+struct json_object *tool_error_object(const vmpull_error *err);
 /* Print {"error": {"code", "message"}} on stdout for --json. */
 void tool_json_error(const vmpull_error *err);
-/* {"error": {"code", "message"}} */
-struct json_object *tool_error_object(const vmpull_error *err);
-/* A failed library call: its --json error (when json), its "vmpull: " line, or with --progress json
- * (progress not NULL) its error and done events; returns the exit status. */
-struct tool_progress;
+/* A failed library call: its --json error (when json), and its "vmpull: " line or, with --progress
+ * json, its error and done events; returns the exit status. */
 int tool_report_failure(const vmpull_error *err, int json, struct tool_progress *progress);
 /* Print o as one compact JSON line on stdout, then release it. */
+struct json_object;
 void tool_print_json(struct json_object *o);
-/* Before a library call: its progress drawn on progress, its warnings printed below it, its log
- * lines too with progress->verbose, SIGINT/SIGTERM cancel it, and a warning when TLS verification
- * is off. */
+/* Before a library call: its progress drawn on progress (when not NULL), its warnings printed below
+ * it, SIGINT/SIGTERM cancel it, and a warning when TLS verification is off. */
+struct tool_progress;
 void tool_prepare_call(vmpull_pull_options *opts, struct tool_progress *progress);
 
 /* Progress display (tool_progress.c). */

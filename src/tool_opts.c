@@ -17,6 +17,7 @@ enum {
   OPT_DIGEST,
   OPT_THREADS,
   OPT_PROGRESS,
+  OPT_PROGRESS_FD,
   OPT_JSON,
   OPT_ARCH,
   OPT_MAX_SIZE,
@@ -54,7 +55,6 @@ enum {
   OPT_KEYRING,
   OPT_CHECKSUMS_SIGNATURE,
   OPT_INSECURE_SKIP_SIGNATURE,
-  OPT_PROGRESS_FD,
 };
 
 const struct option pull_longopts[] = {
@@ -72,6 +72,8 @@ const struct option pull_longopts[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"progress", required_argument, NULL, OPT_PROGRESS},
     {"json", no_argument, NULL, OPT_JSON},
+    {"progress-fd", required_argument, NULL, OPT_PROGRESS_FD},
+    {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, OPT_HELP},
     {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
     {"ca-cert", required_argument, NULL, OPT_CA_CERT},
@@ -105,8 +107,6 @@ const struct option pull_longopts[] = {
     {"keyring", required_argument, NULL, OPT_KEYRING},
     {"checksums-signature", required_argument, NULL, OPT_CHECKSUMS_SIGNATURE},
     {"insecure-skip-signature", no_argument, NULL, OPT_INSECURE_SKIP_SIGNATURE},
-    {"verbose", no_argument, NULL, 'v'},
-    {"progress-fd", required_argument, NULL, OPT_PROGRESS_FD},
     {NULL, 0, NULL, 0},
 };
 
@@ -265,9 +265,10 @@ static int parse_pull_cli(struct pull_cli *cli, int argc, char **argv) {
         cli->progress_mode = PROGRESS_ALWAYS;
       else if (!strcmp(optarg, "never"))
         cli->progress_mode = PROGRESS_NEVER;
-      else if (!strcmp(optarg, "json"))
-        cli->progress_mode = PROGRESS_JSON, tool_events_open(stderr); /* what goes wrong from here on too */
-      else
+      else if (!strcmp(optarg, "json")) {
+        cli->progress_mode = PROGRESS_JSON;
+        tool_events_open(stderr); /* what goes wrong from here on is an event too */
+      } else
         return tool_bad_value(cmd, "--progress", "auto, always, never or json", optarg);
       break;
     case OPT_JSON: cli->json = 1; break;

@@ -45,17 +45,13 @@ void tool_print_json(json_object *o) {
   json_object_put(o);
 }
 
-json_object *tool_error_object(const vmpull_error *err) {
+void tool_json_error(const vmpull_error *err) {
   json_object *root = json_object_new_object();
   json_object *e = json_object_new_object();
   json_object_object_add(e, "code", json_object_new_string(vmpull_code_name(err->code)));
   json_object_object_add(e, "message", json_object_new_string(err->message));
   json_object_object_add(root, "error", e);
-  return root;
-}
-
-void tool_json_error(const vmpull_error *err) {
-  tool_print_json(tool_error_object(err));
+  tool_print_json(root);
 }
 
 size_t tool_edit_distance(const char *a, const char *b) {
@@ -105,4 +101,13 @@ int tool_unknown_option(const char *cmd, const char *arg, const struct option *l
   else
     tool_error("%s: unknown or incomplete option '%s' (see 'vmpull %s --help')", cmd, arg, cmd);
   return EXIT_USAGE;
+}
+
+json_object *tool_error_object(const vmpull_error *err) {
+  json_object *root = json_object_new_object();
+  json_object *e = json_object_new_object();
+  json_object_object_add(e, "code", json_object_new_string(vmpull_code_name(err->code)));
+  json_object_object_add(e, "message", json_object_new_string(err->message));
+  json_object_object_add(root, "error", e);
+  return root;
 }
