@@ -202,6 +202,20 @@ def test_the_resume_line_and_the_rate(flaky, image, served, tmp_path):
     # -q: not even that
     r = run_vmpull("pull", "-q", "--cache-dir", tmp_path / "cache2", "-o", tmp_path / "q.raw", flaky.url(served))
     assert r.rc == 0 and r.stderr == ""
+    # the rest at 512 KiB/s: the done line's rate is of those bytes (all of them would make it about twice that)
+    cap = 512 << 10
+    flaky.script(served, [("cut", at)])
+    r = run_vmpull("pull", "-q", "--retries", "0", "--cache-dir", tmp_path / "cache3", "-o", tmp_path / "y.raw",
+                   flaky.url(served))
+    assert r.rc == 1
+    flaky.serve(served, gz, rate=cap)
+    r = run_vmpull("pull", "--progress", "auto", "--cache-dir", tmp_path / "cache3", "-o", tmp_path / "slow.raw",
+                   flaky.url(served), env={"TERM": "dumb"})
+    assert r.rc == 0, r
+    done = re.search(r"fetched in [0-9:]+ \(([0-9.]+) (B|KiB|MiB)/s\)", r.stderr.splitlines()[-1])
+    assert done, r.stderr
+    rate = float(done.group(1)) * {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20}[done.group(2)]
+    assert rate <= cap * 1.15, r.stderr
 
 
 def test_verbose_shows_requests_but_no_secret(registry_token, tmp_path):
