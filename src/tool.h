@@ -73,7 +73,8 @@ struct tool_progress {
   int verbose;                          /* -v: the library's log lines */
   int resume_said;                      /* "resuming at ..." was told */
   unsigned item;                        /* save --all: the disk on the line (0: none yet) */
-  uint64_t item_start;                  /* fetched when its line began */
+  char item_label[320];                 /* "[2/4] NAME" of the line drawn for it ("": none) */
+  char done_label[32];                  /* "4 disks" */
   struct tool_events *events;           /* --progress json: the event stream (tool_events.c), else NULL */
 };
 void tool_progress_init(struct tool_progress *p, enum progress_mode mode, int quiet);

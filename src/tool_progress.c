@@ -328,42 +328,8 @@ static void say_resume(struct tool_progress *p, const vmpull_progress *ev) {
   p->resume_said = 1;
 }
 
-int tool_progress_cb(const vmpull_progress *ev, void *userdata) {
-  struct tool_progress *p = userdata;
-  uint64_t now = mono_ns();
-  if (ev->stage != VMPULL_STAGE_RESOLVE)
-    update_rate(p, now, tool_network_bytes(ev));
-  if (p->events) {
-    tool_events_progress(p->events, ev, p->rate);
-    return 0;
-  }
-  if (ev->stage != VMPULL_STAGE_RESOLVE && ev->resumed_from && !p->resume_said && !p->quiet)
-    say_resume(p, ev);
-  if (!p->enabled || ev->stage == VMPULL_STAGE_RESOLVE)
-    return 0;
-  int done = ev->stage == VMPULL_STAGE_DONE;
-  /* save --all: a line of its own for each disk (the last one's stays on the terminal) */
-  char item_name[320];
-  vmpull_progress shown = *ev;
-  if (ev->items) {
-    if (ev->item != p->item) {
-      if (p->drawn && p->tty)
-        fputs("\n", p->out);
-      p->drawn = 0;
-      p->last_len = 0;
-      p->item = ev->item;
-      p->last_ns = 0;
-    }
-    if (done)
-      snprintf(item_name, sizeof(item_name), "%u disks", ev->items);
-    else
-      snprintf(item_name, sizeof(item_name), "[%u/%u] %s", ev->item, ev->items, ev->name ? ev->name : "disk");
-    shown.name = item_name;
-  }
-  ev = &shown;
-  if (!done && p->last_ns && now - p->last_ns < (p->tty ? TTY_INTERVAL_NS : PLAIN_INTERVAL_NS))
-    return 0;
-  p->last_ns = now;
+/* One redraw (or, for logs, one line) of ev. */
+static void draw(struct tool_progress *p, const vmpull_progress *ev, int done) {
   char line[512], buf[640];
   if (p->tty) {
     int width = terminal_width(p->out);
@@ -379,6 +345,54 @@ int tool_progress_cb(const vmpull_progress *ev, void *userdata) {
   /* One write per redraw: no half-drawn line is ever visible. */
   fputs(buf, p->out);
   fflush(p->out);
+}
+
+/* save --all: a line of its own for each disk, "[2/4] NAME ...". When the disk changes (or all are
+ * done) the last one's line is drawn once more with the figures it ended at and left in place. */
+static void item_line(struct tool_progress *p, const vmpull_progress *ev, int done, vmpull_progress *shown) {
+  if ((ev->item != p->item || done) && p->item_label[0]) {
+    vmpull_progress last = *ev;
+    last.stage = VMPULL_STAGE_TRANSFER;
+    last.name = p->item_label;
+    draw(p, &last, 0);
+    if (p->tty)
+      fputs("\n", p->out);
+    p->drawn = 0;
+    p->last_len = 0;
+    p->item_label[0] = '\0';
+    p->last_ns = 0; /* the next disk's line at once */
+  }
+  p->item = ev->item;
+  if (done) {
+    snprintf(p->done_label, sizeof(p->done_label), "%u disks", ev->items);
+    shown->name = p->done_label;
+  } else {
+    snprintf(p->item_label, sizeof(p->item_label), "[%u/%u] %s", ev->item, ev->items, ev->name ? ev->name : "disk");
+    shown->name = p->item_label;
+  }
+}
+
+int tool_progress_cb(const vmpull_progress *ev, void *userdata) {
+  struct tool_progress *p = userdata;
+  uint64_t now = mono_ns();
+  if (ev->stage != VMPULL_STAGE_RESOLVE)
+    update_rate(p, now, tool_network_bytes(ev));
+  if (p->events) {
+    tool_events_progress(p->events, ev, p->rate);
+    return 0;
+  }
+  if (ev->stage != VMPULL_STAGE_RESOLVE && ev->resumed_from && !p->resume_said && !p->quiet)
+    say_resume(p, ev);
+  if (!p->enabled || ev->stage == VMPULL_STAGE_RESOLVE)
+    return 0;
+  int done = ev->stage == VMPULL_STAGE_DONE;
+  vmpull_progress shown = *ev;
+  if (ev->items)
+    item_line(p, ev, done, &shown);
+  if (!done && p->last_ns && now - p->last_ns < (p->tty ? TTY_INTERVAL_NS : PLAIN_INTERVAL_NS))
+    return 0;
+  p->last_ns = now;
+  draw(p, &shown, done);
   return 0;
 }
 
