@@ -34,6 +34,7 @@ static const struct value_hint {
     {"registries-conf", VALUE_FILE, NULL},
     {"signature-policy", VALUE_FILE, NULL},
     {"to-archive", VALUE_FILE, NULL},
+    {"bmap", VALUE_FILE, NULL}, /* (issue 18's, when its table has it) */
     {"data-dir", VALUE_DIR, NULL},
     {"cache-dir", VALUE_DIR, NULL},
     {"cert-dir", VALUE_DIR, NULL},

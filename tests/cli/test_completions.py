@@ -202,7 +202,7 @@ def test_every_offered_option_is_accepted(scripts, tmp_path):
 
 
 FILELIKE = {"-o", "--output", "--ca-cert", "--authfile", "--checksums", "--checksums-signature", "--keyring",
-            "--registries-conf", "--signature-policy", "--to-archive", "--data-dir", "--cache-dir", "--cert-dir",
+            "--registries-conf", "--signature-policy", "--to-archive", "--bmap", "--data-dir", "--cache-dir", "--cert-dir",
             "--registries.d"}
 
 
