@@ -492,7 +492,11 @@ static int pull_call(const vmpull_pull_options *opts, const int *to_fd, int want
   cfg.want_digest = want_digest;
   char fd_name[32];
   if (to_fd) {
-    snprintf(fd_name, sizeof(fd_name), "fd %d", *to_fd);
+    /* (what messages call the output: a program's stdout is what its user knows it as) */
+    if (*to_fd == STDOUT_FILENO)
+      snprintf(fd_name, sizeof(fd_name), "stdout");
+    else
+      snprintf(fd_name, sizeof(fd_name), "fd %d", *to_fd);
     cfg.resolve.naming = (struct output_naming){.output = fd_name};
     cfg.replace = 0;
     cfg.out_fd = *to_fd;
