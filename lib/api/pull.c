@@ -23,6 +23,7 @@
 #include "pipeline/decode.h"
 #include "pipeline/detect.h"
 #include "pipeline/sink.h"
+#include "pipeline/sink_device.h"
 #include "pipeline/tee.h"
 #include "pipeline/unwrap_tar.h"
 #include "resolve/resolve.h"
@@ -117,6 +118,7 @@ struct pull_job {
   struct progress_state *progress;
   struct vmpull_outcome *out;
   struct pull_signature *sig; /* a detached signature over the bytes as fetched, or none to check */
+  int device_touched;         /* a block device output was written to: it holds a partial image until the end */
 };
 
 /* What a producer put into the sink. */
@@ -129,9 +131,17 @@ struct pull_made {
 };
 
 /* The output for image_name decoded from format: the naming rule's path, its folder, the sink. */
-static int pull_output_open(const struct pull_job *j, const char *image_name, enum format format,
+static int pull_output_open(struct pull_job *j, const char *image_name, enum format format,
                             const struct sink_options *so, struct sink *sink, char **out_path, lib_error *err) {
   const struct output_naming *naming = &j->o->resolve.naming;
+  /* (what every output shares: the bmap beside it; a block device written in place) */
+  struct sink_options with = *so;
+  with.bmap_path = j->o->bmap_path;
+  with.bmap_replace = j->o->bmap_replace;
+  with.device = j->o->output_device && j->o->out_fd < 0;
+  with.assume_zeroed = j->o->assume_zeroed;
+  with.device_touched = &j->device_touched;
+  so = &with;
   if (j->o->out_fd >= 0) {
     /* vmpull_pull_to_fd: the caller's fd; naming->output only says how messages name it. */
     struct sink_options fso = *so;
@@ -182,6 +192,10 @@ static int pull_end(struct pull_job *j, struct sink *sink, char **out_path, cons
   r = sink_commit(sink, &allocated, err);
   if (r < 0)
     return r;
+  if (sink->dev && sink->dev->reread_err)
+    hooks_warn(&j->o->hooks,
+               "device %s: the disk is written, but the kernel did not read its partition table again (%s)", sink->path,
+               strerror(sink->dev->reread_err));
   /* (a sink that cannot be read back, pull_to_fd's pipe, built no map: no disk to keep) */
   if (m->decoded && sink->o.chunk_map)
     pull_cache_keep_disk(j->pc, m->digest, sink, m->format, m->image_name, m->fetched);
@@ -211,8 +225,11 @@ static int pull_from_kept_disk(struct pull_job *j, lib_error *err) {
   int r = kept_disk_find(j->pc, j->o, j->rs, j->decision, &kd, err);
   if (r <= 0)
     return r;
-  struct sink_options so = {
-      .replace = j->o->replace, .mode = j->o->mode, .max_size = j->o->max_size, .progress = j->progress};
+  struct sink_options so = {.replace = j->o->replace,
+                            .mode = j->o->mode,
+                            .max_size = j->o->max_size,
+                            .progress = j->progress,
+                            .disk_size = kd.record.size};
   _cleanup_(sink_close) struct sink sink = SINK_INIT;
   _cleanup_free_ char *out_path = NULL;
   r = pull_output_open(j, kd.image_name, kd.format, &so, &sink, &out_path, err);
@@ -325,6 +342,8 @@ static int pull_decode(struct pull_job *j, lib_error *err) {
       .progress = progress,
       .writer_thread = decoder_leaves_a_core(stream, format, &dopts),
       .chunk_map = pull_cache_keeps_disks(pc), /* the record a kept disk is checked by */
+      /* a raw disk is its source's bytes: a device too small for them is refused before a write */
+      .disk_size = format == FORMAT_NONE && !rs->tar_layer ? announced : UINT64_MAX,
   };
   _cleanup_(sink_close) struct sink sink = SINK_INIT;
   _cleanup_free_ char *out_path = NULL;
@@ -397,6 +416,22 @@ static unsigned pull_restarts_allowed(const struct pull_config *o, const struct 
   return PULL_RESTARTS_MAX;
 }
 
+/* The way the decision chose, and the source after all when a kept disk cannot be used. */
+static int pull_by_the_way(struct pull_job *j, struct pull_decision *d, lib_error *err) {
+  if (d->way == PULL_WAY_LOCAL_COPY)
+    return pull_from_local_copy(j, err);
+  if (d->way == PULL_WAY_KEPT_DISK) {
+    int r = pull_from_kept_disk(j, err);
+    if (r != 0)
+      return r < 0 ? r : 0;
+    /* the disk could not be used: its source after all */
+    r = pull_plan_open_source(j->rs, d, err);
+    if (r < 0)
+      return r;
+  }
+  return pull_decode_restarting(j, err);
+}
+
 static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int *distrust, lib_error *err) {
   const struct output_naming *naming = &o->resolve.naming;
   if (o->expected_digest) {
@@ -454,18 +489,11 @@ static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int
   pc.restart.left = pull_restarts_allowed(o, &sig);
   struct pull_job job = {
       .o = o, .pc = &pc, .rs = &rs, .decision = &decision, .progress = &progress, .out = out, .sig = &sig};
-  if (decision.way == PULL_WAY_LOCAL_COPY)
-    return pull_from_local_copy(&job, err);
-  if (decision.way == PULL_WAY_KEPT_DISK) {
-    r = pull_from_kept_disk(&job, err);
-    if (r != 0)
-      return r < 0 ? r : 0;
-    /* the disk could not be used: its source after all */
-    r = pull_plan_open_source(&rs, &decision, err);
-    if (r < 0)
-      return r;
-  }
-  return pull_decode_restarting(&job, err);
+  r = pull_by_the_way(&job, &decision, err);
+  /* Nothing is atomic on a device: once it changed, what is there is not the disk. */
+  if (r < 0 && job.device_touched)
+    error_append(err, "; device %s now holds a partial image (its first MiB zeroed)", naming->output);
+  return r;
 }
 
 /* An outcome as a failed pull leaves it: the facts known so far, no product. */
@@ -501,6 +529,9 @@ static int pull_call(const vmpull_pull_options *opts, const int *to_fd, int want
     cfg.replace = 0;
     cfg.out_fd = *to_fd;
   }
+  /* (only a path the caller named: the naming rule never writes onto a device) */
+  struct stat dst;
+  cfg.output_device = !to_fd && opts->output && stat(opts->output, &dst) == 0 && S_ISBLK(dst.st_mode);
   int distrust = 0;
   int r = pull_run(&cfg, out, &distrust, err);
   /* A pipe cannot take back what the first attempt wrote into it: no second attempt there. */
