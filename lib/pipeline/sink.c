@@ -513,6 +513,9 @@ static int commit_disk(struct sink *s, uint64_t *allocated, lib_error *err) {
     int r = device_finish(s->dev, s->fd, s->path, s->offset, err);
     if (r < 0)
       return r;
+    /* The whole disk is there now: whatever fails after this (the bmap) leaves no partial image. */
+    if (s->dev->touched)
+      *s->dev->touched = 0;
     s->committed = 1;
     if (allocated)
       *allocated = s->offset; /* what the disk takes of the device */
