@@ -10,6 +10,7 @@
 #include "api/outcome.h"
 #include "api/pull_kept_disk.h"
 #include "api/pull_local.h"
+#include "api/pull_output.h"
 #include "api/pull_plan.h"
 #include "api/pull_signature.h"
 #include "base/digest.h"
@@ -82,17 +83,6 @@ VMPULL_PUBLIC void vmpull_result_free(vmpull_result *r) {
   memset(r, 0, sizeof(*r));
 }
 
-/* mkdir -p, new folders 0700: a data dir can hold a user's VM disks. */
-static int make_dirs(const char *path, lib_error *err) {
-  int r = mkdir_parents_or_fail(path, 0700, NULL, err);
-  if (r < 0)
-    return r;
-  struct stat st;
-  if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-    return error_set(err, VMPULL_E_IO, "data folder %s is not a folder", path);
-  return 0;
-}
-
 /* "sha256:HEX" (or sha512) and lowercase hex of the right length, before anything relies on it. */
 static int check_digest_syntax(const char *d, lib_error *err) {
   if (!digest_hex(d))
@@ -129,37 +119,6 @@ struct pull_made {
   uint64_t fetched;       /* bytes of the source */
   int decoded;            /* 1: decoded from the source here (its cache entry is filed, its disk may be kept) */
 };
-
-/* The output for image_name decoded from format: the naming rule's path, its folder, the sink. */
-static int pull_output_open(struct pull_job *j, const char *image_name, enum format format,
-                            const struct sink_options *so, struct sink *sink, char **out_path, lib_error *err) {
-  const struct output_naming *naming = &j->o->resolve.naming;
-  /* (what every output shares: the bmap beside it; a block device written in place) */
-  struct sink_options with = *so;
-  with.bmap_path = j->o->bmap_path;
-  with.bmap_replace = j->o->bmap_replace;
-  with.device = j->o->output_device && j->o->out_fd < 0;
-  with.assume_zeroed = j->o->assume_zeroed;
-  with.device_touched = &j->device_touched;
-  so = &with;
-  if (j->o->out_fd >= 0) {
-    /* vmpull_pull_to_fd: the caller's fd; naming->output only says how messages name it. */
-    struct sink_options fso = *so;
-    fso.to_fd = 1;
-    fso.fd = j->o->out_fd;
-    fso.replace = 0;
-    return sink_open(sink, naming->output, &fso, err);
-  }
-  int r = pull_output_path(naming, image_name, format_suffix(format), out_path, err);
-  if (r < 0)
-    return r;
-  if (!naming->output) {
-    r = make_dirs(naming->data_dir, err);
-    if (r < 0)
-      return r;
-  }
-  return sink_open(sink, *out_path, so, err);
-}
 
 /* The one ending of every pull: verify, file the cache entry, commit the output, keep its disk,
  * report, fill the result. */
@@ -232,7 +191,7 @@ static int pull_from_kept_disk(struct pull_job *j, lib_error *err) {
                             .disk_size = kd.record.size};
   _cleanup_(sink_close) struct sink sink = SINK_INIT;
   _cleanup_free_ char *out_path = NULL;
-  r = pull_output_open(j, kd.image_name, kd.format, &so, &sink, &out_path, err);
+  r = pull_output_open(j->o, kd.image_name, kd.format, &so, &j->device_touched, &sink, &out_path, err);
   if (r < 0)
     return r;
   r = kept_disk_copy(j->pc, &kd, &sink, j->progress, err);
@@ -264,7 +223,7 @@ static int pull_from_local_copy(struct pull_job *j, lib_error *err) {
       .replace = j->o->replace, .mode = j->o->mode, .max_size = j->o->max_size, .progress = progress};
   _cleanup_(sink_close) struct sink sink = SINK_INIT;
   _cleanup_free_ char *out_path = NULL;
-  r = pull_output_open(j, j->rs->image_name, FORMAT_NONE, &so, &sink, &out_path, err);
+  r = pull_output_open(j->o, j->rs->image_name, FORMAT_NONE, &so, &j->device_touched, &sink, &out_path, err);
   if (r < 0)
     return r;
   char digest[80];
@@ -347,7 +306,7 @@ static int pull_decode(struct pull_job *j, lib_error *err) {
   };
   _cleanup_(sink_close) struct sink sink = SINK_INIT;
   _cleanup_free_ char *out_path = NULL;
-  r = pull_output_open(j, rs->image_name, format, &so, &sink, &out_path, err);
+  r = pull_output_open(o, rs->image_name, format, &so, &j->device_touched, &sink, &out_path, err);
   if (r < 0)
     return r;
 
@@ -451,6 +410,10 @@ static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int
   /* A disk image has no business being set-uid, set-gid or sticky. */
   if (o->mode & ~0777u)
     return error_set(err, VMPULL_E_USAGE, "file mode %#o: only permission bits (at most 0777) are allowed", o->mode);
+  /* Holes left as they are only make sense on a device known to read as zeros. */
+  if (o->assume_zeroed && !o->output_device)
+    return error_set(err, VMPULL_E_USAGE, "--assume-zeroed is for a block device output, and %s is not one",
+                     naming->output ? naming->output : "the naming rule's output");
 
   struct progress_state progress = {.fn = o->hooks.progress, .data = o->hooks.progress_data, .cancel = o->hooks.cancel};
   progress.ev.stage = VMPULL_STAGE_RESOLVE;
@@ -530,8 +493,7 @@ static int pull_call(const vmpull_pull_options *opts, const int *to_fd, int want
     cfg.out_fd = *to_fd;
   }
   /* (only a path the caller named: the naming rule never writes onto a device) */
-  struct stat dst;
-  cfg.output_device = !to_fd && opts->output && stat(opts->output, &dst) == 0 && S_ISBLK(dst.st_mode);
+  cfg.output_device = !to_fd && pull_output_is_device(opts->output);
   int distrust = 0;
   int r = pull_run(&cfg, out, &distrust, err);
   /* A pipe cannot take back what the first attempt wrote into it: no second attempt there. */

@@ -68,25 +68,11 @@ static void remove_stale_temporaries(int dirfd, const char *base) {
 
 static void writer_start(struct sink *s);
 
-/* The bmap's own file, opened with the output: one that exists (without replace) fails the pull
- * before a byte is written. */
-static int bmap_open(struct sink *s, lib_error *err) {
-  if (!s->o.bmap_path)
-    return 0;
-  s->bmap = bmap_builder_new();
-  s->bmap_out = malloc(sizeof(*s->bmap_out));
-  if (!s->bmap || !s->bmap_out)
-    return error_oom(err);
-  struct sink_options bo = {.replace = s->o.bmap_replace, .mode = s->o.mode, .max_size = UINT64_MAX};
-  int r = sink_open(s->bmap_out, s->o.bmap_path, &bo, err);
-  return r < 0 ? error_wrap(err, "bmap") : 0;
-}
-
 static int sink_buffers_init(struct sink *s, lib_error *err) {
   /* Without it (out of memory) only keeping the disk fails later (sink_take_map). */
   if (s->o.chunk_map)
     s->map = disk_map_builder_new();
-  int r = bmap_open(s, err);
+  int r = sink_bmap_open(s, err);
   if (r < 0)
     return r;
   writer_start(s);
@@ -483,29 +469,15 @@ static int finish_writes(struct sink *s, lib_error *err) {
   return r;
 }
 
-/* The bmap's text into its file, still without its name: published right after the disk. */
-static int bmap_fill(struct sink *s, lib_error *err) {
-  if (!s->bmap)
-    return 0;
-  size_t len = 0;
-  _cleanup_free_ char *text = bmap_builder_finish(s->bmap, &len);
-  if (!text)
-    return error_oom(err);
-  int r = sink_write(s->bmap_out, (const uint8_t *)text, len, err);
-  return r < 0 ? error_wrap(err, "bmap") : 0;
-}
-
 static int commit_disk(struct sink *s, uint64_t *allocated, lib_error *err);
 
 int sink_commit(struct sink *s, uint64_t *allocated, lib_error *err) {
   int r = finish_writes(s, err);
   if (r == 0)
-    r = bmap_fill(s, err);
+    r = sink_bmap_fill(s, err);
   if (r == 0)
     r = commit_disk(s, allocated, err);
-  if (r == 0 && s->bmap_out && (r = sink_commit(s->bmap_out, NULL, err)) < 0)
-    error_wrap(err, "bmap");
-  return r;
+  return r < 0 ? r : sink_bmap_publish(s, err);
 }
 
 static int commit_disk(struct sink *s, uint64_t *allocated, lib_error *err) {
@@ -622,11 +594,7 @@ int sink_takes_every_byte(const struct sink *s) {
 void sink_close(struct sink *s) {
   writer_stop(s, 1, NULL);
   disk_map_builder_free(s->map);
-  bmap_builder_free(s->bmap);
-  if (s->bmap_out) {
-    sink_close(s->bmap_out);
-    free(s->bmap_out);
-  }
+  sink_bmap_close(s);
   if (s->dev) {
     device_clear(s->dev);
     free(s->dev);

@@ -104,6 +104,12 @@ int sink_commit(struct sink *s, uint64_t *allocated, lib_error *err);
 /* After a commit with o.chunk_map: the map of the file as written (lib/pipeline/disk_map.h). 0, or
  * -errno when it could not be built (the file itself is fine). */
 int sink_take_map(struct sink *s, struct disk_map *out);
+/* The bmap beside the output (sink_bmap.c; sink.c's own): its file opened with the output, the
+ * map's text written into it once the disk's bytes are all in, published after the disk, freed. */
+int sink_bmap_open(struct sink *s, lib_error *err);
+int sink_bmap_fill(struct sink *s, lib_error *err);
+int sink_bmap_publish(struct sink *s, lib_error *err);
+void sink_bmap_close(struct sink *s);
 /* Every byte must go through sink_write/sink_submit (no clone or copy into fd behind the sink's
  * back): a pipe, a block device, or a bmap being built. */
 int sink_takes_every_byte(const struct sink *s);

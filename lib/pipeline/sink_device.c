@@ -4,6 +4,47 @@
 #include "base/util.h"
 #include "pipeline/disk_map.h"
 
+static int starts(const uint8_t *p, size_t len, const char *magic, size_t at) {
+  size_t n = strlen(magic);
+  return len >= at + n && memcmp(p + at, magic, n) == 0;
+}
+
+const char *disk_format_not_raw(const uint8_t *p, size_t len) {
+  /* The magic numbers qemu-img's probes go by (block/qcow2.c, vhdx.c, vmdk.c, vpc.c, vdi.c, qed.c,
+   * parallels.c); a raw disk has none of them at its start. */
+  if (starts(p, len, "QFI\xfb", 0))
+    return len >= 8 && p[7] == 1 ? "qcow" : "qcow2";
+  if (starts(p, len, "vhdxfile", 0))
+    return "vhdx";
+  if (starts(p, len, "KDMV", 0) || starts(p, len, "COWD", 0) || starts(p, len, "# Disk DescriptorFile", 0))
+    return "vmdk";
+  if (starts(p, len, "conectix", 0))
+    return "vhd (dynamic)";
+  if (starts(p, len, "\x7f\x10\xda\xbe", 0x40))
+    return "vdi";
+  if (starts(p, len, "QED\0", 0))
+    return "qed";
+  if (starts(p, len, "WithoutFreeSpace", 0) || starts(p, len, "WithouFreSpacExt", 0))
+    return "parallels";
+  return NULL;
+}
+
+void device_clear(struct sink_device *d) {
+  free(d->head);
+  *d = (struct sink_device){0};
+}
+
+int device_check_size(const struct sink_device *d, const char *path, uint64_t disk_size, lib_error *err) {
+  if (disk_size == UINT64_MAX || disk_size <= d->size)
+    return 0;
+  return error_set(err, VMPULL_E_LIMIT, "the disk is %llu bytes, larger than device %s (%llu bytes)",
+                   (unsigned long long)disk_size, path, (unsigned long long)d->size);
+}
+
+/* The ioctls below (BLKGETSIZE64, BLKZEROOUT, BLKFLSBUF, BLKRRPART) and O_EXCL's claim on a block
+ * device are Linux's; elsewhere a device output is refused (device_open) and nothing else is
+ * reached. */
+#if defined(__linux__)
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
@@ -71,43 +112,6 @@ int device_open(const char *path, int replace, int assume_zeroed, int *touched, 
     return error_set(err, VMPULL_E_EXISTS,
                      "device %s is not empty (data in its first or last MiB); use --replace to write over it", path);
   return 0;
-}
-
-void device_clear(struct sink_device *d) {
-  free(d->head);
-  *d = (struct sink_device){0};
-}
-
-int device_check_size(const struct sink_device *d, const char *path, uint64_t disk_size, lib_error *err) {
-  if (disk_size == UINT64_MAX || disk_size <= d->size)
-    return 0;
-  return error_set(err, VMPULL_E_LIMIT, "the disk is %llu bytes, larger than device %s (%llu bytes)",
-                   (unsigned long long)disk_size, path, (unsigned long long)d->size);
-}
-
-static int starts(const uint8_t *p, size_t len, const char *magic, size_t at) {
-  size_t n = strlen(magic);
-  return len >= at + n && memcmp(p + at, magic, n) == 0;
-}
-
-const char *disk_format_not_raw(const uint8_t *p, size_t len) {
-  /* The magic numbers qemu-img's probes go by (block/qcow2.c, vhdx.c, vmdk.c, vpc.c, vdi.c, qed.c,
-   * parallels.c); a raw disk has none of them at its start. */
-  if (starts(p, len, "QFI\xfb", 0))
-    return len >= 8 && p[7] == 1 ? "qcow" : "qcow2";
-  if (starts(p, len, "vhdxfile", 0))
-    return "vhdx";
-  if (starts(p, len, "KDMV", 0) || starts(p, len, "COWD", 0) || starts(p, len, "# Disk DescriptorFile", 0))
-    return "vmdk";
-  if (starts(p, len, "conectix", 0))
-    return "vhd (dynamic)";
-  if (starts(p, len, "\x7f\x10\xda\xbe", 0x40))
-    return "vdi";
-  if (starts(p, len, "QED\0", 0))
-    return "qed";
-  if (starts(p, len, "WithoutFreeSpace", 0) || starts(p, len, "WithouFreSpacExt", 0))
-    return "parallels";
-  return NULL;
 }
 
 /* BLKZEROOUT [off, off + len): the kernel writes zeroes, or discards where that reads back as
@@ -222,3 +226,34 @@ int device_finish(struct sink_device *d, int fd, const char *path, uint64_t size
   }
   return 0;
 }
+#else
+int device_open(const char *path, int replace, int assume_zeroed, int *touched, int *fd, struct sink_device *d,
+                lib_error *err) {
+  (void)replace;
+  *fd = -1;
+  *d = (struct sink_device){.assume_zeroed = assume_zeroed, .touched = touched};
+  return error_set(err, VMPULL_E_UNSUPPORTED, "output %s is a block device: vmpull writes onto devices on Linux only",
+                   path);
+}
+
+int device_start(struct sink_device *d, int fd, const char *path, const uint8_t *head, size_t len, lib_error *err) {
+  (void)d, (void)fd, (void)head, (void)len;
+  return error_set(err, VMPULL_E_UNSUPPORTED, "device %s", path);
+}
+
+int device_data(struct sink_device *d, int fd, const char *path, const uint8_t *buf, size_t len, uint64_t off,
+                lib_error *err) {
+  (void)d, (void)fd, (void)buf, (void)len, (void)off;
+  return error_set(err, VMPULL_E_UNSUPPORTED, "device %s", path);
+}
+
+int device_hole(struct sink_device *d, int fd, const char *path, uint64_t off, uint64_t len, lib_error *err) {
+  (void)d, (void)fd, (void)off, (void)len;
+  return error_set(err, VMPULL_E_UNSUPPORTED, "device %s", path);
+}
+
+int device_finish(struct sink_device *d, int fd, const char *path, uint64_t size, lib_error *err) {
+  (void)d, (void)fd, (void)size;
+  return error_set(err, VMPULL_E_UNSUPPORTED, "device %s", path);
+}
+#endif

@@ -276,6 +276,15 @@ def test_holes_are_zeroed_unless_assume_zeroed(image, loop_device):
     assert read_device(dev, len(raw)) == bytes(after)
 
 
+def test_assume_zeroed_is_for_a_device_only(image, tmp_path):
+    raw, src = image
+    res = pull("--json", "--assume-zeroed", "-o", tmp_path / "disk.raw", src)
+    assert res.rc == 2, res
+    err = json_error(res)
+    assert err["code"] == "usage" and "--assume-zeroed" in err["message"] and "disk.raw" in err["message"], err
+    assert not (tmp_path / "disk.raw").exists()
+
+
 def test_a_link_to_a_device_is_followed_a_link_to_a_file_is_not(image, loop_device, tmp_path):
     raw, src = image
     dev = loop_device()
