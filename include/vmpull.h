@@ -82,9 +82,11 @@
 #define VMPULL_VERSION_PATCH 0
 #define VMPULL_VERSION_STRING "0.3.0"
 /* True when this header is version major.minor.patch or newer (as GLIB_CHECK_VERSION). */
-#define VMPULL_CHECK_VERSION(major, minor, patch)                                                                      \
-  (VMPULL_VERSION_MAJOR > (major) || (VMPULL_VERSION_MAJOR == (major) && VMPULL_VERSION_MINOR > (minor)) ||            \
-   (VMPULL_VERSION_MAJOR == (major) && VMPULL_VERSION_MINOR == (minor) && VMPULL_VERSION_PATCH >= (patch)))
+#define VMPULL_CHECK_VERSION(major, minor, patch)                                    \
+  (VMPULL_VERSION_MAJOR > (major) ||                                                 \
+   (VMPULL_VERSION_MAJOR == (major) && VMPULL_VERSION_MINOR > (minor)) ||            \
+   (VMPULL_VERSION_MAJOR == (major) && VMPULL_VERSION_MINOR == (minor) &&            \
+    VMPULL_VERSION_PATCH >= (patch)))
 
 #include <signal.h>
 #include <stddef.h>
@@ -105,25 +107,25 @@ extern "C" {
  * prints. Codes may be added; treat an unknown one like VMPULL_E_IO. */
 typedef enum vmpull_code {
   VMPULL_OK = 0,
-  VMPULL_E_USAGE = 1,       /* "usage": bad option or source string */
-  VMPULL_E_NOT_FOUND = 2,   /* "not_found": file, blob, tag or checksum entry missing */
-  VMPULL_E_IO = 3,          /* "io": read/write/filesystem failure */
-  VMPULL_E_UNSUPPORTED = 4, /* "unsupported_format" */
-  VMPULL_E_CORRUPT = 5,     /* "corrupt": compressed data or archive is damaged */
-  VMPULL_E_DIGEST = 6,      /* "digest_mismatch" */
-  VMPULL_E_LIMIT = 7,       /* "limit": a size, count or depth limit was hit */
-  VMPULL_E_NETWORK = 8,     /* "network": connect, reset, timeout */
-  VMPULL_E_HTTP = 9,        /* "http": unexpected status or protocol violation */
-  VMPULL_E_TLS = 10,        /* "tls": certificate or handshake failure */
-  VMPULL_E_AUTH = 11,       /* "auth": credentials refused or missing */
-  VMPULL_E_MANIFEST = 12,   /* "manifest": malformed or unexpected index/manifest */
-  VMPULL_E_NO_MATCH = 13,   /* "no_match": no index entry matches provider/arch */
-  VMPULL_E_CANCELLED = 14,  /* "cancelled": progress callback or cancel flag */
-  VMPULL_E_EXISTS = 15,     /* "exists": the output exists and replace was not asked */
-  VMPULL_E_CONFIG = 16,     /* "config" (added in 0.3): a registries.conf that does not parse,
-                               or a registry it blocks */
-  VMPULL_E_SIGNATURE = 17,  /* "signature" (added in 0.3): a required signature is missing or
-                               does not verify */
+  VMPULL_E_USAGE = 1,          /* "usage": bad option or source string */
+  VMPULL_E_NOT_FOUND = 2,      /* "not_found": file, blob, tag or checksum entry missing */
+  VMPULL_E_IO = 3,             /* "io": read/write/filesystem failure */
+  VMPULL_E_UNSUPPORTED = 4,    /* "unsupported_format" */
+  VMPULL_E_CORRUPT = 5,        /* "corrupt": compressed data or archive is damaged */
+  VMPULL_E_DIGEST = 6,         /* "digest_mismatch" */
+  VMPULL_E_LIMIT = 7,          /* "limit": a size, count or depth limit was hit */
+  VMPULL_E_NETWORK = 8,        /* "network": connect, reset, timeout */
+  VMPULL_E_HTTP = 9,           /* "http": unexpected status or protocol violation */
+  VMPULL_E_TLS = 10,           /* "tls": certificate or handshake failure */
+  VMPULL_E_AUTH = 11,          /* "auth": credentials refused or missing */
+  VMPULL_E_MANIFEST = 12,      /* "manifest": malformed or unexpected index/manifest */
+  VMPULL_E_NO_MATCH = 13,      /* "no_match": no index entry matches provider/arch */
+  VMPULL_E_CANCELLED = 14,     /* "cancelled": progress callback or cancel flag */
+  VMPULL_E_EXISTS = 15,        /* "exists": the output exists and replace was not asked */
+  VMPULL_E_CONFIG = 16,        /* "config" (added in 0.3): a registries.conf that does not parse,
+                                  or a registry it blocks */
+  VMPULL_E_SIGNATURE = 17,     /* "signature" (added in 0.3): a required signature is missing or
+                                  does not verify */
 } vmpull_code;
 
 #define VMPULL_ERROR_MAX 2048
@@ -133,8 +135,8 @@ typedef enum vmpull_code {
  * than the buffer loses its middle, marked "...": the start (the outer
  * context) and the end (the reason) are kept. */
 typedef struct vmpull_error {
-  int code;                       /* a vmpull_code */
-  char message[VMPULL_ERROR_MAX]; /* one line, NUL-terminated */
+  int code;                          /* a vmpull_code */
+  char message[VMPULL_ERROR_MAX];    /* one line, NUL-terminated */
 } vmpull_error;
 
 /* "usage", "not_found", ... for a code (positive, as in vmpull_error.code);
@@ -156,23 +158,23 @@ VMPULL_PUBLIC int vmpull_global_init(vmpull_error *err);
 /* What is happening, reported to the progress callback. The stages come in
  * this order; a failed pull ends without VMPULL_STAGE_DONE. */
 typedef enum vmpull_stage {
-  VMPULL_STAGE_RESOLVE = 0,  /* looking up manifests, checksums */
-  VMPULL_STAGE_TRANSFER = 1, /* bytes flowing: fetched -> decoded -> written */
-  VMPULL_STAGE_DONE = 2,     /* the output is committed under its final name */
+  VMPULL_STAGE_RESOLVE = 0,    /* looking up manifests, checksums */
+  VMPULL_STAGE_TRANSFER = 1,   /* bytes flowing: fetched -> decoded -> written */
+  VMPULL_STAGE_DONE = 2,       /* the output is committed under its final name */
 } vmpull_stage;
 
 /* One progress event. Byte counts only grow during a pull. */
 typedef struct vmpull_progress {
   vmpull_stage stage;
-  const char *name;       /* image file name being pulled (never a URL with credentials);
-                             NULL before it is known; valid during the callback only */
-  uint64_t fetched;       /* source bytes read so far (compressed, as fetched) */
-  uint64_t fetched_total; /* expected source bytes, or UINT64_MAX when unknown */
-  uint64_t written;       /* decompressed bytes produced so far */
-  uint64_t resumed;       /* bytes of fetched that came from a cache or partial file */
+  const char *name;            /* image file name being pulled (never a URL with credentials);
+                                  NULL before it is known; valid during the callback only */
+  uint64_t fetched;            /* source bytes read so far (compressed, as fetched) */
+  uint64_t fetched_total;      /* expected source bytes, or UINT64_MAX when unknown */
+  uint64_t written;            /* decompressed bytes produced so far */
+  uint64_t resumed;            /* bytes of fetched that came from a cache or partial file */
   /* (added in 0.2; the library allocates this struct, so it may grow) */
-  const char *mirror; /* the registry mirror serving this pull ("cache.example:5000"),
-                         NULL when the registry itself (or no registry) does */
+  const char *mirror;          /* the registry mirror serving this pull ("cache.example:5000"),
+                                  NULL when the registry itself (or no registry) does */
 } vmpull_progress;
 
 /* Called on the thread that called vmpull_pull(): once when resolving starts
@@ -192,10 +194,10 @@ typedef void (*vmpull_warning_fn)(const char *message, void *userdata);
 
 /* (added in 0.3) Levels of the log hook, vmpull_pull_options.log. */
 typedef enum vmpull_log_level {
-  VMPULL_LOG_DEBUG = 0, /* detail: each HTTP request (method, URL, status, bytes), each
-                           mirror tried, decoder threads */
-  VMPULL_LOG_INFO = 1,  /* what the pull decided: cached, revalidate, resume or
-                           download, the mirror chosen, the format detected */
+  VMPULL_LOG_DEBUG = 0,        /* detail: each HTTP request (method, URL, status, bytes), each
+                                  mirror tried, decoder threads */
+  VMPULL_LOG_INFO = 1,         /* what the pull decided: cached, revalidate, resume or
+                                  download, the mirror chosen, the format detected */
 } vmpull_log_level;
 /* (added in 0.3) A line for someone debugging a pull (what `vmpull -v` shows): one line,
  * no newline, no credentials, cleaned like warnings; valid during the call only. Called
@@ -212,7 +214,7 @@ typedef void (*vmpull_log_fn)(int level, const char *message, void *userdata);
 #define VMPULL_DEFAULT_MACHINE_NAME "podman-machine-default"
 #define VMPULL_DEFAULT_MAX_SIZE (1ull << 40) /* 1 TiB */
 typedef struct vmpull_pull_options {
-  size_t struct_size; /* set by vmpull_pull_options_init() */
+  size_t struct_size;          /* set by vmpull_pull_options_init() */
 
   const char *source;          /* path, http(s) URL, oci-dir://..., docker://... (skopeo's oci:PATH[:REF]
                                   and oci-archive:FILE[:REF] too; its other transports are refused) */
@@ -235,31 +237,31 @@ typedef struct vmpull_pull_options {
   unsigned mode;               /* output file mode; 0: 0644 */
 
   /* Network */
-  int tls_verify;         /* default 1 */
-  const char *ca_cert;    /* extra CA bundle file */
-  const char *cert_dir;   /* registry certs.d-style folder */
-  const char *user_agent; /* default "vmpull/<version>" */
-  long connect_timeout;   /* seconds; 0: 30 */
-  long stall_timeout;     /* seconds under stall_min_rate before abort; 0: 60 */
-  long stall_min_rate;    /* bytes/s; 0: 1024 */
-  int retries;            /* retries after the first attempt; -1: default (5) */
+  int tls_verify;              /* default 1 */
+  const char *ca_cert;         /* extra CA bundle file */
+  const char *cert_dir;        /* registry certs.d-style folder */
+  const char *user_agent;      /* default "vmpull/<version>" */
+  long connect_timeout;        /* seconds; 0: 30 */
+  long stall_timeout;          /* seconds under stall_min_rate before abort; 0: 60 */
+  long stall_min_rate;         /* bytes/s; 0: 1024 */
+  int retries;                 /* retries after the first attempt; -1: default (5) */
 
   /* Registries */
-  const char *creds;         /* "USER:PASS" */
-  const char *authfile;      /* containers auth.json */
-  const char *default_image; /* replaces quay.io/podman/machine-os:<os_version> */
-  const char *os_version;    /* X.Y of the default machine image */
+  const char *creds;           /* "USER:PASS" */
+  const char *authfile;        /* containers auth.json */
+  const char *default_image;   /* replaces quay.io/podman/machine-os:<os_version> */
+  const char *os_version;      /* X.Y of the default machine image */
 
   /* Cache */
-  const char *cache_dir; /* NULL: no cache */
+  const char *cache_dir;       /* NULL: no cache */
   int no_cache;
   int offline;
 
   /* Callbacks (run on the calling thread; NULL: none) */
   vmpull_progress_fn progress;
-  void *progress_data; /* passed to progress as userdata */
+  void *progress_data;         /* passed to progress as userdata */
   vmpull_warning_fn warning;
-  void *warning_data; /* passed to warning as userdata */
+  void *warning_data;          /* passed to warning as userdata */
   /* NULL or a flag polled before every chunk and while waiting for the
    * network: set it to non-zero (from a signal handler or another thread) to
    * cancel; the pull then fails with VMPULL_E_CANCELLED within a fraction of
@@ -267,9 +269,9 @@ typedef struct vmpull_pull_options {
   volatile sig_atomic_t *cancel;
 
   /* Cache (continued) */
-  int keep_uncompressed;  /* also keep the decoded disk in the cache: the next pull of
-                             the same source digest copies it (reflink where possible) */
-  const char *stream_url; /* fcos:// stream metadata URL; NULL: builds.coreos.fedoraproject.org */
+  int keep_uncompressed;       /* also keep the decoded disk in the cache: the next pull of
+                                  the same source digest copies it (reflink where possible) */
+  const char *stream_url;      /* fcos:// stream metadata URL; NULL: builds.coreos.fedoraproject.org */
 
   /* Registry mirrors (docker:// sources). Each string is "REGISTRY=MIRROR":
    * MIRROR is host[:port][/namespace] and REGISTRY a registry host, optionally
@@ -282,13 +284,13 @@ typedef struct vmpull_pull_options {
    * vmpull_progress.mirror. */
   const char *const *mirrors;
   size_t n_mirrors;
-  int mirror_by_digest_only; /* use mirrors only for references by digest; a tag goes to the
-                                registry itself (registries.conf's mirror-by-digest-only) */
+  int mirror_by_digest_only;   /* use mirrors only for references by digest; a tag goes to the
+                                  registry itself (registries.conf's mirror-by-digest-only) */
 
   /* (added in 0.3) Log lines (vmpull_log_fn), run on the calling thread; NULL: none. A
    * program built against an older header has no such field: its pulls log nothing. */
   vmpull_log_fn log;
-  void *log_data; /* passed to log as userdata */
+  void *log_data;              /* passed to log as userdata */
 
   /* (added in 0.3) registries.conf (containers-registries.conf(5)), read for docker:// sources
    * as containers/image reads it: $CONTAINERS_REGISTRIES_CONF, else
@@ -304,18 +306,18 @@ typedef struct vmpull_pull_options {
                                   are still read, as skopeo's --registries-conf), or NULL */
 
   /* Credentials (added in 0.3) */
-  int no_creds; /* send no credentials to any registry: not creds, not the auth
-                   files nor their helpers (skopeo's --no-creds); with creds set
-                   too, a registry pull fails with VMPULL_E_USAGE */
+  int no_creds;                /* send no credentials to any registry: not creds, not the auth
+                                  files nor their helpers (skopeo's --no-creds); with creds set
+                                  too, a registry pull fails with VMPULL_E_USAGE */
 
   /* Signatures (added in 0.3) */
-  const char *keyring;             /* OpenPGP public keys (armored or binary file) that fcos:// disks and
-                                      signed checksum lists must be signed by; NULL: the keys shipped
-                                      in <datadir>/vmpull/keys (Fedora's, as coreos-installer trusts) */
+  const char *keyring;         /* OpenPGP public keys (armored or binary file) that fcos:// disks and
+                                  signed checksum lists must be signed by; NULL: the keys shipped
+                                  in <datadir>/vmpull/keys (Fedora's, as coreos-installer trusts) */
   const char *checksums_signature; /* detached OpenPGP signature of the checksums list (path, file://
                                   or URL: SHA256SUMS.gpg); a clearsigned list needs none */
-  int insecure_skip_signature;     /* check no signature of fcos:// disks and checksum lists (a warning
-                                      says so); never applies to a registry's policy.json */
+  int insecure_skip_signature; /* check no signature of fcos:// disks and checksum lists (a warning
+                                  says so); never applies to a registry's policy.json */
 
   /* Signature policy (added in 0.3) */
   const char *signature_policy; /* containers-policy.json(5) for OCI sources; NULL:
@@ -328,10 +330,10 @@ typedef struct vmpull_pull_options {
                                    exists, else /etc/containers/registries.d */
 
   /* Fetch (added in 0.3) */
-  int refresh; /* a plain URL whose server cannot be reached (the name does not
-                  resolve, the connection is refused, connecting timed out) fails
-                  even when the cache has a copy; 0: that copy is used, with a
-                  warning naming its age, and the outcome says VMPULL_CACHE_STALE */
+  int refresh;                 /* a plain URL whose server cannot be reached (the name does not
+                                  resolve, the connection is refused, connecting timed out) fails
+                                  even when the cache has a copy; 0: that copy is used, with a
+                                  warning naming its age, and the outcome says VMPULL_CACHE_STALE */
 
   /* Block devices (added in 0.3). An output that is a block device (by stat, after following
    * links) is opened O_EXCL, so a mounted or otherwise claimed device fails (VMPULL_E_IO, naming
@@ -342,13 +344,15 @@ typedef struct vmpull_pull_options {
    * unless replace. The disk's holes are zeroed on the device (BLKZEROOUT), its first MiB is kept
    * back (zeroed on the device) and written only after every check passed, then the device is
    * flushed and its partition table re-read. A failed pull after the first write leaves a
-   * partial image on the device, and its message says so. Not with vmpull_pull_to_fd. */
-  int assume_zeroed; /* the device reads as zeros already (new, or discarded): its holes
-                        are not zeroed, only the disk's data is written */
+   * partial image on the device, and its message says so. Linux only; not vmpull_pull_to_fd. */
+  int assume_zeroed;           /* the device reads as zeros already (new, or discarded): its holes
+                                  are not zeroed, only the disk's data is written (with an output
+                                  that is not a block device: VMPULL_E_USAGE) */
   /* (added in 0.3) Also write the disk's block map here (bmap format 2.0, as bmap-tools reads it:
    * the ranges of its non-zero 4 KiB blocks, each with the sha256 of its bytes, computed while
-   * writing), published like the output (a temporary, then its name; replace as for the output)
-   * and only when the pull succeeds; NULL: none. */
+   * writing), published like the output (a temporary, then its name; an existing file is
+   * replaced only with replace, also with vmpull_pull_to_fd) and only when the pull succeeds;
+   * NULL: none. */
   const char *bmap;
 } vmpull_pull_options;
 
@@ -360,17 +364,17 @@ VMPULL_PUBLIC void vmpull_pull_options_init(vmpull_pull_options *opts, size_t st
 /* What a successful pull produced. Filled by vmpull_pull() (zeroed on
  * failure); every string is owned by the result, freed by vmpull_result_free(). */
 typedef struct vmpull_result {
-  char *path;                /* final disk path */
-  char *source;              /* the source as given, credentials replaced by *** */
-  char *format;              /* "xz", "gzip", "zstd", "bzip2", "zip", "lzma", "lzip", "none" */
-  char *digest;              /* "sha256:HEX" of the source bytes as fetched (always set by this
-                                call: a local file copied as it is is hashed for it) */
-  char *image_name;          /* image file name used for naming */
-  char *content_disposition; /* filename from Content-Disposition, or NULL */
-  char *reference;           /* resolved OCI reference / manifest digest, or NULL */
-  uint64_t fetched;          /* source bytes */
-  uint64_t size;             /* apparent size of the disk written */
-  uint64_t allocated;        /* bytes the disk occupies (st_blocks * 512) */
+  char *path;                  /* final disk path */
+  char *source;                /* the source as given, credentials replaced by *** */
+  char *format;                /* "xz", "gzip", "zstd", "bzip2", "zip", "lzma", "lzip", "none" */
+  char *digest;                /* "sha256:HEX" of the source bytes as fetched (always set by this
+                                  call: a local file copied as it is is hashed for it) */
+  char *image_name;            /* image file name used for naming */
+  char *content_disposition;   /* filename from Content-Disposition, or NULL */
+  char *reference;             /* resolved OCI reference / manifest digest, or NULL */
+  uint64_t fetched;            /* source bytes */
+  uint64_t size;               /* apparent size of the disk written */
+  uint64_t allocated;          /* bytes the disk occupies (st_blocks * 512) */
 } vmpull_result;
 
 /* Pull opts->source into a disk file, in one streaming pass: fetch, hash,
@@ -404,13 +408,13 @@ typedef struct vmpull_outcome vmpull_outcome;
 
 /* How the cache served the image's bytes (vmpull_outcome_cache). */
 typedef enum vmpull_cache_use {
-  VMPULL_CACHE_NONE = 0,        /* no cache in use (none given, --no-cache, a local file, or a cache that failed) */
-  VMPULL_CACHE_MISS = 1,        /* fetched from the network (and filed in the cache); see resumed_from */
-  VMPULL_CACHE_HIT = 2,         /* the cached blob, no request for it (by digest, or --offline) */
+  VMPULL_CACHE_NONE = 0,       /* no cache in use (none given, --no-cache, a local file, or a cache that failed) */
+  VMPULL_CACHE_MISS = 1,       /* fetched from the network (and filed in the cache); see resumed_from */
+  VMPULL_CACHE_HIT = 2,        /* the cached blob, no request for it (by digest, or --offline) */
   VMPULL_CACHE_REVALIDATED = 3, /* the cached copy, after the server said it is current (304) */
-  VMPULL_CACHE_KEPT_DISK = 4,   /* a decoded disk kept by keep_uncompressed was copied */
-  VMPULL_CACHE_STALE = 5,       /* the cached copy of a plain URL, served without the server's word:
-                                   it could not be reached (see vmpull_pull_options.refresh) */
+  VMPULL_CACHE_KEPT_DISK = 4,  /* a decoded disk kept by keep_uncompressed was copied */
+  VMPULL_CACHE_STALE = 5,      /* the cached copy of a plain URL, served without the server's word:
+                                  it could not be reached (see vmpull_pull_options.refresh) */
 } vmpull_cache_use;
 
 /* "none", "miss", "hit", "revalidated", "kept-disk", "stale" (the names `vmpull --json` prints);
@@ -444,7 +448,7 @@ VMPULL_PUBLIC int vmpull_pull_to_fd(const vmpull_pull_options *opts, int fd, vmp
 VMPULL_PUBLIC void vmpull_outcome_free(vmpull_outcome *outcome);
 
 /* Success facts, as in vmpull_result (NULL when not known or not applicable). */
-VMPULL_PUBLIC const char *vmpull_outcome_path(const vmpull_outcome *outcome);   /* NULL for pull_to_fd */
+VMPULL_PUBLIC const char *vmpull_outcome_path(const vmpull_outcome *outcome); /* NULL for pull_to_fd */
 VMPULL_PUBLIC const char *vmpull_outcome_source(const vmpull_outcome *outcome); /* set on failure too */
 VMPULL_PUBLIC const char *vmpull_outcome_format(const vmpull_outcome *outcome);
 /* "sha256:HEX" of the source bytes as fetched; NULL for a local file that was
@@ -478,7 +482,7 @@ VMPULL_PUBLIC const char *vmpull_outcome_signature_type(const vmpull_outcome *ou
 VMPULL_PUBLIC const char *vmpull_outcome_signature_key(const vmpull_outcome *outcome);
 
 /* Failure facts, also filled on success (code 0, message ""). */
-VMPULL_PUBLIC int vmpull_outcome_error_code(const vmpull_outcome *outcome);            /* a vmpull_code, positive */
+VMPULL_PUBLIC int vmpull_outcome_error_code(const vmpull_outcome *outcome); /* a vmpull_code, positive */
 VMPULL_PUBLIC const char *vmpull_outcome_error_message(const vmpull_outcome *outcome); /* "" on success */
 /* The errno behind the failure (ENOSPC, EACCES, ECONNREFUSED, ...); 0: none. */
 VMPULL_PUBLIC int vmpull_outcome_errno(const vmpull_outcome *outcome);
@@ -504,18 +508,18 @@ VMPULL_PUBLIC int vmpull_outcome_curl_code(const vmpull_outcome *outcome);
  * run while pulls use the same cache: an entry a pull is filling is skipped.
  */
 typedef enum vmpull_cache_kind {
-  VMPULL_CACHE_BLOB = 0,    /* blobs/sha256/<hex> */
-  VMPULL_CACHE_DISK = 1,    /* disks/sha256/<hex> */
-  VMPULL_CACHE_PARTIAL = 2, /* partial/<key>: an interrupted download */
+  VMPULL_CACHE_BLOB = 0,       /* blobs/sha256/<hex> */
+  VMPULL_CACHE_DISK = 1,       /* disks/sha256/<hex> */
+  VMPULL_CACHE_PARTIAL = 2,    /* partial/<key>: an interrupted download */
 } vmpull_cache_kind;
 
 typedef struct vmpull_cache_entry {
-  int kind;          /* a vmpull_cache_kind */
-  char *digest;      /* "sha256:HEX"; for a partial its expected digest, or NULL */
-  char *source;      /* the URL or reference it was fetched for, or NULL */
-  char *path;        /* the file in the cache */
-  uint64_t size;     /* bytes (a partial: fetched so far) */
-  int64_t last_used; /* seconds since the epoch */
+  int kind;                    /* a vmpull_cache_kind */
+  char *digest;                /* "sha256:HEX"; for a partial its expected digest, or NULL */
+  char *source;                /* the URL or reference it was fetched for, or NULL */
+  char *path;                  /* the file in the cache */
+  uint64_t size;               /* bytes (a partial: fetched so far) */
+  int64_t last_used;           /* seconds since the epoch */
 } vmpull_cache_entry;
 
 typedef struct vmpull_cache_entries {
