@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """vmpull benchmark: vmpull side by side with the peer tools, in one run, on one machine.
 
-    bench/bench.py [--reps N] [--sections local,copy,xzmem,rss,http,balanced,oci,cache] [--vmpull PATH] [--markdown FILE]
+    bench/bench.py [--reps N] [--sections local,copy,xzmem,rss,http,balanced,oci,cache,segments] [--vmpull PATH] [--markdown FILE]
                    [--autogroup-nice N] [--no-peer-sync]
 
 Run it through `make bench` (a release build, images made or reused first). On a shared machine,
@@ -118,6 +118,8 @@ class Bench:
         self.notes = []
         self.servers = []
         self.decode_time = {}  # (image name, peer label) -> median seconds, from the local rows
+        self.byte_rows = []    # (case, bytes, file size, target ratio)
+        self.kill_sent = []
 
     # -- running -------------------------------------------------------------------------
 
@@ -664,6 +666,174 @@ http:
                 self.compare("oci", f"{case}, docker:// at {shown}", r, "vmpull", "sequential", 0.6)
         self.stop_servers()
 
+    # -- issue 17: a link that caps each connection ----------------------------------------
+
+    def start_capped_nginx(self, registry_port=None):
+        """nginx capping every connection at 10 MB/s (limit_rate is per connection), serving the
+        images (and, with registry_port, the registry behind it), with an access log of the body
+        bytes each request sent: the bytes over the network are counted by the server."""
+        ports = {"http": free_port()}
+        if registry_port:
+            ports["registry"] = free_port()
+        d_log = self.out / "capped-access.log"
+        if d_log.exists():
+            d_log.unlink()
+        fmt = "log_format bytes '$request_method $uri $status $body_bytes_sent \"$http_range\"';"
+        servers = f"""  {fmt}
+  server {{
+    listen 127.0.0.1:{ports['http']};
+    access_log {d_log} bytes;
+    root {self.work};
+    limit_rate 10m;
+    sendfile_max_chunk 256k;
+  }}"""
+        if registry_port:
+            servers += f"""
+  server {{
+    listen 127.0.0.1:{ports['registry']};
+    access_log {d_log} bytes;
+    client_max_body_size 0;
+    location / {{
+      proxy_pass http://127.0.0.1:{registry_port};
+      proxy_set_header Host $http_host;
+      proxy_http_version 1.1;
+      proxy_max_temp_file_size 0;
+      limit_rate 10m;
+    }}
+  }}"""
+        ports.update(self.run_nginx(ports, servers))
+        return ports, d_log
+
+    @staticmethod
+    def logged_bytes(log_path, name, since=0):
+        """Body bytes the server sent for paths ending in name, in log lines after line `since`."""
+        total = 0
+        lines = log_path.read_text().splitlines() if log_path.exists() else []
+        for line in lines[since:]:
+            parts = line.split(" ")
+            if len(parts) >= 4 and parts[1].endswith(name):
+                total += int(parts[3])
+        return total, len(lines)
+
+    def section_segments(self):
+        """Issue 17: segmented downloads against a link that caps each connection at 10 MB/s."""
+        w, o = self.work, self.out
+        raw = w / "disk.raw"
+        vo, po, dl = o / "vmpull.out", o / "peer.out", o / "download"
+        dl_dir = o / "aria2"
+        q = lambda p: shlex.quote(str(p))
+        registry = self.start_registry()
+        ports, access = self.start_capped_nginx(registry)
+        aria = shutil.which("aria2c")
+        if not aria:
+            self.notes.append("segments: aria2c is not installed (scripts/install-deps bench): its rows are skipped")
+        for case, name, cli, targets in (
+                ("zstd -14", "disk.raw.zst", "zstd -qdc", {"streaming": 0.30, "aria2c": 1.0}),
+                ("xz, 64 MiB blocks", "disk.raw.mb.xz", "xz -T0 -dc", {"streaming": 0.6})):
+            url = f"http://127.0.0.1:{ports['http']}/{name}"
+            cmds = [
+                self.vm("vmpull", url, vo, check=raw),
+                self.vm("vmpull 1 connection", url, vo, extra=["--connections", "1"]),
+                self.peer("streaming", f"curl -sSf {q(url)} | {cli} > {q(po)}", po, short=f"curl \\| {cli}"),
+            ]
+            if aria:
+                cmds.append(self.peer("aria2c", f"aria2c -q -x8 -s8 --file-allocation=none --allow-overwrite=true "
+                                      f"-d {q(dl_dir)} -o {name} {q(url)} && {cli} {q(dl_dir / name)} > {q(po)}",
+                                      po, short=f"aria2c -x8 -s8, then {cli}", cleanup=[dl_dir]))
+            r = self.run_case(f"capped {name}", cmds, inputs=[w / name])
+            label = f"{case}, http, 10 MB/s per connection"
+            for peer, target in (("streaming", targets.get("streaming")), ("aria2c", targets.get("aria2c")),
+                                 ("vmpull 1 connection", None)):
+                if peer in r:
+                    if peer == "vmpull 1 connection":
+                        r[peer].describe_short = "vmpull --connections 1"
+                    self.compare("segments", label, r, "vmpull", peer, target)
+            self.bytes_rows(label, url, name, access)
+        self.kill_resume_row(f"http://127.0.0.1:{ports['http']}/disk.raw.zst", "disk.raw.zst", access)
+        self.registry_capped_rows(registry, ports["registry"], access)
+        self.stop_servers()
+
+    def bytes_rows(self, label, url, name, access):
+        """Bytes the server sent for one cold vmpull, against the file's size."""
+        cache = self.out / "cache-bytes"
+        shutil.rmtree(cache, ignore_errors=True)
+        time.sleep(1)
+        _, since = self.logged_bytes(access, name)
+        subprocess.run([self.vmpull, "pull", "-q", "--cache-dir", str(cache), "-o", str(self.out / "vmpull.out"),
+                        url], check=True)
+        time.sleep(1)  # nginx logs a request when its connection is done with it
+        sent, _ = self.logged_bytes(access, name, since)
+        size = (self.work / name).stat().st_size
+        self.byte_rows.append((f"{label}: bytes sent by the server for one pull", sent, size, 1.01))
+        shutil.rmtree(cache, ignore_errors=True)
+        (self.out / "vmpull.out").unlink(missing_ok=True)
+
+    def kill_resume_row(self, url, name, access, reps=3):
+        """kill -9 once half the file is in the cache's partial, then a second pull: the bytes the
+        server sends for the second pull, against the file's size (median of reps)."""
+        size = (self.work / name).stat().st_size
+        cache, out = self.out / "cache-kill", self.out / "vmpull.out"
+        seconds = []
+        for _ in range(reps):
+            shutil.rmtree(cache, ignore_errors=True)
+            proc = subprocess.Popen([self.vmpull, "pull", "-q", "--cache-dir", str(cache), "-o", str(out), url],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            have = 0
+            while proc.poll() is None:
+                # What the pull has written so far: the allocated blocks of its partial(s).
+                have = sum(p.stat().st_blocks * 512 for p in (cache / "partial").glob("*")
+                           if p.is_file()) if (cache / "partial").is_dir() else 0
+                if have >= size // 2:
+                    proc.kill()
+                    break
+                time.sleep(0.02)
+            proc.wait()
+            if have < size // 2:
+                raise RuntimeError(f"kill-resume: the pull ended before half of {name} was received")
+            time.sleep(1.5)
+            _, since = self.logged_bytes(access, name)
+            t0 = time.monotonic()
+            subprocess.run([self.vmpull, "pull", "-q", "--cache-dir", str(cache), "-o", str(out), url], check=True)
+            seconds.append(time.monotonic() - t0)
+            time.sleep(1.5)
+            sent, _ = self.logged_bytes(access, name, since)
+            r = subprocess.run(["cmp", "-s", str(out), str(self.work / "disk.raw")])
+            if r.returncode != 0:
+                raise RuntimeError(f"kill-resume: the resumed output differs from disk.raw")
+            out.unlink()
+            self.kill_sent.append(sent)
+        shutil.rmtree(cache, ignore_errors=True)
+        sent = statistics.median(self.kill_sent)
+        self.byte_rows.append((f"{name}, http 10 MB/s per connection: second pull after kill -9 at half "
+                               f"(median of {reps}, {min(self.kill_sent)}..{max(self.kill_sent)} B)",
+                               sent, size, 0.55))
+        self.kill_sent = []
+
+    def registry_capped_rows(self, registry, port, access):
+        """The zstd image from a registry behind the same capped link: vmpull against skopeo copy
+        (one connection per blob) then zstd -dc, and against vmpull --connections 1."""
+        w, o = self.work, self.out
+        name, cli = "disk.raw.zst", "zstd -qdc"
+        lay, layer_hex = self.oci_layout(w / name, name, "application/zstd")
+        subprocess.run(["skopeo", "copy", "-q", "--all", "--dest-tls-verify=false", f"oci:{lay}:latest",
+                        f"docker://127.0.0.1:{registry}/bench/capped:zst"], check=True)
+        shutil.rmtree(lay)
+        ref = f"docker://127.0.0.1:{port}/bench/capped:zst"
+        vo, po, oci_dir = o / "vmpull.out", o / "peer.out", o / "skopeo-oci"
+        q = lambda p: shlex.quote(str(p))
+        blob = oci_dir / "blobs" / "sha256" / layer_hex
+        cmds = [
+            self.vm("vmpull", ref, vo, check=w / "disk.raw", extra=["--tls-verify=false"]),
+            self.vm("vmpull 1 connection", ref, vo, extra=["--tls-verify=false", "--connections", "1"]),
+            self.peer("sequential", f"skopeo copy -q --src-tls-verify=false {q(ref)} oci:{q(oci_dir)}:disk"
+                      f" && {cli} {q(blob)} > {q(po)}", po, short=f"skopeo copy, then {cli}", cleanup=[oci_dir]),
+        ]
+        r = self.run_case("capped registry disk.raw.zst", cmds, inputs=[w / name])
+        r["vmpull 1 connection"].describe_short = "vmpull --connections 1"
+        label = "zstd -14, docker:// behind 10 MB/s per connection"
+        self.compare("segments", label, r, "vmpull", "sequential", 0.30)
+        self.compare("segments", label, r, "vmpull", "vmpull 1 connection")
+
     def section_cache(self):
         """Issue 5: a warm pull (blob in the cache) against decoding the local file, and a second
         machine from a kept decoded disk (--keep-uncompressed) against a cold pull."""
@@ -764,6 +934,14 @@ http:
                 lines.append(f"| {case} | {v / 1024:.1f} MiB ({vmax / 1024:.1f}) | {peer} | {p / 1024:.1f} MiB "
                              f"({pmax / 1024:.1f}) | {ratio:.2f}x | <= {target:g}x | "
                              f"{'yes' if ratio <= target else '**no**'} |")
+        if self.byte_rows:
+            lines.append("")
+            lines.append("| Bytes over the network | Bytes | File | Ratio | Target | Met |")
+            lines.append("|---|---|---|---|---|---|")
+            for case, sent, size, target in self.byte_rows:
+                ratio = sent / size
+                lines.append(f"| {case} | {human_bytes(sent)} | {human_bytes(size)} | {ratio:.3f}x | <= {target:g}x | "
+                             f"{'yes' if ratio <= target else '**no**'} |")
         for n in self.notes:
             lines.append("")
             lines.append(f"Note: {n}")
@@ -776,7 +954,7 @@ http:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=int(os.environ.get("BENCH_REPS", "5")))
-    ap.add_argument("--sections", default=os.environ.get("BENCH_SECTIONS", "local,copy,xzmem,rss,http,balanced,oci,cache"))
+    ap.add_argument("--sections", default=os.environ.get("BENCH_SECTIONS", "local,copy,xzmem,rss,http,balanced,oci,cache,segments"))
     ap.add_argument("--vmpull", default=os.environ.get("VMPULL_BIN", str(ROOT / "build" / "vmpull")))
     ap.add_argument("--work", default=str(HERE / "work"))
     ap.add_argument("--markdown", default=None, help="also write the tables to this file")

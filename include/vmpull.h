@@ -230,12 +230,16 @@ typedef struct vmpull_pull_options {
 
   const char *source;          /* path, http(s) URL, oci-dir://..., docker://... (skopeo's oci:PATH[:REF]
                                   and oci-archive:FILE[:REF] too; its other transports are refused) */
-  const char *output;          /* exact output path; NULL: naming rule below */
+  const char *output;          /* exact output path; NULL: naming rule below. (0.3) A block device
+                                  (or a symlink that resolves to one, /dev/disk/by-id/...) is
+                                  written in place, see "Block devices" below */
   const char *data_dir;        /* output folder for the naming rule (created 0700) */
   const char *machine_name;    /* naming rule prefix; default "podman-machine-default" */
   const char *provider;        /* qemu (default), applehv, libkrun, hyperv, wsl */
   const char *arch;            /* x86_64/amd64, aarch64/arm64; NULL: the host */
-  int replace;                 /* replace an existing output atomically */
+  int replace;                 /* replace an existing output atomically. On a block device nothing
+                                  is atomic: replace only lets a device that is not empty be
+                                  overwritten, and a failed pull leaves a partial image there */
   const char *expected_digest; /* "sha256:HEX" of the source bytes as fetched, or NULL */
   const char *checksums;       /* SHA256SUMS file (path or URL) to look the image up in */
   unsigned threads;            /* decoder threads; 0: online CPUs */
@@ -342,6 +346,26 @@ typedef struct vmpull_pull_options {
                                   resolve, the connection is refused, connecting timed out) fails
                                   even when the cache has a copy; 0: that copy is used, with a
                                   warning naming its age, and the outcome says VMPULL_CACHE_STALE */
+
+  /* Block devices (added in 0.3). An output that is a block device (by stat, after following
+   * links) is opened O_EXCL, so a mounted or otherwise claimed device fails (VMPULL_E_IO, naming
+   * it); it must hold a raw disk (a qcow2, VHDX, VMDK, ... fails with VMPULL_E_UNSUPPORTED naming
+   * the format, the device untouched); a disk whose size is known before it is written (a raw
+   * source, a size its container declares) must fit, else the pull fails when the device is
+   * full; a device with a non-zero byte in its first or last MiB is refused (VMPULL_E_EXISTS)
+   * unless replace. The disk's holes are zeroed on the device (BLKZEROOUT), its first MiB is kept
+   * back (zeroed on the device) and written only after every check passed, then the device is
+   * flushed and its partition table re-read. A failed pull after the first write leaves a
+   * partial image on the device, and its message says so. Linux only; not vmpull_pull_to_fd. */
+  int assume_zeroed;           /* the device reads as zeros already (new, or discarded): its holes
+                                  are not zeroed, only the disk's data is written (with an output
+                                  that is not a block device: VMPULL_E_USAGE) */
+  /* (added in 0.3) Also write the disk's block map here (bmap format 2.0, as bmap-tools reads it:
+   * the ranges of its non-zero 4 KiB blocks, each with the sha256 of its bytes, computed while
+   * writing), published like the output (a temporary, then its name; an existing file is
+   * replaced only with replace, also with vmpull_pull_to_fd) and only when the pull succeeds;
+   * NULL: none. */
+  const char *bmap;
 } vmpull_pull_options;
 
 /* Fill opts with defaults (zero, tls_verify = 1, retries = -1) and set

@@ -47,6 +47,8 @@ int tool_report_failure(const vmpull_error *err, int json, struct tool_progress 
 /* Print o as one compact JSON line on stdout, then release it. */
 struct json_object;
 void tool_print_json(struct json_object *o);
+/* The same on f (`pull -o -`: stdout carries the disk, the object goes to stderr). */
+void tool_print_json_to(FILE *f, struct json_object *o);
 /* Before a library call: its progress drawn on progress (when not NULL), its warnings printed below
  * it, SIGINT/SIGTERM cancel it, and a warning when TLS verification is off. */
 struct tool_progress;

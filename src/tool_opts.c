@@ -55,6 +55,8 @@ enum {
   OPT_KEYRING,
   OPT_CHECKSUMS_SIGNATURE,
   OPT_INSECURE_SKIP_SIGNATURE,
+  OPT_ASSUME_ZEROED,
+  OPT_BMAP,
 };
 
 const struct option pull_longopts[] = {
@@ -107,6 +109,8 @@ const struct option pull_longopts[] = {
     {"keyring", required_argument, NULL, OPT_KEYRING},
     {"checksums-signature", required_argument, NULL, OPT_CHECKSUMS_SIGNATURE},
     {"insecure-skip-signature", no_argument, NULL, OPT_INSECURE_SKIP_SIGNATURE},
+    {"assume-zeroed", no_argument, NULL, OPT_ASSUME_ZEROED},
+    {"bmap", required_argument, NULL, OPT_BMAP},
     {NULL, 0, NULL, 0},
 };
 
@@ -329,6 +333,8 @@ static int parse_pull_cli(struct pull_cli *cli, int argc, char **argv) {
     case OPT_KEYRING: cli->opts.keyring = optarg; break;
     case OPT_CHECKSUMS_SIGNATURE: cli->opts.checksums_signature = optarg; break;
     case OPT_INSECURE_SKIP_SIGNATURE: cli->opts.insecure_skip_signature = 1; break;
+    case OPT_ASSUME_ZEROED: cli->opts.assume_zeroed = 1; break;
+    case OPT_BMAP: cli->opts.bmap = optarg; break;
     case OPT_HELP: tool_help(cmd); return PULL_CLI_HELP;
     case ':': return tool_missing_value(cmd, cmd, argv[optind - 1], "a value");
     default: tool_unknown_option(cmd, argv[optind - 1], pull_longopts); return PULL_CLI_USAGE;

@@ -40,9 +40,13 @@ void tool_warn(const char *fmt, ...) {
   va_end(ap);
 }
 
-void tool_print_json(json_object *o) {
-  puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+void tool_print_json_to(FILE *f, json_object *o) {
+  fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
   json_object_put(o);
+}
+
+void tool_print_json(json_object *o) {
+  tool_print_json_to(stdout, o);
 }
 
 void tool_json_error(const vmpull_error *err) {

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static json_object *string_or_null(const char *s) {
@@ -23,7 +24,8 @@ static json_object *result_json(const vmpull_outcome *o, const char *provider) {
   const char *image_name = vmpull_outcome_image_name(o);
   json_object *j = json_object_new_object();
   json_object_object_add(j, "version", json_object_new_int(1));
-  json_object_object_add(j, "path", json_object_new_string(vmpull_outcome_path(o)));
+  /* null: the disk went to stdout (-o -) */
+  json_object_object_add(j, "path", string_or_null(vmpull_outcome_path(o)));
   json_object_object_add(j, "source", json_object_new_string(vmpull_outcome_source(o)));
   json_object_object_add(j, "format", json_object_new_string(vmpull_outcome_format(o)));
   /* null: a local file copied as it is, nothing to check, was not hashed */
@@ -53,8 +55,9 @@ static json_object *result_json(const vmpull_outcome *o, const char *provider) {
 }
 
 /* A failed pull: with --json the error object also carries what the outcome knows of its cause;
- * with --progress json it is the done event's result, after the error event. */
-static int report_pull_failure(const vmpull_error *err, const vmpull_outcome *o, int json,
+ * with --progress json it is the done event's result, after the error event (and, as every line on
+ * stderr is then an event, the object is not printed there again for -o -). */
+static int report_pull_failure(const vmpull_error *err, const vmpull_outcome *o, int json, FILE *to,
                                struct tool_progress *progress) {
   json_object *root = json_object_new_object();
   json_object *e = json_object_new_object();
@@ -64,16 +67,43 @@ static int report_pull_failure(const vmpull_error *err, const vmpull_outcome *o,
   json_object_object_add(e, "http_status", nonzero_or_null(vmpull_outcome_http_status(o)));
   json_object_object_add(e, "curl_code", nonzero_or_null(vmpull_outcome_curl_code(o)));
   json_object_object_add(root, "error", e);
-  if (json)
-    tool_print_json(json_object_get(root));
   if (progress->events) {
+    if (json && to != stderr)
+      tool_print_json_to(to, json_object_get(root));
     tool_events_error(progress->events, err);
     tool_events_done(progress->events, NULL, root);
-  } else {
-    json_object_put(root);
-    tool_error("%s", err->message);
+    return tool_exit_for_error(err);
   }
+  /* (on stderr the object comes last, after the message: a reader takes the last line) */
+  if (to == stderr)
+    tool_error("%s", err->message);
+  if (json)
+    tool_print_json_to(to, json_object_get(root));
+  json_object_put(root);
+  if (to != stderr)
+    tool_error("%s", err->message);
   return tool_exit_for_error(err);
+}
+
+/* -o -: stdout takes the disk, in order (vmpull_pull_to_fd); a terminal would only show garbage, and a
+ * block device there would escape the checks -o DEVICE makes. 0, or the exit status. */
+static int stdout_ready_for_a_disk(void) {
+  struct stat st;
+  if (tool_stdout_flush() < 0 || fstat(STDOUT_FILENO, &st) < 0) {
+    tool_error("pull: -o -: stdout cannot be written (%s)", strerror(errno));
+    return EXIT_PULL_FAILED;
+  }
+  if (isatty(STDOUT_FILENO)) {
+    tool_error("pull: -o - writes the disk to stdout, which is a terminal; redirect it to a file or a pipe");
+    return EXIT_USAGE;
+  }
+  if (S_ISBLK(st.st_mode)) {
+    tool_error("pull: -o -: stdout is a block device; write to it with -o DEVICE, which checks the device first");
+    return EXIT_USAGE;
+  }
+  /* A reader that went away is an error (EPIPE, exit 1), not a silent death by SIGPIPE. */
+  signal(SIGPIPE, SIG_IGN);
+  return 0;
 }
 
 int tool_pull(int argc, char **argv) {
@@ -81,6 +111,13 @@ int tool_pull(int argc, char **argv) {
   int r = pull_cli_parse(&cli, argc, argv);
   if (r != PULL_CLI_OK)
     return r == PULL_CLI_HELP ? 0 : EXIT_USAGE;
+  int to_stdout = cli.opts.output && !strcmp(cli.opts.output, "-");
+  if (to_stdout && (r = stdout_ready_for_a_disk()) != 0) {
+    pull_cli_free(&cli);
+    return r;
+  }
+  /* with the disk on stdout, the --json object is the last line of stderr */
+  FILE *json_to = to_stdout ? stderr : stdout;
 
   struct tool_progress progress;
   tool_progress_init(&progress, cli.progress_mode, cli.quiet);
@@ -93,23 +130,24 @@ int tool_pull(int argc, char **argv) {
 
   vmpull_error err;
   vmpull_outcome *outcome = NULL;
-  r = vmpull_pull2(&cli.opts, &outcome, &err);
+  r = to_stdout ? vmpull_pull_to_fd(&cli.opts, STDOUT_FILENO, &outcome, &err) : vmpull_pull2(&cli.opts, &outcome, &err);
   tool_progress_finish(&progress);
   if (r < 0) {
-    r = report_pull_failure(&err, outcome, cli.json, &progress);
+    r = report_pull_failure(&err, outcome, cli.json, json_to, &progress);
     vmpull_outcome_free(outcome);
     tool_progress_close(&progress);
     pull_cli_free(&cli);
     return r;
   }
   json_object *result = result_json(outcome, cli.opts.provider);
-  if (cli.json)
-    tool_print_json(json_object_get(result));
-  else
+  /* (with --progress json and -o -, stderr has only events: the done event carries the object) */
+  if (cli.json && !(to_stdout && progress.events))
+    tool_print_json_to(json_to, json_object_get(result));
+  else if (!cli.json && !to_stdout)
     puts(vmpull_outcome_path(outcome));
   /* The caller learns where the disk is from this line only: not printed is not pulled. */
   r = 0;
-  if (tool_stdout_flush() < 0) {
+  if (!to_stdout && tool_stdout_flush() < 0) {
     tool_error("pull: the disk is at %s, but its path could not be written to stdout: %s", vmpull_outcome_path(outcome),
                strerror(errno));
     r = EXIT_PULL_FAILED;

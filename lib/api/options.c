@@ -50,6 +50,9 @@ void pull_config_from_options(const vmpull_pull_options *o, struct pull_config *
   c->replace = o->replace;
   c->out_fd = -1;
   c->threads = o->threads;
+  c->assume_zeroed = OPTION(o, assume_zeroed, 0);
+  c->bmap_path = OPTION(o, bmap, NULL);
+  c->bmap_replace = o->replace;
 
   c->fetch = (struct fetch_settings){
       .cache_dir = o->cache_dir,

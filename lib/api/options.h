@@ -24,6 +24,10 @@ struct pull_config {
   int replace;                     /* replace an existing output */
   int out_fd;                      /* vmpull_pull_to_fd: the caller's fd (borrowed); -1: a named file */
   unsigned threads;                /* decoder threads; 0: online CPUs */
+  int assume_zeroed;               /* a block device output reads as zeros: its holes need no zeroing */
+  const char *bmap_path;           /* write the disk's bmap here too, or NULL */
+  int bmap_replace;                /* replace an existing bmap (the caller's replace, also with out_fd) */
+  int output_device;               /* the output path is a block device (stat, links followed): written in place */
   int want_digest;                 /* the source digest is reported even where nothing checks it (the 0.1
                                       call's vmpull_result promises one): a local copy hashes too */
 };

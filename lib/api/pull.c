@@ -10,6 +10,7 @@
 #include "api/outcome.h"
 #include "api/pull_kept_disk.h"
 #include "api/pull_local.h"
+#include "api/pull_output.h"
 #include "api/pull_plan.h"
 #include "api/pull_signature.h"
 #include "base/digest.h"
@@ -23,6 +24,7 @@
 #include "pipeline/decode.h"
 #include "pipeline/detect.h"
 #include "pipeline/sink.h"
+#include "pipeline/sink_device.h"
 #include "pipeline/tee.h"
 #include "pipeline/unwrap_tar.h"
 #include "resolve/resolve.h"
@@ -81,17 +83,6 @@ VMPULL_PUBLIC void vmpull_result_free(vmpull_result *r) {
   memset(r, 0, sizeof(*r));
 }
 
-/* mkdir -p, new folders 0700: a data dir can hold a user's VM disks. */
-static int make_dirs(const char *path, lib_error *err) {
-  int r = mkdir_parents_or_fail(path, 0700, NULL, err);
-  if (r < 0)
-    return r;
-  struct stat st;
-  if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-    return error_set(err, VMPULL_E_IO, "data folder %s is not a folder", path);
-  return 0;
-}
-
 /* "sha256:HEX" (or sha512) and lowercase hex of the right length, before anything relies on it. */
 static int check_digest_syntax(const char *d, lib_error *err) {
   if (!digest_hex(d))
@@ -117,6 +108,7 @@ struct pull_job {
   struct progress_state *progress;
   struct vmpull_outcome *out;
   struct pull_signature *sig; /* a detached signature over the bytes as fetched, or none to check */
+  int device_touched;         /* a block device output was written to: it holds a partial image until the end */
 };
 
 /* What a producer put into the sink. */
@@ -132,29 +124,6 @@ struct pull_made {
 static void progress_facts(const struct pull_job *j) {
   j->progress->ev.cache = (int)j->out->facts.cache;
   j->progress->ev.resumed_from = j->out->facts.resumed_from;
-}
-
-/* The output for image_name decoded from format: the naming rule's path, its folder, the sink. */
-static int pull_output_open(const struct pull_job *j, const char *image_name, enum format format,
-                            const struct sink_options *so, struct sink *sink, char **out_path, lib_error *err) {
-  const struct output_naming *naming = &j->o->resolve.naming;
-  if (j->o->out_fd >= 0) {
-    /* vmpull_pull_to_fd: the caller's fd; naming->output only says how messages name it. */
-    struct sink_options fso = *so;
-    fso.to_fd = 1;
-    fso.fd = j->o->out_fd;
-    fso.replace = 0;
-    return sink_open(sink, naming->output, &fso, err);
-  }
-  int r = pull_output_path(naming, image_name, format_suffix(format), out_path, err);
-  if (r < 0)
-    return r;
-  if (!naming->output) {
-    r = make_dirs(naming->data_dir, err);
-    if (r < 0)
-      return r;
-  }
-  return sink_open(sink, *out_path, so, err);
 }
 
 /* The one ending of every pull: verify, file the cache entry, commit the output, keep its disk,
@@ -188,6 +157,10 @@ static int pull_end(struct pull_job *j, struct sink *sink, char **out_path, cons
   r = sink_commit(sink, &allocated, err);
   if (r < 0)
     return r;
+  if (sink->dev && sink->dev->reread_err)
+    hooks_warn(&j->o->hooks,
+               "device %s: the disk is written, but the kernel did not read its partition table again (%s)", sink->path,
+               strerror(sink->dev->reread_err));
   /* (a sink that cannot be read back, pull_to_fd's pipe, built no map: no disk to keep) */
   if (m->decoded && sink->o.chunk_map)
     pull_cache_keep_disk(j->pc, m->digest, sink, m->format, m->image_name, m->fetched);
@@ -218,11 +191,14 @@ static int pull_from_kept_disk(struct pull_job *j, lib_error *err) {
   int r = kept_disk_find(j->pc, j->o, j->rs, j->decision, &kd, err);
   if (r <= 0)
     return r;
-  struct sink_options so = {
-      .replace = j->o->replace, .mode = j->o->mode, .max_size = j->o->max_size, .progress = j->progress};
+  struct sink_options so = {.replace = j->o->replace,
+                            .mode = j->o->mode,
+                            .max_size = j->o->max_size,
+                            .progress = j->progress,
+                            .disk_size = kd.record.size};
   _cleanup_(sink_close) struct sink sink = SINK_INIT;
   _cleanup_free_ char *out_path = NULL;
-  r = pull_output_open(j, kd.image_name, kd.format, &so, &sink, &out_path, err);
+  r = pull_output_open(j->o, kd.image_name, kd.format, &so, &j->device_touched, &sink, &out_path, err);
   if (r < 0)
     return r;
   r = kept_disk_copy(j->pc, &kd, &sink, j->progress, err);
@@ -255,7 +231,7 @@ static int pull_from_local_copy(struct pull_job *j, lib_error *err) {
       .replace = j->o->replace, .mode = j->o->mode, .max_size = j->o->max_size, .progress = progress};
   _cleanup_(sink_close) struct sink sink = SINK_INIT;
   _cleanup_free_ char *out_path = NULL;
-  r = pull_output_open(j, j->rs->image_name, FORMAT_NONE, &so, &sink, &out_path, err);
+  r = pull_output_open(j->o, j->rs->image_name, FORMAT_NONE, &so, &j->device_touched, &sink, &out_path, err);
   if (r < 0)
     return r;
   char digest[80];
@@ -334,10 +310,12 @@ static int pull_decode(struct pull_job *j, lib_error *err) {
       .progress = progress,
       .writer_thread = decoder_leaves_a_core(stream, format, &dopts),
       .chunk_map = pull_cache_keeps_disks(pc), /* the record a kept disk is checked by */
+      /* a raw disk is its source's bytes: a device too small for them is refused before a write */
+      .disk_size = format == FORMAT_NONE && !rs->tar_layer ? announced : UINT64_MAX,
   };
   _cleanup_(sink_close) struct sink sink = SINK_INIT;
   _cleanup_free_ char *out_path = NULL;
-  r = pull_output_open(j, rs->image_name, format, &so, &sink, &out_path, err);
+  r = pull_output_open(o, rs->image_name, format, &so, &j->device_touched, &sink, &out_path, err);
   if (r < 0)
     return r;
 
@@ -406,6 +384,22 @@ static unsigned pull_restarts_allowed(const struct pull_config *o, const struct 
   return PULL_RESTARTS_MAX;
 }
 
+/* The way the decision chose, and the source after all when a kept disk cannot be used. */
+static int pull_by_the_way(struct pull_job *j, struct pull_decision *d, lib_error *err) {
+  if (d->way == PULL_WAY_LOCAL_COPY)
+    return pull_from_local_copy(j, err);
+  if (d->way == PULL_WAY_KEPT_DISK) {
+    int r = pull_from_kept_disk(j, err);
+    if (r != 0)
+      return r < 0 ? r : 0;
+    /* the disk could not be used: its source after all */
+    r = pull_plan_open_source(j->rs, d, err);
+    if (r < 0)
+      return r;
+  }
+  return pull_decode_restarting(j, err);
+}
+
 static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int *distrust, lib_error *err) {
   const struct output_naming *naming = &o->resolve.naming;
   if (o->expected_digest) {
@@ -425,6 +419,10 @@ static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int
   /* A disk image has no business being set-uid, set-gid or sticky. */
   if (o->mode & ~0777u)
     return error_set(err, VMPULL_E_USAGE, "file mode %#o: only permission bits (at most 0777) are allowed", o->mode);
+  /* Holes left as they are only make sense on a device known to read as zeros. */
+  if (o->assume_zeroed && !o->output_device)
+    return error_set(err, VMPULL_E_USAGE, "--assume-zeroed is for a block device output, and %s is not one",
+                     naming->output ? naming->output : "the naming rule's output");
 
   struct progress_state progress = {.fn = o->hooks.progress, .data = o->hooks.progress_data, .cancel = o->hooks.cancel};
   progress.ev.stage = VMPULL_STAGE_RESOLVE;
@@ -465,18 +463,11 @@ static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int
   pc.restart.left = pull_restarts_allowed(o, &sig);
   struct pull_job job = {
       .o = o, .pc = &pc, .rs = &rs, .decision = &decision, .progress = &progress, .out = out, .sig = &sig};
-  if (decision.way == PULL_WAY_LOCAL_COPY)
-    return pull_from_local_copy(&job, err);
-  if (decision.way == PULL_WAY_KEPT_DISK) {
-    r = pull_from_kept_disk(&job, err);
-    if (r != 0)
-      return r < 0 ? r : 0;
-    /* the disk could not be used: its source after all */
-    r = pull_plan_open_source(&rs, &decision, err);
-    if (r < 0)
-      return r;
-  }
-  return pull_decode_restarting(&job, err);
+  r = pull_by_the_way(&job, &decision, err);
+  /* Nothing is atomic on a device: once it changed, what is there is not the disk. */
+  if (r < 0 && job.device_touched)
+    error_append(err, "; device %s now holds a partial image (its first MiB zeroed)", naming->output);
+  return r;
 }
 
 /* An outcome as a failed pull leaves it: the facts known so far, no product. */
@@ -503,11 +494,17 @@ static int pull_call(const vmpull_pull_options *opts, const int *to_fd, int want
   cfg.want_digest = want_digest;
   char fd_name[32];
   if (to_fd) {
-    snprintf(fd_name, sizeof(fd_name), "fd %d", *to_fd);
+    /* (what messages call the output: a program's stdout is what its user knows it as) */
+    if (*to_fd == STDOUT_FILENO)
+      snprintf(fd_name, sizeof(fd_name), "stdout");
+    else
+      snprintf(fd_name, sizeof(fd_name), "fd %d", *to_fd);
     cfg.resolve.naming = (struct output_naming){.output = fd_name};
     cfg.replace = 0;
     cfg.out_fd = *to_fd;
   }
+  /* (only a path the caller named: the naming rule never writes onto a device) */
+  cfg.output_device = !to_fd && pull_output_is_device(opts->output);
   int distrust = 0;
   int r = pull_run(&cfg, out, &distrust, err);
   /* A pipe cannot take back what the first attempt wrote into it: no second attempt there. */

@@ -102,7 +102,8 @@ int kept_disk_copy(struct pull_cache *pc, const struct kept_disk *kd, struct sin
   struct progress_poll poll = {.progress = progress, .err = err, .also_fetched = 0};
   uint64_t bad = UINT64_MAX;
   int r;
-  if (sink->stream) /* a pipe takes bytes in order only: prove the disk, then stream it */
+  /* a pipe takes bytes in order only, a device or a bmap sees each: prove the disk, then stream it */
+  if (sink_takes_every_byte(sink))
     r = disk_copy_checked(kd->fd, -1, &kd->record.map, progress_poll, &poll, &bad);
   else if (sink->readable && disk_clone(kd->fd, sink->fd) == 0)
     r = disk_copy_checked(sink->fd, -1, &kd->record.map, progress_poll, &poll, &bad);
@@ -123,7 +124,7 @@ int kept_disk_copy(struct pull_cache *pc, const struct kept_disk *kd, struct sin
   if (r < 0)
     return error_set_errno(err, VMPULL_E_IO, -r, "copy the kept disk %s/disks/sha256/%s to %s", pc->cache->dir,
                            kd->digest + 7, sink->path);
-  if (sink->stream) {
+  if (sink_takes_every_byte(sink)) {
     /* Proved; once bytes are in the pipe there is no going back to the source: errors are errors. */
     r = stream_disk(kd, sink, err);
     if (r == -ECANCELED)

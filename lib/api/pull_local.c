@@ -46,7 +46,7 @@ int local_copy_probe(const struct resolved *rs, const struct call_hooks *hooks, 
 
 int local_copy(int fd, uint64_t size, const char *display, struct sink *sink, struct progress_state *progress, int hash,
                char digest[80], lib_error *err) {
-  if (sink->stream)
+  if (sink_takes_every_byte(sink))
     return error_set(err, VMPULL_E_IO, "%s: a copy needs a file to write into", sink->path);
   if (sink->o.max_size != UINT64_MAX && size > sink->o.max_size)
     return error_set(err, VMPULL_E_LIMIT, "output exceeds the size limit of %llu bytes (--max-size)",

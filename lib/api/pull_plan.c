@@ -65,6 +65,9 @@ static int local_copy_way(const struct pull_config *o, struct pull_cache *pc, co
                           struct pull_decision *d) {
   if (pc->cache && pc->set->keep_uncompressed) /* (pull_cache_keeps_disks) */
     return 0;
+  /* A device and a bmap take every byte through the sink (zeroed holes, the map's hashes). */
+  if (o->output_device || o->bmap_path)
+    return 0;
   /* vmpull_pull_to_fd into a pipe gets every byte in order: nothing to clone or seek there. */
   struct stat st;
   if (o->out_fd >= 0 && (fstat(o->out_fd, &st) < 0 || !S_ISREG(st.st_mode)))

@@ -7,7 +7,9 @@
 #include "base/ring.h"
 #include "base/thread.h"
 #include "base/util.h"
+#include "pipeline/bmap.h"
 #include "pipeline/disk_map.h"
+#include "pipeline/sink_device.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -70,6 +72,9 @@ static int sink_buffers_init(struct sink *s, lib_error *err) {
   /* Without it (out of memory) only keeping the disk fails later (sink_take_map). */
   if (s->o.chunk_map)
     s->map = disk_map_builder_new();
+  int r = sink_bmap_open(s, err);
+  if (r < 0)
+    return r;
   writer_start(s);
   if (s->w)
     return 0;
@@ -116,6 +121,18 @@ static int sink_open_fd(struct sink *s, lib_error *err) {
   return sink_buffers_init(s, err);
 }
 
+/* A block device, written in place (sink_device.h): no temporary, nothing kept or cloned. */
+static int sink_open_device(struct sink *s, lib_error *err) {
+  s->dev = calloc(1, sizeof(*s->dev));
+  if (!s->dev)
+    return error_oom(err);
+  s->o.chunk_map = 0;
+  int r = device_open(s->path, s->o.replace, s->o.assume_zeroed, s->o.device_touched, &s->fd, s->dev, err);
+  if (r == 0 && s->o.disk_size)
+    r = device_check_size(s->dev, s->path, s->o.disk_size, err);
+  return r < 0 ? r : sink_buffers_init(s, err);
+}
+
 int sink_open(struct sink *s, const char *path, const struct sink_options *o, lib_error *err) {
   *s = (struct sink)SINK_INIT;
   s->o = *o;
@@ -124,6 +141,8 @@ int sink_open(struct sink *s, const char *path, const struct sink_options *o, li
   s->path = strdup(path);
   if (o->to_fd)
     return s->path ? sink_open_fd(s, err) : error_oom(err);
+  if (o->device)
+    return s->path ? sink_open_device(s, err) : error_oom(err);
   s->readable = 1;
   _cleanup_free_ char *dcopy = strdup(path);
   _cleanup_free_ char *bcopy = strdup(path);
@@ -179,8 +198,32 @@ int sink_open(struct sink *s, const char *path, const struct sink_options *o, li
   return sink_buffers_init(s, err);
 }
 
-/* Write whole blocks at file offset off (block aligned): zero blocks become holes. The chunk
- * map, when asked for, takes the same runs: only data runs are hashed. */
+/* One run of whole blocks at off (the disk's last one may be short), all data or all zeros: to the
+ * file (a hole is skipped), onto the device (a hole is zeroed there), and into the kept disk's map
+ * and the bmap, which hash only data. A pipe was written whole by the caller. */
+static int write_run(struct sink *s, const uint8_t *p, size_t n, uint64_t off, int zero, lib_error *err) {
+  if (s->map)
+    disk_map_add(s->map, p, n, zero);
+  if (s->bmap)
+    bmap_add(s->bmap, p, n, zero);
+  if (s->stream)
+    return 0;
+  if (s->dev) {
+    if (!zero)
+      s->data_bytes += n;
+    return zero ? device_hole(s->dev, s->fd, s->path, off, n, err)
+                : device_data(s->dev, s->fd, s->path, p, n, off, err);
+  }
+  if (zero)
+    return 0;
+  int r = pwrite_all(s->fd, p, n, off);
+  if (r < 0)
+    return error_set_errno(err, VMPULL_E_IO, -r, "write %s", s->path);
+  s->data_bytes += n;
+  return 0;
+}
+
+/* Write whole blocks at file offset off (block aligned), in runs of data and of zeros. */
 static int write_blocks(struct sink *s, const uint8_t *buf, size_t len, uint64_t off, lib_error *err) {
   if (s->stream) {
     /* A pipe has no holes: every byte goes, in order (offsets only grow here). */
@@ -188,34 +231,27 @@ static int write_blocks(struct sink *s, const uint8_t *buf, size_t len, uint64_t
     if (r < 0)
       return error_set_errno(err, VMPULL_E_IO, -r, "write %s", s->path);
     s->data_bytes += len;
-    return 0;
+    if (!s->bmap) /* only a bmap wants to know where the zeros are */
+      return 0;
   }
-  size_t run_start = 0, mapped = 0;
-  int in_run = 0;
-  for (size_t i = 0; i <= len; i += SINK_BLOCK) {
-    int zero = i < len && block_is_zero(buf + i);
-    if (i < len && !zero) {
-      if (!in_run) {
-        in_run = 1;
-        run_start = i;
-      }
-      continue;
-    }
-    if (in_run) {
-      if (s->map) {
-        disk_map_add(s->map, buf + mapped, run_start - mapped, 1);
-        disk_map_add(s->map, buf + run_start, i - run_start, 0);
-        mapped = i;
-      }
-      int r = pwrite_all(s->fd, buf + run_start, i - run_start, off + run_start);
-      if (r < 0)
-        return error_set_errno(err, VMPULL_E_IO, -r, "write %s", s->path);
-      s->data_bytes += i - run_start;
-      in_run = 0;
-    }
+  /* The disk's first bytes decide whether it may go onto the device at all. */
+  if (s->dev && !s->dev->started && len) {
+    int r = device_start(s->dev, s->fd, s->path, buf, len, err);
+    if (r < 0)
+      return r;
   }
-  if (s->map)
-    disk_map_add(s->map, buf + mapped, len - mapped, 1);
+  int zero = len ? block_is_zero(buf) : 0;
+  for (size_t i = 0; i < len;) {
+    size_t j = i + SINK_BLOCK;
+    int next = zero;
+    while (j < len && (next = block_is_zero(buf + j)) == zero)
+      j += SINK_BLOCK;
+    int r = write_run(s, buf + i, j - i, off + i, zero, err);
+    if (r < 0)
+      return r;
+    i = j;
+    zero = next;
+  }
   return 0;
 }
 
@@ -343,6 +379,13 @@ static int sink_accept(struct sink *s, size_t len, lib_error *err) {
   if (s->o.max_size != UINT64_MAX && (s->accepted > s->o.max_size || len > s->o.max_size - s->accepted))
     return error_set(err, VMPULL_E_LIMIT, "output exceeds the size limit of %llu bytes (--max-size)",
                      (unsigned long long)s->o.max_size);
+  /* Stopped before the bytes that would not fit are queued; a size the container declared stops
+   * the pull as soon as it is known. */
+  if (s->dev && s->declared != UINT64_MAX && device_check_size(s->dev, s->path, s->declared, err) < 0)
+    return -err->code;
+  if (s->dev && (s->accepted > s->dev->size || len > s->dev->size - s->accepted))
+    return error_set(err, VMPULL_E_LIMIT, "the disk is larger than device %s (%llu bytes)", s->path,
+                     (unsigned long long)s->dev->size);
   s->accepted += len;
   return 0;
 }
@@ -399,28 +442,56 @@ static int link_tmpfile(struct sink *s, const char *name) {
   return tmpfile_link(s->fd, s->dirfd, name);
 }
 
-int sink_commit(struct sink *s, uint64_t *allocated, lib_error *err) {
-  int r0 = writer_stop(s, 0, err);
-  if (r0 < 0)
-    return r0;
+/* Everything queued written, the declared size checked, the unaligned tail written. */
+static int finish_writes(struct sink *s, lib_error *err) {
+  int r = writer_stop(s, 0, err);
+  if (r < 0)
+    return r;
   if (s->declared != UINT64_MAX && s->declared != s->offset)
     return error_set(err, VMPULL_E_CORRUPT, "decompressed %llu bytes but the image declares %llu",
                      (unsigned long long)s->offset, (unsigned long long)s->declared);
-  if (s->pending_len) {
-    uint64_t off = s->offset - s->pending_len;
-    size_t n = s->pending_len;
-    int zero = 1;
-    for (size_t i = 0; i < n && zero; i++)
-      zero = s->pending[i] == 0;
-    if (!zero || s->stream) {
-      int r = s->stream ? write_all(s->fd, s->pending, n) : pwrite_all(s->fd, s->pending, n, off);
-      if (r < 0)
-        return error_set_errno(err, VMPULL_E_IO, -r, "write %s", s->path);
-      s->data_bytes += n;
-    }
-    if (s->map)
-      disk_map_add(s->map, s->pending, n, zero);
-    s->pending_len = 0;
+  if (!s->pending_len)
+    return 0;
+  uint64_t off = s->offset - s->pending_len;
+  size_t n = s->pending_len;
+  int zero = disk_map_is_zero(s->pending, n);
+  if (s->stream) {
+    r = write_all(s->fd, s->pending, n);
+    if (r < 0)
+      return error_set_errno(err, VMPULL_E_IO, -r, "write %s", s->path);
+    s->data_bytes += n;
+  }
+  /* (a disk shorter than a block: its first bytes are only here) */
+  if (s->dev && !s->dev->started && (r = device_start(s->dev, s->fd, s->path, s->pending, n, err)) < 0)
+    return r;
+  r = write_run(s, s->pending, n, off, zero, err);
+  s->pending_len = 0;
+  return r;
+}
+
+static int commit_disk(struct sink *s, uint64_t *allocated, lib_error *err);
+
+int sink_commit(struct sink *s, uint64_t *allocated, lib_error *err) {
+  int r = finish_writes(s, err);
+  if (r == 0)
+    r = sink_bmap_fill(s, err);
+  if (r == 0)
+    r = commit_disk(s, allocated, err);
+  return r < 0 ? r : sink_bmap_publish(s, err);
+}
+
+static int commit_disk(struct sink *s, uint64_t *allocated, lib_error *err) {
+  if (s->dev) {
+    int r = device_finish(s->dev, s->fd, s->path, s->offset, err);
+    if (r < 0)
+      return r;
+    /* The whole disk is there now: whatever fails after this (the bmap) leaves no partial image. */
+    if (s->dev->touched)
+      *s->dev->touched = 0;
+    s->committed = 1;
+    if (allocated)
+      *allocated = s->offset; /* what the disk takes of the device */
+    return 0;
   }
   if (s->stream) {
     s->committed = 1;
@@ -516,9 +587,18 @@ int sink_take_map(struct sink *s, struct disk_map *out) {
   return r;
 }
 
+int sink_takes_every_byte(const struct sink *s) {
+  return s->stream || s->dev || s->bmap;
+}
+
 void sink_close(struct sink *s) {
   writer_stop(s, 1, NULL);
   disk_map_builder_free(s->map);
+  sink_bmap_close(s);
+  if (s->dev) {
+    device_clear(s->dev);
+    free(s->dev);
+  }
   free(s->buf);
   if (s->tmp_name && s->dirfd >= 0)
     unlinkat(s->dirfd, s->tmp_name, 0);

@@ -40,11 +40,24 @@ struct sink_options {
    * written sparsely from offset 0; anything else (a pipe) gets every byte in order. */
   int to_fd;
   int fd;
+  /* path is a block device (the caller found one there by stat): the disk is written onto it in
+   * place (lib/pipeline/sink_device.h); nothing is created, linked or renamed. */
+  int device;
+  int assume_zeroed;   /* device: it reads as zeros already, its holes are not zeroed */
+  int *device_touched; /* device: set (borrowed flag) once the device changed; it holds a partial image then */
+  uint64_t disk_size;  /* device: the disk's size when known before writing, else UINT64_MAX (or 0) */
+  /* Also write the disk's bmap (lib/pipeline/bmap.h) to bmap_path: opened with the output, its
+   * bytes written when the disk's are all there, published right after the disk (bmap_replace as
+   * replace is for the output). */
+  const char *bmap_path;
+  int bmap_replace;
 };
 
 struct sink_writer; /* the writer thread's queue (sink.c) */
 struct disk_map;
 struct disk_map_builder;
+struct sink_device;
+struct bmap_builder;
 
 struct sink {
   int dirfd;
@@ -67,6 +80,9 @@ struct sink {
   int borrowed;                 /* o.to_fd: fd is a dup of the caller's */
   int stream;                   /* o.to_fd and not a regular file: in order, zeros written */
   int readable;                 /* fd can be read back (a kept disk is cloned into it, or kept from it) */
+  struct sink_device *dev;      /* o.device: the block device's state */
+  struct bmap_builder *bmap;    /* o.bmap_path: fed by the writer, in order */
+  struct sink *bmap_out;        /* o.bmap_path: the bmap's own file, published after the disk */
 };
 
 #define SINK_INIT                                                                                                      \
@@ -88,6 +104,15 @@ int sink_commit(struct sink *s, uint64_t *allocated, lib_error *err);
 /* After a commit with o.chunk_map: the map of the file as written (lib/pipeline/disk_map.h). 0, or
  * -errno when it could not be built (the file itself is fine). */
 int sink_take_map(struct sink *s, struct disk_map *out);
+/* The bmap beside the output (sink_bmap.c; sink.c's own): its file opened with the output, the
+ * map's text written into it once the disk's bytes are all in, published after the disk, freed. */
+int sink_bmap_open(struct sink *s, lib_error *err);
+int sink_bmap_fill(struct sink *s, lib_error *err);
+int sink_bmap_publish(struct sink *s, lib_error *err);
+void sink_bmap_close(struct sink *s);
+/* Every byte must go through sink_write/sink_submit (no clone or copy into fd behind the sink's
+ * back): a pipe, a block device, or a bmap being built. */
+int sink_takes_every_byte(const struct sink *s);
 /* Drop everything that was written (also after a successful commit: only frees). */
 void sink_close(struct sink *s);
 

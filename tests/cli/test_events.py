@@ -297,3 +297,19 @@ def test_verbose_says_which_policy_decided(tmp_path):
     assert r.rc == 0, r
     assert re.search(rf"^vmpull: info: policy {re.escape(str(policy))}, .*scope \"\": sha256:[0-9a-f]{{64}} accepted "
                      r"\(1 requirement, the first insecureAcceptAnything\)$", r.stderr, flags=re.M), r.stderr
+
+
+def test_disk_to_stdout_keeps_stderr_all_events(flaky, image, served, tmp_path):
+    """-o - with --json puts the object on stderr; with --progress json too, stderr has only events and the
+    done event carries the object."""
+    import subprocess
+
+    from conftest import VMPULL
+    with open(tmp_path / "disk", "wb") as out:
+        proc = subprocess.run([VMPULL, "pull", "--json", "--progress", "json", "--cache-dir", str(tmp_path / "cache"),
+                               "-o", "-", flaky.url(served)], stdout=out, stderr=subprocess.PIPE, text=True,
+                              timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "disk").read_bytes() == image[0]
+    done = one(read_events(proc.stderr), "done")
+    assert done["ok"] and done["result"]["path"] is None and done["result"]["size"] == len(image[0])
