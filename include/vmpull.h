@@ -175,6 +175,18 @@ typedef struct vmpull_progress {
   /* (added in 0.2; the library allocates this struct, so it may grow) */
   const char *mirror;          /* the registry mirror serving this pull ("cache.example:5000"),
                                   NULL when the registry itself (or no registry) does */
+  /* (added in 0.3) How the pull goes, for a program to show (`vmpull --progress json`). */
+  const char *reference;       /* the reference resolved (docker://host/repo@sha256:..., oci-dir://...),
+                                  NULL for a file or URL and before it is resolved */
+  int cache;                   /* a vmpull_cache_use: how the cache serves the image's bytes, set
+                                  from the first VMPULL_STAGE_TRANSFER event on (NONE before) */
+  uint64_t resumed_from;       /* the byte an interrupted download resumes at, 0: none */
+  unsigned retries;            /* retries scheduled so far: one more at each, reported at once */
+  const char *retry_reason;    /* why the last retry ("HTTP 503 Service Unavailable"), NULL before one */
+  uint64_t retry_wait_ms;      /* how long the last retry waits before it starts */
+  unsigned item, items;        /* vmpull_save with VMPULL_SAVE_ALL: which disk is being copied (from 1)
+                                  of how many, name being its file name; 0 and 0 otherwise */
+  const char *source;          /* the source as given, a password in it masked (as errors show it) */
 } vmpull_progress;
 
 /* Called on the thread that called vmpull_pull(): once when resolving starts

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vmpull cache list|prune|verify */
 #include "tool.h"
+#include "tool_completion.h"
 #include "tool_opts.h"
 
 #include <inttypes.h>
@@ -20,7 +21,7 @@ enum {
   OPT_HELP,
 };
 
-static const struct option cache_longopts[] = {
+const struct option cache_longopts[] = {
     {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
     {"json", no_argument, NULL, OPT_JSON},
     {"older-than", required_argument, NULL, OPT_OLDER_THAN},
@@ -29,6 +30,16 @@ static const struct option cache_longopts[] = {
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
+
+int tool_cache_option_applies(const char *sub, const char *name) {
+  static const char *const prune_only[] = {"older-than", "all", "max-size"};
+  if (!strcmp(sub, "prune"))
+    return 1;
+  for (size_t i = 0; i < sizeof(prune_only) / sizeof(prune_only[0]); i++)
+    if (!strcmp(name, prune_only[i]))
+      return 0;
+  return 1;
+}
 
 static const char *kind_name(int kind) {
   switch (kind) {
@@ -118,7 +129,14 @@ int tool_cache(int argc, char **argv) {
   int c;
   argc--;
   argv++;
-  while ((c = getopt_long(argc, argv, ":", cache_longopts, NULL)) != -1) {
+  int which = -1;
+  while ((c = getopt_long(argc, argv, ":", cache_longopts, &which)) != -1) {
+    if (c != ':' && c != '?' && which >= 0 && !tool_cache_option_applies(sub, cache_longopts[which].name)) {
+      tool_error("cache %s: --%s: --older-than, --all and --max-size belong to 'cache prune'", sub,
+                 cache_longopts[which].name);
+      return EXIT_USAGE;
+    }
+    which = -1;
     switch (c) {
     case OPT_CACHE_DIR: cache_dir = optarg; break;
     case OPT_JSON: json = 1; break;
@@ -143,10 +161,6 @@ int tool_cache(int argc, char **argv) {
     return EXIT_USAGE;
   }
   int is_prune = !strcmp(sub, "prune");
-  if (!is_prune && (all || have_age || max_size != UINT64_MAX)) {
-    tool_error("cache %s: --older-than, --all and --max-size belong to 'cache prune'", sub);
-    return EXIT_USAGE;
-  }
   if (is_prune && all && have_age) {
     tool_error("cache prune: --all and --older-than do not go together");
     return EXIT_USAGE;

@@ -19,6 +19,7 @@ static const char main_help[] = "Usage: vmpull COMMAND [OPTIONS]\n"
                                 "  inspect SOURCE   show what pull would fetch from an OCI source (JSON)\n"
                                 "  save SOURCE DEST copy an image, still compressed, into an OCI layout (air gaps)\n"
                                 "  help [COMMAND]   show help for a command\n"
+                                "  completion SHELL print the bash, zsh or fish completion script\n"
                                 "\n"
                                 "Options:\n"
                                 "  --version        print the version\n"
@@ -33,6 +34,7 @@ static const char environment_help[] =
     "\n"
     "Environment:\n"
     "  VMPULL_DEFAULT_IMAGE   what docker:// alone pulls (as --default-image)\n"
+    "  VMPULL_DEBUG           1: as --verbose\n"
     "  VMPULL_MIRRORS         registry mirrors, comma-separated REGISTRY=MIRROR (as --mirror,\n"
     "                         which replaces them)\n"
     "  https_proxy, HTTPS_PROXY, http_proxy, HTTP_PROXY, all_proxy, no_proxy, NO_PROXY\n"
@@ -183,7 +185,11 @@ static const char pull_help[] =
     "                         https://builds.coreos.fedoraproject.org/streams/<stream>.json)\n"
     "  -q, --quiet            no progress (warnings and errors still shown)\n"
     "      --progress WHEN    auto (default): one line redrawn in place on a terminal, else a\n"
-    "                         plain line every 5 s; always: redrawn in place; never\n"
+    "                         plain line every 5 s; always: redrawn in place; never; json:\n"
+    "                         one JSON event per line, every stderr line JSON (man vmpull)\n"
+    "      --progress-fd N    write the progress (and with json, every event) to fd N\n"
+    "  -v, --verbose          log each decision and HTTP request on stderr (credentials\n"
+    "                         masked, tokens never shown); also VMPULL_DEBUG=1\n"
     "      --json             print one JSON object (path, source, format, digest, size,\n"
     "                         allocated, cache, bytes_transferred, resumed_from, mirror, ...)\n"
     "                         instead of the path; errors as {\"error\": {...}}\n"
@@ -218,6 +224,14 @@ static const char cache_help[] =
     "  verify    re-hash every blob and check every kept disk against its record (the\n"
     "            map of its chunks), remove the damaged ones and list them; exit status 1\n"
     "            when any was found\n"
+    "\n"
+    "Options:\n"
+    "      --cache-dir DIR    the cache folder (default $XDG_CACHE_HOME/vmpull)\n"
+    "      --json             print one JSON object ({\"entries\": [...]} or {\"removed\": [...]});\n"
+    "                         errors as {\"error\": {...}}\n"
+    "      --older-than DURATION  prune: entries unused for this long (14d, 12h, 30m)\n"
+    "      --all              prune: every entry\n"
+    "      --max-size SIZE    prune: then the least recently used down to SIZE (512M, 20G)\n"
     "\n"
     "Examples:\n"
     "  vmpull cache list\n"
@@ -277,6 +291,32 @@ static const char inspect_help[] =
     "  vmpull inspect --provider applehv --arch arm64 oci-dir://./layout:latest\n"
     "  vmpull inspect https://example.com/fedora-coreos.qcow2.xz\n";
 
+static const char completion_help[] =
+    "Usage: vmpull completion bash|zsh|fish\n"
+    "\n"
+    "Print the completion script of a shell on stdout, made from the options vmpull parses\n"
+    "(each command offered exactly the options it takes). Installed packages carry them already;\n"
+    "to load one by hand:\n"
+    "\n"
+    "Examples:\n"
+    "  source <(vmpull completion bash)\n"
+    "  vmpull completion zsh > ~/.zfunc/_vmpull\n"
+    "  vmpull completion fish > ~/.config/fish/completions/vmpull.fish\n";
+
+const char *tool_help_text(const char *topic) {
+  static const struct {
+    const char *topic;
+    const char *text;
+  } topics[] = {{"pull", pull_help},   {"inspect", inspect_help}, {"save", save_help},
+                {"cache", cache_help}, {"help", main_help},       {"completion", completion_help}};
+  if (!topic)
+    return main_help;
+  for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+    if (!strcmp(topic, topics[i].topic))
+      return topics[i].text;
+  return NULL;
+}
+
 int tool_help(const char *topic) {
   if (!topic || !strcmp(topic, "help")) {
     fputs(main_help, stdout);
@@ -295,6 +335,10 @@ int tool_help(const char *topic) {
     fputs(save_help, stdout);
     return 0;
   }
+  if (!strcmp(topic, "completion")) {
+    fputs(completion_help, stdout);
+    return 0;
+  }
   if (!strcmp(topic, "pull")) {
     fputs(pull_help, stdout);
     fputs(environment_help, stdout);
@@ -305,7 +349,8 @@ int tool_help(const char *topic) {
 
 int tool_unknown_command(const char *word) {
   /* What main() dispatches on; a near miss of one gets a suggestion. */
-  static const char *const known[] = {"pull", "inspect", "cache", "save", "help", "version", "--help", "--version"};
+  static const char *const known[] = {"pull",    "inspect", "cache",      "save",     "help",
+                                      "version", "--help",  "completion", "--version"};
   const char *best = NULL;
   size_t best_d = (size_t)-1;
   for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {

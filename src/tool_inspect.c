@@ -3,6 +3,7 @@
 #include "tool.h"
 #include "tool_opts.h"
 
+#include <json-c/json.h>
 #include <stdlib.h>
 
 int tool_inspect(int argc, char **argv) {
@@ -19,17 +20,29 @@ int tool_inspect(int argc, char **argv) {
     free(args);
     return r == PULL_CLI_HELP ? 0 : EXIT_USAGE;
   }
-  tool_prepare_call(&cli.opts, NULL);
+  /* nothing to draw (no disk moves), but --progress json still has its events, -v its lines */
+  struct tool_progress progress;
+  tool_progress_init(&progress, cli.progress_mode == PROGRESS_JSON ? PROGRESS_JSON : PROGRESS_NEVER, 1);
+  progress.verbose = cli.verbose;
+  if (tool_progress_open(&progress, "inspect", cli.progress_fd) < 0) {
+    pull_cli_free(&cli);
+    free(args);
+    return EXIT_USAGE;
+  }
+  tool_prepare_call(&cli.opts, &progress);
 
   vmpull_error err;
   char *json = NULL;
   r = vmpull_inspect(&cli.opts, all ? VMPULL_INSPECT_ALL : 0, &json, &err);
   if (r < 0) {
-    r = tool_report_failure(&err, cli.json);
+    r = tool_report_failure(&err, cli.json, &progress);
   } else {
     puts(json);
+    fflush(stdout);
+    tool_events_done(progress.events, NULL, json_tokener_parse(json));
     r = 0;
   }
+  tool_progress_close(&progress);
   free(json);
   pull_cli_free(&cli);
   free(args);

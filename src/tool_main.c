@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vmpull: main() and the dispatch to subcommands (their shared helpers: tool_process.c). */
 #include "tool.h"
+#include "tool_completion.h"
 
 #include <errno.h>
 #include <string.h>
@@ -25,6 +26,8 @@ static int run_command(int argc, char **argv) {
     return tool_cache(argc - 1, argv + 1);
   if (strcmp(cmd, "save") == 0)
     return tool_save(argc - 1, argv + 1);
+  if (strcmp(cmd, "completion") == 0)
+    return tool_completion(argc - 1, argv + 1);
   return tool_unknown_command(cmd);
 }
 

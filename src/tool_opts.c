@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "tool_opts.h"
 
+#include "tool_completion.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +17,7 @@ enum {
   OPT_DIGEST,
   OPT_THREADS,
   OPT_PROGRESS,
+  OPT_PROGRESS_FD,
   OPT_JSON,
   OPT_ARCH,
   OPT_MAX_SIZE,
@@ -56,7 +59,7 @@ enum {
   OPT_BMAP,
 };
 
-static const struct option pull_longopts[] = {
+const struct option pull_longopts[] = {
     {"name", required_argument, NULL, 'n'},
     {"output", required_argument, NULL, 'o'},
     {"provider", required_argument, NULL, OPT_PROVIDER},
@@ -71,6 +74,8 @@ static const struct option pull_longopts[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"progress", required_argument, NULL, OPT_PROGRESS},
     {"json", no_argument, NULL, OPT_JSON},
+    {"progress-fd", required_argument, NULL, OPT_PROGRESS_FD},
+    {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, OPT_HELP},
     {"tls-verify", optional_argument, NULL, OPT_TLS_VERIFY},
     {"ca-cert", required_argument, NULL, OPT_CA_CERT},
@@ -200,16 +205,27 @@ static int parse_pull_cli(struct pull_cli *cli, int argc, char **argv) {
   cli->opts.provider = "qemu";
   cli->opts.machine_name = VMPULL_DEFAULT_MACHINE_NAME;
   cli->progress_mode = PROGRESS_AUTO;
+  cli->progress_fd = -1;
+  const char *debug = getenv("VMPULL_DEBUG");
+  cli->verbose = debug && *debug && strcmp(debug, "0") != 0;
 
   optind = 0; /* re-entrant for tests: also resets getopt's internal state */
   opterr = 0;
   int c;
   /* The leading ':' tells a missing value (':') apart from an unknown option ('?'). */
-  while ((c = getopt_long(argc, argv, ":n:o:q", pull_longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":n:o:qv", pull_longopts, NULL)) != -1) {
     switch (c) {
     case 'n': cli->opts.machine_name = optarg; break;
     case 'o': cli->opts.output = optarg; break;
     case 'q': cli->quiet = 1; break;
+    case 'v': cli->verbose = 1; break;
+    case OPT_PROGRESS_FD: {
+      long fd = parse_seconds(optarg, 0, 65535);
+      if (fd < 0)
+        return tool_bad_value(cmd, "--progress-fd", "an open file descriptor (a number)", optarg);
+      cli->progress_fd = (int)fd;
+      break;
+    }
     case OPT_PROVIDER: {
       int ok = 0;
       for (const char *const *p = providers; *p; p++)
@@ -253,8 +269,11 @@ static int parse_pull_cli(struct pull_cli *cli, int argc, char **argv) {
         cli->progress_mode = PROGRESS_ALWAYS;
       else if (!strcmp(optarg, "never"))
         cli->progress_mode = PROGRESS_NEVER;
-      else
-        return tool_bad_value(cmd, "--progress", "auto, always or never", optarg);
+      else if (!strcmp(optarg, "json")) {
+        cli->progress_mode = PROGRESS_JSON;
+        tool_events_open(stderr); /* what goes wrong from here on is an event too */
+      } else
+        return tool_bad_value(cmd, "--progress", "auto, always, never or json", optarg);
       break;
     case OPT_JSON: cli->json = 1; break;
     case OPT_TLS_VERIFY: {

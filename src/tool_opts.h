@@ -12,6 +12,8 @@ struct pull_cli {
   enum progress_mode progress_mode;
   int quiet;
   int json;
+  int verbose;              /* -v, --verbose, VMPULL_DEBUG=1: the library's log lines on stderr */
+  int progress_fd;          /* --progress-fd N: where progress goes instead of stderr; -1: stderr */
   char *owned_data_dir;     /* computed default, freed by pull_cli_free */
   char *owned_cache_dir;    /* computed default, freed by pull_cli_free */
   int keep_cache;           /* no automatic prune after a successful pull */

@@ -2,9 +2,21 @@
 /* The options inspect and save take beyond pull's (--all, --to-archive): taken out before pull_cli_parse. */
 #include "tool.h"
 #include "tool_args.h"
+#include "tool_completion.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* What inspect and save take beyond pull's options (the parsing below follows these tables). */
+const struct option inspect_longopts[] = {
+    {"all", no_argument, NULL, 0},
+    {NULL, 0, NULL, 0},
+};
+const struct option save_longopts[] = {
+    {"all", no_argument, NULL, 0},
+    {"to-archive", required_argument, NULL, 0},
+    {NULL, 0, NULL, 0},
+};
 
 int tool_take_extra_options(const char *cmd, int argc, char **argv, int *all, const char **archive, char ***rest,
                             int *nrest) {
@@ -33,11 +45,9 @@ int tool_take_extra_options(const char *cmd, int argc, char **argv, int *all, co
       *archive = v;
       continue;
     }
-    if (i > 0 && tool_is_help(argv[i])) {
-      free(args);
-      return tool_help(cmd);
-    }
-    args[n++] = argv[i];
+    /* --help is answered where pull's options are parsed, in order: an unknown option before it
+     * is still an error */
+    args[n++] = i > 0 && tool_is_help(argv[i]) ? "--help" : argv[i];
   }
   *rest = args;
   *nrest = n;

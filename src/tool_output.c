@@ -12,7 +12,7 @@
 /* One line on stderr, cleaned as a whole (vmpull_text_clean) after formatting, as the library
  * cleans its messages: an argument or an environment variable echoed in it cannot reach the
  * terminal raw, whichever call site forgot. */
-static void say(const char *prefix, const char *fmt, va_list ap) {
+static void say(const char *event, const char *prefix, const char *fmt, va_list ap) {
   char *raw = NULL;
   int len = vasprintf(&raw, fmt, ap);
   char shown[4096];
@@ -21,20 +21,22 @@ static void say(const char *prefix, const char *fmt, va_list ap) {
   else
     vmpull_text_clean(shown, sizeof(shown), raw, (size_t)len);
   free(raw);
-  fprintf(stderr, "%s%s\n", prefix, shown);
+  /* (--progress json: the line is an event, stderr gets no other kind) */
+  if (!tool_events_message(event, shown))
+    fprintf(stderr, "%s%s\n", prefix, shown);
 }
 
 void tool_error(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  say("vmpull: ", fmt, ap);
+  say("error", "vmpull: ", fmt, ap);
   va_end(ap);
 }
 
 void tool_warn(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  say("vmpull: warning: ", fmt, ap);
+  say("warning", "vmpull: warning: ", fmt, ap);
   va_end(ap);
 }
 
@@ -103,4 +105,13 @@ int tool_unknown_option(const char *cmd, const char *arg, const struct option *l
   else
     tool_error("%s: unknown or incomplete option '%s' (see 'vmpull %s --help')", cmd, arg, cmd);
   return EXIT_USAGE;
+}
+
+json_object *tool_error_object(const vmpull_error *err) {
+  json_object *root = json_object_new_object();
+  json_object *e = json_object_new_object();
+  json_object_object_add(e, "code", json_object_new_string(vmpull_code_name(err->code)));
+  json_object_object_add(e, "message", json_object_new_string(err->message));
+  json_object_object_add(root, "error", e);
+  return root;
 }

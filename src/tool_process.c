@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -66,17 +67,29 @@ int tool_exit_for_error(const vmpull_error *err) {
   return EXIT_PULL_FAILED;
 }
 
-int tool_report_failure(const vmpull_error *err, int json) {
+int tool_report_failure(const vmpull_error *err, int json, struct tool_progress *progress) {
+  json_object *result = tool_error_object(err);
   if (json)
-    tool_json_error(err);
-  tool_error("%s", err->message);
+    tool_print_json(json_object_get(result));
+  if (progress && progress->events) {
+    tool_events_error(progress->events, err);
+    tool_events_done(progress->events, NULL, result);
+  } else {
+    json_object_put(result);
+    tool_error("%s", err->message);
+  }
   return tool_exit_for_error(err);
 }
 
 void tool_prepare_call(vmpull_pull_options *opts, struct tool_progress *progress) {
-  if (progress) {
+  if (progress->enabled || progress->events || !progress->quiet) {
+    /* (not drawn, the events still tell when a download resumes) */
     opts->progress = tool_progress_cb;
     opts->progress_data = progress;
+  }
+  if (progress->verbose) {
+    opts->log = tool_progress_log;
+    opts->log_data = progress;
   }
   opts->warning = tool_progress_warning;
   opts->warning_data = progress;

@@ -14,6 +14,8 @@
  */
 #include "tool.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,9 +66,9 @@ static void format_duration(double secs, char *buf, size_t len) {
     snprintf(buf, len, "%u:%02u", s / 60, s % 60);
 }
 
-static int terminal_width(void) {
+static int terminal_width(FILE *out) {
   struct winsize ws;
-  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+  if (ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
     return ws.ws_col;
   const char *columns = getenv("COLUMNS");
   int c = columns ? atoi(columns) : 0;
@@ -74,20 +76,55 @@ static int terminal_width(void) {
 }
 
 /* A terminal that moves the cursor: TERM=dumb (Emacs shell buffers) does not. */
-static int capable_terminal(void) {
+static int capable_terminal(int fd) {
   const char *term = getenv("TERM");
-  return isatty(STDERR_FILENO) && term && *term && strcmp(term, "dumb") != 0;
+  return isatty(fd) && term && *term && strcmp(term, "dumb") != 0;
 }
 
 void tool_progress_init(struct tool_progress *p, enum progress_mode mode, int quiet) {
   memset(p, 0, sizeof(*p));
-  p->enabled = !quiet && mode != PROGRESS_NEVER;
-  p->tty = mode == PROGRESS_ALWAYS || capable_terminal();
+  p->json = mode == PROGRESS_JSON;
+  p->enabled = !quiet && mode != PROGRESS_NEVER && !p->json;
+  p->tty = mode == PROGRESS_ALWAYS || capable_terminal(STDERR_FILENO);
+  p->always = mode == PROGRESS_ALWAYS;
+  p->quiet = quiet;
+  p->out = stderr;
   p->start_ns = p->rate_ref_ns = mono_ns();
+}
+
+int tool_progress_open(struct tool_progress *p, const char *cmd, int fd) {
+  if (fd >= 0) {
+    int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    FILE *f = copy >= 0 ? fdopen(copy, "w") : NULL;
+    if (!f) {
+      if (copy >= 0)
+        close(copy);
+      tool_error("%s: --progress-fd %d: %s", cmd, fd, strerror(errno));
+      return -1;
+    }
+    p->out = f;
+    p->tty = p->always || capable_terminal(fd);
+  }
+  if (p->json && !(p->events = tool_events_open(p->out))) {
+    tool_error("%s: out of memory", cmd);
+    return -1;
+  }
+  return 0;
+}
+
+void tool_progress_close(struct tool_progress *p) {
+  tool_progress_finish(p);
+  tool_events_close(p->events);
+  p->events = NULL;
+  if (p->out && p->out != stderr)
+    fclose(p->out);
+  p->out = stderr;
 }
 
 static void update_rate(struct tool_progress *p, uint64_t now, uint64_t bytes) {
   uint64_t dt = now - p->rate_ref_ns;
+  if (bytes < p->rate_ref_bytes) /* (a new attempt counts from its start) */
+    p->rate_ref_bytes = bytes;
   if (dt < RATE_WINDOW_NS)
     return;
   double inst = (double)(bytes - p->rate_ref_bytes) * 1e9 / (double)dt;
@@ -140,7 +177,8 @@ static void done_text(const struct tool_progress *p, const vmpull_progress *ev, 
   double secs = (double)(mono_ns() - p->start_ns) / 1e9;
   tool_format_bytes(ev->fetched, got, sizeof(got));
   tool_format_bytes(ev->written, written, sizeof(written));
-  tool_format_bytes(secs > 0.001 ? (uint64_t)((double)ev->fetched / secs) : 0, avg, sizeof(avg));
+  /* the rate of what came over the network: bytes from the cache or a partial download are not */
+  tool_format_bytes(secs > 0.001 ? (uint64_t)((double)tool_network_bytes(ev) / secs) : 0, avg, sizeof(avg));
   format_duration(secs, took, sizeof(took));
   if (detail)
     snprintf(out, outlen, "%s fetched in %s (%s/s), %s written", got, took, avg, written);
@@ -279,19 +317,22 @@ static size_t rewind_line(const struct tool_progress *p, int width, char *out, s
   return (size_t)snprintf(out, outlen, "\r\033[K");
 }
 
-int tool_progress_cb(const vmpull_progress *ev, void *userdata) {
-  struct tool_progress *p = userdata;
-  if (!p->enabled || ev->stage == VMPULL_STAGE_RESOLVE)
-    return 0;
-  uint64_t now = mono_ns();
-  int done = ev->stage == VMPULL_STAGE_DONE;
-  update_rate(p, now, ev->fetched);
-  if (!done && p->last_ns && now - p->last_ns < (p->tty ? TTY_INTERVAL_NS : PLAIN_INTERVAL_NS))
-    return 0;
-  p->last_ns = now;
+/* "resuming at 8.0 MiB of 24.0 MiB", once, below any bar. */
+static void say_resume(struct tool_progress *p, const vmpull_progress *ev) {
+  char at[32], of[32] = "an unknown size";
+  tool_format_bytes(ev->resumed_from, at, sizeof(at));
+  if (ev->fetched_total != UINT64_MAX)
+    tool_format_bytes(ev->fetched_total, of, sizeof(of));
+  tool_progress_finish(p);
+  fprintf(stderr, "vmpull: resuming at %s of %s\n", at, of);
+  p->resume_said = 1;
+}
+
+/* One redraw (or, for logs, one line) of ev. */
+static void draw(struct tool_progress *p, const vmpull_progress *ev, int done) {
   char line[512], buf[640];
   if (p->tty) {
-    int width = terminal_width();
+    int width = terminal_width(p->out);
     build_tty_line(p, ev, width, done, line, sizeof(line));
     size_t n = rewind_line(p, width, buf, sizeof(buf));
     snprintf(buf + n, sizeof(buf) - n, "%s%s", line, done ? "\n" : "");
@@ -302,17 +343,65 @@ int tool_progress_cb(const vmpull_progress *ev, void *userdata) {
     snprintf(buf, sizeof(buf), "%s\n", line);
   }
   /* One write per redraw: no half-drawn line is ever visible. */
-  fputs(buf, stderr);
-  fflush(stderr);
+  fputs(buf, p->out);
+  fflush(p->out);
+}
+
+/* save --all: a line of its own for each disk, "[2/4] NAME ...". When the disk changes (or all are
+ * done) the last one's line is drawn once more with the figures it ended at and left in place. */
+static void item_line(struct tool_progress *p, const vmpull_progress *ev, int done, vmpull_progress *shown) {
+  if ((ev->item != p->item || done) && p->item_label[0]) {
+    vmpull_progress last = *ev;
+    last.stage = VMPULL_STAGE_TRANSFER;
+    last.name = p->item_label;
+    draw(p, &last, 0);
+    if (p->tty)
+      fputs("\n", p->out);
+    p->drawn = 0;
+    p->last_len = 0;
+    p->item_label[0] = '\0';
+    p->last_ns = 0; /* the next disk's line at once */
+  }
+  p->item = ev->item;
+  if (done) {
+    snprintf(p->done_label, sizeof(p->done_label), "%u disks", ev->items);
+    shown->name = p->done_label;
+  } else {
+    snprintf(p->item_label, sizeof(p->item_label), "[%u/%u] %s", ev->item, ev->items, ev->name ? ev->name : "disk");
+    shown->name = p->item_label;
+  }
+}
+
+int tool_progress_cb(const vmpull_progress *ev, void *userdata) {
+  struct tool_progress *p = userdata;
+  uint64_t now = mono_ns();
+  if (ev->stage != VMPULL_STAGE_RESOLVE)
+    update_rate(p, now, tool_network_bytes(ev));
+  if (p->events) {
+    tool_events_progress(p->events, ev, p->rate);
+    return 0;
+  }
+  if (ev->stage != VMPULL_STAGE_RESOLVE && ev->resumed_from && !p->resume_said && !p->quiet)
+    say_resume(p, ev);
+  if (!p->enabled || ev->stage == VMPULL_STAGE_RESOLVE)
+    return 0;
+  int done = ev->stage == VMPULL_STAGE_DONE;
+  vmpull_progress shown = *ev;
+  if (ev->items)
+    item_line(p, ev, done, &shown);
+  if (!done && p->last_ns && now - p->last_ns < (p->tty ? TTY_INTERVAL_NS : PLAIN_INTERVAL_NS))
+    return 0;
+  p->last_ns = now;
+  draw(p, &shown, done);
   return 0;
 }
 
 void tool_progress_finish(struct tool_progress *p) {
   if (p->drawn) {
     char buf[32];
-    rewind_line(p, terminal_width(), buf, sizeof(buf));
-    fputs(buf, stderr);
-    fflush(stderr);
+    rewind_line(p, terminal_width(p->out), buf, sizeof(buf));
+    fputs(buf, p->out);
+    fflush(p->out);
     p->drawn = 0;
     p->last_len = 0;
   }
@@ -322,4 +411,15 @@ void tool_progress_warning(const char *message, void *userdata) {
   if (userdata)
     tool_progress_finish(userdata);
   tool_warn("%s", message);
+}
+
+void tool_progress_log(int level, const char *message, void *userdata) {
+  struct tool_progress *p = userdata;
+  if (p->events) {
+    tool_events_log(p->events, level, message);
+    return;
+  }
+  tool_progress_finish(p);
+  /* (the library's lines are clean already: no credentials, no control bytes) */
+  fprintf(stderr, "vmpull: %s: %s\n", level == VMPULL_LOG_DEBUG ? "debug" : "info", message);
 }

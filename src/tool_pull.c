@@ -20,7 +20,7 @@ static json_object *nonzero_or_null(int v) {
   return v ? json_object_new_int(v) : NULL;
 }
 
-static void print_result_json(const vmpull_outcome *o, const char *provider, FILE *to) {
+static json_object *result_json(const vmpull_outcome *o, const char *provider) {
   const char *image_name = vmpull_outcome_image_name(o);
   json_object *j = json_object_new_object();
   json_object_object_add(j, "version", json_object_new_int(1));
@@ -51,25 +51,35 @@ static void print_result_json(const vmpull_outcome *o, const char *provider, FIL
     json_object_object_add(signature, "key", string_or_null(vmpull_outcome_signature_key(o)));
   }
   json_object_object_add(j, "signature", signature);
-  tool_print_json_to(to, j);
+  return j;
 }
 
-/* A failed pull: with --json the error object also carries what the outcome knows of its cause. */
-static int report_pull_failure(const vmpull_error *err, const vmpull_outcome *o, int json, FILE *to) {
+/* A failed pull: with --json the error object also carries what the outcome knows of its cause;
+ * with --progress json it is the done event's result, after the error event (and, as every line on
+ * stderr is then an event, the object is not printed there again for -o -). */
+static int report_pull_failure(const vmpull_error *err, const vmpull_outcome *o, int json, FILE *to,
+                               struct tool_progress *progress) {
+  json_object *root = json_object_new_object();
+  json_object *e = json_object_new_object();
+  json_object_object_add(e, "code", json_object_new_string(vmpull_code_name(err->code)));
+  json_object_object_add(e, "message", json_object_new_string(err->message));
+  json_object_object_add(e, "errno", nonzero_or_null(vmpull_outcome_errno(o)));
+  json_object_object_add(e, "http_status", nonzero_or_null(vmpull_outcome_http_status(o)));
+  json_object_object_add(e, "curl_code", nonzero_or_null(vmpull_outcome_curl_code(o)));
+  json_object_object_add(root, "error", e);
+  if (progress->events) {
+    if (json && to != stderr)
+      tool_print_json_to(to, json_object_get(root));
+    tool_events_error(progress->events, err);
+    tool_events_done(progress->events, NULL, root);
+    return tool_exit_for_error(err);
+  }
   /* (on stderr the object comes last, after the message: a reader takes the last line) */
   if (to == stderr)
     tool_error("%s", err->message);
-  if (json) {
-    json_object *root = json_object_new_object();
-    json_object *e = json_object_new_object();
-    json_object_object_add(e, "code", json_object_new_string(vmpull_code_name(err->code)));
-    json_object_object_add(e, "message", json_object_new_string(err->message));
-    json_object_object_add(e, "errno", nonzero_or_null(vmpull_outcome_errno(o)));
-    json_object_object_add(e, "http_status", nonzero_or_null(vmpull_outcome_http_status(o)));
-    json_object_object_add(e, "curl_code", nonzero_or_null(vmpull_outcome_curl_code(o)));
-    json_object_object_add(root, "error", e);
-    tool_print_json_to(to, root);
-  }
+  if (json)
+    tool_print_json_to(to, json_object_get(root));
+  json_object_put(root);
   if (to != stderr)
     tool_error("%s", err->message);
   return tool_exit_for_error(err);
@@ -111,6 +121,11 @@ int tool_pull(int argc, char **argv) {
 
   struct tool_progress progress;
   tool_progress_init(&progress, cli.progress_mode, cli.quiet);
+  progress.verbose = cli.verbose;
+  if (tool_progress_open(&progress, "pull", cli.progress_fd) < 0) {
+    pull_cli_free(&cli);
+    return EXIT_USAGE;
+  }
   tool_prepare_call(&cli.opts, &progress);
 
   vmpull_error err;
@@ -118,30 +133,35 @@ int tool_pull(int argc, char **argv) {
   r = to_stdout ? vmpull_pull_to_fd(&cli.opts, STDOUT_FILENO, &outcome, &err) : vmpull_pull2(&cli.opts, &outcome, &err);
   tool_progress_finish(&progress);
   if (r < 0) {
-    r = report_pull_failure(&err, outcome, cli.json, json_to);
+    r = report_pull_failure(&err, outcome, cli.json, json_to, &progress);
     vmpull_outcome_free(outcome);
+    tool_progress_close(&progress);
     pull_cli_free(&cli);
     return r;
   }
-  if (cli.json)
-    print_result_json(outcome, cli.opts.provider, json_to);
-  else if (!to_stdout)
+  json_object *result = result_json(outcome, cli.opts.provider);
+  /* (with --progress json and -o -, stderr has only events: the done event carries the object) */
+  if (cli.json && !(to_stdout && progress.events))
+    tool_print_json_to(json_to, json_object_get(result));
+  else if (!cli.json && !to_stdout)
     puts(vmpull_outcome_path(outcome));
   /* The caller learns where the disk is from this line only: not printed is not pulled. */
+  r = 0;
   if (!to_stdout && tool_stdout_flush() < 0) {
     tool_error("pull: the disk is at %s, but its path could not be written to stdout: %s", vmpull_outcome_path(outcome),
                strerror(errno));
-    vmpull_outcome_free(outcome);
-    pull_cli_free(&cli);
-    return EXIT_PULL_FAILED;
+    r = EXIT_PULL_FAILED;
   }
   /* Keep the cache from growing without bound: entries unused for 14 days go (podman's expiry). */
-  if (cli.opts.cache_dir && !cli.opts.no_cache && !cli.opts.offline && !cli.keep_cache) {
+  if (r == 0 && cli.opts.cache_dir && !cli.opts.no_cache && !cli.opts.offline && !cli.keep_cache) {
     vmpull_error perr;
     if (vmpull_cache_prune(cli.opts.cache_dir, 14 * 86400, UINT64_MAX, NULL, &perr) < 0)
       tool_warn("cache prune: %s", perr.message);
   }
+  /* the last event: nothing is said after it */
+  tool_events_done(progress.events, vmpull_outcome_digest(outcome), result);
+  tool_progress_close(&progress);
   vmpull_outcome_free(outcome);
   pull_cli_free(&cli);
-  return 0;
+  return r;
 }

@@ -42,6 +42,13 @@ int tool_save(int argc, char **argv) {
 
   struct tool_progress progress;
   tool_progress_init(&progress, cli.progress_mode, cli.quiet);
+  progress.verbose = cli.verbose;
+  if (tool_progress_open(&progress, "save", cli.progress_fd) < 0) {
+    free(dest);
+    pull_cli_free(&cli);
+    free(args);
+    return EXIT_USAGE;
+  }
   tool_prepare_call(&cli.opts, &progress);
 
   vmpull_error err;
@@ -49,20 +56,24 @@ int tool_save(int argc, char **argv) {
   r = vmpull_save(&cli.opts, dest, all ? VMPULL_SAVE_ALL : 0, &json, &err);
   tool_progress_finish(&progress);
   if (r < 0) {
-    r = tool_report_failure(&err, cli.json);
+    r = tool_report_failure(&err, cli.json, &progress);
   } else {
+    json_object *o = json_tokener_parse(json), *d = NULL;
     if (cli.json) {
       puts(json);
     } else {
       /* What to pull on the far side: the destination with its REF. */
-      json_object *o = json_tokener_parse(json), *d = NULL;
       puts(o && json_object_object_get_ex(o, "destination", &d) ? json_object_get_string(d) : json);
-      if (o)
-        json_object_put(o);
     }
     fflush(stdout);
+    json_object *digest = NULL;
+    if (o && json_object_object_get_ex(o, "digest", &digest))
+      digest = json_object_get(digest); /* (outlives o's release below, when the stream takes o) */
+    tool_events_done(progress.events, digest ? json_object_get_string(digest) : NULL, o);
+    json_object_put(digest);
     r = 0;
   }
+  tool_progress_close(&progress);
   free(json);
   free(dest);
   pull_cli_free(&cli);

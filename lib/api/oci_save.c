@@ -349,12 +349,24 @@ static int save_oci(struct save_ctx *c, const char *dest_path, const struct layo
   uint64_t total = 0;
   r = bytes_to_copy(c, all, &total, err);
   total += attachment_bytes;
+  if (all) { /* the first disk's line from the start */
+    c->progress.ev.item = 1;
+    c->progress.ev.items = (unsigned)c->n_targets;
+  }
   if (r == 0)
     r = start_transfer(c, c->targets[0].t.layer.title, total, err);
   if (r < 0)
     return r;
   for (size_t i = 0; i < c->n_targets; i++) {
     const struct save_target *s = &c->targets[i];
+    if (all && i > 0) { /* the caller shows each disk on its own */
+      c->progress.ev.item = (unsigned)i + 1;
+      c->progress.ev.items = (unsigned)c->n_targets;
+      c->progress.ev.name = s->t.layer.title ? s->t.layer.title : c->name;
+      r = progress_report(&c->progress, 1, err);
+      if (r < 0)
+        return r;
+    }
     r = copy_blob(c, &s->t.layer, err);
     if (r < 0)
       return error_wrap(err, "%s", c->store->display);
@@ -495,6 +507,8 @@ static int save_run(const struct pull_config *o, const char *dest, unsigned flag
   c.progress = (struct progress_state){
       .fn = o->hooks.progress ? save_progress : NULL, .data = (void *)&o->hooks, .cancel = o->hooks.cancel};
   c.progress.ev.stage = VMPULL_STAGE_RESOLVE;
+  _cleanup_free_ char *shown_source = redact_source(o->resolve.source);
+  c.progress.ev.source = shown_source;
   c.progress.ev.fetched_total = UINT64_MAX;
   c.net = (struct pull_cache)PULL_CACHE_INIT;
   c.net.set = &o->fetch;

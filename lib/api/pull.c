@@ -120,6 +120,12 @@ struct pull_made {
   int decoded;            /* 1: decoded from the source here (its cache entry is filed, its disk may be kept) */
 };
 
+/* What the caller hears of how the cache serves the bytes, once the way is taken (vmpull_progress). */
+static void progress_facts(const struct pull_job *j) {
+  j->progress->ev.cache = (int)j->out->facts.cache;
+  j->progress->ev.resumed_from = j->out->facts.resumed_from;
+}
+
 /* The one ending of every pull: verify, file the cache entry, commit the output, keep its disk,
  * report, fill the result. */
 static int pull_end(struct pull_job *j, struct sink *sink, char **out_path, const struct pull_made *m, lib_error *err) {
@@ -160,6 +166,7 @@ static int pull_end(struct pull_job *j, struct sink *sink, char **out_path, cons
     pull_cache_keep_disk(j->pc, m->digest, sink, m->format, m->image_name, m->fetched);
   j->progress->ev.written = sink->offset;
   j->progress->ev.stage = VMPULL_STAGE_DONE;
+  progress_facts(j);
   (void)progress_report(j->progress, 1, NULL);
 
   struct vmpull_outcome *res = j->out;
@@ -216,6 +223,7 @@ static int pull_from_local_copy(struct pull_job *j, lib_error *err) {
   progress->ev.name = j->rs->image_name;
   progress->ev.stage = VMPULL_STAGE_TRANSFER;
   progress->ev.fetched_total = d->local_size;
+  progress_facts(j);
   int r = progress_report(progress, 1, err);
   if (r < 0)
     return r;
@@ -254,6 +262,7 @@ static int pull_decode(struct pull_job *j, lib_error *err) {
   progress->ev.name = rs->image_name;
   progress->ev.stage = VMPULL_STAGE_TRANSFER;
   progress->ev.fetched_total = announced;
+  progress_facts(j);
   int r = progress_report(progress, 1, err);
   if (r < 0)
     return r;
@@ -418,6 +427,7 @@ static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int
   struct progress_state progress = {.fn = o->hooks.progress, .data = o->hooks.progress_data, .cancel = o->hooks.cancel};
   progress.ev.stage = VMPULL_STAGE_RESOLVE;
   progress.ev.fetched_total = UINT64_MAX;
+  progress.ev.source = out->source;
 
   /* cache: what earlier pulls fetched or left half done, and the lock on what this one fills */
   _cleanup_(pull_cache_done) struct pull_cache pc = PULL_CACHE_INIT;
@@ -435,6 +445,7 @@ static int pull_run(const struct pull_config *o, struct vmpull_outcome *out, int
   if (r < 0)
     return r;
   progress.ev.mirror = rs.mirror;
+  progress.ev.reference = rs.reference;
   /* who signed the bytes, if the source says (fcos://): the signature and the keys, before the bytes */
   _cleanup_(pull_signature_clear) struct pull_signature sig = PULL_SIGNATURE_INIT;
   r = pull_signature_prepare(o, &pc, &rs, &sig, err);

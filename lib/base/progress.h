@@ -11,7 +11,11 @@ struct progress_state {
   void *data;
   volatile sig_atomic_t *cancel;
   uint64_t last_ns;
+  char retry_reason[256]; /* ev.retry_reason's text */
 };
+
+/* A retry is scheduled: counted, its reason and wait told to the caller at once (not throttled). */
+int progress_retry(struct progress_state *p, const char *reason, uint64_t wait_ms, lib_error *err);
 
 /* Report (at most every 50 ms unless force); returns -VMPULL_E_CANCELLED when asked to stop. */
 int progress_report(struct progress_state *p, int force, lib_error *err);

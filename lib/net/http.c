@@ -137,14 +137,16 @@ int http_get(const struct http_config *c, const struct http_request *req, struct
   }
   t.owner = &body;
   t.on_body = get_on_body;
+  uint64_t started = now_ns();
   CURLcode rc = http_transfer_run(&t);
+  double secs = (double)(now_ns() - started) / 1e9;
   r = http_transfer_error(&t, rc, err);
   if (r >= 0 && !t.headers_done)
     r = error_set(err, VMPULL_E_HTTP, "no response");
   if (r < 0)
-    http_log_request(c, req->url, "%s", err->message);
+    http_log_request(c, req->url, "%s, %.3f s", err->message, secs);
   else
-    http_log_request(c, req->url, "HTTP %ld, %llu bytes", t.resp.status, (unsigned long long)t.received);
+    http_log_request(c, req->url, "HTTP %ld, %llu bytes, %.3f s", t.resp.status, (unsigned long long)t.received, secs);
   if (r >= 0)
     r = http_transfer_take_response(&t, resp, err);
   if (r < 0) {

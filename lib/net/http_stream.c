@@ -54,6 +54,7 @@ struct http_stream {
   lib_error result;              /* how the transfer ended (code OK: complete) */
   struct http_config log_to;     /* its log callback only: the closing line, on the caller's thread */
   char *url;                     /* for that line (redacted there); NULL without a log callback */
+  uint64_t started_ns;           /* when the request went out: the lines give the time taken */
 };
 
 /* Consumer side only: the flag is set by a signal handler on the caller's
@@ -163,8 +164,9 @@ static void stream_free(struct byte_source *src) {
     curl_multi_wakeup(s->t.multi);
     pthread_join(s->thread, NULL);
     if (s->url && s->t.headers_done)
-      http_log_request(&s->log_to, s->url, "%llu body bytes received%s", (unsigned long long)s->t.received,
-                       s->done && s->result.code == VMPULL_OK ? "" : " (closed before the end)");
+      http_log_request(&s->log_to, s->url, "%llu body bytes received%s, %.3f s", (unsigned long long)s->t.received,
+                       s->done && s->result.code == VMPULL_OK ? "" : " (closed before the end)",
+                       (double)(now_ns() - s->started_ns) / 1e9);
   }
   free(s->url);
   http_transfer_cleanup(&s->t);
@@ -220,6 +222,7 @@ int http_source_open(const struct http_config *c, const struct http_request *req
     return error_oom(err);
   s->base.ops = &stream_ops;
   s->base.size = UINT64_MAX;
+  s->started_ns = now_ns();
   int e = ring_init(&s->ring, RING_SIZE);
   if (e)
     return error_set_errno(err, VMPULL_E_IO, e, "cannot set up the transfer");
@@ -263,8 +266,9 @@ int http_source_open(const struct http_config *c, const struct http_request *req
   int headers_ready = s->headers_ready;
   lib_error result = s->result;
   ring_unlock(&s->ring);
+  double secs = (double)(now_ns() - s->started_ns) / 1e9;
   if (!headers_ready) {
-    http_log_request(c, req->url, "%s", result.message);
+    http_log_request(c, req->url, "%s, %.3f s", result.message, secs);
     *err = result;
     return -result.code;
   }
@@ -272,12 +276,12 @@ int http_source_open(const struct http_config *c, const struct http_request *req
    * resp even for a refused status: retries want Retry-After and the status. */
   const struct http_response *h = &s->t.resp;
   if (req->range_start > 0)
-    http_log_request(c, req->url, "HTTP %ld (asked from byte %llu), Content-Length %lld", h->status,
+    http_log_request(c, req->url, "HTTP %ld (asked from byte %llu), Content-Length %lld, headers in %.3f s", h->status,
                      (unsigned long long)req->range_start,
-                     h->content_length == UINT64_MAX ? -1ll : (long long)h->content_length);
+                     h->content_length == UINT64_MAX ? -1ll : (long long)h->content_length, secs);
   else
-    http_log_request(c, req->url, "HTTP %ld, Content-Length %lld", h->status,
-                     h->content_length == UINT64_MAX ? -1ll : (long long)h->content_length);
+    http_log_request(c, req->url, "HTTP %ld, Content-Length %lld, headers in %.3f s", h->status,
+                     h->content_length == UINT64_MAX ? -1ll : (long long)h->content_length, secs);
   r = copy_headers(h, resp, err);
   if (r < 0)
     return r;

@@ -387,6 +387,9 @@ int policy_check(const struct policy_settings *ps, const struct policy_image *im
   *v = (struct signature_verdict){0};
   _cleanup_(policy_clear) struct policy p = {0};
   int r = policy_load(ps->policy_path, &p, err);
+  if (r == 0)
+    hooks_log(img->hooks, VMPULL_LOG_INFO, "no signature policy (policy.json) found: %s accepted",
+              img->manifest_digest);
   if (r <= 0)
     return r; /* no policy.json anywhere: vmpull's own choice is to accept */
   _cleanup_(scope_keys_clear) struct scope_keys k = {0};
@@ -411,5 +414,13 @@ int policy_check(const struct policy_settings *ps, const struct policy_image *im
   sigstore_attachments_clear(&st.attachments);
   if (r < 0)
     signature_verdict_clear(v);
+  else if (scope) /* which policy decided, for -v */
+    hooks_log(img->hooks, VMPULL_LOG_INFO, "policy %s, %s scope \"%s\": %s accepted (%zu requirement%s, the first %s)",
+              p.path, kind, scope, img->manifest_digest, reqs->n, reqs->n == 1 ? "" : "s",
+              reqs->n ? policy_req_type_name(reqs->v[0].type) : "none");
+  else
+    hooks_log(img->hooks, VMPULL_LOG_INFO, "policy %s, default: %s accepted (%zu requirement%s, the first %s)", p.path,
+              img->manifest_digest, reqs->n, reqs->n == 1 ? "" : "s",
+              reqs->n ? policy_req_type_name(reqs->v[0].type) : "none");
   return r < 0 ? r : 0;
 }

@@ -325,7 +325,7 @@ static void test_usage_errors(void **state) {
     expect_usage(a, "--mode takes an octal file mode");
   }
   char *progress[] = {"pull", "--progress=sometimes", "x", NULL};
-  expect_usage(progress, "--progress takes auto, always or never");
+  expect_usage(progress, "--progress takes auto, always, never or json");
   char *tls[] = {"pull", "--tls-verify=maybe", "x", NULL};
   expect_usage(tls, "--tls-verify takes true or false");
   char *ct[] = {"pull", "--connect-timeout", "0", "x", NULL};
