@@ -330,6 +330,13 @@ typedef struct vmpull_pull_options {
                                   resolve, the connection is refused, connecting timed out) fails
                                   even when the cache has a copy; 0: that copy is used, with a
                                   warning naming its age, and the outcome says VMPULL_CACHE_STALE */
+
+  /* (added in 0.3) Segmented downloads: at most this many connections for one http(s) file or
+   * registry blob whose server takes byte ranges (Accept-Ranges: bytes and a strong validator,
+   * or a blob by digest) and that is at least two pieces long (8 MiB or more). The download
+   * starts on one connection and adds one at a time while the bytes per second keep rising.
+   * 0: the default (8); 1: one streaming request, as before. */
+  unsigned connections;
 } vmpull_pull_options;
 
 /* Fill opts with defaults (zero, tls_verify = 1, retries = -1) and set
