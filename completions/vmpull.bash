@@ -40,7 +40,7 @@ _vmpull_value() {
         -o | --output | --ca-cert | --authfile | --checksums | --to-archive | --registries-conf | --signature-policy | \
             --keyring | --checksums-signature) COMPREPLY=($(compgen -f -- "$cur")) ;;
         -n | --name | --digest | --threads | --max-size | --mode | --user-agent | --connect-timeout | \
-            --stall-timeout | --retries | --creds | --default-image | --os-version | --older-than | \
+            --stall-timeout | --retries | --connections | --creds | --default-image | --os-version | --older-than | \
             --mirror | --stream-url | --username | --password) COMPREPLY=() ;;
         *) return 1 ;;
     esac
