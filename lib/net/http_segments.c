@@ -80,6 +80,7 @@ struct seg_conn {
   int retryable;     /* what the callbacks refused may be asked again */
   int changed;       /* a 200 under another validator or length */
   int expired;       /* 401/403/410: ask the URL first asked for */
+  int waiting_renew; /* its piece waits for renew (transfer thread, under mu) */
 };
 
 struct seg_state {
@@ -95,6 +96,9 @@ struct seg_state {
   int (*checkpoint)(void *data, const struct seg_extent *extents, size_t n);
   void *checkpoint_data;
   uint64_t *network_bytes;
+  int (*renew)(void *data, char **url, struct curl_slist **headers, lib_error *err);
+  void *renew_data;
+  void (*renew_free)(void *data);
 
   /* reader (pulling thread) */
   struct byte_source *first;
@@ -111,6 +115,7 @@ struct seg_state {
   uint64_t received;
   uint64_t reader_wait_ns;
   int stop, engine_done, first_active, changed;
+  int need_renew;  /* a range was refused (401/403/410): the reader renews url and headers */
   lib_error fatal; /* code OK: none */
   unsigned target; /* connections wanted, the first one included */
   char warning[2 * VMPULL_ERROR_MAX + 64];
@@ -201,8 +206,8 @@ static int range_on_headers(struct http_transfer *t) {
   }
   if (h->status == 200) {
     const char *v = s->validator;
-    int same = (h->etag && strcmp(h->etag, v) == 0) || (h->last_modified && strcmp(h->last_modified, v) == 0);
-    if (!same || (h->content_length != UINT64_MAX && h->content_length != s->total)) {
+    int same = v && ((h->etag && strcmp(h->etag, v) == 0) || (h->last_modified && strcmp(h->last_modified, v) == 0));
+    if (v && (!same || (h->content_length != UINT64_MAX && h->content_length != s->total))) {
       conn->changed = 1;
       return http_transfer_fail(t, VMPULL_E_HTTP, "%s: changed on the server during the download", s->shown);
     }
@@ -257,6 +262,7 @@ static int range_start(struct seg_state *s, struct seg_conn *conn, lib_error *er
   conn->asked = p->hwm;
   conn->got = 0;
   conn->retryable = conn->changed = conn->expired = 0;
+  pthread_mutex_lock(&s->mu); /* url and headers change on a renewal */
   struct http_request req = {
       .url = s->url,
       .headers = s->headers,
@@ -267,6 +273,7 @@ static int range_start(struct seg_state *s, struct seg_conn *conn, lib_error *er
       .if_range = s->validator,
   };
   int r = http_transfer_setup(&conn->t, &s->c, &req, err);
+  pthread_mutex_unlock(&s->mu);
   if (r < 0)
     return r;
   /* The multi handle's pool keeps the connections between ranges (keep-alive): the ranges are
@@ -333,7 +340,10 @@ static void range_finish(struct seg_state *s, struct seg_conn *conn, CURLcode rc
       uint64_t ms = http_retry_delay_ms(p->failures, retry_after);
       conn->retry_at = now_ns() + ms * 1000000ull;
       say_retry_locked(s, &e, p->failures, ms);
-      if (expired && s->url_first && strcmp(s->url, s->url_first) != 0) {
+      if (expired && s->renew) {
+        s->need_renew = 1;
+        conn->waiting_renew = 1;
+      } else if (expired && s->url_first && strcmp(s->url, s->url_first) != 0) {
         /* The pinned URL expired: the one first asked for leads to a fresh one; the checks of
          * every range still hold it to the same length and validator. */
         free_secret(s->url);
@@ -372,6 +382,11 @@ static void grow_locked(struct seg_state *s, uint64_t now) {
 
 /* Under mu: give idle connections the lowest pieces nobody has, up to what target allows. */
 static void assign_locked(struct seg_state *s) {
+  for (unsigned i = 0; i < SEG_MAX_CONNECTIONS; i++)
+    if (s->conns[i].waiting_renew && !s->need_renew) {
+      s->conns[i].waiting_renew = 0;
+      s->conns[i].retry_at = 0;
+    }
   unsigned allowed = s->target - (s->first_active ? 1 : 0), working = 0;
   allowed = MIN(allowed, SEG_MAX_CONNECTIONS);
   for (unsigned i = 0; i < SEG_MAX_CONNECTIONS; i++)
@@ -417,7 +432,7 @@ static void *transfer_thread(void *arg) {
       break;
     for (unsigned i = 0; i < SEG_MAX_CONNECTIONS; i++) {
       struct seg_conn *conn = &s->conns[i];
-      if (conn->piece < 0 || conn->busy || now < conn->retry_at)
+      if (conn->piece < 0 || conn->busy || now < conn->retry_at || conn->waiting_renew)
         continue;
       if (!s->ck_first_done) {
         /* Before the first byte lands out of order, the record must say which bytes fd holds:
@@ -527,6 +542,31 @@ static int fail_read(struct seg_state *s, const lib_error *e, int changed, lib_e
   return -e->code;
 }
 
+/* A range was refused as expired: the caller's renew gives the URL and headers from now on. */
+static int renew_if_asked(struct seg_state *s, lib_error *err) {
+  pthread_mutex_lock(&s->mu);
+  int asked = s->need_renew && s->fatal.code == VMPULL_OK;
+  pthread_mutex_unlock(&s->mu);
+  if (!asked)
+    return 0;
+  char *url = NULL;
+  struct curl_slist *headers = NULL;
+  int r = s->renew(s->renew_data, &url, &headers, err);
+  pthread_mutex_lock(&s->mu);
+  if (r < 0) {
+    fail_locked(s, err);
+  } else {
+    free_secret(s->url);
+    s->url = url;
+    http_headers_free(s->headers);
+    s->headers = headers;
+    s->need_renew = 0;
+  }
+  pthread_mutex_unlock(&s->mu);
+  curl_multi_wakeup(s->multi);
+  return r;
+}
+
 /* The first connection's next bytes (up to first_end). */
 static int read_first(struct seg_state *s, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   uint64_t t0 = now_ns();
@@ -588,6 +628,14 @@ static int read_landed(struct seg_state *s, uint8_t *buf, size_t cap, size_t *go
       pthread_mutex_unlock(&s->mu);
       return error_set(err, VMPULL_E_CANCELLED, "cancelled");
     }
+    if (s->need_renew) {
+      pthread_mutex_unlock(&s->mu);
+      int r = renew_if_asked(s, err);
+      if (r < 0)
+        return r;
+      pthread_mutex_lock(&s->mu);
+      continue;
+    }
     uint64_t t0 = now_ns();
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -630,6 +678,11 @@ static int seg_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *g
   struct seg_state *s = (struct seg_state *)src;
   *got = 0;
   send_warning(s);
+  if (s->renew) {
+    int r = renew_if_asked(s, err);
+    if (r < 0)
+      return r;
+  }
   pthread_mutex_lock(&s->mu);
   lib_error fatal = s->fatal;
   int changed = s->changed;
@@ -678,6 +731,8 @@ static void seg_free(struct byte_source *src) {
   http_headers_free(s->headers);
   free(s->pieces);
   free(s->base.name);
+  if (s->renew_free)
+    s->renew_free(s->renew_data);
   free(s);
 }
 
@@ -734,8 +789,11 @@ int http_segments_open(const struct http_config *c, const struct http_segments_o
   _cleanup_source_ struct byte_source *first_owned = first;
   _cleanup_close_ int fd = o->fd;
   _cleanup_(seg_freep) struct seg_state *s = calloc(1, sizeof(*s));
-  if (!s)
+  if (!s) {
+    if (o->renew_free)
+      o->renew_free(o->renew_data);
     return error_oom(err);
+  }
   s->fd = TAKE_FD(fd);
   s->base.ops = &seg_ops;
   s->base.size = o->total - o->start;
@@ -747,6 +805,9 @@ int http_segments_open(const struct http_config *c, const struct http_segments_o
   s->checkpoint = o->checkpoint;
   s->checkpoint_data = o->checkpoint_data;
   s->network_bytes = o->network_bytes;
+  s->renew = o->renew;
+  s->renew_data = o->renew_data;
+  s->renew_free = o->renew_free;
   s->pos = o->start;
   for (unsigned i = 0; i < SEG_MAX_CONNECTIONS; i++) {
     s->conns[i].s = s;
@@ -754,10 +815,10 @@ int http_segments_open(const struct http_config *c, const struct http_segments_o
   }
   s->url = strdup(o->url);
   s->url_first = o->url_first ? strdup(o->url_first) : NULL;
-  s->validator = strdup(o->validator);
+  s->validator = o->validator ? strdup(o->validator) : NULL;
   s->shown = redact_url(o->url_first ? o->url_first : o->url);
   s->base.name = first->name ? strdup(first->name) : strdup(s->shown ? s->shown : "");
-  if (!s->url || (o->url_first && !s->url_first) || !s->validator || !s->shown || !s->base.name ||
+  if (!s->url || (o->url_first && !s->url_first) || (o->validator && !s->validator) || !s->shown || !s->base.name ||
       pieces_init(s, o) < 0)
     return error_oom(err);
   for (const struct curl_slist *h = o->headers; h; h = h->next) {

@@ -43,7 +43,8 @@ struct http_segments_options {
   const char *url;                  /* pinned: where the first request ended after its redirects */
   const char *url_first;            /* the URL asked for, again on 401/403/410; NULL: url */
   const struct curl_slist *headers; /* sent with every range */
-  const char *validator;            /* strong ETag or Last-Modified, sent as If-Range */
+  const char *validator;            /* strong ETag or Last-Modified, sent as If-Range; NULL: none (a blob
+                                       by digest: the pull checks the digest) */
   uint64_t total;                   /* the file's length */
   uint64_t start;                   /* first's first byte: the bytes before it are the caller's */
   int fd;                           /* the pieces land here at their offsets (owned: closed at the end) */
@@ -57,6 +58,12 @@ struct http_segments_options {
   int (*checkpoint)(void *data, const struct seg_extent *extents, size_t n);
   void *checkpoint_data;
   uint64_t *network_bytes; /* += every byte received, added on the reader's thread (may be NULL) */
+  /* On 401/403/410 (NULL: ask url_first instead): a fresh URL and headers for the ranges (a
+   * registry blob's new token or signed storage URL), called on the reader's thread; 0 or an
+   * error. renew_free(renew_data) when the reader goes (may be NULL). */
+  int (*renew)(void *data, char **url, struct curl_slist **headers, lib_error *err);
+  void *renew_data;
+  void (*renew_free)(void *data);
 };
 
 /* The piece size for a file of total bytes. */
@@ -64,8 +71,8 @@ uint64_t http_segments_piece_size(uint64_t total);
 /* Worth splitting: at least two pieces. */
 int http_segments_worth(uint64_t total);
 
-/* The reader over first (taken, also on failure) and the ranges; (*out)->size is total - start.
- * The transfer thread starts at once; closing *out stops it (and closes fd). */
+/* The reader over first (taken, also on failure, as are fd and renew_data) and the ranges; (*out)->size is total -
+ * start. The transfer thread starts at once; closing *out stops it (and closes fd). */
 int http_segments_open(const struct http_config *c, const struct http_segments_options *o, struct byte_source *first,
                        struct byte_source **out, lib_error *err);
 

@@ -215,3 +215,129 @@ def test_kill_9_with_ranges_in_flight_then_only_the_missing_ranges(flaky, data, 
     recorded = sum(e - s for s, e in have)
     assert sum(e["sent"] for e in second) < SIZE - recorded // 2, (recorded, [e["sent"] for e in second])
     assert list((cache / "partial").iterdir()) == []
+
+
+# ---- a registry blob: behind a link that caps each connection ----
+
+FRONTS = """\
+  log_format seg '$host $request_uri "$http_range" $status $body_bytes_sent $connection auth=$http_authorization';
+  server {{
+    listen 127.0.0.1:{proxy};
+    access_log {tmp}/proxy.log seg;
+    location / {{
+      proxy_pass https://127.0.0.1:{upstream};
+      proxy_ssl_verify off;
+      proxy_set_header Host $http_host;
+      limit_rate 4m;
+      sendfile_max_chunk 16k;
+    }}
+  }}
+  server {{
+    listen 127.0.0.1:{front};
+    access_log {tmp}/front.log seg;
+    location ~ "^/v2/.+/blobs/sha256:(?<hex>(?<h2>[0-9a-f]{{2}})[0-9a-f]{{62}})$" {{
+      return 307 http://localhost:{store}/blobs/sha256/$h2/$hex/data;
+    }}
+    location / {{
+      proxy_pass https://127.0.0.1:{upstream};
+      proxy_ssl_verify off;
+      proxy_set_header Host $http_host;
+    }}
+  }}
+  server {{
+    listen 127.0.0.1:{store};
+    access_log {tmp}/store.log seg;
+    root {storage};
+    default_type application/octet-stream;
+    limit_rate 4m;
+    sendfile_max_chunk 16k;
+  }}
+"""
+REPO = "segments/machine"
+
+
+class Fronts:
+    """A rate-capped proxy in front of the registry, and a front that redirects blobs to a
+    rate-capped storage host (localhost: another host name)."""
+
+    def __init__(self, folder, upstream):
+        from servers.common import start_nginx
+
+        self.tmp = Path(folder)
+
+        def render(proxy, front, store):
+            return FRONTS.format(tmp=self.tmp, proxy=proxy, front=front, store=store, upstream=upstream.port,
+                                 storage=upstream.storage / "docker" / "registry" / "v2")
+
+        self.proc, (self.proxy, self.front, self.store) = start_nginx(self.tmp, 3, render, what="nginx (fronts)")
+
+    def rows(self, log, since=0):
+        f = self.tmp / log
+        out = []
+        for line in (f.read_text(errors="replace") if f.exists() else "").splitlines()[since:]:
+            head, rng, tail = line.split('"')
+            if len(head.split()) != 2:
+                continue  # the readiness probe, not a request
+            host, uri = head.split()
+            status, sent, conn, auth = tail.split(None, 3)
+            out.append({"host": host, "uri": uri, "range": "" if rng == "-" else rng, "status": int(status),
+                        "sent": int(sent), "conn": int(conn), "auth": auth})
+        return out
+
+
+@pytest.fixture(scope="module")
+def fronts(tmp_path_factory, registry_basic, data):
+    from servers.common import stop_process
+    from servers.fixture_registry import REGISTRY_PASSWORD, REGISTRY_USER
+    from servers.oci_layout import Layout
+
+    lay = Layout(tmp_path_factory.mktemp("seg-layout") / "layout")
+    entry = lay.disk_artifact(data, "machine.x86_64.raw", media_type="application/octet-stream", arch="x86_64",
+                              disktype="qemu")
+    lay.write_index([(lay.index([entry]), "v1")])
+    registry_basic.push(lay.path, "v1", REPO, "v1")
+    f = Fronts(tmp_path_factory.mktemp("seg-fronts"), registry_basic)
+    f.creds = f"{REGISTRY_USER}:{REGISTRY_PASSWORD}"
+    yield f
+    stop_process(f.proc)
+
+
+def pull_blob(fronts, port, tmp_path, *args):
+    return run_vmpull("pull", "-q", "--json", "--tls-verify=false", "--creds", fronts.creds, "--arch", "x86_64",
+                      "--cache-dir", tmp_path / "cache", "-o", tmp_path / "out.raw", *args,
+                      f"docker://127.0.0.1:{port}/{REPO}:v1")
+
+
+def blob_rows(rows):
+    return [r for r in rows if "/blobs/" in r["uri"] or r["uri"].endswith("/data")]
+
+
+def test_segmented_registry_blob_with_its_credentials(fronts, data, tmp_path):
+    """No redirect: the ranges go to the registry itself, with its credentials."""
+    since = len(fronts.rows("proxy.log"))
+    r = pull_blob(fronts, fronts.proxy, tmp_path)
+    assert r.rc == 0, r
+    assert (tmp_path / "out.raw").read_bytes() == data
+    rows = blob_rows(fronts.rows("proxy.log", since))
+    firsts = [row for row in rows if row["range"] == ""]
+    assert len(firsts) == 1 and firsts[0]["status"] == 200, rows
+    assert all(row["status"] == 206 and row["auth"].startswith("auth=Basic ") for row in rows if row["range"]), rows
+    assert_covered_once(firsts[0]["sent"], closed_ranges(row["range"] for row in rows), SIZE)
+    assert sum(row["sent"] for row in rows) <= SIZE * 1.01, rows
+    assert "Corr3ct" not in r.stderr + r.stdout
+
+
+def test_segmented_registry_blob_redirected_to_storage_without_credentials(fronts, data, tmp_path):
+    """A blob the registry redirects to storage: every range goes to the storage URL the first
+    request ended at (pinned), and none carries the registry's credentials."""
+    since_front, since_store = len(fronts.rows("front.log")), len(fronts.rows("store.log"))
+    r = pull_blob(fronts, fronts.front, tmp_path)
+    assert r.rc == 0, r
+    assert (tmp_path / "out.raw").read_bytes() == data
+    stored = blob_rows(fronts.rows("store.log", since_store))
+    assert stored and all(row["host"] == "localhost" and row["auth"] == "auth=-" for row in stored), stored
+    firsts = [row for row in stored if row["range"] == ""]
+    assert len(firsts) == 1, stored
+    assert_covered_once(firsts[0]["sent"], closed_ranges(row["range"] for row in stored), SIZE)
+    # the registry saw the blob asked for once: the ranges did not go through its redirect again
+    assert len(blob_rows(fronts.rows("front.log", since_front))) == 1
