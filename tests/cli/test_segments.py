@@ -341,3 +341,44 @@ def test_segmented_registry_blob_redirected_to_storage_without_credentials(front
     assert_covered_once(firsts[0]["sent"], closed_ranges(row["range"] for row in stored), SIZE)
     # the registry saw the blob asked for once: the ranges did not go through its redirect again
     assert len(blob_rows(fronts.rows("front.log", since_front))) == 1
+
+
+def test_a_range_refused_as_expired_is_asked_again(flaky, data, name, tmp_path):
+    """A 403 on a range (a signed URL that expired) is asked again (the URL first asked for), not fatal."""
+    flaky.script_range(name, PIECE, [("status", 403)])
+    out = tmp_path / "out.raw"
+    r = pull(tmp_path / "cache", "-o", out, flaky.url(name))
+    assert r.rc == 0, r
+    assert out.read_bytes() == data
+    ranges = [e["headers"].get("range") for e in flaky.requests(name)]
+    assert ranges.count(f"bytes={PIECE}-{2 * PIECE - 1}") == 2, ranges
+    (w,) = warnings(r.stderr)
+    assert "HTTP 403" in w and flaky.url(name) in w, w
+
+
+def test_sigint_with_ranges_in_flight_stops_and_keeps_them(flaky, data, name, tmp_path):
+    flaky.serve(name, data, rate=2 << 20, ranges=True)
+    cache = tmp_path / "cache"
+    out = tmp_path / "out.raw"
+    p = subprocess.Popen([VMPULL, "pull", "-q", "--cache-dir", str(cache), "-o", str(out), flaky.url(name)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and p.poll() is None:
+        try:
+            rec = segment_record(cache)
+        except (OSError, ValueError):
+            rec = None
+        if rec and len(rec.get("segments", [])) >= 2:
+            break
+        time.sleep(0.05)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 130, err
+    assert not out.exists()
+    rec = segment_record(cache)
+    assert rec and len(rec["segments"]) >= 2, rec  # kept for the next pull to resume
+    # every connection was closed: the server stops sending (it notices at its next write)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(e["end"] is None for e in flaky.requests(name)):
+        time.sleep(0.05)
+    assert all(e["end"] is not None for e in flaky.requests(name)), flaky.requests(name)
