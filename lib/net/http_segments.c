@@ -24,8 +24,8 @@
 #define SEG_MIN_PIECE (4ull << 20)
 #define SEG_MAX_PIECE (16ull << 20)
 #define WAIT_MS 100
-#define GROW_INTERVAL_NS 500000000ull
-#define GROW_FACTOR 1.12      /* bytes per second must rise this much for one more connection */
+#define GROW_INTERVAL_NS 250000000ull
+#define GROW_FACTOR 1.12      /* bytes per second must rise this much for the next doubling */
 #define STARVED_FRACTION 0.25 /* the reader waited this share of the time: the network is the slower side */
 #define CHECKPOINT_NS 1000000000ull
 #define CHECKPOINT_BYTES (64ull << 20)
@@ -81,6 +81,7 @@ struct seg_conn {
   int changed;       /* a 200 under another validator or length */
   int expired;       /* 401/403/410: ask the URL first asked for */
   int waiting_renew; /* its piece waits for renew (transfer thread, under mu) */
+  int delivered;     /* it has received body bytes since it was opened (transfer thread) */
 };
 
 struct seg_state {
@@ -235,6 +236,7 @@ static int range_on_body(struct http_transfer *t, const char *buf, size_t n) {
   if (w < 0)
     return http_transfer_fail(t, VMPULL_E_IO, "write the download of %s: %s", s->shown, strerror(-w));
   conn->got += n;
+  conn->delivered = 1;
   pthread_mutex_lock(&s->mu);
   p->hwm = at + n;
   s->received += n;
@@ -361,6 +363,16 @@ static void range_finish(struct seg_state *s, struct seg_conn *conn, CURLcode rc
 /* ---- growth, like a congestion window ---- */
 
 static void grow_locked(struct seg_state *s, uint64_t now) {
+  /* A connection counts from its first byte (a far server's handshakes take round trips): the
+   * window that judges an addition starts once every connection with a piece delivers. */
+  unsigned allowed = MIN(s->target - (s->first_active ? 1u : 0u), SEG_MAX_CONNECTIONS);
+  for (unsigned i = 0; i < allowed; i++)
+    if (s->conns[i].piece >= 0 && !s->conns[i].delivered) {
+      s->grow_at = now;
+      s->grow_received = s->received;
+      s->grow_wait = s->reader_wait_ns;
+      return;
+    }
   if (now - s->grow_at < GROW_INTERVAL_NS)
     return;
   double dt = (double)(now - s->grow_at);
