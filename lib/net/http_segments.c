@@ -15,20 +15,9 @@
 #include "base/thread.h"
 #include "base/util.h"
 #include "net/http_retry.h"
-#include "net/http_transfer.h"
+#include "net/http_segments_state.h"
 
-#include <pthread.h>
 #include <time.h>
-
-#define SEG_MAX_CONNECTIONS 32u
-#define SEG_MIN_PIECE (4ull << 20)
-#define SEG_MAX_PIECE (16ull << 20)
-#define WAIT_MS 100
-#define GROW_INTERVAL_NS 250000000ull
-#define GROW_FACTOR 1.12      /* bytes per second must rise this much for the next doubling */
-#define STARVED_FRACTION 0.25 /* the reader waited this share of the time: the network is the slower side */
-#define CHECKPOINT_NS 1000000000ull
-#define CHECKPOINT_BYTES (64ull << 20)
 
 uint64_t http_segments_piece_size(uint64_t total) {
   /* About 32 pieces, in whole MiB: enough for 8 connections to always find one, few enough that
@@ -58,88 +47,11 @@ uint64_t seg_piece_mark(const struct seg_extent *e, size_t n, uint64_t piece_sta
   return MIN(seg_prefix_of(e, n, piece_start), piece_end);
 }
 
-struct seg_piece {
-  uint64_t start, end;
-  uint64_t hwm;     /* bytes [start, hwm) are in fd (or were read from the first connection) */
-  uint64_t initial; /* hwm when the reader was made: an earlier pull's bytes */
-  int owner;        /* -1 nobody, 0 the first connection, k > 0 range connection k */
-  unsigned failures;
-  uint64_t hwm_at_failure;
-};
-
-struct seg_state;
-
-struct seg_conn {
-  struct http_transfer t;
-  struct seg_state *s;
-  int piece;         /* -1: idle */
-  int busy;          /* its transfer is on the multi handle */
-  uint64_t asked;    /* the first byte asked for */
-  uint64_t got;      /* body bytes of this response */
-  uint64_t retry_at; /* now_ns() before which it does not ask again */
-  int retryable;     /* what the callbacks refused may be asked again */
-  int changed;       /* a 200 under another validator or length */
-  int expired;       /* 401/403/410: ask the URL first asked for */
-  int waiting_renew; /* its piece waits for renew (transfer thread, under mu) */
-  int delivered;     /* it has received body bytes since it was opened (transfer thread) */
-};
-
-struct seg_state {
-  struct byte_source base;
-  struct http_config c;
-  char *url, *url_first, *validator, *shown;
-  struct curl_slist *headers;
-  uint64_t total, start, piece_size;
-  size_t n_pieces;
-  struct seg_piece *pieces;
-  int fd, first_into_fd;
-  unsigned max_conn;
-  int (*checkpoint)(void *data, const struct seg_extent *extents, size_t n);
-  void *checkpoint_data;
-  uint64_t *network_bytes;
-  int (*renew)(void *data, char **url, struct curl_slist **headers, lib_error *err);
-  void *renew_data;
-  void (*renew_free)(void *data);
-
-  /* reader (pulling thread) */
-  struct byte_source *first;
-  int first_piece;
-  uint64_t first_end; /* the first connection is read up to here (its pieces' end) */
-  uint64_t pos;
-  uint64_t counted; /* of received, added to *network_bytes */
-  int at_end, handed_over;
-  unsigned ranges, most_connections; /* for the closing log line */
-
-  /* shared, under mu */
-  pthread_mutex_t mu;
-  pthread_cond_t cond;
-  uint64_t received;
-  uint64_t reader_wait_ns;
-  int stop, engine_done, first_active, changed;
-  int need_renew;  /* a range was refused (401/403/410): the reader renews url and headers */
-  lib_error fatal; /* code OK: none */
-  unsigned target; /* connections wanted, the first one included */
-  char warning[2 * VMPULL_ERROR_MAX + 64];
-  int warning_pending;
-
-  /* transfer thread */
-  CURLM *multi;
-  struct seg_conn conns[SEG_MAX_CONNECTIONS];
-  pthread_t thread;
-  int thread_started, sync_ready;
-  uint64_t grow_at, grow_received, grow_wait;
-  double rate_before_add;
-  unsigned adds;
-  int growing;
-  uint64_t ck_at, ck_received;
-  int ck_failed, ck_first_done;
-};
-
 static volatile sig_atomic_t *cancel_flag(const struct http_config *c) {
   return c->cancel ? c->cancel : c->progress ? c->progress->cancel : NULL;
 }
 
-static int cancelled(const struct seg_state *s) {
+int seg_cancelled(const struct seg_state *s) {
   volatile sig_atomic_t *f = cancel_flag(&s->c);
   return f && *f;
 }
@@ -152,346 +64,11 @@ static uint64_t prefix_locked(const struct seg_state *s, uint64_t pos) {
   return s->total;
 }
 
-static void fail_locked(struct seg_state *s, const lib_error *e) {
+void seg_fail_locked(struct seg_state *s, const lib_error *e) {
   if (s->fatal.code == VMPULL_OK)
     s->fatal = *e;
   s->stop = 1;
   pthread_cond_broadcast(&s->cond);
-}
-
-/* ---- durable record of what fd holds ---- */
-
-static void checkpoint_now(struct seg_state *s) {
-  if (!s->checkpoint || s->ck_failed)
-    return;
-  _cleanup_free_ struct seg_extent *ext = calloc(s->n_pieces ? s->n_pieces : 1, sizeof(*ext));
-  if (!ext)
-    return;
-  size_t n = 0;
-  pthread_mutex_lock(&s->mu);
-  for (size_t k = 0; k < s->n_pieces; k++) {
-    const struct seg_piece *p = &s->pieces[k];
-    if (p->hwm <= p->start)
-      continue;
-    if (n > 0 && ext[n - 1].end == p->start)
-      ext[n - 1].end = p->hwm;
-    else
-      ext[n++] = (struct seg_extent){p->start, p->hwm};
-  }
-  s->ck_received = s->received;
-  pthread_mutex_unlock(&s->mu);
-  if (s->checkpoint(s->checkpoint_data, ext, n) < 0)
-    s->ck_failed = 1;
-  s->ck_at = now_ns();
-}
-
-/* ---- the range connections (transfer thread) ---- */
-
-static int range_on_headers(struct http_transfer *t) {
-  struct seg_conn *conn = t->owner;
-  struct seg_state *s = conn->s;
-  const struct seg_piece *p = &s->pieces[conn->piece];
-  const struct http_response *h = &t->resp;
-  if (h->status == 206) {
-    if (h->content_range_start == conn->asked && h->content_range_end == p->end - 1 &&
-        h->content_range_total == s->total &&
-        (h->content_length == UINT64_MAX || h->content_length == p->end - conn->asked))
-      return 0;
-    conn->retryable = 1;
-    return http_transfer_fail(t, VMPULL_E_HTTP, "%s: HTTP 206 for bytes %lld-%lld/%lld, asked for bytes %llu-%llu/%llu",
-                              s->shown, h->content_range_start == UINT64_MAX ? -1ll : (long long)h->content_range_start,
-                              h->content_range_end == UINT64_MAX ? -1ll : (long long)h->content_range_end,
-                              h->content_range_total == UINT64_MAX ? -1ll : (long long)h->content_range_total,
-                              (unsigned long long)conn->asked, (unsigned long long)(p->end - 1),
-                              (unsigned long long)s->total);
-  }
-  if (h->status == 200) {
-    const char *v = s->validator;
-    int same = v && ((h->etag && strcmp(h->etag, v) == 0) || (h->last_modified && strcmp(h->last_modified, v) == 0));
-    if (v && (!same || (h->content_length != UINT64_MAX && h->content_length != s->total))) {
-      conn->changed = 1;
-      return http_transfer_fail(t, VMPULL_E_HTTP, "%s: changed on the server during the download", s->shown);
-    }
-    return http_transfer_fail(t, VMPULL_E_HTTP, "%s: the server answered a range request with the whole file",
-                              s->shown);
-  }
-  lib_error e;
-  http_status_error(h, &e);
-  conn->expired = h->status == 401 || h->status == 403 || h->status == 410;
-  conn->retryable = conn->expired || http_retryable(h->status, e.code);
-  return http_transfer_fail(t, e.code, "%s: %s", s->shown, e.message);
-}
-
-static int range_on_body(struct http_transfer *t, const char *buf, size_t n) {
-  struct seg_conn *conn = t->owner;
-  struct seg_state *s = conn->s;
-  struct seg_piece *p = &s->pieces[conn->piece];
-  uint64_t at = conn->asked + conn->got;
-  if (at + n > p->end) {
-    conn->retryable = 1;
-    return http_transfer_fail(t, VMPULL_E_HTTP, "%s: more bytes than asked for (bytes %llu-%llu)", s->shown,
-                              (unsigned long long)conn->asked, (unsigned long long)(p->end - 1));
-  }
-  int w = pwrite_all(s->fd, buf, n, at);
-  if (w < 0)
-    return http_transfer_fail(t, VMPULL_E_IO, "write the download of %s: %s", s->shown, strerror(-w));
-  conn->got += n;
-  conn->delivered = 1;
-  pthread_mutex_lock(&s->mu);
-  p->hwm = at + n;
-  s->received += n;
-  pthread_cond_broadcast(&s->cond);
-  pthread_mutex_unlock(&s->mu);
-  return 0;
-}
-
-static int range_should_stop(struct http_transfer *t) {
-  (void)t;
-  return 0;
-}
-
-static void range_release(struct seg_state *s, struct seg_conn *conn) {
-  if (conn->busy)
-    curl_multi_remove_handle(s->multi, conn->t.easy);
-  conn->busy = 0;
-  http_transfer_cleanup(&conn->t);
-  memset(&conn->t, 0, sizeof(conn->t));
-}
-
-static int range_start(struct seg_state *s, struct seg_conn *conn, lib_error *err) {
-  range_release(s, conn);
-  const struct seg_piece *p = &s->pieces[conn->piece];
-  conn->asked = p->hwm;
-  conn->got = 0;
-  conn->retryable = conn->changed = conn->expired = 0;
-  pthread_mutex_lock(&s->mu); /* url and headers change on a renewal */
-  struct http_request req = {
-      .url = s->url,
-      .headers = s->headers,
-      .max_redirects = 10,
-      .allow_insecure_redirect = !s->c.tls_verify,
-      .range_start = p->hwm,
-      .range_length = p->end - p->hwm,
-      .if_range = s->validator,
-  };
-  int r = http_transfer_setup(&conn->t, &s->c, &req, err);
-  pthread_mutex_unlock(&s->mu);
-  if (r < 0)
-    return r;
-  /* The multi handle's pool keeps the connections between ranges (keep-alive): the ranges are
-   * exact, so no body runs past what the response says. */
-  curl_multi_cleanup(conn->t.multi);
-  conn->t.multi = NULL;
-  curl_easy_setopt(conn->t.easy, CURLOPT_FORBID_REUSE, 0L);
-  curl_easy_setopt(conn->t.easy, CURLOPT_CLOSESOCKETFUNCTION, NULL);
-  conn->t.owner = conn;
-  conn->t.on_headers = range_on_headers;
-  conn->t.on_body = range_on_body;
-  conn->t.should_stop = range_should_stop;
-  if (curl_multi_add_handle(s->multi, conn->t.easy) != CURLM_OK)
-    return error_set(err, VMPULL_E_IO, "cannot add a transfer for %s", s->shown);
-  conn->busy = 1;
-  s->ranges++;
-  return 0;
-}
-
-static void say_retry_locked(struct seg_state *s, const lib_error *why, unsigned n, uint64_t ms) {
-  const char *msg = why->message;
-  if (starts_with(msg, s->shown) && msg[strlen(s->shown)] == ':')
-    msg += strlen(s->shown) + 1 + (msg[strlen(s->shown) + 1] == ' ');
-  snprintf(s->warning, sizeof(s->warning), "%s: %s; retry %u of %d in %.3g s", s->shown, msg, n, s->c.retries,
-           (double)ms / 1000);
-  s->warning_pending = 1;
-}
-
-/* A range transfer ended with rc. */
-static void range_finish(struct seg_state *s, struct seg_conn *conn, CURLcode rc) {
-  lib_error e;
-  error_clear(&e);
-  (void)http_transfer_error(&conn->t, rc, &e);
-  _cleanup_free_ char *retry_after = conn->t.resp.retry_after ? strdup(conn->t.resp.retry_after) : NULL;
-  int changed = conn->changed, expired = conn->expired, retryable = conn->retryable;
-  curl_multi_remove_handle(s->multi, conn->t.easy);
-  conn->busy = 0;
-  pthread_mutex_lock(&s->mu);
-  struct seg_piece *p = &s->pieces[conn->piece];
-  if (e.code == VMPULL_OK && p->hwm == p->end) {
-    conn->piece = -1;
-    pthread_mutex_unlock(&s->mu);
-    return;
-  }
-  if (e.code == VMPULL_OK) {
-    error_set(&e, VMPULL_E_NETWORK, "%s: the range ended after %llu of %llu bytes", s->shown,
-              (unsigned long long)conn->got, (unsigned long long)(p->end - conn->asked));
-  } else if (!conn->t.failed && !starts_with(e.message, s->shown)) {
-    error_wrap(&e, "%s", s->shown);
-  }
-  if (changed) {
-    s->changed = 1;
-    fail_locked(s, &e);
-  } else if (!retryable && !http_retryable(0, e.code)) {
-    fail_locked(s, &e);
-  } else {
-    if (p->hwm > p->hwm_at_failure)
-      p->failures = 0; /* it got somewhere: a fresh budget, as a retrying body has */
-    p->hwm_at_failure = p->hwm;
-    if (p->failures >= (unsigned)MAX(s->c.retries, 0)) {
-      fail_locked(s, &e);
-    } else {
-      p->failures++;
-      uint64_t ms = http_retry_delay_ms(p->failures, retry_after);
-      conn->retry_at = now_ns() + ms * 1000000ull;
-      say_retry_locked(s, &e, p->failures, ms);
-      if (expired && s->renew) {
-        s->need_renew = 1;
-        conn->waiting_renew = 1;
-      } else if (expired && s->url_first && strcmp(s->url, s->url_first) != 0) {
-        /* The pinned URL expired: the one first asked for leads to a fresh one; the checks of
-         * every range still hold it to the same length and validator. */
-        free_secret(s->url);
-        s->url = strdup(s->url_first);
-        if (!s->url) {
-          error_set(&e, VMPULL_E_IO, "out of memory");
-          fail_locked(s, &e);
-        }
-      }
-    }
-  }
-  pthread_mutex_unlock(&s->mu);
-}
-
-/* ---- growth, like a congestion window ---- */
-
-static void grow_locked(struct seg_state *s, uint64_t now) {
-  /* A connection counts from its first byte (a far server's handshakes take round trips): the
-   * window that judges an addition starts once every connection with a piece delivers. */
-  unsigned allowed = MIN(s->target - (s->first_active ? 1u : 0u), SEG_MAX_CONNECTIONS);
-  for (unsigned i = 0; i < allowed; i++)
-    if (s->conns[i].piece >= 0 && !s->conns[i].delivered) {
-      s->grow_at = now;
-      s->grow_received = s->received;
-      s->grow_wait = s->reader_wait_ns;
-      return;
-    }
-  if (now - s->grow_at < GROW_INTERVAL_NS)
-    return;
-  double dt = (double)(now - s->grow_at);
-  double rate = (double)(s->received - s->grow_received) / dt;
-  double starved = (double)(s->reader_wait_ns - s->grow_wait) / dt;
-  s->grow_at = now;
-  s->grow_received = s->received;
-  s->grow_wait = s->reader_wait_ns;
-  if (!s->growing || s->target >= s->max_conn)
-    return;
-  if (s->adds == 0 ? starved >= STARVED_FRACTION : rate >= s->rate_before_add * GROW_FACTOR) {
-    s->target = MIN(s->target * 2, s->max_conn);
-    s->adds++;
-    s->rate_before_add = rate;
-  } else if (s->adds > 0) {
-    s->growing = 0; /* the last one did not pay: stay there */
-  }
-}
-
-/* Under mu: give idle connections the lowest pieces nobody has, up to what target allows. */
-static void assign_locked(struct seg_state *s) {
-  for (unsigned i = 0; i < SEG_MAX_CONNECTIONS; i++)
-    if (s->conns[i].waiting_renew && !s->need_renew) {
-      s->conns[i].waiting_renew = 0;
-      s->conns[i].retry_at = 0;
-    }
-  unsigned allowed = s->target - (s->first_active ? 1 : 0), working = 0;
-  allowed = MIN(allowed, SEG_MAX_CONNECTIONS);
-  for (unsigned i = 0; i < SEG_MAX_CONNECTIONS; i++)
-    working += s->conns[i].piece >= 0;
-  size_t k = 0;
-  for (unsigned i = 0; i < allowed && working < allowed; i++) {
-    struct seg_conn *conn = &s->conns[i];
-    if (conn->piece >= 0)
-      continue;
-    while (k < s->n_pieces && (s->pieces[k].owner != -1 || s->pieces[k].hwm == s->pieces[k].end))
-      k++;
-    if (k == s->n_pieces)
-      return;
-    s->pieces[k].owner = (int)i + 1;
-    conn->piece = (int)k;
-    conn->retry_at = 0;
-    working++;
-  }
-  s->most_connections = MAX(s->most_connections, working + (s->first_active ? 1 : 0));
-}
-
-static int all_done_locked(const struct seg_state *s) {
-  for (size_t k = 0; k < s->n_pieces; k++)
-    if (s->pieces[k].hwm < s->pieces[k].end)
-      return 0;
-  return 1;
-}
-
-static void *transfer_thread(void *arg) {
-  struct seg_state *s = arg;
-  for (;;) {
-    uint64_t now = now_ns();
-    pthread_mutex_lock(&s->mu);
-    if (cancelled(s))
-      s->stop = 1;
-    int stop = s->stop || all_done_locked(s);
-    if (!stop) {
-      grow_locked(s, now);
-      assign_locked(s);
-    }
-    pthread_mutex_unlock(&s->mu);
-    if (stop)
-      break;
-    for (unsigned i = 0; i < SEG_MAX_CONNECTIONS; i++) {
-      struct seg_conn *conn = &s->conns[i];
-      if (conn->piece < 0 || conn->busy || now < conn->retry_at || conn->waiting_renew)
-        continue;
-      if (!s->ck_first_done) {
-        /* Before the first byte lands out of order, the record must say which bytes fd holds:
-         * without it a resume would take the file's length for what it has. */
-        checkpoint_now(s);
-        s->ck_first_done = 1;
-      }
-      lib_error e;
-      if (range_start(s, conn, &e) < 0) {
-        pthread_mutex_lock(&s->mu);
-        fail_locked(s, &e);
-        pthread_mutex_unlock(&s->mu);
-        break;
-      }
-    }
-    int running = 0;
-    if (curl_multi_perform(s->multi, &running) != CURLM_OK) {
-      lib_error e;
-      error_set(&e, VMPULL_E_IO, "%s: the transfers failed", s->shown);
-      pthread_mutex_lock(&s->mu);
-      fail_locked(s, &e);
-      pthread_mutex_unlock(&s->mu);
-      break;
-    }
-    int left = 0;
-    CURLMsg *m;
-    while ((m = curl_multi_info_read(s->multi, &left))) {
-      if (m->msg != CURLMSG_DONE)
-        continue;
-      for (unsigned i = 0; i < SEG_MAX_CONNECTIONS; i++)
-        if (s->conns[i].busy && s->conns[i].t.easy == m->easy_handle) {
-          range_finish(s, &s->conns[i], m->data.result);
-          break;
-        }
-    }
-    now = now_ns();
-    if (s->ck_first_done && (now - s->ck_at >= CHECKPOINT_NS || s->received - s->ck_received >= CHECKPOINT_BYTES))
-      checkpoint_now(s);
-    curl_multi_poll(s->multi, NULL, 0, WAIT_MS, NULL);
-  }
-  for (unsigned i = 0; i < SEG_MAX_CONNECTIONS; i++)
-    range_release(s, &s->conns[i]);
-  pthread_mutex_lock(&s->mu);
-  s->engine_done = 1;
-  pthread_cond_broadcast(&s->cond);
-  pthread_mutex_unlock(&s->mu);
-  return NULL;
 }
 
 /* ---- the reader (pulling thread) ---- */
@@ -566,7 +143,7 @@ static int renew_if_asked(struct seg_state *s, lib_error *err) {
   int r = s->renew(s->renew_data, &url, &headers, err);
   pthread_mutex_lock(&s->mu);
   if (r < 0) {
-    fail_locked(s, err);
+    seg_fail_locked(s, err);
   } else {
     free_secret(s->url);
     s->url = url;
@@ -627,7 +204,7 @@ static int read_landed(struct seg_state *s, uint8_t *buf, size_t cap, size_t *go
     avail = prefix_locked(s, s->pos);
     if (avail > s->pos)
       break;
-    if (s->fatal.code != VMPULL_OK || (s->engine_done && !cancelled(s))) {
+    if (s->fatal.code != VMPULL_OK || (s->engine_done && !seg_cancelled(s))) {
       lib_error e = s->fatal;
       int changed = s->changed;
       pthread_mutex_unlock(&s->mu);
@@ -636,7 +213,7 @@ static int read_landed(struct seg_state *s, uint8_t *buf, size_t cap, size_t *go
                   (unsigned long long)s->pos);
       return fail_read(s, &e, changed, err);
     }
-    if (cancelled(s)) {
+    if (seg_cancelled(s)) {
       pthread_mutex_unlock(&s->mu);
       return error_set(err, VMPULL_E_CANCELLED, "cancelled");
     }
@@ -701,7 +278,7 @@ static int seg_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *g
   pthread_mutex_unlock(&s->mu);
   if (fatal.code != VMPULL_OK)
     return fail_read(s, &fatal, changed, err);
-  if (cancelled(s))
+  if (seg_cancelled(s))
     return error_set(err, VMPULL_E_CANCELLED, "cancelled");
   if (s->pos >= s->total) {
     if (!s->at_end) {
@@ -724,11 +301,11 @@ static void seg_free(struct byte_source *src) {
   stop_engine(s);
   source_free(TAKE_PTR(s->first));
   if (!s->at_end && s->sync_ready)
-    checkpoint_now(s); /* what this pull got stays for the next one */
+    seg_checkpoint_now(s); /* what this pull got stays for the next one */
   if (s->sync_ready)
     count_network(s);
   for (unsigned i = 0; i < SEG_MAX_CONNECTIONS; i++)
-    range_release(s, &s->conns[i]);
+    seg_range_release(s, &s->conns[i]);
   if (s->multi)
     curl_multi_cleanup(s->multi);
   if (s->sync_ready) {
@@ -856,7 +433,7 @@ int http_segments_open(const struct http_config *c, const struct http_segments_o
   /* Several connections are the point: no HTTP/2 multiplexing of the ranges over one of them
    * (curl's default per-host limit is none). */
   curl_multi_setopt(s->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
-  int e = worker_thread_start(&s->thread, transfer_thread, s);
+  int e = worker_thread_start(&s->thread, seg_transfer_thread, s);
   if (e != 0)
     return error_set_errno(err, VMPULL_E_IO, e, "cannot start the transfer thread");
   s->thread_started = 1;
