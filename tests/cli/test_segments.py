@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import VMPULL, leftovers, run_vmpull
+from conftest import VMPULL, check_sanitizer_report, leftovers, run_vmpull
 
 SIZE = 24 << 20  # six pieces of 4 MiB (net/http_segments.c: http_segments_piece_size)
 PIECE = 4 << 20
@@ -71,12 +71,27 @@ def test_segmented_pull_from_nginx(nginx, data, tmp_path):
     assert len({row[4] for row in rows}) >= 2, "one connection only"
     assert_covered_once(firsts[0][3], closed_ranges(row[1] for row in rows), SIZE)
     assert sum(row[3] for row in rows) <= SIZE * 1.01, rows
+    assert SIZE <= r.json["bytes_transferred"] <= SIZE * 1.01, r.json
     # the cache filed it whole: a second pull is a hit, no request
     before = len(nginx_rows(nginx, name))
     r = pull(tmp_path / "cache", "-o", tmp_path / "again.raw", nginx.rate_url("4m", name))
     assert r.rc == 0, r
     assert (tmp_path / "again.raw").read_bytes() == data
     assert len(nginx_rows(nginx, name)) == before + 1  # the revalidation (304)
+
+
+def test_ranges_go_where_the_first_request_was_redirected(nginx, data, tmp_path):
+    """The effective URL is pinned: a redirector (a mirror network's) is asked once, not per range."""
+    name = "seg-nginx-redirected.raw"
+    (nginx.root / name).write_bytes(data)
+    out = tmp_path / "out.raw"
+    r = pull(tmp_path / "cache", "-o", out, nginx.url("redirect/rate/4m/" + name))
+    assert r.rc == 0, r
+    assert out.read_bytes() == data
+    rows = nginx_rows(nginx, name)
+    assert [row[0] for row in rows if row[0].startswith("/redirect/")] == ["/redirect/rate/4m/" + name], rows
+    ranged = [row for row in rows if row[1]]
+    assert ranged and all(row[0] == "/rate/4m/" + name for row in ranged), rows
 
 
 def test_connections_1_is_one_streaming_request(nginx, data, tmp_path):
@@ -214,6 +229,7 @@ def test_kill_9_with_ranges_in_flight_then_only_the_missing_ranges(flaky, data, 
         assert all(b < s or a >= e for s, e in have), (a, b, have)  # none of what the record holds
     recorded = sum(e - s for s, e in have)
     assert sum(e["sent"] for e in second) < SIZE - recorded // 2, (recorded, [e["sent"] for e in second])
+    assert r.json["bytes_transferred"] <= SIZE - recorded, (recorded, r.json)
     assert list((cache / "partial").iterdir()) == []
 
 
@@ -373,6 +389,7 @@ def test_sigint_with_ranges_in_flight_stops_and_keeps_them(flaky, data, name, tm
         time.sleep(0.05)
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=30)
+    check_sanitizer_report(err)
     assert p.returncode == 130, err
     assert not out.exists()
     rec = segment_record(cache)
