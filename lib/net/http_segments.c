@@ -170,6 +170,7 @@ static int read_first(struct seg_state *s, uint8_t *buf, size_t cap, size_t *got
     int w = pwrite_all(s->fd, buf, *got, s->pos);
     if (w < 0)
       return error_set_errno(err, VMPULL_E_IO, -w, "write the download of %s", s->shown);
+    start_writeback(s->fd, &s->written, s->pos + *got);
   }
   s->pos += *got;
   int drop = 0;
@@ -397,7 +398,7 @@ int http_segments_open(const struct http_config *c, const struct http_segments_o
   s->renew = o->renew;
   s->renew_data = o->renew_data;
   s->renew_free = o->renew_free;
-  s->pos = o->start;
+  s->pos = s->written = o->start;
   for (unsigned i = 0; i < SEG_MAX_CONNECTIONS; i++) {
     s->conns[i].s = s;
     s->conns[i].piece = -1;

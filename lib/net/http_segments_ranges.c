@@ -88,6 +88,8 @@ static int range_on_body(struct http_transfer *t, const char *buf, size_t n) {
   if (w < 0)
     return http_transfer_fail(t, VMPULL_E_IO, "write the download of %s: %s", s->shown, strerror(-w));
   conn->got += n;
+  if (s->checkpoint) /* the next checkpoint's fdatasync then waits for little */
+    start_writeback(s->fd, &conn->written, at + n);
   conn->delivered = 1;
   pthread_mutex_lock(&s->mu);
   p->hwm = at + n;
@@ -113,7 +115,7 @@ void seg_range_release(struct seg_state *s, struct seg_conn *conn) {
 static int range_start(struct seg_state *s, struct seg_conn *conn, lib_error *err) {
   seg_range_release(s, conn);
   const struct seg_piece *p = &s->pieces[conn->piece];
-  conn->asked = p->hwm;
+  conn->asked = conn->written = p->hwm;
   conn->got = 0;
   conn->retryable = conn->changed = conn->expired = 0;
   pthread_mutex_lock(&s->mu); /* url and headers change on a renewal */

@@ -18,8 +18,10 @@ struct seg_extent; /* net/http_segments.h */
 #define GROW_INTERVAL_NS 250000000ull
 #define GROW_FACTOR 1.12      /* bytes per second must rise this much for the next doubling */
 #define STARVED_FRACTION 0.25 /* the reader waited this share of the time: the network is the slower side */
-#define CHECKPOINT_NS 1000000000ull
-#define CHECKPOINT_BYTES (64ull << 20)
+/* How much a kill -9 may cost: the record is brought up to date this often (each time an fdatasync,
+ * which the writeback started as the bytes land keeps short). */
+#define CHECKPOINT_NS 250000000ull
+#define CHECKPOINT_BYTES (16ull << 20)
 
 struct seg_piece {
   uint64_t start, end;
@@ -39,6 +41,7 @@ struct seg_conn {
   int busy;          /* its transfer is on the multi handle */
   uint64_t asked;    /* the first byte asked for */
   uint64_t got;      /* body bytes of this response */
+  uint64_t written;  /* its bytes before this are on their way to disk (start_writeback) */
   uint64_t retry_at; /* now_ns() before which it does not ask again */
   int retryable;     /* what the callbacks refused may be asked again */
   int changed;       /* a 200 under another validator or length */
@@ -70,6 +73,7 @@ struct seg_state {
   uint64_t first_end; /* the first connection is read up to here (its pieces' end) */
   uint64_t pos;
   uint64_t counted; /* of received, added to *network_bytes */
+  uint64_t written; /* the first connection's bytes before this are on their way to disk */
   int at_end, handed_over;
   unsigned ranges, most_connections; /* for the closing log line */
 
