@@ -334,7 +334,7 @@ typedef struct vmpull_pull_options {
   /* (added in 0.3) Segmented downloads: at most this many connections for one http(s) file or
    * registry blob whose server takes byte ranges (Accept-Ranges: bytes and a strong validator,
    * or a blob by digest) and that is at least two pieces long (8 MiB or more). The download
-   * starts on one connection and adds one at a time while the bytes per second keep rising.
+   * starts on one connection and adds more while the bytes per second keep rising.
    * 0: the default (8); 1: one streaming request, as before. */
   unsigned connections;
 } vmpull_pull_options;
