@@ -431,6 +431,11 @@ static int extents_from_json(json_object *a, uint64_t total, struct cache_extent
   return 0;
 }
 
+/* A segmented record names its entry under another member than "key": a vmpull that does not
+ * know "segments" then finds no record and starts over, rather than taking the file's length
+ * for the bytes it holds. */
+#define SEGMENTED_KEY "segmented_key"
+
 int cache_extents_parse(const char *json, size_t len, uint64_t total, struct cache_extent **out, size_t *n) {
   *out = NULL;
   *n = 0;
@@ -450,18 +455,20 @@ int cache_partial_get(struct cache *c, const char *name, struct cache_partial *p
     return 0;
   cache_partial_clear(p);
   record_from_json(&partial_shape, j, p);
-  if (!p->key) {
-    cache_partial_clear(p);
-    return 0;
-  }
   json_object *segments = NULL;
   if (json_object_object_get_ex(j, "segments", &segments)) {
     p->segmented = 1;
+    free(p->key);
+    p->key = json_member_strdup(j, SEGMENTED_KEY);
     if (p->total == UINT64_MAX || extents_from_json(segments, p->total, &p->extents, &p->n_extents) < 0) {
       free(p->extents);
       p->extents = NULL;
       p->n_extents = 0;
     }
+  }
+  if (!p->key) {
+    cache_partial_clear(p);
+    return 0;
   }
   return 1;
 }
@@ -469,9 +476,12 @@ int cache_partial_get(struct cache *c, const char *name, struct cache_partial *p
 int cache_partial_put(struct cache *c, const char *name, const struct cache_partial *p, lib_error *err) {
   _cleanup_free_ char *meta = xasprintf("%s.json", name);
   _cleanup_json_ json_object *j = record_to_json(&partial_shape, p);
-  json_object *segments = p->segmented ? json_object_new_array() : NULL;
-  if (segments)
+  json_object *segments = p->segmented && j ? json_object_new_array() : NULL;
+  if (segments) {
     json_object_object_add(j, "segments", segments);
+    json_object_object_del(j, "key");
+    json_add_str(j, SEGMENTED_KEY, p->key);
+  }
   int r = meta && j && (!p->segmented || segments) ? 0 : -ENOMEM;
   for (size_t i = 0; r == 0 && i < p->n_extents; i++) {
     json_object *pair = json_object_new_array();

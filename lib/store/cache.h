@@ -97,7 +97,8 @@ struct cache_partial {
   /* A segmented download (net/http_segments.h) fills the file out of order: then the record
    * says which bytes it holds ("segments": [[start, end], ...], each synced before the record
    * naming it was written), and the file's length says nothing. Without it (an older record, a
-   * download on one connection) the file holds its first st_size bytes. */
+   * download on one connection) the file holds its first st_size bytes. A segmented record keeps
+   * its key as "segmented_key": an older vmpull finds no record there and starts over. */
   int segmented;
   struct cache_extent *extents; /* sorted, within total (owned) */
   size_t n_extents;

@@ -213,6 +213,8 @@ def test_kill_9_with_ranges_in_flight_then_only_the_missing_ranges(flaky, data, 
     p.wait()
     rec = segment_record(cache)
     assert rec and len(rec["segments"]) >= 3, rec
+    # named so that a vmpull which does not know "segments" finds no record (and starts over)
+    assert "key" not in rec and rec["segmented_key"] == flaky.url(name), rec
     have = [tuple(s) for s in rec["segments"]]
     assert not out.exists()
     first_round = len(flaky.requests(name))
