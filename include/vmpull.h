@@ -366,6 +366,12 @@ typedef struct vmpull_pull_options {
    * replaced only with replace, also with vmpull_pull_to_fd) and only when the pull succeeds;
    * NULL: none. */
   const char *bmap;
+  /* (added in 0.3) Segmented downloads: at most this many connections for one http(s) file or
+   * registry blob whose server takes byte ranges (Accept-Ranges: bytes and a strong validator,
+   * or a blob by digest) and that is at least two pieces long (8 MiB or more). The download
+   * starts on one connection and adds more while the bytes per second keep rising.
+   * 0: the default (8); 1: one streaming request, as before. */
+  unsigned connections;
 } vmpull_pull_options;
 
 /* Fill opts with defaults (zero, tls_verify = 1, retries = -1) and set

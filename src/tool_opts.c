@@ -31,6 +31,7 @@ enum {
   OPT_STALL_TIMEOUT,
   OPT_CHECKSUMS,
   OPT_RETRIES,
+  OPT_CONNECTIONS,
   OPT_CREDS,
   OPT_AUTHFILE,
   OPT_USERNAME,
@@ -85,6 +86,7 @@ const struct option pull_longopts[] = {
     {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
     {"checksums", required_argument, NULL, OPT_CHECKSUMS},
     {"retries", required_argument, NULL, OPT_RETRIES},
+    {"connections", required_argument, NULL, OPT_CONNECTIONS},
     {"creds", required_argument, NULL, OPT_CREDS},
     {"authfile", required_argument, NULL, OPT_AUTHFILE},
     {"username", required_argument, NULL, OPT_USERNAME},
@@ -304,6 +306,13 @@ static int parse_pull_cli(struct pull_cli *cli, int argc, char **argv) {
       if (v < 0)
         return tool_bad_value(cmd, "--retries", "a number from 0 to 100", optarg);
       cli->opts.retries = (int)v;
+      break;
+    }
+    case OPT_CONNECTIONS: {
+      long v = parse_seconds(optarg, 1, 32);
+      if (v < 0)
+        return tool_bad_value(cmd, "--connections", "a number from 1 to 32", optarg);
+      cli->opts.connections = (unsigned)v;
       break;
     }
     case OPT_CREDS: cli->skopeo.creds = optarg; break;

@@ -60,6 +60,7 @@ void pull_config_from_options(const vmpull_pull_options *o, struct pull_config *
       .offline = o->offline,
       .keep_uncompressed = OPTION(o, keep_uncompressed, 0),
       .refresh = OPTION(o, refresh, 0),
+      .connections = OPTION(o, connections, 0u),
       .expected_digest = o->expected_digest,
       .hooks = c->hooks,
   };

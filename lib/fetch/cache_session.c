@@ -108,6 +108,7 @@ void pull_cache_done(struct pull_cache *pc) {
   http_restart_clear(&pc->restart);
   free(pc->want_digest);
   free(pc->served_blob);
+  free(pc->seg_key);
   *pc = (struct pull_cache)PULL_CACHE_INIT;
 }
 

@@ -35,6 +35,9 @@ struct pull_cache {
   int filling;          /* the fetched source records its bytes into fd from resume_from on */
   uint64_t resume_from; /* bytes already in fd, replayed before the network's */
   struct cache_ref ref; /* filed at commit: key, validators, content disposition */
+  int self_recording;   /* the fetched source writes fd itself (a segmented download, fetch_segments.c) */
+  uint64_t total;       /* its length, for the records it writes */
+  char *seg_key;        /* ... and the entry's key they name */
 
   char *served_blob;     /* this pull reads blobs/sha256/<this> (its own checks: commit, distrust) */
   int used_cached_bytes; /* a cached blob or a partial fed this pull */

@@ -7,6 +7,7 @@
 #include "base/hooks.h"
 #include "base/redact.h"
 #include "base/util.h"
+#include "fetch/fetch_segments.h"
 #include "net/http_retry.h"
 
 #include <sys/stat.h>
@@ -140,6 +141,8 @@ static int fetch_resume_partial(struct pull_cache *pc, const char *key, const st
   struct http_request rreq = *req;
   rreq.range_start = have;
   rreq.if_range = validator;
+  if (have == 0) /* a segmented entry with none of the first bytes: still a range, for If-Range */
+    rreq.range_length = meta->total;
   int r = http_open_retry(c, &rreq, resp, out, err);
   if (r < 0) {
     if (resp->status != 416)
@@ -344,9 +347,13 @@ static int decide_url(struct pull_cache *pc, const struct http_request *req, str
     if (!d->validator) {
       pull_cache_warn(pc, "%s: cannot resume the earlier download (the server gave no validator); starting over",
                       d->key);
-    } else {
+    } else if (!d->meta.segmented) {
       d->way = FETCH_WAY_RESUME;
       d->have = (uint64_t)st.st_size;
+    } else if (d->meta.n_extents > 0) {
+      /* Filled out of order: the record, not the file's length, says what it holds. */
+      d->way = FETCH_WAY_RESUME;
+      d->have = fetch_segments_prefix(&d->meta);
     }
   }
   return 0;
@@ -383,6 +390,10 @@ static int decide_blob(struct pull_cache *pc, const char *digest, const char *wh
     return error_oom(err);
   struct stat st;
   d->have = fstat(pc->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+  /* Filled out of order (a segmented download): the record, not the file's length, says what it holds. */
+  if (d->have > 0 && cache_partial_get(pc->cache, pc->name, &d->meta) && d->meta.segmented &&
+      strcmp(d->meta.key, d->key) == 0)
+    d->have = fetch_segments_prefix(&d->meta);
   d->way = d->have > 0 ? FETCH_WAY_RESUME : FETCH_WAY_DOWNLOAD;
   return 0;
 }
@@ -490,34 +501,47 @@ static int fetch_url_open(struct pull_cache *pc, const struct http_config *base,
   r = fetch_url_way(pc, &d, &c, &rq, resp, out, kept_disk_only, err);
   if (r < 0 && d.stale_ok && http_unreachable(err))
     return fetch_stale(pc, &d, resp, out, err);
+  if (r == 0 && *out && d.way != FETCH_WAY_CACHED && d.way != FETCH_WAY_KEPT_DISK)
+    r = fetch_segmented(pc, &c, &rq, resp, d.key, d.way == FETCH_WAY_RESUME ? &d.meta : NULL, out, err);
   return r;
 }
 
-static int fetch_blob_open(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
-                           struct byte_source **out, char **kept_disk_only, lib_error *err) {
+static int fetch_blob_way(struct pull_cache *pc, const char *what, struct fetch_decision *d, blob_open_fn open_at,
+                          void *ctx, struct byte_source **out, char **kept_disk_only, lib_error *err) {
+  long status = 0;
+  switch (d->way) {
+  case FETCH_WAY_UNCACHED: return open_at(ctx, 0, &status, out, err);
+  case FETCH_WAY_CACHED: return 0;
+  case FETCH_WAY_KEPT_DISK:
+    free(*kept_disk_only);
+    *kept_disk_only = TAKE_PTR(d->kept_disk_only);
+    return 0;
+  case FETCH_WAY_RESUME: return fetch_blob_resume(pc, d->key, what, d->have, open_at, ctx, out, err);
+  case FETCH_WAY_REVALIDATE: /* never decided for a blob: by its digest it cannot be stale */
+  case FETCH_WAY_DOWNLOAD: break;
+  }
+  return fetch_blob_download(pc, d->key, open_at, ctx, out, err);
+}
+
+static int fetch_blob_open(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at,
+                           blob_target_fn target, void *ctx, struct byte_source **out, char **kept_disk_only,
+                           lib_error *err) {
   _cleanup_(fetch_decision_clear) struct fetch_decision d = FETCH_DECISION_INIT;
   int r = decide_blob(pc, digest, what, &d, out, err);
   if (r < 0)
     return r;
   log_way(pc, what, &d);
-  long status = 0;
-  switch (d.way) {
-  case FETCH_WAY_UNCACHED: return open_at(ctx, 0, &status, out, err);
-  case FETCH_WAY_CACHED: return 0;
-  case FETCH_WAY_KEPT_DISK:
-    free(*kept_disk_only);
-    *kept_disk_only = TAKE_PTR(d.kept_disk_only);
-    return 0;
-  case FETCH_WAY_RESUME: return fetch_blob_resume(pc, d.key, what, d.have, open_at, ctx, out, err);
-  case FETCH_WAY_REVALIDATE: /* never decided for a blob: by its digest it cannot be stale */
-  case FETCH_WAY_DOWNLOAD: break;
-  }
-  return fetch_blob_download(pc, d.key, open_at, ctx, out, err);
+  r = fetch_blob_way(pc, what, &d, open_at, ctx, out, kept_disk_only, err);
+  if (r == 0 && *out && d.way != FETCH_WAY_CACHED && d.way != FETCH_WAY_KEPT_DISK)
+    r = fetch_segmented_blob(pc, target, ctx, d.key, d.way == FETCH_WAY_RESUME ? &d.meta : NULL, out, err);
+  return r;
 }
 
 /* The bytes a download puts into the entry it fills are recorded by the source it returns; those
  * that came over the network (not from blobs/) are counted for the outcome. */
 static int fetch_finish(struct pull_cache *pc, struct byte_source **out, lib_error *err) {
+  if (pc && pc->self_recording) /* a segmented download writes the entry and counts its bytes itself */
+    return 0;
   int from_cache = pc && pc->facts &&
                    (pc->facts->cache == VMPULL_CACHE_HIT || pc->facts->cache == VMPULL_CACHE_REVALIDATED ||
                     pc->facts->cache == VMPULL_CACHE_STALE);
@@ -539,6 +563,7 @@ int fetch_url_restart(struct pull_cache *pc, struct http_response *resp, struct 
   note_cache(pc, VMPULL_CACHE_MISS);
   note_resumed(pc, 0);
   pc->used_cached_bytes = 0;
+  pc->self_recording = 0;
   if (pc->cache && pc->fd >= 0 && pc->ref.key) {
     /* The entry is filled again from byte 0: the old version's bytes in it (resumed or not) go. */
     _cleanup_free_ char *key = strdup(pc->ref.key);
@@ -552,8 +577,8 @@ int fetch_url_restart(struct pull_cache *pc, struct http_response *resp, struct 
   return fetch_finish(pc, out, err);
 }
 
-int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
-               struct byte_source **out, char **kept_disk_only, lib_error *err) {
-  int r = fetch_blob_open(pc, digest, what, open_at, ctx, out, kept_disk_only, err);
+int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, blob_target_fn target,
+               void *ctx, struct byte_source **out, char **kept_disk_only, lib_error *err) {
+  int r = fetch_blob_open(pc, digest, what, open_at, target, ctx, out, kept_disk_only, err);
   return r < 0 ? r : fetch_finish(pc, out, err);
 }

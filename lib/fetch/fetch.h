@@ -28,10 +28,11 @@ int fetch_url(struct pull_cache *pc, const struct http_config *c, const struct h
  * download (not resumed) whose bytes transferred go on adding up. */
 int fetch_url_restart(struct pull_cache *pc, struct http_response *resp, struct byte_source **out, lib_error *err);
 
-/* A content-addressed blob (registry layer), opened with open_at (blob_open_fn, fetch/resolved.h);
+/* A content-addressed blob (registry layer), opened with open_at (blob_open_fn, fetch/resolved.h),
+ * its ranges sent where target says when it is worth several connections (NULL: never);
  * *kept_disk_only as for fetch_url. */
-int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, void *ctx,
-               struct byte_source **out, char **kept_disk_only, lib_error *err);
+int fetch_blob(struct pull_cache *pc, const char *digest, const char *what, blob_open_fn open_at, blob_target_fn target,
+               void *ctx, struct byte_source **out, char **kept_disk_only, lib_error *err);
 
 /* What the cache knows of a plan's bytes before any of them move, looked at without a lock, a
  * request or an open (the pull decides on it, api/pull_plan.c; fetch_url and fetch_blob then take

@@ -13,6 +13,7 @@ struct fetch_settings {
   int keep_uncompressed;       /* also keep decoded disks */
   int refresh;                 /* --refresh: a cached copy never stands in for a server that cannot be reached */
   const char *expected_digest; /* --digest: a cached blob by this digest is a hit, or NULL */
+  unsigned connections;        /* --connections: at most this many per download (1: one streaming request) */
   struct call_hooks hooks;     /* warnings */
 };
 

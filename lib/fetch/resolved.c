@@ -28,3 +28,9 @@ void resolved_clear(struct resolved *r) {
   free(r->signature_url);
   *r = (struct resolved){.expected_size = UINT64_MAX};
 }
+
+void blob_target_clear(struct blob_target *t) {
+  free_secret(t->url);
+  http_headers_free(t->headers);
+  *t = (struct blob_target){0};
+}

@@ -18,6 +18,17 @@ struct pull_cache;
  * ignores the range is fine, the caller sees status). */
 typedef int (*blob_open_fn)(void *ctx, uint64_t offset, long *status, struct byte_source **out, lib_error *err);
 
+/* Where the ranges of a blob's segmented download go (fetch_segments.h), and what they carry. */
+struct blob_target {
+  char *url;                  /* where the last open ended after its redirects (owned, wiped: a signed URL) */
+  struct curl_slist *headers; /* the registry's credentials, only when url is the registry's own (owned) */
+  struct http_config http;    /* the store's (its pointers borrowed from the store) */
+};
+void blob_target_clear(struct blob_target *t);
+/* Fill t for ranges of the blob ctx names. renew: the last URL was refused (401, 403, 410: a token
+ * or a signed storage URL that expired): open the blob again first (a fresh token, a new URL). */
+typedef int (*blob_target_fn)(void *ctx, int renew, struct blob_target *t, lib_error *err);
+
 /* How the image's bytes are opened. */
 enum byte_plan_kind {
   BYTE_PLAN_NONE,
@@ -35,6 +46,7 @@ struct byte_plan {
   const char *what;              /* BLOB: how messages name its store (owned by blob) */
   int remote;                    /* BLOB: a registry's, fetched through the cache by digest */
   blob_open_fn open_at;          /* BLOB */
+  blob_target_fn target;         /* BLOB: where ranges go (a registry's), or NULL: one request only */
   void *blob;                    /* BLOB: open_at's context (owned, freed with blob_free) */
   void (*blob_free)(void *blob);
 };

@@ -134,11 +134,17 @@ void http_parse_header_line(struct http_response *resp, char **location, int *ch
       uint64_t start = parse_u64(p, end, &stop);
       if (stop < end && *stop == '-') {
         resp->content_range_start = start;
+        const char *slash_end;
+        uint64_t last = parse_u64(stop + 1, end, &slash_end);
+        if (slash_end < end && *slash_end == '/')
+          resp->content_range_end = last;
         const char *slash = memchr(stop, '/', (size_t)(end - stop));
         if (slash)
           resp->content_range_total = parse_u64(slash + 1, end, NULL);
       }
     }
+  } else if (IS("Accept-Ranges")) {
+    resp->accept_ranges = n == 5 && strncasecmp(v, "bytes", 5) == 0;
   } else if (IS("Location")) {
     free(*location);
     *location = dup_range(v, n);

@@ -190,6 +190,8 @@ static int copy_headers(const struct http_response *h, struct http_response *out
       .content_length = h->content_length,
       .content_range_start = h->content_range_start,
       .content_range_total = h->content_range_total,
+      .content_range_end = h->content_range_end,
+      .accept_ranges = h->accept_ranges,
   };
   const char *const from[] = {h->reason,        h->effective_url,    h->content_type,        h->etag,
                               h->last_modified, h->www_authenticate, h->content_disposition, h->docker_content_digest,

@@ -212,7 +212,8 @@ int http_transfer_setup(struct http_transfer *t, const struct http_config *c, co
   int r = http_global_init(err);
   if (r < 0)
     return r;
-  t->resp.content_length = t->resp.content_range_start = t->resp.content_range_total = UINT64_MAX;
+  t->resp.content_length = t->resp.content_range_start = t->resp.content_range_total = t->resp.content_range_end =
+      UINT64_MAX;
   if (!req->url || !*req->url)
     return error_set(err, VMPULL_E_USAGE, "empty URL");
   t->easy = curl_easy_init();

@@ -24,8 +24,10 @@ void http_response_clear(struct http_response *r) {
   free(r->docker_content_digest);
   free(r->retry_after);
   free(r->body);
-  *r = (struct http_response){
-      .content_length = UINT64_MAX, .content_range_start = UINT64_MAX, .content_range_total = UINT64_MAX};
+  *r = (struct http_response){.content_length = UINT64_MAX,
+                              .content_range_start = UINT64_MAX,
+                              .content_range_total = UINT64_MAX,
+                              .content_range_end = UINT64_MAX};
 }
 
 const char *http_etag_strong(const char *etag) {

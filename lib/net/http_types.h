@@ -75,6 +75,8 @@ struct http_response {
   size_t body_len;
   uint64_t content_range_start; /* 206: first byte of Content-Range, else UINT64_MAX */
   uint64_t content_range_total; /* 206: complete length from Content-Range, else UINT64_MAX */
+  uint64_t content_range_end;   /* 206: last byte of Content-Range, else UINT64_MAX */
+  int accept_ranges;            /* the server said Accept-Ranges: bytes */
 };
 
 /* Frees what a response holds and leaves it empty (reusable). Responses are

@@ -326,6 +326,16 @@ static int mirror_open_blob_at(struct oci_store *base, const struct oci_descript
   }
 }
 
+/* The endpoint that serves the blob now (mirror_open_blob_at settled on it). */
+static int mirror_blob_target(struct oci_store *base, const struct oci_descriptor *d, int renew, struct blob_target *t,
+                              lib_error *err) {
+  struct mirror_store *m = (struct mirror_store *)base;
+  struct oci_store *s = m->stores[m->at];
+  if (!s->blob_target)
+    return error_set(err, VMPULL_E_HTTP, "blob %s: no ranges from this store", d->digest);
+  return s->blob_target(s, d, renew, t, err);
+}
+
 /* Attachments come from the host that served the image, as containers/image asks the source it
  * pulled from: no fall-through to the next endpoint. */
 static int mirror_fetch_tag(struct oci_store *base, const char *tag, char **buf, size_t *len, char **media_type,
@@ -436,6 +446,7 @@ static int docker_store_open(const struct oci_settings *set, const struct docker
   m->base.free = mirror_free;
   m->base.open_blob = mirror_open_blob;
   m->base.open_blob_at = mirror_open_blob_at;
+  m->base.blob_target = mirror_blob_target;
   m->base.pinned_reference = mirror_pinned_reference;
   m->base.fetch_tag = mirror_fetch_tag;
   m->base.cache = pc;

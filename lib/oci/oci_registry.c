@@ -217,6 +217,14 @@ static int blob_reauthorize(void *data, const struct http_response *resp, struct
   return r < 0 ? r : 1;
 }
 
+static int note_blob_url(struct registry_store *s, const struct http_response *resp, lib_error *err) {
+  if (!resp->effective_url)
+    return 0;
+  free_secret(s->blob_url);
+  s->blob_url = strdup(resp->effective_url);
+  return s->blob_url ? 0 : error_oom(err);
+}
+
 static int registry_open_blob_at(struct oci_store *base, const struct oci_descriptor *d, uint64_t offset, long *status,
                                  struct byte_source **out, lib_error *err) {
   struct registry_store *s = (struct registry_store *)base;
@@ -245,6 +253,9 @@ static int registry_open_blob_at(struct oci_store *base, const struct oci_descri
   r = http_source_set_name(b->inner, b->base.name, err);
   if (r < 0)
     return r;
+  r = note_blob_url(s, &resp, err);
+  if (r < 0)
+    return r;
   uint64_t from = resp.status == 206 ? offset : 0; /* a registry may ignore the range */
   if (resp.content_length != UINT64_MAX && resp.content_length != d->size - MIN(from, d->size))
     return error_set(err, VMPULL_E_DIGEST, "%sblob %s: the registry sends %llu bytes, the descriptor says %llu",
@@ -254,6 +265,35 @@ static int registry_open_blob_at(struct oci_store *base, const struct oci_descri
   guard = NULL;
   *out = owner;
   return 0;
+}
+
+/* Ranges go where the blob's request ended (storage a redirect led to, or the registry itself).
+ * The registry's credentials go with them only to the registry: a storage URL carries its own
+ * signature, and a token is never sent to a host it was not issued for. Renewing asks the
+ * registry again for one byte (a fresh token on its 401, a new storage URL). */
+static int registry_blob_target(struct oci_store *base, const struct oci_descriptor *d, int renew,
+                                struct blob_target *t, lib_error *err) {
+  struct registry_store *s = (struct registry_store *)base;
+  if (renew || !s->blob_url) {
+    _cleanup_free_ char *path = xasprintf("/v2/%s/blobs/%s", s->ref.repository, d->digest);
+    if (!path)
+      return error_oom(err);
+    const struct http_request extra = {.range_length = 1, .reauthorize = blob_reauthorize, .reauthorize_data = s};
+    _cleanup_(http_response_clear) struct http_response resp = {0};
+    _cleanup_source_ struct byte_source *one = NULL;
+    int r = registry_send(s, path, NULL, &extra, &resp, &one, err);
+    if (r < 0)
+      return s->auth_failed ? r : error_wrap(err, "%sblob %s", s->shown_ref, d->digest);
+    r = note_blob_url(s, &resp, err);
+    if (r < 0)
+      return r;
+  }
+  blob_target_clear(t);
+  t->http = s->http;
+  if (!s->blob_url || !(t->url = strdup(s->blob_url)))
+    return error_oom(err);
+  struct http_response at = {.effective_url = s->blob_url};
+  return from_registry(s, &at) ? request_headers(s, NULL, &t->headers, err) : 0;
 }
 
 static int registry_open_blob(struct oci_store *base, const struct oci_descriptor *d, struct byte_source **out,
@@ -312,6 +352,7 @@ static void registry_free(struct oci_store *base) {
   docker_ref_clear(&s->ref);
   free(s->shown_ref);
   tls_files_unref(s->tls);
+  free_secret(s->blob_url);
   free(s->base_url);
   free(s->root_digest);
   free(s->root_type);
@@ -328,6 +369,7 @@ int oci_registry_store_open(const struct oci_settings *set, const struct docker_
   s->base.free = registry_free;
   s->base.open_blob = registry_open_blob;
   s->base.open_blob_at = registry_open_blob_at;
+  s->base.blob_target = registry_blob_target;
   s->base.cache = pc;
   s->base.pinned_reference = registry_pinned_reference;
   s->base.fetch_tag = registry_fetch_tag;

@@ -87,6 +87,11 @@ static void blob_at_free(void *ctx) {
   free(b);
 }
 
+static int blob_target_of(void *ctx, int renew, struct blob_target *t, lib_error *err) {
+  struct blob_at *b = ctx;
+  return b->s->blob_target(b->s, &b->d, renew, t, err);
+}
+
 int oci_resolve_target(struct oci_store *s, const struct oci_target *t, struct resolved *r, lib_error *err) {
   const struct oci_descriptor *l = &t->layer;
   struct blob_at *b = calloc(1, sizeof(*b));
@@ -101,6 +106,7 @@ int oci_resolve_target(struct oci_store *s, const struct oci_target *t, struct r
   r->plan.blob = b;
   r->plan.blob_free = blob_at_free;
   r->plan.open_at = open_blob_at;
+  r->plan.target = s->blob_target ? blob_target_of : NULL;
   r->plan.what = s->display;
   /* A remote blob goes through the cache by digest: reused, resumed, or filled as it streams. */
   r->plan.remote = s->open_blob_at && s->cache;

@@ -26,6 +26,10 @@ struct oci_store {
    * the HTTP status (206: the range was honoured). The cache resumes blobs with it (fetch.h: fetch_blob). */
   int (*open_blob_at)(struct oci_store *s, const struct oci_descriptor *d, uint64_t offset, long *status,
                       struct byte_source **out, lib_error *err);
+  /* Registries only (NULL: none): where ranges of blob d go, for a segmented download (blob_target_fn,
+   * fetch/resolved.h). */
+  int (*blob_target)(struct oci_store *s, const struct oci_descriptor *d, int renew, struct blob_target *t,
+                     lib_error *err);
   /* Registries only (NULL for a layout): the manifest tagged tag in the same repository, at the host
    * that served the root document: 0 and the document (within OCI_DOC_MAX; its digest checked when
    * the registry names one) in *buf, *len and its Content-Type in *media_type (may be NULL); 1 when

@@ -30,6 +30,7 @@ struct registry_store {
   struct oci_settings set; /* a copy; its strings are borrowed: a store lives within one vmpull call */
   char *root_digest;
   char *root_type;
+  char *blob_url; /* where the last blob request ended after its redirects (a signed URL: wiped) */
 };
 
 #define _cleanup_secret_headers_ _cleanup_headers_

@@ -37,7 +37,8 @@ static int open_blob(struct resolved *r, lib_error *err) {
   const struct byte_plan *p = &r->plan;
   struct byte_source *src = NULL;
   long status = 0;
-  int ret = p->remote ? fetch_blob(r->cache, p->digest, p->what, p->open_at, p->blob, &src, &r->kept_disk_only, err)
+  int ret = p->remote ? fetch_blob(r->cache, p->digest, p->what, p->open_at, p->target, p->blob, &src,
+                                   &r->kept_disk_only, err)
                       : p->open_at(p->blob, 0, &status, &src, err);
   if (ret < 0)
     return ret;

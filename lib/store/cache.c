@@ -304,26 +304,38 @@ static void record_clear(const struct record_shape *shape, void *rec) {
   *record_size(rec, shape) = UINT64_MAX;
 }
 
-/* 1: rec filled from dirfd/name (members missing there are NULL or UINT64_MAX), 0: no readable record. */
-static int record_read(const struct record_shape *shape, int dirfd, const char *name, void *rec) {
-  _cleanup_json_ json_object *j = read_json(dirfd, name);
-  if (!j)
-    return 0;
+/* rec filled from j (members missing there are NULL or UINT64_MAX). */
+static void record_from_json(const struct record_shape *shape, json_object *j, void *rec) {
   record_clear(shape, rec);
   for (size_t i = 0; i < shape->n_strings; i++)
     *record_string(rec, &shape->strings[i]) = json_member_strdup(j, shape->strings[i].name);
   *record_size(rec, shape) = json_member_u64(j, shape->size_name);
+}
+
+/* 1: rec filled from dirfd/name, 0: no readable record. */
+static int record_read(const struct record_shape *shape, int dirfd, const char *name, void *rec) {
+  _cleanup_json_ json_object *j = read_json(dirfd, name);
+  if (!j)
+    return 0;
+  record_from_json(shape, j, rec);
   return 1;
+}
+
+static json_object *record_to_json(const struct record_shape *shape, const void *rec) {
+  json_object *j = json_object_new_object();
+  if (!j)
+    return NULL;
+  for (size_t i = 0; i < shape->n_strings; i++)
+    json_add_str(j, shape->strings[i].name, *record_string(rec, &shape->strings[i]));
+  json_add_u64(j, shape->size_name, *record_size(rec, shape));
+  return j;
 }
 
 /* 0, or -errno. */
 static int record_write(const struct record_shape *shape, int dirfd, const char *name, const void *rec) {
-  _cleanup_json_ json_object *j = json_object_new_object();
+  _cleanup_json_ json_object *j = record_to_json(shape, rec);
   if (!j)
     return -ENOMEM;
-  for (size_t i = 0; i < shape->n_strings; i++)
-    json_add_str(j, shape->strings[i].name, *record_string(rec, &shape->strings[i]));
-  json_add_u64(j, shape->size_name, *record_size(rec, shape));
   return write_json(dirfd, name, j);
 }
 
@@ -381,12 +393,79 @@ int cache_ref_put(struct cache *c, const struct cache_ref *r, lib_error *err) {
 
 void cache_partial_clear(struct cache_partial *p) {
   record_clear(&partial_shape, p);
+  free(p->extents);
+  p->extents = NULL;
+  p->n_extents = 0;
+  p->segmented = 0;
+}
+
+static int extents_from_json(json_object *a, uint64_t total, struct cache_extent **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  if (!json_object_is_type(a, json_type_array))
+    return -EBADMSG;
+  size_t len = json_object_array_length(a);
+  _cleanup_free_ struct cache_extent *e = calloc(len ? len : 1, sizeof(*e));
+  if (!e)
+    return -ENOMEM;
+  uint64_t last = 0;
+  for (size_t i = 0; i < len; i++) {
+    json_object *pair = json_object_array_get_idx(a, i);
+    if (!json_object_is_type(pair, json_type_array) || json_object_array_length(pair) != 2)
+      return -EBADMSG;
+    uint64_t v[2];
+    for (size_t k = 0; k < 2; k++) {
+      json_object *x = json_object_array_get_idx(pair, k);
+      if (!json_object_is_type(x, json_type_int) || json_object_get_int64(x) < 0)
+        return -EBADMSG;
+      v[k] = (uint64_t)json_object_get_int64(x);
+    }
+    /* ascending and apart: what the writer makes; anything else is not its record */
+    if (v[0] >= v[1] || v[1] > total || (i > 0 && v[0] <= last))
+      return -EBADMSG;
+    e[i] = (struct cache_extent){v[0], v[1]};
+    last = v[1];
+  }
+  *out = TAKE_PTR(e);
+  *n = len;
+  return 0;
+}
+
+/* A segmented record names its entry under another member than "key": a vmpull that does not
+ * know "segments" then finds no record and starts over, rather than taking the file's length
+ * for the bytes it holds. */
+#define SEGMENTED_KEY "segmented_key"
+
+int cache_extents_parse(const char *json, size_t len, uint64_t total, struct cache_extent **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  json_object *j = NULL;
+  const char *why;
+  if (json_parse_strict(json, len, NULL, &j, &why) != JSON_PARSE_OK)
+    return -EBADMSG;
+  int r = extents_from_json(j, total, out, n);
+  json_object_put(j);
+  return r;
 }
 
 int cache_partial_get(struct cache *c, const char *name, struct cache_partial *p) {
   _cleanup_free_ char *meta = xasprintf("%s.json", name);
-  if (!meta || !record_read(&partial_shape, c->partial_fd, meta, p))
+  _cleanup_json_ json_object *j = meta ? read_json(c->partial_fd, meta) : NULL;
+  if (!j)
     return 0;
+  cache_partial_clear(p);
+  record_from_json(&partial_shape, j, p);
+  json_object *segments = NULL;
+  if (json_object_object_get_ex(j, "segments", &segments)) {
+    p->segmented = 1;
+    free(p->key);
+    p->key = json_member_strdup(j, SEGMENTED_KEY);
+    if (p->total == UINT64_MAX || extents_from_json(segments, p->total, &p->extents, &p->n_extents) < 0) {
+      free(p->extents);
+      p->extents = NULL;
+      p->n_extents = 0;
+    }
+  }
   if (!p->key) {
     cache_partial_clear(p);
     return 0;
@@ -396,9 +475,29 @@ int cache_partial_get(struct cache *c, const char *name, struct cache_partial *p
 
 int cache_partial_put(struct cache *c, const char *name, const struct cache_partial *p, lib_error *err) {
   _cleanup_free_ char *meta = xasprintf("%s.json", name);
-  if (!meta)
-    return error_oom(err);
-  int r = record_write(&partial_shape, c->partial_fd, meta, p);
+  _cleanup_json_ json_object *j = record_to_json(&partial_shape, p);
+  json_object *segments = p->segmented && j ? json_object_new_array() : NULL;
+  if (segments) {
+    json_object_object_add(j, "segments", segments);
+    json_object_object_del(j, "key");
+    json_add_str(j, SEGMENTED_KEY, p->key);
+  }
+  int r = meta && j && (!p->segmented || segments) ? 0 : -ENOMEM;
+  for (size_t i = 0; r == 0 && i < p->n_extents; i++) {
+    json_object *pair = json_object_new_array();
+    if (!pair || json_object_array_add(segments, pair) < 0) {
+      json_object_put(pair);
+      r = -ENOMEM;
+      break;
+    }
+    json_object_array_add(pair, json_object_new_int64((int64_t)p->extents[i].start));
+    json_object_array_add(pair, json_object_new_int64((int64_t)p->extents[i].end));
+  }
+  if (r == 0) {
+    const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    r = p->segmented ? cache_write_file_durable(c->partial_fd, meta, text, strlen(text))
+                     : cache_write_file(c->partial_fd, meta, text, strlen(text));
+  }
   if (r < 0)
     return error_set_errno(err, VMPULL_E_IO, -r, "write cache metadata in %s/partial", c->dir);
   return 0;

@@ -83,17 +83,35 @@ void cache_ref_clear(struct cache_ref *r);
 int cache_ref_get(struct cache *c, const char *key, struct cache_ref *r);
 int cache_ref_put(struct cache *c, const struct cache_ref *r, lib_error *err);
 
+/* Bytes [start, end) of a partial file. */
+struct cache_extent {
+  uint64_t start, end;
+};
+
 struct cache_partial {
   char *key;
   char *etag;
   char *last_modified;
   char *digest;   /* expected digest when known, else NULL */
   uint64_t total; /* expected size, UINT64_MAX when unknown */
+  /* A segmented download (net/http_segments.h) fills the file out of order: then the record
+   * says which bytes it holds ("segments": [[start, end], ...], each synced before the record
+   * naming it was written), and the file's length says nothing. Without it (an older record, a
+   * download on one connection) the file holds its first st_size bytes. A segmented record keeps
+   * its key as "segmented_key": an older vmpull finds no record there and starts over. */
+  int segmented;
+  struct cache_extent *extents; /* sorted, within total (owned) */
+  size_t n_extents;
 };
 void cache_partial_clear(struct cache_partial *p);
-/* 1 found, 0 none. */
+/* 1 found, 0 none. A "segments" member that is not a list of [start, end] pairs (0 <= start <
+ * end <= size, ascending, apart) reads as segmented with no bytes: nothing of it is trusted. */
 int cache_partial_get(struct cache *c, const char *name, struct cache_partial *p);
+/* A segmented record is written durably (fsync before the rename): it names bytes already synced. */
 int cache_partial_put(struct cache *c, const char *name, const struct cache_partial *p, lib_error *err);
+/* The "segments" member's parser, strict (exposed for unit tests): 0 with *out, *n filled (owned),
+ * -EBADMSG, or -ENOMEM. */
+int cache_extents_parse(const char *json, size_t len, uint64_t total, struct cache_extent **out, size_t *n);
 /* Forget the metadata (the data file is the lock and goes by rename or unlink by its holder). */
 void cache_partial_forget(struct cache *c, const char *name);
 

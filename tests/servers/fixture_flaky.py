@@ -21,7 +21,14 @@ Each request for a name takes the next step of its script (`flaky.script(name, [
                           file (N None: "ok"). One such step changes the file once mid-download;
                           one on every request makes a file that changes on every request
 
-`rate` (bytes/s) slows the body down. `flaky.log` holds one dict per request: path, headers
+`ranges=True` adds `Accept-Ranges: bytes` (what makes vmpull split a large download). A Range may
+be open (`bytes=A-`) or closed (`bytes=A-B`). `flaky.script_range(name, start, [...])` scripts
+the requests whose Range starts at byte `start` (taken before the name's script), with the steps
+above and:
+
+    "bad-range"           206 for a range one byte later than asked (Content-Range and body agree)
+
+`rate` (bytes/s) slows the body down (each response on its own: a per-connection cap). `flaky.log` holds one dict per request: path, headers
 (lower-case names), status, sent (body bytes written), start and end (time.monotonic()). `flaky.bodies(name)` counts responses that
 carried body bytes, `flaky.sent(name)` sums them.
 """
@@ -54,15 +61,22 @@ class FlakyServer(LoopbackServer):
         finally:
             entry["end"] = time.monotonic()
 
-    def serve(self, name, data, etag="auto", last_modified="auto", rate=None):
+    def serve(self, name, data, etag="auto", last_modified="auto", rate=None, ranges=False):
         data = bytes(data)
         if etag == "auto":
             etag = '"%s"' % hashlib.sha256(data).hexdigest()[:16]
         if last_modified == "auto":
             last_modified = email.utils.formatdate(1700000000 + len(data) % 100000, usegmt=True)
         with self.lock:
-            self.files[name] = {"data": data, "etag": etag, "last_modified": last_modified, "rate": rate}
+            self.files[name] = {"data": data, "etag": etag, "last_modified": last_modified, "rate": rate,
+                                "ranges": ranges}
             self.scripts.pop(name, None)
+            for key in [k for k in self.scripts if isinstance(k, tuple) and k[0] == name]:
+                self.scripts.pop(key)
+
+    def script_range(self, name, start, steps):
+        with self.lock:
+            self.scripts[(name, start)] = list(steps)
 
     def script(self, name, steps):
         with self.lock:
@@ -82,9 +96,17 @@ class FlakyServer(LoopbackServer):
         return sum(e["sent"] for e in self.requests(name))
 
     def respond(self, sock, name, headers, entry):
+        rng = headers.get("range", "")
+        asked = None  # (first, last or None) of a Range header
+        if rng.startswith("bytes=") and "-" in rng and "," not in rng:
+            a, _, b = rng[6:].partition("-")
+            if a.isdigit() and (b == "" or b.isdigit()):
+                asked = (int(a), int(b) if b else None)
         with self.lock:
             f = self.files.get(name)
-            steps = self.scripts.get(name)
+            steps = self.scripts.get((name, asked[0])) if asked else None
+            if not steps:
+                steps = self.scripts.get(name)
             step = steps.pop(0) if steps else "ok"
             if f is not None and isinstance(step, tuple) and step[0] == "change":
                 data = bytes(step[1])
@@ -118,11 +140,13 @@ class FlakyServer(LoopbackServer):
             entry["status"] = 304
             sock.sendall(("HTTP/1.1 304 Not Modified\r\nConnection: close\r\n" + validators + "\r\n").encode())
             return
+        if f["ranges"]:
+            validators += "Accept-Ranges: bytes\r\n"
         start = 0
+        end = len(data)
         status = "200 OK"
-        rng = headers.get("range", "")
-        if rng.startswith("bytes=") and rng.endswith("-") and step != "ignore-range":
-            want = int(rng[6:-1])
+        if asked and step != "ignore-range":
+            want = asked[0]
             if_range = headers.get("if-range")
             if if_range is None or if_range in (etag, lm):
                 if want >= len(data):
@@ -131,14 +155,17 @@ class FlakyServer(LoopbackServer):
                                   f"Content-Range: bytes */{len(data)}\r\nConnection: close\r\n\r\n").encode())
                     return
                 start = want
+                if asked[1] is not None:
+                    end = min(asked[1] + 1, len(data))
+                if step == "bad-range":
+                    start, end = start + 1, min(end + 1, len(data))
                 status = "206 Partial Content"
         entry["status"] = int(status[:3])
         h = f"HTTP/1.1 {status}\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n"
-        h += f"Content-Length: {len(data) - start}\r\n" + validators
-        if start:
-            h += f"Content-Range: bytes {start}-{len(data) - 1}/{len(data)}\r\n"
+        h += f"Content-Length: {end - start}\r\n" + validators
+        if status.startswith("206"):
+            h += f"Content-Range: bytes {start}-{end - 1}/{len(data)}\r\n"
         sock.sendall((h + "\r\n").encode())
-        end = len(data)
         if isinstance(step, tuple) and step[0] in ("cut", "reset"):
             end = max(start, min(end, step[1]))
         rate = f["rate"]

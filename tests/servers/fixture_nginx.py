@@ -8,6 +8,7 @@ The session fixture `nginx` starts one server for the whole run:
     nginx.url(path, https=False)
     nginx.rate_url(rate, path)    the same file, sent at most `rate` per second ("50m", "200k")
     nginx.access_log()        the access log text (user agents, paths)
+    nginx.range_log()         each request's (uri, Range header, status, body bytes sent, connection)
 
 Fixed locations (both schemes): /redirect/<p> -> /<p>; /loop/<x> redirects to itself forever;
 /to-ftp/<x>, /to-file/<x> redirect to ftp:// and file:// URLs; /to-http/<p> redirects to the
@@ -30,6 +31,8 @@ NGINX_PASSWORD = "s3cr3t-pa55"
 
 HTTP_BLOCK = """\
   access_log {tmp}/access.log;
+  log_format ranges '$request_uri "$http_range" $status $body_bytes_sent $connection';
+  access_log {tmp}/ranges.log ranges;
   default_type application/octet-stream;
   sendfile on;
   tcp_nopush on;
@@ -106,6 +109,16 @@ class Nginx:
     def access_log(self):
         log = self.tmp / "access.log"
         return log.read_text(errors="replace") if log.exists() else ""
+
+    def range_log(self):
+        """The requests as (uri, Range header or "", status, body bytes sent, connection number)."""
+        log = self.tmp / "ranges.log"
+        rows = []
+        for line in (log.read_text(errors="replace") if log.exists() else "").splitlines():
+            uri, rng, tail = line.split('"')
+            status, sent, conn = tail.split()
+            rows.append((uri.strip(), "" if rng == "-" else rng, int(status), int(sent), int(conn)))
+        return rows
 
     def __enter__(self):
         return self.start()
