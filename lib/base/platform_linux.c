@@ -151,6 +151,11 @@ int plat_fsync(int fd) {
   return fsync(fd);
 }
 
+int plat_set_blocking(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  return fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ? -1 : 0;
+}
+
 void plat_writeback_start(int fd, uint64_t off, uint64_t len) {
   (void)sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
 }

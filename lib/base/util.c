@@ -2,6 +2,7 @@
 #include "base/util.h"
 
 #include "base/error.h"
+#include "base/platform.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -32,14 +33,14 @@ int starts_with(const char *s, const char *prefix) {
 void start_writeback(int fd, uint64_t *from, uint64_t end) {
   if (end - *from < WRITEBACK_STEP)
     return;
-  (void)sync_file_range(fd, (off_t)*from, (off_t)(end - *from), SYNC_FILE_RANGE_WRITE);
+  plat_writeback_start(fd, *from, end - *from);
   *from = end;
 }
 
 int pwrite_all(int fd, const void *buf, size_t len, uint64_t off) {
   const uint8_t *p = buf;
   while (len > 0) {
-    ssize_t n = pwrite(fd, p, len, (off_t)off);
+    ssize_t n = plat_pwrite(fd, p, len, off);
     if (n < 0) {
       if (errno == EINTR)
         continue;
