@@ -41,7 +41,7 @@
  * | _close                  | closedir                 | FindClose                         |                          |
  * | plat_realpath           | realpath(path, NULL)     | GetFinalPathNameByHandleW         | realpath                 |
  * | TEMPORARY, PUBLISH      |                          |                                   |                          |
- * | plat_tmpfile_open       | openat(".", O_TMPFILE)   | a random name, marked             | -1/EOPNOTSUPP: the       |
+ * | plat_tmpfile_open       | openat(dir, O_TMPFILE)   | a random name, marked             | -1/EOPNOTSUPP: the       |
  * |                         |                          | delete-pending                    | caller's named temporary |
  * |                         |                          | (FileDispositionInfo): gone if    |                          |
  * |                         |                          | the process dies                  |                          |
@@ -142,10 +142,10 @@ struct plat_dir *plat_dir_open(int fd);
 const char *plat_dir_read(struct plat_dir *d);
 void plat_dir_close(struct plat_dir *d);
 
-/* An unnamed file in dirfd, opened read-write with mode, that disappears if the process dies
- * before plat_tmpfile_link: the fd, or -1 and errno (EOPNOTSUPP, EISDIR, EINVAL: the filesystem
- * has none, the caller makes a named temporary). */
-int plat_tmpfile_open(int dirfd, mode_t mode);
+/* An unnamed file in the folder dir (relative to dirfd; "." for dirfd itself), opened read-write
+ * with mode, that disappears if the process dies before plat_tmpfile_link: the fd, or -1 and errno
+ * (EOPNOTSUPP, EISDIR, EINVAL: the filesystem has none, the caller makes a named temporary). */
+int plat_tmpfile_open(int dirfd, const char *dir, mode_t mode);
 /* Give the plat_tmpfile_open fd the name name in dirfd, never replacing a file: 0 or -errno. */
 int plat_tmpfile_link(int fd, int dirfd, const char *name);
 

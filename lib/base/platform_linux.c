@@ -114,8 +114,8 @@ void plat_dir_close(struct plat_dir *d) {
     closedir((DIR *)d);
 }
 
-int plat_tmpfile_open(int dirfd, mode_t mode) {
-  return openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
+int plat_tmpfile_open(int dirfd, const char *dir, mode_t mode) {
+  return openat(dirfd, dir, O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
 }
 
 int plat_tmpfile_link(int fd, int dirfd, const char *name) {

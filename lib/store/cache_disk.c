@@ -217,7 +217,7 @@ int cache_disk_store(struct cache *c, const char *digest, int fd, const struct c
   if (!meta || !record)
     return error_oom(err);
   /* Same rules as the output: an unnamed file that only gets its name once complete. */
-  _cleanup_close_ int out = plat_tmpfile_open(c->disks_fd, 0600);
+  _cleanup_close_ int out = plat_tmpfile_open(c->disks_fd, ".", 0600);
   _cleanup_free_ char *tmp = NULL;
   if (out < 0) {
     tmp = cache_tmp_name();
