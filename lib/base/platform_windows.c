@@ -1,0 +1,950 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The platform layer on Windows (lib/base/platform.h), and compat.h's C library part.
+ *
+ * fds are the C runtime's, each over a HANDLE (_open_osfhandle), folders included (opened with
+ * FILE_FLAG_BACKUP_SEMANTICS), so the code above keeps its `int dirfd`. A name relative to a folder
+ * is joined to the folder's own path (GetFinalPathNameByHandleW: the "\\?\C:\..." form, which
+ * takes long paths and no "." or ".." components; the callers give none). Files are opened with
+ * FILE_SHARE_DELETE, so that a file in use can be renamed or removed as on Linux.
+ *
+ * What only a real Windows machine can confirm (wine 8 answers "not supported" or does nothing):
+ * FSCTL_QUERY_ALLOCATED_RANGES, FSCTL_SET_ZERO_DATA, FSCTL_DUPLICATE_EXTENTS_TO_FILE (ReFS only),
+ * and that a delete-pending temporary vanishes when the process is killed.
+ */
+#include "base/platform.h"
+#include "base/util.h"
+
+/* windows.h first: the others need its types. */
+// clang-format off
+#include <windows.h>
+#include <bcrypt.h>
+#include <io.h>
+#include <stdio.h>
+#include <winioctl.h>
+// clang-format on
+
+#ifndef FSCTL_DUPLICATE_EXTENTS_TO_FILE
+#define FSCTL_DUPLICATE_EXTENTS_TO_FILE CTL_CODE(FILE_DEVICE_FILE_SYSTEM, 209, METHOD_BUFFERED, FILE_WRITE_DATA)
+typedef struct {
+  HANDLE FileHandle;
+  LARGE_INTEGER SourceFileOffset;
+  LARGE_INTEGER TargetFileOffset;
+  LARGE_INTEGER ByteCount;
+} DUPLICATE_EXTENTS_DATA;
+#endif
+#ifndef FSCTL_GET_INTEGRITY_INFORMATION
+#define FSCTL_GET_INTEGRITY_INFORMATION CTL_CODE(FILE_DEVICE_FILE_SYSTEM, 159, METHOD_BUFFERED, FILE_ANY_ACCESS)
+typedef struct {
+  WORD ChecksumAlgorithm;
+  WORD Reserved;
+  DWORD Flags;
+  DWORD ChecksumChunkSizeInBytes;
+  DWORD ClusterSizeInBytes;
+} FSCTL_GET_INTEGRITY_INFORMATION_BUFFER;
+#endif
+
+/* ---- errors, text ---- */
+
+static int errno_of(DWORD e) {
+  switch (e) {
+  case ERROR_FILE_NOT_FOUND:
+  case ERROR_PATH_NOT_FOUND:
+  case ERROR_INVALID_DRIVE:
+  case ERROR_BAD_NETPATH:
+  case ERROR_BAD_NET_NAME: return ENOENT;
+  case ERROR_ACCESS_DENIED:
+  case ERROR_PRIVILEGE_NOT_HELD: return EACCES;
+  case ERROR_FILE_EXISTS:
+  case ERROR_ALREADY_EXISTS: return EEXIST;
+  case ERROR_DIR_NOT_EMPTY: return ENOTEMPTY;
+  case ERROR_NOT_SAME_DEVICE: return EXDEV;
+  case ERROR_SHARING_VIOLATION:
+  case ERROR_BUSY: return EBUSY;
+  case ERROR_LOCK_VIOLATION:
+  case ERROR_IO_PENDING: return EWOULDBLOCK;
+  case ERROR_INVALID_PARAMETER:
+  case ERROR_INVALID_NAME: return EINVAL;
+  case ERROR_INVALID_FUNCTION:
+  case ERROR_NOT_SUPPORTED: return EOPNOTSUPP;
+  case ERROR_DISK_FULL:
+  case ERROR_HANDLE_DISK_FULL: return ENOSPC;
+  case ERROR_NOT_ENOUGH_MEMORY:
+  case ERROR_OUTOFMEMORY: return ENOMEM;
+  case ERROR_DIRECTORY: return ENOTDIR;
+  case ERROR_BROKEN_PIPE:
+  case ERROR_NO_DATA: return EPIPE;
+  case ERROR_FILENAME_EXCED_RANGE: return ENAMETOOLONG;
+  case ERROR_CANT_RESOLVE_FILENAME: return ELOOP;
+  case ERROR_INVALID_HANDLE: return EBADF;
+  case ERROR_WRITE_PROTECT: return EROFS;
+  default: return EIO;
+  }
+}
+
+/* -1 with errno from GetLastError(). */
+static int fail_win(void) {
+  errno = errno_of(GetLastError());
+  return -1;
+}
+
+static int fail_errno(int e) {
+  errno = e;
+  return -1;
+}
+
+/* UTF-8 to UTF-16, '/' turned into '\\' (malloc'd), or NULL and errno. */
+static wchar_t *wide(const char *s) {
+  int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
+  if (n <= 0) {
+    errno = EINVAL;
+    return NULL;
+  }
+  wchar_t *w = malloc((size_t)n * sizeof(wchar_t));
+  if (!w) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n);
+  for (wchar_t *p = w; *p; p++)
+    if (*p == L'/')
+      *p = L'\\';
+  return w;
+}
+
+/* UTF-16 to UTF-8 into out (size bytes): 0, or -1 and errno. */
+static int narrow_into(const wchar_t *w, char *out, size_t size) {
+  int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, out, (int)size, NULL, NULL);
+  return n > 0 ? 0 : fail_errno(ENAMETOOLONG);
+}
+
+static HANDLE handle_of(int fd) {
+  return (HANDLE)_get_osfhandle(fd);
+}
+
+/* The folder fd's own path ("\\?\C:\..."), malloc'd, or NULL and errno. */
+static wchar_t *fd_path(int fd) {
+  HANDLE h = handle_of(fd);
+  if (h == INVALID_HANDLE_VALUE) {
+    errno = EBADF;
+    return NULL;
+  }
+  DWORD n = GetFinalPathNameByHandleW(h, NULL, 0, FILE_NAME_NORMALIZED | VOLUME_NAME_DOS);
+  if (n == 0) {
+    fail_win();
+    return NULL;
+  }
+  wchar_t *p = malloc(((size_t)n + 1) * sizeof(wchar_t));
+  if (!p) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  DWORD got = GetFinalPathNameByHandleW(h, p, n + 1, FILE_NAME_NORMALIZED | VOLUME_NAME_DOS);
+  if (got == 0 || got > n) {
+    free(p);
+    fail_win();
+    return NULL;
+  }
+  return p;
+}
+
+static int is_absolute(const char *name) {
+  return name[0] == '/' || name[0] == '\\' || (((name[0] | 0x20) >= 'a' && (name[0] | 0x20) <= 'z') && name[1] == ':');
+}
+
+/* name below the folder dirfd as one path (malloc'd): name itself for AT_FDCWD or an absolute
+ * name, the folder for ".". NULL and errno. */
+static wchar_t *path_at(int dirfd, const char *name) {
+  if (dirfd == AT_FDCWD || is_absolute(name))
+    return wide(name);
+  _cleanup_free_ wchar_t *dir = fd_path(dirfd);
+  if (!dir)
+    return NULL;
+  if (!strcmp(name, ".") || !*name)
+    return TAKE_PTR(dir);
+  _cleanup_free_ wchar_t *leaf = wide(name);
+  if (!leaf)
+    return NULL;
+  size_t a = wcslen(dir), b = wcslen(leaf);
+  wchar_t *p = malloc((a + b + 2) * sizeof(wchar_t));
+  if (!p) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  memcpy(p, dir, a * sizeof(wchar_t));
+  p[a] = L'\\';
+  memcpy(p + a + 1, leaf, (b + 1) * sizeof(wchar_t));
+  return p;
+}
+
+/* HANDLE to a C runtime fd (the handle is the fd's from now on), or -1 and errno. */
+static int fd_of(HANDLE h, int flags) {
+  int crt = _O_BINARY | (flags & O_CLOEXEC ? _O_NOINHERIT : 0);
+  if ((flags & O_ACCMODE) == O_RDONLY)
+    crt |= _O_RDONLY;
+  int fd = _open_osfhandle((intptr_t)h, crt);
+  if (fd < 0) {
+    CloseHandle(h);
+    return fail_errno(EMFILE);
+  }
+  return fd;
+}
+
+/* ---- folder-relative access ---- */
+
+int plat_openat(int dirfd, const char *name, int flags, mode_t mode) {
+  if ((flags & O_TMPFILE) == O_TMPFILE)
+    return plat_tmpfile_open(dirfd, name, mode);
+  _cleanup_free_ wchar_t *path = path_at(dirfd, name);
+  if (!path)
+    return -1;
+  DWORD access = DELETE;
+  if (flags & O_PATH)
+    access |= FILE_READ_ATTRIBUTES;
+  else if ((flags & O_ACCMODE) == O_RDONLY)
+    access |= GENERIC_READ;
+  else if ((flags & O_ACCMODE) == O_WRONLY)
+    access |= GENERIC_WRITE | FILE_READ_ATTRIBUTES;
+  else
+    access |= GENERIC_READ | GENERIC_WRITE;
+  DWORD disposition = OPEN_EXISTING;
+  if ((flags & O_CREAT) && (flags & O_EXCL))
+    disposition = CREATE_NEW;
+  else if ((flags & O_CREAT) && (flags & O_TRUNC))
+    disposition = CREATE_ALWAYS;
+  else if (flags & O_CREAT)
+    disposition = OPEN_ALWAYS;
+  else if (flags & O_TRUNC)
+    disposition = TRUNCATE_EXISTING;
+  DWORD attrs = FILE_FLAG_BACKUP_SEMANTICS | FILE_ATTRIBUTE_NORMAL;
+  if (flags & O_NOFOLLOW)
+    attrs |= FILE_FLAG_OPEN_REPARSE_POINT;
+  (void)mode; /* Windows' files have ACLs; a new file gets its folder's */
+  HANDLE h =
+      CreateFileW(path, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, disposition, attrs, NULL);
+  if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_ACCESS_DENIED && (access & DELETE)) {
+    /* A read-only file or a folder we may not delete: open it without the right to rename it. */
+    h = CreateFileW(path, access & ~(DWORD)DELETE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                    disposition, attrs, NULL);
+  }
+  if (h == INVALID_HANDLE_VALUE)
+    return fail_win();
+  BY_HANDLE_FILE_INFORMATION info;
+  if (!GetFileInformationByHandle(h, &info)) {
+    int e = errno_of(GetLastError());
+    CloseHandle(h);
+    return fail_errno(e);
+  }
+  int is_dir = !!(info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY);
+  int e = 0;
+  if ((flags & O_NOFOLLOW) && (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT))
+    e = ELOOP; /* a symbolic link or a junction: not followed */
+  else if ((flags & O_DIRECTORY) && !is_dir)
+    e = ENOTDIR;
+  else if (is_dir && (flags & O_ACCMODE) != O_RDONLY)
+    e = EISDIR;
+  if (e) {
+    CloseHandle(h);
+    return fail_errno(e);
+  }
+  return fd_of(h, flags);
+}
+
+int plat_open_beneath(int dirfd, const char *path, int flags, mode_t mode) {
+  (void)dirfd, (void)path, (void)flags, (void)mode;
+  return -ENOSYS; /* no RESOLVE_BENEATH: fs_beneath walks with O_NOFOLLOW */
+}
+
+int plat_mkdirat(int dirfd, const char *name, mode_t mode) {
+  (void)mode;
+  _cleanup_free_ wchar_t *path = path_at(dirfd, name);
+  if (!path)
+    return -1;
+  return CreateDirectoryW(path, NULL) ? 0 : fail_win();
+}
+
+int plat_unlinkat(int dirfd, const char *name, int flags) {
+  _cleanup_free_ wchar_t *path = path_at(dirfd, name);
+  if (!path)
+    return -1;
+  if (flags & AT_REMOVEDIR)
+    return RemoveDirectoryW(path) ? 0 : fail_win();
+  if (DeleteFileW(path))
+    return 0;
+  DWORD e = GetLastError();
+  /* A symbolic link to a folder is removed as a folder. */
+  DWORD a = GetFileAttributesW(path);
+  if (e == ERROR_ACCESS_DENIED && a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_REPARSE_POINT) &&
+      (a & FILE_ATTRIBUTE_DIRECTORY))
+    return RemoveDirectoryW(path) ? 0 : fail_win();
+  if (e == ERROR_ACCESS_DENIED && a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY))
+    return fail_errno(EISDIR);
+  return fail_errno(errno_of(e));
+}
+
+static time_t time_of(FILETIME ft) {
+  uint64_t t = ((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
+  return (time_t)((int64_t)(t / 10000000u) - 11644473600LL);
+}
+
+static void stat_fill(struct stat *st, DWORD attrs, uint64_t size, FILETIME atime, FILETIME mtime, FILETIME ctime,
+                      int nofollow, DWORD links) {
+  memset(st, 0, sizeof(*st));
+  if (nofollow && (attrs & FILE_ATTRIBUTE_REPARSE_POINT))
+    st->st_mode = S_IFLNK | 0777;
+  else if (attrs & FILE_ATTRIBUTE_DIRECTORY)
+    st->st_mode = S_IFDIR | 0755;
+  else
+    st->st_mode = S_IFREG | ((attrs & FILE_ATTRIBUTE_READONLY) ? 0444 : 0644);
+  st->st_size = (off_t)size;
+  st->st_atime = time_of(atime);
+  st->st_mtime = time_of(mtime);
+  st->st_ctime = time_of(ctime);
+  st->st_nlink = (short)(links ? links : 1);
+}
+
+int plat_fstatat(int dirfd, const char *name, struct stat *st, int flags) {
+  _cleanup_free_ wchar_t *path = path_at(dirfd, name);
+  if (!path)
+    return -1;
+  int nofollow = !!(flags & AT_SYMLINK_NOFOLLOW);
+  HANDLE h =
+      CreateFileW(path, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                  OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | (nofollow ? FILE_FLAG_OPEN_REPARSE_POINT : 0), NULL);
+  if (h == INVALID_HANDLE_VALUE) {
+    /* A delete-pending or locked file: its attributes still answer. */
+    WIN32_FILE_ATTRIBUTE_DATA d;
+    if (!GetFileAttributesExW(path, GetFileExInfoStandard, &d))
+      return fail_win();
+    stat_fill(st, d.dwFileAttributes, ((uint64_t)d.nFileSizeHigh << 32) | d.nFileSizeLow, d.ftLastAccessTime,
+              d.ftLastWriteTime, d.ftCreationTime, nofollow, 1);
+    return 0;
+  }
+  BY_HANDLE_FILE_INFORMATION info;
+  int ok = GetFileInformationByHandle(h, &info);
+  DWORD e = GetLastError();
+  CloseHandle(h);
+  if (!ok)
+    return fail_errno(errno_of(e));
+  stat_fill(st, info.dwFileAttributes, ((uint64_t)info.nFileSizeHigh << 32) | info.nFileSizeLow, info.ftLastAccessTime,
+            info.ftLastWriteTime, info.ftCreationTime, nofollow, info.nNumberOfLinks);
+  return 0;
+}
+
+int plat_renameat(int olddirfd, const char *oldname, int newdirfd, const char *newname) {
+  _cleanup_free_ wchar_t *from = path_at(olddirfd, oldname);
+  _cleanup_free_ wchar_t *to = from ? path_at(newdirfd, newname) : NULL;
+  if (!to)
+    return -1;
+  return MoveFileExW(from, to, MOVEFILE_REPLACE_EXISTING) ? 0 : fail_win();
+}
+
+int plat_rename_noreplace(int olddirfd, const char *oldname, int newdirfd, const char *newname) {
+  _cleanup_free_ wchar_t *from = path_at(olddirfd, oldname);
+  _cleanup_free_ wchar_t *to = from ? path_at(newdirfd, newname) : NULL;
+  if (!to)
+    return -1;
+  return MoveFileExW(from, to, 0) ? 0 : fail_win();
+}
+
+int plat_linkat(int olddirfd, const char *oldname, int newdirfd, const char *newname) {
+  _cleanup_free_ wchar_t *from = path_at(olddirfd, oldname);
+  _cleanup_free_ wchar_t *to = from ? path_at(newdirfd, newname) : NULL;
+  if (!to)
+    return -1;
+  return CreateHardLinkW(to, from, NULL) ? 0 : fail_win();
+}
+
+int plat_touch(int dirfd, const char *name) {
+  _cleanup_free_ wchar_t *path = path_at(dirfd, name);
+  if (!path)
+    return -1;
+  HANDLE h = CreateFileW(path, FILE_WRITE_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                         OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+  if (h == INVALID_HANDLE_VALUE)
+    return fail_win();
+  FILETIME now;
+  GetSystemTimeAsFileTime(&now);
+  int ok = SetFileTime(h, NULL, &now, &now);
+  DWORD e = GetLastError();
+  CloseHandle(h);
+  return ok ? 0 : fail_errno(errno_of(e));
+}
+
+static int file_id(HANDLE h, DWORD *volume, uint64_t *index) {
+  BY_HANDLE_FILE_INFORMATION info;
+  if (!GetFileInformationByHandle(h, &info))
+    return -1;
+  *volume = info.dwVolumeSerialNumber;
+  *index = ((uint64_t)info.nFileIndexHigh << 32) | info.nFileIndexLow;
+  return 0;
+}
+
+int plat_same_file(int fd, int dirfd, const char *name) {
+  _cleanup_free_ wchar_t *path = path_at(dirfd, name);
+  if (!path)
+    return 0;
+  HANDLE there = CreateFileW(path, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                             OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+  if (there == INVALID_HANDLE_VALUE)
+    return 0;
+  DWORD va, vb;
+  uint64_t ia, ib;
+  int same = file_id(handle_of(fd), &va, &ia) == 0 && file_id(there, &vb, &ib) == 0 && va == vb && ia == ib;
+  CloseHandle(there);
+  return same;
+}
+
+/* "\\?\C:\x" -> "C:\x", "\\?\UNC\host\share" -> "\\host\share", in place. */
+static void strip_verbatim(wchar_t *p) {
+  if (!wcsncmp(p, L"\\\\?\\UNC\\", 8)) {
+    memmove(p + 2, p + 8, (wcslen(p + 8) + 1) * sizeof(wchar_t));
+  } else if (!wcsncmp(p, L"\\\\?\\", 4)) {
+    memmove(p, p + 4, (wcslen(p + 4) + 1) * sizeof(wchar_t));
+  }
+}
+
+char *plat_realpath(const char *path) {
+  _cleanup_free_ wchar_t *w = wide(path);
+  if (!w)
+    return NULL;
+  HANDLE h = CreateFileW(w, FILE_READ_ATTRIBUTES, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                         OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
+  if (h == INVALID_HANDLE_VALUE) {
+    fail_win();
+    return NULL;
+  }
+  int fd = fd_of(h, O_RDONLY);
+  if (fd < 0)
+    return NULL;
+  _cleanup_free_ wchar_t *full = fd_path(fd);
+  _close(fd);
+  if (!full)
+    return NULL;
+  strip_verbatim(full);
+  size_t cap = wcslen(full) * 3 + 1;
+  char *out = malloc(cap);
+  if (!out) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  if (narrow_into(full, out, cap) < 0) {
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
+struct plat_dir {
+  HANDLE find;
+  WIN32_FIND_DATAW data;
+  int pending; /* data holds an entry not handed out yet */
+  char name[MAX_PATH * 3];
+};
+
+struct plat_dir *plat_dir_open(int fd) {
+  _cleanup_free_ wchar_t *dir = fd_path(fd);
+  int e = errno;
+  _close(fd);
+  if (!dir) {
+    errno = e;
+    return NULL;
+  }
+  size_t n = wcslen(dir);
+  _cleanup_free_ wchar_t *pattern = malloc((n + 3) * sizeof(wchar_t));
+  struct plat_dir *d = calloc(1, sizeof(*d));
+  if (!pattern || !d) {
+    free(d);
+    errno = ENOMEM;
+    return NULL;
+  }
+  memcpy(pattern, dir, n * sizeof(wchar_t));
+  memcpy(pattern + n, L"\\*", 3 * sizeof(wchar_t));
+  d->find =
+      FindFirstFileExW(pattern, FindExInfoBasic, &d->data, FindExSearchNameMatch, NULL, FIND_FIRST_EX_LARGE_FETCH);
+  if (d->find == INVALID_HANDLE_VALUE) {
+    if (GetLastError() != ERROR_FILE_NOT_FOUND) {
+      e = errno_of(GetLastError());
+      free(d);
+      errno = e;
+      return NULL;
+    }
+  } else {
+    d->pending = 1;
+  }
+  return d;
+}
+
+const char *plat_dir_read(struct plat_dir *d) {
+  for (;;) {
+    if (d->find == INVALID_HANDLE_VALUE)
+      return NULL;
+    if (!d->pending && !FindNextFileW(d->find, &d->data))
+      return NULL;
+    d->pending = 0;
+    if (narrow_into(d->data.cFileName, d->name, sizeof(d->name)) == 0)
+      return d->name;
+    /* a name that is not valid UTF-16 cannot be a name of ours: skipped */
+  }
+}
+
+void plat_dir_close(struct plat_dir *d) {
+  if (!d)
+    return;
+  if (d->find != INVALID_HANDLE_VALUE)
+    FindClose(d->find);
+  free(d);
+}
+
+/* ---- temporary and publish ---- */
+
+static int set_delete_pending(HANDLE h, BOOL on) {
+  FILE_DISPOSITION_INFO di = {.DeleteFile = on};
+  return SetFileInformationByHandle(h, FileDispositionInfo, &di, sizeof(di)) ? 0 : -1;
+}
+
+int plat_tmpfile_open(int dirfd, const char *dir, mode_t mode) {
+  (void)mode;
+  uint8_t rnd[12];
+  if (plat_random_bytes(rnd, sizeof(rnd)) < 0)
+    return -1;
+  char name[64];
+  int at = snprintf(name, sizeof(name), "%s/.vmpull-tmp-", dir);
+  for (size_t i = 0; i < sizeof(rnd); i++)
+    at += snprintf(name + at, sizeof(name) - (size_t)at, "%02x", rnd[i]);
+  if ((size_t)at >= sizeof(name))
+    return fail_errno(ENAMETOOLONG);
+  _cleanup_free_ wchar_t *path = path_at(dirfd, name);
+  if (!path)
+    return -1;
+  HANDLE h =
+      CreateFileW(path, GENERIC_READ | GENERIC_WRITE | DELETE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                  NULL, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, NULL);
+  if (h == INVALID_HANDLE_VALUE)
+    return fail_win();
+  /* Delete-pending from the start: a process that dies leaves nothing behind. */
+  if (set_delete_pending(h, TRUE) < 0) {
+    int e = errno_of(GetLastError());
+    CloseHandle(h);
+    DeleteFileW(path);
+    return fail_errno(e == EOPNOTSUPP ? EOPNOTSUPP : e);
+  }
+  return fd_of(h, O_RDWR | O_CLOEXEC);
+}
+
+int plat_tmpfile_link(int fd, int dirfd, const char *name) {
+  HANDLE h = handle_of(fd);
+  _cleanup_free_ wchar_t *to = path_at(dirfd, name);
+  if (!to)
+    return -errno;
+  size_t len = wcslen(to);
+  size_t size = sizeof(FILE_RENAME_INFO) + (len + 1) * sizeof(wchar_t);
+  _cleanup_free_ FILE_RENAME_INFO *ri = calloc(1, size);
+  if (!ri)
+    return -ENOMEM;
+  ri->ReplaceIfExists = FALSE;
+  ri->RootDirectory = NULL;
+  ri->FileNameLength = (DWORD)(len * sizeof(wchar_t));
+  memcpy(ri->FileName, to, (len + 1) * sizeof(wchar_t));
+  if (set_delete_pending(h, FALSE) < 0)
+    return -errno_of(GetLastError());
+  if (!SetFileInformationByHandle(h, FileRenameInfo, ri, (DWORD)size)) {
+    int e = errno_of(GetLastError());
+    (void)set_delete_pending(h, TRUE);
+    return -e;
+  }
+  return 0;
+}
+
+/* ---- locks, positioned I/O, sync ---- */
+
+/* flock is advisory and LockFileEx is not: the lock is taken on one byte far past any data, so
+ * that reads and writes through other handles are never refused. */
+#define LOCK_OFFSET_HIGH 0x7fffffffu
+#define LOCK_OFFSET_LOW 0xfffffff0u
+
+int plat_flock(int fd, int op) {
+  HANDLE h = handle_of(fd);
+  if (h == INVALID_HANDLE_VALUE)
+    return fail_errno(EBADF);
+  OVERLAPPED ov = {.Offset = LOCK_OFFSET_LOW, .OffsetHigh = LOCK_OFFSET_HIGH};
+  if (op & LOCK_UN)
+    return UnlockFileEx(h, 0, 1, 0, &ov) ? 0 : fail_win();
+  DWORD how = (op & LOCK_EX ? LOCKFILE_EXCLUSIVE_LOCK : 0) | (op & LOCK_NB ? LOCKFILE_FAIL_IMMEDIATELY : 0);
+  if (LockFileEx(h, how, 0, 1, 0, &ov))
+    return 0;
+  DWORD e = GetLastError();
+  return fail_errno(e == ERROR_LOCK_VIOLATION || e == ERROR_IO_PENDING ? EWOULDBLOCK : errno_of(e));
+}
+
+/* ReadFile and WriteFile at an offset move the file position: put back, as pread leaves it. */
+static ssize_t rw_at(int fd, void *buf, size_t len, uint64_t off, int write) {
+  HANDLE h = handle_of(fd);
+  if (h == INVALID_HANDLE_VALUE)
+    return fail_errno(EBADF);
+  LARGE_INTEGER zero = {0}, pos;
+  int have_pos = SetFilePointerEx(h, zero, &pos, FILE_CURRENT);
+  OVERLAPPED ov = {.Offset = (DWORD)off, .OffsetHigh = (DWORD)(off >> 32)};
+  DWORD n = 0, chunk = len > 0x40000000u ? 0x40000000u : (DWORD)len;
+  BOOL ok = write ? WriteFile(h, buf, chunk, &n, &ov) : ReadFile(h, buf, chunk, &n, &ov);
+  DWORD e = ok ? 0 : GetLastError();
+  if (have_pos)
+    SetFilePointerEx(h, pos, NULL, FILE_BEGIN);
+  if (!ok && !write && e == ERROR_HANDLE_EOF)
+    return 0;
+  if (!ok)
+    return fail_errno(errno_of(e));
+  return (ssize_t)n;
+}
+
+ssize_t plat_pread(int fd, void *buf, size_t len, uint64_t off) {
+  return rw_at(fd, buf, len, off, 0);
+}
+
+ssize_t plat_pwrite(int fd, const void *buf, size_t len, uint64_t off) {
+  return rw_at(fd, (void *)buf, len, off, 1);
+}
+
+int plat_ftruncate(int fd, uint64_t size) {
+  FILE_END_OF_FILE_INFO eof = {.EndOfFile.QuadPart = (LONGLONG)size};
+  return SetFileInformationByHandle(handle_of(fd), FileEndOfFileInfo, &eof, sizeof(eof)) ? 0 : fail_win();
+}
+
+int plat_fsync(int fd) {
+  HANDLE h = handle_of(fd);
+  if (FlushFileBuffers(h))
+    return 0;
+  /* A folder cannot be flushed (and needs no flush: NTFS journals its names). */
+  BY_HANDLE_FILE_INFORMATION info;
+  if (GetFileInformationByHandle(h, &info) && (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY))
+    return 0;
+  return fail_win();
+}
+
+int plat_set_blocking(int fd) {
+  (void)fd;
+  return 0; /* files and folders never block on open */
+}
+
+void plat_writeback_start(int fd, uint64_t off, uint64_t len) {
+  (void)fd, (void)off, (void)len;
+}
+
+void plat_fadvise_sequential(int fd) {
+  (void)fd;
+}
+
+/* ---- sparse files and copies ---- */
+
+static int fsctl(int fd, DWORD code, void *in, DWORD in_len, void *out, DWORD out_len, DWORD *got) {
+  DWORD n = 0;
+  if (DeviceIoControl(handle_of(fd), code, in, in_len, out, out_len, &n, NULL)) {
+    if (got)
+      *got = n;
+    return 0;
+  }
+  if (got)
+    *got = n;
+  return -errno_of(GetLastError());
+}
+
+int plat_set_sparse(int fd) {
+  return fsctl(fd, FSCTL_SET_SPARSE, NULL, 0, NULL, 0, NULL);
+}
+
+int plat_punch_hole(int fd, uint64_t off, uint64_t len) {
+  FILE_ZERO_DATA_INFORMATION z = {.FileOffset.QuadPart = (LONGLONG)off,
+                                  .BeyondFinalZero.QuadPart = (LONGLONG)(off + len)};
+  return fsctl(fd, FSCTL_SET_ZERO_DATA, &z, sizeof(z), NULL, 0, NULL);
+}
+
+/* The allocated ranges of fd from off on, as SEEK_DATA (want_hole 0) or SEEK_HOLE (1) answer. */
+static int64_t seek_allocated(int fd, uint64_t off, int want_hole) {
+  LARGE_INTEGER size;
+  if (!GetFileSizeEx(handle_of(fd), &size))
+    return fail_win();
+  uint64_t end = (uint64_t)size.QuadPart;
+  if (off >= end)
+    return fail_errno(ENXIO);
+  uint64_t at = off;
+  while (at < end) {
+    FILE_ALLOCATED_RANGE_BUFFER in = {.FileOffset.QuadPart = (LONGLONG)at, .Length.QuadPart = (LONGLONG)(end - at)};
+    FILE_ALLOCATED_RANGE_BUFFER out[64];
+    DWORD got = 0;
+    int more = 0;
+    if (!DeviceIoControl(handle_of(fd), FSCTL_QUERY_ALLOCATED_RANGES, &in, sizeof(in), out, sizeof(out), &got, NULL)) {
+      DWORD e = GetLastError();
+      more = e == ERROR_MORE_DATA;
+      if (!more || got == 0) {
+        int en = errno_of(e);
+        return fail_errno(en == EOPNOTSUPP ? EINVAL : en); /* wine, FAT: no ranges to ask for */
+      }
+    }
+    size_t n = got / sizeof(out[0]);
+    if (n == 0)
+      return want_hole ? (int64_t)at : fail_errno(ENXIO); /* only a hole remains */
+    for (size_t i = 0; i < n; i++) {
+      uint64_t s = (uint64_t)out[i].FileOffset.QuadPart, e = s + (uint64_t)out[i].Length.QuadPart;
+      if (!want_hole)
+        return (int64_t)(s > at ? s : at);
+      if (s > at)
+        return (int64_t)at; /* a hole before this range */
+      at = e > at ? e : at;
+    }
+    if (!more)
+      break;
+  }
+  return want_hole ? (int64_t)(at < end ? at : end) : fail_errno(ENXIO);
+}
+
+int64_t plat_seek_data(int fd, uint64_t off) {
+  return seek_allocated(fd, off, 0);
+}
+
+int64_t plat_seek_hole(int fd, uint64_t off) {
+  return seek_allocated(fd, off, 1);
+}
+
+uint64_t plat_allocated_bytes(int fd, const struct stat *st) {
+  (void)st;
+  FILE_STANDARD_INFO info;
+  if (!GetFileInformationByHandleEx(handle_of(fd), FileStandardInfo, &info, sizeof(info)))
+    return 0;
+  return (uint64_t)info.AllocationSize.QuadPart;
+}
+
+int plat_clone(int in_fd, int out_fd) {
+  LARGE_INTEGER size;
+  if (!GetFileSizeEx(handle_of(in_fd), &size))
+    return -errno_of(GetLastError());
+  FSCTL_GET_INTEGRITY_INFORMATION_BUFFER integrity = {0};
+  uint64_t cluster = 4096;
+  if (fsctl(out_fd, FSCTL_GET_INTEGRITY_INFORMATION, NULL, 0, &integrity, sizeof(integrity), NULL) == 0 &&
+      integrity.ClusterSizeInBytes)
+    cluster = integrity.ClusterSizeInBytes;
+  else
+    return -EOPNOTSUPP; /* not ReFS: no block cloning */
+  if (plat_ftruncate(out_fd, (uint64_t)size.QuadPart) < 0)
+    return -errno;
+  uint64_t bytes = ((uint64_t)size.QuadPart + cluster - 1) / cluster * cluster;
+  for (uint64_t off = 0; off < bytes;) {
+    uint64_t n = bytes - off > ((uint64_t)1 << 30) ? ((uint64_t)1 << 30) : bytes - off;
+    DUPLICATE_EXTENTS_DATA dup = {.FileHandle = handle_of(in_fd)};
+    dup.SourceFileOffset.QuadPart = (LONGLONG)off;
+    dup.TargetFileOffset.QuadPart = (LONGLONG)off;
+    dup.ByteCount.QuadPart = (LONGLONG)n;
+    int r = fsctl(out_fd, FSCTL_DUPLICATE_EXTENTS_TO_FILE, &dup, sizeof(dup), NULL, 0, NULL);
+    if (r < 0)
+      return r;
+    off += n;
+  }
+  return 0;
+}
+
+ssize_t plat_copy_range(int in_fd, uint64_t *in_off, int out_fd, uint64_t *out_off, size_t len) {
+  (void)in_fd, (void)in_off, (void)out_fd, (void)out_off, (void)len;
+  return fail_errno(ENOSYS);
+}
+
+/* ---- processes ---- */
+
+/* argv as one command line that the child's C runtime splits back into argv (the rules of
+ * CommandLineToArgvW: quotes, and backslashes before a quote doubled). */
+static wchar_t *command_line(const char *const argv[]) {
+  size_t cap = 1;
+  for (size_t i = 0; argv[i]; i++)
+    cap += strlen(argv[i]) * 2 + 3;
+  _cleanup_free_ char *line = malloc(cap);
+  if (!line) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  char *p = line;
+  for (size_t i = 0; argv[i]; i++) {
+    if (i)
+      *p++ = ' ';
+    *p++ = '"';
+    size_t slashes = 0;
+    for (const char *c = argv[i];; c++) {
+      if (*c == '\\') {
+        slashes++;
+        continue;
+      }
+      size_t times = *c == '"' || !*c ? slashes * 2 : slashes;
+      for (size_t k = 0; k < times; k++)
+        *p++ = '\\';
+      slashes = 0;
+      if (!*c)
+        break;
+      if (*c == '"')
+        *p++ = '\\';
+      *p++ = *c;
+    }
+    *p++ = '"';
+  }
+  *p = '\0';
+  int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, line, -1, NULL, 0);
+  wchar_t *w = n > 0 ? malloc((size_t)n * sizeof(wchar_t)) : NULL;
+  if (!w) {
+    errno = n > 0 ? ENOMEM : EINVAL;
+    return NULL;
+  }
+  MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, line, -1, w, n);
+  return w;
+}
+
+int plat_spawn_piped(const char *const argv[], plat_pid *pid, int *to_child, int *from_child) {
+  _cleanup_free_ wchar_t *cmd = command_line(argv);
+  if (!cmd)
+    return -errno;
+  SECURITY_ATTRIBUTES inherit = {.nLength = sizeof(inherit), .bInheritHandle = TRUE};
+  HANDLE in_r = NULL, in_w = NULL, out_r = NULL, out_w = NULL, null = INVALID_HANDLE_VALUE;
+  int r = 0;
+  if (!CreatePipe(&in_r, &in_w, &inherit, 0) || !CreatePipe(&out_r, &out_w, &inherit, 0))
+    r = -errno_of(GetLastError());
+  if (r == 0 &&
+      (!SetHandleInformation(in_w, HANDLE_FLAG_INHERIT, 0) || !SetHandleInformation(out_r, HANDLE_FLAG_INHERIT, 0)))
+    r = -errno_of(GetLastError());
+  if (r == 0) {
+    null = CreateFileW(L"NUL", GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, &inherit, OPEN_EXISTING, 0, NULL);
+    if (null == INVALID_HANDLE_VALUE)
+      r = -errno_of(GetLastError());
+  }
+  PROCESS_INFORMATION pi = {0};
+  if (r == 0) {
+    STARTUPINFOW si = {.cb = sizeof(si), .dwFlags = STARTF_USESTDHANDLES};
+    si.hStdInput = in_r;
+    si.hStdOutput = out_w;
+    si.hStdError = null;
+    if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, CREATE_NO_WINDOW, NULL, NULL, &si, &pi))
+      r = -errno_of(GetLastError());
+  }
+  if (in_r)
+    CloseHandle(in_r);
+  if (out_w)
+    CloseHandle(out_w);
+  if (null != INVALID_HANDLE_VALUE)
+    CloseHandle(null);
+  if (r < 0) {
+    if (in_w)
+      CloseHandle(in_w);
+    if (out_r)
+      CloseHandle(out_r);
+    return r;
+  }
+  CloseHandle(pi.hThread);
+  *pid = (plat_pid)pi.hProcess;
+  *to_child = _open_osfhandle((intptr_t)in_w, _O_BINARY | _O_NOINHERIT);
+  *from_child = _open_osfhandle((intptr_t)out_r, _O_BINARY | _O_NOINHERIT | _O_RDONLY);
+  return 0;
+}
+
+int plat_wait(plat_pid pid, int *exited, int *code) {
+  HANDLE h = (HANDLE)pid;
+  if (WaitForSingleObject(h, INFINITE) != WAIT_OBJECT_0)
+    return -errno_of(GetLastError());
+  DWORD status = 0;
+  int ok = GetExitCodeProcess(h, &status);
+  CloseHandle(h);
+  if (!ok)
+    return -EIO;
+  *exited = 1;
+  *code = (int)(status & 0xff);
+  return 0;
+}
+
+/* No SIGPIPE on Windows: a write to a closed pipe answers EPIPE. */
+void plat_sigpipe_block(struct plat_sigpipe_guard *g) {
+  g->unused = 0;
+}
+
+void plat_sigpipe_unblock(struct plat_sigpipe_guard *g) {
+  (void)g;
+}
+
+int plat_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg) {
+  return pthread_create(thread, NULL, fn, arg);
+}
+
+/* ---- the machine ---- */
+
+int plat_random_bytes(void *buf, size_t n) {
+  return BCryptGenRandom(NULL, buf, (ULONG)n, BCRYPT_USE_SYSTEM_PREFERRED_RNG) == 0 ? 0 : -1;
+}
+
+long plat_cpu_count(void) {
+  DWORD n = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+  return n < 1 ? 1 : (long)n;
+}
+
+int plat_machine(char *out, size_t size) {
+  SYSTEM_INFO si;
+  GetNativeSystemInfo(&si);
+  const char *m = si.wProcessorArchitecture == PROCESSOR_ARCHITECTURE_AMD64   ? "x86_64"
+                  : si.wProcessorArchitecture == PROCESSOR_ARCHITECTURE_ARM64 ? "aarch64"
+                  : si.wProcessorArchitecture == PROCESSOR_ARCHITECTURE_INTEL ? "i686"
+                                                                              : "unknown";
+  snprintf(out, size, "%s", m);
+  return 0;
+}
+
+int plat_is_admin(void) {
+  HANDLE token;
+  if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token))
+    return 0;
+  TOKEN_ELEVATION e = {0};
+  DWORD n = 0;
+  int admin = GetTokenInformation(token, TokenElevation, &e, sizeof(e), &n) && e.TokenIsElevated;
+  CloseHandle(token);
+  return admin;
+}
+
+/* ---- compat.h ---- */
+
+char *compat_strndup(const char *s, size_t n) {
+  size_t len = strnlen(s, n);
+  char *p = malloc(len + 1);
+  if (!p)
+    return NULL;
+  memcpy(p, s, len);
+  p[len] = '\0';
+  return p;
+}
+
+void *compat_memmem(const void *hay, size_t hay_len, const void *needle, size_t needle_len) {
+  if (needle_len == 0)
+    return (void *)hay;
+  const uint8_t *h = hay;
+  for (size_t i = 0; i + needle_len <= hay_len; i++)
+    if (h[i] == *(const uint8_t *)needle && !memcmp(h + i, needle, needle_len))
+      return (void *)(h + i);
+  return NULL;
+}
+
+void compat_explicit_bzero(void *p, size_t n) {
+  SecureZeroMemory(p, n);
+}
+
+char *compat_strerror_r(int errnum, char *buf, size_t len) {
+  if (strerror_s(buf, len, errnum) != 0)
+    snprintf(buf, len, "error %d", errnum);
+  return buf;
+}
+
+struct tm *compat_localtime_r(const time_t *t, struct tm *out) {
+  return localtime_s(out, t) == 0 ? out : NULL;
+}
+
+struct tm *compat_gmtime_r(const time_t *t, struct tm *out) {
+  return gmtime_s(out, t) == 0 ? out : NULL;
+}
+
+int compat_setenv(const char *name, const char *value, int overwrite) {
+  if (!overwrite && getenv(name))
+    return 0;
+  return _putenv_s(name, value) == 0 ? 0 : fail_errno(EINVAL);
+}
+
+int compat_unsetenv(const char *name) {
+  return _putenv_s(name, "") == 0 ? 0 : fail_errno(EINVAL);
+}
