@@ -56,6 +56,8 @@
  * | plat_ftruncate          | ftruncate                | FileEndOfFileInfo                 | ftruncate                |
  * | plat_fsync              | fsync                    | FlushFileBuffers                  | fcntl(F_FULLFSYNC), else |
  * |                         |                          |                                   | fsync                    |
+ * | plat_wait_writable      | poll(POLLOUT)            | Sleep(1): the runtime's pipes     | as Linux                 |
+ * |                         |                          | block                             |                          |
  * | plat_set_blocking       | fcntl(F_SETFL,           | nothing: files never block        | as Linux                 |
  * |                         | ~O_NONBLOCK)             |                                   |                          |
  * | plat_writeback_start    | sync_file_range          | nothing (the final flush does it) | nothing                  |
@@ -156,6 +158,8 @@ ssize_t plat_pread(int fd, void *buf, size_t len, uint64_t off);
 ssize_t plat_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 int plat_ftruncate(int fd, uint64_t size);
 int plat_fsync(int fd);
+/* Wait until a non-blocking fd (a pipe) takes more bytes. */
+void plat_wait_writable(int fd);
 /* Clear O_NONBLOCK (set at open so that a FIFO cannot block it): 0, or -1 and errno. */
 int plat_set_blocking(int fd);
 /* Hints, no answer: start writing [off, off+len) back now; fd is read front to back. */

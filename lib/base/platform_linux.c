@@ -10,6 +10,7 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -149,6 +150,11 @@ int plat_ftruncate(int fd, uint64_t size) {
 
 int plat_fsync(int fd) {
   return fsync(fd);
+}
+
+void plat_wait_writable(int fd) {
+  struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+  (void)poll(&pfd, 1, -1);
 }
 
 int plat_set_blocking(int fd) {

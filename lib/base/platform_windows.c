@@ -621,6 +621,11 @@ int plat_fsync(int fd) {
   return fail_win();
 }
 
+void plat_wait_writable(int fd) {
+  (void)fd;
+  Sleep(1); /* the C runtime's pipes block: EAGAIN does not come back */
+}
+
 int plat_set_blocking(int fd) {
   (void)fd;
   return 0; /* files and folders never block on open */

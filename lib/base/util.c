@@ -7,7 +7,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -61,8 +60,7 @@ int write_all(int fd, const void *buf, size_t len) {
       if (errno == EINTR)
         continue;
       if (errno == EAGAIN) {
-        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-        (void)poll(&pfd, 1, -1);
+        plat_wait_writable(fd);
         continue;
       }
       return -errno;
@@ -84,7 +82,7 @@ static void wiped_buffer_free(struct wiped_buffer *b) {
 }
 
 int read_file_limited(const char *path, size_t max, char **out, size_t *len) {
-  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+  _cleanup_close_ int fd = plat_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0)
     return -errno;
   return read_fd_limited(fd, max, out, len);

@@ -46,7 +46,7 @@ int cache_open(const char *dir, int create, struct cache **out, int *refused, li
     if (r < 0)
       return error_set_errno(err, VMPULL_E_IO, -r, "create cache folder %s", dir);
   }
-  c->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  c->fd = plat_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (c->fd < 0)
     return error_set_errno(err, errno == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, errno, "cache folder %s", dir);
   /* The folder itself may be a link the user chose; nothing below it is followed. */
