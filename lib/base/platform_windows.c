@@ -12,6 +12,11 @@
  * FSCTL_QUERY_ALLOCATED_RANGES, FSCTL_SET_ZERO_DATA, FSCTL_DUPLICATE_EXTENTS_TO_FILE (ReFS only),
  * and that a delete-pending temporary vanishes when the process is killed.
  */
+/* Windows 10 and later; before any header, which would pick an older one. */
+#ifndef _WIN32_WINNT
+#define _WIN32_WINNT 0x0A00
+#endif
+
 #include "base/platform.h"
 #include "base/util.h"
 
@@ -198,7 +203,9 @@ int plat_openat(int dirfd, const char *name, int flags, mode_t mode) {
   _cleanup_free_ wchar_t *path = path_at(dirfd, name);
   if (!path)
     return -1;
-  DWORD access = DELETE;
+  /* No DELETE access: FindFirstFile (wine's at least) refuses a folder open with it. A file stays
+   * renamable and removable by name anyway: FILE_SHARE_DELETE. */
+  DWORD access = 0;
   if (flags & O_PATH)
     access |= FILE_READ_ATTRIBUTES;
   else if ((flags & O_ACCMODE) == O_RDONLY)
@@ -222,11 +229,6 @@ int plat_openat(int dirfd, const char *name, int flags, mode_t mode) {
   (void)mode; /* Windows' files have ACLs; a new file gets its folder's */
   HANDLE h =
       CreateFileW(path, access, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, disposition, attrs, NULL);
-  if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_ACCESS_DENIED && (access & DELETE)) {
-    /* A read-only file or a folder we may not delete: open it without the right to rename it. */
-    h = CreateFileW(path, access & ~(DWORD)DELETE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
-                    disposition, attrs, NULL);
-  }
   if (h == INVALID_HANDLE_VALUE)
     return fail_win();
   BY_HANDLE_FILE_INFORMATION info;
@@ -331,12 +333,46 @@ int plat_fstatat(int dirfd, const char *name, struct stat *st, int flags) {
   return 0;
 }
 
+/* FileRenameInfoEx (Windows 10 1809), which mingw-w64 names only for NTDDI 0x0A000002 and up. */
+#define FILE_RENAME_INFO_EX ((FILE_INFO_BY_HANDLE_CLASS)22)
+
+/* from renamed to to (full paths) by handle with POSIX semantics (Windows 10 1809): a file that is open (a disk a
+ * VM holds) is replaced as on Linux. 0, or -1 and errno (EACCES where the system has no such
+ * rename: before Windows 10 1809, FAT, wine). */
+static int rename_posix(const wchar_t *from, const wchar_t *to) {
+  HANDLE h = CreateFileW(from, DELETE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+                         FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+  if (h == INVALID_HANDLE_VALUE)
+    return fail_win();
+  size_t len = wcslen(to);
+  size_t size = sizeof(FILE_RENAME_INFO) + (len + 1) * sizeof(wchar_t);
+  FILE_RENAME_INFO *ri = calloc(1, size);
+  if (!ri) {
+    CloseHandle(h);
+    return fail_errno(ENOMEM);
+  }
+  /* FileRenameInfoEx reads FILE_RENAME_INFO's first member as a DWORD of flags. */
+  DWORD flags = FILE_RENAME_FLAG_REPLACE_IF_EXISTS | FILE_RENAME_FLAG_POSIX_SEMANTICS;
+  memcpy(ri, &flags, sizeof(flags));
+  ri->FileNameLength = (DWORD)(len * sizeof(wchar_t));
+  memcpy(ri->FileName, to, (len + 1) * sizeof(wchar_t));
+  int ok = SetFileInformationByHandle(h, FILE_RENAME_INFO_EX, ri, (DWORD)size);
+  DWORD e = GetLastError();
+  free(ri);
+  CloseHandle(h);
+  return ok ? 0 : fail_errno(e == ERROR_INVALID_PARAMETER || e == ERROR_NOT_SUPPORTED ? EACCES : errno_of(e));
+}
+
 int plat_renameat(int olddirfd, const char *oldname, int newdirfd, const char *newname) {
   _cleanup_free_ wchar_t *from = path_at(olddirfd, oldname);
   _cleanup_free_ wchar_t *to = from ? path_at(newdirfd, newname) : NULL;
   if (!to)
     return -1;
-  return MoveFileExW(from, to, MOVEFILE_REPLACE_EXISTING) ? 0 : fail_win();
+  if (MoveFileExW(from, to, MOVEFILE_REPLACE_EXISTING))
+    return 0;
+  if (GetLastError() != ERROR_ACCESS_DENIED)
+    return fail_win();
+  return rename_posix(from, to); /* the target is open somewhere */
 }
 
 int plat_rename_noreplace(int olddirfd, const char *oldname, int newdirfd, const char *newname) {
@@ -388,8 +424,8 @@ int plat_same_file(int fd, int dirfd, const char *name) {
                              OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
   if (there == INVALID_HANDLE_VALUE)
     return 0;
-  DWORD va, vb;
-  uint64_t ia, ib;
+  DWORD va = 0, vb = 0;
+  uint64_t ia = 0, ib = 0;
   int same = file_id(handle_of(fd), &va, &ia) == 0 && file_id(there, &vb, &ib) == 0 && va == vb && ia == ib;
   CloseHandle(there);
   return same;
@@ -508,8 +544,10 @@ int plat_tmpfile_open(int dirfd, const char *dir, mode_t mode) {
   uint8_t rnd[12];
   if (plat_random_bytes(rnd, sizeof(rnd)) < 0)
     return -1;
-  char name[64];
-  int at = snprintf(name, sizeof(name), "%s/.vmpull-tmp-", dir);
+  char name[PATH_MAX];
+  /* "\\?\" paths take no "." component */
+  int at = strcmp(dir, ".") ? snprintf(name, sizeof(name), "%s/.vmpull-tmp-", dir)
+                            : snprintf(name, sizeof(name), ".vmpull-tmp-");
   for (size_t i = 0; i < sizeof(rnd); i++)
     at += snprintf(name + at, sizeof(name) - (size_t)at, "%02x", rnd[i]);
   if ((size_t)at >= sizeof(name))

@@ -240,9 +240,11 @@ static void test_same_file(void **state) {
   assert_int_equal(plat_same_file(fd, f->fd, "x"), 1);
   assert_int_equal(plat_same_file(fd, f->fd, "y"), 0);
   assert_int_equal(plat_same_file(fd, f->fd, "none"), 0);
-  /* renamed over: the name is another file now */
+  /* renamed while open (a holder committing the entry), another file under the old name */
+  assert_int_equal(plat_renameat(f->fd, "x", f->fd, "z"), 0);
   assert_int_equal(plat_renameat(f->fd, "y", f->fd, "x"), 0);
   assert_int_equal(plat_same_file(fd, f->fd, "x"), 0);
+  assert_int_equal(plat_same_file(fd, f->fd, "z"), 1);
   close(fd);
 }
 
