@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The platform layer on Windows (lib/base/platform.h), and compat.h's C library part.
+ * The platform layer on Windows (lib/base/platform.h), first part: files and folders
+ * (platform_windows_io.c has locks, I/O and sparse files; platform_windows_proc.c processes, threads,
+ * the machine and compat.h's functions).
  *
  * fds are the C runtime's, each over a HANDLE (_open_osfhandle), folders included (opened with
  * FILE_FLAG_BACKUP_SEMANTICS), so the code above keeps its `int dirfd`. A name relative to a folder
@@ -17,6 +19,8 @@
 #define _WIN32_WINNT 0x0A00
 #endif
 
+#include "base/platform_windows.h"
+
 #include "base/platform.h"
 #include "base/util.h"
 
@@ -29,29 +33,9 @@
 #include <winioctl.h>
 // clang-format on
 
-#ifndef FSCTL_DUPLICATE_EXTENTS_TO_FILE
-#define FSCTL_DUPLICATE_EXTENTS_TO_FILE CTL_CODE(FILE_DEVICE_FILE_SYSTEM, 209, METHOD_BUFFERED, FILE_WRITE_DATA)
-typedef struct {
-  HANDLE FileHandle;
-  LARGE_INTEGER SourceFileOffset;
-  LARGE_INTEGER TargetFileOffset;
-  LARGE_INTEGER ByteCount;
-} DUPLICATE_EXTENTS_DATA;
-#endif
-#ifndef FSCTL_GET_INTEGRITY_INFORMATION
-#define FSCTL_GET_INTEGRITY_INFORMATION CTL_CODE(FILE_DEVICE_FILE_SYSTEM, 159, METHOD_BUFFERED, FILE_ANY_ACCESS)
-typedef struct {
-  WORD ChecksumAlgorithm;
-  WORD Reserved;
-  DWORD Flags;
-  DWORD ChecksumChunkSizeInBytes;
-  DWORD ClusterSizeInBytes;
-} FSCTL_GET_INTEGRITY_INFORMATION_BUFFER;
-#endif
-
 /* ---- errors, text ---- */
 
-static int errno_of(DWORD e) {
+int plat_win_errno(unsigned long e) {
   switch (e) {
   case ERROR_FILE_NOT_FOUND:
   case ERROR_PATH_NOT_FOUND:
@@ -89,7 +73,7 @@ static int errno_of(DWORD e) {
 
 /* -1 with errno from GetLastError(). */
 static int fail_win(void) {
-  errno = errno_of(GetLastError());
+  errno = plat_win_errno(GetLastError());
   return -1;
 }
 
@@ -123,8 +107,12 @@ static int narrow_into(const wchar_t *w, char *out, size_t size) {
   return n > 0 ? 0 : fail_errno(ENAMETOOLONG);
 }
 
+void *plat_win_handle(int fd) {
+  return (void *)_get_osfhandle(fd);
+}
+
 static HANDLE handle_of(int fd) {
-  return (HANDLE)_get_osfhandle(fd);
+  return plat_win_handle(fd);
 }
 
 /* The folder fd's own path ("\\?\C:\..."), malloc'd, or NULL and errno. */
@@ -233,7 +221,7 @@ int plat_openat(int dirfd, const char *name, int flags, mode_t mode) {
     return fail_win();
   BY_HANDLE_FILE_INFORMATION info;
   if (!GetFileInformationByHandle(h, &info)) {
-    int e = errno_of(GetLastError());
+    int e = plat_win_errno(GetLastError());
     CloseHandle(h);
     return fail_errno(e);
   }
@@ -281,7 +269,7 @@ int plat_unlinkat(int dirfd, const char *name, int flags) {
     return RemoveDirectoryW(path) ? 0 : fail_win();
   if (e == ERROR_ACCESS_DENIED && a != INVALID_FILE_ATTRIBUTES && (a & FILE_ATTRIBUTE_DIRECTORY))
     return fail_errno(EISDIR);
-  return fail_errno(errno_of(e));
+  return fail_errno(plat_win_errno(e));
 }
 
 static time_t time_of(FILETIME ft) {
@@ -327,7 +315,7 @@ int plat_fstatat(int dirfd, const char *name, struct stat *st, int flags) {
   DWORD e = GetLastError();
   CloseHandle(h);
   if (!ok)
-    return fail_errno(errno_of(e));
+    return fail_errno(plat_win_errno(e));
   stat_fill(st, info.dwFileAttributes, ((uint64_t)info.nFileSizeHigh << 32) | info.nFileSizeLow, info.ftLastAccessTime,
             info.ftLastWriteTime, info.ftCreationTime, nofollow, info.nNumberOfLinks);
   return 0;
@@ -360,7 +348,7 @@ static int rename_posix(const wchar_t *from, const wchar_t *to) {
   DWORD e = GetLastError();
   free(ri);
   CloseHandle(h);
-  return ok ? 0 : fail_errno(e == ERROR_INVALID_PARAMETER || e == ERROR_NOT_SUPPORTED ? EACCES : errno_of(e));
+  return ok ? 0 : fail_errno(e == ERROR_INVALID_PARAMETER || e == ERROR_NOT_SUPPORTED ? EACCES : plat_win_errno(e));
 }
 
 int plat_renameat(int olddirfd, const char *oldname, int newdirfd, const char *newname) {
@@ -404,7 +392,7 @@ int plat_touch(int dirfd, const char *name) {
   int ok = SetFileTime(h, NULL, &now, &now);
   DWORD e = GetLastError();
   CloseHandle(h);
-  return ok ? 0 : fail_errno(errno_of(e));
+  return ok ? 0 : fail_errno(plat_win_errno(e));
 }
 
 static int file_id(HANDLE h, DWORD *volume, uint64_t *index) {
@@ -500,7 +488,7 @@ struct plat_dir *plat_dir_open(int fd) {
       FindFirstFileExW(pattern, FindExInfoBasic, &d->data, FindExSearchNameMatch, NULL, FIND_FIRST_EX_LARGE_FETCH);
   if (d->find == INVALID_HANDLE_VALUE) {
     if (GetLastError() != ERROR_FILE_NOT_FOUND) {
-      e = errno_of(GetLastError());
+      e = plat_win_errno(GetLastError());
       free(d);
       errno = e;
       return NULL;
@@ -562,7 +550,7 @@ int plat_tmpfile_open(int dirfd, const char *dir, mode_t mode) {
     return fail_win();
   /* Delete-pending from the start: a process that dies leaves nothing behind. */
   if (set_delete_pending(h, TRUE) < 0) {
-    int e = errno_of(GetLastError());
+    int e = plat_win_errno(GetLastError());
     CloseHandle(h);
     DeleteFileW(path);
     return fail_errno(e == EOPNOTSUPP ? EOPNOTSUPP : e);
@@ -585,409 +573,11 @@ int plat_tmpfile_link(int fd, int dirfd, const char *name) {
   ri->FileNameLength = (DWORD)(len * sizeof(wchar_t));
   memcpy(ri->FileName, to, (len + 1) * sizeof(wchar_t));
   if (set_delete_pending(h, FALSE) < 0)
-    return -errno_of(GetLastError());
+    return -plat_win_errno(GetLastError());
   if (!SetFileInformationByHandle(h, FileRenameInfo, ri, (DWORD)size)) {
-    int e = errno_of(GetLastError());
+    int e = plat_win_errno(GetLastError());
     (void)set_delete_pending(h, TRUE);
     return -e;
   }
   return 0;
-}
-
-/* ---- locks, positioned I/O, sync ---- */
-
-/* flock is advisory and LockFileEx is not: the lock is taken on one byte far past any data, so
- * that reads and writes through other handles are never refused. */
-#define LOCK_OFFSET_HIGH 0x7fffffffu
-#define LOCK_OFFSET_LOW 0xfffffff0u
-
-int plat_flock(int fd, int op) {
-  HANDLE h = handle_of(fd);
-  if (h == INVALID_HANDLE_VALUE)
-    return fail_errno(EBADF);
-  OVERLAPPED ov = {.Offset = LOCK_OFFSET_LOW, .OffsetHigh = LOCK_OFFSET_HIGH};
-  if (op & LOCK_UN)
-    return UnlockFileEx(h, 0, 1, 0, &ov) ? 0 : fail_win();
-  DWORD how = (op & LOCK_EX ? LOCKFILE_EXCLUSIVE_LOCK : 0) | (op & LOCK_NB ? LOCKFILE_FAIL_IMMEDIATELY : 0);
-  if (LockFileEx(h, how, 0, 1, 0, &ov))
-    return 0;
-  DWORD e = GetLastError();
-  return fail_errno(e == ERROR_LOCK_VIOLATION || e == ERROR_IO_PENDING ? EWOULDBLOCK : errno_of(e));
-}
-
-/* ReadFile and WriteFile at an offset move the file position: put back, as pread leaves it. */
-static ssize_t rw_at(int fd, void *buf, size_t len, uint64_t off, int write) {
-  HANDLE h = handle_of(fd);
-  if (h == INVALID_HANDLE_VALUE)
-    return fail_errno(EBADF);
-  LARGE_INTEGER zero = {0}, pos;
-  int have_pos = SetFilePointerEx(h, zero, &pos, FILE_CURRENT);
-  OVERLAPPED ov = {.Offset = (DWORD)off, .OffsetHigh = (DWORD)(off >> 32)};
-  DWORD n = 0, chunk = len > 0x40000000u ? 0x40000000u : (DWORD)len;
-  BOOL ok = write ? WriteFile(h, buf, chunk, &n, &ov) : ReadFile(h, buf, chunk, &n, &ov);
-  DWORD e = ok ? 0 : GetLastError();
-  if (have_pos)
-    SetFilePointerEx(h, pos, NULL, FILE_BEGIN);
-  if (!ok && !write && e == ERROR_HANDLE_EOF)
-    return 0;
-  if (!ok)
-    return fail_errno(errno_of(e));
-  return (ssize_t)n;
-}
-
-ssize_t plat_pread(int fd, void *buf, size_t len, uint64_t off) {
-  return rw_at(fd, buf, len, off, 0);
-}
-
-ssize_t plat_pwrite(int fd, const void *buf, size_t len, uint64_t off) {
-  return rw_at(fd, (void *)buf, len, off, 1);
-}
-
-int plat_ftruncate(int fd, uint64_t size) {
-  FILE_END_OF_FILE_INFO eof = {.EndOfFile.QuadPart = (LONGLONG)size};
-  return SetFileInformationByHandle(handle_of(fd), FileEndOfFileInfo, &eof, sizeof(eof)) ? 0 : fail_win();
-}
-
-int plat_fsync(int fd) {
-  HANDLE h = handle_of(fd);
-  if (FlushFileBuffers(h))
-    return 0;
-  /* A folder cannot be flushed (and needs no flush: NTFS journals its names). */
-  BY_HANDLE_FILE_INFORMATION info;
-  if (GetFileInformationByHandle(h, &info) && (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY))
-    return 0;
-  return fail_win();
-}
-
-void plat_wait_writable(int fd) {
-  (void)fd;
-  Sleep(1); /* the C runtime's pipes block: EAGAIN does not come back */
-}
-
-int plat_set_blocking(int fd) {
-  (void)fd;
-  return 0; /* files and folders never block on open */
-}
-
-void plat_writeback_start(int fd, uint64_t off, uint64_t len) {
-  (void)fd, (void)off, (void)len;
-}
-
-void plat_fadvise_sequential(int fd) {
-  (void)fd;
-}
-
-/* ---- sparse files and copies ---- */
-
-static int fsctl(int fd, DWORD code, void *in, DWORD in_len, void *out, DWORD out_len, DWORD *got) {
-  DWORD n = 0;
-  if (DeviceIoControl(handle_of(fd), code, in, in_len, out, out_len, &n, NULL)) {
-    if (got)
-      *got = n;
-    return 0;
-  }
-  if (got)
-    *got = n;
-  return -errno_of(GetLastError());
-}
-
-int plat_set_sparse(int fd) {
-  return fsctl(fd, FSCTL_SET_SPARSE, NULL, 0, NULL, 0, NULL);
-}
-
-int plat_punch_hole(int fd, uint64_t off, uint64_t len) {
-  FILE_ZERO_DATA_INFORMATION z = {.FileOffset.QuadPart = (LONGLONG)off,
-                                  .BeyondFinalZero.QuadPart = (LONGLONG)(off + len)};
-  return fsctl(fd, FSCTL_SET_ZERO_DATA, &z, sizeof(z), NULL, 0, NULL);
-}
-
-/* The allocated ranges of fd from off on, as SEEK_DATA (want_hole 0) or SEEK_HOLE (1) answer. */
-static int64_t seek_allocated(int fd, uint64_t off, int want_hole) {
-  LARGE_INTEGER size;
-  if (!GetFileSizeEx(handle_of(fd), &size))
-    return fail_win();
-  uint64_t end = (uint64_t)size.QuadPart;
-  if (off >= end)
-    return fail_errno(ENXIO);
-  uint64_t at = off;
-  while (at < end) {
-    FILE_ALLOCATED_RANGE_BUFFER in = {.FileOffset.QuadPart = (LONGLONG)at, .Length.QuadPart = (LONGLONG)(end - at)};
-    FILE_ALLOCATED_RANGE_BUFFER out[64];
-    DWORD got = 0;
-    int more = 0;
-    if (!DeviceIoControl(handle_of(fd), FSCTL_QUERY_ALLOCATED_RANGES, &in, sizeof(in), out, sizeof(out), &got, NULL)) {
-      DWORD e = GetLastError();
-      more = e == ERROR_MORE_DATA;
-      if (!more || got == 0) {
-        int en = errno_of(e);
-        return fail_errno(en == EOPNOTSUPP ? EINVAL : en); /* wine, FAT: no ranges to ask for */
-      }
-    }
-    size_t n = got / sizeof(out[0]);
-    if (n == 0)
-      return want_hole ? (int64_t)at : fail_errno(ENXIO); /* only a hole remains */
-    for (size_t i = 0; i < n; i++) {
-      uint64_t s = (uint64_t)out[i].FileOffset.QuadPart, e = s + (uint64_t)out[i].Length.QuadPart;
-      if (!want_hole)
-        return (int64_t)(s > at ? s : at);
-      if (s > at)
-        return (int64_t)at; /* a hole before this range */
-      at = e > at ? e : at;
-    }
-    if (!more)
-      break;
-  }
-  return want_hole ? (int64_t)(at < end ? at : end) : fail_errno(ENXIO);
-}
-
-int64_t plat_seek_data(int fd, uint64_t off) {
-  return seek_allocated(fd, off, 0);
-}
-
-int64_t plat_seek_hole(int fd, uint64_t off) {
-  return seek_allocated(fd, off, 1);
-}
-
-uint64_t plat_allocated_bytes(int fd, const struct stat *st) {
-  (void)st;
-  FILE_STANDARD_INFO info;
-  if (!GetFileInformationByHandleEx(handle_of(fd), FileStandardInfo, &info, sizeof(info)))
-    return 0;
-  return (uint64_t)info.AllocationSize.QuadPart;
-}
-
-int plat_clone(int in_fd, int out_fd) {
-  LARGE_INTEGER size;
-  if (!GetFileSizeEx(handle_of(in_fd), &size))
-    return -errno_of(GetLastError());
-  FSCTL_GET_INTEGRITY_INFORMATION_BUFFER integrity = {0};
-  uint64_t cluster = 4096;
-  if (fsctl(out_fd, FSCTL_GET_INTEGRITY_INFORMATION, NULL, 0, &integrity, sizeof(integrity), NULL) == 0 &&
-      integrity.ClusterSizeInBytes)
-    cluster = integrity.ClusterSizeInBytes;
-  else
-    return -EOPNOTSUPP; /* not ReFS: no block cloning */
-  if (plat_ftruncate(out_fd, (uint64_t)size.QuadPart) < 0)
-    return -errno;
-  uint64_t bytes = ((uint64_t)size.QuadPart + cluster - 1) / cluster * cluster;
-  for (uint64_t off = 0; off < bytes;) {
-    uint64_t n = bytes - off > ((uint64_t)1 << 30) ? ((uint64_t)1 << 30) : bytes - off;
-    DUPLICATE_EXTENTS_DATA dup = {.FileHandle = handle_of(in_fd)};
-    dup.SourceFileOffset.QuadPart = (LONGLONG)off;
-    dup.TargetFileOffset.QuadPart = (LONGLONG)off;
-    dup.ByteCount.QuadPart = (LONGLONG)n;
-    int r = fsctl(out_fd, FSCTL_DUPLICATE_EXTENTS_TO_FILE, &dup, sizeof(dup), NULL, 0, NULL);
-    if (r < 0)
-      return r;
-    off += n;
-  }
-  return 0;
-}
-
-ssize_t plat_copy_range(int in_fd, uint64_t *in_off, int out_fd, uint64_t *out_off, size_t len) {
-  (void)in_fd, (void)in_off, (void)out_fd, (void)out_off, (void)len;
-  return fail_errno(ENOSYS);
-}
-
-/* ---- processes ---- */
-
-/* argv as one command line that the child's C runtime splits back into argv (the rules of
- * CommandLineToArgvW: quotes, and backslashes before a quote doubled). */
-static wchar_t *command_line(const char *const argv[]) {
-  size_t cap = 1;
-  for (size_t i = 0; argv[i]; i++)
-    cap += strlen(argv[i]) * 2 + 3;
-  _cleanup_free_ char *line = malloc(cap);
-  if (!line) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  char *p = line;
-  for (size_t i = 0; argv[i]; i++) {
-    if (i)
-      *p++ = ' ';
-    *p++ = '"';
-    size_t slashes = 0;
-    for (const char *c = argv[i];; c++) {
-      if (*c == '\\') {
-        slashes++;
-        continue;
-      }
-      size_t times = *c == '"' || !*c ? slashes * 2 : slashes;
-      for (size_t k = 0; k < times; k++)
-        *p++ = '\\';
-      slashes = 0;
-      if (!*c)
-        break;
-      if (*c == '"')
-        *p++ = '\\';
-      *p++ = *c;
-    }
-    *p++ = '"';
-  }
-  *p = '\0';
-  int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, line, -1, NULL, 0);
-  wchar_t *w = n > 0 ? malloc((size_t)n * sizeof(wchar_t)) : NULL;
-  if (!w) {
-    errno = n > 0 ? ENOMEM : EINVAL;
-    return NULL;
-  }
-  MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, line, -1, w, n);
-  return w;
-}
-
-int plat_spawn_piped(const char *const argv[], plat_pid *pid, int *to_child, int *from_child) {
-  _cleanup_free_ wchar_t *cmd = command_line(argv);
-  if (!cmd)
-    return -errno;
-  SECURITY_ATTRIBUTES inherit = {.nLength = sizeof(inherit), .bInheritHandle = TRUE};
-  HANDLE in_r = NULL, in_w = NULL, out_r = NULL, out_w = NULL, null = INVALID_HANDLE_VALUE;
-  int r = 0;
-  if (!CreatePipe(&in_r, &in_w, &inherit, 0) || !CreatePipe(&out_r, &out_w, &inherit, 0))
-    r = -errno_of(GetLastError());
-  if (r == 0 &&
-      (!SetHandleInformation(in_w, HANDLE_FLAG_INHERIT, 0) || !SetHandleInformation(out_r, HANDLE_FLAG_INHERIT, 0)))
-    r = -errno_of(GetLastError());
-  if (r == 0) {
-    null = CreateFileW(L"NUL", GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, &inherit, OPEN_EXISTING, 0, NULL);
-    if (null == INVALID_HANDLE_VALUE)
-      r = -errno_of(GetLastError());
-  }
-  PROCESS_INFORMATION pi = {0};
-  if (r == 0) {
-    STARTUPINFOW si = {.cb = sizeof(si), .dwFlags = STARTF_USESTDHANDLES};
-    si.hStdInput = in_r;
-    si.hStdOutput = out_w;
-    si.hStdError = null;
-    if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, CREATE_NO_WINDOW, NULL, NULL, &si, &pi))
-      r = -errno_of(GetLastError());
-  }
-  if (in_r)
-    CloseHandle(in_r);
-  if (out_w)
-    CloseHandle(out_w);
-  if (null != INVALID_HANDLE_VALUE)
-    CloseHandle(null);
-  if (r < 0) {
-    if (in_w)
-      CloseHandle(in_w);
-    if (out_r)
-      CloseHandle(out_r);
-    return r;
-  }
-  CloseHandle(pi.hThread);
-  *pid = (plat_pid)pi.hProcess;
-  *to_child = _open_osfhandle((intptr_t)in_w, _O_BINARY | _O_NOINHERIT);
-  *from_child = _open_osfhandle((intptr_t)out_r, _O_BINARY | _O_NOINHERIT | _O_RDONLY);
-  return 0;
-}
-
-int plat_wait(plat_pid pid, int *exited, int *code) {
-  HANDLE h = (HANDLE)pid;
-  if (WaitForSingleObject(h, INFINITE) != WAIT_OBJECT_0)
-    return -errno_of(GetLastError());
-  DWORD status = 0;
-  int ok = GetExitCodeProcess(h, &status);
-  CloseHandle(h);
-  if (!ok)
-    return -EIO;
-  *exited = 1;
-  *code = (int)(status & 0xff);
-  return 0;
-}
-
-/* No SIGPIPE on Windows: a write to a closed pipe answers EPIPE. */
-void plat_sigpipe_block(struct plat_sigpipe_guard *g) {
-  g->unused = 0;
-}
-
-void plat_sigpipe_unblock(struct plat_sigpipe_guard *g) {
-  (void)g;
-}
-
-int plat_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg) {
-  return pthread_create(thread, NULL, fn, arg);
-}
-
-/* ---- the machine ---- */
-
-int plat_random_bytes(void *buf, size_t n) {
-  return BCryptGenRandom(NULL, buf, (ULONG)n, BCRYPT_USE_SYSTEM_PREFERRED_RNG) == 0 ? 0 : -1;
-}
-
-long plat_cpu_count(void) {
-  DWORD n = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
-  return n < 1 ? 1 : (long)n;
-}
-
-int plat_machine(char *out, size_t size) {
-  SYSTEM_INFO si;
-  GetNativeSystemInfo(&si);
-  const char *m = si.wProcessorArchitecture == PROCESSOR_ARCHITECTURE_AMD64   ? "x86_64"
-                  : si.wProcessorArchitecture == PROCESSOR_ARCHITECTURE_ARM64 ? "aarch64"
-                  : si.wProcessorArchitecture == PROCESSOR_ARCHITECTURE_INTEL ? "i686"
-                                                                              : "unknown";
-  snprintf(out, size, "%s", m);
-  return 0;
-}
-
-int plat_is_admin(void) {
-  HANDLE token;
-  if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token))
-    return 0;
-  TOKEN_ELEVATION e = {0};
-  DWORD n = 0;
-  int admin = GetTokenInformation(token, TokenElevation, &e, sizeof(e), &n) && e.TokenIsElevated;
-  CloseHandle(token);
-  return admin;
-}
-
-/* ---- compat.h ---- */
-
-char *compat_strndup(const char *s, size_t n) {
-  size_t len = strnlen(s, n);
-  char *p = malloc(len + 1);
-  if (!p)
-    return NULL;
-  memcpy(p, s, len);
-  p[len] = '\0';
-  return p;
-}
-
-void *compat_memmem(const void *hay, size_t hay_len, const void *needle, size_t needle_len) {
-  if (needle_len == 0)
-    return (void *)hay;
-  const uint8_t *h = hay;
-  for (size_t i = 0; i + needle_len <= hay_len; i++)
-    if (h[i] == *(const uint8_t *)needle && !memcmp(h + i, needle, needle_len))
-      return (void *)(h + i);
-  return NULL;
-}
-
-void compat_explicit_bzero(void *p, size_t n) {
-  SecureZeroMemory(p, n);
-}
-
-char *compat_strerror_r(int errnum, char *buf, size_t len) {
-  if (strerror_s(buf, len, errnum) != 0)
-    snprintf(buf, len, "error %d", errnum);
-  return buf;
-}
-
-struct tm *compat_localtime_r(const time_t *t, struct tm *out) {
-  return localtime_s(out, t) == 0 ? out : NULL;
-}
-
-struct tm *compat_gmtime_r(const time_t *t, struct tm *out) {
-  return gmtime_s(out, t) == 0 ? out : NULL;
-}
-
-int compat_setenv(const char *name, const char *value, int overwrite) {
-  if (!overwrite && getenv(name))
-    return 0;
-  return _putenv_s(name, value) == 0 ? 0 : fail_errno(EINVAL);
-}
-
-int compat_unsetenv(const char *name) {
-  return _putenv_s(name, "") == 0 ? 0 : fail_errno(EINVAL);
 }
