@@ -29,6 +29,7 @@ struct tm *compat_localtime_r(const time_t *t, struct tm *out);
 struct tm *compat_gmtime_r(const time_t *t, struct tm *out);
 int compat_setenv(const char *name, const char *value, int overwrite);
 int compat_unsetenv(const char *name);
+int compat_mkostemp(char *tmpl, int flags);
 
 #define strndup compat_strndup
 #define memmem compat_memmem
@@ -40,6 +41,11 @@ int compat_unsetenv(const char *name);
 #define gmtime_r compat_gmtime_r
 #define setenv compat_setenv
 #define unsetenv compat_unsetenv
+#define mkostemp compat_mkostemp
+/* The runtime has no aligned_alloc whose memory free() takes (_aligned_malloc needs _aligned_free).
+ * The code asks for alignment for the page cache's sake only (no O_DIRECT; the zero scans read
+ * unaligned words): malloc's 16 bytes do. */
+#define aligned_alloc(alignment, size) ((void)(alignment), malloc(size))
 /* POSIX mkdir has a mode; Windows' folders have ACLs instead. */
 #define mkdir(path, mode) ((void)(mode), _mkdir(path))
 

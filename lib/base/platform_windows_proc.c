@@ -222,6 +222,13 @@ int compat_setenv(const char *name, const char *value, int overwrite) {
   return _putenv_s(name, value) == 0 ? 0 : fail_with(EINVAL);
 }
 
+int compat_mkostemp(char *tmpl, int flags) {
+  int fd = mkstemp(tmpl);
+  if (fd >= 0 && (flags & O_CLOEXEC))
+    SetHandleInformation((HANDLE)_get_osfhandle(fd), HANDLE_FLAG_INHERIT, 0);
+  return fd;
+}
+
 int compat_unsetenv(const char *name) {
   return _putenv_s(name, "") == 0 ? 0 : fail_with(EINVAL);
 }
