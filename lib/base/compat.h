@@ -30,6 +30,7 @@ struct tm *compat_gmtime_r(const time_t *t, struct tm *out);
 int compat_setenv(const char *name, const char *value, int overwrite);
 int compat_unsetenv(const char *name);
 int compat_mkostemp(char *tmpl, int flags);
+int compat_fstat(int fd, struct stat *st);
 
 #define strndup compat_strndup
 #define memmem compat_memmem
@@ -42,6 +43,10 @@ int compat_mkostemp(char *tmpl, int flags);
 #define setenv compat_setenv
 #define unsetenv compat_unsetenv
 #define mkostemp compat_mkostemp
+/* The runtime's _fstat64 calls a folder a regular file (and wine's fills nothing in for an fd made
+ * with _open_osfhandle): the platform layer's, from the HANDLE. */
+#undef fstat
+#define fstat compat_fstat
 /* The runtime has no aligned_alloc whose memory free() takes (_aligned_malloc needs _aligned_free).
  * The code asks for alignment for the page cache's sake only (no O_DIRECT; the zero scans read
  * unaligned words): malloc's 16 bytes do. */

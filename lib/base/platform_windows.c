@@ -145,11 +145,17 @@ static int is_absolute(const char *name) {
   return name[0] == '/' || name[0] == '\\' || (((name[0] | 0x20) >= 'a' && (name[0] | 0x20) <= 'z') && name[1] == ':');
 }
 
-/* name below the folder dirfd as one path (malloc'd): name itself for AT_FDCWD or an absolute
- * name, the folder for ".". NULL and errno. */
+/* name below the folder dirfd as one path (malloc'd): name itself for AT_FDCWD, the folder for
+ * ".". NULL and errno. Below a folder, a name with a drive, a backslash or a colon (an alternate
+ * data stream) is refused (EXDEV), as fs_beneath refuses "/": it would leave the folder or name
+ * something else than a file in it. */
 static wchar_t *path_at(int dirfd, const char *name) {
-  if (dirfd == AT_FDCWD || is_absolute(name))
+  if (dirfd == AT_FDCWD)
     return wide(name);
+  if (is_absolute(name) || strchr(name, '\\') || strchr(name, ':')) {
+    errno = EXDEV;
+    return NULL;
+  }
   _cleanup_free_ wchar_t *dir = fd_path(dirfd);
   if (!dir)
     return NULL;
@@ -349,6 +355,25 @@ static int rename_posix(const wchar_t *from, const wchar_t *to) {
   free(ri);
   CloseHandle(h);
   return ok ? 0 : fail_errno(e == ERROR_INVALID_PARAMETER || e == ERROR_NOT_SUPPORTED ? EACCES : plat_win_errno(e));
+}
+
+int compat_fstat(int fd, struct stat *st) {
+  HANDLE h = handle_of(fd);
+  if (h == INVALID_HANDLE_VALUE)
+    return fail_errno(EBADF);
+  DWORD type = GetFileType(h);
+  if (type != FILE_TYPE_DISK) {
+    memset(st, 0, sizeof(*st));
+    st->st_mode = (type == FILE_TYPE_PIPE ? _S_IFIFO : _S_IFCHR) | 0600;
+    st->st_nlink = 1;
+    return 0;
+  }
+  BY_HANDLE_FILE_INFORMATION info;
+  if (!GetFileInformationByHandle(h, &info))
+    return fail_win();
+  stat_fill(st, info.dwFileAttributes, ((uint64_t)info.nFileSizeHigh << 32) | info.nFileSizeLow, info.ftLastAccessTime,
+            info.ftLastWriteTime, info.ftCreationTime, 0, info.nNumberOfLinks);
+  return 0;
 }
 
 int plat_renameat(int olddirfd, const char *oldname, int newdirfd, const char *newname) {

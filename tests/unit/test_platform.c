@@ -103,6 +103,22 @@ static void test_files_in_a_folder(void **state) {
   assert_int_equal(errno, ENOTDIR);
   assert_int_equal(plat_fstatat(f->fd, "none", &st, AT_SYMLINK_NOFOLLOW), -1);
   assert_int_equal(errno, ENOENT);
+  /* fstat tells a folder from a file (Windows' runtime does not: compat.h) */
+  fd = plat_openat(f->fd, "file", O_RDONLY | O_CLOEXEC, 0);
+  assert_true(fd >= 0);
+  assert_int_equal(fstat(fd, &st), 0);
+  assert_true(S_ISREG(st.st_mode));
+  assert_int_equal(st.st_size, 23);
+  close(fd);
+  assert_int_equal(fstat(f->fd, &st), 0);
+  assert_true(S_ISDIR(st.st_mode));
+#ifdef _WIN32
+  /* below a folder, no drive, backslash or stream name leaves it */
+  assert_int_equal(plat_openat(f->fd, "C:\\Windows\\win.ini", O_RDONLY | O_CLOEXEC, 0), -1);
+  assert_int_equal(errno, EXDEV);
+  assert_int_equal(plat_openat(f->fd, "file:stream", O_CREAT | O_RDWR | O_CLOEXEC, 0600), -1);
+  assert_int_equal(errno, EXDEV);
+#endif
 
   assert_int_equal(plat_mkdirat(f->fd, "sub", 0700), 0);
   assert_int_equal(plat_mkdirat(f->fd, "sub", 0700), -1);
