@@ -26,8 +26,9 @@
  * |                         | else -ENOSYS             |                                   |                          |
  * | plat_mkdirat            | mkdirat                  | CreateDirectoryW                  | mkdirat                  |
  * | plat_unlinkat           | unlinkat                 | DeleteFileW, RemoveDirectoryW     | unlinkat                 |
- * | plat_fstatat            | fstatat                  | GetFileAttributesExW; a reparse   | fstatat                  |
- * |                         |                          | point is S_IFLNK                  |                          |
+ * | plat_fstatat            | fstatat                  | GetFileInformationByHandle; a     | fstatat                  |
+ * |                         |                          | reparse point is S_IFLNK (fstat   |                          |
+ * |                         |                          | too: compat.h)                    |                          |
  * | plat_renameat           | renameat (replaces)      | MoveFileExW                       | renameat                 |
  * |                         |                          | (MOVEFILE_REPLACE_EXISTING)       |                          |
  * | plat_rename_noreplace   | renameat2                | MoveFileExW without               | renameatx_np             |
@@ -49,8 +50,9 @@
  * |                         | else via /proc/self/fd   | FileRenameInfo without            |                          |
  * |                         |                          | ReplaceIfExists                   |                          |
  * | LOCKS, I/O, SYNC        |                          |                                   |                          |
- * | plat_flock              | flock                    | LockFileEx, UnlockFileEx (whole   | flock                    |
- * |                         |                          | file)                             |                          |
+ * | plat_flock              | flock                    | LockFileEx on one byte past any   | flock                    |
+ * |                         |                          | data (advisory as flock); a       |                          |
+ * |                         |                          | folder: EOPNOTSUPP (not yet)      |                          |
  * | plat_pread, plat_pwrite | pread, pwrite            | ReadFile, WriteFile at an         | pread, pwrite            |
  * |                         |                          | OVERLAPPED offset                 |                          |
  * | plat_ftruncate          | ftruncate                | FileEndOfFileInfo                 | ftruncate                |

@@ -64,7 +64,13 @@ int plat_flock(int fd, int op) {
   if (LockFileEx(h, how, 0, 1, 0, &ov))
     return 0;
   DWORD e = GetLastError();
-  return fail_with(e == ERROR_LOCK_VIOLATION || e == ERROR_IO_PENDING ? EWOULDBLOCK : plat_win_errno(e));
+  if (e == ERROR_LOCK_VIOLATION || e == ERROR_IO_PENDING)
+    return fail_with(EWOULDBLOCK);
+  /* A folder takes no byte-range lock (the layout writer locks its folder): not supported yet. */
+  BY_HANDLE_FILE_INFORMATION info;
+  if (GetFileInformationByHandle(h, &info) && (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY))
+    return fail_with(EOPNOTSUPP);
+  return fail_with(plat_win_errno(e));
 }
 
 /* ReadFile and WriteFile at an offset move the file position: put back, as pread leaves it. */
