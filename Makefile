@@ -5,7 +5,7 @@ MESON_SETUP_OPTS ?= -Dwerror=true
 PYTHON ?= /usr/bin/python3
 PYTEST_OPTS ?=
 
-.PHONY: all deps test-deps build demo check abi-check abi-dump deb deb-check check-unit check-cli clean bench fuzz fuzz-ci check-asan check-valgrind
+.PHONY: all deps test-deps build demo check abi-check abi-dump deb deb-check check-unit check-cli clean bench fuzz fuzz-ci check-asan check-valgrind windows windows-test
 
 all: build
 
@@ -111,6 +111,31 @@ bench:
 	ninja -C $(BENCH_BUILD)
 	bench/make-images.sh
 	VMPULL_BIN=$(CURDIR)/$(BENCH_BUILD)/vmpull $(PYTHON) bench/bench.py $(BENCH_OPTS)
+
+# The Windows cross-build (README, Windows): the dependencies Debian has no mingw package for are
+# built once from Debian 12's source packages into $(WIN_BUILD)/deps/prefix (scripts/build-windows-deps),
+# then vmpull with cross/x86_64-w64-mingw32.txt. Not part of `make check` yet: the port is unfinished.
+WIN_BUILD ?= build-win
+WIN_JOBS ?= 2
+
+$(WIN_BUILD)/deps/cross.ini:
+	@scripts/install-deps windows
+	JOBS=$(WIN_JOBS) nice -n 10 scripts/build-windows-deps $(WIN_BUILD)/deps
+
+$(WIN_BUILD)/build.ninja: $(WIN_BUILD)/deps/cross.ini
+	meson setup --cross-file cross/x86_64-w64-mingw32.txt --cross-file $(WIN_BUILD)/deps/cross.ini $(WIN_BUILD)
+
+windows: $(WIN_BUILD)/build.ninja
+	@scripts/install-deps windows
+	JOBS=$(WIN_JOBS) nice -n 10 scripts/build-windows-deps $(WIN_BUILD)/deps
+	nice -n 10 ninja -C $(WIN_BUILD) -j $(WIN_JOBS)
+
+# What runs under wine today: the platform layer's unit tests (its own wine prefix, in $(WIN_BUILD)).
+WIN_DLL_PATH = $(CURDIR)/$(WIN_BUILD)/deps/prefix/bin;/usr/x86_64-w64-mingw32/lib;/usr/lib/gcc/x86_64-w64-mingw32/12-posix
+windows-test: $(WIN_BUILD)/build.ninja
+	nice -n 10 ninja -C $(WIN_BUILD) -j $(WIN_JOBS) tests/unit/test_platform.exe tests/unit/test_beneath_walk.exe
+	WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wine WINEDEBUG=-all WINEPATH='$(WIN_DLL_PATH)' \
+	  meson test -C $(WIN_BUILD) --no-rebuild --print-errorlogs platform beneath_walk
 
 clean:
 	rm -rf $(BUILD) $(DEB_BUILD)

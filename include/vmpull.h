@@ -96,7 +96,9 @@
 extern "C" {
 #endif
 
-#if defined(VMPULL_BUILDING_LIBRARY)
+#if defined(VMPULL_BUILDING_LIBRARY) && defined(_WIN32)
+#define VMPULL_PUBLIC __declspec(dllexport)
+#elif defined(VMPULL_BUILDING_LIBRARY)
 #define VMPULL_PUBLIC __attribute__((visibility("default")))
 #else
 #define VMPULL_PUBLIC

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "base/fs_atomic.h"
 
+#include "base/platform.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -8,14 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 void random_name(char *out, size_t n) {
   static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
   uint8_t rnd[64];
   n = MIN(n, sizeof(rnd));
-  if (getrandom(rnd, n, 0) != (ssize_t)n) {
+  if (plat_random_bytes(rnd, n) < 0) {
     uint64_t t = now_ns() ^ ((uint64_t)getpid() << 32);
     for (size_t i = 0; i < n; i++)
       rnd[i] = (uint8_t)(t >> (8 * (i % 8)));
@@ -32,31 +32,22 @@ char *tmp_name_new(const char *prefix) {
 }
 
 int tmpfile_link(int fd, int dirfd, const char *name) {
-  if (linkat(fd, "", dirfd, name, AT_EMPTY_PATH) == 0)
-    return 0;
-  if (errno != ENOENT && errno != EPERM)
-    return -errno;
-  /* AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc route does not. */
-  char proc[64];
-  snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-  if (linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) == 0)
-    return 0;
-  return -errno;
+  return plat_tmpfile_link(fd, dirfd, name);
 }
 
 int file_write_atomic(int dirfd, const char *name, const void *buf, size_t len, const char *tmp_prefix, int durable) {
   _cleanup_free_ char *tmp = tmp_name_new(tmp_prefix);
   if (!tmp)
     return -ENOMEM;
-  _cleanup_close_ int fd = openat(dirfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+  _cleanup_close_ int fd = plat_openat(dirfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
     return -errno;
   int r = pwrite_all(fd, buf, len, 0);
-  if (r == 0 && durable && fsync(fd) < 0)
+  if (r == 0 && durable && plat_fsync(fd) < 0)
     r = -errno;
-  if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+  if (r == 0 && plat_renameat(dirfd, tmp, dirfd, name) < 0)
     r = -errno;
   if (r < 0)
-    unlinkat(dirfd, tmp, 0);
+    plat_unlinkat(dirfd, tmp, 0);
   return r;
 }

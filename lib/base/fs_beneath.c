@@ -2,55 +2,31 @@
 #include "base/fs_beneath.h"
 
 #include "base/error.h"
+#include "base/platform.h"
 #include "base/util.h"
 
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
 
-/* 1: openat2 is known to be missing (ENOSYS once is ENOSYS for the life of the process). */
-static int no_openat2;
 static int forced_fallback;
 
 void beneath_force_fallback(int on) {
   __atomic_store_n(&forced_fallback, on, __ATOMIC_RELAXED);
 }
 
+/* 0: every call walks one component at a time (tests); plat_open_beneath may still answer -ENOSYS. */
 static int use_openat2(void) {
-  return !__atomic_load_n(&forced_fallback, __ATOMIC_RELAXED) && !__atomic_load_n(&no_openat2, __ATOMIC_RELAXED);
+  return !__atomic_load_n(&forced_fallback, __ATOMIC_RELAXED);
 }
 
 static int is_link(int dirfd, const char *name) {
   struct stat st;
-  return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
-}
-
-/* openat2's answer: an fd, -errno, or -ENOSYS when the caller must walk instead. */
-static int open_resolved(int dirfd, const char *path, int flags, mode_t mode) {
-  int creates = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
-  struct open_how how = {
-      .flags = (uint64_t)(flags | O_CLOEXEC),
-      .mode = creates ? mode : 0, /* openat2 refuses a mode it would not use */
-      .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
-  };
-  for (int attempt = 0; attempt < 16; attempt++) {
-    long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-    if (fd >= 0)
-      return (int)fd;
-    /* EAGAIN: a rename raced the lookup, which RESOLVE_BENEATH does not let pass unchecked. */
-    if (errno == EAGAIN || errno == EINTR)
-      continue;
-    if (errno == ENOSYS)
-      __atomic_store_n(&no_openat2, 1, __ATOMIC_RELAXED);
-    return errno == EPERM ? -ENOSYS : -errno; /* EPERM: a seccomp filter; a real EPERM comes back from the walk */
-  }
-  return -EAGAIN;
+  return plat_fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
 }
 
 /* A folder on the way, entered without following a link: -ELOOP for a link. */
 static int enter(int dirfd, const char *name) {
-  int fd = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = plat_openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
   if (fd >= 0)
     return fd;
   return errno == ENOTDIR && is_link(dirfd, name) ? -ELOOP : -errno;
@@ -61,7 +37,7 @@ static int enter(int dirfd, const char *name) {
 static int walk_to_parent(int dirfd, char *copy, char **leaf) {
   if (copy[0] == '/')
     return -EXDEV;
-  _cleanup_close_ int cur = openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  _cleanup_close_ int cur = plat_openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
   if (cur < 0)
     return -errno;
   char *c = copy;
@@ -96,7 +72,7 @@ static int open_parent(int dirfd, char *copy, char **leaf) {
   if (!use_openat2() || !slash || slash == copy || !*last || !strcmp(last, ".") || !strcmp(last, ".."))
     return walk_to_parent(dirfd, copy, leaf);
   *slash = '\0';
-  int fd = open_resolved(dirfd, copy, O_PATH | O_DIRECTORY, 0);
+  int fd = plat_open_beneath(dirfd, copy, O_PATH | O_DIRECTORY, 0);
   if (fd != -ENOSYS) {
     *leaf = slash + 1;
     return fd;
@@ -128,7 +104,7 @@ static int open_walked(int dirfd, const char *path, int flags, mode_t mode) {
   if (parent < 0)
     return parent;
   const char *name = *leaf ? leaf : ".";
-  _cleanup_close_ int fd = openat(parent, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+  _cleanup_close_ int fd = plat_openat(parent, name, flags | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0)
     return (errno == ENOTDIR || errno == ELOOP) && is_link(parent, name) ? -ELOOP : -errno;
   if (flags & O_PATH) {
@@ -144,7 +120,7 @@ static int open_walked(int dirfd, const char *path, int flags, mode_t mode) {
 
 int beneath_open(int dirfd, const char *path, int flags, mode_t mode) {
   if (use_openat2()) {
-    int fd = open_resolved(dirfd, path, flags, mode);
+    int fd = plat_open_beneath(dirfd, path, flags, mode);
     if (fd != -ENOSYS)
       return fd;
   }
@@ -162,8 +138,7 @@ int beneath_open_file(int dirfd, const char *path, struct stat *st) {
     return -errno;
   if (!S_ISREG(st->st_mode))
     return -EINVAL;
-  int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+  if (plat_set_blocking(fd) < 0)
     return -errno;
   return TAKE_FD(fd);
 }
@@ -176,7 +151,7 @@ int beneath_mkdirs(int dirfd, const char *path, mode_t mode, int *created) {
   _cleanup_free_ char *copy = strdup(path);
   if (!copy)
     return -ENOMEM;
-  _cleanup_close_ int cur = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  _cleanup_close_ int cur = plat_openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (cur < 0)
     return -errno;
   char *save = NULL;
@@ -186,10 +161,10 @@ int beneath_mkdirs(int dirfd, const char *path, mode_t mode, int *created) {
     if (!strcmp(c, "."))
       continue;
     /* mkdirat never follows a link at the name (EEXIST); the open then refuses it. */
-    int made = mkdirat(cur, c, mode) == 0;
+    int made = plat_mkdirat(cur, c, mode) == 0;
     if (!made && errno != EEXIST)
       return -errno;
-    int fd = openat(cur, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = plat_openat(cur, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
     if (fd < 0)
       return errno == ENOTDIR && is_link(cur, c) ? -ELOOP : -errno;
     closep(&cur);
@@ -207,7 +182,7 @@ int beneath_unlink(int dirfd, const char *path, int flags) {
     return parent;
   if (!*leaf)
     return -EINVAL;
-  return unlinkat(parent, leaf, flags) < 0 ? -errno : 0;
+  return plat_unlinkat(parent, leaf, flags) < 0 ? -errno : 0;
 }
 
 int beneath_stat(int dirfd, const char *path, struct stat *st) {
@@ -215,7 +190,7 @@ int beneath_stat(int dirfd, const char *path, struct stat *st) {
   _cleanup_close_ int parent = parent_of(dirfd, path, 1, leaf);
   if (parent < 0)
     return parent;
-  return fstatat(parent, *leaf ? leaf : ".", st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+  return plat_fstatat(parent, *leaf ? leaf : ".", st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 }
 
 enum culprit { CULPRIT_NONE, CULPRIT_LINK, CULPRIT_NOT_FOLDER, CULPRIT_OUTSIDE };
@@ -226,7 +201,7 @@ static enum culprit find_culprit(int dirfd, const char *path, size_t *len) {
     *len = strlen(path);
     return CULPRIT_OUTSIDE;
   }
-  _cleanup_close_ int cur = openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  _cleanup_close_ int cur = plat_openat(dirfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
   if (cur < 0)
     return CULPRIT_NONE;
   size_t at = 0;
@@ -243,7 +218,7 @@ static enum culprit find_culprit(int dirfd, const char *path, size_t *len) {
       return CULPRIT_OUTSIDE;
     if (n && strcmp(name, ".") != 0) {
       struct stat st;
-      if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+      if (plat_fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return CULPRIT_NONE;
       if (S_ISLNK(st.st_mode))
         return CULPRIT_LINK;
@@ -251,7 +226,7 @@ static enum culprit find_culprit(int dirfd, const char *path, size_t *len) {
         return CULPRIT_NONE;
       if (!S_ISDIR(st.st_mode))
         return CULPRIT_NOT_FOLDER;
-      int fd = openat(cur, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int fd = plat_openat(cur, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
       if (fd < 0)
         return CULPRIT_NONE;
       closep(&cur);

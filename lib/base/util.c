@@ -2,11 +2,11 @@
 #include "base/util.h"
 
 #include "base/error.h"
+#include "base/platform.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -32,14 +32,14 @@ int starts_with(const char *s, const char *prefix) {
 void start_writeback(int fd, uint64_t *from, uint64_t end) {
   if (end - *from < WRITEBACK_STEP)
     return;
-  (void)sync_file_range(fd, (off_t)*from, (off_t)(end - *from), SYNC_FILE_RANGE_WRITE);
+  plat_writeback_start(fd, *from, end - *from);
   *from = end;
 }
 
 int pwrite_all(int fd, const void *buf, size_t len, uint64_t off) {
   const uint8_t *p = buf;
   while (len > 0) {
-    ssize_t n = pwrite(fd, p, len, (off_t)off);
+    ssize_t n = plat_pwrite(fd, p, len, off);
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -60,8 +60,7 @@ int write_all(int fd, const void *buf, size_t len) {
       if (errno == EINTR)
         continue;
       if (errno == EAGAIN) {
-        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-        (void)poll(&pfd, 1, -1);
+        plat_wait_writable(fd);
         continue;
       }
       return -errno;
@@ -83,7 +82,7 @@ static void wiped_buffer_free(struct wiped_buffer *b) {
 }
 
 int read_file_limited(const char *path, size_t max, char **out, size_t *len) {
-  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+  _cleanup_close_ int fd = plat_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
   if (fd < 0)
     return -errno;
   return read_fd_limited(fd, max, out, len);

@@ -3,6 +3,8 @@
 #ifndef VMPULL_UTIL_H
 #define VMPULL_UTIL_H
 
+#include "base/compat.h"
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>

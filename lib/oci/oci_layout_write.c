@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "base/fs_beneath.h"
 #include "base/json_util.h"
+#include "base/platform.h"
 #include "base/progress.h"
 #include "base/util.h"
 #include "oci/layout_archive.h"
@@ -27,10 +28,8 @@
 #include "pipeline/sink.h"
 #include "pipeline/tee.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #define COPY_BUF (256u << 10)
@@ -91,10 +90,10 @@ static int write_layout_file(struct layout_writer *w, lib_error *err) {
 
 /* flock on the folder: held while index.json is read, changed and replaced. */
 static int lock_layout(struct layout_writer *w, int *fd, lib_error *err) {
-  *fd = openat(w->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  *fd = plat_openat(w->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (*fd < 0)
     return error_set_errno(err, VMPULL_E_IO, errno, "%s", w->path);
-  while (flock(*fd, LOCK_EX) < 0) {
+  while (plat_flock(*fd, LOCK_EX) < 0) {
     if (errno != EINTR)
       return error_set_errno(err, VMPULL_E_IO, errno, "lock %s", w->path);
   }
@@ -108,7 +107,7 @@ static int open_folder(struct layout_writer *w, lib_error *err) {
   int r = mkdir_parents_or_fail(w->path, 0755, &w->created, err);
   if (r < 0)
     return r;
-  w->dirfd = open(w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  w->dirfd = plat_openat(AT_FDCWD, w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (w->dirfd < 0)
     return error_set_errno(err, errno == ENOTDIR ? VMPULL_E_EXISTS : VMPULL_E_IO, errno, "open layout %s", w->path);
   _cleanup_close_ int lock = -1;
@@ -126,16 +125,15 @@ static int open_folder(struct layout_writer *w, lib_error *err) {
       return r;
   } else {
     /* Not a layout yet: only an empty folder becomes one (never litter someone's files). */
-    _cleanup_close_ int dfd = openat(w->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    _cleanup_close_ int dfd = plat_openat(w->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    struct plat_dir *d = dfd >= 0 ? plat_dir_open(TAKE_FD(dfd)) : NULL;
     if (!d)
       return error_set_errno(err, VMPULL_E_IO, errno, "read folder %s", w->path);
-    dfd = -1;
-    struct dirent *de;
+    const char *ent;
     int empty = 1;
-    while (empty && (de = readdir(d)))
-      empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
-    closedir(d);
+    while (empty && (ent = plat_dir_read(d)))
+      empty = !strcmp(ent, ".") || !strcmp(ent, "..");
+    plat_dir_close(d);
     if (!empty)
       return error_set(err, VMPULL_E_EXISTS, "%s is a folder but not an OCI image layout (no oci-layout file)",
                        w->path);
@@ -192,11 +190,11 @@ static void remove_created(struct layout_writer *w) {
     if (name)
       beneath_unlink(w->dirfd, name, 0);
   }
-  unlinkat(w->dirfd, "index.json", 0);
-  unlinkat(w->dirfd, "oci-layout", 0);
+  plat_unlinkat(w->dirfd, "index.json", 0);
+  plat_unlinkat(w->dirfd, "oci-layout", 0);
   beneath_unlink(w->dirfd, "blobs/sha256", AT_REMOVEDIR);
   beneath_unlink(w->dirfd, "blobs/sha512", AT_REMOVEDIR);
-  unlinkat(w->dirfd, "blobs", AT_REMOVEDIR);
+  plat_unlinkat(w->dirfd, "blobs", AT_REMOVEDIR);
   rmdir(w->path);
 }
 
@@ -363,7 +361,7 @@ static int open_spool(struct layout_writer *w, int *fd, lib_error *err) {
   if (!copy)
     return error_oom(err);
   const char *dir = w->o.archive ? dirname(copy) : w->path;
-  *fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  *fd = plat_tmpfile_open(AT_FDCWD, dir, 0600);
   if (*fd >= 0)
     return 0;
   _cleanup_free_ char *name = xasprintf("%s/.vmpull-spool-XXXXXX", dir);
@@ -479,7 +477,8 @@ int layout_writer_commit(struct layout_writer *w, json_object *entry, const char
   if (r < 0)
     return r;
   /* (A save that created the folder and failed at the same time took its oci-layout back.) */
-  if (faccessat(w->dirfd, "oci-layout", F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+  struct stat layout_st;
+  if (plat_fstatat(w->dirfd, "oci-layout", &layout_st, AT_SYMLINK_NOFOLLOW) < 0) {
     r = write_layout_file(w, err);
     if (r < 0)
       return r;

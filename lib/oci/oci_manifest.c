@@ -4,13 +4,13 @@
 #include "base/error.h"
 #include "base/json_util.h"
 #include "base/naming.h"
+#include "base/platform.h"
 #include "base/util.h"
 #include "oci/oci_digest.h"
 #include "oci/oci_settings.h"
 
 #include <ctype.h>
 #include <json-c/json.h>
-#include <sys/utsname.h>
 
 #define LIST_MAX 1024 /* bytes of "what exists" listed in a no-match message */
 
@@ -304,10 +304,8 @@ int oci_select_init(struct oci_select *sel, const struct oci_selection *want, li
     sel->arch = oci_arch_normalize(want->arch);
     return 0;
   }
-  struct utsname uts;
-  if (uname(&uts) < 0)
+  if (plat_machine(sel->host_arch, sizeof(sel->host_arch)) < 0)
     return error_set_errno(err, VMPULL_E_IO, errno, "uname");
-  snprintf(sel->host_arch, sizeof(sel->host_arch), "%s", uts.machine);
   sel->arch = oci_arch_normalize(sel->host_arch);
   return 0;
 }

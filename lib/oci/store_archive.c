@@ -16,6 +16,7 @@
  * digest, as for a layout folder.
  */
 #include "base/error.h"
+#include "base/platform.h"
 #include "base/redact.h"
 #include "base/util.h"
 #include "oci/oci_digest.h"
@@ -49,7 +50,7 @@ struct scan {
 static la_ssize_t scan_read(struct archive *a, void *userdata, const void **buf) {
   struct scan *s = userdata;
   for (;;) {
-    ssize_t n = pread(s->fd, s->buf, SCAN_BUF, (off_t)s->off);
+    ssize_t n = plat_pread(s->fd, s->buf, SCAN_BUF, s->off);
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0) {
@@ -344,7 +345,7 @@ int oci_archive_store_open(const char *source, const struct oci_selection *want,
     return error_oom(err);
 
   /* O_NONBLOCK: a FIFO given as the archive is refused below rather than waited on here. */
-  st->fd = open(st->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  st->fd = plat_openat(AT_FDCWD, st->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
   if (st->fd < 0)
     return error_set_errno(err, errno == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, errno, "open archive %s", st->path);
   struct stat sb;
@@ -352,8 +353,7 @@ int oci_archive_store_open(const char *source, const struct oci_selection *want,
     return error_set_errno(err, VMPULL_E_IO, errno, "%s", st->path);
   if (!S_ISREG(sb.st_mode))
     return error_set(err, VMPULL_E_USAGE, "%s is not a file (oci-archive:// takes a tar file)", st->path);
-  int fl = fcntl(st->fd, F_GETFL);
-  if (fl < 0 || fcntl(st->fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+  if (plat_set_blocking(st->fd) < 0)
     return error_set_errno(err, VMPULL_E_IO, errno, "%s", st->path);
   st->file_size = (uint64_t)sb.st_size;
 

@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "base/fs_beneath.h"
 #include "base/json_util.h"
+#include "base/platform.h"
 #include "base/redact.h"
 #include "base/util.h"
 #include "oci/oci_digest.h"
@@ -157,7 +158,7 @@ int oci_dir_store_open(const char *source, const struct oci_selection *want, str
   if (!store->display)
     return error_oom(err);
 
-  s->dirfd = open(s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  s->dirfd = plat_openat(AT_FDCWD, s->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (s->dirfd < 0) {
     if (errno == ENOTDIR)
       return error_set(err, VMPULL_E_USAGE, "%s is not a folder (oci-dir:// takes an OCI image layout folder)",

@@ -7,12 +7,12 @@
 #include "base/fs_atomic.h"
 #include "base/fs_beneath.h"
 #include "base/json_util.h"
+#include "base/platform.h"
 #include "base/util.h"
 
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #define DOC_MAX (16u << 20)
@@ -46,7 +46,7 @@ int cache_open(const char *dir, int create, struct cache **out, int *refused, li
     if (r < 0)
       return error_set_errno(err, VMPULL_E_IO, -r, "create cache folder %s", dir);
   }
-  c->fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  c->fd = plat_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (c->fd < 0)
     return error_set_errno(err, errno == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, errno, "cache folder %s", dir);
   /* The folder itself may be a link the user chose; nothing below it is followed. */
@@ -69,7 +69,7 @@ int cache_open(const char *dir, int create, struct cache **out, int *refused, li
   if (create) {
     /* The blob store is an OCI image layout (without an index): tools can read it as one. */
     struct stat st;
-    if (fstatat(c->fd, "oci-layout", &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
+    if (plat_fstatat(c->fd, "oci-layout", &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT) {
       static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}\n";
       (void)cache_write_file(c->fd, "oci-layout", layout, sizeof(layout) - 1);
     }
@@ -110,13 +110,13 @@ int cache_write_file_durable(int dirfd, const char *name, const void *buf, size_
 }
 
 void cache_touch(int dirfd, const char *name) {
-  (void)utimensat(dirfd, name, NULL, AT_SYMLINK_NOFOLLOW); /* a link put there since is not followed */
+  (void)plat_touch(dirfd, name); /* a link put there since is not followed */
 }
 
 int cache_blob_exists(struct cache *c, const char *digest) {
   const char *hex = cache_digest_hex(digest);
   struct stat st;
-  return hex && fstatat(c->blobs_fd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+  return hex && plat_fstatat(c->blobs_fd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
 }
 
 int cache_blob_open(struct cache *c, const char *digest, struct byte_source **out, lib_error *err) {
@@ -141,7 +141,7 @@ void cache_blob_remove(struct cache *c, const char *digest) {
   const char *hex = cache_digest_hex(digest);
   if (!hex)
     return;
-  unlinkat(c->blobs_fd, hex, 0);
+  plat_unlinkat(c->blobs_fd, hex, 0);
 }
 
 static int sha256_buf(const void *buf, size_t len, char out[80]) {
@@ -174,7 +174,7 @@ int cache_blob_read(struct cache *c, const char *digest, size_t max, char **body
   if (sha256_buf(buf, n, got) < 0)
     return error_set(err, VMPULL_E_IO, "sha256 failed");
   if (strcmp(got, digest) != 0) {
-    unlinkat(c->blobs_fd, hex, 0);
+    plat_unlinkat(c->blobs_fd, hex, 0);
     return error_set(err, VMPULL_E_NOT_FOUND, "%s: cached copy was damaged (removed)", digest);
   }
   cache_touch(c->blobs_fd, hex);
@@ -192,7 +192,7 @@ int cache_blob_verify(struct cache *c, const char *digest) {
     return 0; /* a link or a FIFO where the blob should be */
   if (fd < 0)
     return fd;
-  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  plat_fadvise_sequential(fd);
   _cleanup_evp_md_ctx_ EVP_MD_CTX *md = EVP_MD_CTX_new();
   if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
     return -ENOMEM;
@@ -233,7 +233,7 @@ int cache_commit_partial(struct cache *c, const char *name, int fd, const char *
   if (!hex)
     return error_set(err, VMPULL_E_IO, "cannot cache %s: not a sha256 digest", digest);
   (void)fd;
-  if (renameat(c->partial_fd, name, c->blobs_fd, hex) < 0)
+  if (plat_renameat(c->partial_fd, name, c->blobs_fd, hex) < 0)
     return error_set_errno(err, VMPULL_E_IO, errno, "commit %s to the cache in %s", digest, c->dir);
   cache_partial_forget(c, name);
   return 0;
@@ -377,7 +377,7 @@ int cache_ref_get(struct cache *c, const char *key, struct cache_ref *r) {
   }
   /* Written whole by rename when the entry was filed, and never touched after: its age. */
   struct stat st;
-  r->stored = fstatat(c->refs_fd, name, &st, 0) == 0 ? st.st_mtime : 0;
+  r->stored = plat_fstatat(c->refs_fd, name, &st, 0) == 0 ? st.st_mtime : 0;
   return 1;
 }
 
@@ -506,5 +506,5 @@ int cache_partial_put(struct cache *c, const char *name, const struct cache_part
 void cache_partial_forget(struct cache *c, const char *name) {
   _cleanup_free_ char *meta = xasprintf("%s.json", name);
   if (meta)
-    unlinkat(c->partial_fd, meta, 0);
+    plat_unlinkat(c->partial_fd, meta, 0);
 }

@@ -4,11 +4,11 @@
 #include "base/error.h"
 #include "base/fs_beneath.h"
 #include "base/json_util.h"
+#include "base/platform.h"
 #include "base/util.h"
 #include "store/cache.h"
 #include "store/lock.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
@@ -79,18 +79,15 @@ static const char *ref_source(const struct scan *s, const char *digest) {
   return NULL;
 }
 
-static DIR *open_dir(int dirfd) {
-  int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+static struct plat_dir *open_dir(int dirfd) {
+  int fd = plat_openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (fd < 0)
     return NULL;
-  DIR *d = fdopendir(fd);
-  if (!d)
-    close(fd);
-  return d;
+  return plat_dir_open(fd);
 }
 
-DEFINE_CLEANUP_FUNC(DIR *, closedir)
-#define _cleanup_dir_ _cleanup_(closedirp)
+DEFINE_CLEANUP_FUNC(struct plat_dir *, plat_dir_close)
+#define _cleanup_dir_ _cleanup_(plat_dir_closep)
 
 /* refs/<name> parsed: *j is NULL when the file is not JSON; < 0 when it is empty or unreadable. */
 static int read_ref(int refs_fd, const char *name, json_object **j) {
@@ -106,16 +103,16 @@ static int read_ref(int refs_fd, const char *name, json_object **j) {
 }
 
 static int scan_refs(struct cache *c, struct scan *s) {
-  _cleanup_dir_ DIR *d = open_dir(c->refs_fd);
+  _cleanup_dir_ struct plat_dir *d = open_dir(c->refs_fd);
   if (!d)
     return -errno;
   size_t cap = 0;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    if (!ends_with_ci(de->d_name, ".json") || de->d_name[0] == '.')
+  const char *ent;
+  while ((ent = plat_dir_read(d))) {
+    if (!ends_with_ci(ent, ".json") || ent[0] == '.')
       continue;
     json_object *j;
-    if (read_ref(c->refs_fd, de->d_name, &j) < 0)
+    if (read_ref(c->refs_fd, ent, &j) < 0)
       continue;
     json_object *dv, *kv;
     if (j && json_object_object_get_ex(j, "digest", &dv) && json_object_object_get_ex(j, "key", &kv) &&
@@ -153,27 +150,27 @@ static int scan_refs(struct cache *c, struct scan *s) {
 static int scan_folder(struct cache *c, struct scan *s, int kind) {
   int dirfd = kind == VMPULL_CACHE_BLOB ? c->blobs_fd : kind == VMPULL_CACHE_DISK ? c->disks_fd : c->partial_fd;
   const char *sub = kind == VMPULL_CACHE_BLOB ? "blobs/sha256" : kind == VMPULL_CACHE_DISK ? "disks/sha256" : "partial";
-  _cleanup_dir_ DIR *d = open_dir(dirfd);
+  _cleanup_dir_ struct plat_dir *d = open_dir(dirfd);
   if (!d)
     return -errno;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    if (!is_hex_name(de->d_name))
+  const char *ent;
+  while ((ent = plat_dir_read(d))) {
+    if (!is_hex_name(ent))
       continue;
     struct stat st;
-    if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+    if (plat_fstatat(dirfd, ent, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
       continue;
     vmpull_cache_entry e = {.kind = kind, .size = (uint64_t)st.st_size, .last_used = (int64_t)st.st_mtime};
-    e.path = xasprintf("%s/%s/%s", c->dir, sub, de->d_name);
+    e.path = xasprintf("%s/%s/%s", c->dir, sub, ent);
     if (kind == VMPULL_CACHE_PARTIAL) {
       struct cache_partial p = {.total = UINT64_MAX};
-      if (cache_partial_get(c, de->d_name, &p)) {
+      if (cache_partial_get(c, ent, &p)) {
         e.source = TAKE_PTR(p.key);
         e.digest = TAKE_PTR(p.digest);
       }
       cache_partial_clear(&p);
     } else {
-      e.digest = xasprintf("sha256:%s", de->d_name);
+      e.digest = xasprintf("sha256:%s", ent);
       const char *src = ref_source(s, e.digest);
       if (src)
         e.source = strdup(src);
@@ -264,15 +261,15 @@ static int remove_entry(struct cache *c, const vmpull_cache_entry *e) {
     if (lock_file_try(c->partial_fd, name, &fd) != 1)
       return 0;
     cache_partial_forget(c, name);
-    return unlinkat(c->partial_fd, name, 0) == 0;
+    return plat_unlinkat(c->partial_fd, name, 0) == 0;
   }
   int dirfd = e->kind == VMPULL_CACHE_BLOB ? c->blobs_fd : c->disks_fd;
-  if (unlinkat(dirfd, name, 0) < 0)
+  if (plat_unlinkat(dirfd, name, 0) < 0)
     return errno == ENOENT;
   if (e->kind == VMPULL_CACHE_DISK) {
     _cleanup_free_ char *meta = xasprintf("%s.json", name);
     if (meta)
-      unlinkat(dirfd, meta, 0);
+      plat_unlinkat(dirfd, meta, 0);
   }
   return 1;
 }
@@ -281,25 +278,25 @@ static int remove_entry(struct cache *c, const vmpull_cache_entry *e) {
 static void sweep(struct cache *c, int64_t now) {
   int dirs[] = {c->refs_fd, c->partial_fd, c->disks_fd, c->blobs_fd, c->fd};
   for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-    _cleanup_dir_ DIR *d = open_dir(dirs[i]);
+    _cleanup_dir_ struct plat_dir *d = open_dir(dirs[i]);
     if (!d)
       continue;
-    struct dirent *de;
-    while ((de = readdir(d))) {
+    const char *ent;
+    while ((ent = plat_dir_read(d))) {
       struct stat st;
-      if (fstatat(dirs[i], de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+      if (plat_fstatat(dirs[i], ent, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
         continue;
-      if (starts_with(de->d_name, ".tmp-")) {
+      if (starts_with(ent, ".tmp-")) {
         if (now - (int64_t)st.st_mtime > TMP_MAX_AGE)
-          unlinkat(dirs[i], de->d_name, 0);
+          plat_unlinkat(dirs[i], ent, 0);
         continue;
       }
-      if (dirs[i] == c->fd || !ends_with_ci(de->d_name, ".json"))
+      if (dirs[i] == c->fd || !ends_with_ci(ent, ".json"))
         continue;
       int gone = 0;
       if (dirs[i] == c->refs_fd) {
         json_object *j;
-        if (read_ref(c->refs_fd, de->d_name, &j) < 0)
+        if (read_ref(c->refs_fd, ent, &j) < 0)
           continue;
         json_object *dv;
         if (j && json_object_object_get_ex(j, "digest", &dv) && json_object_is_type(dv, json_type_string))
@@ -311,14 +308,14 @@ static void sweep(struct cache *c, int64_t now) {
       } else {
         /* partial/<key>.json and disks/sha256/<hex>.json go with their data file. */
         char data[256];
-        snprintf(data, sizeof(data), "%.*s", (int)(strlen(de->d_name) - 5), de->d_name);
+        snprintf(data, sizeof(data), "%.*s", (int)(strlen(ent) - 5), ent);
         struct stat dst;
-        gone = fstatat(dirs[i], data, &dst, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
+        gone = plat_fstatat(dirs[i], data, &dst, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
         /* A pull creates the data file before its metadata; give a racing one time. */
         gone = gone && now - (int64_t)st.st_mtime > 60;
       }
       if (gone)
-        unlinkat(dirs[i], de->d_name, 0);
+        plat_unlinkat(dirs[i], ent, 0);
     }
   }
 }

@@ -5,6 +5,7 @@
 #include "base/fs_beneath.h"
 #include "base/json_util.h"
 #include "base/naming.h"
+#include "base/platform.h"
 #include "base/util.h"
 #include "store/cache.h"
 #include "store/disk_copy.h"
@@ -172,7 +173,7 @@ int cache_disk_open(struct cache *c, const char *digest, int *fd, struct cache_d
 int cache_disk_exists(struct cache *c, const char *digest) {
   const char *hex = cache_digest_hex(digest);
   struct stat st;
-  return hex && fstatat(c->disks_fd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0;
+  return hex && plat_fstatat(c->disks_fd, hex, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 int cache_disk_check(struct cache *c, const char *digest) {
@@ -201,12 +202,10 @@ void cache_disk_drop(struct cache *c, const char *digest, int fd) {
   _cleanup_free_ char *meta = hex ? xasprintf("%s.json", hex) : NULL;
   if (!meta)
     return;
-  struct stat mine, there;
-  if (fd >= 0 && (fstat(fd, &mine) < 0 || fstatat(c->disks_fd, hex, &there, AT_SYMLINK_NOFOLLOW) < 0 ||
-                  mine.st_dev != there.st_dev || mine.st_ino != there.st_ino))
+  if (fd >= 0 && !plat_same_file(fd, c->disks_fd, hex))
     return;
-  unlinkat(c->disks_fd, meta, 0);
-  unlinkat(c->disks_fd, hex, 0);
+  plat_unlinkat(c->disks_fd, meta, 0);
+  plat_unlinkat(c->disks_fd, hex, 0);
 }
 
 int cache_disk_store(struct cache *c, const char *digest, int fd, const struct cache_disk *d, lib_error *err) {
@@ -218,19 +217,19 @@ int cache_disk_store(struct cache *c, const char *digest, int fd, const struct c
   if (!meta || !record)
     return error_oom(err);
   /* Same rules as the output: an unnamed file that only gets its name once complete. */
-  _cleanup_close_ int out = openat(c->disks_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  _cleanup_close_ int out = plat_tmpfile_open(c->disks_fd, ".", 0600);
   _cleanup_free_ char *tmp = NULL;
   if (out < 0) {
     tmp = cache_tmp_name();
     if (!tmp)
       return error_oom(err);
-    out = openat(c->disks_fd, tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
+    out = plat_openat(c->disks_fd, tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (out < 0)
       return error_set_errno(err, VMPULL_E_IO, errno, "keep disk in %s/disks", c->dir);
   }
   int cloned = 0;
   int r = disk_copy(fd, out, d->size, &cloned);
-  if (r == 0 && ftruncate(out, (off_t)d->size) < 0)
+  if (r == 0 && plat_ftruncate(out, d->size) < 0)
     r = -errno;
   /* The record first, on disk before the disk has its name: a disk under its name with a record
    * of its own is one this vmpull kept. (The disk's bytes are not fsynced: what a crash does to
@@ -247,13 +246,13 @@ int cache_disk_store(struct cache *c, const char *digest, int fd, const struct c
     else
       r = tmpfile_link(out, c->disks_fd, tmp);
   }
-  if (r == 0 && renameat(c->disks_fd, tmp, c->disks_fd, hex) < 0)
+  if (r == 0 && plat_renameat(c->disks_fd, tmp, c->disks_fd, hex) < 0)
     r = -errno;
   if (r < 0) {
     if (tmp)
-      unlinkat(c->disks_fd, tmp, 0);
+      plat_unlinkat(c->disks_fd, tmp, 0);
     if (wrote_record)
-      unlinkat(c->disks_fd, meta, 0);
+      plat_unlinkat(c->disks_fd, meta, 0);
     return error_set_errno(err, VMPULL_E_IO, -r, "keep disk in %s/disks", c->dir);
   }
   return 0;

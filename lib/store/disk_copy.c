@@ -2,14 +2,13 @@
 #include "store/disk_copy.h"
 
 #include "base/evp_util.h"
+#include "base/platform.h"
 #include "base/util.h"
 #include "pipeline/disk_map.h"
 #include "pipeline/sink.h"
 
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <openssl/evp.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 
 /* copy_file_range can fail where read/write works (across filesystems on old
@@ -17,7 +16,7 @@
 static int copy_range_plain(int in_fd, int out_fd, uint64_t off, uint64_t len) {
   uint8_t buf[1 << 16];
   while (len > 0) {
-    ssize_t n = pread(in_fd, buf, MIN(len, sizeof(buf)), (off_t)off);
+    ssize_t n = plat_pread(in_fd, buf, MIN(len, sizeof(buf)), off);
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -36,8 +35,8 @@ static int copy_range_plain(int in_fd, int out_fd, uint64_t off, uint64_t len) {
 
 static int copy_range(int in_fd, int out_fd, uint64_t off, uint64_t len, int *plain) {
   while (len > 0 && !*plain) {
-    loff_t in_off = (loff_t)off, out_off = (loff_t)off;
-    ssize_t n = copy_file_range(in_fd, &in_off, out_fd, &out_off, MIN(len, (uint64_t)1 << 30), 0);
+    uint64_t in_off = off, out_off = off;
+    ssize_t n = plat_copy_range(in_fd, &in_off, out_fd, &out_off, MIN(len, (uint64_t)1 << 30));
     if (n < 0) {
       if (errno == EINTR)
         continue;
@@ -56,7 +55,7 @@ static int copy_range(int in_fd, int out_fd, uint64_t off, uint64_t len, int *pl
 }
 
 int disk_clone(int in_fd, int out_fd) {
-  return ioctl(out_fd, FICLONE, in_fd) == 0 ? 0 : -errno;
+  return plat_clone(in_fd, out_fd);
 }
 
 /* What copy_file_range moves between two polls: a cancel or a progress line is never further away. */
@@ -127,13 +126,13 @@ static int copy_extents(int in_fd, int out_fd, uint64_t size, const struct disk_
   _cleanup_free_ uint8_t *buf = NULL;
   if ((how->hash || how->scan_zeros) && !(buf = aligned_alloc(SINK_BLOCK, PIECE)))
     return -ENOMEM;
-  (void)posix_fadvise(in_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  plat_fadvise_sequential(in_fd);
   int plain = 0, can_seek = 1;
   uint64_t off = 0;
   while (off < size) {
     uint64_t data = off, end = size;
     if (can_seek) {
-      off_t d = lseek(in_fd, (off_t)off, SEEK_DATA);
+      int64_t d = plat_seek_data(in_fd, off);
       if (d < 0 && errno == ENXIO) {
         data = size; /* only a hole remains */
       } else if (d < 0 && (errno == EINVAL || errno == EOPNOTSUPP)) {
@@ -142,7 +141,7 @@ static int copy_extents(int in_fd, int out_fd, uint64_t size, const struct disk_
         return -errno;
       } else {
         data = MIN((uint64_t)d, size);
-        off_t h = data < size ? lseek(in_fd, (off_t)data, SEEK_HOLE) : (off_t)size;
+        int64_t h = data < size ? plat_seek_hole(in_fd, data) : (int64_t)size;
         if (h < 0)
           return -errno;
         end = MIN((uint64_t)h, size);
@@ -171,7 +170,7 @@ int disk_copy_with(int in_fd, int out_fd, uint64_t size, const struct disk_copy_
       /* What is hashed is the clone, the file handed out. */
       return how->hash ? copy_extents(out_fd, -1, size, how) : poll_at(how, size);
     }
-    if (ftruncate(out_fd, 0) < 0) /* a clone that failed half way may have left blocks */
+    if (plat_ftruncate(out_fd, 0) < 0) /* a clone that failed half way may have left blocks */
       return -errno;
   }
   return copy_extents(in_fd, out_fd, size, how);
@@ -187,7 +186,7 @@ int disk_copy(int in_fd, int out_fd, uint64_t size, int *cloned) {
 /* 0, 1 when the file ends first, or -errno. */
 static int read_full(int fd, uint8_t *buf, size_t len, uint64_t off) {
   while (len > 0) {
-    ssize_t n = pread(fd, buf, len, (off_t)off);
+    ssize_t n = plat_pread(fd, buf, len, off);
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0)
@@ -228,7 +227,7 @@ int disk_copy_checked(int in_fd, int out_fd, const struct disk_map *map, disk_co
   _cleanup_free_ uint8_t *buf = aligned_alloc(SINK_BLOCK, PIECE);
   if (!sha256 || !md || !buf)
     return -ENOMEM;
-  (void)posix_fadvise(in_fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  plat_fadvise_sequential(in_fd);
   /* SEEK_DATA's last answer: no data from where it was asked up to here (UINT64_MAX: none at all). */
   uint64_t data_at = 0;
   int can_seek = 1, asked = 0;
@@ -247,7 +246,7 @@ int disk_copy_checked(int in_fd, int out_fd, const struct disk_map *map, disk_co
        * or bytes written there) must read as zeros. */
       if (can_seek && (!asked || data_at < off)) {
         asked = 1;
-        off_t d = lseek(in_fd, (off_t)off, SEEK_DATA);
+        int64_t d = plat_seek_data(in_fd, off);
         if (d >= 0)
           data_at = (uint64_t)d;
         else if (errno == ENXIO)

@@ -3,20 +3,17 @@
 
 #include "base/error.h"
 #include "base/fs_beneath.h"
+#include "base/platform.h"
 #include "base/util.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
 /* After flock succeeds, is fd still the file called name? A holder may have
  * renamed it into the blob store or removed it while we waited. */
 static int still_named(int dirfd, const char *name, int fd) {
-  struct stat a, b;
-  if (fstat(fd, &a) < 0 || fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0)
-    return 0;
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+  return plat_same_file(fd, dirfd, name);
 }
 
 int lock_file_try(int dirfd, const char *name, int *fd) {
@@ -26,7 +23,7 @@ int lock_file_try(int dirfd, const char *name, int *fd) {
   struct stat st;
   if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode))
     return 0; /* not an entry of ours */
-  if (flock(f, LOCK_EX | LOCK_NB) < 0)
+  if (plat_flock(f, LOCK_EX | LOCK_NB) < 0)
     return errno == EWOULDBLOCK ? 0 : -errno;
   if (!still_named(dirfd, name, f))
     return 0;
@@ -44,13 +41,12 @@ int lock_file(int dirfd, const char *name, const struct lock_wait *w, int *fd, l
     struct stat st;
     if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode))
       return error_set(err, VMPULL_E_IO, "open cache entry for %s: not a regular file", w->what);
-    int fl = fcntl(f, F_GETFL);
-    if (fl < 0 || fcntl(f, F_SETFL, fl & ~O_NONBLOCK) < 0)
+    if (plat_set_blocking(f) < 0)
       return error_set_errno(err, VMPULL_E_IO, errno, "open cache entry for %s", w->what);
-    /* Poll rather than block in flock(): a blocked flock() cannot see the
+    /* Poll rather than block in plat_flock(): a blocked plat_flock() cannot see the
      * cancel flag when the program's signal handlers restart system calls. */
     for (;;) {
-      if (flock(f, LOCK_EX | LOCK_NB) == 0)
+      if (plat_flock(f, LOCK_EX | LOCK_NB) == 0)
         break;
       if (errno != EWOULDBLOCK && errno != EINTR)
         return error_set_errno(err, VMPULL_E_IO, errno, "lock cache entry for %s", w->what);

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The platform layer on Windows, second part: processes, signals, threads, the machine, and
+ * compat.h's C library functions (the files are in platform_windows.c). */
+/* Windows 10 and later; before any header, which would pick an older one. */
+#ifndef _WIN32_WINNT
+#define _WIN32_WINNT 0x0A00
+#endif
+
+#include "base/platform.h"
+#include "base/platform_windows.h"
+#include "base/util.h"
+
+/* windows.h first: the others need its types. */
+// clang-format off
+#include <windows.h>
+#include <bcrypt.h>
+#include <io.h>
+#include <stdio.h>
+// clang-format on
+
+static int fail_with(int e) {
+  errno = e;
+  return -1;
+}
+
+/* ---- processes ---- */
+
+/* argv as one command line that the child's C runtime splits back into argv (the rules of
+ * CommandLineToArgvW: quotes, and backslashes before a quote doubled). */
+static wchar_t *command_line(const char *const argv[]) {
+  size_t cap = 1;
+  for (size_t i = 0; argv[i]; i++)
+    cap += strlen(argv[i]) * 2 + 3;
+  _cleanup_free_ char *line = malloc(cap);
+  if (!line) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  char *p = line;
+  for (size_t i = 0; argv[i]; i++) {
+    if (i)
+      *p++ = ' ';
+    *p++ = '"';
+    size_t slashes = 0;
+    for (const char *c = argv[i];; c++) {
+      if (*c == '\\') {
+        slashes++;
+        continue;
+      }
+      size_t times = *c == '"' || !*c ? slashes * 2 : slashes;
+      for (size_t k = 0; k < times; k++)
+        *p++ = '\\';
+      slashes = 0;
+      if (!*c)
+        break;
+      if (*c == '"')
+        *p++ = '\\';
+      *p++ = *c;
+    }
+    *p++ = '"';
+  }
+  *p = '\0';
+  int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, line, -1, NULL, 0);
+  wchar_t *w = n > 0 ? malloc((size_t)n * sizeof(wchar_t)) : NULL;
+  if (!w) {
+    errno = n > 0 ? ENOMEM : EINVAL;
+    return NULL;
+  }
+  MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, line, -1, w, n);
+  return w;
+}
+
+int plat_spawn_piped(const char *const argv[], plat_pid *pid, int *to_child, int *from_child) {
+  _cleanup_free_ wchar_t *cmd = command_line(argv);
+  if (!cmd)
+    return -errno;
+  SECURITY_ATTRIBUTES inherit = {.nLength = sizeof(inherit), .bInheritHandle = TRUE};
+  HANDLE in_r = NULL, in_w = NULL, out_r = NULL, out_w = NULL, null = INVALID_HANDLE_VALUE;
+  int r = 0;
+  if (!CreatePipe(&in_r, &in_w, &inherit, 0) || !CreatePipe(&out_r, &out_w, &inherit, 0))
+    r = -plat_win_errno(GetLastError());
+  if (r == 0 &&
+      (!SetHandleInformation(in_w, HANDLE_FLAG_INHERIT, 0) || !SetHandleInformation(out_r, HANDLE_FLAG_INHERIT, 0)))
+    r = -plat_win_errno(GetLastError());
+  if (r == 0) {
+    null = CreateFileW(L"NUL", GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, &inherit, OPEN_EXISTING, 0, NULL);
+    if (null == INVALID_HANDLE_VALUE)
+      r = -plat_win_errno(GetLastError());
+  }
+  PROCESS_INFORMATION pi = {0};
+  if (r == 0) {
+    STARTUPINFOW si = {.cb = sizeof(si), .dwFlags = STARTF_USESTDHANDLES};
+    si.hStdInput = in_r;
+    si.hStdOutput = out_w;
+    si.hStdError = null;
+    if (!CreateProcessW(NULL, cmd, NULL, NULL, TRUE, CREATE_NO_WINDOW, NULL, NULL, &si, &pi))
+      r = -plat_win_errno(GetLastError());
+  }
+  if (in_r)
+    CloseHandle(in_r);
+  if (out_w)
+    CloseHandle(out_w);
+  if (null != INVALID_HANDLE_VALUE)
+    CloseHandle(null);
+  if (r < 0) {
+    if (in_w)
+      CloseHandle(in_w);
+    if (out_r)
+      CloseHandle(out_r);
+    return r;
+  }
+  CloseHandle(pi.hThread);
+  *pid = (plat_pid)pi.hProcess;
+  *to_child = _open_osfhandle((intptr_t)in_w, _O_BINARY | _O_NOINHERIT);
+  *from_child = _open_osfhandle((intptr_t)out_r, _O_BINARY | _O_NOINHERIT | _O_RDONLY);
+  return 0;
+}
+
+int plat_wait(plat_pid pid, int *exited, int *code) {
+  HANDLE h = (HANDLE)pid;
+  if (WaitForSingleObject(h, INFINITE) != WAIT_OBJECT_0)
+    return -plat_win_errno(GetLastError());
+  DWORD status = 0;
+  int ok = GetExitCodeProcess(h, &status);
+  CloseHandle(h);
+  if (!ok)
+    return -EIO;
+  *exited = 1;
+  *code = (int)(status & 0xff);
+  return 0;
+}
+
+/* No SIGPIPE on Windows: a write to a closed pipe answers EPIPE. */
+void plat_sigpipe_block(struct plat_sigpipe_guard *g) {
+  g->unused = 0;
+}
+
+void plat_sigpipe_unblock(struct plat_sigpipe_guard *g) {
+  (void)g;
+}
+
+int plat_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg) {
+  return pthread_create(thread, NULL, fn, arg);
+}
+
+/* ---- the machine ---- */
+
+int plat_random_bytes(void *buf, size_t n) {
+  return BCryptGenRandom(NULL, buf, (ULONG)n, BCRYPT_USE_SYSTEM_PREFERRED_RNG) == 0 ? 0 : -1;
+}
+
+long plat_cpu_count(void) {
+  DWORD n = GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+  return n < 1 ? 1 : (long)n;
+}
+
+int plat_machine(char *out, size_t size) {
+  SYSTEM_INFO si;
+  GetNativeSystemInfo(&si);
+  const char *m = si.wProcessorArchitecture == PROCESSOR_ARCHITECTURE_AMD64   ? "x86_64"
+                  : si.wProcessorArchitecture == PROCESSOR_ARCHITECTURE_ARM64 ? "aarch64"
+                  : si.wProcessorArchitecture == PROCESSOR_ARCHITECTURE_INTEL ? "i686"
+                                                                              : "unknown";
+  snprintf(out, size, "%s", m);
+  return 0;
+}
+
+int plat_is_admin(void) {
+  HANDLE token;
+  if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token))
+    return 0;
+  TOKEN_ELEVATION e = {0};
+  DWORD n = 0;
+  int admin = GetTokenInformation(token, TokenElevation, &e, sizeof(e), &n) && e.TokenIsElevated;
+  CloseHandle(token);
+  return admin;
+}
+
+/* ---- compat.h ---- */
+
+char *compat_strndup(const char *s, size_t n) {
+  size_t len = strnlen(s, n);
+  char *p = malloc(len + 1);
+  if (!p)
+    return NULL;
+  memcpy(p, s, len);
+  p[len] = '\0';
+  return p;
+}
+
+void *compat_memmem(const void *hay, size_t hay_len, const void *needle, size_t needle_len) {
+  if (needle_len == 0)
+    return (void *)hay;
+  const uint8_t *h = hay;
+  for (size_t i = 0; i + needle_len <= hay_len; i++)
+    if (h[i] == *(const uint8_t *)needle && !memcmp(h + i, needle, needle_len))
+      return (void *)(h + i);
+  return NULL;
+}
+
+void compat_explicit_bzero(void *p, size_t n) {
+  SecureZeroMemory(p, n);
+}
+
+char *compat_strerror_r(int errnum, char *buf, size_t len) {
+  if (strerror_s(buf, len, errnum) != 0)
+    snprintf(buf, len, "error %d", errnum);
+  return buf;
+}
+
+struct tm *compat_localtime_r(const time_t *t, struct tm *out) {
+  return localtime_s(out, t) == 0 ? out : NULL;
+}
+
+struct tm *compat_gmtime_r(const time_t *t, struct tm *out) {
+  return gmtime_s(out, t) == 0 ? out : NULL;
+}
+
+int compat_setenv(const char *name, const char *value, int overwrite) {
+  if (!overwrite && getenv(name))
+    return 0;
+  return _putenv_s(name, value) == 0 ? 0 : fail_with(EINVAL);
+}
+
+int compat_mkostemp(char *tmpl, int flags) {
+  int fd = mkstemp(tmpl);
+  if (fd >= 0 && (flags & O_CLOEXEC))
+    SetHandleInformation((HANDLE)_get_osfhandle(fd), HANDLE_FLAG_INHERIT, 0);
+  return fd;
+}
+
+int compat_unsetenv(const char *name) {
+  return _putenv_s(name, "") == 0 ? 0 : fail_with(EINVAL);
+}
