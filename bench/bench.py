@@ -119,6 +119,7 @@ class Bench:
         self.servers = []
         self.decode_time = {}  # (image name, peer label) -> median seconds, from the local rows
         self.byte_rows = []    # (case, bytes, file size, target ratio)
+        self.spreads = {}      # row index -> (subject spread, peer spread)
         self.kill_sent = []
 
     # -- running -------------------------------------------------------------------------
@@ -187,6 +188,13 @@ class Bench:
         p = statistics.median(res[peer].walls)
         self.rows.append((section, case, subject, res[peer].describe_short, s, p, s / p, target,
                           max(res[subject].rss_kib)))
+        self.spreads[len(self.rows) - 1] = (self.spread(res[subject].walls), self.spread(res[peer].walls))
+
+    @staticmethod
+    def spread(walls):
+        """(max - min) / median of the runs, as the tables show it beside a median."""
+        med = statistics.median(walls)
+        return (max(walls) - min(walls)) / med if med else 0.0
 
     # -- commands ------------------------------------------------------------------------
 
@@ -760,7 +768,7 @@ http:
         time.sleep(1)
         _, since = self.logged_bytes(access, name)
         subprocess.run([self.vmpull, "pull", "-q", "--cache-dir", str(cache), "-o", str(self.out / "vmpull.out"),
-                        url], check=True)
+                        url], check=True, stdout=subprocess.DEVNULL)
         time.sleep(1)  # nginx logs a request when its connection is done with it
         sent, _ = self.logged_bytes(access, name, since)
         size = (self.work / name).stat().st_size
@@ -793,7 +801,8 @@ http:
             time.sleep(1.5)
             _, since = self.logged_bytes(access, name)
             t0 = time.monotonic()
-            subprocess.run([self.vmpull, "pull", "-q", "--cache-dir", str(cache), "-o", str(out), url], check=True)
+            subprocess.run([self.vmpull, "pull", "-q", "--cache-dir", str(cache), "-o", str(out), url], check=True,
+                           stdout=subprocess.DEVNULL)
             seconds.append(time.monotonic() - t0)
             time.sleep(1.5)
             sent, _ = self.logged_bytes(access, name, since)
@@ -902,14 +911,16 @@ http:
     def report(self):
         lines = []
         lines.append(f"vmpull benchmark, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPUs, "
-                     f"median of {self.reps} runs, peers{' fsync their output (sync FILE)' if self.args.peer_sync else ' without fsync'}")
+                     f"median of {self.reps} runs (spread: (max - min) / median), peers{' fsync their output (sync FILE)' if self.args.peer_sync else ' without fsync'}")
         lines.append("")
-        lines.append("| Section | Image | vmpull | Peer | Peer time | Ratio | Target | Met |")
+        lines.append("| Section | Image | vmpull (spread) | Peer | Peer time (spread) | Ratio | Target | Met |")
         lines.append("|---|---|---|---|---|---|---|---|")
-        for section, case, subject, peer, s, p, ratio, target, _rss in self.rows:
+        for i, (section, case, subject, peer, s, p, ratio, target, _rss) in enumerate(self.rows):
             met = "" if target is None else ("yes" if ratio <= target else "**no**")
             tgt = "" if target is None else f"<= {target:g}x"
-            lines.append(f"| {section} | {case} | {s:.2f} s | {peer} | {p:.2f} s | {ratio:.2f}x | {tgt} | {met} |")
+            ss, ps = self.spreads.get(i, (0.0, 0.0))
+            lines.append(f"| {section} | {case} | {s:.2f} s ({ss * 100:.0f}%) | {peer} | {p:.2f} s ({ps * 100:.0f}%) | "
+                         f"{ratio:.2f}x | {tgt} | {met} |")
         if self.blocks:
             lines.append("")
             lines.append("| Raw output | Allocated | Non-zero data | Ratio | Target | Met |")
