@@ -82,6 +82,10 @@ static void stop_engine(struct seg_state *s) {
   curl_multi_wakeup(s->multi);
   pthread_join(s->thread, NULL);
   s->thread_started = 0;
+  if (s->recorder_started) {
+    pthread_join(s->recorder, NULL);
+    s->recorder_started = 0;
+  }
 }
 
 static void count_network(struct seg_state *s) {
@@ -312,6 +316,7 @@ static void seg_free(struct byte_source *src) {
   if (s->sync_ready) {
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->ck_mu);
   }
   closep(&s->fd);
   free_secret(s->url);
@@ -343,6 +348,11 @@ static int sync_init(struct seg_state *s) {
   if (r != 0)
     return -1;
   if (pthread_mutex_init(&s->mu, NULL) != 0) {
+    pthread_cond_destroy(&s->cond);
+    return -1;
+  }
+  if (pthread_mutex_init(&s->ck_mu, NULL) != 0) {
+    pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cond);
     return -1;
   }
@@ -438,6 +448,12 @@ int http_segments_open(const struct http_config *c, const struct http_segments_o
   if (e != 0)
     return error_set_errno(err, VMPULL_E_IO, e, "cannot start the transfer thread");
   s->thread_started = 1;
+  if (s->checkpoint) {
+    e = worker_thread_start(&s->recorder, seg_recorder_thread, s);
+    if (e != 0)
+      return error_set_errno(err, VMPULL_E_IO, e, "cannot start the recorder of %s", s->shown);
+    s->recorder_started = 1;
+  }
   *out = &TAKE_PTR(s)->base;
   return 0;
 }

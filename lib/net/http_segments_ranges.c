@@ -13,8 +13,20 @@
 
 /* ---- durable record of what fd holds ---- */
 
+static void checkpoint_locked(struct seg_state *s);
+
 void seg_checkpoint_now(struct seg_state *s) {
-  if (!s->checkpoint || s->ck_failed)
+  if (!s->checkpoint)
+    return;
+  pthread_mutex_lock(&s->ck_mu);
+  checkpoint_locked(s);
+  s->ck_first_done = 1;
+  pthread_mutex_unlock(&s->ck_mu);
+}
+
+/* Under ck_mu. */
+static void checkpoint_locked(struct seg_state *s) {
+  if (s->ck_failed)
     return;
   _cleanup_free_ struct seg_extent *ext = calloc(s->n_pieces ? s->n_pieces : 1, sizeof(*ext));
   if (!ext)
@@ -237,12 +249,15 @@ static void grow_locked(struct seg_state *s, uint64_t now) {
   s->grow_wait = s->reader_wait_ns;
   if (!s->growing || s->target >= s->max_conn)
     return;
-  if (s->adds == 0 ? starved >= STARVED_FRACTION : rate >= s->rate_before_add * GROW_FACTOR) {
+  if (s->adds == 0 ? starved >= STARVED_FRACTION
+                   : rate >= s->rate_before_add * (s->adds == 1 ? FIRST_GROW_FACTOR : GROW_FACTOR)) {
     s->target = MIN(s->target * 2, s->max_conn);
     s->adds++;
     s->rate_before_add = rate;
   } else if (s->adds > 0) {
     s->growing = 0; /* the last one did not pay: stay there */
+    if (s->adds == 1)
+      s->target = 1; /* not even the first: one connection is what this link carries, go back to it */
   }
 }
 
@@ -266,8 +281,20 @@ static void assign_locked(struct seg_state *s) {
       k++;
     if (k == s->n_pieces)
       return;
-    s->pieces[k].owner = (int)i + 1;
-    conn->piece = (int)k;
+    size_t take = k;
+    if (s->first_active && s->adds == 1 && s->growing) {
+      /* The second connection is a probe of whether it pays, until grow_locked judges it. It takes
+       * the last pieces nobody has, so the first connection streams on undisturbed meanwhile; if
+       * it does not pay, the first connection carries the rest and meets those pieces only at
+       * the end. */
+      for (size_t j = s->n_pieces; j-- > k;)
+        if (s->pieces[j].owner == -1 && s->pieces[j].hwm < s->pieces[j].end) {
+          take = j;
+          break;
+        }
+    }
+    s->pieces[take].owner = (int)i + 1;
+    conn->piece = (int)take;
     conn->retry_at = 0;
     working++;
   }
@@ -300,11 +327,11 @@ void *seg_transfer_thread(void *arg) {
       struct seg_conn *conn = &s->conns[i];
       if (conn->piece < 0 || conn->busy || now < conn->retry_at || conn->waiting_renew)
         continue;
-      if (!s->ck_first_done) {
+      if (!s->ranges_started) {
         /* Before the first byte lands out of order, the record must say which bytes fd holds:
          * without it a resume would take the file's length for what it has. */
         seg_checkpoint_now(s);
-        s->ck_first_done = 1;
+        s->ranges_started = 1;
       }
       lib_error e;
       if (range_start(s, conn, &e) < 0) {
@@ -323,7 +350,7 @@ void *seg_transfer_thread(void *arg) {
       pthread_mutex_unlock(&s->mu);
       break;
     }
-    int left = 0;
+    int left = 0, finished = 0;
     CURLMsg *m;
     while ((m = curl_multi_info_read(s->multi, &left))) {
       if (m->msg != CURLMSG_DONE)
@@ -331,16 +358,14 @@ void *seg_transfer_thread(void *arg) {
       for (unsigned i = 0; i < SEG_MAX_CONNECTIONS; i++)
         if (s->conns[i].busy && s->conns[i].t.easy == m->easy_handle) {
           range_finish(s, &s->conns[i], m->data.result);
+          finished++;
           break;
         }
     }
-    now = now_ns();
-    pthread_mutex_lock(&s->mu);
-    uint64_t unrecorded = s->received - s->ck_received;
-    pthread_mutex_unlock(&s->mu);
-    if (s->ck_first_done && (now - s->ck_at >= CHECKPOINT_NS || unrecorded >= CHECKPOINT_BYTES))
-      seg_checkpoint_now(s);
-    curl_multi_poll(s->multi, NULL, 0, WAIT_MS, NULL);
+    /* A connection that finished its range asks for the next piece at once: on a fast link a
+     * piece takes milliseconds, and a wait here would leave the connection idle for longer. */
+    if (!finished)
+      curl_multi_poll(s->multi, NULL, 0, WAIT_MS, NULL);
   }
   for (unsigned i = 0; i < SEG_MAX_CONNECTIONS; i++)
     seg_range_release(s, &s->conns[i]);
@@ -348,5 +373,25 @@ void *seg_transfer_thread(void *arg) {
   s->engine_done = 1;
   pthread_cond_broadcast(&s->cond);
   pthread_mutex_unlock(&s->mu);
+  return NULL;
+}
+
+void *seg_recorder_thread(void *arg) {
+  struct seg_state *s = arg;
+  for (;;) {
+    pthread_mutex_lock(&s->mu);
+    int stop = s->stop || s->engine_done;
+    uint64_t received = s->received;
+    pthread_mutex_unlock(&s->mu);
+    if (stop)
+      break;
+    pthread_mutex_lock(&s->ck_mu);
+    uint64_t now = now_ns();
+    if (s->ck_first_done && (now - s->ck_at >= CHECKPOINT_NS || received - s->ck_received >= CHECKPOINT_BYTES))
+      checkpoint_locked(s);
+    pthread_mutex_unlock(&s->ck_mu);
+    struct timespec nap = {0, 20 * 1000000L};
+    nanosleep(&nap, NULL);
+  }
   return NULL;
 }

@@ -16,10 +16,16 @@ struct seg_extent; /* net/http_segments.h */
 #define SEG_MAX_PIECE (16ull << 20)
 #define WAIT_MS 100
 #define GROW_INTERVAL_NS 250000000ull
-#define GROW_FACTOR 1.12      /* bytes per second must rise this much for the next doubling */
+#define GROW_FACTOR 1.12 /* bytes per second must rise this much for the next doubling */
+/* ... and this much for the first: a link that caps each connection carries nearly twice as much on
+ * two; one whose limit is shared (a full pipe, a busy server, loopback's CPU) gives a little more
+ * at best, not worth the ranges' extra copy and the record. */
+#define FIRST_GROW_FACTOR 1.5
 #define STARVED_FRACTION 0.25 /* the reader waited this share of the time: the network is the slower side */
 /* How much a kill -9 may cost: the record is brought up to date this often (each time an fdatasync,
- * which the writeback started as the bytes land keeps short). */
+ * which the writeback started as the bytes land keeps short). On a thread of its own (the recorder):
+ * an fdatasync that waits for the disk must not hold up the connections, which on a fast link
+ * would otherwise spend their time waiting for it. */
 #define CHECKPOINT_NS 250000000ull
 #define CHECKPOINT_BYTES (16ull << 20)
 
@@ -94,10 +100,16 @@ struct seg_state {
   struct seg_conn conns[SEG_MAX_CONNECTIONS];
   pthread_t thread;
   int thread_started, sync_ready;
+  int ranges_started; /* the first range was asked for (the record said what fd held before it) */
   uint64_t grow_at, grow_received, grow_wait;
   double rate_before_add;
   unsigned adds;
   int growing;
+
+  /* the record (seg_checkpoint_now, under ck_mu: one record at a time, in order) */
+  pthread_mutex_t ck_mu;
+  pthread_t recorder;
+  int recorder_started;
   uint64_t ck_at, ck_received;
   int ck_failed, ck_first_done;
 };
@@ -112,5 +124,7 @@ void seg_checkpoint_now(struct seg_state *s);
 void seg_range_release(struct seg_state *s, struct seg_conn *conn);
 /* The transfer thread (http_segments_ranges.c). */
 void *seg_transfer_thread(void *arg);
+/* The recorder: the periodic records while the transfers run, until stop (http_segments_ranges.c). */
+void *seg_recorder_thread(void *arg);
 
 #endif
