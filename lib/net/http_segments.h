@@ -13,10 +13,13 @@
  * it otherwise, so the pull streams and ends when the last byte lands.
  *
  * Connections are added like a congestion window in slow start: a second one only when the
- * reader waits for the network a quarter of the time (the decoder is not the slower side), then
- * twice as many each quarter second while the bytes per second over all of them rise by 12 % or
- * more (measured once every connection delivers, so a far server's handshakes do not count
- * against it), up to max_connections; the first addition that does not pay ends the growth.
+ * reader waits for the network a quarter of the time (the decoder is not the slower side). It is
+ * a probe: it takes pieces from the end, so the first connection streams on; if the bytes per
+ * second do not rise by half (a link that caps each connection nearly doubles on two), the first
+ * connection carries the rest alone. Otherwise twice as many each quarter second while the bytes
+ * per second over all of them rise by 12 % or more (measured once every connection delivers, so
+ * a far server's handshakes do not count against it), up to max_connections; the first addition
+ * that does not pay ends the growth.
  *
  * Every range response is checked: 206 with the Content-Range asked for (start, end, the file's
  * length); anything else is an error naming the URL, retried like a broken body (http_retry.h)
