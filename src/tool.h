@@ -20,7 +20,6 @@
 void tool_hold_standard_fds(void);
 extern volatile sig_atomic_t tool_cancel; /* set by SIGINT/SIGTERM */
 extern volatile sig_atomic_t tool_signal; /* which one */
-void tool_install_signals(void);
 int tool_exit_for_error(const vmpull_error *err);
 /* Flush stdout: 0, or -1 with errno when what was printed did not all get out (a full disk, a
  * closed stdout). */
