@@ -194,15 +194,17 @@ def test_corrupt_source_leaves_nothing(tmp_path):
     assert leftovers(out_dir) == []
 
 
-def test_existing_output_kept(tmp_path):
+def test_existing_output_as_on_linux(tmp_path):
+    """-o onto an existing file: vmpull.exe does what the Linux vmpull does (it replaces a regular file)."""
     src = tmp_path / "disk.raw.gz"
     src.write_bytes(gzip.compress(raw_disk("kept"), mtime=0))
-    out = tmp_path / "disk.raw"
-    out.write_bytes(b"precious")
-    linux = run_vmpull("pull", "-q", "--no-cache", "-o", out, src)
-    rc, _, stderr = run_win("pull", "-q", "--no-cache", "-o", winpath(out), winpath(src))
-    assert rc == linux.rc
-    assert out.read_bytes() == (b"precious" if linux.rc else raw_disk("kept"))
+    out_linux, out_win = tmp_path / "linux.raw", tmp_path / "win.raw"
+    out_linux.write_bytes(b"precious")
+    out_win.write_bytes(b"precious")
+    linux = run_vmpull("pull", "-q", "--no-cache", "-o", out_linux, src)
+    rc, _, stderr = run_win("pull", "-q", "--no-cache", "-o", winpath(out_win), winpath(src))
+    assert rc == linux.rc, stderr
+    assert out_win.read_bytes() == out_linux.read_bytes()
 
 
 @pytest.fixture(scope="module")
