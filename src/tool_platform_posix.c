@@ -53,6 +53,10 @@ int tool_terminal_width(int fd) {
   return c > 0 ? c : 80;
 }
 
+/* (beside the handlers that set them) */
+volatile sig_atomic_t tool_cancel = 0;
+volatile sig_atomic_t tool_signal = 0;
+
 static void on_signal(int sig) {
   tool_signal = sig;
   tool_cancel = 1;

@@ -2,7 +2,6 @@
 /* The CLI's platform calls on Windows (src/tool_platform.h): the console API for the terminal, its
  * width and the password prompt, SetConsoleCtrlHandler for Ctrl-C, %LOCALAPPDATA% for the folders. */
 #include "tool.h"
-#include "tool_opts_skopeo.h"
 #include "tool_platform.h"
 
 #include <errno.h>
@@ -12,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <windows.h>
+/* (after windows.h) */
+#include <shellapi.h>
 
 /* Another program's handle answers -1, a process without that standard handle -2. */
 static HANDLE handle_of(int fd) {
@@ -114,6 +115,10 @@ int tool_terminal_width(int fd) {
   int c = columns ? atoi(columns) : 0;
   return c > 0 ? c : 80;
 }
+
+/* (beside the handlers that set them) */
+volatile sig_atomic_t tool_cancel = 0;
+volatile sig_atomic_t tool_signal = 0;
 
 /* Runs on a thread of its own: the pull sees tool_cancel, returns VMPULL_E_CANCELLED, and main
  * exits 130 (143) as on Linux. A closed console ends the process when this returns: the wait gives

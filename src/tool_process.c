@@ -11,8 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-volatile sig_atomic_t tool_cancel = 0;
-volatile sig_atomic_t tool_signal = 0;
 static int stdout_closed; /* vmpull was started without a stdout */
 
 /* Started with 0, 1 or 2 closed, the first files vmpull opens would take those numbers, and a
