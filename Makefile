@@ -130,12 +130,13 @@ windows: $(WIN_BUILD)/build.ninja
 	JOBS=$(WIN_JOBS) nice -n 10 scripts/build-windows-deps $(WIN_BUILD)/deps
 	nice -n 10 ninja -C $(WIN_BUILD) -j $(WIN_JOBS)
 
-# What runs under wine today: the platform layer's unit tests (its own wine prefix, in $(WIN_BUILD)).
+# Every C unit test (meson's suite 'unit') under wine, in a wine prefix of its own in $(WIN_BUILD); the
+# DLLs from the dependency prefix and mingw's runtime.
 WIN_DLL_PATH = $(CURDIR)/$(WIN_BUILD)/deps/prefix/bin;/usr/x86_64-w64-mingw32/lib;/usr/lib/gcc/x86_64-w64-mingw32/12-posix
 windows-test: $(WIN_BUILD)/build.ninja
-	nice -n 10 ninja -C $(WIN_BUILD) -j $(WIN_JOBS) tests/unit/test_platform.exe tests/unit/test_beneath_walk.exe
+	nice -n 10 ninja -C $(WIN_BUILD) -j $(WIN_JOBS)
 	WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wine WINEDEBUG=-all WINEPATH='$(WIN_DLL_PATH)' \
-	  meson test -C $(WIN_BUILD) --no-rebuild --print-errorlogs platform beneath_walk
+	  meson test -C $(WIN_BUILD) --no-rebuild --print-errorlogs --suite unit
 
 # The Windows package (scripts/dist-windows): $(WIN_BUILD)/vmpull-VERSION-windows-x86_64.zip with
 # vmpull.exe, the DLLs its import tables name (recursively) and the licences.

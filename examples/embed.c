@@ -59,12 +59,18 @@ int main(int argc, char **argv) {
     return 2;
   }
 
+#ifdef _WIN32
+  /* Windows' C runtime has signal() only: Ctrl-C arrives as SIGINT on a thread of its own. */
+  signal(SIGINT, on_signal);
+  signal(SIGTERM, on_signal);
+#else
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+#endif
 
   vmpull_pull_options opts;
   vmpull_pull_options_init(&opts, sizeof(opts));

@@ -8,6 +8,7 @@
 #include "api/pull_kept_disk.h"
 
 #include "base/error.h"
+#include "base/platform.h"
 #include "base/progress.h"
 #include "base/util.h"
 #include "fetch/cache_session.h"
@@ -54,7 +55,7 @@ static int stream_disk(const struct kept_disk *kd, struct sink *sink, lib_error 
   if (!buf)
     return -ENOMEM;
   for (uint64_t off = 0; off < kd->record.size;) {
-    ssize_t n = pread(kd->fd, buf, (size_t)MIN((uint64_t)SINK_BUFFER_SIZE, kd->record.size - off), (off_t)off);
+    ssize_t n = plat_pread(kd->fd, buf, (size_t)MIN((uint64_t)SINK_BUFFER_SIZE, kd->record.size - off), off);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
@@ -107,7 +108,7 @@ int kept_disk_copy(struct pull_cache *pc, const struct kept_disk *kd, struct sin
     r = disk_copy_checked(kd->fd, -1, &kd->record.map, progress_poll, &poll, &bad);
   else if (sink->readable && disk_clone(kd->fd, sink->fd) == 0)
     r = disk_copy_checked(sink->fd, -1, &kd->record.map, progress_poll, &poll, &bad);
-  else if (ftruncate(sink->fd, 0) < 0) /* a clone that failed half way may have left blocks */
+  else if (plat_ftruncate(sink->fd, 0) < 0) /* a clone that failed half way may have left blocks */
     r = -errno;
   else
     r = disk_copy_checked(kd->fd, sink->fd, &kd->record.map, progress_poll, &poll, &bad);

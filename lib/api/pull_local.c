@@ -4,6 +4,7 @@
 
 #include "base/digest.h"
 #include "base/evp_util.h"
+#include "base/platform.h"
 #include "base/util.h"
 #include "pipeline/detect.h"
 #include "pipeline/sink.h"
@@ -23,13 +24,13 @@ int local_copy_probe(const struct resolved *rs, const struct call_hooks *hooks, 
     return 0; /* the usual way says what is wrong with it */
   /* (O_NONBLOCK: should a FIFO take the file's place after the stat, the open does not wait for a
    * writer; it changes nothing for a regular file's reads) */
-  _cleanup_close_ int f = open(rs->plan.location, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  _cleanup_close_ int f = plat_openat(AT_FDCWD, rs->plan.location, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0);
   if (f < 0 || fstat(f, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
     return 0;
   uint8_t head[DETECT_PEEK];
   ssize_t n;
   do
-    n = pread(f, head, sizeof(head), 0);
+    n = plat_pread(f, head, sizeof(head), 0);
   while (n < 0 && errno == EINTR);
   if (n <= 0)
     return 0;

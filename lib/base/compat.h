@@ -8,6 +8,15 @@
 #ifndef VMPULL_COMPAT_H
 #define VMPULL_COMPAT_H
 
+/* printf-like functions, checked by the compiler. mingw-w64's gcc reads format(printf) as the
+ * Microsoft runtime's printf (no %zu, %llu, %hhu), but the code runs on mingw's own, C99 one
+ * (__USE_MINGW_ANSI_STDIO): gnu_printf says so. */
+#if defined(_WIN32) && !defined(__clang__)
+#define VMPULL_PRINTF(fmt, first) __attribute__((format(gnu_printf, fmt, first)))
+#else
+#define VMPULL_PRINTF(fmt, first) __attribute__((format(printf, fmt, first)))
+#endif
+
 #ifdef _WIN32
 
 #include <direct.h>
@@ -22,6 +31,7 @@
 
 char *compat_strndup(const char *s, size_t n);
 void *compat_memmem(const void *hay, size_t hay_len, const void *needle, size_t needle_len);
+void *compat_memrchr(const void *s, int c, size_t n);
 void compat_explicit_bzero(void *p, size_t n);
 /* The GNU form the code uses: the message, in buf or not. */
 char *compat_strerror_r(int errnum, char *buf, size_t len);
@@ -31,9 +41,11 @@ int compat_setenv(const char *name, const char *value, int overwrite);
 int compat_unsetenv(const char *name);
 int compat_mkostemp(char *tmpl, int flags);
 int compat_fstat(int fd, struct stat *st);
+char *compat_mkdtemp(char *tmpl);
 
 #define strndup compat_strndup
 #define memmem compat_memmem
+#define memrchr compat_memrchr
 #define explicit_bzero compat_explicit_bzero
 #define strerror_r compat_strerror_r
 #undef localtime_r
@@ -43,6 +55,9 @@ int compat_fstat(int fd, struct stat *st);
 #define setenv compat_setenv
 #define unsetenv compat_unsetenv
 #define mkostemp compat_mkostemp
+#define mkdtemp compat_mkdtemp
+/* No set-user-ID programs on Windows: the environment is the user's own. */
+#define secure_getenv getenv
 /* The runtime's _fstat64 calls a folder a regular file (and wine's fills nothing in for an fd made
  * with _open_osfhandle): the platform layer's, from the HANDLE. */
 #undef fstat
@@ -82,6 +97,10 @@ int compat_fstat(int fd, struct stat *st);
 #endif
 #ifndef S_ISLNK
 #define S_ISLNK(m) (((m)&S_IFMT) == S_IFLNK)
+#endif
+
+#ifndef S_ISSOCK
+#define S_ISSOCK(m) 0
 #endif
 
 #ifndef NAME_MAX

@@ -166,8 +166,8 @@ static void cut_and_clean(char *out, const char *raw, size_t len) {
 }
 
 /* before, fmt formatted, after: stored cleaned (and cut) as err's message. */
-__attribute__((format(printf, 3, 0))) static void store_message(lib_error *err, const char *before, const char *fmt,
-                                                                va_list ap, const char *after) {
+VMPULL_PRINTF(3, 0)
+static void store_message(lib_error *err, const char *before, const char *fmt, va_list ap, const char *after) {
   va_list again;
   va_copy(again, ap);
   char *text = NULL;

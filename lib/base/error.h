@@ -3,6 +3,7 @@
 #ifndef VMPULL_ERROR_H
 #define VMPULL_ERROR_H
 
+#include "base/compat.h"
 #include "vmpull.h"
 
 #include <stdarg.h>
@@ -25,13 +26,13 @@ typedef struct lib_error {
 } lib_error;
 
 /* Set err to code and a formatted message. Returns -code, for `return error_set(...)`. */
-int error_set(lib_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int error_set(lib_error *err, int code, const char *fmt, ...) VMPULL_PRINTF(3, 4);
 /* Like error_set, appending ": strerror(errnum)". */
-int error_set_errno(lib_error *err, int code, int errnum, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int error_set_errno(lib_error *err, int code, int errnum, const char *fmt, ...) VMPULL_PRINTF(4, 5);
 /* Prefix the existing message with context ("ctx: old message"). Returns -err->code. */
-int error_wrap(lib_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int error_wrap(lib_error *err, const char *fmt, ...) VMPULL_PRINTF(2, 3);
 /* Append to the existing message ("old message" + formatted text). Returns -err->code. */
-int error_append(lib_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int error_append(lib_error *err, const char *fmt, ...) VMPULL_PRINTF(2, 3);
 /* The facts behind an error (error_set forgets those of an earlier error; error_wrap and
  * error_append keep them, the cause being the same). */
 void error_note_errno(lib_error *err, int errnum);
@@ -46,12 +47,11 @@ int error_oom(lib_error *err);
 
 /* Hand a warning to the caller's callback (NULL: nobody listens), formatted and cleaned like a
  * message. */
-void warning_send(vmpull_warning_fn fn, void *data, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void warning_vsend(vmpull_warning_fn fn, void *data, const char *fmt, va_list ap) __attribute__((format(printf, 3, 0)));
+void warning_send(vmpull_warning_fn fn, void *data, const char *fmt, ...) VMPULL_PRINTF(3, 4);
+void warning_vsend(vmpull_warning_fn fn, void *data, const char *fmt, va_list ap) VMPULL_PRINTF(3, 0);
 /* The same for a log line at level (a vmpull_log_level). Without a callback nothing is formatted. */
-void log_send(vmpull_log_fn fn, void *data, int level, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-void log_vsend(vmpull_log_fn fn, void *data, int level, const char *fmt, va_list ap)
-    __attribute__((format(printf, 4, 0)));
+void log_send(vmpull_log_fn fn, void *data, int level, const char *fmt, ...) VMPULL_PRINTF(4, 5);
+void log_vsend(vmpull_log_fn fn, void *data, int level, const char *fmt, va_list ap) VMPULL_PRINTF(4, 0);
 
 /* The one cleaning of text from outside (servers, files, archives, arguments) before it reaches
  * an error, a warning or a result: C0 controls, DEL, C1 controls (U+0080-U+009F, as UTF-8) and

@@ -4,6 +4,7 @@
 #ifndef VMPULL_HOOKS_H
 #define VMPULL_HOOKS_H
 
+#include "base/compat.h"
 #include "vmpull.h"
 
 #include <stdarg.h>
@@ -20,15 +21,14 @@ struct call_hooks {
 
 /* A one-line warning to the caller, cleaned like every message (warning_send); h may be NULL, and
  * so may its warning callback: then nobody listens. */
-void hooks_warn(const struct call_hooks *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void hooks_vwarn(const struct call_hooks *h, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+void hooks_warn(const struct call_hooks *h, const char *fmt, ...) VMPULL_PRINTF(2, 3);
+void hooks_vwarn(const struct call_hooks *h, const char *fmt, va_list ap) VMPULL_PRINTF(2, 0);
 
 /* A log line at level (a vmpull_log_level), cleaned like a warning; h may be NULL, and so may its
  * log callback: then nothing is even formatted. Never put a credential in one: URLs go through
  * redact_url first. */
-void hooks_log(const struct call_hooks *h, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-void hooks_vlog(const struct call_hooks *h, int level, const char *fmt, va_list ap)
-    __attribute__((format(printf, 3, 0)));
+void hooks_log(const struct call_hooks *h, int level, const char *fmt, ...) VMPULL_PRINTF(3, 4);
+void hooks_vlog(const struct call_hooks *h, int level, const char *fmt, va_list ap) VMPULL_PRINTF(3, 0);
 /* Does anybody listen to log lines? For a line whose arguments cost something to make. */
 int hooks_logging(const struct call_hooks *h);
 

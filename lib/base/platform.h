@@ -40,7 +40,10 @@
  * |                         | st_ino                   |                                   |                          |
  * | plat_dir_open, _read,   | fdopendir, readdir,      | FindFirstFileExW, FindNextFileW,  | as Linux                 |
  * | _close                  | closedir                 | FindClose                         |                          |
+ * | plat_dir_fd             | dirfd                    | the fd plat_dir_open took         | dirfd                    |
  * | plat_realpath           | realpath(path, NULL)     | GetFinalPathNameByHandleW         | realpath                 |
+ * | plat_temp_dir           | $TMPDIR (secure_getenv), | GetTempPathW (%TMP%, %TEMP%)      | as Linux                 |
+ * |                         | else /tmp                |                                   |                          |
  * | TEMPORARY, PUBLISH      |                          |                                   |                          |
  * | plat_tmpfile_open       | openat(dir, O_TMPFILE)   | a random name, marked             | -1/EOPNOTSUPP: the       |
  * |                         |                          | delete-pending                    | caller's named temporary |
@@ -53,13 +56,22 @@
  * | plat_flock              | flock                    | LockFileEx on one byte past any   | flock                    |
  * |                         |                          | data (advisory as flock); a       |                          |
  * |                         |                          | folder: EOPNOTSUPP (not yet)      |                          |
+ * | plat_dup_cloexec        | fcntl(F_DUPFD_CLOEXEC)   | DuplicateHandle (not inherited) + | as Linux                 |
+ * |                         |                          | _open_osfhandle                   |                          |
+ * | plat_fd_flags           | fcntl(F_GETFL)           | NtQueryObject: the handle's       | as Linux                 |
+ * |                         |                          | granted access (O_RDONLY,         |                          |
+ * |                         |                          | O_WRONLY, O_RDWR, O_APPEND)       |                          |
  * | plat_pread, plat_pwrite | pread, pwrite            | ReadFile, WriteFile at an         | pread, pwrite            |
  * |                         |                          | OVERLAPPED offset                 |                          |
  * | plat_ftruncate          | ftruncate                | FileEndOfFileInfo                 | ftruncate                |
  * | plat_fsync              | fsync                    | FlushFileBuffers                  | fcntl(F_FULLFSYNC), else |
  * |                         |                          |                                   | fsync                    |
+ * | plat_fdatasync          | fdatasync                | FlushFileBuffers                  | fcntl(F_FULLFSYNC), else |
+ * |                         |                          |                                   | fsync                    |
  * | plat_wait_writable      | poll(POLLOUT)            | Sleep(1): the runtime's pipes     | as Linux                 |
  * |                         |                          | block                             |                          |
+ * | plat_wait_readable      | poll(POLLIN, timeout)    | a pipe: PeekNamedPipe, else       | as Linux                 |
+ * |                         |                          | Sleep; anything else: ready       |                          |
  * | plat_set_blocking       | fcntl(F_SETFL,           | nothing: files never block        | as Linux                 |
  * |                         | ~O_NONBLOCK)             |                                   |                          |
  * | plat_writeback_start    | sync_file_range          | nothing (the final flush does it) | nothing                  |
@@ -85,6 +97,12 @@
  * |                         | posix_spawnp             | ends                              | FD_CLOEXEC)              |
  * | plat_wait               | waitpid (EINTR retried)  | WaitForSingleObject,              | waitpid                  |
  * |                         |                          | GetExitCodeProcess                |                          |
+ * | plat_run_quiet          | posix_spawn, stdio       | CreateProcessW, stdio NUL, waited | as Linux                 |
+ * |                         | /dev/null, waitpid       | for                               |                          |
+ * | SOCKETS                 |                          |                                   |                          |
+ * | plat_socket_has_byte    | recv(MSG_PEEK |          | ioctlsocket(FIONREAD)             | as Linux                 |
+ * |                         | MSG_DONTWAIT)            |                                   |                          |
+ * | plat_socket_close       | close                    | closesocket                       | close                    |
  * | plat_sigpipe_block,     | SIGPIPE blocked on the   | nothing: no SIGPIPE (EPIPE comes  | as Linux, or             |
  * | _unblock                | thread; one raised       | back)                             | F_SETNOSIGPIPE           |
  * |                         | meanwhile taken back     |                                   |                          |
@@ -139,12 +157,17 @@ int plat_same_file(int fd, int dirfd, const char *name);
 /* The absolute path of path with every link resolved (malloc'd), or NULL and errno. */
 char *plat_realpath(const char *path);
 
+/* The folder for temporary files: $TMPDIR, else the system's (never NULL; not to be freed). */
+const char *plat_temp_dir(void);
+
 /* A folder's listing. plat_dir_open takes fd (a folder opened for reading) over, also on failure;
  * plat_dir_read returns the next name ("." and ".." included) or NULL at the end. */
 struct plat_dir;
 struct plat_dir *plat_dir_open(int fd);
 const char *plat_dir_read(struct plat_dir *d);
 void plat_dir_close(struct plat_dir *d);
+/* The folder's fd (plat_dir_open's; closed by plat_dir_close), for the *at calls on its names. */
+int plat_dir_fd(struct plat_dir *d);
 
 /* An unnamed file in the folder dir (relative to dirfd; "." for dirfd itself), opened read-write
  * with mode, that disappears if the process dies before plat_tmpfile_link: the fd, or -1 and errno
@@ -156,12 +179,20 @@ int plat_tmpfile_link(int fd, int dirfd, const char *name);
 /* Locks, positioned I/O, sync: as flock (LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN; EWOULDBLOCK when
  * held), pread, pwrite, ftruncate, fsync. */
 int plat_flock(int fd, int op);
+/* As fcntl(fd, F_DUPFD_CLOEXEC, min_fd) and fcntl(fd, F_GETFL) (the access mode and O_APPEND are
+ * what callers read): -1 and errno on failure. */
+int plat_dup_cloexec(int fd, int min_fd);
+int plat_fd_flags(int fd);
 ssize_t plat_pread(int fd, void *buf, size_t len, uint64_t off);
 ssize_t plat_pwrite(int fd, const void *buf, size_t len, uint64_t off);
 int plat_ftruncate(int fd, uint64_t size);
 int plat_fsync(int fd);
+int plat_fdatasync(int fd);
 /* Wait until a non-blocking fd (a pipe) takes more bytes. */
 void plat_wait_writable(int fd);
+/* Wait at most timeout_ms until fd (a pipe, a FIFO) has bytes or its end to read: 1 ready, 0 not
+ * yet, -1 and errno (EINTR: ask again). */
+int plat_wait_readable(int fd, int timeout_ms);
 /* Clear O_NONBLOCK (set at open so that a FIFO cannot block it): 0, or -1 and errno. */
 int plat_set_blocking(int fd);
 /* Hints, no answer: start writing [off, off+len) back now; fd is read front to back. */
@@ -197,6 +228,19 @@ typedef pid_t plat_pid;
 #endif
 int plat_spawn_piped(const char *const argv[], plat_pid *pid, int *to_child, int *from_child);
 int plat_wait(plat_pid pid, int *exited, int *code);
+/* Run argv[0] (a path, not looked up) with stdin, stdout and stderr the null device, and wait
+ * for it: 0 when it ran (whatever its exit status), -errno when it could not start. */
+int plat_run_quiet(const char *const argv[]);
+
+/* A connected socket (libcurl's curl_socket_t). plat_socket_has_byte: 1 when a byte waits to be
+ * read (without reading it or waiting), else 0. plat_socket_close: as close, 0 or -1. */
+#ifdef _WIN32
+typedef uintptr_t plat_socket;
+#else
+typedef int plat_socket;
+#endif
+int plat_socket_has_byte(plat_socket s);
+int plat_socket_close(plat_socket s);
 
 /* Writes to a pipe whose reader may be gone without dying of SIGPIPE: between _block and _unblock
  * a write answers EPIPE, and a SIGPIPE raised meanwhile is taken back (one that was pending before

@@ -18,6 +18,7 @@
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -95,6 +96,11 @@ char *plat_realpath(const char *path) {
   return realpath(path, NULL);
 }
 
+const char *plat_temp_dir(void) {
+  const char *dir = secure_getenv("TMPDIR");
+  return dir && *dir ? dir : "/tmp";
+}
+
 struct plat_dir *plat_dir_open(int fd) {
   DIR *d = fdopendir(fd);
   if (!d) {
@@ -108,6 +114,10 @@ struct plat_dir *plat_dir_open(int fd) {
 const char *plat_dir_read(struct plat_dir *d) {
   struct dirent *de = readdir((DIR *)d);
   return de ? de->d_name : NULL;
+}
+
+int plat_dir_fd(struct plat_dir *d) {
+  return dirfd((DIR *)d);
 }
 
 void plat_dir_close(struct plat_dir *d) {
@@ -136,6 +146,14 @@ int plat_flock(int fd, int op) {
   return flock(fd, op);
 }
 
+int plat_dup_cloexec(int fd, int min_fd) {
+  return fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
+}
+
+int plat_fd_flags(int fd) {
+  return fcntl(fd, F_GETFL);
+}
+
 ssize_t plat_pread(int fd, void *buf, size_t len, uint64_t off) {
   return pread(fd, buf, len, (off_t)off);
 }
@@ -150,6 +168,16 @@ int plat_ftruncate(int fd, uint64_t size) {
 
 int plat_fsync(int fd) {
   return fsync(fd);
+}
+
+int plat_fdatasync(int fd) {
+  return fdatasync(fd);
+}
+
+int plat_wait_readable(int fd, int timeout_ms) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  int n = poll(&p, 1, timeout_ms);
+  return n < 0 ? -1 : n > 0;
 }
 
 void plat_wait_writable(int fd) {
@@ -241,6 +269,30 @@ int plat_wait(plat_pid pid, int *exited, int *code) {
   *exited = WIFEXITED(status);
   *code = WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status);
   return 0;
+}
+
+int plat_run_quiet(const char *const argv[]) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid;
+  int sr = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+  if (sr == 0)
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+  posix_spawn_file_actions_destroy(&fa);
+  return -sr;
+}
+
+int plat_socket_has_byte(plat_socket s) {
+  char b;
+  return recv(s, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+int plat_socket_close(plat_socket s) {
+  return close(s);
 }
 
 void plat_sigpipe_block(struct plat_sigpipe_guard *g) {

@@ -485,6 +485,7 @@ char *plat_realpath(const char *path) {
 }
 
 struct plat_dir {
+  int fd;
   HANDLE find;
   WIN32_FIND_DATAW data;
   int pending; /* data holds an entry not handed out yet */
@@ -494,8 +495,8 @@ struct plat_dir {
 struct plat_dir *plat_dir_open(int fd) {
   _cleanup_free_ wchar_t *dir = fd_path(fd);
   int e = errno;
-  _close(fd);
   if (!dir) {
+    _close(fd);
     errno = e;
     return NULL;
   }
@@ -504,9 +505,11 @@ struct plat_dir *plat_dir_open(int fd) {
   struct plat_dir *d = calloc(1, sizeof(*d));
   if (!pattern || !d) {
     free(d);
+    _close(fd);
     errno = ENOMEM;
     return NULL;
   }
+  d->fd = fd;
   memcpy(pattern, dir, n * sizeof(wchar_t));
   memcpy(pattern + n, L"\\*", 3 * sizeof(wchar_t));
   d->find =
@@ -515,6 +518,7 @@ struct plat_dir *plat_dir_open(int fd) {
     if (GetLastError() != ERROR_FILE_NOT_FOUND) {
       e = plat_win_errno(GetLastError());
       free(d);
+      _close(fd);
       errno = e;
       return NULL;
     }
@@ -542,7 +546,12 @@ void plat_dir_close(struct plat_dir *d) {
     return;
   if (d->find != INVALID_HANDLE_VALUE)
     FindClose(d->find);
+  _close(d->fd);
   free(d);
+}
+
+int plat_dir_fd(struct plat_dir *d) {
+  return d->fd;
 }
 
 /* ---- temporary and publish ---- */

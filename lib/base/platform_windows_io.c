@@ -15,6 +15,7 @@
 #include <windows.h>
 #include <io.h>
 #include <winioctl.h>
+#include <winternl.h>
 // clang-format on
 
 #ifndef FSCTL_DUPLICATE_EXTENTS_TO_FILE
@@ -73,6 +74,43 @@ int plat_flock(int fd, int op) {
   return fail_with(plat_win_errno(e));
 }
 
+int plat_dup_cloexec(int fd, int min_fd) {
+  (void)min_fd; /* the runtime hands out the lowest free fd; 0 to 2 are the standard streams' */
+  HANDLE h = plat_win_handle(fd), dup = NULL;
+  if (h == INVALID_HANDLE_VALUE)
+    return fail_with(EBADF);
+  int flags = plat_fd_flags(fd);
+  if (flags < 0)
+    return -1;
+  if (!DuplicateHandle(GetCurrentProcess(), h, GetCurrentProcess(), &dup, 0, FALSE, DUPLICATE_SAME_ACCESS))
+    return fail_last();
+  int crt =
+      _O_BINARY | _O_NOINHERIT | ((flags & O_ACCMODE) == O_RDONLY ? _O_RDONLY : 0) | (flags & O_APPEND ? _O_APPEND : 0);
+  int out = _open_osfhandle((intptr_t)dup, crt);
+  if (out < 0) {
+    CloseHandle(dup);
+    return fail_with(EMFILE);
+  }
+  return out;
+}
+
+/* What the handle may do (its granted access) is what the fd was opened for. */
+int plat_fd_flags(int fd) {
+  HANDLE h = plat_win_handle(fd);
+  if (h == INVALID_HANDLE_VALUE)
+    return fail_with(EBADF);
+  PUBLIC_OBJECT_BASIC_INFORMATION info;
+  ULONG got = 0;
+  if (NtQueryObject(h, ObjectBasicInformation, &info, sizeof(info), &got) < 0)
+    return fail_with(EBADF);
+  ACCESS_MASK a = info.GrantedAccess;
+  int can_read = !!(a & (FILE_READ_DATA | GENERIC_READ | GENERIC_ALL));
+  int can_write = !!(a & (FILE_WRITE_DATA | GENERIC_WRITE | GENERIC_ALL));
+  int appends = !can_write && (a & FILE_APPEND_DATA);
+  int flags = can_read && (can_write || appends) ? O_RDWR : (can_write || appends) ? O_WRONLY : O_RDONLY;
+  return flags | (appends ? O_APPEND : 0);
+}
+
 /* ReadFile and WriteFile at an offset move the file position: put back, as pread leaves it. */
 static ssize_t rw_at(int fd, void *buf, size_t len, uint64_t off, int write) {
   HANDLE h = plat_win_handle(fd);
@@ -88,6 +126,8 @@ static ssize_t rw_at(int fd, void *buf, size_t len, uint64_t off, int write) {
     SetFilePointerEx(h, pos, NULL, FILE_BEGIN);
   if (!ok && !write && e == ERROR_HANDLE_EOF)
     return 0;
+  if (!ok && write && e == ERROR_ACCESS_DENIED)
+    return fail_with(EBADF); /* as pwrite on an fd not open for writing */
   if (!ok)
     return fail_with(plat_win_errno(e));
   return (ssize_t)n;
@@ -115,6 +155,26 @@ int plat_fsync(int fd) {
   if (GetFileInformationByHandle(h, &info) && (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY))
     return 0;
   return fail_last();
+}
+
+int plat_fdatasync(int fd) {
+  return plat_fsync(fd);
+}
+
+int plat_wait_readable(int fd, int timeout_ms) {
+  HANDLE h = plat_win_handle(fd);
+  if (h == INVALID_HANDLE_VALUE)
+    return fail_with(EBADF);
+  if (GetFileType(h) != FILE_TYPE_PIPE)
+    return 1; /* a file, a console: the read itself waits */
+  for (int waited = 0;; waited += 10) {
+    DWORD avail = 0;
+    if (!PeekNamedPipe(h, NULL, 0, NULL, &avail, NULL) || avail > 0)
+      return 1; /* bytes, or the writer gone: read says which */
+    if (waited >= timeout_ms)
+      return 0;
+    Sleep(10);
+  }
 }
 
 void plat_wait_writable(int fd) {

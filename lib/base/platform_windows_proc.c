@@ -12,6 +12,7 @@
 
 /* windows.h first: the others need its types. */
 // clang-format off
+#include <winsock2.h>
 #include <windows.h>
 #include <bcrypt.h>
 #include <io.h>
@@ -130,6 +131,43 @@ int plat_wait(plat_pid pid, int *exited, int *code) {
   return 0;
 }
 
+int plat_run_quiet(const char *const argv[]) {
+  _cleanup_free_ wchar_t *cmd = command_line(argv);
+  int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, argv[0], -1, NULL, 0);
+  _cleanup_free_ wchar_t *prog = n > 0 ? malloc((size_t)n * sizeof(wchar_t)) : NULL;
+  if (!cmd || !prog)
+    return cmd && n <= 0 ? -EINVAL : -ENOMEM;
+  MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, argv[0], -1, prog, n);
+  SECURITY_ATTRIBUTES inherit = {.nLength = sizeof(inherit), .bInheritHandle = TRUE};
+  HANDLE null = CreateFileW(L"NUL", GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, &inherit,
+                            OPEN_EXISTING, 0, NULL);
+  if (null == INVALID_HANDLE_VALUE)
+    return -plat_win_errno(GetLastError());
+  STARTUPINFOW si = {.cb = sizeof(si), .dwFlags = STARTF_USESTDHANDLES};
+  si.hStdInput = si.hStdOutput = si.hStdError = null;
+  PROCESS_INFORMATION pi = {0};
+  int ok = CreateProcessW(prog, cmd, NULL, NULL, TRUE, CREATE_NO_WINDOW, NULL, NULL, &si, &pi);
+  int e = ok ? 0 : plat_win_errno(GetLastError());
+  CloseHandle(null);
+  if (!ok)
+    return -e;
+  WaitForSingleObject(pi.hProcess, INFINITE);
+  CloseHandle(pi.hThread);
+  CloseHandle(pi.hProcess);
+  return 0;
+}
+
+/* ---- sockets ---- */
+
+int plat_socket_has_byte(plat_socket s) {
+  u_long n = 0;
+  return ioctlsocket((SOCKET)s, FIONREAD, &n) == 0 && n > 0;
+}
+
+int plat_socket_close(plat_socket s) {
+  return closesocket((SOCKET)s) == 0 ? 0 : fail_with(EIO);
+}
+
 /* No SIGPIPE on Windows: a write to a closed pipe answers EPIPE. */
 void plat_sigpipe_block(struct plat_sigpipe_guard *g) {
   g->unused = 0;
@@ -144,6 +182,27 @@ int plat_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg) {
 }
 
 /* ---- the machine ---- */
+
+static char temp_dir[MAX_PATH * 3];
+static pthread_once_t temp_dir_once = PTHREAD_ONCE_INIT;
+
+static void temp_dir_find(void) {
+  const char *env = getenv("TMPDIR");
+  wchar_t w[MAX_PATH + 1];
+  DWORD n = env && *env ? 0 : GetTempPathW(MAX_PATH + 1, w);
+  if (env && *env)
+    snprintf(temp_dir, sizeof(temp_dir), "%s", env);
+  else if (n == 0 || n > MAX_PATH || !WideCharToMultiByte(CP_UTF8, 0, w, -1, temp_dir, sizeof(temp_dir), NULL, NULL))
+    snprintf(temp_dir, sizeof(temp_dir), "C:\\Windows\\Temp");
+  size_t len = strlen(temp_dir);
+  while (len > 3 && (temp_dir[len - 1] == '\\' || temp_dir[len - 1] == '/'))
+    temp_dir[--len] = '\0'; /* GetTempPath ends with one */
+}
+
+const char *plat_temp_dir(void) {
+  pthread_once(&temp_dir_once, temp_dir_find);
+  return temp_dir;
+}
 
 int plat_random_bytes(void *buf, size_t n) {
   return BCryptGenRandom(NULL, buf, (ULONG)n, BCRYPT_USE_SYSTEM_PREFERRED_RNG) == 0 ? 0 : -1;
@@ -198,6 +257,14 @@ void *compat_memmem(const void *hay, size_t hay_len, const void *needle, size_t 
   return NULL;
 }
 
+void *compat_memrchr(const void *s, int c, size_t n) {
+  const uint8_t *p = s;
+  while (n-- > 0)
+    if (p[n] == (uint8_t)c)
+      return (void *)(p + n);
+  return NULL;
+}
+
 void compat_explicit_bzero(void *p, size_t n) {
   SecureZeroMemory(p, n);
 }
@@ -231,4 +298,29 @@ int compat_mkostemp(char *tmpl, int flags) {
 
 int compat_unsetenv(const char *name) {
   return _putenv_s(name, "") == 0 ? 0 : fail_with(EINVAL);
+}
+
+/* The XXXXXX at the end of tmpl replaced until a new folder of that name could be made. */
+char *compat_mkdtemp(char *tmpl) {
+  size_t len = strlen(tmpl);
+  if (len < 6 || strcmp(tmpl + len - 6, "XXXXXX") != 0) {
+    errno = EINVAL;
+    return NULL;
+  }
+  static const char chars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  for (int attempt = 0; attempt < 100; attempt++) {
+    uint8_t rnd[6];
+    if (plat_random_bytes(rnd, sizeof(rnd)) < 0) {
+      errno = EIO;
+      return NULL;
+    }
+    for (size_t i = 0; i < 6; i++)
+      tmpl[len - 6 + i] = chars[rnd[i] % (sizeof(chars) - 1)];
+    if (_mkdir(tmpl) == 0)
+      return tmpl;
+    if (errno != EEXIST)
+      return NULL;
+  }
+  errno = EEXIST;
+  return NULL;
 }

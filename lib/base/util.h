@@ -76,7 +76,7 @@ static inline void free_secretp(char **s) {
 
 /* Never-NULL allocation helpers: abort on OOM is not acceptable in a library,
  * so they return NULL and callers report VMPULL_E_IO "out of memory". */
-char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xasprintf(const char *fmt, ...) VMPULL_PRINTF(1, 2);
 
 int ends_with_ci(const char *s, const char *suffix);
 int starts_with(const char *s, const char *prefix);

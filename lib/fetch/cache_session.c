@@ -4,6 +4,7 @@
 #include "fetch/cache_session.h"
 
 #include "base/error.h"
+#include "base/platform.h"
 #include "base/progress.h"
 #include "base/util.h"
 #include "pipeline/record_source.h"
@@ -69,7 +70,7 @@ static void release(struct pull_cache *pc, int drop) {
   struct stat st;
   if (drop || (fstat(pc->fd, &st) == 0 && st.st_size == 0 && !pc->filling)) {
     cache_partial_forget(pc->cache, pc->name);
-    unlinkat(pc->cache->partial_fd, pc->name, 0);
+    plat_unlinkat(pc->cache->partial_fd, pc->name, 0);
   }
   closep(&pc->fd);
   pc->filling = 0;
@@ -258,7 +259,7 @@ static int replay_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t
   if (r < 0)
     return r;
   for (;;) {
-    ssize_t n = pread(s->fd, buf, (size_t)MIN((uint64_t)cap, s->end - s->off), (off_t)s->off);
+    ssize_t n = plat_pread(s->fd, buf, (size_t)MIN((uint64_t)cap, s->end - s->off), s->off);
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0)

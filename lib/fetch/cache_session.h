@@ -85,7 +85,7 @@ int pull_cache_use_blob(struct pull_cache *pc, const char *digest, struct byte_s
 /* Start filling the locked entry from byte 0 with this response (or go on without the cache). */
 void pull_cache_start_fill(struct pull_cache *pc, const char *key, const struct http_response *resp);
 /* One warning line through the caller's callback. */
-void pull_cache_warn(const struct pull_cache *pc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pull_cache_warn(const struct pull_cache *pc, const char *fmt, ...) VMPULL_PRINTF(2, 3);
 /* The caller's hooks (warning, log) this pull was set up with; NULL: none. */
 const struct call_hooks *pull_cache_hooks(const struct pull_cache *pc);
 

@@ -3,6 +3,7 @@
 #include "fetch/fetch_segments.h"
 
 #include "base/error.h"
+#include "base/platform.h"
 #include "base/util.h"
 #include "net/http_segments.h"
 
@@ -23,7 +24,7 @@ static int checkpoint_entry(void *data, const struct seg_extent *extents, size_t
   struct pull_cache *pc = data;
   if (!pc->cache || pc->fd < 0 || !pc->filling || !pc->seg_key)
     return -EBADF;
-  if (fdatasync(pc->fd) < 0)
+  if (plat_fdatasync(pc->fd) < 0)
     return -errno;
   _cleanup_free_ struct cache_extent *e = calloc(n ? n : 1, sizeof(*e));
   if (!e)
@@ -44,12 +45,11 @@ static int checkpoint_entry(void *data, const struct seg_extent *extents, size_t
   return cache_partial_put(pc->cache, pc->name, &meta, &why) < 0 ? -EIO : 0;
 }
 
-/* An unlinked file in $TMPDIR (else /tmp) for the ranges of a download no cache entry takes. */
+/* An unlinked file in $TMPDIR (else the system's temporary folder) for the ranges of a download no
+ * cache entry takes. */
 static int unlinked_tmpfile(lib_error *err) {
-  const char *dir = getenv("TMPDIR");
-  if (!dir || !*dir)
-    dir = "/tmp";
-  int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  const char *dir = plat_temp_dir();
+  int fd = plat_tmpfile_open(AT_FDCWD, dir, 0600);
   if (fd >= 0)
     return fd;
   _cleanup_free_ char *path = xasprintf("%s/vmpull-ranges-XXXXXX", dir);
@@ -74,7 +74,7 @@ static int segments_start(struct pull_cache *pc, const struct http_config *c, st
     if (!(pc->seg_key = strdup(key)))
       return error_oom(err);
   }
-  int fd = into_entry ? fcntl(pc->fd, F_DUPFD_CLOEXEC, 3) : unlinked_tmpfile(err);
+  int fd = into_entry ? plat_dup_cloexec(pc->fd, 3) : unlinked_tmpfile(err);
   if (fd < 0)
     return into_entry ? error_set_errno(err, VMPULL_E_IO, errno, "duplicate a file descriptor") : fd;
   _cleanup_free_ struct seg_extent *have = NULL;

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "net/certs_d.h"
 
+#include "base/dir_list.h"
 #include "base/error.h"
 #include "base/util.h"
 
-#include <dirent.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <stdlib.h>
@@ -66,10 +66,6 @@ static int find_folder(const char *host, char **out, lib_error *err) {
   return 0;
 }
 
-static int by_name(const struct dirent **a, const struct dirent **b) {
-  return strcmp((*a)->d_name, (*b)->d_name);
-}
-
 /* name ends in suffix (case matters, as in Go); *stem is the length before it. */
 static int has_suffix(const char *name, const char *suffix, size_t *stem) {
   size_t n = strlen(name), s = strlen(suffix);
@@ -77,9 +73,9 @@ static int has_suffix(const char *name, const char *suffix, size_t *stem) {
   return n >= s && memcmp(name + n - s, suffix, s) == 0;
 }
 
-static int listed(struct dirent **names, int n, const char *name) {
+static int listed(char **names, int n, const char *name) {
   for (int i = 0; i < n; i++)
-    if (!strcmp(names[i]->d_name, name))
+    if (!strcmp(names[i], name))
       return 1;
   return 0;
 }
@@ -175,9 +171,9 @@ static int load_pair(struct tls_files *t, const char *dir, const char *cert_name
 }
 
 /* Read dir as tlsclientconfig.SetupCertificates does, in file-name order. */
-static int read_folder(const char *dir, struct dirent **names, int n, struct tls_files *t, lib_error *err) {
+static int read_folder(const char *dir, char **names, int n, struct tls_files *t, lib_error *err) {
   for (int i = 0; i < n; i++) {
-    const char *name = names[i]->d_name;
+    const char *name = names[i];
     size_t stem;
     if (has_suffix(name, ".crt", &stem)) {
       _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
@@ -222,8 +218,8 @@ int tls_files_load(const char *given, const char *host, struct tls_files **out, 
       return r;
     dir = found;
   }
-  struct dirent **names = NULL;
-  int n = scandir(dir, &names, NULL, by_name);
+  char **names = NULL;
+  int n = dir_list(dir, &names);
   if (n < 0) {
     /* Like containers/image, a found folder that vanished or may not be read is no folder. */
     if (found && (errno == ENOENT || errno == EACCES))
@@ -243,9 +239,7 @@ int tls_files_load(const char *given, const char *host, struct tls_files **out, 
     r = error_oom(err);
   else
     r = read_folder(dir, names, n, t, err);
-  for (int i = 0; i < n; i++)
-    free(names[i]);
-  free(names);
+  dir_list_free(names, n);
   if (r < 0)
     return r;
   *out = TAKE_PTR(t);

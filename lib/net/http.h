@@ -15,8 +15,7 @@
 void http_config_defaults(struct http_config *c);
 /* One log line (c->log, level debug) about a request to url, which is redacted here: "GET URL: what".
  * Nothing is formatted without a log callback. */
-void http_log_request(const struct http_config *c, const char *url, const char *what, ...)
-    __attribute__((format(printf, 3, 4)));
+void http_log_request(const struct http_config *c, const char *url, const char *what, ...) VMPULL_PRINTF(3, 4);
 
 /* The one wording for an unwanted status: "HTTP 404 Not Found", with the code
  * 404/410 -> VMPULL_E_NOT_FOUND, 401/403 -> VMPULL_E_AUTH, others VMPULL_E_HTTP.

@@ -11,6 +11,7 @@
 #include "net/http_segments.h"
 
 #include "base/error.h"
+#include "base/platform.h"
 #include "base/redact.h"
 #include "base/thread.h"
 #include "base/util.h"
@@ -240,7 +241,7 @@ static int read_landed(struct seg_state *s, uint8_t *buf, size_t cap, size_t *go
   pthread_mutex_unlock(&s->mu);
   size_t n = (size_t)MIN((uint64_t)cap, avail - s->pos);
   for (;;) {
-    ssize_t k = pread(s->fd, buf, n, (off_t)s->pos);
+    ssize_t k = plat_pread(s->fd, buf, n, s->pos);
     if (k < 0 && errno == EINTR)
       continue;
     if (k < 0)

@@ -12,6 +12,7 @@
 #include "net/http_transfer.h"
 
 #include "base/error.h"
+#include "base/platform.h"
 #include "base/redact.h"
 #include "base/util.h"
 #include "net/certs_d.h"
@@ -22,7 +23,6 @@
 #include <openssl/x509.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <sys/socket.h>
 
 #define POLL_MS 100
 
@@ -153,11 +153,10 @@ static int on_debug(CURL *easy, curl_infotype type, char *data, size_t size, voi
 static int on_close_socket(void *userdata, curl_socket_t fd) {
   struct http_transfer *t = userdata;
   if (t->headers_done && !t->tls && t->resp.content_length != UINT64_MAX && t->received == t->resp.content_length) {
-    char b;
-    if (recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0)
+    if (plat_socket_has_byte((plat_socket)fd))
       t->excess = 1;
   }
-  return close(fd);
+  return plat_socket_close((plat_socket)fd);
 }
 
 /* --ca-cert and a certs.d folder's CAs add to the system store rather than replacing it

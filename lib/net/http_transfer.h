@@ -53,6 +53,6 @@ void http_transfer_cleanup(struct http_transfer *t);
 /* Move the received headers (and the effective URL) into out. */
 int http_transfer_take_response(struct http_transfer *t, struct http_response *out, lib_error *err);
 /* Record an error from a callback; the transfer stops with it. Returns -code. */
-int http_transfer_fail(struct http_transfer *t, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int http_transfer_fail(struct http_transfer *t, int code, const char *fmt, ...) VMPULL_PRINTF(3, 4);
 
 #endif

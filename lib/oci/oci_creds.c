@@ -3,25 +3,19 @@
 
 #include "base/error.h"
 #include "base/json_util.h"
+#include "base/platform.h"
 #include "base/util.h"
 #include "oci/oci_settings.h"
 #include "oci/secret_json.h"
 
 #include <ctype.h>
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <openssl/evp.h>
-#include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <time.h>
 
 #define AUTH_FILE_MAX (1u << 20)
 #define HELPER_ANSWER_MAX (64u << 10)
 #define CONTAINERS_AUTH_FILES "containers-auth.json" /* registries.conf's name for the auth files */
-
-extern char **environ;
 
 void oci_creds_clear(struct oci_creds *c) {
   free_secret(c->user);
@@ -170,10 +164,8 @@ int oci_helper_answer_parse(const char *json, size_t len, struct oci_creds *out,
 
 /* Write to a helper that may already have exited, without dying of SIGPIPE. */
 static int write_quiet(int fd, const char *buf, size_t len) {
-  sigset_t block, old;
-  sigemptyset(&block);
-  sigaddset(&block, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &block, &old);
+  struct plat_sigpipe_guard guard;
+  plat_sigpipe_block(&guard);
   int r = 0;
   while (len > 0) {
     ssize_t n = write(fd, buf, len);
@@ -186,11 +178,7 @@ static int write_quiet(int fd, const char *buf, size_t len) {
     buf += n;
     len -= (size_t)n;
   }
-  if (r == -EPIPE) {
-    struct timespec zero = {0, 0};
-    sigtimedwait(&block, NULL, &zero);
-  }
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  plat_sigpipe_unblock(&guard);
   return r;
 }
 
@@ -202,28 +190,13 @@ static int run_helper(const char *helper, const char *registry, struct oci_creds
   _cleanup_free_ char *prog = xasprintf("docker-credential-%s", helper);
   if (!prog)
     return error_oom(err);
-  int in[2] = {-1, -1}, outp[2] = {-1, -1};
-  if (pipe2(in, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0) {
-    int e = errno;
-    closep(&in[0]);
-    closep(&in[1]);
-    return error_set_errno(err, VMPULL_E_IO, e, "%s: pipe", prog);
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  char *argv[] = {prog, (char *)"get", NULL};
-  pid_t pid;
-  int sr = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(in[0]);
-  close(outp[1]);
-  _cleanup_close_ int to_child = in[1];
-  _cleanup_close_ int from_child = outp[0];
-  if (sr != 0)
-    return error_set_errno(err, VMPULL_E_AUTH, sr, "credential helper %s", prog);
+  const char *const argv[] = {prog, "get", NULL};
+  plat_pid pid;
+  _cleanup_close_ int to_child = -1;
+  _cleanup_close_ int from_child = -1;
+  int sr = plat_spawn_piped(argv, &pid, &to_child, &from_child);
+  if (sr < 0)
+    return error_set_errno(err, VMPULL_E_AUTH, -sr, "credential helper %s", prog);
 
   (void)write_quiet(to_child, registry, strlen(registry));
   closep(&to_child);
@@ -241,21 +214,21 @@ static int run_helper(const char *helper, const char *registry, struct oci_creds
       break;
     used += (size_t)n;
   }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-    ;
+  int exited = 1, code = 0;
+  /* Not to be waited for (a caller that ignores SIGCHLD): its answer is all there is to go by. */
+  if (plat_wait(pid, &exited, &code) < 0)
+    exited = 1, code = 0;
   int r;
   if (read_err) {
     r = error_set_errno(err, VMPULL_E_IO, read_err, "credential helper %s", prog);
-  } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  } else if (!exited || code != 0) {
     buf[used] = '\0';
     /* The helper's way of saying "nothing stored for this registry". */
     if (strstr(buf, "credentials not found"))
       r = 0;
     else
-      r = error_set(err, VMPULL_E_AUTH, "credential helper %s failed (%s %d)", prog,
-                    WIFEXITED(status) ? "exit status" : "signal",
-                    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+      r = error_set(err, VMPULL_E_AUTH, "credential helper %s failed (%s %d)", prog, exited ? "exit status" : "signal",
+                    code);
   } else {
     r = oci_helper_answer_parse(buf, used, out, err);
     if (r < 0)

@@ -23,7 +23,7 @@ struct policy_ctx {
   lib_error *err;
 };
 
-__attribute__((format(printf, 2, 3))) static int bad(const struct policy_ctx *c, const char *fmt, ...) {
+VMPULL_PRINTF(2, 3) static int bad(const struct policy_ctx *c, const char *fmt, ...) {
   char what[512];
   va_list ap;
   va_start(ap, fmt);

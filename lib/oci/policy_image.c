@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Which image the policy judges: the transport, and the reference or path its scopes name
  * (policy_eval.h: oci_policy_check). */
+#include "base/platform.h"
 #include "base/util.h"
 #include "oci/oci_ref.h"
 #include "oci/policy_eval.h"
@@ -42,7 +43,7 @@ int oci_policy_check(const struct oci_settings *set, struct oci_store *s, const 
     if (!(path = strndup(rest, strcspn(rest, ":"))))
       return error_oom(err);
     /* containers/image's scopes name the resolved path (symbolic links followed) */
-    if (!(resolved = realpath(path, NULL)))
+    if (!(resolved = plat_realpath(path)))
       return error_set_errno(err, VMPULL_E_IO, errno, "%s", path);
     img.scope_path = resolved;
   } else {

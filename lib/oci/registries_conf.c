@@ -8,7 +8,6 @@
 #include "base/util.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -56,8 +55,7 @@ void registries_conf_clear(struct registries_conf *c) {
 
 /* --- reading the tree --- */
 
-static int bad(lib_error *err, const char *path, const struct toml_value *v, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static int bad(lib_error *err, const char *path, const struct toml_value *v, const char *fmt, ...) VMPULL_PRINTF(4, 5);
 static int bad(lib_error *err, const char *path, const struct toml_value *v, const char *fmt, ...) {
   char what[512];
   va_list ap;

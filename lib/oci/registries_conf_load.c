@@ -2,11 +2,11 @@
 /* Which registries.conf files a call reads, and their merge (containers/image's newConfigWrapper,
  * dropInConfigs, tryUpdatingCache and updateWithConfigurationFrom). Only $HOME and
  * $CONTAINERS_REGISTRIES_CONF (or REGISTRIES_CONFIG_PATH) move them, as for podman and skopeo. */
+#include "base/platform.h"
 #include "base/toml_read.h"
 #include "base/util.h"
 #include "oci/registries_conf.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -107,34 +107,31 @@ static int name_cmp(const void *a, const void *b) {
 static int drop_ins(const char *dir, char ***out, size_t *n, lib_error *err) {
   *out = NULL;
   *n = 0;
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = plat_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
     return 0;
   if (fd < 0)
     return error_set_errno(err, VMPULL_E_IO, errno, "reading %s", dir);
-  DIR *d = fdopendir(fd);
-  if (!d) {
-    int e = errno;
-    close(fd);
-    return error_set_errno(err, VMPULL_E_IO, e, "reading %s", dir);
-  }
+  struct plat_dir *d = plat_dir_open(fd);
+  if (!d)
+    return error_set_errno(err, VMPULL_E_IO, errno, "reading %s", dir);
   char **names = NULL;
   size_t used = 0;
   int r = 0;
-  struct dirent *de;
-  while (r == 0 && (de = readdir(d))) {
-    size_t len = strlen(de->d_name);
+  const char *name;
+  while (r == 0 && (name = plat_dir_read(d))) {
+    size_t len = strlen(name);
     struct stat st;
-    if (len < 5 || strcmp(de->d_name + len - 5, ".conf") != 0)
+    if (len < 5 || strcmp(name + len - 5, ".conf") != 0)
       continue;
-    if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+    if (plat_fstatat(plat_dir_fd(d), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
       continue;
     if (used == REGISTRIES_CONF_DROP_INS_MAX) {
       r = error_set(err, VMPULL_E_LIMIT, "%s: more than %d drop-in files", dir, REGISTRIES_CONF_DROP_INS_MAX);
       break;
     }
     char **grown = realloc(names, (used + 1) * sizeof(*names));
-    char *path = grown ? xasprintf("%s/%s", dir, de->d_name) : NULL;
+    char *path = grown ? xasprintf("%s/%s", dir, name) : NULL;
     if (grown)
       names = grown;
     if (!path) {
@@ -143,7 +140,7 @@ static int drop_ins(const char *dir, char ***out, size_t *n, lib_error *err) {
     }
     names[used++] = path;
   }
-  closedir(d);
+  plat_dir_close(d);
   if (r < 0) {
     for (size_t i = 0; i < used; i++)
       free(names[i]);

@@ -3,10 +3,11 @@
  * tree are read, so aliases cannot make the walk grow. */
 #include "oci/registries_d.h"
 
+#include "base/platform.h"
 #include "base/util.h"
 
-#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,7 +172,8 @@ static int name_cmp(const void *a, const void *b) {
 }
 
 static int load_dir(const char *dir, struct registries_d *c, lib_error *err) {
-  DIR *d = opendir(dir);
+  int fd = plat_openat(AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  struct plat_dir *d = fd >= 0 ? plat_dir_open(fd) : NULL;
   if (!d) {
     if (errno == ENOENT || errno == ENOTDIR)
       return 0;
@@ -180,21 +182,21 @@ static int load_dir(const char *dir, struct registries_d *c, lib_error *err) {
   char *names[REGISTRIES_D_FILES_MAX];
   size_t n = 0;
   int r = 0;
-  struct dirent *e;
-  while ((e = readdir(d))) {
-    if (!ends_with_ci(e->d_name, ".yaml") || strcmp(e->d_name + strlen(e->d_name) - 5, ".yaml") != 0)
+  const char *e;
+  while ((e = plat_dir_read(d))) {
+    if (!ends_with_ci(e, ".yaml") || strcmp(e + strlen(e) - 5, ".yaml") != 0)
       continue;
     if (n == REGISTRIES_D_FILES_MAX) {
       r = error_set(err, VMPULL_E_LIMIT, "registries.d %s holds more than %u .yaml files", dir, REGISTRIES_D_FILES_MAX);
       break;
     }
-    if (!(names[n] = strdup(e->d_name))) {
+    if (!(names[n] = strdup(e))) {
       r = error_oom(err);
       break;
     }
     n++;
   }
-  closedir(d);
+  plat_dir_close(d);
   /* The order only decides which file a "defined both in" message names first. */
   qsort(names, n, sizeof(*names), name_cmp);
   for (size_t i = 0; i < n; i++) {
@@ -283,7 +285,7 @@ int registries_d_use_sigstore(const struct registries_d *c, const char *identity
 }
 
 char *registries_d_builtin_lookaside(void) {
-  if (geteuid() == 0)
+  if (plat_is_admin())
     return strdup("file:///var/lib/containers/sigstore");
   const char *home = getenv("HOME");
   return xasprintf("file://%s/.local/share/containers/sigstore", home && *home ? home : "");

@@ -3,6 +3,7 @@
 #include "pipeline/decode.h"
 
 #include "base/error.h"
+#include "base/platform.h"
 #include "base/util.h"
 
 #include <stdarg.h>
@@ -25,7 +26,7 @@ decode_fn decoder_for(enum format f) {
 unsigned decode_threads(const struct decode_options *o) {
   if (o && o->threads)
     return o->threads;
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  long n = plat_cpu_count();
   return n > 0 ? (unsigned)n : 1;
 }
 

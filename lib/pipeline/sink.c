@@ -3,6 +3,7 @@
 
 #include "base/error.h"
 #include "base/fs_atomic.h"
+#include "base/platform.h"
 #include "base/progress.h"
 #include "base/ring.h"
 #include "base/thread.h"
@@ -11,13 +12,10 @@
 #include "pipeline/disk_map.h"
 #include "pipeline/sink_device.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <sys/file.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #define TMP_INFIX ".vmpull-tmp-"
@@ -47,23 +45,21 @@ static void remove_stale_temporaries(int dirfd, const char *base) {
   _cleanup_free_ char *prefix = xasprintf(".%s" TMP_INFIX, base);
   if (!prefix)
     return;
-  int dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dfd = plat_openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (dfd < 0)
     return;
-  DIR *d = fdopendir(dfd);
-  if (!d) {
-    close(dfd);
+  struct plat_dir *d = plat_dir_open(dfd);
+  if (!d)
     return;
-  }
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    if (!starts_with(de->d_name, prefix))
+  const char *name;
+  while ((name = plat_dir_read(d))) {
+    if (!starts_with(name, prefix))
       continue;
-    _cleanup_close_ int fd = openat(dirfd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
-      unlinkat(dirfd, de->d_name, 0);
+    _cleanup_close_ int fd = plat_openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
+    if (fd >= 0 && plat_flock(fd, LOCK_EX | LOCK_NB) == 0)
+      plat_unlinkat(dirfd, name, 0);
   }
-  closedir(d);
+  plat_dir_close(d);
 }
 
 static void writer_start(struct sink *s);
@@ -99,11 +95,11 @@ static int replaceable(const struct stat *st, const char *path, lib_error *err) 
 /* The caller's fd (vmpull_pull_to_fd): a dup of it, so that closing the sink leaves it open. */
 static int sink_open_fd(struct sink *s, lib_error *err) {
   s->borrowed = 1;
-  s->fd = fcntl(s->o.fd, F_DUPFD_CLOEXEC, 3);
+  s->fd = plat_dup_cloexec(s->o.fd, 3);
   if (s->fd < 0)
     return error_set_errno(err, VMPULL_E_IO, errno, "output %s", s->path);
   struct stat st;
-  int flags = fcntl(s->fd, F_GETFL);
+  int flags = plat_fd_flags(s->fd);
   if (fstat(s->fd, &st) < 0 || flags < 0)
     return error_set_errno(err, VMPULL_E_IO, errno, "output %s", s->path);
   if ((flags & O_ACCMODE) == O_RDONLY)
@@ -116,8 +112,10 @@ static int sink_open_fd(struct sink *s, lib_error *err) {
   if (!s->readable)
     s->o.chunk_map = 0;
   /* Blocks left from earlier content would show through the holes. */
-  if (!s->stream && ftruncate(s->fd, 0) < 0)
+  if (!s->stream && plat_ftruncate(s->fd, 0) < 0)
     return error_set_errno(err, VMPULL_E_IO, errno, "truncate output %s", s->path);
+  if (!s->stream)
+    (void)plat_set_sparse(s->fd);
   return sink_buffers_init(s, err);
 }
 
@@ -155,12 +153,13 @@ int sink_open(struct sink *s, const char *path, const struct sink_options *o, li
   if (!s->base)
     return error_oom(err);
   const char *dir = dirname(dcopy);
-  s->dirfd = o->in_folder ? fcntl(o->folder_fd, F_DUPFD_CLOEXEC, 0) : open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  s->dirfd = o->in_folder ? plat_dup_cloexec(o->folder_fd, 0)
+                          : plat_openat(AT_FDCWD, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0);
   if (s->dirfd < 0)
     return error_set_errno(err, errno == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, errno, "output folder %s", dir);
 
   struct stat st;
-  if (fstatat(s->dirfd, s->base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+  if (plat_fstatat(s->dirfd, s->base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
     if (!s->o.replace)
       return error_set(err, VMPULL_E_EXISTS, "output %s already exists (use --replace to overwrite it)", path);
     int r = replaceable(&st, path, err);
@@ -172,10 +171,11 @@ int sink_open(struct sink *s, const char *path, const struct sink_options *o, li
   remove_stale_temporaries(s->dirfd, s->base);
 
   if (!s->o.force_named_tmp) {
-    s->fd = openat(s->dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, s->o.mode);
+    s->fd = plat_tmpfile_open(s->dirfd, ".", s->o.mode);
     if (s->fd >= 0) {
       /* Held until close, so that once linked under a temporary name it is not taken for stale. */
-      (void)flock(s->fd, LOCK_EX | LOCK_NB);
+      (void)plat_flock(s->fd, LOCK_EX | LOCK_NB);
+      (void)plat_set_sparse(s->fd); /* (Windows: holes only in a file marked sparse) */
       return sink_buffers_init(s, err);
     }
     if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL && errno != ENOENT)
@@ -185,7 +185,7 @@ int sink_open(struct sink *s, const char *path, const struct sink_options *o, li
   for (int attempt = 0; attempt < 16; attempt++) {
     if (new_tmp_name(s) < 0)
       return error_oom(err);
-    s->fd = openat(s->dirfd, s->tmp_name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, s->o.mode);
+    s->fd = plat_openat(s->dirfd, s->tmp_name, O_CREAT | O_EXCL | O_RDWR | O_NOFOLLOW | O_CLOEXEC, s->o.mode);
     if (s->fd >= 0)
       break;
     if (errno != EEXIST)
@@ -194,7 +194,8 @@ int sink_open(struct sink *s, const char *path, const struct sink_options *o, li
   if (s->fd < 0)
     return error_set(err, VMPULL_E_IO, "create temporary file in %s: no free name", dir);
   /* Held until close: tells a later run this temporary is still being written. */
-  (void)flock(s->fd, LOCK_EX | LOCK_NB);
+  (void)plat_flock(s->fd, LOCK_EX | LOCK_NB);
+  (void)plat_set_sparse(s->fd);
   return sink_buffers_init(s, err);
 }
 
@@ -319,7 +320,7 @@ static void writer_free(struct sink_writer *w) {
 /* A writer thread when asked for and worth it; else the caller's thread writes (no error:
  * the sink works either way). */
 static void writer_start(struct sink *s) {
-  if (!s->o.writer_thread || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+  if (!s->o.writer_thread || plat_cpu_count() < 2)
     return;
   struct sink_writer *w = calloc(1, sizeof(*w));
   if (!w)
@@ -499,16 +500,16 @@ static int commit_disk(struct sink *s, uint64_t *allocated, lib_error *err) {
       *allocated = 0;
     return 0;
   }
-  if (ftruncate(s->fd, (off_t)s->offset) < 0)
+  if (plat_ftruncate(s->fd, s->offset) < 0)
     return error_set_errno(err, VMPULL_E_IO, errno, "set size of %s", s->path);
-  if (fsync(s->fd) < 0)
+  if (plat_fsync(s->fd) < 0)
     return error_set_errno(err, VMPULL_E_IO, errno, "fsync %s", s->path);
   if (s->borrowed) {
     /* The caller's file: nothing to link or rename. */
     s->committed = 1;
     struct stat st;
     if (allocated)
-      *allocated = fstat(s->fd, &st) == 0 ? (uint64_t)st.st_blocks * 512u : 0;
+      *allocated = fstat(s->fd, &st) == 0 ? plat_allocated_bytes(s->fd, &st) : 0;
     return 0;
   }
 
@@ -538,36 +539,36 @@ static int commit_disk(struct sink *s, uint64_t *allocated, lib_error *err) {
     if (s->o.replace) {
       /* Checked again: something else may have appeared there while the disk was written. */
       struct stat st;
-      if (fstatat(s->dirfd, s->base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      if (plat_fstatat(s->dirfd, s->base, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         int r = replaceable(&st, s->path, err);
         if (r < 0)
           return r;
       }
-      if (renameat(s->dirfd, s->tmp_name, s->dirfd, s->base) < 0)
+      if (plat_renameat(s->dirfd, s->tmp_name, s->dirfd, s->base) < 0)
         return error_set_errno(err, VMPULL_E_IO, errno, "rename into %s", s->path);
-    } else if (renameat2(s->dirfd, s->tmp_name, s->dirfd, s->base, RENAME_NOREPLACE) < 0) {
+    } else if (plat_rename_noreplace(s->dirfd, s->tmp_name, s->dirfd, s->base) < 0) {
       if (errno == EEXIST)
         return error_set(err, VMPULL_E_EXISTS, "output %s already exists (use --replace to overwrite it)", s->path);
       if (errno != EINVAL && errno != ENOSYS)
         return error_set_errno(err, VMPULL_E_IO, errno, "rename into %s", s->path);
       /* No RENAME_NOREPLACE on this filesystem: link() refuses to clobber too. */
-      if (linkat(s->dirfd, s->tmp_name, s->dirfd, s->base, 0) < 0)
+      if (plat_linkat(s->dirfd, s->tmp_name, s->dirfd, s->base) < 0)
         return error_set_errno(err, errno == EEXIST ? VMPULL_E_EXISTS : VMPULL_E_IO, errno, "link %s", s->path);
-      unlinkat(s->dirfd, s->tmp_name, 0);
+      plat_unlinkat(s->dirfd, s->tmp_name, 0);
     }
     free(s->tmp_name);
     s->tmp_name = NULL;
   }
   s->committed = 1;
   /* Make the new name durable too. */
-  int dfd = openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int dfd = plat_openat(s->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (dfd >= 0) {
-    (void)fsync(dfd);
+    (void)plat_fsync(dfd);
     close(dfd);
   }
   struct stat st;
   if (allocated)
-    *allocated = fstat(s->fd, &st) == 0 ? (uint64_t)st.st_blocks * 512u : 0;
+    *allocated = fstat(s->fd, &st) == 0 ? plat_allocated_bytes(s->fd, &st) : 0;
   return 0;
 }
 
@@ -601,7 +602,7 @@ void sink_close(struct sink *s) {
   }
   free(s->buf);
   if (s->tmp_name && s->dirfd >= 0)
-    unlinkat(s->dirfd, s->tmp_name, 0);
+    plat_unlinkat(s->dirfd, s->tmp_name, 0);
   closep(&s->fd);
   closep(&s->dirfd);
   free(s->tmp_name);

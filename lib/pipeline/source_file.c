@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Byte source: a local file. */
 #include "base/error.h"
+#include "base/platform.h"
 #include "base/util.h"
 #include "pipeline/source.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/stat.h>
 
 /* How often a read that waits on a quiet pipe looks at the cancel flag. */
@@ -33,8 +33,7 @@ static int wait_readable(struct file_source *f, lib_error *err) {
     int r = cancelled(f, err);
     if (r < 0)
       return r;
-    struct pollfd p = {.fd = f->fd, .events = POLLIN};
-    int n = poll(&p, 1, WAIT_POLL_MS);
+    int n = plat_wait_readable(f->fd, WAIT_POLL_MS);
     if (n < 0 && errno != EINTR)
       return error_set_errno(err, VMPULL_E_IO, errno, "wait for %s", f->base.name);
     if (n > 0)
@@ -84,7 +83,7 @@ int source_file_open_cancellable(const char *path, volatile sig_atomic_t *cancel
    * cancel flag is seen. The flag only changes how this descriptor waits, not the pipe. */
   struct stat st;
   int fifo = stat(path, &st) == 0 && S_ISFIFO(st.st_mode);
-  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | (fifo ? O_NONBLOCK : 0));
+  _cleanup_close_ int fd = plat_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | (fifo ? O_NONBLOCK : 0), 0);
   if (fd < 0)
     return error_set_errno(err, errno == ENOENT ? VMPULL_E_NOT_FOUND : VMPULL_E_IO, errno, "open %s", path);
   if (fstat(fd, &st) < 0)
@@ -92,7 +91,7 @@ int source_file_open_cancellable(const char *path, volatile sig_atomic_t *cancel
   if (S_ISDIR(st.st_mode))
     return error_set(err, VMPULL_E_USAGE, "%s: is a directory, not a disk image", path);
   /* Sequential hint doubles kernel readahead so disk reads overlap decoding. */
-  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  plat_fadvise_sequential(fd);
   struct file_source *f = calloc(1, sizeof(*f));
   if (!f)
     return error_oom(err);
@@ -124,7 +123,7 @@ int source_file_from_fd(int fd, const char *name, uint64_t size, struct byte_sou
     file_free(&f->base);
     return error_oom(err);
   }
-  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  plat_fadvise_sequential(fd);
   *out = &f->base;
   return 0;
 }

@@ -4,6 +4,7 @@
 #include "base/digest.h"
 #include "base/error.h"
 #include "base/evp_util.h"
+#include "base/platform.h"
 #include "base/progress.h"
 #include "base/ring.h"
 #include "base/thread.h"
@@ -57,7 +58,7 @@ static void *hash_thread(void *arg) {
 /* One CPU, or no thread to be had: hash inline, as if there were no ring. */
 static void hasher_start(struct hasher *h, EVP_MD_CTX *md) {
   h->md = md;
-  if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+  if (plat_cpu_count() < 2)
     return;
   h->buf = malloc(HASH_RING);
   if (!h->buf)

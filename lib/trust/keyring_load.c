@@ -1,32 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "trust/keyring_load.h"
 
+#include "base/dir_list.h"
 #include "base/util.h"
-
-#include <dirent.h>
 
 static int key_file_name(const char *name) {
   return name[0] != '.' && (ends_with_ci(name, ".asc") || ends_with_ci(name, ".gpg"));
 }
 
-static int by_name(const struct dirent **a, const struct dirent **b) {
-  return strcmp((*a)->d_name, (*b)->d_name);
-}
-
 static int add_dir(struct openpgp_keyring *k, const char *dir, lib_error *err) {
-  struct dirent **names = NULL;
-  int n = scandir(dir, &names, NULL, by_name);
+  char **names = NULL;
+  int n = dir_list(dir, &names);
   if (n < 0)
     return error_set_errno(err, VMPULL_E_SIGNATURE, errno, "no OpenPGP keys: read %s (--keyring FILE names keys)", dir);
   int r = 0;
   for (int i = 0; i < n; i++) {
-    if (r == 0 && key_file_name(names[i]->d_name)) {
-      _cleanup_free_ char *path = xasprintf("%s/%s", dir, names[i]->d_name);
+    if (r == 0 && key_file_name(names[i])) {
+      _cleanup_free_ char *path = xasprintf("%s/%s", dir, names[i]);
       r = path ? openpgp_keyring_add_file(k, path, err) : error_oom(err);
     }
-    free(names[i]);
   }
-  free(names);
+  dir_list_free(names, n);
   if (r < 0)
     return r;
   if (!openpgp_keyring_count(k))

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "trust/openpgp.h"
 
+#include "base/platform.h"
 #include "base/ring.h"
 #include "base/thread.h"
 
@@ -10,18 +11,14 @@
 #include <gpgme.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 
 /* Key files are small (Fedora's set is a few KiB); a bigger one is not a key file. */
 #define KEY_FILE_MAX (16u << 20)
 /* The bytes queued between a feeding pull and GPGME's thread. */
 #define STREAM_RING (1u << 20)
-
-extern char **environ;
 
 struct openpgp_keyring {
   char *home; /* the temporary GnuPG home */
@@ -34,43 +31,23 @@ struct openpgp_keyring {
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_ok;
 
+/* GPGME ignores SIGPIPE for the whole process: the caller's disposition is put back (Windows has no
+ * SIGPIPE). */
 static void init_gpgme(void) {
+#ifdef SIGPIPE
   struct sigaction saved;
   int have_saved = sigaction(SIGPIPE, NULL, &saved) == 0;
   init_ok = gpgme_check_version(NULL) != NULL;
   if (have_saved)
     sigaction(SIGPIPE, &saved, NULL);
+#else
+  init_ok = gpgme_check_version(NULL) != NULL;
+#endif
 }
 
-/* A write to a pipe whose reader (gpg) is gone raises SIGPIPE on the writing thread: block it while
- * GPGME runs and consume one that was raised, so that the caller's disposition never fires. */
-struct sigpipe_guard {
-  sigset_t old;
-  int was_pending;
-};
-
-static void sigpipe_block(struct sigpipe_guard *g) {
-  sigset_t pipe_set, pending;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  sigemptyset(&pending);
-  sigpending(&pending);
-  g->was_pending = sigismember(&pending, SIGPIPE) == 1;
-  pthread_sigmask(SIG_BLOCK, &pipe_set, &g->old);
-}
-
-static void sigpipe_unblock(struct sigpipe_guard *g) {
-  sigset_t pipe_set, pending;
-  sigemptyset(&pipe_set);
-  sigaddset(&pipe_set, SIGPIPE);
-  sigemptyset(&pending);
-  if (!g->was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
-    struct timespec zero = {0, 0};
-    sigtimedwait(&pipe_set, NULL, &zero);
-  }
-  pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
+/* A write to a pipe whose reader (gpg) is gone raises SIGPIPE on the writing thread: blocked while
+ * GPGME runs and one that was raised consumed (plat_sigpipe_block), so that the caller's
+ * disposition never fires. */
 static int gpgme_fail(lib_error *err, gpgme_error_t e, const char *what) {
   return error_set(err, VMPULL_E_SIGNATURE, "%s: %s", what, gpgme_strerror(e));
 }
@@ -116,27 +93,23 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 /* no-autostart keeps an agent from starting; if one did all the same (a socket is there), stop it. */
 static void stop_daemons(const char *home) {
   _cleanup_free_ char *sock = xasprintf("%s/S.gpg-agent", home);
+  struct stat st;
+#ifndef _WIN32
   char run_dir[64];
   snprintf(run_dir, sizeof(run_dir), "/run/user/%u/gnupg", (unsigned)getuid());
-  struct stat st;
   if (!sock || (lstat(sock, &st) != 0 && lstat(run_dir, &st) != 0))
     return;
+#else
+  if (!sock || plat_fstatat(AT_FDCWD, sock, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return;
+#endif
   const char *gpgconf = gpgme_get_dirinfo("gpgconf-name");
   if (!gpgconf)
     return;
   static const char *const steps[][2] = {{"--kill", "all"}, {"--remove-socketdir", NULL}};
   for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
-    char *argv[] = {(char *)gpgconf, "--homedir", (char *)home, (char *)steps[i][0], (char *)steps[i][1], NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid;
-    if (posix_spawn(&pid, gpgconf, &fa, NULL, argv, environ) == 0)
-      while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-    posix_spawn_file_actions_destroy(&fa);
+    const char *const argv[] = {gpgconf, "--homedir", home, steps[i][0], steps[i][1], NULL};
+    (void)plat_run_quiet(argv);
   }
 }
 
@@ -166,8 +139,7 @@ int openpgp_keyring_new(struct openpgp_keyring **out, lib_error *err) {
   _cleanup_(openpgp_keyring_freep) struct openpgp_keyring *k = calloc(1, sizeof(*k));
   if (!k)
     return error_oom(err);
-  const char *tmp = secure_getenv("TMPDIR");
-  _cleanup_free_ char *home = xasprintf("%s/vmpull-gpg-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+  _cleanup_free_ char *home = xasprintf("%s/vmpull-gpg-XXXXXX", plat_temp_dir());
   if (!home)
     return error_oom(err);
   if (!mkdtemp(home))
@@ -176,7 +148,7 @@ int openpgp_keyring_new(struct openpgp_keyring **out, lib_error *err) {
   _cleanup_free_ char *conf = xasprintf("%s/gpg.conf", k->home);
   if (!conf)
     return error_oom(err);
-  _cleanup_close_ int fd = open(conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  _cleanup_close_ int fd = plat_openat(AT_FDCWD, conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   static const char settings[] = "no-autostart\n";
   int r = fd < 0 ? -errno : write_all(fd, settings, sizeof(settings) - 1);
   if (r < 0)
@@ -219,10 +191,10 @@ int openpgp_keyring_add_data(struct openpgp_keyring *k, const void *data, size_t
   gpgme_error_t e = gpgme_data_new_from_mem(&in, data, len, 0);
   if (e)
     return gpgme_fail(err, e, what);
-  struct sigpipe_guard guard;
-  sigpipe_block(&guard);
+  struct plat_sigpipe_guard guard;
+  plat_sigpipe_block(&guard);
   e = gpgme_op_import(ctx, in);
-  sigpipe_unblock(&guard);
+  plat_sigpipe_unblock(&guard);
   if (e)
     return error_set(err, VMPULL_E_SIGNATURE, "%s: cannot import OpenPGP keys: %s", what, gpgme_strerror(e));
   gpgme_import_result_t res = gpgme_op_import_result(ctx);
@@ -295,10 +267,10 @@ static int judge(gpgme_ctx_t ctx, const struct openpgp_keyring *k, gpgme_error_t
     if (sig->fpr) {
       /* sig->fpr may be a subkey's fingerprint or a key id: the keyring holds primary keys */
       gpgme_key_t found = NULL;
-      struct sigpipe_guard guard;
-      sigpipe_block(&guard);
+      struct plat_sigpipe_guard guard;
+      plat_sigpipe_block(&guard);
       gpgme_error_t e = gpgme_get_key(ctx, sig->fpr, &found, 0);
-      sigpipe_unblock(&guard);
+      plat_sigpipe_unblock(&guard);
       if (!e && found && found->subkeys && found->subkeys->fpr)
         fpr_upper(primary, found->subkeys->fpr);
       if (found)
@@ -344,10 +316,10 @@ static int verify_mem(struct openpgp_keyring *k, const void *sig, size_t sig_len
     e = data ? gpgme_data_new_from_mem(&signed_data, data, len, 0) : gpgme_data_new(&out);
   if (e)
     return gpgme_fail(err, e, "OpenPGP");
-  struct sigpipe_guard guard;
-  sigpipe_block(&guard);
+  struct plat_sigpipe_guard guard;
+  plat_sigpipe_block(&guard);
   e = gpgme_op_verify(ctx, sig_data, signed_data, out);
-  sigpipe_unblock(&guard);
+  plat_sigpipe_unblock(&guard);
   r = judge(ctx, k, e, !data, fpr, err);
   if (r < 0 || data)
     return r;

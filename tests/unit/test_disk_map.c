@@ -13,10 +13,12 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include "base/platform.h"
 #include "base/util.h"
 #include "pipeline/disk_map.h"
 #include "store/cache.h"
 #include "store/disk_copy.h"
+#include "test_files.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -180,9 +182,9 @@ static void write_disk(struct files *f, const uint8_t *disk, size_t len) {
   assert_non_null(mkdtemp(f->dir));
   char path[128];
   snprintf(path, sizeof(path), "%s/kept", f->dir);
-  f->in = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  f->in = plat_openat(AT_FDCWD, path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   snprintf(path, sizeof(path), "%s/out", f->dir);
-  f->out = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  f->out = plat_openat(AT_FDCWD, path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   assert_true(f->in >= 0 && f->out >= 0);
   /* sparse, as the sink and the cache leave it: only blocks with data written */
   for (size_t off = 0; off < len; off += 4096) {
@@ -190,15 +192,13 @@ static void write_disk(struct files *f, const uint8_t *disk, size_t len) {
     if (!disk_map_is_zero(disk + off, n))
       assert_int_equal(pwrite_all(f->in, disk + off, n, off), 0);
   }
-  assert_int_equal(ftruncate(f->in, (off_t)len), 0);
+  assert_int_equal(plat_ftruncate(f->in, len), 0);
 }
 
 static void files_done(struct files *f) {
   close(f->in);
   close(f->out);
-  char *rm = xasprintf("rm -rf '%s'", f->dir);
-  assert_int_equal(system(rm), 0);
-  free(rm);
+  assert_int_equal(test_rm_rf(f->dir), 0);
 }
 
 static void expect_bad(const uint8_t *disk, size_t len, const struct disk_map *m, uint64_t at, const void *bytes,
@@ -208,7 +208,7 @@ static void expect_bad(const uint8_t *disk, size_t len, const struct disk_map *m
   if (bytes)
     assert_int_equal(pwrite_all(f.in, bytes, n, at), 0);
   else
-    assert_int_equal(ftruncate(f.in, (off_t)at), 0);
+    assert_int_equal(plat_ftruncate(f.in, at), 0);
   uint64_t bad = 0;
   assert_int_equal(disk_copy_checked(f.in, f.out, m, NULL, NULL, &bad), 1);
   assert_int_equal(bad, want_bad);
@@ -233,15 +233,20 @@ static void test_checked_copy(void **state) {
   write_disk(&f, disk, len);
   uint64_t bad = 0;
   assert_int_equal(disk_copy_checked(f.in, f.out, &m, NULL, NULL, &bad), 0);
-  assert_int_equal(ftruncate(f.out, (off_t)len), 0);
+  assert_int_equal(plat_ftruncate(f.out, len), 0);
   uint8_t *copy = malloc(len);
   assert_non_null(copy);
-  assert_int_equal(pread(f.out, copy, len, 0), (ssize_t)len);
+  assert_int_equal(plat_pread(f.out, copy, len, 0), (ssize_t)len);
   assert_memory_equal(copy, disk, len);
   free(copy);
   struct stat st;
   assert_int_equal(fstat(f.out, &st), 0);
-  assert_true((uint64_t)st.st_blocks * 512 <= MIB + 2 * 4096 + 64 * 1024);
+#ifndef _WIN32
+  assert_true(plat_allocated_bytes(f.out, &st) <= MIB + 2 * 4096 + 64 * 1024);
+#else
+  /* wine makes no holes (FSCTL_SET_ZERO_DATA, allocated ranges): the copy is whole there. */
+  print_message("holes not checked on Windows (a real Windows machine: README, Windows)\n");
+#endif
   assert_int_equal(disk_copy_checked(f.in, -1, &m, stop_at_2mib, NULL, &bad), -ECANCELED);
   files_done(&f);
   /* changed bytes in a data chunk, a data chunk made zero, data zeroed at the end of a data run,

@@ -85,7 +85,7 @@ static size_t size_of(struct mem_store *s, const char *digest) {
   return 0;
 }
 
-static void append(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t cap, const char *fmt, ...) VMPULL_PRINTF(3, 4);
 static void append(char *buf, size_t cap, const char *fmt, ...) {
   size_t len = strlen(buf);
   va_list ap;

@@ -1,6 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The GPGME wrapper (lib/trust/openpgp.c) against keys, signatures and clearsigned texts made by gpg
  * itself in a GnuPG home of the test's own. */
+#ifdef _WIN32
+/* Windows: skipped (meson counts exit status 77 as a skip), since its keys and signatures are made by gpg and a POSIX
+ * shell at test time, and it reads /proc (the CLI tests under wine cover what runs on Windows). */
+#include <stdio.h>
+
+int main(void) {
+  printf("skipped on Windows: its keys and signatures are made by gpg and a POSIX shell at test time, and it reads "
+         "/proc (the CLI tests under wine cover what runs on Windows)\n");
+  return 77;
+}
+#else
 /* clang-format off */
 /* cmocka.h needs these first */
 #include <setjmp.h>
@@ -392,3 +403,4 @@ int main(void) {
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
+#endif

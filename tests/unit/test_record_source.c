@@ -16,9 +16,9 @@
 #include "base/error.h"
 #include "base/util.h"
 #include "pipeline/record_source.h"
+#include "test_files.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #define LEN 200000
@@ -28,7 +28,7 @@ static uint8_t data[LEN];
 static struct byte_source *data_source(void) {
   for (size_t i = 0; i < LEN; i++)
     data[i] = (uint8_t)(i * 7 + i / 251);
-  int fd = memfd_create("data", MFD_CLOEXEC);
+  int fd = test_anon_file("data");
   assert_true(fd >= 0);
   assert_int_equal(pwrite_all(fd, data, LEN, 0), 0);
   struct byte_source *s = NULL;
@@ -54,7 +54,7 @@ static int read_all(struct byte_source *s, uint8_t *out, size_t *total) {
 
 static void test_records_from_offset(void **state) {
   (void)state;
-  int fd = memfd_create("entry", MFD_CLOEXEC);
+  int fd = test_anon_file("entry");
   assert_true(fd >= 0);
   assert_int_equal(pwrite_all(fd, "head:", 5, 0), 0); /* what an interrupted download left */
   struct byte_source *s = NULL;
@@ -69,7 +69,7 @@ static void test_records_from_offset(void **state) {
   assert_memory_equal(got, data, LEN);
   source_free(s);
   static uint8_t entry[LEN + 5];
-  assert_int_equal(pread(fd, entry, sizeof(entry), 0), LEN + 5);
+  assert_int_equal(plat_pread(fd, entry, sizeof(entry), 0), LEN + 5);
   assert_memory_equal(entry, "head:", 5);
   assert_memory_equal(entry + 5, data, LEN);
   close(fd);
@@ -88,7 +88,7 @@ static void failed(void *data_, int errnum) {
 
 static void test_failed_write_costs_the_copy_not_the_read(void **state) {
   (void)state;
-  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC); /* pwrite: EBADF */
+  int fd = open(TEST_DEV_NULL, O_RDONLY | O_CLOEXEC); /* pwrite: EBADF */
   assert_true(fd >= 0);
   struct failure f = {0};
   struct record_options o = {.fd = fd, .failed = failed, .failed_data = &f};
@@ -108,7 +108,7 @@ static void test_failed_write_costs_the_copy_not_the_read(void **state) {
 
 static void test_failed_write_without_callback_fails_the_read(void **state) {
   (void)state;
-  int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int fd = open(TEST_DEV_NULL, O_RDONLY | O_CLOEXEC);
   assert_true(fd >= 0);
   struct record_options o = {.fd = fd};
   struct byte_source *s = NULL;

@@ -1,6 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Sigstore public keys and payload signatures (lib/trust/sigstore.c), against keys and signatures
  * that the openssl tool makes at test time (the independent signer). */
+#ifdef _WIN32
+/* Windows: skipped (meson counts exit status 77 as a skip), since its keys and signatures are made by the openssl tool
+ * through a POSIX shell at test time. */
+#include <stdio.h>
+
+int main(void) {
+  printf(
+      "skipped on Windows: its keys and signatures are made by the openssl tool through a POSIX shell at test time\n");
+  return 77;
+}
+#else
 /* clang-format off */
 /* cmocka.h needs these first */
 #include <setjmp.h>
@@ -23,7 +34,7 @@
 
 static char dir[] = "/tmp/vmpull-sigstore-XXXXXX";
 
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void run(const char *fmt, ...) VMPULL_PRINTF(1, 2);
 static void run(const char *fmt, ...) {
   char cmd[4096];
   va_list ap;
@@ -286,3 +297,4 @@ int main(void) {
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
+#endif
