@@ -62,9 +62,15 @@ char *tool_default_cache_dir(void);
 char *tool_default_data_dir(const char *provider);
 
 #ifdef _WIN32
-/* What mingw-w64's C runtime lacks. */
+#include <time.h>
+/* What mingw-w64's C runtime lacks (localtime_r only with _POSIX_C_SOURCE). */
 void tool_explicit_bzero(void *p, size_t n);
 #define explicit_bzero tool_explicit_bzero
+static inline struct tm *tool_localtime_r(const time_t *t, struct tm *out) {
+  return localtime_s(out, t) ? NULL : out;
+}
+#undef localtime_r
+#define localtime_r tool_localtime_r
 #endif
 
 #endif
