@@ -128,13 +128,13 @@ $(WIN_BUILD)/build.ninja: $(WIN_BUILD)/deps/cross.ini
 windows: $(WIN_BUILD)/build.ninja
 	@scripts/install-deps windows
 	JOBS=$(WIN_JOBS) nice -n 10 scripts/build-windows-deps $(WIN_BUILD)/deps
-	nice -n 10 ninja -C $(WIN_BUILD) -j $(WIN_JOBS)
+	nice -n 10 ninja -C $(WIN_BUILD) -j $(WIN_JOBS) meson-test-prereq
 
 # Every C unit test (meson's suite 'unit') under wine, in a wine prefix of its own in $(WIN_BUILD); the
 # DLLs from the dependency prefix and mingw's runtime.
 WIN_DLL_PATH = $(CURDIR)/$(WIN_BUILD)/deps/prefix/bin;/usr/x86_64-w64-mingw32/lib;/usr/lib/gcc/x86_64-w64-mingw32/12-posix
 windows-test: $(WIN_BUILD)/build.ninja
-	nice -n 10 ninja -C $(WIN_BUILD) -j $(WIN_JOBS)
+	nice -n 10 ninja -C $(WIN_BUILD) -j $(WIN_JOBS) meson-test-prereq
 	WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wine WINEDEBUG=-all WINEPATH='$(WIN_DLL_PATH)' \
 	  meson test -C $(WIN_BUILD) --no-rebuild --print-errorlogs --suite unit
 

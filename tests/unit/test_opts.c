@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#ifdef _WIN32
+#include "base/compat.h" /* setenv, unsetenv */
+#endif
 /* clang-format on */
 
 #include "tool_opts.h"
@@ -278,7 +281,11 @@ static void test_help(void **state) {
   /* Help goes to stdout; keep the test log tidy. */
   fflush(stdout);
   int saved = dup(STDOUT_FILENO);
+#ifdef _WIN32
+  int devnull = open("NUL", O_WRONLY);
+#else
   int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+#endif
   dup2(devnull, STDOUT_FILENO);
   int r = parse(&cli, argv);
   fflush(stdout);
