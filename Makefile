@@ -141,6 +141,7 @@ windows-test: $(WIN_BUILD)/build.ninja
 # The Windows package (scripts/dist-windows): $(WIN_BUILD)/vmpull-VERSION-windows-x86_64.zip with
 # vmpull.exe, the DLLs its import tables name (recursively) and the licences.
 dist-windows: windows
+	nice -n 10 ninja -C $(WIN_BUILD) -j $(WIN_JOBS) vmpull.exe
 	scripts/dist-windows $(WIN_BUILD) $(WIN_BUILD)/deps $(WIN_BUILD)
 
 # The whole Windows check (in .ci/run): the dependencies (reused when built), the cross-build, the

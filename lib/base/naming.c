@@ -98,7 +98,11 @@ int naming_output_path(const char *data_dir, const char *machine, const char *im
   r = naming_windows_file_name_check("output file name", file, err);
   if (r < 0)
     return error_wrap(err, "image file name '%s'", image_name);
-  *out = xasprintf("%s%s%s", data_dir, ends_with_ci(data_dir, "/") || ends_with_ci(data_dir, "\\") ? "" : "\\", file);
+  /* joined with the separator the folder is written with: a backslash after C:\Users, '/' after C:/data */
+  const char *sep = ends_with_ci(data_dir, "/") || ends_with_ci(data_dir, "\\") ? ""
+                    : strchr(data_dir, '\\')                                    ? "\\"
+                                                                                : "/";
+  *out = xasprintf("%s%s%s", data_dir, sep, file);
 #else
   *out = xasprintf("%s%s%s_%.*s", data_dir, ends_with_ci(data_dir, "/") ? "" : "/", machine, (int)keep, image_name);
 #endif

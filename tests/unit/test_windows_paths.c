@@ -154,6 +154,9 @@ static void test_output_path(void **state) {
   assert_int_equal(naming_output_path("C:/data/", "m", "disk.raw", NULL, &out, &err), 0);
   assert_string_equal(out, "C:/data/m_disk.raw");
   free(out);
+  assert_int_equal(naming_output_path("C:/data", "m", "disk.raw", NULL, &out, &err), 0);
+  assert_string_equal(out, "C:/data/m_disk.raw");
+  free(out);
   out = NULL;
   assert_int_equal(naming_output_path("C:\\data", "m", "disk:1.raw", NULL, &out, &err), -VMPULL_E_USAGE);
   assert_non_null(strstr(err.message, "image file name 'disk:1.raw'"));
