@@ -132,7 +132,7 @@ windows: $(WIN_BUILD)/build.ninja
 
 # Every C unit test (meson's suite 'unit') under wine, in a wine prefix of its own in $(WIN_BUILD); the
 # DLLs from the dependency prefix and mingw's runtime.
-WIN_DLL_PATH = $(CURDIR)/$(WIN_BUILD)/deps/prefix/bin;/usr/x86_64-w64-mingw32/lib;/usr/lib/gcc/x86_64-w64-mingw32/12-posix
+WIN_DLL_PATH = $(CURDIR)/$(WIN_BUILD)/deps/prefix/bin;/usr/x86_64-w64-mingw32/bin;/usr/x86_64-w64-mingw32/lib;/usr/lib/gcc/x86_64-w64-mingw32/12-posix
 windows-test: $(WIN_BUILD)/build.ninja
 	nice -n 10 ninja -C $(WIN_BUILD) -j $(WIN_JOBS) meson-test-prereq
 	WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wine WINEDEBUG=-all WINEPATH='$(WIN_DLL_PATH)' \

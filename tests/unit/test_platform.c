@@ -275,6 +275,7 @@ static void test_child_on_pipes(void **state) {
   assert_int_equal(write(to, "hello", 5), 5);
   plat_sigpipe_unblock(&g);
   close(to);
+  assert_int_equal(plat_wait_readable(from, 60000), 1);
   char buf[16] = {0};
   size_t got = 0;
   for (;;) {
@@ -293,6 +294,46 @@ static void test_child_on_pipes(void **state) {
 
   const char *missing[] = {"vmpull-no-such-program", NULL};
   assert_true(plat_spawn_piped(missing, &pid, &to, &from) < 0);
+
+  /* Run and waited for, its input the null device (so it ends at once); a missing one never starts. */
+  assert_int_equal(plat_run_quiet(argv), 0);
+  const char *nowhere[] = {"/vmpull-no-such-folder/program", NULL};
+  assert_true(plat_run_quiet(nowhere) < 0);
+}
+
+/* A duplicate is the same open file (its access mode too); the access mode is told; a listing's
+ * folder takes *at calls; the temporary folder is there. */
+static void test_descriptors(void **state) {
+  struct folder *f = *state;
+  put(f->fd, "f", "abc");
+  int ro = plat_openat(f->fd, "f", O_RDONLY | O_CLOEXEC, 0);
+  int rw = plat_openat(f->fd, "f", O_RDWR | O_CLOEXEC, 0);
+  assert_true(ro >= 0 && rw >= 0);
+  assert_int_equal(plat_fd_flags(ro) & O_ACCMODE, O_RDONLY);
+  assert_int_equal(plat_fd_flags(rw) & O_ACCMODE, O_RDWR);
+  int dup = plat_dup_cloexec(rw, 3);
+  assert_true(dup >= 0 && dup != rw);
+  assert_int_equal(plat_fd_flags(dup) & O_ACCMODE, O_RDWR);
+  assert_int_equal(plat_pwrite(dup, "xyz", 3, 3), 3);
+  assert_int_equal(plat_fdatasync(dup), 0);
+  close(dup);
+  char buf[16];
+  assert_string_equal(get(f->fd, "f", buf, sizeof(buf)), "abcxyz");
+  close(ro);
+  close(rw);
+
+  struct plat_dir *d = plat_dir_open(plat_openat(f->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0));
+  assert_non_null(d);
+  struct stat st;
+  assert_int_equal(plat_fstatat(plat_dir_fd(d), "f", &st, AT_SYMLINK_NOFOLLOW), 0);
+  assert_int_equal(st.st_size, 6);
+  plat_dir_close(d);
+
+  const char *tmp = plat_temp_dir();
+  assert_true(tmp && *tmp);
+  int t = plat_openat(AT_FDCWD, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  assert_true(t >= 0);
+  close(t);
 }
 
 static void test_machine(void **state) {
@@ -326,6 +367,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup_teardown(test_locks_are_advisory, folder_new, folder_remove),
       cmocka_unit_test_setup_teardown(test_holes, folder_new, folder_remove),
       cmocka_unit_test_setup_teardown(test_same_file, folder_new, folder_remove),
+      cmocka_unit_test_setup_teardown(test_descriptors, folder_new, folder_remove),
       cmocka_unit_test(test_child_on_pipes),
       cmocka_unit_test(test_machine),
   };

@@ -304,7 +304,7 @@ static void test_writer_thread_write_error(void **state) {
   lib_error err = {0};
   int ro = open(TEST_DEV_NULL, O_RDONLY | O_CLOEXEC);
   assert_true(ro >= 0);
-  assert_true(dup2(ro, s.fd) == s.fd); /* every pwrite now fails with EBADF */
+  assert_true(dup2(ro, s.fd) != -1); /* every pwrite now fails with EBADF (Windows: dup2 answers 0) */
   close(ro);
   int rc;
   feed_zero_copy(&s, img, len, SINK_BUFFER_SIZE, &err, &rc);
