@@ -65,6 +65,7 @@ char *tool_default_data_dir(const char *provider);
 #include <time.h>
 /* What mingw-w64's C runtime lacks (localtime_r only with _POSIX_C_SOURCE). */
 void tool_explicit_bzero(void *p, size_t n);
+#undef explicit_bzero /* (the unit tests see lib/base/compat.h's too) */
 #define explicit_bzero tool_explicit_bzero
 static inline struct tm *tool_localtime_r(const time_t *t, struct tm *out) {
   return localtime_s(out, t) ? NULL : out;
