@@ -225,6 +225,14 @@ def layout(tmp_path_factory):
     return lay.path, disks
 
 
+# lib/oci/policy_image.c (the signature policy's scope of a layout) still cuts PATH at the first colon,
+# the drive's: "Z: No such file or directory". strict: once it uses oci_layout_ref_colon, these pass
+# and the marker must go.
+POLICY_SCOPE_SPLIT = pytest.mark.xfail(strict=True, reason="lib/oci/policy_image.c splits oci-dir:// at the drive "
+                                       "letter's colon (strcspn(rest, \":\")), not oci_layout_ref_colon")
+
+
+@POLICY_SCOPE_SPLIT
 @pytest.mark.parametrize("provider", ["qemu", "hyperv"])
 def test_oci_dir(tmp_path, layout, provider):
     path, disks = layout
@@ -234,6 +242,7 @@ def test_oci_dir(tmp_path, layout, provider):
     assert j["reference"]
 
 
+@POLICY_SCOPE_SPLIT
 def test_oci_dir_spellings(tmp_path, layout):
     """skopeo's oci: with forward slashes, and a layout without :REF (its one entry)."""
     path, disks = layout
@@ -248,6 +257,6 @@ def test_oci_dir_missing_ref(tmp_path, layout):
     path, _ = layout
     rc, _, stderr = run_win("pull", "-q", "--no-cache", "-o", winpath(tmp_path / "x.raw"),
                             f"oci-dir://{winpath(path)}:nosuch")
-    assert rc != 0
-    assert "nosuch" in stderr
+    assert rc == 1
+    assert "no entry named 'nosuch' (the index has 5.5)" in stderr  # the layout was found at Z:\...
     assert not (tmp_path / "x.raw").exists()
