@@ -44,6 +44,7 @@
  * | plat_realpath           | realpath(path, NULL)     | GetFinalPathNameByHandleW         | realpath                 |
  * | plat_temp_dir           | $TMPDIR (secure_getenv), | GetTempPathW (%TMP%, %TEMP%)      | as Linux                 |
  * |                         | else /tmp                |                                   |                          |
+ * | plat_home_dir           | $HOME                    | %HOME% if set, else %USERPROFILE% | as Linux                 |
  * | TEMPORARY, PUBLISH      |                          |                                   |                          |
  * | plat_tmpfile_open       | openat(dir, O_TMPFILE)   | a random name, marked             | -1/EOPNOTSUPP: the       |
  * |                         |                          | delete-pending                    | caller's named temporary |
@@ -159,6 +160,8 @@ char *plat_realpath(const char *path);
 
 /* The folder for temporary files: $TMPDIR, else the system's (never NULL; not to be freed). */
 const char *plat_temp_dir(void);
+/* The user's home folder (containers' ~/.config/containers, ~/.docker), or NULL: not to be freed. */
+const char *plat_home_dir(void);
 
 /* A folder's listing. plat_dir_open takes fd (a folder opened for reading) over, also on failure;
  * plat_dir_read returns the next name ("." and ".." included) or NULL at the end. */

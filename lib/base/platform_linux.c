@@ -101,6 +101,10 @@ const char *plat_temp_dir(void) {
   return dir && *dir ? dir : "/tmp";
 }
 
+const char *plat_home_dir(void) {
+  return getenv("HOME");
+}
+
 struct plat_dir *plat_dir_open(int fd) {
   DIR *d = fdopendir(fd);
   if (!d) {

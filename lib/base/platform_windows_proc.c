@@ -199,6 +199,11 @@ static void temp_dir_find(void) {
     temp_dir[--len] = '\0'; /* GetTempPath ends with one */
 }
 
+const char *plat_home_dir(void) {
+  const char *home = getenv("HOME");
+  return home && *home ? home : getenv("USERPROFILE");
+}
+
 const char *plat_temp_dir(void) {
   pthread_once(&temp_dir_once, temp_dir_find);
   return temp_dir;

@@ -3,6 +3,7 @@
 
 #include "base/dir_list.h"
 #include "base/error.h"
+#include "base/platform.h"
 #include "base/util.h"
 
 #include <openssl/err.h>
@@ -47,7 +48,7 @@ DEFINE_CLEANUP_FUNC(BIO *, BIO_free)
  * cannot be looked at for lack of permission is passed over. NULL when none exists. */
 static int find_folder(const char *host, char **out, lib_error *err) {
   *out = NULL;
-  const char *home = getenv("HOME");
+  const char *home = plat_home_dir();
   const char *bases[] = {home && *home ? home : NULL, CERTS_D, CERTS_D_DOCKER};
   for (size_t i = 0; i < ARRAY_SIZE(bases); i++) {
     if (!bases[i])

@@ -292,7 +292,7 @@ static int creds_from_auth_files(const struct registry_auth *auth, const char *r
 
   const char *env = getenv("REGISTRY_AUTH_FILE");
   const char *xdg = getenv("XDG_RUNTIME_DIR");
-  const char *home = getenv("HOME");
+  const char *home = plat_home_dir();
   _cleanup_free_ char *runtime = xdg && *xdg ? xasprintf("%s/containers/auth.json", xdg) : NULL;
   _cleanup_free_ char *config = home && *home ? xasprintf("%s/.config/containers/auth.json", home) : NULL;
   _cleanup_free_ char *docker = home && *home ? xasprintf("%s/.docker/config.json", home) : NULL;

@@ -5,6 +5,7 @@
 #include "oci/policy.h"
 
 #include "base/json_util.h"
+#include "base/platform.h"
 #include "base/util.h"
 
 #include <errno.h>
@@ -397,7 +398,7 @@ int policy_load(const char *path, struct policy *out, lib_error *err) {
     int r = policy_read(path, out, err);
     return r < 0 ? r : 1;
   }
-  const char *home = getenv("HOME");
+  const char *home = plat_home_dir();
   _cleanup_free_ char *user = home && *home ? xasprintf("%s/.config/containers/policy.json", home) : NULL;
   const char *candidates[] = {user, "/etc/containers/policy.json"};
   for (size_t i = 0; i < ARRAY_SIZE(candidates); i++) {

@@ -169,7 +169,7 @@ int registries_conf_load(const char *main_file, struct registries_conf *out, lib
   if (!env)
     env = getenv("REGISTRIES_CONFIG_PATH");
   const char *chosen = main_file && *main_file ? main_file : env && *env ? env : NULL;
-  const char *home = getenv("HOME");
+  const char *home = plat_home_dir();
   _cleanup_free_ char *user_file = home && *home ? xasprintf("%s/.config/containers/registries.conf", home) : NULL;
   _cleanup_free_ char *user_dir = home && *home ? xasprintf("%s/.config/containers/registries.conf.d", home) : NULL;
   const char *main_path = chosen;

@@ -223,7 +223,7 @@ int registries_d_load(const char *dir, struct registries_d *out, lib_error *err)
   *out = (struct registries_d){0};
   _cleanup_free_ char *user = NULL;
   if (!dir) {
-    const char *home = getenv("HOME");
+    const char *home = plat_home_dir();
     struct stat st;
     user = home && *home ? xasprintf("%s/.config/containers/registries.d", home) : NULL;
     dir = user && stat(user, &st) == 0 ? user : "/etc/containers/registries.d";
@@ -287,6 +287,6 @@ int registries_d_use_sigstore(const struct registries_d *c, const char *identity
 char *registries_d_builtin_lookaside(void) {
   if (plat_is_admin())
     return strdup("file:///var/lib/containers/sigstore");
-  const char *home = getenv("HOME");
+  const char *home = plat_home_dir();
   return xasprintf("file://%s/.local/share/containers/sigstore", home && *home ? home : "");
 }
