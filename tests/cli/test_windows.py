@@ -86,7 +86,7 @@ def pull_both(tmp_path, source_win, source_linux, *extra):
     out_win.parent.mkdir()
     out_linux.parent.mkdir()
     rc, stdout, stderr = run_win("pull", "-q", "--json", "--no-cache", "-o", winpath(out_win), *extra, source_win)
-    assert rc == 0, stderr
+    assert rc == 0, stderr + stdout
     r = run_vmpull("pull", "-q", "--json", "--no-cache", "-o", out_linux, *extra, source_linux)
     assert r.rc == 0, r.stderr
     win_json, linux_json = json.loads(stdout), r.json
