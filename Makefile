@@ -5,7 +5,7 @@ MESON_SETUP_OPTS ?= -Dwerror=true
 PYTHON ?= /usr/bin/python3
 PYTEST_OPTS ?=
 
-.PHONY: all deps test-deps build demo check abi-check abi-dump deb deb-check check-unit check-cli clean bench fuzz fuzz-ci check-asan check-valgrind windows windows-test
+.PHONY: all deps test-deps build demo check abi-check abi-dump deb deb-check check-unit check-cli clean bench fuzz fuzz-ci check-asan check-valgrind windows windows-test windows-check dist-windows
 
 all: build
 
@@ -137,6 +137,22 @@ windows-test: $(WIN_BUILD)/build.ninja
 	nice -n 10 ninja -C $(WIN_BUILD) -j $(WIN_JOBS) meson-test-prereq
 	WINEPREFIX=$(CURDIR)/$(WIN_BUILD)/wine WINEDEBUG=-all WINEPATH='$(WIN_DLL_PATH)' \
 	  meson test -C $(WIN_BUILD) --no-rebuild --print-errorlogs --suite unit
+
+# The Windows package (scripts/dist-windows): $(WIN_BUILD)/vmpull-VERSION-windows-x86_64.zip with
+# vmpull.exe, the DLLs its import tables name (recursively) and the licences.
+dist-windows: windows
+	nice -n 10 ninja -C $(WIN_BUILD) -j $(WIN_JOBS) vmpull.exe
+	scripts/dist-windows $(WIN_BUILD) $(WIN_BUILD)/deps $(WIN_BUILD)
+
+# The whole Windows check (in .ci/run): the dependencies (reused when built), the cross-build, the
+# unit tests under wine, the package (its vmpull.exe run from an empty folder), then the CLI subset
+# under wine (tests/cli/test_windows.py) against the Linux build's results; there a missing
+# vmpull.exe fails rather than skips.
+windows-check: test-deps build dist-windows
+	$(MAKE) windows-test
+	scripts/dist-windows --check $(wildcard $(WIN_BUILD)/vmpull-*-windows-x86_64.zip)
+	VMPULL_WIN_REQUIRED=1 VMPULL_BIN=$(CURDIR)/$(BUILD)/vmpull VMPULL_WIN_BUILD=$(CURDIR)/$(WIN_BUILD) \
+	  $(PYTHON) -m pytest -q -ra tests/cli/test_windows.py $(PYTEST_OPTS)
 
 clean:
 	rm -rf $(BUILD) $(DEB_BUILD)

@@ -9,6 +9,14 @@
 #include <signal.h>
 #include <stdio.h>
 
+/* printf-like (lib/base/compat.h's VMPULL_PRINTF, which src/ does not include): mingw-w64's gcc reads
+ * format(printf) as Microsoft's runtime's, the tool prints with mingw's C99 one. */
+#if defined(_WIN32) && !defined(__clang__)
+#define TOOL_PRINTF(fmt, first) __attribute__((format(gnu_printf, fmt, first)))
+#else
+#define TOOL_PRINTF(fmt, first) __attribute__((format(printf, fmt, first)))
+#endif
+
 /* Exit statuses. */
 #define EXIT_PULL_FAILED 1
 #define EXIT_USAGE 2
@@ -20,15 +28,14 @@
 void tool_hold_standard_fds(void);
 extern volatile sig_atomic_t tool_cancel; /* set by SIGINT/SIGTERM */
 extern volatile sig_atomic_t tool_signal; /* which one */
-void tool_install_signals(void);
 int tool_exit_for_error(const vmpull_error *err);
 /* Flush stdout: 0, or -1 with errno when what was printed did not all get out (a full disk, a
  * closed stdout). */
 int tool_stdout_flush(void);
 
 /* One-line message "vmpull: ..." on stderr. */
-void tool_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void tool_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void tool_error(const char *fmt, ...) TOOL_PRINTF(1, 2);
+void tool_warn(const char *fmt, ...) TOOL_PRINTF(1, 2);
 /* Usage error with a hint for a mistyped option; returns EXIT_USAGE. */
 int tool_unknown_option(const char *cmd, const char *arg, const struct option *longopts);
 /* Levenshtein distance, (size_t)-1 for words of 63 characters or more. */

@@ -3,6 +3,7 @@
 #include "tool.h"
 #include "tool_completion.h"
 #include "tool_opts.h"
+#include "tool_platform.h"
 
 #include <inttypes.h>
 #include <json-c/json.h>

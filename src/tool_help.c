@@ -45,6 +45,8 @@ static const char environment_help[] =
     "  XDG_DATA_HOME          disks go to $XDG_DATA_HOME/vmpull/<provider> (default\n"
     "                         ~/.local/share/vmpull/<provider>)\n"
     "  XDG_CACHE_HOME         the cache is $XDG_CACHE_HOME/vmpull (default ~/.cache/vmpull)\n"
+    "  LOCALAPPDATA           Windows: the cache is %LOCALAPPDATA%\\vmpull\\cache,\n"
+    "                         disks go to %LOCALAPPDATA%\\vmpull\\<provider>\n"
     "  XDG_RUNTIME_DIR        $XDG_RUNTIME_DIR/containers/auth.json holds credentials\n"
     "  NO_COLOR               honoured; vmpull draws its progress without colour anyway\n"
     "\n"

@@ -2,6 +2,7 @@
 /* vmpull: main() and the dispatch to subcommands (their shared helpers: tool_process.c). */
 #include "tool.h"
 #include "tool_completion.h"
+#include "tool_platform.h"
 
 #include <errno.h>
 #include <string.h>
@@ -33,6 +34,7 @@ static int run_command(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   tool_hold_standard_fds();
+  tool_platform_args(&argc, &argv);
   int rc = run_command(argc, argv);
   /* What a command printed must have got out: a caller reads its answer from stdout. */
   if (rc == 0 && tool_stdout_flush() < 0) {

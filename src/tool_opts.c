@@ -128,34 +128,6 @@ static long parse_seconds(const char *s, long min, long max) {
   return v;
 }
 
-static char *default_data_dir(const char *provider) {
-  const char *xdg = getenv("XDG_DATA_HOME");
-  char *out = NULL;
-  if (xdg && *xdg == '/') {
-    if (asprintf(&out, "%s/vmpull/%s", xdg, provider) < 0)
-      return NULL;
-  } else {
-    const char *home = getenv("HOME");
-    if (!home || !*home)
-      home = "/";
-    if (asprintf(&out, "%s/.local/share/vmpull/%s", home, provider) < 0)
-      return NULL;
-  }
-  return out;
-}
-
-/* $XDG_CACHE_HOME/vmpull, else ~/.cache/vmpull. */
-char *tool_default_cache_dir(void) {
-  const char *xdg = getenv("XDG_CACHE_HOME");
-  char *out = NULL;
-  if (xdg && *xdg == '/')
-    return asprintf(&out, "%s/vmpull", xdg) < 0 ? NULL : out;
-  const char *home = getenv("HOME");
-  if (!home || !*home)
-    home = "/";
-  return asprintf(&out, "%s/.cache/vmpull", home) < 0 ? NULL : out;
-}
-
 /* --mirror values (argv strings), else VMPULL_MIRRORS split at commas. */
 static int add_mirror(struct pull_cli *cli, const char *cmd, const char *spec) {
   if (!strchr(spec, '=')) {
@@ -371,7 +343,7 @@ static int parse_pull_cli(struct pull_cli *cli, int argc, char **argv) {
       cli->opts.default_image = env;
   }
   if (!cli->opts.output && !cli->opts.data_dir) {
-    cli->owned_data_dir = default_data_dir(cli->opts.provider);
+    cli->owned_data_dir = tool_default_data_dir(cli->opts.provider);
     if (!cli->owned_data_dir) {
       tool_error("%s: out of memory", cmd);
       return PULL_CLI_USAGE;

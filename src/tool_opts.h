@@ -6,6 +6,7 @@
 #include "tool.h"
 #include "tool_args.h"
 #include "tool_opts_skopeo.h"
+#include "tool_platform.h"
 
 struct pull_cli {
   vmpull_pull_options opts;
@@ -29,8 +30,5 @@ enum { PULL_CLI_OK = 0, PULL_CLI_HELP = 1, PULL_CLI_USAGE = 2 };
  * errors, each starting with argv[0] ("inspect: --threads takes ..."). */
 int pull_cli_parse(struct pull_cli *cli, int argc, char **argv);
 void pull_cli_free(struct pull_cli *cli);
-
-/* The default cache folder ($XDG_CACHE_HOME/vmpull); NULL on OOM. Caller frees. */
-char *tool_default_cache_dir(void);
 
 #endif

@@ -5,13 +5,11 @@
 #include "tool_opts_skopeo.h"
 
 #include "tool.h"
+#include "tool_platform.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #define PASSWORD_MAX 4096
@@ -24,9 +22,7 @@ void tool_creds_free(struct cli_skopeo *c) {
   c->owned = NULL;
 }
 
-/* One line from fd into buf (without its "\n" or "\r\n"): its length, or -1 (nothing read before the
- * end, a read error, or a line of PASSWORD_MAX bytes or more). */
-static ssize_t read_line(int fd, char *buf, size_t cap) {
+ssize_t tool_read_line(int fd, char *buf, size_t cap) {
   size_t len = 0;
   int any = 0;
   for (;;) {
@@ -47,51 +43,6 @@ static ssize_t read_line(int fd, char *buf, size_t cap) {
     len--;
   buf[len] = '\0';
   return any ? (ssize_t)len : -1;
-}
-
-/* The terminal while its echo is off, for a signal to put it back before the process dies. */
-static int prompt_fd = -1;
-static struct termios prompt_saved;
-
-static void restore_echo_and_die(int sig) {
-  tcsetattr(prompt_fd, TCSAFLUSH, &prompt_saved);
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
-
-/* "Password: " on the terminal, read without echo. 0, or -1 with a message printed. */
-static int ask_password(const char *cmd, char *buf, size_t cap) {
-  int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
-  struct termios t;
-  if (fd < 0 || tcgetattr(fd, &t) < 0) {
-    tool_error("%s: --creds has no password and there is no terminal to ask for it on (/dev/tty: %s)", cmd,
-               strerror(errno));
-    if (fd >= 0)
-      close(fd);
-    return -1;
-  }
-  prompt_fd = fd;
-  prompt_saved = t;
-  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP};
-  struct sigaction sa = {.sa_handler = restore_echo_and_die}, old[sizeof(sigs) / sizeof(sigs[0])];
-  for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-    sigaction(sigs[i], &sa, &old[i]);
-  t.c_lflag &= ~(tcflag_t)ECHO;
-  t.c_lflag |= ECHONL;
-  int ok = tcsetattr(fd, TCSAFLUSH, &t) == 0;
-  ssize_t len = -1;
-  if (ok && write(fd, "Password: ", 10) == 10)
-    len = read_line(fd, buf, cap);
-  tcsetattr(fd, TCSAFLUSH, &prompt_saved);
-  for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-    sigaction(sigs[i], &old[i], NULL);
-  prompt_fd = -1;
-  close(fd);
-  if (len <= 0) {
-    tool_error("%s: no password was typed", cmd);
-    return -1;
-  }
-  return 0;
 }
 
 static int join(struct cli_skopeo *c, const char *cmd, const char *user, size_t user_len, const char *password) {
@@ -152,7 +103,7 @@ int tool_creds_finish(struct cli_skopeo *c, const char *cmd, vmpull_pull_options
     if (join(c, cmd, user, strlen(user), c->password) < 0)
       return -1;
   } else if (c->password_stdin) {
-    ssize_t len = read_line(STDIN_FILENO, password, sizeof(password));
+    ssize_t len = tool_read_line(STDIN_FILENO, password, sizeof(password));
     int r = len > 0 ? join(c, cmd, user, strlen(user), password) : -1;
     explicit_bzero(password, sizeof(password));
     if (len <= 0)
@@ -161,13 +112,13 @@ int tool_creds_finish(struct cli_skopeo *c, const char *cmd, vmpull_pull_options
       return -1;
   } else {
     /* --creds USER: ask on the terminal, as podman does, before any request is made. */
-    if (!isatty(STDIN_FILENO)) {
+    if (!tool_is_terminal(STDIN_FILENO)) {
       tool_error("%s: --creds %s has no password and stdin is not a terminal to ask for it "
                  "(give USER:PASSWORD, --password-stdin or an auth file)",
                  cmd, "USER");
       return -1;
     }
-    int r = ask_password(cmd, password, sizeof(password));
+    int r = tool_ask_password(cmd, password, sizeof(password));
     if (r == 0)
       r = join(c, cmd, user, strlen(user), password);
     explicit_bzero(password, sizeof(password));

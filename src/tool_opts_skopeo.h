@@ -6,6 +6,8 @@
 
 #include "vmpull.h"
 
+#include <sys/types.h>
+
 struct cli_skopeo {
   const char *creds;      /* --creds USER[:PASSWORD] */
   const char *username;   /* --username */
@@ -26,5 +28,8 @@ int tool_creds_finish(struct cli_skopeo *c, const char *cmd, vmpull_pull_options
  * variant beyond the architecture's baseline, is a usage error. 0, or -1 with the error printed. */
 int tool_platform_apply(struct cli_skopeo *c, const char *cmd, vmpull_pull_options *opts);
 void tool_creds_free(struct cli_skopeo *c);
+/* One line from fd into buf (without its "\n" or "\r\n"): its length, or -1 (nothing read before the
+ * end, a read error, or a line of cap bytes or more). */
+ssize_t tool_read_line(int fd, char *buf, size_t cap);
 
 #endif

@@ -3,16 +3,14 @@
  * and the setup of one library call. Not in tool_main.c, which calls every subcommand: a helper
  * there would make each subcommand call back into its own caller. */
 #include "tool.h"
+#include "tool_platform.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-volatile sig_atomic_t tool_cancel = 0;
-volatile sig_atomic_t tool_signal = 0;
 static int stdout_closed; /* vmpull was started without a stdout */
 
 /* Started with 0, 1 or 2 closed, the first files vmpull opens would take those numbers, and a
@@ -20,15 +18,11 @@ static int stdout_closed; /* vmpull was started without a stdout */
  * holds each place instead, and a closed stdout is remembered as a failure to print. */
 void tool_hold_standard_fds(void) {
   for (int fd = 0; fd <= 2; fd++) {
-    if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+    if (!tool_fd_closed(fd))
       continue;
     if (fd == STDOUT_FILENO)
       stdout_closed = 1;
-    int null = open("/dev/null", O_RDWR);
-    if (null >= 0 && null != fd) {
-      dup2(null, fd);
-      close(null);
-    }
+    tool_fd_null(fd);
   }
 }
 
@@ -44,19 +38,6 @@ int tool_stdout_flush(void) {
     return -1;
   }
   return 0;
-}
-
-static void on_signal(int sig) {
-  tool_signal = sig;
-  tool_cancel = 1;
-}
-
-void tool_install_signals(void) {
-  struct sigaction sa = {0};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
 }
 
 int tool_exit_for_error(const vmpull_error *err) {

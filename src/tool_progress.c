@@ -13,13 +13,12 @@
  * and a done line, with no carriage return or escape sequence, for logs.
  */
 #include "tool.h"
+#include "tool_platform.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,25 +66,14 @@ static void format_duration(double secs, char *buf, size_t len) {
 }
 
 static int terminal_width(FILE *out) {
-  struct winsize ws;
-  if (ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-    return ws.ws_col;
-  const char *columns = getenv("COLUMNS");
-  int c = columns ? atoi(columns) : 0;
-  return c > 0 ? c : 80;
-}
-
-/* A terminal that moves the cursor: TERM=dumb (Emacs shell buffers) does not. */
-static int capable_terminal(int fd) {
-  const char *term = getenv("TERM");
-  return isatty(fd) && term && *term && strcmp(term, "dumb") != 0;
+  return tool_terminal_width(fileno(out));
 }
 
 void tool_progress_init(struct tool_progress *p, enum progress_mode mode, int quiet) {
   memset(p, 0, sizeof(*p));
   p->json = mode == PROGRESS_JSON;
   p->enabled = !quiet && mode != PROGRESS_NEVER && !p->json;
-  p->tty = mode == PROGRESS_ALWAYS || capable_terminal(STDERR_FILENO);
+  p->tty = mode == PROGRESS_ALWAYS || tool_capable_terminal(STDERR_FILENO);
   p->always = mode == PROGRESS_ALWAYS;
   p->quiet = quiet;
   p->out = stderr;
@@ -94,7 +82,7 @@ void tool_progress_init(struct tool_progress *p, enum progress_mode mode, int qu
 
 int tool_progress_open(struct tool_progress *p, const char *cmd, int fd) {
   if (fd >= 0) {
-    int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    int copy = tool_fd_dup(fd);
     FILE *f = copy >= 0 ? fdopen(copy, "w") : NULL;
     if (!f) {
       if (copy >= 0)
@@ -103,7 +91,7 @@ int tool_progress_open(struct tool_progress *p, const char *cmd, int fd) {
       return -1;
     }
     p->out = f;
-    p->tty = p->always || capable_terminal(fd);
+    p->tty = p->always || tool_capable_terminal(fd);
   }
   if (p->json && !(p->events = tool_events_open(p->out))) {
     tool_error("%s: out of memory", cmd);

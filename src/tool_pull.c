@@ -2,6 +2,7 @@
 /* vmpull pull [OPTIONS] SOURCE */
 #include "tool.h"
 #include "tool_opts.h"
+#include "tool_platform.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -93,7 +94,7 @@ static int stdout_ready_for_a_disk(void) {
     tool_error("pull: -o -: stdout cannot be written (%s)", strerror(errno));
     return EXIT_PULL_FAILED;
   }
-  if (isatty(STDOUT_FILENO)) {
+  if (tool_is_terminal(STDOUT_FILENO)) {
     tool_error("pull: -o - writes the disk to stdout, which is a terminal; redirect it to a file or a pipe");
     return EXIT_USAGE;
   }
@@ -102,7 +103,7 @@ static int stdout_ready_for_a_disk(void) {
     return EXIT_USAGE;
   }
   /* A reader that went away is an error (EPIPE, exit 1), not a silent death by SIGPIPE. */
-  signal(SIGPIPE, SIG_IGN);
+  tool_ignore_sigpipe();
   return 0;
 }
 

@@ -26,7 +26,7 @@ int save_dest_parse(const char *dest, struct save_dest *out, lib_error *err) {
   if (!rest)
     return error_set(err, VMPULL_E_USAGE, "destination '%s' is not oci-dir://PATH[:REF] or oci-archive://FILE[:REF]",
                      dest ? dest : "");
-  const char *colon = strchr(rest, ':');
+  const char *colon = oci_layout_ref_colon(rest, OCI_WINDOWS_PATHS);
   size_t len = colon ? (size_t)(colon - rest) : strlen(rest);
   if (!len)
     return error_set(err, VMPULL_E_USAGE, "destination %s: no %s given", dest, out->archive ? "file" : "folder");
@@ -36,7 +36,7 @@ int save_dest_parse(const char *dest, struct save_dest *out, lib_error *err) {
   out->ref = colon ? strdup(colon + 1) : NULL;
   if (!out->path || (colon && !out->ref))
     return error_oom(err);
-  if (out->archive && out->path[len - 1] == '/')
+  if (out->archive && (out->path[len - 1] == '/' || (OCI_WINDOWS_PATHS && out->path[len - 1] == '\\')))
     return error_set(err, VMPULL_E_USAGE, "destination %s: an archive is a file, not a folder", dest);
   return 0;
 }
@@ -61,7 +61,7 @@ int save_default_ref(const struct oci_settings *o, enum source_kind kind, char *
     *out = strdup(ref.tag ? ref.tag : DEFAULT_REF);
   } else if (kind == SOURCE_OCI_DIR || kind == SOURCE_OCI_ARCHIVE) {
     const char *rest = oci_layout_spec(o->source, kind == SOURCE_OCI_ARCHIVE);
-    const char *colon = strchr(rest, ':');
+    const char *colon = oci_layout_ref_colon(rest, OCI_WINDOWS_PATHS);
     *out = strdup(colon && colon[1] ? colon + 1 : DEFAULT_REF);
   } else {
     *out = strdup(DEFAULT_REF);

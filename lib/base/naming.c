@@ -6,6 +6,7 @@
 #include "base/util.h"
 
 #include <string.h>
+#include <strings.h>
 
 /* podman's rule for a machine name */
 #define MACHINE_NAME_RULE "[a-zA-Z0-9][a-zA-Z0-9_.-]*"
@@ -55,6 +56,30 @@ const char *path_base_name(const char *path) {
   return base;
 }
 
+int naming_windows_file_name_check(const char *what, const char *name, lib_error *err) {
+  static const char *const devices[] = {"CON", "PRN", "AUX", "NUL"};
+  for (const char *p = name; *p; p++)
+    if (strchr("<>:\"|?*\\/", *p) || (unsigned char)*p < 0x20)
+      return error_set(err, VMPULL_E_USAGE, "%s '%s' is not a file name Windows allows ('%c' in it)", what, name, *p);
+  size_t len = strlen(name);
+  if (len && (name[len - 1] == '.' || name[len - 1] == ' '))
+    return error_set(err, VMPULL_E_USAGE, "%s '%s' ends with a %s, which Windows drops from a file name", what, name,
+                     name[len - 1] == '.' ? "dot" : "space");
+  /* The device names hold with any extension ("nul.raw.xz") and trailing spaces ("CON .raw"). */
+  size_t stem = strcspn(name, ".");
+  while (stem && name[stem - 1] == ' ')
+    stem--;
+  int device = 0;
+  for (size_t i = 0; i < ARRAY_SIZE(devices) && !device; i++)
+    device = stem == 3 && !strncasecmp(name, devices[i], 3);
+  if (stem == 4 && (!strncasecmp(name, "COM", 3) || !strncasecmp(name, "LPT", 3)) && name[3] >= '1' && name[3] <= '9')
+    device = 1;
+  if (device)
+    return error_set(err, VMPULL_E_USAGE, "%s '%s' is a device name on Windows (%.*s), not a file name", what, name,
+                     (int)stem, name);
+  return 0;
+}
+
 int naming_output_path(const char *data_dir, const char *machine, const char *image_name, const char *strip_suffix,
                        char **out, lib_error *err) {
   int r = image_name_check(image_name, err);
@@ -66,6 +91,20 @@ int naming_output_path(const char *data_dir, const char *machine, const char *im
   size_t keep = strlen(image_name);
   if (strip_suffix && ends_with_ci(image_name, strip_suffix) && keep > strlen(strip_suffix))
     keep -= strlen(strip_suffix);
+#ifdef _WIN32
+  _cleanup_free_ char *file = xasprintf("%s_%.*s", machine, (int)keep, image_name);
+  if (!file)
+    return error_oom(err);
+  r = naming_windows_file_name_check("output file name", file, err);
+  if (r < 0)
+    return error_wrap(err, "image file name '%s'", image_name);
+  /* joined with the separator the folder is written with: a backslash after C:\Users, '/' after C:/data */
+  const char *sep = ends_with_ci(data_dir, "/") || ends_with_ci(data_dir, "\\") ? ""
+                    : strchr(data_dir, '\\')                                    ? "\\"
+                                                                                : "/";
+  *out = xasprintf("%s%s%s", data_dir, sep, file);
+#else
   *out = xasprintf("%s%s%s_%.*s", data_dir, ends_with_ci(data_dir, "/") ? "" : "/", machine, (int)keep, image_name);
+#endif
   return *out ? 0 : error_oom(err);
 }

@@ -30,12 +30,29 @@ const char *oci_layout_spec(const char *source, int archive) {
   return NULL;
 }
 
+/* "X:\" or "X:/", alone or after the "\\?\" (or "\\.\") of an extended-length path: the
+ * length of that prefix (its colon included), else 0. */
+static size_t windows_drive_prefix(const char *p) {
+  size_t skip = 0;
+  if ((p[0] == '\\' || p[0] == '/') && p[1] == p[0] && (p[2] == '?' || p[2] == '.') && p[3] == p[0])
+    skip = 4;
+  p += skip;
+  if (isalpha((unsigned char)p[0]) && p[1] == ':' && (p[2] == '\\' || p[2] == '/'))
+    return skip + 2;
+  return 0;
+}
+
+const char *oci_layout_ref_colon(const char *spec, int windows_paths) {
+  size_t skip = windows_paths ? windows_drive_prefix(spec) : 0;
+  return strchr(spec + skip, ':');
+}
+
 int oci_dir_ref_parse(const char *source, struct oci_dir_ref *out, lib_error *err) {
   *out = (struct oci_dir_ref){0};
   const char *rest = oci_layout_spec(source, 0);
   if (!rest)
     return error_set(err, VMPULL_E_USAGE, "'%s' is not an oci-dir:// reference", source);
-  const char *colon = strchr(rest, ':');
+  const char *colon = oci_layout_ref_colon(rest, OCI_WINDOWS_PATHS);
   size_t path_len = colon ? (size_t)(colon - rest) : strlen(rest);
   if (path_len == 0)
     return error_set(err, VMPULL_E_USAGE, "%s: no layout folder given (oci-dir://PATH[:REF])", source);

@@ -22,8 +22,20 @@ struct oci_dir_ref {
  * archive is 0, "oci-archive://" or skopeo's "oci-archive:" when it is 1; NULL for anything else. */
 const char *oci_layout_spec(const char *source, int archive);
 
+/* Layout paths are Windows paths in the Windows build: a drive's colon ("C:\" or "C:/", also in
+ * "\\?\C:\") is part of PATH there. Elsewhere "oci-dir://C:/x" stays the folder "C" with REF "/x". */
+#ifdef _WIN32
+#define OCI_WINDOWS_PATHS 1
+#else
+#define OCI_WINDOWS_PATHS 0
+#endif
+
+/* The colon that ends PATH in a layout's PATH[:REF] (what oci_layout_spec returns): the first one,
+ * except, with windows_paths, a drive letter's; NULL when there is none (all of spec is PATH). */
+const char *oci_layout_ref_colon(const char *spec, int windows_paths);
+
 /* source: "oci-dir://PATH" or "oci-dir://PATH:REF" (or skopeo's "oci:PATH[:REF]"), split at the first
- * colon (as skopeo's oci: does). */
+ * colon (as skopeo's oci: does; on Windows the first after a drive letter: oci_layout_ref_colon). */
 int oci_dir_ref_parse(const char *source, struct oci_dir_ref *out, lib_error *err);
 void oci_dir_ref_clear(struct oci_dir_ref *r);
 

@@ -274,7 +274,7 @@ static int archive_ref_parse(const char *source, char **path, char **ref, lib_er
   const char *rest = oci_layout_spec(source, 1);
   if (!rest)
     return error_set(err, VMPULL_E_USAGE, "'%s' is not an oci-archive:// reference", source);
-  const char *colon = strchr(rest, ':');
+  const char *colon = oci_layout_ref_colon(rest, OCI_WINDOWS_PATHS);
   size_t path_len = colon ? (size_t)(colon - rest) : strlen(rest);
   if (path_len == 0)
     return error_set(err, VMPULL_E_USAGE, "%s: no archive file given (oci-archive://FILE[:REF])", source);

@@ -104,8 +104,14 @@ int pull_output_path(const struct output_naming *o, const char *image_name, cons
 }
 
 int resolve_file(const struct resolve_settings *s, const char *path, struct resolved *r, lib_error *err) {
-  if (strncasecmp(path, "file://", 7) == 0)
+  if (strncasecmp(path, "file://", 7) == 0) {
     path += 7;
+#ifdef _WIN32
+    /* file:///C:/images/disk.raw.xz names C:/images/disk.raw.xz */
+    if (path[0] == '/' && isalpha((unsigned char)path[1]) && path[2] == ':')
+      path++;
+#endif
+  }
   r->plan.kind = BYTE_PLAN_FILE;
   r->plan.cancel = s ? s->hooks.cancel : NULL;
   r->plan.location = strdup(path);

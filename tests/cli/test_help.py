@@ -11,7 +11,8 @@ from conftest import ROOT, run_vmpull
 
 MAN = ROOT / "docs" / "vmpull.1"
 ENVIRONMENT = ["VMPULL_DEFAULT_IMAGE", "VMPULL_MIRRORS", "https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "no_proxy",
-               "NO_PROXY", "REGISTRY_AUTH_FILE", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR", "NO_COLOR"]
+               "NO_PROXY", "REGISTRY_AUTH_FILE", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR", "NO_COLOR",
+               "LOCALAPPDATA"]
 FILES = ["~/.local/share/vmpull/", "~/.cache/vmpull/", "blobs/sha256/", "auth.json", "~/.docker/config.json",
          "/etc/containers/certs.d/<host:port>/", "/etc/docker/certs.d/<host:port>/",
          "~/.config/containers/certs.d/"]

@@ -67,8 +67,19 @@ static void expect_usage(char **argv, const char *want) {
     fail_msg("%s: not one 'vmpull: ' line: '%s'", argv[1], msg);
 }
 
+/* The default folders: XDG's on Linux, %LOCALAPPDATA%\vmpull on Windows (src/tool_platform_*.c). */
+#ifdef _WIN32
+#define LOCAL_APP_DATA "C:\\Users\\someone\\AppData\\Local"
+#define DEFAULT_DATA_DIR(on_linux, provider) LOCAL_APP_DATA "\\vmpull\\" provider
+#else
+#define DEFAULT_DATA_DIR(on_linux, provider) on_linux
+#endif
+
 static void test_defaults(void **state) {
   (void)state;
+#ifdef _WIN32
+  setenv("LOCALAPPDATA", LOCAL_APP_DATA, 1);
+#endif
   setenv("XDG_DATA_HOME", "/xdg/data", 1);
   unsetenv("VMPULL_DEFAULT_IMAGE");
   char *argv[] = {"pull", "disk.raw.xz", NULL};
@@ -77,7 +88,7 @@ static void test_defaults(void **state) {
   assert_string_equal(cli.opts.source, "disk.raw.xz");
   assert_string_equal(cli.opts.machine_name, "podman-machine-default");
   assert_string_equal(cli.opts.provider, "qemu");
-  assert_string_equal(cli.opts.data_dir, "/xdg/data/vmpull/qemu");
+  assert_string_equal(cli.opts.data_dir, DEFAULT_DATA_DIR("/xdg/data/vmpull/qemu", "qemu"));
   assert_null(cli.opts.output);
   assert_null(cli.opts.expected_digest);
   assert_null(cli.opts.default_image);
@@ -107,13 +118,13 @@ static void test_data_dir_default(void **state) {
       unsetenv("XDG_DATA_HOME");
     char *argv[] = {"pull", "--provider", "wsl", "x.raw", NULL};
     assert_int_equal(parse(&cli, argv), PULL_CLI_OK);
-    assert_string_equal(cli.opts.data_dir, "/home/someone/.local/share/vmpull/wsl");
+    assert_string_equal(cli.opts.data_dir, DEFAULT_DATA_DIR("/home/someone/.local/share/vmpull/wsl", "wsl"));
     pull_cli_free(&cli);
   }
   setenv("XDG_DATA_HOME", "/x", 1);
   char *argv2[] = {"pull", "--provider=applehv", "x.raw", NULL};
   assert_int_equal(parse(&cli, argv2), PULL_CLI_OK);
-  assert_string_equal(cli.opts.data_dir, "/x/vmpull/applehv");
+  assert_string_equal(cli.opts.data_dir, DEFAULT_DATA_DIR("/x/vmpull/applehv", "applehv"));
   pull_cli_free(&cli);
   /* --data-dir and -o win over the default. */
   char *argv3[] = {"pull", "--data-dir", "/d", "x.raw", NULL};
