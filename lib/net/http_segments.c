@@ -83,10 +83,6 @@ static void stop_engine(struct seg_state *s) {
   curl_multi_wakeup(s->multi);
   pthread_join(s->thread, NULL);
   s->thread_started = 0;
-  if (s->recorder_started) {
-    pthread_join(s->recorder, NULL);
-    s->recorder_started = 0;
-  }
 }
 
 static void count_network(struct seg_state *s) {
@@ -449,12 +445,6 @@ int http_segments_open(const struct http_config *c, const struct http_segments_o
   if (e != 0)
     return error_set_errno(err, VMPULL_E_IO, e, "cannot start the transfer thread");
   s->thread_started = 1;
-  if (s->checkpoint) {
-    e = worker_thread_start(&s->recorder, seg_recorder_thread, s);
-    if (e != 0)
-      return error_set_errno(err, VMPULL_E_IO, e, "cannot start the recorder of %s", s->shown);
-    s->recorder_started = 1;
-  }
   *out = &TAKE_PTR(s)->base;
   return 0;
 }

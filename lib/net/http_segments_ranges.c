@@ -364,6 +364,12 @@ void *seg_transfer_thread(void *arg) {
     }
     /* A connection that finished its range asks for the next piece at once: on a fast link a
      * piece takes milliseconds, and a wait here would leave the connection idle for longer. */
+    now = now_ns();
+    pthread_mutex_lock(&s->mu);
+    uint64_t unrecorded = s->received - s->ck_received;
+    pthread_mutex_unlock(&s->mu);
+    if (s->ck_first_done && (now - s->ck_at >= CHECKPOINT_NS || unrecorded >= CHECKPOINT_BYTES))
+      seg_checkpoint_now(s);
     if (!finished)
       curl_multi_poll(s->multi, NULL, 0, WAIT_MS, NULL);
   }
@@ -373,25 +379,5 @@ void *seg_transfer_thread(void *arg) {
   s->engine_done = 1;
   pthread_cond_broadcast(&s->cond);
   pthread_mutex_unlock(&s->mu);
-  return NULL;
-}
-
-void *seg_recorder_thread(void *arg) {
-  struct seg_state *s = arg;
-  for (;;) {
-    pthread_mutex_lock(&s->mu);
-    int stop = s->stop || s->engine_done;
-    uint64_t received = s->received;
-    pthread_mutex_unlock(&s->mu);
-    if (stop)
-      break;
-    pthread_mutex_lock(&s->ck_mu);
-    uint64_t now = now_ns();
-    if (s->ck_first_done && (now - s->ck_at >= CHECKPOINT_NS || received - s->ck_received >= CHECKPOINT_BYTES))
-      checkpoint_locked(s);
-    pthread_mutex_unlock(&s->ck_mu);
-    struct timespec nap = {0, 20 * 1000000L};
-    nanosleep(&nap, NULL);
-  }
   return NULL;
 }
