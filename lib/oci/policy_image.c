@@ -40,7 +40,8 @@ int oci_policy_check(const struct oci_settings *set, struct oci_store *s, const 
   if (dir || archive) {
     const char *rest = dir ? dir : archive;
     img.transport = dir ? "oci" : "oci-archive";
-    if (!(path = strndup(rest, strcspn(rest, ":"))))
+    const char *colon = oci_layout_ref_colon(rest, OCI_WINDOWS_PATHS); /* a drive's colon is PATH's */
+    if (!(path = strndup(rest, colon ? (size_t)(colon - rest) : strlen(rest))))
       return error_oom(err);
     /* containers/image's scopes name the resolved path (symbolic links followed) */
     if (!(resolved = plat_realpath(path)))

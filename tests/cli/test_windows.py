@@ -225,14 +225,6 @@ def layout(tmp_path_factory):
     return lay.path, disks
 
 
-# lib/oci/policy_image.c (the signature policy's scope of a layout) still cuts PATH at the first colon,
-# the drive's: "Z: No such file or directory". strict: once it uses oci_layout_ref_colon, these pass
-# and the marker must go.
-POLICY_SCOPE_SPLIT = pytest.mark.xfail(strict=True, reason="lib/oci/policy_image.c splits oci-dir:// at the drive "
-                                       "letter's colon (strcspn(rest, \":\")), not oci_layout_ref_colon")
-
-
-@POLICY_SCOPE_SPLIT
 @pytest.mark.parametrize("provider", ["qemu", "hyperv"])
 def test_oci_dir(tmp_path, layout, provider):
     path, disks = layout
@@ -242,7 +234,6 @@ def test_oci_dir(tmp_path, layout, provider):
     assert j["reference"]
 
 
-@POLICY_SCOPE_SPLIT
 def test_oci_dir_spellings(tmp_path, layout):
     """skopeo's oci: with forward slashes, and a layout without :REF (its one entry)."""
     path, disks = layout
