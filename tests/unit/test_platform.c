@@ -264,6 +264,12 @@ static void test_same_file(void **state) {
   close(fd);
 }
 
+/* valgrind preloads its core into the program it runs. */
+static int under_valgrind(void) {
+  const char *preload = getenv("LD_PRELOAD");
+  return preload && strstr(preload, "vgpreload") != NULL;
+}
+
 static void test_child_on_pipes(void **state) {
   (void)state;
   const char *argv[] = {self, "--echo", NULL};
@@ -292,13 +298,23 @@ static void test_child_on_pipes(void **state) {
   assert_int_equal(exited, 1);
   assert_int_equal(code, 3);
 
+  /* A missing program never starts. (Under valgrind posix_spawn runs as fork and exec, and cannot
+   * tell a failed exec: the child exits 127 instead; `make check-valgrind` runs this test too.) */
   const char *missing[] = {"vmpull-no-such-program", NULL};
-  assert_true(plat_spawn_piped(missing, &pid, &to, &from) < 0);
+  if (!under_valgrind()) {
+    assert_true(plat_spawn_piped(missing, &pid, &to, &from) < 0);
+  } else if (plat_spawn_piped(missing, &pid, &to, &from) == 0) {
+    close(to);
+    close(from);
+    assert_int_equal(plat_wait(pid, &exited, &code), 0);
+    assert_int_equal(code, 127);
+  }
 
   /* Run and waited for, its input the null device (so it ends at once); a missing one never starts. */
   assert_int_equal(plat_run_quiet(argv), 0);
   const char *nowhere[] = {"/vmpull-no-such-folder/program", NULL};
-  assert_true(plat_run_quiet(nowhere) < 0);
+  if (!under_valgrind())
+    assert_true(plat_run_quiet(nowhere) < 0);
 }
 
 /* A duplicate is the same open file (its access mode too); the access mode is told; a listing's
