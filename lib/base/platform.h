@@ -55,13 +55,20 @@
  * |                         |                          | ReplaceIfExists                   |                          |
  * | LOCKS, I/O, SYNC        |                          |                                   |                          |
  * | plat_flock              | flock                    | LockFileEx on one byte past any   | flock                    |
- * |                         |                          | data (advisory as flock); a       |                          |
- * |                         |                          | folder: EOPNOTSUPP (not yet)      |                          |
+ * |                         |                          | data (advisory as flock)          |                          |
+ * | plat_folder_lock,       | openat(".") + flock      | a named mutex, Local\vmpull-      | as Linux                 |
+ * | _unlock                 | (LOCK_EX), close         | folder-<volume>-<file index>      |                          |
+ * |                         |                          | (a folder takes no byte-range     |                          |
+ * |                         |                          | lock); abandoned if the holder    |                          |
+ * |                         |                          | dies                              |                          |
  * | plat_dup_cloexec        | fcntl(F_DUPFD_CLOEXEC)   | DuplicateHandle (not inherited) + | as Linux                 |
  * |                         |                          | _open_osfhandle                   |                          |
  * | plat_fd_flags           | fcntl(F_GETFL)           | NtQueryObject: the handle's       | as Linux                 |
  * |                         |                          | granted access (O_RDONLY,         |                          |
- * |                         |                          | O_WRONLY, O_RDWR, O_APPEND)       |                          |
+ * |                         |                          | O_WRONLY, O_RDWR, O_APPEND: only  |                          |
+ * |                         |                          | append access; the runtime's      |                          |
+ * |                         |                          | _O_APPEND is its own seek, which  |                          |
+ * |                         |                          | positioned writes do not take)    |                          |
  * | plat_pread, plat_pwrite | pread, pwrite            | ReadFile, WriteFile at an         | pread, pwrite            |
  * |                         |                          | OVERLAPPED offset                 |                          |
  * | plat_ftruncate          | ftruncate                | FileEndOfFileInfo                 | ftruncate                |
@@ -182,6 +189,17 @@ int plat_tmpfile_link(int fd, int dirfd, const char *name);
 /* Locks, positioned I/O, sync: as flock (LOCK_SH, LOCK_EX, LOCK_NB, LOCK_UN; EWOULDBLOCK when
  * held), pread, pwrite, ftruncate, fsync. */
 int plat_flock(int fd, int op);
+/* A folder's lock, as flock(LOCK_EX) on the folder: plat_folder_lock waits for it (EINTR retried)
+ * and holds it until plat_folder_unlock, which the same thread calls; a holder that dies lets it go.
+ * 0, or -1 and errno. */
+struct plat_folder_lock {
+  int fd;      /* Linux: the folder opened again, flocked */
+  void *mutex; /* Windows: the named mutex owned */
+};
+#define PLAT_FOLDER_LOCK_INIT                                                                                          \
+  { .fd = -1, .mutex = NULL }
+int plat_folder_lock(int dirfd, struct plat_folder_lock *l);
+void plat_folder_unlock(struct plat_folder_lock *l);
 /* As fcntl(fd, F_DUPFD_CLOEXEC, min_fd) and fcntl(fd, F_GETFL) (the access mode and O_APPEND are
  * what callers read): -1 and errno on failure. */
 int plat_dup_cloexec(int fd, int min_fd);

@@ -150,6 +150,28 @@ int plat_flock(int fd, int op) {
   return flock(fd, op);
 }
 
+int plat_folder_lock(int dirfd, struct plat_folder_lock *l) {
+  l->fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (l->fd < 0)
+    return -1;
+  while (flock(l->fd, LOCK_EX) < 0) {
+    if (errno != EINTR) {
+      int e = errno;
+      close(l->fd);
+      l->fd = -1;
+      errno = e;
+      return -1;
+    }
+  }
+  return 0;
+}
+
+void plat_folder_unlock(struct plat_folder_lock *l) {
+  if (l->fd >= 0)
+    close(l->fd);
+  l->fd = -1;
+}
+
 int plat_dup_cloexec(int fd, int min_fd) {
   return fcntl(fd, F_DUPFD_CLOEXEC, min_fd);
 }

@@ -67,11 +67,43 @@ int plat_flock(int fd, int op) {
   DWORD e = GetLastError();
   if (e == ERROR_LOCK_VIOLATION || e == ERROR_IO_PENDING)
     return fail_with(EWOULDBLOCK);
-  /* A folder takes no byte-range lock (the layout writer locks its folder): not supported yet. */
+  return fail_with(plat_win_errno(e)); /* a folder: plat_folder_lock */
+}
+
+/* A folder takes no byte-range lock, and a lock file would litter the folder (an OCI layout is
+ * carried elsewhere): a mutex named after the folder's identity instead, which every process of
+ * the logon session sees, and which Windows hands on (abandoned) when its holder dies, as the
+ * kernel drops a dead process's flock. */
+int plat_folder_lock(int dirfd, struct plat_folder_lock *l) {
+  HANDLE h = plat_win_handle(dirfd);
+  if (h == INVALID_HANDLE_VALUE)
+    return fail_with(EBADF);
   BY_HANDLE_FILE_INFORMATION info;
-  if (GetFileInformationByHandle(h, &info) && (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY))
-    return fail_with(EOPNOTSUPP);
-  return fail_with(plat_win_errno(e));
+  if (!GetFileInformationByHandle(h, &info))
+    return fail_last();
+  wchar_t name[64] = {0};
+  _snwprintf(name, sizeof(name) / sizeof(name[0]) - 1, L"Local\\vmpull-folder-%08lx-%08lx%08lx",
+             (unsigned long)info.dwVolumeSerialNumber, (unsigned long)info.nFileIndexHigh,
+             (unsigned long)info.nFileIndexLow);
+  HANDLE m = CreateMutexW(NULL, FALSE, name);
+  if (!m)
+    return fail_last();
+  DWORD w = WaitForSingleObject(m, INFINITE);
+  if (w != WAIT_OBJECT_0 && w != WAIT_ABANDONED) {
+    DWORD e = GetLastError();
+    CloseHandle(m);
+    return fail_with(plat_win_errno(e));
+  }
+  l->mutex = m;
+  return 0;
+}
+
+void plat_folder_unlock(struct plat_folder_lock *l) {
+  if (l->mutex) {
+    ReleaseMutex(l->mutex);
+    CloseHandle(l->mutex);
+  }
+  l->mutex = NULL;
 }
 
 int plat_dup_cloexec(int fd, int min_fd) {

@@ -274,7 +274,33 @@ void compat_explicit_bzero(void *p, size_t n) {
   SecureZeroMemory(p, n);
 }
 
+/* The runtime names the errno values of old C (up to EILSEQ) and calls the POSIX ones that the
+ * platform layer hands out "Unknown error": those in glibc's words, so that an error reads the same
+ * on both systems. */
+static const struct {
+  int errnum;
+  const char *text;
+} posix_errors[] = {
+    {EOPNOTSUPP, "Operation not supported"},
+    {ENOTSUP, "Operation not supported"},
+    {EWOULDBLOCK, "Resource temporarily unavailable"},
+    {ELOOP, "Too many levels of symbolic links"},
+    {ETIMEDOUT, "Connection timed out"},
+    {ECONNREFUSED, "Connection refused"},
+    {ECONNRESET, "Connection reset by peer"},
+    {ECANCELED, "Operation canceled"},
+    {EOVERFLOW, "Value too large for defined data type"},
+    {ENODATA, "No data available"},
+    {EPROTO, "Protocol error"},
+    {EBADMSG, "Bad message"},
+};
+
 char *compat_strerror_r(int errnum, char *buf, size_t len) {
+  for (size_t i = 0; i < sizeof(posix_errors) / sizeof(posix_errors[0]); i++)
+    if (posix_errors[i].errnum == errnum) {
+      snprintf(buf, len, "%s", posix_errors[i].text);
+      return buf;
+    }
   if (strerror_s(buf, len, errnum) != 0)
     snprintf(buf, len, "error %d", errnum);
   return buf;

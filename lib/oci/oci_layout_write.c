@@ -88,15 +88,10 @@ static int write_layout_file(struct layout_writer *w, lib_error *err) {
   return write_small_file(w, w->dirfd, "oci-layout", OCI_LAYOUT_CONTENT, strlen(OCI_LAYOUT_CONTENT), err);
 }
 
-/* flock on the folder: held while index.json is read, changed and replaced. */
-static int lock_layout(struct layout_writer *w, int *fd, lib_error *err) {
-  *fd = plat_openat(w->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-  if (*fd < 0)
-    return error_set_errno(err, VMPULL_E_IO, errno, "%s", w->path);
-  while (plat_flock(*fd, LOCK_EX) < 0) {
-    if (errno != EINTR)
-      return error_set_errno(err, VMPULL_E_IO, errno, "lock %s", w->path);
-  }
+/* The folder's lock: held while index.json is read, changed and replaced. */
+static int lock_layout(struct layout_writer *w, struct plat_folder_lock *lock, lib_error *err) {
+  if (plat_folder_lock(w->dirfd, lock) < 0)
+    return error_set_errno(err, VMPULL_E_IO, errno, "lock %s", w->path);
   return 0;
 }
 
@@ -110,7 +105,7 @@ static int open_folder(struct layout_writer *w, lib_error *err) {
   w->dirfd = plat_openat(AT_FDCWD, w->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
   if (w->dirfd < 0)
     return error_set_errno(err, errno == ENOTDIR ? VMPULL_E_EXISTS : VMPULL_E_IO, errno, "open layout %s", w->path);
-  _cleanup_close_ int lock = -1;
+  _cleanup_(plat_folder_unlock) struct plat_folder_lock lock = PLAT_FOLDER_LOCK_INIT;
   r = lock_layout(w, &lock, err);
   if (r < 0)
     return r;
@@ -178,7 +173,7 @@ int layout_writer_open(const char *path, const struct layout_writer_options *o, 
  * another save committed into the folder meanwhile. */
 static void remove_created(struct layout_writer *w) {
   lib_error ignored;
-  _cleanup_close_ int lock = -1;
+  _cleanup_(plat_folder_unlock) struct plat_folder_lock lock = PLAT_FOLDER_LOCK_INIT;
   if (lock_layout(w, &lock, &ignored) < 0)
     return;
   _cleanup_free_ char *index = NULL;
@@ -472,7 +467,7 @@ int layout_writer_commit(struct layout_writer *w, json_object *entry, const char
     w->committed = r == 0;
     return r;
   }
-  _cleanup_close_ int lock = -1;
+  _cleanup_(plat_folder_unlock) struct plat_folder_lock lock = PLAT_FOLDER_LOCK_INIT;
   int r = lock_layout(w, &lock, err);
   if (r < 0)
     return r;

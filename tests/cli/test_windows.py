@@ -251,3 +251,40 @@ def test_oci_dir_missing_ref(tmp_path, layout):
     assert rc == 1
     assert "no entry named 'nosuch' (the index has 5.5)" in stderr  # the layout was found at Z:\...
     assert not (tmp_path / "x.raw").exists()
+
+
+def test_save_into_layout(tmp_path, layout):
+    """vmpull.exe save: a local file and an oci-dir:// entry into one new layout (the folder's lock
+    around index.json is a named mutex on Windows), two saves at once into it as well; the Linux
+    vmpull then pulls every entry of it."""
+    path, disks = layout
+    raw = raw_disk("saved")
+    src = tmp_path / "disk.raw.zst"
+    src.write_bytes(zstd(raw))
+    dest = tmp_path / "saved"
+    rc, stdout, stderr = run_win("save", "-q", "--provider", "qemu", "--arch", "x86_64", winpath(src),
+                                 f"oci-dir://{winpath(dest)}:dev")
+    assert rc == 0, stderr
+    assert stdout.strip() == f"oci-dir://{winpath(dest)}:dev"
+    env = {"WINEPREFIX": str(WIN_BUILD / "wine"), "WINEDEBUG": "-all", "WINEPATH": WIN_DLL_PATH}
+    both = [subprocess.Popen([WINE, str(WIN_EXE), "save", "-q", "--provider", provider, "--arch", "x86_64",
+                              f"oci-dir://{winpath(path)}:5.5", f"oci-dir://{winpath(dest)}:{provider}"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env})
+            for provider in ("qemu", "hyperv")]
+    for proc in both:
+        _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err.decode(errors="replace")
+    names = sorted(m["annotations"]["org.opencontainers.image.ref.name"]
+                   for m in json.loads((dest / "index.json").read_text())["manifests"])
+    assert names == ["dev", "hyperv", "qemu"]
+    for ref, expected in (("dev", raw), ("qemu", disks["qemu"]), ("hyperv", disks["hyperv"])):
+        out = tmp_path / f"{ref}.raw"
+        r = run_vmpull("pull", "-q", "--no-cache", "--provider", ref if ref != "dev" else "qemu", "--arch", "x86_64",
+                       "-o", out, f"oci-dir://{dest}:{ref}")
+        assert r.rc == 0, r.stderr
+        assert out.read_bytes() == expected, ref
+    for name in leftovers(dest):  # no temporary left behind: every blob is named by its digest
+        if name.startswith("blobs/sha256/"):
+            assert hashlib.sha256((dest / name).read_bytes()).hexdigest() == name.rsplit("/", 1)[1]
+        else:
+            assert name in ("blobs", "blobs/sha256", "index.json", "oci-layout"), name

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 
 static const char *self;
 
@@ -213,6 +214,55 @@ static void test_locks_are_advisory(void **state) {
   close(b);
 }
 
+struct folder_waiter {
+  int dirfd;
+  volatile int locked; /* set by the waiter once it holds the lock */
+};
+
+static void *take_folder_lock(void *arg) {
+  struct folder_waiter *w = arg;
+  struct plat_folder_lock lock = PLAT_FOLDER_LOCK_INIT;
+  if (plat_folder_lock(w->dirfd, &lock) == 0) {
+    __atomic_store_n(&w->locked, 1, __ATOMIC_SEQ_CST);
+    plat_folder_unlock(&lock);
+  }
+  return NULL;
+}
+
+/* The layout writer's lock on its folder: a second holder (another thread, through another fd of
+ * the same folder) waits until the first lets go. */
+static void test_folder_lock_excludes(void **state) {
+  struct folder *f = *state;
+  struct plat_folder_lock held = PLAT_FOLDER_LOCK_INIT;
+  assert_int_equal(plat_folder_lock(f->fd, &held), 0);
+  struct folder_waiter w = {.dirfd = plat_openat(AT_FDCWD, f->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)};
+  assert_true(w.dirfd >= 0);
+  pthread_t t;
+  assert_int_equal(plat_thread_start(&t, take_folder_lock, &w), 0);
+  struct timespec pause = {.tv_sec = 0, .tv_nsec = 300 * 1000 * 1000};
+  nanosleep(&pause, NULL);
+  assert_int_equal(__atomic_load_n(&w.locked, __ATOMIC_SEQ_CST), 0);
+  plat_folder_unlock(&held);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  assert_int_equal(w.locked, 1);
+  /* taken again after both let go */
+  assert_int_equal(plat_folder_lock(f->fd, &held), 0);
+  plat_folder_unlock(&held);
+  close(w.dirfd);
+}
+
+/* The errno values the platform layer hands out read as on Linux (the Windows runtime has no words
+ * for the POSIX ones). */
+static void test_error_words(void **state) {
+  (void)state;
+  char buf[128];
+  assert_string_equal(strerror_r(EOPNOTSUPP, buf, sizeof(buf)), "Operation not supported");
+  assert_string_equal(strerror_r(EWOULDBLOCK, buf, sizeof(buf)), "Resource temporarily unavailable");
+  assert_string_equal(strerror_r(ELOOP, buf, sizeof(buf)), "Too many levels of symbolic links");
+  assert_string_equal(strerror_r(ETIMEDOUT, buf, sizeof(buf)), "Connection timed out");
+  assert_string_equal(strerror_r(ENOENT, buf, sizeof(buf)), "No such file or directory");
+}
+
 static void test_holes(void **state) {
   struct folder *f = *state;
   const uint64_t mib = 1 << 20;
@@ -381,11 +431,13 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup_teardown(test_unnamed_temporary, folder_new, folder_remove),
       cmocka_unit_test_setup_teardown(test_listing, folder_new, folder_remove),
       cmocka_unit_test_setup_teardown(test_locks_are_advisory, folder_new, folder_remove),
+      cmocka_unit_test_setup_teardown(test_folder_lock_excludes, folder_new, folder_remove),
       cmocka_unit_test_setup_teardown(test_holes, folder_new, folder_remove),
       cmocka_unit_test_setup_teardown(test_same_file, folder_new, folder_remove),
       cmocka_unit_test_setup_teardown(test_descriptors, folder_new, folder_remove),
       cmocka_unit_test(test_child_on_pipes),
       cmocka_unit_test(test_machine),
+      cmocka_unit_test(test_error_words),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
