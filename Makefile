@@ -114,7 +114,8 @@ bench:
 
 # The Windows cross-build (README, Windows): the dependencies Debian has no mingw package for are
 # built once from Debian 12's source packages into $(WIN_BUILD)/deps/prefix (scripts/build-windows-deps),
-# then vmpull with cross/x86_64-w64-mingw32.txt. Not part of `make check` yet: the port is unfinished.
+# then vmpull with cross/x86_64-w64-mingw32.txt. Not part of `make check` (it needs the dependency prefix,
+# about 12 minutes the first time): .ci/run runs `make windows-check` after it.
 WIN_BUILD ?= build-win
 WIN_JOBS ?= 2
 
