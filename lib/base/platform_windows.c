@@ -2,7 +2,7 @@
 /*
  * The platform layer on Windows (lib/base/platform.h), first part: files and folders
  * (platform_windows_io.c has locks, I/O and sparse files; platform_windows_proc.c processes, threads,
- * the machine and compat.h's functions).
+ * the machine, the errno of a Windows error and compat.h's functions).
  *
  * fds are the C runtime's, each over a HANDLE (_open_osfhandle), folders included (opened with
  * FILE_FLAG_BACKUP_SEMANTICS), so the code above keeps its `int dirfd`. A name relative to a folder
@@ -33,43 +33,7 @@
 #include <winioctl.h>
 // clang-format on
 
-/* ---- errors, text ---- */
-
-int plat_win_errno(unsigned long e) {
-  switch (e) {
-  case ERROR_FILE_NOT_FOUND:
-  case ERROR_PATH_NOT_FOUND:
-  case ERROR_INVALID_DRIVE:
-  case ERROR_BAD_NETPATH:
-  case ERROR_BAD_NET_NAME: return ENOENT;
-  case ERROR_ACCESS_DENIED:
-  case ERROR_PRIVILEGE_NOT_HELD: return EACCES;
-  case ERROR_FILE_EXISTS:
-  case ERROR_ALREADY_EXISTS: return EEXIST;
-  case ERROR_DIR_NOT_EMPTY: return ENOTEMPTY;
-  case ERROR_NOT_SAME_DEVICE: return EXDEV;
-  case ERROR_SHARING_VIOLATION:
-  case ERROR_BUSY: return EBUSY;
-  case ERROR_LOCK_VIOLATION:
-  case ERROR_IO_PENDING: return EWOULDBLOCK;
-  case ERROR_INVALID_PARAMETER:
-  case ERROR_INVALID_NAME: return EINVAL;
-  case ERROR_INVALID_FUNCTION:
-  case ERROR_NOT_SUPPORTED: return EOPNOTSUPP;
-  case ERROR_DISK_FULL:
-  case ERROR_HANDLE_DISK_FULL: return ENOSPC;
-  case ERROR_NOT_ENOUGH_MEMORY:
-  case ERROR_OUTOFMEMORY: return ENOMEM;
-  case ERROR_DIRECTORY: return ENOTDIR;
-  case ERROR_BROKEN_PIPE:
-  case ERROR_NO_DATA: return EPIPE;
-  case ERROR_FILENAME_EXCED_RANGE: return ENAMETOOLONG;
-  case ERROR_CANT_RESOLVE_FILENAME: return ELOOP;
-  case ERROR_INVALID_HANDLE: return EBADF;
-  case ERROR_WRITE_PROTECT: return EROFS;
-  default: return EIO;
-  }
-}
+/* ---- text, paths ---- */
 
 /* -1 with errno from GetLastError(). */
 static int fail_win(void) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The platform layer on Windows, second part: processes, signals, threads, the machine, and
- * compat.h's C library functions (the files are in platform_windows.c). */
+/* The platform layer on Windows, second part: processes, signals, threads, the machine, the errno
+ * of a Windows error, and compat.h's C library functions (the files are in platform_windows.c). */
 /* Windows 10 and later; before any header, which would pick an older one. */
 #ifndef _WIN32_WINNT
 #define _WIN32_WINNT 0x0A00
@@ -238,6 +238,44 @@ int plat_is_admin(void) {
   int admin = GetTokenInformation(token, TokenElevation, &e, sizeof(e), &n) && e.TokenIsElevated;
   CloseHandle(token);
   return admin;
+}
+
+/* ---- errors ---- */
+
+int plat_win_errno(unsigned long e) {
+  switch (e) {
+  case ERROR_FILE_NOT_FOUND:
+  case ERROR_PATH_NOT_FOUND:
+  case ERROR_INVALID_DRIVE:
+  case ERROR_BAD_NETPATH:
+  case ERROR_BAD_NET_NAME: return ENOENT;
+  case ERROR_ACCESS_DENIED:
+  case ERROR_PRIVILEGE_NOT_HELD: return EACCES;
+  case ERROR_FILE_EXISTS:
+  case ERROR_ALREADY_EXISTS: return EEXIST;
+  case ERROR_DIR_NOT_EMPTY: return ENOTEMPTY;
+  case ERROR_NOT_SAME_DEVICE: return EXDEV;
+  case ERROR_SHARING_VIOLATION:
+  case ERROR_BUSY: return EBUSY;
+  case ERROR_LOCK_VIOLATION:
+  case ERROR_IO_PENDING: return EWOULDBLOCK;
+  case ERROR_INVALID_PARAMETER:
+  case ERROR_INVALID_NAME: return EINVAL;
+  case ERROR_INVALID_FUNCTION:
+  case ERROR_NOT_SUPPORTED: return EOPNOTSUPP;
+  case ERROR_DISK_FULL:
+  case ERROR_HANDLE_DISK_FULL: return ENOSPC;
+  case ERROR_NOT_ENOUGH_MEMORY:
+  case ERROR_OUTOFMEMORY: return ENOMEM;
+  case ERROR_DIRECTORY: return ENOTDIR;
+  case ERROR_BROKEN_PIPE:
+  case ERROR_NO_DATA: return EPIPE;
+  case ERROR_FILENAME_EXCED_RANGE: return ENAMETOOLONG;
+  case ERROR_CANT_RESOLVE_FILENAME: return ELOOP;
+  case ERROR_INVALID_HANDLE: return EBADF;
+  case ERROR_WRITE_PROTECT: return EROFS;
+  default: return EIO;
+  }
 }
 
 /* ---- compat.h ---- */
