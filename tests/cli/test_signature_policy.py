@@ -380,6 +380,32 @@ def test_layout_reads_lookaside_copies(world, signers, tmp_path, ref, passes):
         assert_rejected(world, tmp_path, res, img, "identity", f'oci scope "{lay.resolve()}"')
 
 
+def test_inspect_all_obeys_the_policy(world, signers, tmp_path):
+    """inspect --all judges each listed manifest before it peeks at a layer, as inspect (single) judges
+    the one pull would take and save --all each one it saves: a rejecting policy fails both with the
+    same reason, and no layer byte is asked for."""
+    host = world["host"]
+    alice, mallory = signers["keys"]["alice"][1], signers["keys"]["mallory"][1]
+    # the passing case last: its layer peeks would otherwise reach the registry's log during the others'
+    for name, reqs, passes in (("good", [signed_by(mallory)], False), ("none", [signed_by(alice)], False),
+                               ("good", [{"type": "reject"}], False), ("good", [signed_by(alice)], True)):
+        pol = policy(tmp_path, {f"{host}/signed": reqs})
+        img = world["images"][name]
+        verdicts = []
+        for extra in ([], ["--all"]):
+            layer_before = layer_requests(world, img)
+            res = run_vmpull("inspect", "--json", "--tls-verify=false", "--signature-policy", pol, "--registries.d",
+                             world["read_rd"], *extra, f"docker://{host}/signed/{name}:1", env=isolated_env(tmp_path))
+            if passes:
+                assert res.rc == 0, res
+                continue
+            assert res.rc == 1 and res.json["error"]["code"] == "signature", (extra, res)
+            assert layer_requests(world, img) == layer_before, extra  # judged before the layer is peeked at
+            verdicts.append(res.json["error"]["message"])
+        if not passes:
+            assert verdicts[0] == verdicts[1] and f'docker scope "{host}/signed"' in verdicts[0], verdicts
+
+
 def test_save_obeys_the_policy(world, signers, tmp_path):
     """vmpull save judges the manifest it saves, as skopeo copy does: a rejected image writes no layout."""
     host = world["host"]
