@@ -25,6 +25,7 @@ struct inspect_ctx {
   const char *selected_layer; /* what pull would choose (--all), or NULL */
   const char *selected_manifest;
   char *index_digest; /* the walk's first index, the same for every entry (--all) */
+  char *judged;       /* the manifest the policy last accepted (--all: entries of one manifest follow each other) */
 };
 
 /* Open the layer as pull would and look at the start: file name and format, hence the output path. */
@@ -82,7 +83,19 @@ static int on_target(void *userdata, const struct oci_target *t, lib_error *err)
   if (!e)
     return error_oom(err);
   json_object_array_add(c->entries, e);
-  int r = describe(c, t, e, err);
+  /* Each manifest is judged before its layer is peeked at, as the single inspect judges its own and
+   * save --all every manifest it saves: a policy that rejects the image fails the listing. */
+  int r;
+  if (!c->judged || strcmp(c->judged, t->manifest_digest) != 0) {
+    _cleanup_(signature_verdict_clear) struct signature_verdict v = {0};
+    free(c->judged);
+    c->judged = NULL;
+    if ((r = oci_policy_check(&c->o->resolve.oci, c->store, t->manifest_digest, &v, err)) < 0)
+      return r;
+    if (!(c->judged = strdup(t->manifest_digest)))
+      return error_oom(err);
+  }
+  r = describe(c, t, e, err);
   if (r < 0)
     return r;
   /* The per-entry index digest is the same as the top-level one. */
@@ -97,6 +110,7 @@ static int on_target(void *userdata, const struct oci_target *t, lib_error *err)
 
 static void inspect_ctx_clear(struct inspect_ctx *c) {
   free(c->index_digest);
+  free(c->judged);
 }
 
 static int inspect_run(const struct pull_config *o, unsigned flags, char **json, lib_error *err) {
@@ -126,7 +140,7 @@ static int inspect_run(const struct pull_config *o, unsigned flags, char **json,
     r = oci_walk_one(&store->walk, &chosen, err);
     if (r < 0)
       return r;
-    /* the policy judges what pull would take (the listing of --all is not a pull) */
+    /* the policy judges what pull would take */
     _cleanup_(signature_verdict_clear) struct signature_verdict v = {0};
     r = oci_policy_check(&o->resolve.oci, store, chosen.manifest_digest, &v, err);
     if (r < 0)

@@ -111,3 +111,118 @@ int json_parse_or_why(const char *buf, size_t len, const struct json_parse_limit
     *why = "not JSON";
   return 1;
 }
+
+/* The keys of one open object (or none, for an array) while json_duplicate_key walks the text. */
+struct key_frame {
+  char **keys;
+  size_t n, cap;
+  int object;
+};
+
+static void key_frame_clear(struct key_frame *f) {
+  for (size_t i = 0; i < f->n; i++)
+    free(f->keys[i]);
+  free(f->keys);
+  *f = (struct key_frame){0};
+}
+
+/* The key as json-c stores it: the string token tok[0, len) (quotes included) unescaped, up to its
+ * first NUL (two keys that differ only after an escaped NUL are one key to json-c). */
+static char *key_text(const char *tok, size_t len) {
+  if (!memchr(tok, '\\', len))
+    return strndup(tok + 1, len - 2);
+  json_object *s = NULL;
+  const char *why;
+  if (json_parse_strict(tok, len, NULL, &s, &why) != JSON_PARSE_OK)
+    return NULL;
+  char *k = json_object_is_type(s, json_type_string) ? strdup(json_object_get_string(s)) : NULL;
+  json_object_put(s);
+  return k;
+}
+
+static int key_cmp(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A key of f that appears twice, or NULL. Sorts f's keys. */
+static const char *key_frame_duplicate(struct key_frame *f) {
+  if (f->n < 2)
+    return NULL;
+  qsort(f->keys, f->n, sizeof(*f->keys), key_cmp);
+  for (size_t i = 1; i < f->n; i++)
+    if (!strcmp(f->keys[i - 1], f->keys[i]))
+      return f->keys[i];
+  return NULL;
+}
+
+static int key_frame_add(struct key_frame *f, char *key) {
+  if (!key)
+    return -1;
+  if (f->n == f->cap) {
+    size_t cap = f->cap ? f->cap * 2 : 8;
+    char **keys = realloc(f->keys, cap * sizeof(*keys));
+    if (!keys) {
+      free(key);
+      return -1;
+    }
+    f->keys = keys;
+    f->cap = cap;
+  }
+  f->keys[f->n++] = key;
+  return 0;
+}
+
+/* The end of the string token that starts at buf[i] (a quote): the index after its closing quote. */
+static size_t string_end(const char *buf, size_t len, size_t i) {
+  for (i++; i < len; i++) {
+    if (buf[i] == '\\')
+      i++;
+    else if (buf[i] == '"')
+      return i + 1;
+  }
+  return len;
+}
+
+int json_duplicate_key(const char *buf, size_t len, char **key) {
+  *key = NULL;
+  struct key_frame *frames = NULL;
+  size_t depth = 0, cap = 0;
+  int expect_key = 0, r = 0;
+  for (size_t i = 0; i < len && r == 0;) {
+    char ch = buf[i];
+    if (ch == '"') {
+      size_t end = string_end(buf, len, i);
+      if (depth && frames[depth - 1].object && expect_key && end - i >= 2)
+        r = key_frame_add(&frames[depth - 1], key_text(buf + i, end - i));
+      expect_key = 0;
+      i = end;
+      continue;
+    }
+    if (ch == '{' || ch == '[') {
+      if (depth == cap) {
+        size_t ncap = cap ? cap * 2 : 8;
+        struct key_frame *nf = realloc(frames, ncap * sizeof(*nf));
+        if (!nf) {
+          r = -1;
+          break;
+        }
+        frames = nf;
+        cap = ncap;
+      }
+      frames[depth++] = (struct key_frame){.object = ch == '{'};
+      expect_key = ch == '{';
+    } else if ((ch == '}' || ch == ']') && depth) {
+      const char *dup = key_frame_duplicate(&frames[depth - 1]);
+      if (dup)
+        r = (*key = strdup(dup)) ? 1 : -1;
+      key_frame_clear(&frames[--depth]);
+    } else if (ch == ',' && depth) {
+      expect_key = frames[depth - 1].object;
+    }
+    i++;
+  }
+  while (depth)
+    key_frame_clear(&frames[--depth]);
+  free(frames);
+  return r;
+}

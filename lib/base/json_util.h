@@ -68,6 +68,12 @@ enum json_parse_status json_parse_strict(const char *buf, size_t len, const stru
 int json_parse_or_why(const char *buf, size_t len, const struct json_parse_limits *lim, json_object **out,
                       const char **why, lib_error *err);
 
+/* A key that appears twice in one object of buf[0, len), at any depth (containers/image refuses
+ * such a document; json-c would keep the last value): 0 when there is none, 1 and *key (the caller
+ * frees it), or -1 when out of memory. buf is a document json_parse_strict accepted (so its nesting
+ * is within that parse's depth limit). */
+int json_duplicate_key(const char *buf, size_t len, char **key);
+
 /* Member getters: a missing member, a member of another type, or o not an object reads as absent. */
 json_object *json_member(json_object *o, const char *key);
 /* The string value of o[key], or NULL. */

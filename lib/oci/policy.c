@@ -349,6 +349,9 @@ static int parse_policy(const char *buf, size_t len, const char *path, struct po
   int r = json_parse_or_why(buf, len, &lim, &root, &why, err);
   if (r != 0)
     return r < 0 ? r : bad(&c, "not valid JSON (%s)", why);
+  _cleanup_free_ char *dup = NULL;
+  if ((r = json_duplicate_key(buf, len, &dup)) != 0)
+    return r < 0 ? error_oom(err) : bad(&c, "duplicate key \"%.64s\"", dup);
   if (!json_object_is_type(root, json_type_object))
     return bad(&c, "not a JSON object");
   static const char *const top[] = {"default", "transports", NULL};

@@ -142,6 +142,10 @@ int sig_claims_parse(const char *buf, size_t len, int sigstore, struct sig_claim
   int r = json_parse_or_why(buf, len, &lim, &root, &why, err);
   if (r != 0)
     return r < 0 ? r : claims_bad(err, why);
+  _cleanup_free_ char *dup = NULL;
+  if ((r = json_duplicate_key(buf, len, &dup)) != 0)
+    return r < 0 ? error_oom(err)
+                 : error_set(err, VMPULL_E_SIGNATURE, "invalid signature payload: duplicate key \"%.64s\"", dup);
   static const char *const top[] = {"critical", "optional"}, *const crit[] = {"type", "image", "identity"};
   static const char *const image[] = {"docker-manifest-digest"}, *const ident[] = {"docker-reference"};
   if (!exact_fields(root, top, 2))

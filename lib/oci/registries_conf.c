@@ -6,6 +6,7 @@
 
 #include "base/toml_read.h"
 #include "base/util.h"
+#include "oci/oci_ref.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -338,6 +339,53 @@ static int v1_convert(const struct toml_value *v1, const char *path, struct regi
   return search ? get_strings(search, "registries", path, &out->search, &out->n_search, &out->search_set, err) : 0;
 }
 
+/* containers/image's validateShortName (value 0: the alias's name) or parseShortNameValue (value 1:
+ * what it stands for) on s: 0 and *why NULL when it passes, 0 and *why the reason when it does
+ * not, or -VMPULL_E_IO when out of memory. Both read s as reference.Parse does: a first component with a '.'
+ * or a ':', or "localhost", is a registry. */
+static int alias_side_check(const char *s, int value, const char **why, lib_error *err) {
+  *why = NULL;
+  lib_error parse_err = {0};
+  _cleanup_(docker_ref_clear) struct docker_ref r = {0};
+  if (docker_ref_parse(s, &r, &parse_err) < 0) {
+    if (parse_err.code == VMPULL_E_IO)
+      return error_oom(err);
+    *why = "not a valid reference";
+    return 0;
+  }
+  const char *last = strrchr(s, '/');
+  const char *first = strchr(s, '/');
+  size_t n = first ? (size_t)(first - s) : 0;
+  int registry = first && (memchr(s, '.', n) || memchr(s, ':', n) || (n == 9 && !strncmp(s, "localhost", 9)));
+  if (strchr(s, '@'))
+    *why = "must not contain digest";
+  else if (strchr(last ? last : s, ':'))
+    *why = "must not contain tag";
+  else if (value && !registry)
+    *why = "must contain registry and repository";
+  else if (!value && registry)
+    *why = "must not contain registry";
+  return 0;
+}
+
+/* An alias whose name is no short name, or whose value is no registry/repository (an empty value
+ * takes an earlier alias back), is an error, as containers/image refuses the file for it. */
+static int alias_check(const struct toml_value *v, const char *path, lib_error *err) {
+  const char *why;
+  int r = alias_side_check(v->key, 0, &why, err);
+  if (r < 0)
+    return r;
+  if (why)
+    return bad(err, path, v, "invalid short name \"%.100s\": %s", v->key, why);
+  if (!*v->text)
+    return 0;
+  if ((r = alias_side_check(v->text, 1, &why, err)) < 0)
+    return r;
+  if (why)
+    return bad(err, path, v, "alias \"%.100s\": invalid value \"%.200s\": %s", v->key, v->text, why);
+  return 0;
+}
+
 static int aliases_read(const struct toml_value *t, const char *path, struct registries_conf *out, lib_error *err) {
   if (t->kind != TOML_TABLE)
     return bad(err, path, t, "'aliases' must be a table, not %s", toml_kind_name(t->kind));
@@ -348,6 +396,9 @@ static int aliases_read(const struct toml_value *t, const char *path, struct reg
     const struct toml_value *v = &t->items[i];
     if (v->kind != TOML_STRING || strlen(v->text) != v->text_len)
       return bad(err, path, v, "alias \"%.100s\" must be a string", v->key);
+    int r = alias_check(v, path, err);
+    if (r < 0)
+      return r;
     struct regconf_alias *a = &out->aliases[out->n_aliases++];
     a->name = strdup(v->key);
     a->value = strdup(v->text);

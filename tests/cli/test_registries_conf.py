@@ -347,3 +347,27 @@ insecure = true
     assert "00-shortnames.conf" in msg, msg
     # The request went to Docker Hub's name for it (relocated), not to the alias.
     assert any(p.startswith("/v2/library/fedora/manifests/") for _, p, _ in access_log(origin)), access_log(origin)
+
+
+@pytest.mark.parametrize("entry,needle", [
+    ('"quay.io/fedora" = "quay.io/fedora"', 'invalid short name "quay.io/fedora": must not contain registry'),
+    ('"fedora:40" = "quay.io/fedora"', 'invalid short name "fedora:40": must not contain tag'),
+    ('"fedora" = "quay.io/fedora:40"', 'alias "fedora": invalid value "quay.io/fedora:40": must not contain tag'),
+    ('"fedora" = "library/fedora"', 'alias "fedora": invalid value "library/fedora": must contain registry'),
+    ('"fedora" = "quay.io/fedora@sha256:' + "b" * 64 + '"', "must not contain digest"),
+], ids=["name_with_registry", "name_with_tag", "value_with_tag", "value_without_registry", "value_with_digest"])
+def test_bad_alias_is_refused_naming_file_and_alias(tmp_path, origin, entry, needle):
+    """An [aliases] entry containers/image's sysregistriesv2 refuses (a name that is no short name, a
+    value that is no registry/repository) makes the file an error, in the main file and in a
+    drop-in alike; skopeo, the independent reader, refuses the same file."""
+    env = env_for(tmp_path)
+    main = conf(tmp_path / "registries.conf", f"[aliases]\n{entry}\n")
+    res = pull(tmp_path, origin.ref(REPO, "1"), "--registries-conf", main, env=env)
+    assert_config_error(res, f"{main}:2:", needle)
+    proc = subprocess.run(["skopeo", "inspect", "--raw", "--registries-conf", str(main), origin.ref(REPO, "1")],
+                          capture_output=True, text=True, env=dict(os.environ, **env), timeout=120)
+    assert proc.returncode != 0 and "alias" in proc.stderr.lower(), proc.stderr
+    good = conf(tmp_path / "main.conf", "")
+    drop_in = conf(Path(env["HOME"]) / ".config/containers/registries.conf.d/50-aliases.conf", f"[aliases]\n{entry}\n")
+    res = pull(tmp_path, origin.ref(REPO, "1"), "--registries-conf", good, env=env)
+    assert_config_error(res, f"{drop_in}:2:", needle)

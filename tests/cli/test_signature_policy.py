@@ -286,6 +286,57 @@ def test_malformed_policy_is_refused(world, tmp_path, doc, needle):
     assert proc.returncode != 0  # skopeo refuses the same file
 
 
+@pytest.mark.parametrize("text,key", [
+    # json-c alone would keep the last value of each: a policy that accepts anything
+    ('{"default": [{"type": "reject", "type": "insecureAcceptAnything"}]}', "type"),
+    ('{"default": [{"type": "reject"}], "default": [{"type": "insecureAcceptAnything"}]}', "default"),
+    ('{"default": [{"type": "reject"}], "transports": {"docker": {"HOST/signed/none": [{"type": "reject"}], '
+     '"HOST/signed/none": [{"type": "insecureAcceptAnything"}]}}}', "HOST/signed/none"),
+], ids=["requirement", "top", "scope"])
+def test_duplicate_key_in_policy_is_refused(world, tmp_path, text, key):
+    """containers/image refuses a policy.json with a key twice in one object, at any depth."""
+    p = tmp_path / "policy.json"
+    p.write_text(text.replace("HOST", world["host"]))
+    res = vm_pull(world, tmp_path, "none", p)
+    assert res.rc == 1 and res.json["error"]["code"] == "config", res
+    assert res.json["error"]["message"].endswith(f'policy {p}: duplicate key "{key.replace("HOST", world["host"])}"'), res
+    assert not (tmp_path / "out").exists() or leftovers(tmp_path / "out") == []
+    proc = subprocess.run(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "--policy", str(p),
+                           f"docker://{world['host']}/signed/none:1", f"oci:{tmp_path / 'sk'}:x"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "Duplicate key" in proc.stderr, proc.stderr
+
+
+def test_duplicate_key_in_signed_payload_is_refused(world, signers, nginx, tmp_path):
+    """A simple-signing payload alice signed that names docker-manifest-digest twice, another
+    manifest's first and the image's last: json-c alone would read the last and accept;
+    containers/image refuses the payload, and so does vmpull."""
+    host, img = world["host"], world["images"]["good"]
+    other = "sha256:" + "0" * 64
+    payload = ('{"critical": {"identity": {"docker-reference": "%s/signed/good:1"}, "image": '
+               '{"docker-manifest-digest": "%s", "docker-manifest-digest": "%s"}, '
+               '"type": "atomic container signature"}, "optional": {"creator": "test"}}'
+               % (host, other, img["manifest"])).encode()
+    fpr, pub = signers["keys"]["alice"]
+    sig = gpg(signers["home"], "--sign", "--local-user", fpr, input=payload).stdout
+    sigdir = nginx.root / f"sigs-dup-{os.getpid()}"
+    alg, hexd = img["manifest"].split(":")
+    (sigdir / "signed" / f"good@{alg}={hexd}").mkdir(parents=True, exist_ok=True)
+    (sigdir / "signed" / f"good@{alg}={hexd}" / "signature-1").write_bytes(sig)
+    rd = write_registries_d(tmp_path / "rd", nginx.url(sigdir.name))
+    pol = policy(tmp_path, {f"{host}/signed/good": [signed_by(pub)]})
+    res = run_vmpull("pull", "--json", "-q", "--no-cache", "--tls-verify=false", "--data-dir", tmp_path / "out",
+                     "--signature-policy", pol, "--registries.d", rd, f"docker://{host}/signed/good:1",
+                     env=isolated_env(tmp_path))
+    assert_rejected(world, tmp_path, res, img, 'invalid signature payload: duplicate key "docker-manifest-digest"',
+                    f'docker scope "{host}/signed/good"')
+    proc = subprocess.run(["skopeo", "copy", "--quiet", "--remove-signatures", "--src-tls-verify=false", "--policy",
+                           str(pol), "--registries.d", str(rd), f"docker://{host}/signed/good:1",
+                           f"oci:{tmp_path / 'sk'}:x"], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, REGISTRY_AUTH_FILE=str(tmp_path / "none.json")))
+    assert proc.returncode != 0 and "Source image rejected" in proc.stderr, proc.stderr
+
+
 def test_keyless_sigstore_is_not_supported(world, tmp_path):
     req = {"type": "sigstoreSigned", "fulcio": {"caPath": "/x", "oidcIssuer": "https://x", "subjectEmail": "a@b"},
            "rekorPublicKeyPath": "/y"}
@@ -327,6 +378,32 @@ def test_layout_reads_lookaside_copies(world, signers, tmp_path, ref, passes):
         assert res.json["signature"] == {"type": "simple-signing", "key": signers["keys"]["alice"][0]}
     else:
         assert_rejected(world, tmp_path, res, img, "identity", f'oci scope "{lay.resolve()}"')
+
+
+def test_inspect_all_obeys_the_policy(world, signers, tmp_path):
+    """inspect --all judges each listed manifest before it peeks at a layer, as inspect (single) judges
+    the one pull would take and save --all each one it saves: a rejecting policy fails both with the
+    same reason, and no layer byte is asked for."""
+    host = world["host"]
+    alice, mallory = signers["keys"]["alice"][1], signers["keys"]["mallory"][1]
+    # the passing case last: its layer peeks would otherwise reach the registry's log during the others'
+    for name, reqs, passes in (("good", [signed_by(mallory)], False), ("none", [signed_by(alice)], False),
+                               ("good", [{"type": "reject"}], False), ("good", [signed_by(alice)], True)):
+        pol = policy(tmp_path, {f"{host}/signed": reqs})
+        img = world["images"][name]
+        verdicts = []
+        for extra in ([], ["--all"]):
+            layer_before = layer_requests(world, img)
+            res = run_vmpull("inspect", "--json", "--tls-verify=false", "--signature-policy", pol, "--registries.d",
+                             world["read_rd"], *extra, f"docker://{host}/signed/{name}:1", env=isolated_env(tmp_path))
+            if passes:
+                assert res.rc == 0, res
+                continue
+            assert res.rc == 1 and res.json["error"]["code"] == "signature", (extra, res)
+            assert layer_requests(world, img) == layer_before, extra  # judged before the layer is peeked at
+            verdicts.append(res.json["error"]["message"])
+        if not passes:
+            assert verdicts[0] == verdicts[1] and f'docker scope "{host}/signed"' in verdicts[0], verdicts
 
 
 def test_save_obeys_the_policy(world, signers, tmp_path):

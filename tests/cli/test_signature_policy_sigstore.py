@@ -142,6 +142,27 @@ def test_sigstore_from_the_mirror_that_served(registry_plain, registry_tls, keys
     assert res.json["signature"]["type"] == "sigstore"
 
 
+def test_duplicate_key_in_payload_is_refused(registry_plain, keys, tmp_path):
+    """A payload the key signed that names docker-manifest-digest twice, the index's first and the
+    instance's last: json-c alone would read the last and accept; containers/image's paranoid
+    decoder refuses the payload, and so does vmpull."""
+    repo = "policy-sigstore/duplicate-key"
+    lay, raw, instance, index = disk_image(tmp_path / "image", 4242)
+    registry_plain.push(lay.path, "v1", repo, "v1")
+    ref = f"{registry_plain.host}/{repo}:v1"
+    one = sa.payload(ref, instance).decode()
+    needle = f'"docker-manifest-digest":"{instance}"'
+    assert one.count(needle) == 1
+    data = one.replace(needle, f'"docker-manifest-digest":"{index}",{needle}').encode()
+    key, pub = keys["good"]
+    sa.push_attachment(registry_plain, repo, tmp_path / "att", instance, [(data, sa.sign(key, data))])
+    assert sa.openssl_verifies(pub, data, sa.sign(key, data), tmp_path / "chk")
+    pol = write_policy(tmp_path, {"docker": {registry_plain.host: [sigstore_req(pub)]}})
+    res = pull(tmp_path, registry_plain.ref(repo, "v1"), pol, "--registries.d", registries_d(tmp_path))
+    assert_rejected(res, tmp_path, 'invalid signature payload: duplicate key "docker-manifest-digest"',
+                    f'docker scope "{registry_plain.host}"', "sigstoreSigned")
+
+
 def layout_with_attachment(tmp_path, keys, identity="registry.example/vm/disk:v1"):
     lay, raw, instance, index = disk_image(tmp_path / "layout", 99)
     good = sa.payload(identity, instance)

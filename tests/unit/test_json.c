@@ -70,10 +70,45 @@ static void test_members(void **state) {
   json_object_put(o);
 }
 
+/* want: the duplicate key json_duplicate_key must name, or NULL for none. The document must also be
+ * one json_parse_strict accepts (the checker's precondition). */
+static void expect_duplicate(const char *doc, const char *want) {
+  json_object *o = NULL;
+  const char *why;
+  assert_int_equal(json_parse_strict(doc, strlen(doc), NULL, &o, &why), JSON_PARSE_OK);
+  json_object_put(o);
+  char *key = NULL;
+  assert_int_equal(json_duplicate_key(doc, strlen(doc), &key), want ? 1 : 0);
+  if (want)
+    assert_string_equal(key, want);
+  else
+    assert_null(key);
+  free(key);
+}
+
+static void test_duplicate_keys(void **state) {
+  (void)state;
+  expect_duplicate("{}", NULL);
+  expect_duplicate("[1, \"a\", {\"a\": 1, \"b\": 2}]", NULL);
+  expect_duplicate("{\"a\": 1, \"a\": 2}", "a");
+  expect_duplicate("{\"a\": {\"b\": 1}, \"c\": {\"b\": 2}}", NULL); /* one per object */
+  expect_duplicate("{\"a\": [{\"x\": 1}, {\"y\": [{\"z\": 1, \"z\": 1}]}]}", "z");
+  expect_duplicate("[{\"k\": 1}, {\"k\": 2, \"j\": 3, \"k\": 4}]", "k");
+  /* the same key spelled with an escape */
+  expect_duplicate("{\"type\": 1, \"typ\\u0065\": 2}", "type");
+  /* strings that look like structure, as keys and as values */
+  expect_duplicate("{\"a\\\"}{,\": \"{\\\"a\\\": 1, \\\"a\\\": 2}\", \"b\": \"a\"}", NULL);
+  expect_duplicate("{\"x\": \"a\", \"y\": [\"x\", \"x\"], \"z\": {\"x\": \"}\", \"x\\\\\": 1}}", NULL);
+  expect_duplicate("{\"a\\\\\": 1, \"b\": {}, \"a\\\\\": 2}", "a\\");
+  /* keys json-c would collapse: they differ only after an escaped NUL */
+  expect_duplicate("{\"a\\u0000b\": 1, \"a\\u0000c\": 2}", "a");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parse),
       cmocka_unit_test(test_members),
+      cmocka_unit_test(test_duplicate_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -174,6 +174,68 @@ static void test_v1_and_merge(void **state) {
   registries_conf_clear(&c);
 }
 
+/* One [aliases] entry: 0, or the config error whose message holds want. */
+static void expect_alias(const char *name, const char *value, const char *want) {
+  char text[512];
+  snprintf(text, sizeof(text), "[aliases]\n\"%s\" = \"%s\"\n", name, value);
+  struct registries_conf c;
+  lib_error err = {0};
+  int r = parse(text, 0, &c, &err);
+  if (!want) {
+    assert_int_equal(r, 0);
+    registries_conf_clear(&c);
+    return;
+  }
+  assert_int_equal(r, -VMPULL_E_CONFIG);
+  assert_non_null(strstr(err.message, "/t/registries.conf:2:"));
+  assert_non_null(strstr(err.message, want));
+}
+
+/* containers/image's TestValidateShortName and TestParseShortNameValue (shortnames_test.go). */
+static void test_alias_entries(void **state) {
+  (void)state;
+  static const char *const names_ok[] = {"library/fedora", "fedora", "1234567489"};
+  static const char *const names_bad[] = {"docker.io/library/fedora:latest",
+                                          "docker.io/library/fedora@sha256:"
+                                          "b87dd5f837112a9e1e9882963a6406387597698268c0ad371b187151a5dfe6bf",
+                                          "fedora:latest",
+                                          "library/fedora:latest",
+                                          "$$4455%%",
+                                          "docker://foo",
+                                          "docker-archive://foo",
+                                          "",
+                                          "quay.io/fedora",
+                                          "localhost/fedora",
+                                          "Fedora"};
+  static const char *const values_ok[] = {"docker.io/library/fedora", "localhost/fedora",
+                                          "localhost:5000/fedora",    "localhost:5000/namespace/fedora",
+                                          "docker.io/fedora",         ""};
+  static const char *const values_bad[] = {"docker.io/library/fedora:latest",
+                                           "docker.io/library/fedora@sha256:"
+                                           "b87dd5f837112a9e1e9882963a6406387597698268c0ad371b187151a5dfe6bf",
+                                           "fedora",
+                                           "fedora:latest",
+                                           "library/fedora",
+                                           "library/fedora:latest",
+                                           "$$4455%%",
+                                           "docker://foo",
+                                           "docker-archive://foo",
+                                           "quay.io/Fedora"};
+  for (size_t i = 0; i < sizeof(names_ok) / sizeof(*names_ok); i++)
+    expect_alias(names_ok[i], "quay.io/x", NULL);
+  for (size_t i = 0; i < sizeof(names_bad) / sizeof(*names_bad); i++)
+    expect_alias(names_bad[i], "quay.io/x", "invalid short name");
+  for (size_t i = 0; i < sizeof(values_ok) / sizeof(*values_ok); i++)
+    expect_alias("fedora", values_ok[i], NULL);
+  for (size_t i = 0; i < sizeof(values_bad) / sizeof(*values_bad); i++)
+    expect_alias("fedora", values_bad[i], "alias \"fedora\": invalid value");
+  expect_alias("fedora", "quay.io/fedora:40", "must not contain tag");
+  expect_alias("fedora", "fedora", "must contain registry and repository");
+  expect_alias("quay.io/fedora", "quay.io/fedora", "invalid short name \"quay.io/fedora\": must not contain registry");
+  expect_alias("fedora@sha256:b87dd5f837112a9e1e9882963a6406387597698268c0ad371b187151a5dfe6bf", "quay.io/x",
+               "must not contain digest");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_toml_tree_and_positions),
@@ -181,6 +243,7 @@ int main(void) {
       cmocka_unit_test(test_registries_rules),
       cmocka_unit_test(test_registries_refusals),
       cmocka_unit_test(test_v1_and_merge),
+      cmocka_unit_test(test_alias_entries),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
