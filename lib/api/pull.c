@@ -143,7 +143,7 @@ static int pull_end(struct pull_job *j, struct sink *sink, char **out_path, cons
     _cleanup_free_ char *list = redact_source(j->o->resolve.checksums);
     return error_wrap(err, "checksums %s", list ? list : "list");
   }
-  /* (a kept disk is never the way when there is a signature to check: the check needs the bytes) */
+  /* (a kept disk is the way with a signature to check only once the check read the bytes) */
   r = pull_signature_verdict(j->sig, &j->out->facts, err);
   if (r < 0)
     return r;
@@ -204,7 +204,14 @@ static int pull_from_kept_disk(struct pull_job *j, lib_error *err) {
   r = kept_disk_copy(j->pc, &kd, &sink, j->progress, err);
   if (r <= 0)
     return r;
-  /* A cached blob the fetch opened (a 304 confirmed it) is not read. */
+  /* A cached blob the fetch opened (a 304 confirmed it) is not read, unless a signature is over it:
+   * then it is read through the check, and its digest is the one the disk was kept for. */
+  if (j->decision->check_source) {
+    r = pull_signature_check_blob(j->sig, &j->rs->src, j->rs->expected_size, kd.digest, j->progress, &j->out->facts,
+                                  err);
+    if (r < 0)
+      return r;
+  }
   source_free(TAKE_PTR(j->rs->src));
   uint64_t fetched = kd.record.fetched != UINT64_MAX ? kd.record.fetched : 0;
   j->progress->ev.fetched = j->progress->ev.resumed = fetched;

@@ -7,6 +7,7 @@
 #include "base/error.h"
 #include "base/util.h"
 #include "fetch/fetch.h"
+#include "fetch/pull_facts.h"
 #include "resolve/checksums.h"
 #include "resolve/resolve.h"
 
@@ -88,8 +89,9 @@ int pull_plan_decide(const struct pull_config *o, struct pull_cache *pc, struct 
     if (r < 0)
       return r;
   }
-  int r = must_read ? 0 : decide_before_open(o, pc, rs, d, err);
-  if (r != 0) {
+  /* (with a signature over the bytes, a kept disk still waits for them to be opened, below) */
+  int r = decide_before_open(o, pc, rs, d, err);
+  if (r < 0 || (r > 0 && !must_read)) {
     if (r > 0)
       d->way = PULL_WAY_KEPT_DISK;
     return r < 0 ? r : 0;
@@ -99,6 +101,15 @@ int pull_plan_decide(const struct pull_config *o, struct pull_cache *pc, struct 
   r = pull_plan_open_source(rs, d, err);
   if (r < 0)
     return r;
+  /* The signed bytes are the cached blob, its disk kept: they are read through the check (hashed,
+   * not decoded), then the disk is copied. From the network they are decoded as they arrive. */
+  if (must_read && d->kept_digest && rs->src && pc->facts && pc->facts->cache == VMPULL_CACHE_HIT) {
+    d->way = PULL_WAY_KEPT_DISK;
+    d->check_source = 1;
+    d->source_behind = 1;
+    return 0;
+  }
+  d->kept_digest = NULL;
   /* What the fetch learned: a cached copy the server still confirms (304), or under --offline the
    * digest whose kept disk alone is left. */
   const char *learned = rs->cached_digest ? rs->cached_digest : rs->kept_disk_only;

@@ -31,6 +31,8 @@ struct pull_decision {
   int source_behind;       /* KEPT_DISK: should the disk fail, the source can be decoded instead (not
                               --offline without its bytes) */
   int opened;              /* the plan's bytes were opened (resolved_open ran) */
+  int check_source;        /* KEPT_DISK: rs->src (the cached blob) is read through the signature check,
+                              not decoded, before the disk is handed out */
   char *listed_digest;     /* --checksums: the list's entry for the image (owned), looked up first */
   char *known_digest;      /* the digest that chose the kept disk before opening (owned) */
   int local_fd;            /* LOCAL_COPY: the file, open (owned) */
@@ -43,7 +45,8 @@ void pull_decision_clear(struct pull_decision *d);
 
 /* Decide how the pull makes its output (see above); d->way says which, and for PULL_WAY_SOURCE
  * the bytes are open (rs->src). must_read: the bytes themselves must pass (a signature over them is
- * checked as they stream), so no kept disk stands in for them. */
+ * checked as they stream), so no kept disk stands in for them: it is the way only when they are the
+ * cached blob, read through the check (check_source) and not decoded. */
 int pull_plan_decide(const struct pull_config *o, struct pull_cache *pc, struct resolved *rs, int must_read,
                      struct pull_decision *d, lib_error *err);
 /* The kept disk could not be used (and the decision said its source is behind it): open the

@@ -9,6 +9,8 @@
 
 /* A detached signature is a few hundred bytes; more is not one. */
 #define SIGNATURE_MAX (1u << 20)
+/* What one read of the signed bytes takes, when they are read for the check alone. */
+#define CHECK_BUFFER_SIZE (1u << 20)
 
 void pull_signature_clear(struct pull_signature *ps) {
   openpgp_stream_free(ps->stream); /* joins a check still running */
@@ -73,7 +75,7 @@ int pull_signature_start(struct pull_signature *ps, struct tee_options *to, lib_
 }
 
 int pull_signature_verdict(struct pull_signature *ps, struct pull_facts *facts, lib_error *err) {
-  if (!ps->keyring)
+  if (!ps->keyring || ps->decided)
     return 0;
   if (!ps->stream)
     return error_set(err, VMPULL_E_SIGNATURE, "signature %s: the bytes it signs were not read", ps->shown);
@@ -83,5 +85,42 @@ int pull_signature_verdict(struct pull_signature *ps, struct pull_facts *facts, 
     return error_wrap(err, "signature %s", ps->shown);
   if (pull_facts_signed(facts, "openpgp", fpr) < 0)
     return error_oom(err);
+  ps->decided = 1;
   return 0;
+}
+
+int pull_signature_check_blob(struct pull_signature *ps, struct byte_source **src, uint64_t expected_size,
+                              const char *digest, struct progress_state *progress, struct pull_facts *facts,
+                              lib_error *err) {
+  if (!ps->keyring || ps->decided || !*src)
+    return error_set(err, VMPULL_E_SIGNATURE, "signature %s: no bytes to check it over", ps->shown);
+  struct tee_options to = {.expected_size = expected_size, .progress = progress};
+  int r = pull_signature_start(ps, &to, err);
+  if (r < 0)
+    return r;
+  _cleanup_source_ struct byte_source *tee = NULL;
+  r = tee_new(*src, &to, &tee, err);
+  if (r < 0)
+    return r;
+  *src = NULL;
+  _cleanup_free_ uint8_t *buf = malloc(CHECK_BUFFER_SIZE);
+  if (!buf)
+    return error_oom(err);
+  for (;;) {
+    size_t got = 0;
+    r = source_read(tee, buf, CHECK_BUFFER_SIZE, &got, err);
+    if (r < 0)
+      return r;
+    if (!got)
+      break;
+  }
+  char read_digest[80];
+  r = tee_digest(tee, read_digest, err);
+  if (r < 0)
+    return r;
+  /* (a cached copy that is not the blob is damaged: a digest error costs the pull one more attempt,
+   * from the network) */
+  if (strcmp(read_digest, digest) != 0)
+    return error_set(err, VMPULL_E_DIGEST, "%s: digest mismatch: expected %s, got %s", tee->name, digest, read_digest);
+  return pull_signature_verdict(ps, facts, err);
 }

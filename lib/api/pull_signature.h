@@ -21,6 +21,7 @@ struct pull_signature {
   char *sig;                       /* the signature's bytes */
   size_t sig_len;
   char *shown; /* the signature's URL, for messages (redacted) */
+  int decided; /* the verdict was taken, and it was good */
 };
 #define PULL_SIGNATURE_INIT                                                                                            \
   { .keyring = NULL }
@@ -32,8 +33,15 @@ int pull_signature_prepare(const struct pull_config *o, struct pull_cache *pc, c
                            struct pull_signature *ps, lib_error *err);
 /* Start the check; the tee hands it every byte (to->observe). */
 int pull_signature_start(struct pull_signature *ps, struct tee_options *to, lib_error *err);
-/* After the last byte: the verdict, and the signer into facts. */
+/* After the last byte: the verdict, and the signer into facts. Once it was good, a later call has
+ * nothing left to decide. */
 int pull_signature_verdict(struct pull_signature *ps, struct pull_facts *facts, lib_error *err);
+/* The signed bytes, the cached blob, read through the check alone to their end and not decoded (*src
+ * is taken), when the disk kept from them is to make the output: they must hash to digest (the one
+ * the disk was kept for), then the verdict as pull_signature_verdict's. */
+int pull_signature_check_blob(struct pull_signature *ps, struct byte_source **src, uint64_t expected_size,
+                              const char *digest, struct progress_state *progress, struct pull_facts *facts,
+                              lib_error *err);
 void pull_signature_clear(struct pull_signature *ps);
 
 #endif

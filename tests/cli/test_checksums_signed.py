@@ -152,3 +152,24 @@ def test_missing_detached_signature_file(openpgp, image, tmp_path):
 def test_signature_without_checksums_is_a_usage_error(image, tmp_path):
     res, out = pull(tmp_path, image, "--checksums-signature", tmp_path / "x.gpg")
     assert res.rc == 2 and res.json["error"]["code"] == "usage", res
+
+
+def test_kept_disk_by_a_signed_list_entry(flaky, openpgp, image, tmp_path):
+    """The signed list is read and verified every pull, and its entry names the blob whose disk is
+    kept: the disk is copied and the image server is not asked. A list that the keys of this pull
+    do not verify fails the pull though the disk is kept."""
+    sums = write(tmp_path, "CHECKSUM", openpgp.clearsign(listing(image["hex"])))
+    res, _ = pull(tmp_path, image, "--checksums", sums, "--keyring", openpgp.pub["signer"], "--keep-uncompressed")
+    assert res.rc == 0, res
+    asked = len(flaky.requests(IMAGE))
+    out = tmp_path / "out" / "second.raw"
+    res = run_vmpull("pull", "-q", "--json", "--cache-dir", tmp_path / "cache", "-o", out, "--checksums", sums,
+                     "--keyring", openpgp.pub["signer"], image["url"])
+    assert res.rc == 0, res
+    assert res.json["cache"] == "kept-disk" and res.json["signature"]["key"] == openpgp.fpr["signer"], res.json
+    assert out.read_bytes() == image["raw"] and len(flaky.requests(IMAGE)) == asked
+    out = tmp_path / "out" / "third.raw"
+    res = run_vmpull("pull", "-q", "--json", "--cache-dir", tmp_path / "cache", "-o", out, "--checksums", sums,
+                     "--keyring", openpgp.pub["other"], image["url"])
+    assert res.rc == 1 and res.json["error"]["code"] == "signature", res
+    assert not out.exists() and (tmp_path / "cache" / "disks" / "sha256" / image["hex"]).is_file()

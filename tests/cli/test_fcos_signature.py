@@ -143,26 +143,99 @@ def test_resumed_download_is_checked_whole(flaky, openpgp, tmp_path):
     assert open(r2.json["path"], "rb").read() == s["raw"]
 
 
-def test_kept_disk_is_not_taken_for_a_checked_signature(flaky, openpgp, tmp_path):
-    """A kept decoded disk cannot show the signature over the bytes: they are read again (from the
-    cache here) and checked; without their blob in the cache they are downloaded again."""
-    s = signed_stream(flaky, openpgp, "kept")
+def cached_blob(tmp_path, s):
+    return tmp_path / "cache" / "blobs" / "sha256" / hashlib.sha256(s["blob"]).hexdigest()
+
+
+def kept_disk(tmp_path, s):
+    return tmp_path / "cache" / "disks" / "sha256" / hashlib.sha256(s["blob"]).hexdigest()
+
+
+def keep_signed(flaky, openpgp, tmp_path, tag):
+    """A first pull that checks the signature and keeps the decoded disk."""
+    s = signed_stream(flaky, openpgp, tag)
+    r = pull(tmp_path, s["url"], "--keyring", openpgp.pub["signer"], "-n", "one", "--keep-uncompressed")
+    assert r.rc == 0, r
+    assert kept_disk(tmp_path, s).is_file() and cached_blob(tmp_path, s).is_file()
+    return s
+
+
+def test_kept_disk_is_taken_once_the_cached_blob_passed_the_signature(flaky, openpgp, tmp_path):
+    """The signature is checked every pull, over the cached blob (read, not decoded), and the disk
+    kept from that blob is copied; without the blob in the cache the bytes are downloaded and
+    decoded again (they arrive once, the check and the decoder share the pass)."""
+    s = keep_signed(flaky, openpgp, tmp_path, "kept")
     key = ["--keyring", openpgp.pub["signer"]]
-    r1 = pull(tmp_path, s["url"], *key, "-n", "one", "--keep-uncompressed")
-    assert r1.rc == 0, r1
+    blob_asked, sig_asked = len(flaky.requests(s["name"])), len(flaky.requests(s["name"] + ".sig"))
     r2 = pull(tmp_path, s["url"], *key, "-n", "two")
     assert r2.rc == 0, r2
-    assert r2.json["cache"] == "hit" and r2.json["signature"]["key"] == openpgp.fpr["signer"]
-    (tmp_path / "cache" / "blobs" / "sha256" / hashlib.sha256(s["blob"]).hexdigest()).unlink()
-    before = len(flaky.requests(s["name"]))
+    assert r2.json["cache"] == "kept-disk" and r2.json["bytes_transferred"] == 0, r2.json
+    assert r2.json["signature"] == {"type": "openpgp", "key": openpgp.fpr["signer"]}
+    assert r2.json["digest"] == "sha256:" + hashlib.sha256(s["blob"]).hexdigest()
+    assert open(r2.json["path"], "rb").read() == s["raw"]
+    assert len(flaky.requests(s["name"])) == blob_asked  # the disk was not asked for
+    assert len(flaky.requests(s["name"] + ".sig")) == sig_asked + 1  # the signature was, again
+    cached_blob(tmp_path, s).unlink()
     r3 = pull(tmp_path, s["url"], *key, "-n", "three")
     assert r3.rc == 0, r3
-    assert len(flaky.requests(s["name"])) == before + 1
+    assert r3.json["cache"] == "miss" and len(flaky.requests(s["name"])) == blob_asked + 1
     assert r3.json["signature"]["key"] == openpgp.fpr["signer"]
+    assert open(r3.json["path"], "rb").read() == s["raw"]
     # offline with only the kept disk: refused, the signature cannot be checked
-    (tmp_path / "cache" / "blobs" / "sha256" / hashlib.sha256(s["blob"]).hexdigest()).unlink()
+    cached_blob(tmp_path, s).unlink()
     r4 = pull(tmp_path, s["url"], *key, "-n", "four", "--offline")
     assert r4.rc == 1 and r4.json["error"]["code"] == "signature", r4
+
+
+@pytest.mark.parametrize("change", ["keyring-without-the-signer", "signature-by-another-key"])
+def test_kept_disk_does_not_outlive_a_changed_key_or_signature(flaky, openpgp, tmp_path, change):
+    """The kept disk and its blob are in the cache, but the keys the pull is given now (or the
+    signature the server has now) do not vouch for them: the pull fails and publishes nothing."""
+    s = keep_signed(flaky, openpgp, tmp_path, f"changed-{change}")
+    keyring = openpgp.pub["signer"]
+    if change == "keyring-without-the-signer":
+        keyring = openpgp.pub["other"]
+    else:
+        flaky.serve(s["name"] + ".sig", openpgp.detach(s["blob"], "other"))
+    r = pull(tmp_path, s["url"], "--keyring", keyring, "-n", "two")
+    assert r.rc == 1 and r.json["error"]["code"] == "signature", r
+    assert not list((tmp_path / "machines").glob("two*"))
+    assert leftovers(tmp_path / "machines") == [p.name for p in (tmp_path / "machines").iterdir()
+                                               if p.name.startswith("one")]
+    assert kept_disk(tmp_path, s).is_file()  # (nothing wrong with the disk itself)
+
+
+def test_tampered_kept_disk_under_a_signature_is_caught(flaky, openpgp, tmp_path):
+    """A kept disk changed after it was kept is caught by its record's map in the copy, removed, and
+    the signed blob decoded instead (checked as it streams)."""
+    s = keep_signed(flaky, openpgp, tmp_path, "tampered-disk")
+    with open(kept_disk(tmp_path, s), "r+b") as f:
+        f.seek(1000)
+        f.write(b"tampered")
+    r = pull(tmp_path, s["url"], "--keyring", openpgp.pub["signer"], "-n", "two")
+    assert r.rc == 0, r
+    assert "does not match its record" in r.stderr and "decoding the source again" in r.stderr, r.stderr
+    assert r.json["cache"] == "hit" and r.json["signature"]["key"] == openpgp.fpr["signer"]
+    assert open(r.json["path"], "rb").read() == s["raw"]
+    assert not kept_disk(tmp_path, s).exists()
+
+
+def test_tampered_cached_blob_is_not_vouched_for_by_its_kept_disk(flaky, openpgp, tmp_path):
+    """The cached blob read for the signature is checked against its digest too: a changed one is
+    dropped and the disk downloaded again (and checked), not taken from the kept disk unread."""
+    s = keep_signed(flaky, openpgp, tmp_path, "tampered-blob")
+    blob = cached_blob(tmp_path, s)
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    blob.write_bytes(bytes(data))
+    before = len(flaky.requests(s["name"]))
+    r = pull(tmp_path, s["url"], "--keyring", openpgp.pub["signer"], "-n", "two")
+    assert r.rc == 0, r
+    assert len(flaky.requests(s["name"])) == before + 1, r.stderr
+    assert "cached copy" in r.stderr and "digest mismatch" in r.stderr and "fetching it again" in r.stderr, r.stderr
+    assert r.json["signature"]["key"] == openpgp.fpr["signer"]
+    assert open(r.json["path"], "rb").read() == s["raw"]
+    assert blob.read_bytes() == s["blob"]
 
 
 def test_missing_keyring_file(flaky, openpgp, tmp_path):

@@ -488,3 +488,101 @@ def test_archive_reads_lookaside_copies(world, signers, tmp_path):
     res = run_vmpull("save", "-q", f"oci-archive://{archive}:1", f"oci-dir://{again}:1", env=isolated_env(tmp_path))
     assert res.rc == 0, res
     assert (again / "signatures" / f"{alg}-{hexd}" / "signature-1").read_bytes() == original.read_bytes()
+
+
+def kept_pull(world, tmp_path, source, pol, name, *extra):
+    """A pull through one cache (a kept disk reused or made), with the policy and lookaside."""
+    return run_vmpull("pull", "--json", "-q", "--cache-dir", tmp_path / "cache", "--tls-verify=false",
+                      "--data-dir", tmp_path / "out", "-n", name, "--signature-policy", pol,
+                      "--registries.d", world["read_rd"], *extra, source, env=isolated_env(tmp_path))
+
+
+def kept_source(world, signers, tmp_path, kind, key="alice"):
+    """docker://signed/good:1, or a layout copy of it with its lookaside signature, and a policy that
+    requires key's signature for it."""
+    img = world["images"]["good"]
+    pub = signers["keys"][key][1]
+    if kind == "docker":
+        return f"docker://{world['host']}/signed/good:1", policy(tmp_path, {f"{world['host']}/signed": [signed_by(pub)]})
+    lay = tmp_path / "layout"
+    if not lay.exists():
+        shutil.copytree(img["layout"], lay)
+        alg, hexd = img["manifest"].split(":")
+        (lay / "signatures" / f"{alg}-{hexd}").mkdir(parents=True)
+        shutil.copy(world["sigdir"] / "signed" / f"good@{alg}={hexd}" / "signature-1",
+                    lay / "signatures" / f"{alg}-{hexd}" / "signature-1")
+    ident = {"type": "exactReference", "dockerReference": f"{world['host']}/signed/good:1"}
+    p = tmp_path / "policy.json"
+    p.write_text(json.dumps({"default": [{"type": "reject"}], "transports": {
+        "oci": {str(lay.resolve()): [signed_by(pub, signedIdentity=ident)]}}}))
+    return f"oci-dir://{lay}:1", p
+
+
+def kept_disk_path(tmp_path, img):
+    return tmp_path / "cache" / "disks" / "sha256" / img["layer"].split(":")[1]
+
+
+@pytest.mark.parametrize("kind", ["docker", "oci-dir"])
+def test_kept_disk_is_reused_under_a_signature_policy(world, signers, tmp_path, kind):
+    """The policy judges the manifest every pull (its signatures read again); the manifest it
+    accepted names the layer, whose kept disk is copied: the layer is neither asked for nor read."""
+    img = world["images"]["good"]
+    source, pol = kept_source(world, signers, tmp_path, kind)
+    r1 = kept_pull(world, tmp_path, source, pol, "one", "--keep-uncompressed")
+    assert r1.rc == 0, r1
+    assert kept_disk_path(tmp_path, img).is_file()
+    layer_before, sigs_before = layer_requests(world, img), len(lookaside_requests(world, "good"))
+    r2 = kept_pull(world, tmp_path, source, pol, "two")
+    assert r2.rc == 0, r2
+    assert r2.json["cache"] == "kept-disk" and r2.json["bytes_transferred"] == 0, r2.json
+    assert r2.json["signature"] == {"type": "simple-signing", "key": signers["keys"]["alice"][0]}
+    assert Path(r2.json["path"]).read_bytes() == img["raw"]
+    assert layer_requests(world, img) == layer_before
+    if kind == "docker":
+        assert len(lookaside_requests(world, "good")) - sigs_before == 2  # signature-1, and signature-2's 404
+
+
+@pytest.mark.parametrize("change", ["other-key", "reject"])
+@pytest.mark.parametrize("kind", ["docker", "oci-dir"])
+def test_changed_policy_refuses_the_image_of_a_kept_disk(world, signers, tmp_path, kind, change):
+    """The disk is kept, but the policy of this pull does not accept the manifest: it fails before
+    the kept disk is looked at, and publishes nothing."""
+    img = world["images"]["good"]
+    source, pol = kept_source(world, signers, tmp_path, kind)
+    r1 = kept_pull(world, tmp_path, source, pol, "one", "--keep-uncompressed")
+    assert r1.rc == 0, r1
+    if change == "other-key":
+        _, pol = kept_source(world, signers, tmp_path, kind, key="mallory")
+    else:
+        doc = json.loads(pol.read_text())
+        for scopes in doc["transports"].values():
+            for scope in scopes:
+                scopes[scope] = [{"type": "reject"}]
+        pol.write_text(json.dumps(doc))
+    layer_before = layer_requests(world, img)
+    r2 = kept_pull(world, tmp_path, source, pol, "two")
+    assert r2.rc == 1 and r2.json["error"]["code"] == "signature", r2
+    assert ("reject" if change == "reject" else "signedBy") in r2.json["error"]["message"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [Path(r1.json["path"]).name]
+    assert layer_requests(world, img) == layer_before
+    assert kept_disk_path(tmp_path, img).is_file()
+
+
+def test_tampered_kept_disk_under_a_signature_policy_is_caught(world, signers, tmp_path):
+    """A kept disk changed after it was kept is caught by its record's map, removed, and the layer
+    the accepted manifest names decoded again from the cached blob."""
+    img = world["images"]["good"]
+    source, pol = kept_source(world, signers, tmp_path, "docker")
+    r1 = kept_pull(world, tmp_path, source, pol, "one", "--keep-uncompressed")
+    assert r1.rc == 0, r1
+    with open(kept_disk_path(tmp_path, img), "r+b") as f:
+        f.seek(100)
+        f.write(b"tampered")
+    r2 = run_vmpull("pull", "--json", "--cache-dir", tmp_path / "cache", "--tls-verify=false", "--data-dir",
+                    tmp_path / "out", "-n", "two", "--signature-policy", pol, "--registries.d", world["read_rd"],
+                    source, env=isolated_env(tmp_path))
+    assert r2.rc == 0, r2
+    assert "does not match its record" in r2.stderr, r2.stderr
+    assert r2.json["cache"] == "hit" and r2.json["signature"]["key"] == signers["keys"]["alice"][0]
+    assert Path(r2.json["path"]).read_bytes() == img["raw"]
+    assert not kept_disk_path(tmp_path, img).exists()

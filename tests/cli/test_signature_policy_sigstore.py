@@ -5,6 +5,7 @@ name the chosen instance's manifest: one on the index alone does not cover it. L
 oci-archive://) are judged by the oci / oci-archive transports' path scopes, where only
 exactReference and exactRepository can name an identity."""
 import gzip
+import hashlib
 import json
 import random
 import re
@@ -215,3 +216,39 @@ def test_layout_scopes_are_paths(keys, tmp_path):
     res = pull(tmp_path / "a", f"oci-archive://{archive}:v1", pol)
     assert res.rc == 0, res
     assert res.json["signature"]["type"] == "sigstore"
+
+
+def test_kept_disk_is_reused_and_the_policy_still_judges(registry_plain, keys, tmp_path):
+    """sigstoreSigned over a registry image whose disk is kept: the attachment is read and verified
+    every pull, and the kept disk is copied only for a manifest the policy of this pull accepts (the
+    layer is not asked for); with another key in the policy the pull fails though the disk is kept."""
+    repo = "policy-sigstore/kept"
+    lay, raw, instance, _ = disk_image(tmp_path / "image", 4242)
+    registry_plain.push(lay.path, "v1", repo, "v1")
+    ref = f"{registry_plain.host}/{repo}:v1"
+    data = sa.payload(ref, instance)
+    sa.push_attachment(registry_plain, repo, tmp_path / "att", instance, [(data, sa.sign(keys["good"][0], data))])
+    rd = registries_d(tmp_path)
+
+    def cached_pull(pub, name, *extra):
+        pol = write_policy(tmp_path, {"docker": {registry_plain.host: [sigstore_req(pub)]}})
+        return run_vmpull("pull", "--json", "-q", "--cache-dir", tmp_path / "cache", "--tls-verify=false", "--arch",
+                          "x86_64", "--data-dir", tmp_path / "out", "-n", name, "--signature-policy", pol,
+                          "--registries.d", rd, *extra, registry_plain.ref(repo, "v1"), env=env_for(tmp_path))
+
+    r1 = cached_pull(keys["good"][1], "one", "--keep-uncompressed")
+    assert r1.rc == 0, r1
+    before = len(requests(registry_plain, repo))
+    r2 = cached_pull(keys["good"][1], "two")
+    assert r2.rc == 0, r2
+    assert r2.json["cache"] == "kept-disk" and r2.json["signature"]["type"] == "sigstore", r2.json
+    assert Path(r2.json["path"]).read_bytes() == raw
+    seen = requests(registry_plain, repo)[before:]
+    assert ("manifests", sa.attachment_tag(instance)) in seen, seen  # the attachment, read again
+    payload = "sha256:" + hashlib.sha256(data).hexdigest()
+    assert {d for kind, d in seen if kind == "blobs"} <= {payload}, seen  # and not the disk layer
+    r3 = cached_pull(keys["other"][1], "three")
+    assert r3.rc == 1 and r3.json["error"]["code"] == "signature", r3
+    assert "not made by" in r3.json["error"]["message"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        Path(r.json["path"]).name for r in (r1, r2))
