@@ -313,3 +313,30 @@ def test_disk_to_stdout_keeps_stderr_all_events(flaky, image, served, tmp_path):
     assert (tmp_path / "disk").read_bytes() == image[0]
     done = one(read_events(proc.stderr), "done")
     assert done["ok"] and done["result"]["path"] is None and done["result"]["size"] == len(image[0])
+
+
+def test_a_kept_disk_copy_reports_what_it_writes(flaky, image, served, tmp_path):
+    """A pull served from a kept disk has a transfer of its own, the copy: transfer events from written 0 (before
+    the copy, named like the image) to the disk's size, and on a terminal a progress line before the done line."""
+    raw = image[0]
+    r = run_vmpull("pull", "-q", "--keep-uncompressed", "--cache-dir", tmp_path / "cache", "-o", tmp_path / "first.raw",
+                   flaky.url(served))
+    assert r.rc == 0, r
+    r, events = pull_events(tmp_path, flaky.url(served))
+    assert r.rc == 0, r
+    assert one(events, "cache")["kind"] == "kept-disk"
+    transfers = [e for e in events if e["event"] == "transfer"]
+    assert transfers[0]["written"] == 0 and transfers[0]["name"] == served, transfers
+    assert transfers[-1]["written"] == len(raw), transfers
+    assert kinds(events).index("transfer") < kinds(events).index("cache")  # told as it began, not only at its end
+    assert (tmp_path / "out.raw").read_bytes() == raw
+    # into a bmap too, where the disk is proved first and then streamed through the sink: written only grows
+    r, events = pull_events(tmp_path, "--bmap", tmp_path / "disk.bmap", flaky.url(served), out="mapped.raw")
+    assert r.rc == 0, r
+    assert [e for e in events if e["event"] == "transfer"][-1]["written"] == len(raw)
+    r = run_vmpull("pull", "--progress", "always", "--cache-dir", tmp_path / "cache", "-o", tmp_path / "tty.raw",
+                   flaky.url(served), env={"COLUMNS": "200"})
+    assert r.rc == 0, r
+    drawn = [line.strip() for line in r.stderr.split("\x1b[K")[1:]]
+    assert len(drawn) >= 2 and drawn[0].startswith(served + " "), r.stderr  # a line drawn during the copy
+    assert drawn[-1].startswith(served + ": ") and "4.0 MiB written" in drawn[-1], r.stderr  # then the done line
