@@ -189,6 +189,10 @@ typedef struct vmpull_progress {
   unsigned item, items;        /* vmpull_save with VMPULL_SAVE_ALL: which disk is being copied (from 1)
                                   of how many, name being its file name; 0 and 0 otherwise */
   const char *source;          /* the source as given, a password in it masked (as errors show it) */
+  unsigned retry_attempt;      /* the last retry's number for its own request, from 1: as the warning's
+                                  "retry N of M", it counts the failures in a row of that one request
+                                  or download (another URL or blob starts at 1 again, and so does a
+                                  download that got further since its last failure); 0 before one */
 } vmpull_progress;
 
 /* Called on the thread that called vmpull_pull(): once when resolving starts

@@ -4,6 +4,7 @@ parser that checks every line, for pulls with a retry, a resume, a mirror, a cac
 line per disk for `save --all`."""
 import base64
 import gzip
+import hashlib
 import json
 import os
 import random
@@ -126,6 +127,24 @@ def test_a_resumed_pull_and_then_a_cached_one(flaky, image, served, tmp_path):
     assert one(events, "cache")["kind"] == "revalidated"
     assert "resume" not in kinds(events)
 
+
+
+def test_a_retry_is_numbered_within_its_own_request(flaky, image, served, tmp_path):
+    """Two URLs of one pull fail: the checksums list once, the image twice. Each retry's attempt is its number
+    for that URL, as the warning's "retry N of M" (1; then 1 and 2), not a count over the whole pull (1, 2, 3)."""
+    sums = served + ".SUMS"
+    flaky.serve(sums, f"{hashlib.sha256(image[1]).hexdigest()}  {served}\n".encode())
+    busy = ("status", 503, {"Retry-After": "0"})
+    flaky.script(sums, [busy])
+    flaky.script(served, [busy, busy])
+    r, events = pull_events(tmp_path, "--checksums", flaky.url(sums), flaky.url(served))
+    assert r.rc == 0, r
+    retries = [e for e in events if e["event"] == "retry"]
+    assert [e["attempt"] for e in retries] == [1, 1, 2], retries
+    warnings = [e["message"] for e in events if e["event"] == "warning"]
+    assert [re.search(r"; retry (\d+) of", w).group(1) for w in warnings] == ["1", "1", "2"], warnings
+    assert sums in warnings[0] and served in warnings[1] and sums not in warnings[1]
+    assert (tmp_path / "out.raw").read_bytes() == image[0]
 
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory):

@@ -153,6 +153,20 @@ def test_a_range_cut_short_is_asked_again_from_where_it_stopped(flaky, data, nam
     assert flaky.url(name) in w and "retry 1 of 5" in w, r.stderr
 
 
+
+def test_a_range_retry_is_a_retry_event(flaky, data, name, tmp_path):
+    """With --progress json a range's retry is a retry event too, numbered within its range as its warning."""
+    flaky.script_range(name, PIECE, [("status", 503, {"Retry-After": "0"})])
+    out = tmp_path / "out.raw"
+    r = run_vmpull("pull", "--progress", "json", "--cache-dir", tmp_path / "cache", "-o", out, flaky.url(name))
+    assert r.rc == 0, r
+    assert out.read_bytes() == data
+    events = [json.loads(line) for line in r.stderr.splitlines()]
+    (w,) = [e["message"] for e in events if e["event"] == "warning"]
+    (retry,) = [e for e in events if e["event"] == "retry"]
+    assert "retry 1 of 5" in w and retry["attempt"] == 1 and retry["wait_s"] == 0, events
+    assert retry["reason"] == "HTTP 503 Scripted", retry
+
 def test_a_wrong_content_range_is_never_written_and_asked_again(flaky, data, name, tmp_path):
     flaky.script_range(name, PIECE, ["bad-range"])
     out = tmp_path / "out.raw"
