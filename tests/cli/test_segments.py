@@ -251,40 +251,9 @@ def test_kill_9_with_ranges_in_flight_then_only_the_missing_ranges(flaky, data, 
 
 # ---- a registry blob: behind a link that caps each connection ----
 
-FRONTS = """\
-  log_format seg '$host $request_uri "$http_range" $status $body_bytes_sent $connection auth=$http_authorization';
-  server {{
-    listen 127.0.0.1:{proxy};
-    access_log {tmp}/proxy.log seg;
-    location / {{
-      proxy_pass https://127.0.0.1:{upstream};
-      proxy_ssl_verify off;
-      proxy_set_header Host $http_host;
-      limit_rate 4m;
-      sendfile_max_chunk 16k;
-    }}
-  }}
-  server {{
-    listen 127.0.0.1:{front};
-    access_log {tmp}/front.log seg;
-    location ~ "^/v2/.+/blobs/sha256:(?<hex>(?<h2>[0-9a-f]{{2}})[0-9a-f]{{62}})$" {{
-      return 307 http://localhost:{store}/blobs/sha256/$h2/$hex/data;
-    }}
-    location / {{
-      proxy_pass https://127.0.0.1:{upstream};
-      proxy_ssl_verify off;
-      proxy_set_header Host $http_host;
-    }}
-  }}
-  server {{
-    listen 127.0.0.1:{store};
-    access_log {tmp}/store.log seg;
-    root {storage};
-    default_type application/octet-stream;
-    limit_rate 4m;
-    sendfile_max_chunk 16k;
-  }}
-"""
+SEG_LOG = ("  log_format seg '$host $request_uri \"$http_range\" $status $body_bytes_sent $connection "
+           "auth=$http_authorization';\n")
+RATE_CAP = "    limit_rate 4m;\n    sendfile_max_chunk 16k;\n"
 REPO = "segments/machine"
 
 
@@ -294,12 +263,26 @@ class Fronts:
 
     def __init__(self, folder, upstream):
         from servers.common import start_nginx
+        from servers.fixture_registry import blob_redirect_servers
 
         self.tmp = Path(folder)
 
         def render(proxy, front, store):
-            return FRONTS.format(tmp=self.tmp, proxy=proxy, front=front, store=store, upstream=upstream.port,
-                                 storage=upstream.storage / "docker" / "registry" / "v2")
+            capped_proxy = f"""  server {{
+    listen 127.0.0.1:{proxy};
+    access_log {self.tmp}/proxy.log seg;
+    location / {{
+      proxy_pass https://127.0.0.1:{upstream.port};
+      proxy_ssl_verify off;
+      proxy_set_header Host $http_host;
+      limit_rate 4m;
+      sendfile_max_chunk 16k;
+    }}
+  }}
+"""
+            storage = upstream.storage / "docker" / "registry" / "v2"
+            return SEG_LOG + capped_proxy + blob_redirect_servers(self.tmp, front, store, upstream.port, storage, "seg",
+                                                                  store_limits=RATE_CAP)
 
         self.proc, (self.proxy, self.front, self.store) = start_nginx(self.tmp, 3, render, what="nginx (fronts)")
 
