@@ -23,6 +23,12 @@ VMPULL = os.environ.get("VMPULL_BIN", str(ROOT / "build" / "vmpull"))
 CORPORA = Path(os.environ.get("VMPULL_CORPORA", str(ROOT.parent / "shared" / "corpora")))
 
 
+def node_file_name(request, suffix=""):
+    """A file name of the test's own: its node name (parameters included, made safe for a URL path) and
+    suffix, so that tests sharing a session's server never share a file."""
+    return request.node.name.replace("[", "-").replace("]", "").replace("/", "-") + suffix
+
+
 class Result:
     def __init__(self, proc):
         self.rc = proc.returncode

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from conftest import run_vmpull
+from conftest import node_file_name, run_vmpull
 from servers.common import running, start_or_fail
 from servers.fixture_registry import REGISTRY_PASSWORD, REGISTRY_USER, Registry
 from servers.fixture_mirrors import machine_image
@@ -81,7 +81,7 @@ def image():
 
 @pytest.fixture
 def served(flaky, image, request):
-    name = request.node.name.replace("[", "-").replace("]", "") + ".raw.gz"
+    name = node_file_name(request, ".raw.gz")
     flaky.serve(name, image[1])
     return name
 

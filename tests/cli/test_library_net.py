@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import VMPULL, check_sanitizer_report
+from conftest import VMPULL, check_sanitizer_report, node_file_name
 from servers.oci_layout import Layout
 
 PROBE = os.environ.get("VMPULL_LIB_PROBE", str(Path(VMPULL).parent / "tests" / "lib" / "lib_probe"))
@@ -71,7 +71,7 @@ def test_resolve_stage_is_delivered_by_save(pushed, tmp_path):
 
 
 def served(flaky, image, request, steps):
-    name = request.node.name.replace("[", "-").replace("]", "") + ".raw.gz"
+    name = node_file_name(request, ".raw.gz")
     flaky.serve(name, image[1])
     flaky.script(name, steps)
     return flaky.url(name)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import VMPULL, check_sanitizer_report, leftovers, run_vmpull
+from conftest import VMPULL, check_sanitizer_report, leftovers, node_file_name, run_vmpull
 
 SIZE = 24 << 20  # six pieces of 4 MiB (net/http_segments.c: http_segments_piece_size)
 PIECE = 4 << 20
@@ -131,7 +131,7 @@ def test_connections_out_of_range_is_refused(bad, tmp_path):
 
 @pytest.fixture
 def name(flaky, data, request):
-    n = request.node.name.replace("[", "-").replace("]", "") + ".raw"
+    n = node_file_name(request, ".raw")
     flaky.serve(n, data, rate=4 << 20, ranges=True)
     return n
 
