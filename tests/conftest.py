@@ -29,6 +29,18 @@ def node_file_name(request, suffix=""):
     return request.node.name.replace("[", "-").replace("]", "").replace("/", "-") + suffix
 
 
+def isolated_env(tmp_path, **extra):
+    """No auth file, cache, data, mirrors or default image of the user's: HOME and the XDG folders under
+    tmp_path (extra: more variables, or other values)."""
+    home = tmp_path / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(tmp_path / "run"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "XDG_DATA_HOME": str(tmp_path / "data"), "REGISTRY_AUTH_FILE": "", "VMPULL_DEFAULT_IMAGE": "",
+           "VMPULL_MIRRORS": ""}
+    env.update(extra)
+    return env
+
+
 class Result:
     def __init__(self, proc):
         self.rc = proc.returncode
