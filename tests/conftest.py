@@ -41,6 +41,21 @@ def isolated_env(tmp_path, **extra):
     return env
 
 
+def open_files(pid):
+    """The paths process pid has open (/proc/PID/fd), none once it is gone."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return []
+    paths = []
+    for fd in fds:
+        try:
+            paths.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            pass  # closed meanwhile
+    return paths
+
+
 class Result:
     def __init__(self, proc):
         self.rc = proc.returncode

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, VMPULL, isolated_env, leftovers, run_vmpull
+from conftest import ROOT, VMPULL, isolated_env, leftovers, open_files, run_vmpull
 from servers.fixture_mirrors import Fronts, machine_image, raw_disk
 from servers.fixture_registry import Registry
 from servers.oci_layout import Layout, digest_of
@@ -62,17 +62,7 @@ def skopeo_raw(ref):
 
 def writing_blob(pid, layout):
     """Has process pid a file open in the layout's blobs/sha256/ (the sink's temporary)?"""
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return False
-    for fd in fds:
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(f"{layout}/blobs/sha256/"):
-                return True
-        except OSError:
-            pass
-    return False
+    return any(path.startswith(f"{layout}/blobs/sha256/") for path in open_files(pid))
 
 
 @pytest.fixture(scope="module")
