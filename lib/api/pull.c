@@ -399,7 +399,8 @@ static int pull_by_the_way(struct pull_job *j, struct pull_decision *d, lib_erro
     int r = pull_from_kept_disk(j, err);
     if (r != 0)
       return r < 0 ? r : 0;
-    /* the disk could not be used: its source after all */
+    /* the disk could not be used: its source after all, and the disk written again from its start */
+    j->progress->ev.written = 0;
     r = pull_plan_open_source(j->rs, d, err);
     if (r < 0)
       return r;

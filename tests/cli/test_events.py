@@ -359,3 +359,4 @@ def test_a_kept_disk_copy_reports_what_it_writes(flaky, image, served, tmp_path)
     drawn = [line.strip() for line in r.stderr.split("\x1b[K")[1:]]
     assert len(drawn) >= 2 and drawn[0].startswith(served + " "), r.stderr  # a line drawn during the copy
     assert drawn[-1].startswith(served + ": ") and "4.0 MiB written" in drawn[-1], r.stderr  # then the done line
+
