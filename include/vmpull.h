@@ -165,7 +165,8 @@ typedef enum vmpull_stage {
   VMPULL_STAGE_DONE = 2,       /* the output is committed under its final name */
 } vmpull_stage;
 
-/* One progress event. Byte counts only grow during a pull. */
+/* One progress event. Byte counts only grow during a pull (but written, when a pull writes its
+ * disk again from the start after a warning saying why: a damaged kept disk, a changed file). */
 typedef struct vmpull_progress {
   vmpull_stage stage;
   const char *name;            /* image file name being pulled (never a URL with credentials);
