@@ -71,6 +71,23 @@ def wait_port(port, proc, what, timeout=20):
     raise RuntimeError(f"{what} did not listen on port {port}")
 
 
+def registry_link(port, registry_port, rate, access_log=None):
+    """An nginx server block at port: the registry at registry_port behind a link of rate (nginx
+    limit_rate syntax, per connection), pushes of any size passed through unbuffered."""
+    log_line = f"\n    access_log {access_log};" if access_log else ""
+    return f"""  server {{
+    listen 127.0.0.1:{port};{log_line}
+    client_max_body_size 0;
+    location / {{
+      proxy_pass http://127.0.0.1:{registry_port};
+      proxy_set_header Host $http_host;
+      proxy_http_version 1.1;
+      proxy_max_temp_file_size 0;
+      limit_rate {rate};
+    }}
+  }}"""
+
+
 def warm(path):
     """Read a file once so that it is in the page cache for every tool alike."""
     with open(path, "rb", buffering=0) as f:
@@ -219,17 +236,21 @@ class Bench:
 
     # -- sections --------------------------------------------------------------------------
 
+    def codec_case(self, name, image, peers, check):
+        """One case: vmpull against each peer, (label, shell line with {i} for image and {o} for the
+        output), on image; vmpull's output checked against check."""
+        po, q = self.out / "peer.out", lambda p: shlex.quote(str(p))
+        cmds = [self.vm("vmpull", image, self.out / "vmpull.out", check=check)]
+        for label, line in peers:
+            cmds.append(self.peer(label, line.format(i=q(image), o=q(po)), po, short=label))
+        return self.run_case(name, cmds, inputs=[image])
+
     def section_local(self):
-        w, o = self.work, self.out
+        w = self.work
         raw = w / "disk.raw"
-        vo, po = o / "vmpull.out", o / "peer.out"
-        q = lambda p: shlex.quote(str(p))
 
         def codec_case(name, image, peers, check=raw):
-            cmds = [self.vm("vmpull", image, vo, check=check)]
-            for label, line in peers:
-                cmds.append(self.peer(label, line.format(i=q(image), o=q(po)), po, short=label))
-            r = self.run_case(name, cmds, inputs=[image])
+            r = self.codec_case(name, image, peers, check)
             for label, _line in peers:
                 self.decode_time[(image.name, label)] = statistics.median(r[label].walls)
             return r
@@ -270,24 +291,17 @@ class Bench:
     def section_copy(self):
         """Issue 17: an uncompressed local disk is copied (a reflink, or its data extents), not
         decoded: against cp --sparse=always, and with --digest against sha256sum."""
-        w, o = self.work, self.out
+        w = self.work
         raw, qcow = w / "disk.raw", w / "disk.qcow2"
-        vo, po = o / "vmpull.out", o / "peer.out"
-        q = lambda p: shlex.quote(str(p))
+        vo = self.out / "vmpull.out"
 
-        def codec_case(name, image, peers, check=raw):
-            cmds = [self.vm("vmpull", image, vo, check=check)]
-            for label, line in peers:
-                cmds.append(self.peer(label, line.format(i=q(image), o=q(po)), po, short=label))
-            return self.run_case(name, cmds, inputs=[image])
-
-        r = codec_case("raw (disk.raw)", raw, [("cp --sparse=always", "cp --sparse=always {i} {o}")])
+        r = self.codec_case("raw (disk.raw)", raw, [("cp --sparse=always", "cp --sparse=always {i} {o}")], raw)
         self.compare("local", "raw, uncompressed", r, "vmpull", "cp --sparse=always", 1.2)
         self.blocks_row("raw, uncompressed", r["vmpull"])
         self.blocks_row("raw, uncompressed (cp --sparse=always)", r["cp --sparse=always"])
         self.rss_row("raw, 2 GiB", r["vmpull"], 64 * 1024)
 
-        r = codec_case("qcow2 (disk.qcow2)", qcow, [("cp --sparse=always", "cp --sparse=always {i} {o}")], check=qcow)
+        r = self.codec_case("qcow2 (disk.qcow2)", qcow, [("cp --sparse=always", "cp --sparse=always {i} {o}")], qcow)
         self.compare("local", "qcow2, uncompressed", r, "vmpull", "cp --sparse=always", 1.2)
 
         # With --digest the copy hashes every byte (holes as zeros, unread): against sha256sum of the file.
@@ -542,17 +556,8 @@ http:
         """nginx in front of the registry, one port per rate (nginx limit_rate syntax): the
         registry behind a link of that speed, for vmpull and skopeo alike."""
         ports = {rate: free_port() for rate in rates}
-        return self.run_nginx(ports, "\n".join(f"""  server {{
-    listen 127.0.0.1:{port};
-    client_max_body_size 0;
-    location / {{
-      proxy_pass http://127.0.0.1:{registry_port};
-      proxy_set_header Host $http_host;
-      proxy_http_version 1.1;
-      proxy_max_temp_file_size 0;
-      limit_rate {rate};
-    }}
-  }}""" for rate, port in ports.items()))
+        links = (registry_link(port, registry_port, rate) for rate, port in ports.items())
+        return self.run_nginx(ports, "\n".join(links))
 
     def balanced_rate_k(self, name, cli):
         """The rate (kB/s) at which downloading `name` takes as long as `cli` decoding it locally
@@ -696,19 +701,7 @@ http:
     sendfile_max_chunk 256k;
   }}"""
         if registry_port:
-            servers += f"""
-  server {{
-    listen 127.0.0.1:{ports['registry']};
-    access_log {d_log} bytes;
-    client_max_body_size 0;
-    location / {{
-      proxy_pass http://127.0.0.1:{registry_port};
-      proxy_set_header Host $http_host;
-      proxy_http_version 1.1;
-      proxy_max_temp_file_size 0;
-      limit_rate 10m;
-    }}
-  }}"""
+            servers += "\n" + registry_link(ports["registry"], registry_port, "10m", access_log=f"{d_log} bytes")
         ports.update(self.run_nginx(ports, servers))
         return ports, d_log
 

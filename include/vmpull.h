@@ -165,7 +165,8 @@ typedef enum vmpull_stage {
   VMPULL_STAGE_DONE = 2,       /* the output is committed under its final name */
 } vmpull_stage;
 
-/* One progress event. Byte counts only grow during a pull. */
+/* One progress event. Byte counts only grow during a pull (but written, when a pull writes its
+ * disk again from the start after a warning saying why: a damaged kept disk, a changed file). */
 typedef struct vmpull_progress {
   vmpull_stage stage;
   const char *name;            /* image file name being pulled (never a URL with credentials);
@@ -189,6 +190,10 @@ typedef struct vmpull_progress {
   unsigned item, items;        /* vmpull_save with VMPULL_SAVE_ALL: which disk is being copied (from 1)
                                   of how many, name being its file name; 0 and 0 otherwise */
   const char *source;          /* the source as given, a password in it masked (as errors show it) */
+  unsigned retry_attempt;      /* the last retry's number for its own request, from 1: as the warning's
+                                  "retry N of M", it counts the failures in a row of that one request
+                                  or download (another URL or blob starts at 1 again, and so does a
+                                  download that got further since its last failure); 0 before one */
 } vmpull_progress;
 
 /* Called on the thread that called vmpull_pull(): once when resolving starts

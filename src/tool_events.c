@@ -103,11 +103,12 @@ void tool_events_progress(struct tool_events *e, const vmpull_progress *ev, doub
     json_object_object_add(o, "host", json_object_new_string(ev->mirror));
     emit(e, o);
   }
-  while (ev->retries > e->retries_told) { /* (one callback tells of one retry: the loop only catches up) */
-    e->retries_told++;
+  if (ev->retries != e->retries_told) { /* (each retry is a callback of its own, at once) */
+    e->retries_told = ev->retries;
     json_object *o = event_new("retry");
     json_object_object_add(o, "reason", string_or_null(ev->retry_reason));
-    json_object_object_add(o, "attempt", json_object_new_int((int)e->retries_told));
+    /* the number the warning gives it: of its own request, not of the whole pull */
+    json_object_object_add(o, "attempt", json_object_new_int((int)ev->retry_attempt));
     json_object_object_add(o, "wait_s", json_object_new_double((double)ev->retry_wait_ms / 1000));
     emit(e, o);
   }

@@ -23,6 +23,39 @@ VMPULL = os.environ.get("VMPULL_BIN", str(ROOT / "build" / "vmpull"))
 CORPORA = Path(os.environ.get("VMPULL_CORPORA", str(ROOT.parent / "shared" / "corpora")))
 
 
+def node_file_name(request, suffix=""):
+    """A file name of the test's own: its node name (parameters included, made safe for a URL path) and
+    suffix, so that tests sharing a session's server never share a file."""
+    return request.node.name.replace("[", "-").replace("]", "").replace("/", "-") + suffix
+
+
+def isolated_env(tmp_path, **extra):
+    """No auth file, cache, data, mirrors or default image of the user's: HOME and the XDG folders under
+    tmp_path (extra: more variables, or other values)."""
+    home = tmp_path / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(tmp_path / "run"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "XDG_DATA_HOME": str(tmp_path / "data"), "REGISTRY_AUTH_FILE": "", "VMPULL_DEFAULT_IMAGE": "",
+           "VMPULL_MIRRORS": ""}
+    env.update(extra)
+    return env
+
+
+def open_files(pid):
+    """The paths process pid has open (/proc/PID/fd), none once it is gone."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return []
+    paths = []
+    for fd in fds:
+        try:
+            paths.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+        except OSError:
+            pass  # closed meanwhile
+    return paths
+
+
 class Result:
     def __init__(self, proc):
         self.rc = proc.returncode

@@ -201,6 +201,13 @@ static int pull_from_kept_disk(struct pull_job *j, lib_error *err) {
   r = pull_output_open(j->o, kd.image_name, kd.format, &so, &j->device_touched, &sink, &out_path, err);
   if (r < 0)
     return r;
+  /* The copy is this pull's transfer: its written bytes are reported as it goes (the source's
+   * fetched bytes once it ended, since the disk could still prove bad and the source be decoded). */
+  j->progress->ev.name = kd.image_name;
+  j->progress->ev.stage = VMPULL_STAGE_TRANSFER;
+  r = progress_report(j->progress, 1, err);
+  if (r < 0)
+    return r;
   r = kept_disk_copy(j->pc, &kd, &sink, j->progress, err);
   if (r <= 0)
     return r;
@@ -399,7 +406,8 @@ static int pull_by_the_way(struct pull_job *j, struct pull_decision *d, lib_erro
     int r = pull_from_kept_disk(j, err);
     if (r != 0)
       return r < 0 ? r : 0;
-    /* the disk could not be used: its source after all */
+    /* the disk could not be used: its source after all, and the disk written again from its start */
+    j->progress->ev.written = 0;
     r = pull_plan_open_source(j->rs, d, err);
     if (r < 0)
       return r;

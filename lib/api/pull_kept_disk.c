@@ -96,6 +96,14 @@ int kept_disk_find(struct pull_cache *pc, const struct pull_config *o, const str
   return 1;
 }
 
+/* The proof before a pipe is streamed writes nothing: it listens for a cancel, the written bytes
+ * are counted by the stream after it. */
+static int proof_poll(void *data, uint64_t done) {
+  (void)done;
+  struct progress_poll *p = data;
+  return progress_report(p->progress, 0, p->err) < 0 ? -ECANCELED : 0;
+}
+
 int kept_disk_copy(struct pull_cache *pc, const struct kept_disk *kd, struct sink *sink,
                    struct progress_state *progress, lib_error *err) {
   /* A clone shares the kept disk's blocks: what is checked is the clone, the file handed out.
@@ -105,7 +113,7 @@ int kept_disk_copy(struct pull_cache *pc, const struct kept_disk *kd, struct sin
   int r;
   /* a pipe takes bytes in order only, a device or a bmap sees each: prove the disk, then stream it */
   if (sink_takes_every_byte(sink))
-    r = disk_copy_checked(kd->fd, -1, &kd->record.map, progress_poll, &poll, &bad);
+    r = disk_copy_checked(kd->fd, -1, &kd->record.map, proof_poll, &poll, &bad);
   else if (sink->readable && disk_clone(kd->fd, sink->fd) == 0)
     r = disk_copy_checked(sink->fd, -1, &kd->record.map, progress_poll, &poll, &bad);
   else if (plat_ftruncate(sink->fd, 0) < 0) /* a clone that failed half way may have left blocks */

@@ -40,11 +40,12 @@ int progress_poll(void *data, uint64_t done) {
   return progress_report(p->progress, 0, p->err) < 0 ? -ECANCELED : 0;
 }
 
-int progress_retry(struct progress_state *p, const char *reason, uint64_t wait_ms, lib_error *err) {
+int progress_retry(struct progress_state *p, const char *reason, unsigned attempt, uint64_t wait_ms, lib_error *err) {
   if (!p)
     return 0;
   snprintf(p->retry_reason, sizeof(p->retry_reason), "%s", reason ? reason : "");
   p->ev.retries++;
+  p->ev.retry_attempt = attempt;
   p->ev.retry_reason = p->retry_reason;
   p->ev.retry_wait_ms = wait_ms;
   return progress_report(p, 1, err);

@@ -14,8 +14,9 @@ struct progress_state {
   char retry_reason[256]; /* ev.retry_reason's text */
 };
 
-/* A retry is scheduled: counted, its reason and wait told to the caller at once (not throttled). */
-int progress_retry(struct progress_state *p, const char *reason, uint64_t wait_ms, lib_error *err);
+/* A retry is scheduled: counted, its reason, its number for its own request (attempt, from 1) and
+ * wait told to the caller at once (not throttled). */
+int progress_retry(struct progress_state *p, const char *reason, unsigned attempt, uint64_t wait_ms, lib_error *err);
 
 /* Report (at most every 50 ms unless force); returns -VMPULL_E_CANCELLED when asked to stop. */
 int progress_report(struct progress_state *p, int force, lib_error *err);

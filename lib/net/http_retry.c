@@ -98,7 +98,7 @@ static int wait_and_say(const struct http_config *c, const char *url, const lib_
     warning_send(c->warning, c->warning_data, "%s: %s; retry %u of %d in %.3g s", shown ? shown : "download", msg, n,
                  c->retries, (double)ms / 1000);
   }
-  int r = progress_retry(c->progress, why->message, ms, err);
+  int r = progress_retry(c->progress, why->message, n, ms, err);
   if (r < 0)
     return r;
   return sleep_ms(c, ms, err);

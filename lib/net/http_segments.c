@@ -94,16 +94,25 @@ static void count_network(struct seg_state *s) {
   s->counted = received;
 }
 
-static void send_warning(struct seg_state *s) {
-  char line[2 * VMPULL_ERROR_MAX + 64];
+/* A range's retry, told on the reader's thread: the warning, and the retry event a whole-file
+ * retry sends too (the callback may cancel). */
+static int send_warning(struct seg_state *s, lib_error *err) {
+  char line[2 * VMPULL_ERROR_MAX + 64], reason[VMPULL_ERROR_MAX];
   pthread_mutex_lock(&s->mu);
   int pending = s->warning_pending;
-  if (pending)
+  unsigned attempt = s->retry_attempt;
+  uint64_t ms = s->retry_ms;
+  if (pending) {
     memcpy(line, s->warning, sizeof(line));
+    memcpy(reason, s->retry_reason, sizeof(reason));
+  }
   s->warning_pending = 0;
   pthread_mutex_unlock(&s->mu);
-  if (pending && s->c.warning)
+  if (!pending)
+    return 0;
+  if (s->c.warning)
     warning_send(s->c.warning, s->c.warning_data, "%s", line);
+  return progress_retry(s->c.progress, reason, attempt, ms, err);
 }
 
 /* The transfers ended in e: with a changed file, its new version goes to c.restart first. */
@@ -268,9 +277,11 @@ static int read_landed(struct seg_state *s, uint8_t *buf, size_t cap, size_t *go
 static int seg_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   struct seg_state *s = (struct seg_state *)src;
   *got = 0;
-  send_warning(s);
+  int r = send_warning(s, err);
+  if (r < 0)
+    return r;
   if (s->renew) {
-    int r = renew_if_asked(s, err);
+    r = renew_if_asked(s, err);
     if (r < 0)
       return r;
   }
@@ -292,7 +303,7 @@ static int seg_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *g
     }
     return 0;
   }
-  int r = s->first && s->pos < s->first_end ? read_first(s, buf, cap, got, err) : read_landed(s, buf, cap, got, err);
+  r = s->first && s->pos < s->first_end ? read_first(s, buf, cap, got, err) : read_landed(s, buf, cap, got, err);
   if (r == 0)
     count_network(s);
   return r;

@@ -167,6 +167,9 @@ static void say_retry_locked(struct seg_state *s, const lib_error *why, unsigned
     msg += strlen(s->shown) + 1 + (msg[strlen(s->shown) + 1] == ' ');
   snprintf(s->warning, sizeof(s->warning), "%s: %s; retry %u of %d in %.3g s", s->shown, msg, n, s->c.retries,
            (double)ms / 1000);
+  snprintf(s->retry_reason, sizeof(s->retry_reason), "%s", msg);
+  s->retry_attempt = n;
+  s->retry_ms = ms;
   s->warning_pending = 1;
 }
 

@@ -95,6 +95,10 @@ struct seg_state {
   unsigned target; /* connections wanted, the first one included */
   char warning[2 * VMPULL_ERROR_MAX + 64];
   int warning_pending;
+  /* the retry the warning tells of, for the pull's retry event (sent with it, by the reader) */
+  char retry_reason[VMPULL_ERROR_MAX];
+  unsigned retry_attempt;
+  uint64_t retry_ms;
 
   /* transfer thread */
   CURLM *multi;

@@ -110,6 +110,11 @@ int sink_bmap_open(struct sink *s, lib_error *err);
 int sink_bmap_fill(struct sink *s, lib_error *err);
 int sink_bmap_publish(struct sink *s, lib_error *err);
 void sink_bmap_close(struct sink *s);
+/* The output's own file (sink_publish.c; sink.c's own): sink_tmp_create makes its temporary beside
+ * path (s->path, base and dirfd set; an existing file there refused without replace), sink_publish
+ * puts the written, fsynced file under its name and fills allocated. */
+int sink_tmp_create(struct sink *s, const char *path, lib_error *err);
+int sink_publish(struct sink *s, uint64_t *allocated, lib_error *err);
 /* Every byte must go through sink_write/sink_submit (no clone or copy into fd behind the sink's
  * back): a pipe, a block device, or a bmap being built. */
 int sink_takes_every_byte(const struct sink *s);

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import VMPULL, check_sanitizer_report, leftovers, run_vmpull
+from conftest import VMPULL, check_sanitizer_report, leftovers, node_file_name, run_vmpull
 
 DAY = 86400
 
@@ -31,7 +31,7 @@ def images():
 @pytest.fixture
 def served(flaky, images, request):
     """Serve the images under names unique to this test (the server lives for the session)."""
-    prefix = request.node.name.replace("[", "-").replace("]", "").replace("/", "-")
+    prefix = node_file_name(request)
 
     def serve(name, **kw):
         unique = f"{prefix}-{name}"

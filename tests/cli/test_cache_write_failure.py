@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from conftest import VMPULL, check_sanitizer_report, leftovers, run_vmpull
+from conftest import VMPULL, check_sanitizer_report, leftovers, node_file_name, run_vmpull
 from servers.oci_layout import Layout, digest_of
 
 RAW_SIZE = 1 << 20
@@ -31,7 +31,7 @@ def image():
 
 @pytest.fixture
 def served(flaky, image, request):
-    name = request.node.name.replace("[", "-").replace("]", "") + "-disk.raw.gz"
+    name = node_file_name(request, "-disk.raw.gz")
     flaky.serve(name, image[1])
     return flaky.url(name)
 

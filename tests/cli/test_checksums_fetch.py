@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from conftest import run_vmpull
+from conftest import node_file_name, run_vmpull
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +17,7 @@ def image():
 @pytest.fixture
 def served(flaky, image, request):
     """The image and a SHA256SUMS naming it, under names unique to this test."""
-    prefix = request.node.name.replace("[", "-").replace("]", "")
+    prefix = node_file_name(request)
     name, sums = f"{prefix}-disk.raw.gz", f"{prefix}-SHA256SUMS"
     flaky.serve(name, image[1])
     flaky.serve(sums, f"{hashlib.sha256(image[1]).hexdigest()}  {name}\n".encode())

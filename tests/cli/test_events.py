@@ -4,6 +4,7 @@ parser that checks every line, for pulls with a retry, a resume, a mirror, a cac
 line per disk for `save --all`."""
 import base64
 import gzip
+import hashlib
 import json
 import os
 import random
@@ -11,7 +12,7 @@ import re
 
 import pytest
 
-from conftest import run_vmpull
+from conftest import node_file_name, run_vmpull
 from servers.common import running, start_or_fail
 from servers.fixture_registry import REGISTRY_PASSWORD, REGISTRY_USER, Registry
 from servers.fixture_mirrors import machine_image
@@ -80,7 +81,7 @@ def image():
 
 @pytest.fixture
 def served(flaky, image, request):
-    name = request.node.name.replace("[", "-").replace("]", "") + ".raw.gz"
+    name = node_file_name(request, ".raw.gz")
     flaky.serve(name, image[1])
     return name
 
@@ -126,6 +127,24 @@ def test_a_resumed_pull_and_then_a_cached_one(flaky, image, served, tmp_path):
     assert one(events, "cache")["kind"] == "revalidated"
     assert "resume" not in kinds(events)
 
+
+
+def test_a_retry_is_numbered_within_its_own_request(flaky, image, served, tmp_path):
+    """Two URLs of one pull fail: the checksums list once, the image twice. Each retry's attempt is its number
+    for that URL, as the warning's "retry N of M" (1; then 1 and 2), not a count over the whole pull (1, 2, 3)."""
+    sums = served + ".SUMS"
+    flaky.serve(sums, f"{hashlib.sha256(image[1]).hexdigest()}  {served}\n".encode())
+    busy = ("status", 503, {"Retry-After": "0"})
+    flaky.script(sums, [busy])
+    flaky.script(served, [busy, busy])
+    r, events = pull_events(tmp_path, "--checksums", flaky.url(sums), flaky.url(served))
+    assert r.rc == 0, r
+    retries = [e for e in events if e["event"] == "retry"]
+    assert [e["attempt"] for e in retries] == [1, 1, 2], retries
+    warnings = [e["message"] for e in events if e["event"] == "warning"]
+    assert [re.search(r"; retry (\d+) of", w).group(1) for w in warnings] == ["1", "1", "2"], warnings
+    assert sums in warnings[0] and served in warnings[1] and sums not in warnings[1]
+    assert (tmp_path / "out.raw").read_bytes() == image[0]
 
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory):
@@ -313,3 +332,31 @@ def test_disk_to_stdout_keeps_stderr_all_events(flaky, image, served, tmp_path):
     assert (tmp_path / "disk").read_bytes() == image[0]
     done = one(read_events(proc.stderr), "done")
     assert done["ok"] and done["result"]["path"] is None and done["result"]["size"] == len(image[0])
+
+
+def test_a_kept_disk_copy_reports_what_it_writes(flaky, image, served, tmp_path):
+    """A pull served from a kept disk has a transfer of its own, the copy: transfer events from written 0 (before
+    the copy, named like the image) to the disk's size, and on a terminal a progress line before the done line."""
+    raw = image[0]
+    r = run_vmpull("pull", "-q", "--keep-uncompressed", "--cache-dir", tmp_path / "cache", "-o", tmp_path / "first.raw",
+                   flaky.url(served))
+    assert r.rc == 0, r
+    r, events = pull_events(tmp_path, flaky.url(served))
+    assert r.rc == 0, r
+    assert one(events, "cache")["kind"] == "kept-disk"
+    transfers = [e for e in events if e["event"] == "transfer"]
+    assert transfers[0]["written"] == 0 and transfers[0]["name"] == served, transfers
+    assert transfers[-1]["written"] == len(raw), transfers
+    assert kinds(events).index("transfer") < kinds(events).index("cache")  # told as it began, not only at its end
+    assert (tmp_path / "out.raw").read_bytes() == raw
+    # into a bmap too, where the disk is proved first and then streamed through the sink: written only grows
+    r, events = pull_events(tmp_path, "--bmap", tmp_path / "disk.bmap", flaky.url(served), out="mapped.raw")
+    assert r.rc == 0, r
+    assert [e for e in events if e["event"] == "transfer"][-1]["written"] == len(raw)
+    r = run_vmpull("pull", "--progress", "always", "--cache-dir", tmp_path / "cache", "-o", tmp_path / "tty.raw",
+                   flaky.url(served), env={"COLUMNS": "200"})
+    assert r.rc == 0, r
+    drawn = [line.strip() for line in r.stderr.split("\x1b[K")[1:]]
+    assert len(drawn) >= 2 and drawn[0].startswith(served + " "), r.stderr  # a line drawn during the copy
+    assert drawn[-1].startswith(served + ": ") and "4.0 MiB written" in drawn[-1], r.stderr  # then the done line
+

@@ -7,23 +7,13 @@ import json
 import os
 import re
 
-import pytest
-
-from conftest import leftovers, run_vmpull
+from conftest import isolated_env, leftovers, run_vmpull
 
 XZ_MAGIC = b"\xfd7zXZ\x00"
 
 
-def env_for(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    return {"HOME": str(home), "XDG_RUNTIME_DIR": str(tmp_path / "run"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
-            "XDG_DATA_HOME": str(tmp_path / "data"), "REGISTRY_AUTH_FILE": "", "VMPULL_DEFAULT_IMAGE": "",
-            "VMPULL_MIRRORS": ""}
-
-
 def inspect(tmp_path, *args):
-    return run_vmpull("inspect", "--data-dir", tmp_path / "vms", *args, env=env_for(tmp_path))
+    return run_vmpull("inspect", "--data-dir", tmp_path / "vms", *args, env=isolated_env(tmp_path))
 
 
 def big_image(size):

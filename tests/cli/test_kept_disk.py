@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import leftovers, run_vmpull
+from conftest import leftovers, node_file_name, run_vmpull
 
 MIB = 1 << 20
 
@@ -31,7 +31,7 @@ def disks():
 
 @pytest.fixture
 def served(flaky, disks, request):
-    prefix = request.node.name.replace("[", "-").replace("]", "").replace("/", "-")
+    prefix = node_file_name(request)
 
     def serve(name):
         unique = f"{prefix}-{name}"

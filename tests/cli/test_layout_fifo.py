@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import VMPULL, check_sanitizer_report, leftovers, run_vmpull
+from conftest import VMPULL, check_sanitizer_report, leftovers, open_files, run_vmpull
 from servers.oci_layout import Layout
 
 # A hang shows as subprocess.TimeoutExpired; a refusal takes milliseconds.
@@ -98,17 +98,7 @@ def test_fifo_as_an_archive(tmp_path):
 
 def has_open(pid, path):
     """Has process pid the file at path open?"""
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return False
-    for fd in fds:
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}") == str(path):
-                return True
-        except OSError:
-            pass
-    return False
+    return str(path) in open_files(pid)
 
 
 def test_sigint_during_a_layout_pull_exits_130(tmp_path):

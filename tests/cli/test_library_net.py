@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import VMPULL, check_sanitizer_report
+from conftest import VMPULL, check_sanitizer_report, node_file_name
 from servers.oci_layout import Layout
 
 PROBE = os.environ.get("VMPULL_LIB_PROBE", str(Path(VMPULL).parent / "tests" / "lib" / "lib_probe"))
@@ -71,7 +71,7 @@ def test_resolve_stage_is_delivered_by_save(pushed, tmp_path):
 
 
 def served(flaky, image, request, steps):
-    name = request.node.name.replace("[", "-").replace("]", "") + ".raw.gz"
+    name = node_file_name(request, ".raw.gz")
     flaky.serve(name, image[1])
     flaky.script(name, steps)
     return flaky.url(name)
@@ -99,3 +99,26 @@ def test_progress_callback_cancels_while_waiting_to_resume_a_body(flaky, image, 
     assert got["code"] == "cancelled", got
     assert int(got["in_wait"]) >= 1 and got["stages"] == "resolve transfer", got
     assert not (tmp_path / "out.raw").exists()
+
+
+def test_a_damaged_kept_disk_counts_the_disk_from_0_again(flaky, image, tmp_path, request):
+    """A kept disk that proves damaged mid-copy (the copy had written its first MiB) is dropped with a warning
+    and the source decoded: the callback after the warning tells written 0, the disk being written again from
+    its start, not the copy's figure."""
+    from conftest import run_vmpull
+
+    name = node_file_name(request, ".raw.gz")
+    flaky.serve(name, image[1])
+    cache = tmp_path / "cache"
+    r = run_vmpull("pull", "-q", "--keep-uncompressed", "--cache-dir", cache, "-o", tmp_path / "first.raw",
+                   flaky.url(name))
+    assert r.rc == 0, r
+    (kept,) = [p for p in (cache / "disks" / "sha256").iterdir() if p.suffix != ".json"]
+    with open(kept, "r+b") as f:
+        f.seek((1 << 20) + 4096)  # the second MiB, zeros in its record
+        f.write(b"damaged")
+    got = probe("-C", cache, "-m", "pull", flaky.url(name), tmp_path / "out.raw")
+    assert got["rc"] == 0, got
+    assert "does not match its record" in got["stderr"], got
+    assert got["written_after_warning"] == "0", got
+    assert (tmp_path / "out.raw").read_bytes() == image[0]

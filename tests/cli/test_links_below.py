@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import leftovers, run_vmpull
+from conftest import leftovers, node_file_name, run_vmpull
 from servers.oci_layout import Layout
 
 CACHE_FOLDERS = ["blobs", "blobs/sha256", "disks", "disks/sha256", "partial", "refs"]
@@ -26,7 +26,7 @@ def image():
 
 @pytest.fixture
 def served(flaky, image, request):
-    name = request.node.name.replace("[", "-").replace("]", "").replace("/", "-") + ".raw.gz"
+    name = node_file_name(request, ".raw.gz")
     flaky.serve(name, image[1])
     return flaky.url(name)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import leftovers, run_vmpull
+from conftest import isolated_env, leftovers, run_vmpull
 from servers.common import free_port, running, start_or_fail
 from servers.fixture_mirrors import Fronts, access_log, machine_image, raw_disk
 from servers.fixture_registry import REGISTRY_PASSWORD, REGISTRY_USER, Registry
@@ -18,20 +18,10 @@ from servers.oci_layout import Layout
 REPO = "mirrored/os"
 
 
-def env_for(tmp_path, **extra):
-    home = tmp_path / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(tmp_path / "run"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
-           "XDG_DATA_HOME": str(tmp_path / "data"), "REGISTRY_AUTH_FILE": "", "VMPULL_DEFAULT_IMAGE": "",
-           "VMPULL_MIRRORS": ""}
-    env.update(extra)
-    return env
-
-
 def pull(tmp_path, source, *args, env=None):
     out = tmp_path / "out"
     return run_vmpull("pull", "--json", "-q", "--no-cache", "--tls-verify=false", "--arch", "x86_64",
-                      "--data-dir", out, *args, source, env=env or env_for(tmp_path))
+                      "--data-dir", out, *args, source, env=env or isolated_env(tmp_path))
 
 
 def blob_gets(reg, digest):
@@ -157,7 +147,7 @@ def test_mirror_by_digest_only(tmp_path, image, both):
 
 def test_mirrors_from_the_environment_for_inspect_and_save(tmp_path, image, both):
     origin, good = both
-    env = env_for(tmp_path, VMPULL_MIRRORS=f"docker.io=nowhere.example, {origin.host}={good.host}")
+    env = isolated_env(tmp_path, VMPULL_MIRRORS=f"docker.io=nowhere.example, {origin.host}={good.host}")
     ins = run_vmpull("inspect", "--tls-verify=false", "--arch", "x86_64", origin.ref(REPO, "1"), env=env)
     assert ins.rc == 0, ins
     assert ins.json["mirror"] == good.host and ins.json["manifest_digest"] == disk(image)["manifest"]
@@ -174,7 +164,7 @@ def test_mirrors_from_the_environment_for_inspect_and_save(tmp_path, image, both
 def test_offline_after_a_pull_through_a_mirror(tmp_path, image, both):
     """The cache keeps what the tag resolved to under the registry's name: --offline (no mirror asked) finds it."""
     origin, good = both
-    env = env_for(tmp_path)
+    env = isolated_env(tmp_path)
     args = ["pull", "--json", "-q", "--tls-verify=false", "--arch", "x86_64", "--replace", "-o", tmp_path / "d.raw"]
     res = run_vmpull(*args, "--mirror", f"{origin.host}={good.host}", origin.ref(REPO, "1"), env=env)
     assert res.rc == 0 and res.json["mirror"] == good.host, res
@@ -237,7 +227,7 @@ def test_a_mirror_uses_the_auth_file_entry_for_its_own_host(tmp_path, image, bot
     auth.write_text(json.dumps({"auths": {auth_mirror.host: {"auth": token}}}))
     asked = len(statuses_at(auth_mirror))
     res = pull(tmp_path, origin.ref(REPO, "1"), "--creds", "someone:wrong-password", "--mirror",
-               f"{origin.host}={auth_mirror.host}", env=env_for(tmp_path, REGISTRY_AUTH_FILE=str(auth)))
+               f"{origin.host}={auth_mirror.host}", env=isolated_env(tmp_path, REGISTRY_AUTH_FILE=str(auth)))
     j = assert_pulled(res, disk(image)["raw"])
     assert j["mirror"] == auth_mirror.host
     assert not warnings(res)

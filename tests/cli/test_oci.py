@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import leftovers, run_vmpull
+from conftest import isolated_env, leftovers, run_vmpull
 from servers.fixture_registry import REGISTRY_PASSWORD, REGISTRY_USER, TOKEN_SERVICE
 from servers.oci_layout import (OCI_INDEX, OCI_MANIFEST, TAR, TAR_GZIP, TAR_ZSTD, TITLE, Layout, digest_of,
                                 make_tar)
@@ -78,16 +78,6 @@ def build_machine_layout(path):
 @pytest.fixture(scope="module")
 def machine(tmp_path_factory):
     return build_machine_layout(tmp_path_factory.mktemp("machine-layout") / "layout")
-
-
-def isolated_env(tmp_path, **extra):
-    """No auth files, cache or data of the user's: everything under tmp_path."""
-    home = tmp_path / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(tmp_path / "run"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
-           "XDG_DATA_HOME": str(tmp_path / "data"), "REGISTRY_AUTH_FILE": "", "VMPULL_DEFAULT_IMAGE": ""}
-    env.update(extra)
-    return env
 
 
 def pull(tmp_path, source, *args, env=None):

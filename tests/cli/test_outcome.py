@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import VMPULL, check_sanitizer_report, run_vmpull
+from conftest import VMPULL, check_sanitizer_report, node_file_name, run_vmpull
 from servers.common import free_port, running, start_or_fail
 from servers.fixture_flaky import FlakyServer
 from servers.fixture_mirrors import machine_image
@@ -63,7 +63,7 @@ def image():
 
 @pytest.fixture
 def served(flaky, image, request):
-    name = request.node.name.replace("[", "-").replace("]", "") + ".raw.gz"
+    name = node_file_name(request, ".raw.gz")
     flaky.serve(name, image[1])
     return name
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import VMPULL, check_sanitizer_report, leftovers, run_vmpull
+from conftest import VMPULL, check_sanitizer_report, leftovers, node_file_name, run_vmpull
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def image():
 
 @pytest.fixture
 def name(flaky, image, request):
-    n = request.node.name.replace("[", "-").replace("]", "") + ".raw.gz"
+    n = node_file_name(request, ".raw.gz")
     flaky.serve(n, image[1])
     return n
 
@@ -140,7 +140,7 @@ def test_changed_etag_between_runs_starts_over(flaky, image, name, cache, tmp_pa
 @pytest.fixture
 def raw_name(flaky, image, request):
     """The image uncompressed: every byte the server sends ends up in the disk."""
-    n = request.node.name.replace("[", "-").replace("]", "") + ".raw"
+    n = node_file_name(request, ".raw")
     flaky.serve(n, image[0])
     return n
 

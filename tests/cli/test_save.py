@@ -4,7 +4,6 @@ independent client) reads as the same image. Real servers: Debian's docker-regis
 import hashlib
 import json
 import os
-import re
 import signal
 import subprocess
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, VMPULL, leftovers, run_vmpull
+from conftest import ROOT, VMPULL, isolated_env, leftovers, open_files, run_vmpull
 from servers.fixture_mirrors import Fronts, machine_image, raw_disk
 from servers.fixture_registry import Registry
 from servers.oci_layout import Layout, digest_of
@@ -21,24 +20,15 @@ REPO = "podman/machine-os"
 TAG = "5.5"
 
 
-def env_for(tmp_path):
-    """No auth files, cache, data or mirrors of the user's."""
-    home = tmp_path / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    return {"HOME": str(home), "XDG_RUNTIME_DIR": str(tmp_path / "run"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
-            "XDG_DATA_HOME": str(tmp_path / "data"), "REGISTRY_AUTH_FILE": "", "VMPULL_DEFAULT_IMAGE": "",
-            "VMPULL_MIRRORS": ""}
-
-
 def save(tmp_path, *args):
-    return run_vmpull("save", "-q", "--tls-verify=false", *args, env=env_for(tmp_path))
+    return run_vmpull("save", "-q", "--tls-verify=false", *args, env=isolated_env(tmp_path))
 
 
 def pull(tmp_path, source, *args, name="disk.raw"):
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
     return run_vmpull("pull", "--json", "-q", "--no-cache", "--replace", "-o", out / name, *args, source,
-                      env=env_for(tmp_path))
+                      env=isolated_env(tmp_path))
 
 
 def assert_pulled(res, raw):
@@ -72,17 +62,7 @@ def skopeo_raw(ref):
 
 def writing_blob(pid, layout):
     """Has process pid a file open in the layout's blobs/sha256/ (the sink's temporary)?"""
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return False
-    for fd in fds:
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(f"{layout}/blobs/sha256/"):
-                return True
-        except OSError:
-            pass
-    return False
+    return any(path.startswith(f"{layout}/blobs/sha256/") for path in open_files(pid))
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +129,7 @@ def test_save_all_saves_every_disk(tmp_path, image, origin):
     assert raw_index == (image["layout"].path / "blobs" / "sha256" / image["index"][7:]).read_bytes()
     for (arch, dt), d in image["disks"].items():
         assert_pulled(pull(tmp_path, f"oci-dir://{dest}:every", "--arch", arch, "--provider", dt), d["raw"])
-    listed = run_vmpull("inspect", "--all", f"oci-dir://{dest}:every", env=env_for(tmp_path))
+    listed = run_vmpull("inspect", "--all", f"oci-dir://{dest}:every", env=isolated_env(tmp_path))
     assert listed.rc == 0, listed
     assert sorted(e["layer_digest"] for e in listed.json["entries"]) == \
         sorted(d["layer"] for d in image["disks"].values())
@@ -188,7 +168,7 @@ def test_kill_during_save_leaves_the_layout_as_it_was(tmp_path, tmp_path_factory
         before = {p: (dest / p).read_bytes() for p in leftovers(dest) if (dest / p).is_file()}
         proc = subprocess.Popen([VMPULL, "save", "-q", "--tls-verify=false", "--arch", "x86_64",
                                  f"docker://{fronts.slow}/big:1", f"oci-dir://{dest}:big"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env_for(tmp_path)})
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **isolated_env(tmp_path)})
         # kill it once the blob is being written (its unnamed temporary is open in blobs/sha256/):
         # the 3 MiB take 12 s at 256 KiB/s
         deadline = time.monotonic() + 30
@@ -215,7 +195,7 @@ def test_archive_round_trip(tmp_path, image, origin):
     assert "sha256:" + hashlib.sha256(raw_index).hexdigest() == image["index"]
     for (arch, dt), d in image["disks"].items():
         assert_pulled(pull(tmp_path, f"oci-archive://{tar}:{TAG}", "--arch", arch, "--provider", dt), d["raw"])
-    ins = run_vmpull("inspect", "--arch", "aarch64", f"oci-archive://{tar}", env=env_for(tmp_path))
+    ins = run_vmpull("inspect", "--arch", "aarch64", f"oci-archive://{tar}", env=isolated_env(tmp_path))
     assert ins.rc == 0 and ins.json["layer_digest"] == image["disks"][("aarch64", "qemu")]["layer"], ins
     # an existing archive is left alone unless --replace
     stamp = tar.stat().st_mtime_ns

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import VMPULL, check_sanitizer_report, leftovers, run_vmpull
+from conftest import VMPULL, check_sanitizer_report, leftovers, node_file_name, run_vmpull
 
 SIZE = 24 << 20  # six pieces of 4 MiB (net/http_segments.c: http_segments_piece_size)
 PIECE = 4 << 20
@@ -131,7 +131,7 @@ def test_connections_out_of_range_is_refused(bad, tmp_path):
 
 @pytest.fixture
 def name(flaky, data, request):
-    n = request.node.name.replace("[", "-").replace("]", "") + ".raw"
+    n = node_file_name(request, ".raw")
     flaky.serve(n, data, rate=4 << 20, ranges=True)
     return n
 
@@ -152,6 +152,20 @@ def test_a_range_cut_short_is_asked_again_from_where_it_stopped(flaky, data, nam
     (w,) = warnings(r.stderr)
     assert flaky.url(name) in w and "retry 1 of 5" in w, r.stderr
 
+
+
+def test_a_range_retry_is_a_retry_event(flaky, data, name, tmp_path):
+    """With --progress json a range's retry is a retry event too, numbered within its range as its warning."""
+    flaky.script_range(name, PIECE, [("status", 503, {"Retry-After": "0"})])
+    out = tmp_path / "out.raw"
+    r = run_vmpull("pull", "--progress", "json", "--cache-dir", tmp_path / "cache", "-o", out, flaky.url(name))
+    assert r.rc == 0, r
+    assert out.read_bytes() == data
+    events = [json.loads(line) for line in r.stderr.splitlines()]
+    (w,) = [e["message"] for e in events if e["event"] == "warning"]
+    (retry,) = [e for e in events if e["event"] == "retry"]
+    assert "retry 1 of 5" in w and retry["attempt"] == 1 and retry["wait_s"] == 0, events
+    assert retry["reason"] == "HTTP 503 Scripted", retry
 
 def test_a_wrong_content_range_is_never_written_and_asked_again(flaky, data, name, tmp_path):
     flaky.script_range(name, PIECE, ["bad-range"])
@@ -237,40 +251,9 @@ def test_kill_9_with_ranges_in_flight_then_only_the_missing_ranges(flaky, data, 
 
 # ---- a registry blob: behind a link that caps each connection ----
 
-FRONTS = """\
-  log_format seg '$host $request_uri "$http_range" $status $body_bytes_sent $connection auth=$http_authorization';
-  server {{
-    listen 127.0.0.1:{proxy};
-    access_log {tmp}/proxy.log seg;
-    location / {{
-      proxy_pass https://127.0.0.1:{upstream};
-      proxy_ssl_verify off;
-      proxy_set_header Host $http_host;
-      limit_rate 4m;
-      sendfile_max_chunk 16k;
-    }}
-  }}
-  server {{
-    listen 127.0.0.1:{front};
-    access_log {tmp}/front.log seg;
-    location ~ "^/v2/.+/blobs/sha256:(?<hex>(?<h2>[0-9a-f]{{2}})[0-9a-f]{{62}})$" {{
-      return 307 http://localhost:{store}/blobs/sha256/$h2/$hex/data;
-    }}
-    location / {{
-      proxy_pass https://127.0.0.1:{upstream};
-      proxy_ssl_verify off;
-      proxy_set_header Host $http_host;
-    }}
-  }}
-  server {{
-    listen 127.0.0.1:{store};
-    access_log {tmp}/store.log seg;
-    root {storage};
-    default_type application/octet-stream;
-    limit_rate 4m;
-    sendfile_max_chunk 16k;
-  }}
-"""
+SEG_LOG = ("  log_format seg '$host $request_uri \"$http_range\" $status $body_bytes_sent $connection "
+           "auth=$http_authorization';\n")
+RATE_CAP = "    limit_rate 4m;\n    sendfile_max_chunk 16k;\n"
 REPO = "segments/machine"
 
 
@@ -280,12 +263,26 @@ class Fronts:
 
     def __init__(self, folder, upstream):
         from servers.common import start_nginx
+        from servers.fixture_registry import blob_redirect_servers
 
         self.tmp = Path(folder)
 
         def render(proxy, front, store):
-            return FRONTS.format(tmp=self.tmp, proxy=proxy, front=front, store=store, upstream=upstream.port,
-                                 storage=upstream.storage / "docker" / "registry" / "v2")
+            capped_proxy = f"""  server {{
+    listen 127.0.0.1:{proxy};
+    access_log {self.tmp}/proxy.log seg;
+    location / {{
+      proxy_pass https://127.0.0.1:{upstream.port};
+      proxy_ssl_verify off;
+      proxy_set_header Host $http_host;
+      limit_rate 4m;
+      sendfile_max_chunk 16k;
+    }}
+  }}
+"""
+            storage = upstream.storage / "docker" / "registry" / "v2"
+            return SEG_LOG + capped_proxy + blob_redirect_servers(self.tmp, front, store, upstream.port, storage, "seg",
+                                                                  store_limits=RATE_CAP)
 
         self.proc, (self.proxy, self.front, self.store) = start_nginx(self.tmp, 3, render, what="nginx (fronts)")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_vmpull
+from conftest import node_file_name, run_vmpull
 from servers.fixture_flaky import FlakyServer
 
 
@@ -31,7 +31,7 @@ def versions():
 
 @pytest.fixture
 def name(flaky, versions, request):
-    n = request.node.name.replace("[", "-").replace("]", "") + ".raw.gz"
+    n = node_file_name(request, ".raw.gz")
     flaky.serve(n, versions[0][1])
     return n
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import VMPULL, check_sanitizer_report, run_vmpull
+from conftest import VMPULL, check_sanitizer_report, isolated_env, run_vmpull
 from servers import sigstore_attach as sa
 from servers.oci_layout import OCI_INDEX, Layout
 
@@ -227,14 +227,6 @@ def test_layout_attachment(keys, tmp_path):
     assert got["rc"] == 0 and got["attachment"] == "none", got
 
 
-def save_env(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    return {"HOME": str(home), "XDG_RUNTIME_DIR": str(tmp_path / "run"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
-            "XDG_DATA_HOME": str(tmp_path / "data"), "REGISTRY_AUTH_FILE": "", "VMPULL_DEFAULT_IMAGE": "",
-            "VMPULL_MIRRORS": ""}
-
-
 @pytest.mark.parametrize("dest_kind", ["dir", "archive"])
 def test_save_keeps_the_attachment(registry_plain, keys, tmp_path, dest_kind):
     """vmpull save copies the sha256-<hex>.sig attachment of the saved manifest into the layout as its
@@ -255,7 +247,7 @@ def test_save_keeps_the_attachment(registry_plain, keys, tmp_path, dest_kind):
         args, source = ["--to-archive", dest], f"oci-archive://{dest}:v1"
         skopeo_ref = f"oci-archive:{dest}:{tag}"
     res = run_vmpull("save", "-q", "--json", "--tls-verify=false", registry_plain.ref(repo, "v1"), *args,
-                     env=save_env(tmp_path))
+                     env=isolated_env(tmp_path))
     assert res.rc == 0, res
 
     out = tmp_path / "out"
@@ -280,7 +272,7 @@ def test_save_without_attachment_adds_no_entry(registry_plain, tmp_path):
     registry_plain.push(lay.path, "v1", repo, "v1")
     dest = tmp_path / "saved"
     res = run_vmpull("save", "-q", "--tls-verify=false", registry_plain.ref(repo, "v1"), f"oci-dir://{dest}:v1",
-                     env=save_env(tmp_path))
+                     env=isolated_env(tmp_path))
     assert res.rc == 0, res
     names = [m.get("annotations", {}).get("org.opencontainers.image.ref.name")
              for m in json.loads((dest / "index.json").read_text())["manifests"]]

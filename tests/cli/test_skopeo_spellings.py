@@ -8,25 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_vmpull
+from conftest import isolated_env, run_vmpull
 from servers.fixture_mirrors import raw_disk
 from servers.oci_layout import Layout
 
 EVERY_SOURCE = ("file://", "http://", "https://", "oci-dir://", "oci-archive://", "docker://", "fcos://", "oci:")
 
 
-def env_for(tmp_path):
-    home = tmp_path / "home"
-    home.mkdir(parents=True, exist_ok=True)
-    return {"HOME": str(home), "XDG_RUNTIME_DIR": str(tmp_path / "run"), "REGISTRY_AUTH_FILE": "",
-            "VMPULL_DEFAULT_IMAGE": "", "VMPULL_MIRRORS": ""}
-
-
 def pull(tmp_path, source, *args, name="disk.raw", cwd=None):
     out = tmp_path / "out"
     out.mkdir(exist_ok=True)
     return run_vmpull("pull", "--json", "-q", "--no-cache", "--replace", "-o", out / name, *args, source,
-                      env=env_for(tmp_path), cwd=cwd)
+                      env=isolated_env(tmp_path), cwd=cwd)
 
 
 def skopeo(*args):
@@ -76,7 +69,7 @@ def test_skopeo_spelling_a_wrong_ref_names_it(tmp_path, skopeo_made):
 def test_save_writes_to_a_skopeo_spelling_skopeo_reads(tmp_path, skopeo_made):
     layout, _, raw = skopeo_made
     dest = tmp_path / "saved"
-    res = run_vmpull("save", "-q", "--json", f"oci:{layout}:mine", f"oci:{dest}:kept", env=env_for(tmp_path))
+    res = run_vmpull("save", "-q", "--json", f"oci:{layout}:mine", f"oci:{dest}:kept", env=isolated_env(tmp_path))
     assert res.rc == 0, res
     assert res.json["ref_name"] == "kept"
     raw_index = skopeo("inspect", "--raw", f"oci:{dest}:kept")

@@ -20,7 +20,8 @@
  *          vmpull_version()" and "check_version" results, and exit
  *
  * Prints "stages A B ..." (each change of stage), "in_wait N" (callbacks during announced
- * waits), "lock_wait N" (callbacks after a lock wait was announced), "code NAME", "message
+ * waits), "lock_wait N" (callbacks after a lock wait was announced), "written_after_warning N"
+ * (the written bytes of the first callback after the last warning, -1: none), "code NAME", "message
  * TEXT", and exits 0 when the call returned 0, else 1.
  */
 #include "vmpull.h"
@@ -48,6 +49,8 @@ struct probe {
   unsigned cancel_in_lock_wait; /* -n: the Nth callback after the lock wait was announced cancels */
   int lock_waiting;
   unsigned lock_wait_calls;
+  int warned;                      /* a warning came: the next callback's written is recorded */
+  long long written_after_warning; /* -1: no callback after a warning */
 };
 
 static const char *stage_name(vmpull_stage s) {
@@ -80,6 +83,10 @@ static int on_progress(const vmpull_progress *ev, void *userdata) {
       p->waiting = 0;
     }
   }
+  if (p->warned) {
+    p->warned = 0;
+    p->written_after_warning = (long long)ev->written;
+  }
   p->baseline = 0;
   p->wait_stage = ev->stage;
   p->wait_fetched = ev->fetched;
@@ -89,6 +96,7 @@ static int on_progress(const vmpull_progress *ev, void *userdata) {
 static void on_warning(const char *message, void *userdata) {
   struct probe *p = userdata;
   fprintf(stderr, "lib_probe: warning: %s\n", message);
+  p->warned = 1;
   if (strstr(message, "; retry ")) {
     p->waiting = 1;
     p->baseline = 1;
@@ -113,7 +121,7 @@ static int print_versions(void) {
 }
 
 int main(int argc, char **argv) {
-  struct probe p = {.last_stage = -1};
+  struct probe p = {.last_stage = -1, .written_after_warning = -1};
   vmpull_pull_options o;
   vmpull_pull_options_init(&o, sizeof(o));
   const char *mode = "pull";
@@ -174,7 +182,7 @@ int main(int argc, char **argv) {
     rc = vmpull_pull(&o, &result, &err);
     vmpull_result_free(&result);
   }
-  printf("lock_wait %u\n", p.lock_wait_calls);
+  printf("lock_wait %u\nwritten_after_warning %lld\n", p.lock_wait_calls, p.written_after_warning);
   printf("stages%s\nin_wait %u\ncode %s\nmessage %s\n", p.stages, p.in_wait, vmpull_code_name(err.code), err.message);
   return rc == 0 ? 0 : 1;
 }

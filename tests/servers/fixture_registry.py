@@ -273,11 +273,15 @@ def registry_token(tmp_path_factory, registry_ca):
     yield from running(_registry(tmp_path_factory, "registry-token", registry_ca, tls=True, auth="token"))
 
 
-REDIRECT_HTTP = """\
-  log_format auth '$host $request_uri $status auth=$http_authorization';
-  server {{
+def blob_redirect_servers(tmp, front, store, upstream, storage, log, store_limits=""):
+    """nginx server blocks: a front at port front that passes everything to the registry (https, port
+    upstream) but answers a blob's GET with a 307 to a storage host (localhost: another host name) at
+    port store, which hands out the blob's file from the registry's storage as object storage would;
+    each logs to tmp/front.log and tmp/store.log in the log_format named log. store_limits: nginx
+    directives for the storage host (a rate cap)."""
+    return f"""  server {{
     listen 127.0.0.1:{front};
-    access_log {tmp}/front.log auth;
+    access_log {tmp}/front.log {log};
     location ~ "^/v2/.+/blobs/sha256:(?<hex>(?<h2>[0-9a-f]{{2}})[0-9a-f]{{62}})$" {{
       return 307 http://localhost:{store}/blobs/sha256/$h2/$hex/data;
     }}
@@ -289,10 +293,10 @@ REDIRECT_HTTP = """\
   }}
   server {{
     listen 127.0.0.1:{store};
-    access_log {tmp}/store.log auth;
+    access_log {tmp}/store.log {log};
     root {storage};
     default_type application/octet-stream;
-  }}
+{store_limits}  }}
 """
 
 
@@ -304,8 +308,9 @@ class RedirectFront:
 
     def start(self):
         def render(front, store):
-            return REDIRECT_HTTP.format(tmp=self.tmp, front=front, store=store, upstream=self.upstream.port,
-                                        storage=self.upstream.storage / "docker" / "registry" / "v2")
+            return ("  log_format auth '$host $request_uri $status auth=$http_authorization';\n" +
+                    blob_redirect_servers(self.tmp, front, store, self.upstream.port,
+                                          self.upstream.storage / "docker" / "registry" / "v2", "auth"))
 
         self.proc, (self.front, self.store) = start_nginx(self.tmp, 2, render, what="nginx (redirect front)")
         self.host = f"127.0.0.1:{self.front}"
