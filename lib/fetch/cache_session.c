@@ -115,7 +115,7 @@ void pull_cache_done(struct pull_cache *pc) {
 
 /* The cache only saves time: when writing into it fails (read-only, full, damaged), say so
  * once and go on without it, dropping what this pull had put into partial/. */
-static void give_up(struct pull_cache *pc, const char *why) {
+void pull_cache_give_up(struct pull_cache *pc, const char *why) {
   if (!pc->cache)
     return;
   pull_cache_warn(pc, "cache disabled for this pull: %s", why);
@@ -146,18 +146,21 @@ int pull_cache_lock_entry(struct pull_cache *pc, const char *key, const char *sh
     return 1;
   if (err->code == VMPULL_E_CANCELLED || pc->set->offline)
     return r;
-  give_up(pc, err->message);
+  pull_cache_give_up(pc, err->message);
   error_clear(err);
   return 0;
 }
 
-static void fill_failed(void *data, int errnum) {
-  struct pull_cache *pc = data;
+void pull_cache_fill_failed(struct pull_cache *pc, int errnum) {
   if (!pc->cache)
     return;
   char why[VMPULL_ERROR_MAX];
   snprintf(why, sizeof(why), "write %s/partial/%s: %s", pc->cache->dir, pc->name, strerror(errnum));
-  give_up(pc, why);
+  pull_cache_give_up(pc, why);
+}
+
+static void fill_failed(void *data, int errnum) {
+  pull_cache_fill_failed(data, errnum);
 }
 
 /* Bytes read from the cache count as "resumed" in the progress events. */
@@ -215,7 +218,7 @@ void pull_cache_start_fill(struct pull_cache *pc, const char *key, const struct 
   if (ftruncate(pc->fd, 0) < 0) {
     lib_error why;
     error_set_errno(&why, VMPULL_E_IO, errno, "truncate %s/partial/%s", pc->cache->dir, pc->name);
-    give_up(pc, why.message);
+    pull_cache_give_up(pc, why.message);
     return;
   }
   struct cache_partial meta = {
@@ -227,7 +230,7 @@ void pull_cache_start_fill(struct pull_cache *pc, const char *key, const struct 
   };
   lib_error why;
   if (cache_partial_put(pc->cache, pc->name, &meta, &why) < 0) {
-    give_up(pc, why.message);
+    pull_cache_give_up(pc, why.message);
     return;
   }
   pc->filling = 1;

@@ -84,6 +84,11 @@ int pull_cache_lock_entry(struct pull_cache *pc, const char *key, const char *sh
 int pull_cache_use_blob(struct pull_cache *pc, const char *digest, struct byte_source **out, lib_error *err);
 /* Start filling the locked entry from byte 0 with this response (or go on without the cache). */
 void pull_cache_start_fill(struct pull_cache *pc, const char *key, const struct http_response *resp);
+/* Writing into the entry failed (why: one line naming the file): say so once, drop the entry and
+ * its record, and go on without the cache for this pull (nothing of it is filed). */
+void pull_cache_give_up(struct pull_cache *pc, const char *why);
+/* The same for a write into the entry that failed with errnum. */
+void pull_cache_fill_failed(struct pull_cache *pc, int errnum);
 /* One warning line through the caller's callback. */
 void pull_cache_warn(const struct pull_cache *pc, const char *fmt, ...) VMPULL_PRINTF(2, 3);
 /* The caller's hooks (warning, log) this pull was set up with; NULL: none. */

@@ -20,15 +20,15 @@ uint64_t fetch_segments_prefix(const struct cache_partial *meta) {
 }
 
 /* The entry's record names the bytes fd holds: synced first, then the record (durably). */
-static int checkpoint_entry(void *data, const struct seg_extent *extents, size_t n) {
+static int checkpoint_entry(void *data, const struct seg_extent *extents, size_t n, lib_error *why) {
   struct pull_cache *pc = data;
   if (!pc->cache || pc->fd < 0 || !pc->filling || !pc->seg_key)
-    return -EBADF;
+    return error_set(why, VMPULL_E_IO, "the cache entry is gone");
   if (plat_fdatasync(pc->fd) < 0)
-    return -errno;
+    return error_set_errno(why, VMPULL_E_IO, errno, "write %s/partial/%s", pc->cache->dir, pc->name);
   _cleanup_free_ struct cache_extent *e = calloc(n ? n : 1, sizeof(*e));
   if (!e)
-    return -ENOMEM;
+    return error_oom(why);
   for (size_t i = 0; i < n; i++)
     e[i] = (struct cache_extent){extents[i].start, extents[i].end};
   struct cache_partial meta = {
@@ -41,8 +41,24 @@ static int checkpoint_entry(void *data, const struct seg_extent *extents, size_t
       .extents = e,
       .n_extents = n,
   };
-  lib_error why;
-  return cache_partial_put(pc->cache, pc->name, &meta, &why) < 0 ? -EIO : 0;
+  return cache_partial_put(pc->cache, pc->name, &meta, why) < 0 ? -EIO : 0;
+}
+
+/* The entry cannot take the bytes (checkpoint_entry's error, or a write that failed with errnum):
+ * the cache only saves time, the pull goes on without it (the ranges have stopped). */
+static void entry_land_failed(void *data, int errnum, const lib_error *why) {
+  struct pull_cache *pc = data;
+  if (why)
+    pull_cache_give_up(pc, why->message);
+  else
+    pull_cache_fill_failed(pc, errnum);
+}
+
+/* The same for the temporary file of a download no entry takes: only the ranges stop. */
+static void tmpfile_land_failed(void *data, int errnum, const lib_error *why) {
+  (void)why;
+  pull_cache_warn(data, "ranges disabled for this pull: write a temporary file in %s: %s; going on over one connection",
+                  plat_temp_dir(), strerror(errnum));
 }
 
 /* An unlinked file in $TMPDIR (else the system's temporary folder) for the ranges of a download no
@@ -95,6 +111,8 @@ static int segments_start(struct pull_cache *pc, const struct http_config *c, st
   o->n_have = n_have;
   o->checkpoint = into_entry ? checkpoint_entry : NULL;
   o->checkpoint_data = pc;
+  o->land_failed = into_entry ? entry_land_failed : tmpfile_land_failed;
+  o->land_failed_data = pc;
   o->network_bytes = pc->facts ? &pc->facts->bytes_transferred : NULL;
   uint64_t size = (*out)->size; /* a resume's counts the replayed bytes too */
   struct byte_source *seg = NULL;

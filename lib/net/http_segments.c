@@ -74,7 +74,7 @@ void seg_fail_locked(struct seg_state *s, const lib_error *e) {
 
 /* ---- the reader (pulling thread) ---- */
 
-static void stop_engine(struct seg_state *s) {
+void seg_stop_engine(struct seg_state *s) {
   if (!s->thread_started)
     return;
   pthread_mutex_lock(&s->mu);
@@ -178,8 +178,16 @@ static int read_first(struct seg_state *s, uint8_t *buf, size_t cap, size_t *got
                      (unsigned long long)s->pos, (unsigned long long)s->total);
   if (s->first_into_fd) {
     int w = pwrite_all(s->fd, buf, *got, s->pos);
-    if (w < 0)
-      return error_set_errno(err, VMPULL_E_IO, -w, "write the download of %s", s->shown);
+    if (w < 0) {
+      /* The bytes read are good: they go on, and so does this connection, alone (seg_fall_back);
+       * its piece keeps its mark, so no record names them. */
+      s->pos += *got;
+      pthread_mutex_lock(&s->mu);
+      s->received += *got;
+      seg_land_failed_locked(s, -w, NULL);
+      pthread_mutex_unlock(&s->mu);
+      return 0;
+    }
     start_writeback(s->fd, &s->written, s->pos + *got);
   }
   s->pos += *got;
@@ -207,11 +215,16 @@ static int read_first(struct seg_state *s, uint8_t *buf, size_t cap, size_t *got
   return 0;
 }
 
-/* Bytes of the prefix from fd, waiting for them. */
+/* Bytes of the prefix from fd, waiting for them; 1: none will land any more (seg_fall_back). */
 static int read_landed(struct seg_state *s, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   uint64_t avail;
   pthread_mutex_lock(&s->mu);
   for (;;) {
+    /* A failed landing: bytes the record could not vouch for are not read back either. */
+    if (s->land_errno) {
+      pthread_mutex_unlock(&s->mu);
+      return 1;
+    }
     avail = prefix_locked(s, s->pos);
     if (avail > s->pos)
       break;
@@ -274,13 +287,43 @@ static int read_landed(struct seg_state *s, uint8_t *buf, size_t cap, size_t *go
   return 0;
 }
 
+/* After a failed landing (seg_fall_back): the one connection's next bytes, which land nowhere. */
+static int read_rest(struct seg_state *s, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
+  if (!s->first) /* its request failed: that error was the read's */
+    return error_set(err, VMPULL_E_NETWORK, "%s: the download ended in an error", s->shown);
+  int r = source_read(s->first, buf, (size_t)MIN((uint64_t)cap, s->total - s->pos), got, err);
+  if (r < 0)
+    return r;
+  if (*got == 0)
+    return error_set(err, VMPULL_E_NETWORK, "%s: the body ended after %llu of %llu bytes", s->shown,
+                     (unsigned long long)s->pos, (unsigned long long)s->total);
+  s->pos += *got;
+  pthread_mutex_lock(&s->mu);
+  s->received += *got;
+  pthread_mutex_unlock(&s->mu);
+  return 0;
+}
+
+static int landing_failed(struct seg_state *s) {
+  pthread_mutex_lock(&s->mu);
+  int failed = s->land_errno != 0;
+  pthread_mutex_unlock(&s->mu);
+  return failed;
+}
+
 static int seg_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *got, lib_error *err) {
   struct seg_state *s = (struct seg_state *)src;
   *got = 0;
   int r = send_warning(s, err);
   if (r < 0)
     return r;
-  if (s->renew) {
+  /* A failed landing goes before the ranges' errors: without them the pull does not need them. */
+  if (!s->one_connection && landing_failed(s)) {
+    r = seg_fall_back(s, err);
+    if (r < 0)
+      return r;
+  }
+  if (s->renew && !s->one_connection) {
     r = renew_if_asked(s, err);
     if (r < 0)
       return r;
@@ -289,21 +332,32 @@ static int seg_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *g
   lib_error fatal = s->fatal;
   int changed = s->changed;
   pthread_mutex_unlock(&s->mu);
-  if (fatal.code != VMPULL_OK)
+  if (fatal.code != VMPULL_OK && !s->one_connection)
     return fail_read(s, &fatal, changed, err);
   if (seg_cancelled(s))
     return error_set(err, VMPULL_E_CANCELLED, "cancelled");
   if (s->pos >= s->total) {
     if (!s->at_end) {
       s->at_end = 1;
-      stop_engine(s);
+      seg_stop_engine(s);
       count_network(s);
       http_log_request(&s->c, s->url, "%u ranges besides the first request, at most %u connections at once", s->ranges,
                        MAX(s->most_connections, 1u));
     }
     return 0;
   }
-  r = s->first && s->pos < s->first_end ? read_first(s, buf, cap, got, err) : read_landed(s, buf, cap, got, err);
+  if (s->one_connection) {
+    r = read_rest(s, buf, cap, got, err);
+  } else if (s->first && s->pos < s->first_end) {
+    r = read_first(s, buf, cap, got, err);
+  } else {
+    r = read_landed(s, buf, cap, got, err);
+    if (r == 1) {
+      r = seg_fall_back(s, err);
+      if (r == 0)
+        r = read_rest(s, buf, cap, got, err);
+    }
+  }
   if (r == 0)
     count_network(s);
   return r;
@@ -311,7 +365,7 @@ static int seg_read(struct byte_source *src, uint8_t *buf, size_t cap, size_t *g
 
 static void seg_free(struct byte_source *src) {
   struct seg_state *s = (struct seg_state *)src;
-  stop_engine(s);
+  seg_stop_engine(s);
   source_free(TAKE_PTR(s->first));
   if (!s->at_end && s->sync_ready)
     seg_checkpoint_now(s); /* what this pull got stays for the next one */
@@ -412,6 +466,8 @@ int http_segments_open(const struct http_config *c, const struct http_segments_o
   s->max_conn = MIN(MAX(o->max_connections, 2u), SEG_MAX_CONNECTIONS);
   s->checkpoint = o->checkpoint;
   s->checkpoint_data = o->checkpoint_data;
+  s->land_failed = o->land_failed;
+  s->land_failed_data = o->land_failed_data;
   s->network_bytes = o->network_bytes;
   s->renew = o->renew;
   s->renew_data = o->renew_data;

@@ -28,6 +28,10 @@
  * handing the new version (a fresh request from byte 0) to c->restart while it takes one, as a
  * retrying body does. A 401, 403 or 410 (a signed URL that expired) sends the next request to
  * the URL first asked (url_first), which the same checks hold to the same length and validator.
+ *
+ * The landing is what saves time, not what the pull needs: a write into fd that fails (a full
+ * disk, a quota, EIO), or a record that cannot be made, stops the ranges and the rest comes over
+ * one connection from the reader's byte (land_failed, http_segments_rest.c).
  */
 #ifndef VMPULL_HTTP_SEGMENTS_H
 #define VMPULL_HTTP_SEGMENTS_H
@@ -59,9 +63,18 @@ struct http_segments_options {
   size_t n_have;
   /* With a cache entry: make what fd holds durable and record it (called about every second and
    * at the end, on the transfer thread or the reader's; the extents are sorted, merged, and only
-   * name bytes written before the call). 0, or -errno (then no more calls: the pull goes on). */
-  int (*checkpoint)(void *data, const struct seg_extent *extents, size_t n);
+   * name bytes written before the call). 0, or -errno with why filled: the entry cannot be kept
+   * up, which is a failed landing (below). */
+  int (*checkpoint)(void *data, const struct seg_extent *extents, size_t n, lib_error *why);
   void *checkpoint_data;
+  /* A write into fd failed (errnum; why: the checkpoint's error, NULL for a write): called once, on
+   * the reader's thread, after the ranges stopped and fd was closed, so that nothing writes into
+   * fd or its record any more. The caller drops what fd held (a cache entry and its record: it
+   * can be neither filed nor resumed from). The reader then goes on from the byte it reached over
+   * one connection whose bytes land nowhere: the first, if it still streams there, else a request
+   * from that byte (Range: bytes=POS- with If-Range, held to the same checks). NULL: nothing to drop. */
+  void (*land_failed)(void *data, int errnum, const lib_error *why);
+  void *land_failed_data;
   uint64_t *network_bytes; /* += every byte received, added on the reader's thread (may be NULL) */
   /* On 401/403/410 (NULL: ask url_first instead): a fresh URL and headers for the ranges (a
    * registry blob's new token or signed storage URL), called on the reader's thread; 0 or an

@@ -43,9 +43,23 @@ static void checkpoint_locked(struct seg_state *s) {
       ext[n++] = (struct seg_extent){p->start, p->hwm};
   }
   s->ck_received = s->received;
+  int landing = s->land_errno == 0;
   pthread_mutex_unlock(&s->mu);
-  if (s->checkpoint(s->checkpoint_data, ext, n) < 0)
+  if (!landing)
+    return; /* the entry is given up: no record of it any more */
+  lib_error why;
+  error_clear(&why);
+  int r = s->checkpoint(s->checkpoint_data, ext, n, &why);
+  if (r < 0) {
+    /* Bytes that may not have reached the disk, or a record that cannot say which did: the entry
+     * cannot be kept up, so nothing more lands in it. */
     s->ck_failed = 1;
+    if (why.code == VMPULL_OK)
+      error_set_errno(&why, VMPULL_E_IO, -r, "record the download of %s", s->shown);
+    pthread_mutex_lock(&s->mu);
+    seg_land_failed_locked(s, -r, &why);
+    pthread_mutex_unlock(&s->mu);
+  }
   s->ck_at = now_ns();
 }
 
@@ -97,8 +111,13 @@ static int range_on_body(struct http_transfer *t, const char *buf, size_t n) {
                               (unsigned long long)conn->asked, (unsigned long long)(p->end - 1));
   }
   int w = pwrite_all(s->fd, buf, n, at);
-  if (w < 0)
+  if (w < 0) {
+    /* Not the pull's failure: the ranges stop, the reader goes on over one connection. */
+    pthread_mutex_lock(&s->mu);
+    seg_land_failed_locked(s, -w, NULL);
+    pthread_mutex_unlock(&s->mu);
     return http_transfer_fail(t, VMPULL_E_IO, "write the download of %s: %s", s->shown, strerror(-w));
+  }
   conn->got += n;
   if (s->checkpoint) /* the next checkpoint's fdatasync then waits for little */
     start_writeback(s->fd, &conn->written, at + n);
@@ -184,7 +203,8 @@ static void range_finish(struct seg_state *s, struct seg_conn *conn, CURLcode rc
   conn->busy = 0;
   pthread_mutex_lock(&s->mu);
   struct seg_piece *p = &s->pieces[conn->piece];
-  if (e.code == VMPULL_OK && p->hwm == p->end) {
+  if (s->land_errno || (e.code == VMPULL_OK && p->hwm == p->end)) {
+    /* (after a failed landing the ranges' errors no longer matter: the reader goes on without them) */
     conn->piece = -1;
     pthread_mutex_unlock(&s->mu);
     return;
@@ -335,6 +355,8 @@ void *seg_transfer_thread(void *arg) {
          * without it a resume would take the file's length for what it has. */
         seg_checkpoint_now(s);
         s->ranges_started = 1;
+        if (s->ck_failed)
+          break; /* no record, no ranges: the reader goes on over the first connection */
       }
       lib_error e;
       if (range_start(s, conn, &e) < 0) {
@@ -371,7 +393,7 @@ void *seg_transfer_thread(void *arg) {
     pthread_mutex_lock(&s->mu);
     uint64_t unrecorded = s->received - s->ck_received;
     pthread_mutex_unlock(&s->mu);
-    if (s->ck_first_done && (now - s->ck_at >= CHECKPOINT_NS || unrecorded >= CHECKPOINT_BYTES))
+    if (s->ck_first_done && !s->ck_failed && (now - s->ck_at >= CHECKPOINT_NS || unrecorded >= CHECKPOINT_BYTES))
       seg_checkpoint_now(s);
     if (!finished)
       curl_multi_poll(s->multi, NULL, 0, WAIT_MS, NULL);

@@ -67,8 +67,10 @@ struct seg_state {
   struct seg_piece *pieces;
   int fd, first_into_fd;
   unsigned max_conn;
-  int (*checkpoint)(void *data, const struct seg_extent *extents, size_t n);
+  int (*checkpoint)(void *data, const struct seg_extent *extents, size_t n, lib_error *why);
   void *checkpoint_data;
+  void (*land_failed)(void *data, int errnum, const lib_error *why);
+  void *land_failed_data;
   uint64_t *network_bytes;
   int (*renew)(void *data, char **url, struct curl_slist **headers, lib_error *err);
   void *renew_data;
@@ -82,6 +84,7 @@ struct seg_state {
   uint64_t counted; /* of received, added to *network_bytes */
   uint64_t written; /* the first connection's bytes before this are on their way to disk */
   int at_end, handed_over;
+  int one_connection; /* the bytes stopped landing in fd: first (or a request from pos) brings the rest */
   unsigned ranges, most_connections; /* for the closing log line */
 
   /* shared, under mu */
@@ -90,9 +93,11 @@ struct seg_state {
   uint64_t received;
   uint64_t reader_wait_ns;
   int stop, engine_done, first_active, changed;
-  int need_renew;  /* a range was refused (401/403/410): the reader renews url and headers */
-  lib_error fatal; /* code OK: none */
-  unsigned target; /* connections wanted, the first one included */
+  int need_renew;     /* a range was refused (401/403/410): the reader renews url and headers */
+  lib_error fatal;    /* code OK: none */
+  int land_errno;     /* a write into fd (or its record) failed: the reader goes on over one connection */
+  lib_error land_why; /* the record's error; code OK: a write, land_errno says it */
+  unsigned target;    /* connections wanted, the first one included */
   char warning[2 * VMPULL_ERROR_MAX + 64];
   int warning_pending;
   /* the retry the warning tells of, for the pull's retry event (sent with it, by the reader) */
@@ -121,6 +126,14 @@ struct seg_state {
 int seg_cancelled(const struct seg_state *s);
 /* Under mu: the first fatal error (s->fatal) ends everything. */
 void seg_fail_locked(struct seg_state *s, const lib_error *e);
+/* Under mu: a write into fd failed (errnum, or why: the record's error); the ranges stop and the
+ * reader goes on over one connection (seg_fall_back). The first failure counts. */
+void seg_land_failed_locked(struct seg_state *s, int errnum, const lib_error *why);
+/* On the reader's thread, once a landing failed: the transfer thread stopped, fd closed, the
+ * caller told (land_failed), and s->first streaming from pos (a fresh request when it was gone). */
+int seg_fall_back(struct seg_state *s, lib_error *err);
+/* Stop the transfer thread and wait for it (reader's thread). */
+void seg_stop_engine(struct seg_state *s);
 /* Make what fd holds durable and record it (the caller's checkpoint), without mu held. */
 void seg_checkpoint_now(struct seg_state *s);
 /* Take conn's transfer off the multi handle and free it. */

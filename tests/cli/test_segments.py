@@ -358,6 +358,56 @@ def test_segmented_registry_blob_redirected_to_storage_without_credentials(front
     assert len(blob_rows(fronts.rows("front.log", since_front))) == 1
 
 
+
+def test_a_registry_blob_whose_resumed_entry_cannot_land_asks_the_rest_with_its_credentials(fronts, data, tmp_path):
+    """A resumed blob (entry: all but the last 256 KiB of the first piece, and pieces 2 to 4) whose
+    last range fails to land past 21 MiB (a file size limit, EFBIG; the disk goes to a pipe): the
+    cache is given up once, and the rest comes from the reader's byte in one request to the
+    registry, with its credentials (test_segments_cache_write_failure.py for plain URLs)."""
+    import os
+    import resource
+
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    key = f"blob {digest}"
+    name = hashlib.sha256(key.encode()).hexdigest()
+    cache = tmp_path / "cache"
+    (cache / "partial").mkdir(parents=True)
+    held = [(0, PIECE - 256 * 1024), (PIECE, 5 * PIECE)]
+    entry = bytearray(SIZE)
+    for a, b in held:
+        entry[a:b] = data[a:b]
+    (cache / "partial" / name).write_bytes(entry)
+    (cache / "partial" / f"{name}.json").write_text(
+        json.dumps({"size": SIZE, "segments": [list(h) for h in held], "segmented_key": key}))
+    limit = 5 * PIECE + (1 << 20)
+
+    def preexec():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    since = len(fronts.rows("proxy.log"))
+    proc = subprocess.run([VMPULL, "pull", "-q", "--tls-verify=false", "--creds", fronts.creds, "--arch", "x86_64",
+                           "--cache-dir", str(cache), "-o", "-", f"docker://127.0.0.1:{fronts.proxy}/{REPO}:v1"],
+                          capture_output=True, timeout=120, preexec_fn=preexec, env=dict(os.environ))
+    err = proc.stderr.decode(errors="replace")
+    check_sanitizer_report(err)
+    assert proc.returncode == 0, err
+    assert proc.stdout == data
+    assert [w for w in warnings(err) if "cache" in w] == [
+        f"vmpull: warning: cache disabled for this pull: write {cache}/partial/{name}: File too large"], err
+    # (an earlier test's requests may be logged late: this pull's connections are the later ones)
+    rows = blob_rows(fronts.rows("proxy.log", since))
+    (first,) = [row for row in rows if row["range"] == f"bytes={held[0][1]}-"]
+    rows = [first] + [row for row in rows if row["conn"] >= first["conn"] and row is not first]
+    assert first["status"] == 206, rows
+    assert [row["range"] for row in rows if row["range"].endswith(f"-{SIZE - 1}")] == [f"bytes={5 * PIECE}-{SIZE - 1}"]
+    (rest,) = [row for row in rows[1:] if row["range"].endswith("-")]
+    at = int(rest["range"][6:-1])
+    assert PIECE <= at <= limit and rest["status"] == 206 and rest["sent"] == SIZE - at, rows
+    assert rest["auth"].startswith("auth=Basic "), rest
+    assert [p.name for p in (cache / "partial").iterdir() if p.name.startswith(name)] == []
+    assert not (cache / "blobs" / "sha256" / digest[7:]).exists()
+
 def test_a_range_refused_as_expired_is_asked_again(flaky, data, name, tmp_path):
     """A 403 on a range (a signed URL that expired) is asked again (the URL first asked for), not fatal."""
     flaky.script_range(name, PIECE, [("status", 403)])
