@@ -51,6 +51,9 @@ void tool_json_error(const vmpull_error *err);
 /* A failed library call: its --json error (when json), and its "vmpull: " line or, with --progress
  * json, its error and done events; returns the exit status. */
 int tool_report_failure(const vmpull_error *err, int json, struct tool_progress *progress);
+/* err as shown: the library's "--creds" named by the flags the credentials came from
+ * (progress->creds_flags: --username with --password or --password-stdin), when they were not --creds. */
+void tool_error_names_creds(const struct tool_progress *progress, vmpull_error *err);
 /* Print o as one compact JSON line on stdout, then release it. */
 struct json_object;
 void tool_print_json(struct json_object *o);
@@ -85,6 +88,7 @@ struct tool_progress {
   char item_label[320];                 /* "[2/4] NAME" of the line drawn for it ("": none) */
   char done_label[32];                  /* "4 disks" */
   struct tool_events *events;           /* --progress json: the event stream (tool_events.c), else NULL */
+  const char *creds_flags;              /* what the library's "--creds" was given as (cli_skopeo), or NULL */
 };
 void tool_progress_init(struct tool_progress *p, enum progress_mode mode, int quiet);
 /* Progress (and with json every event) to fd instead of stderr; -1: stderr. -1 with a usage error

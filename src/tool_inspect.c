@@ -24,6 +24,7 @@ int tool_inspect(int argc, char **argv) {
   struct tool_progress progress;
   tool_progress_init(&progress, cli.progress_mode == PROGRESS_JSON ? PROGRESS_JSON : PROGRESS_NEVER, 1);
   progress.verbose = cli.verbose;
+  progress.creds_flags = cli.skopeo.creds_flags;
   if (tool_progress_open(&progress, "inspect", cli.progress_fd) < 0) {
     pull_cli_free(&cli);
     free(args);

@@ -45,6 +45,29 @@ ssize_t tool_read_line(int fd, char *buf, size_t cap) {
   return any ? (ssize_t)len : -1;
 }
 
+char *tool_creds_renamed(const char *creds_flags, const char *message) {
+  static const char name[] = "--creds";
+  if (!creds_flags || !strstr(message, name))
+    return NULL;
+  size_t n = 0;
+  for (const char *p = message; (p = strstr(p, name)); p += sizeof(name) - 1)
+    n++;
+  size_t len = strlen(message) + n * strlen(creds_flags) + 1;
+  char *out = malloc(len), *w = out;
+  if (!out)
+    return NULL;
+  for (const char *p = message, *hit;; p = hit + sizeof(name) - 1) {
+    if (!(hit = strstr(p, name))) {
+      memcpy(w, p, strlen(p) + 1);
+      return out;
+    }
+    memcpy(w, p, (size_t)(hit - p));
+    w += hit - p;
+    memcpy(w, creds_flags, strlen(creds_flags));
+    w += strlen(creds_flags);
+  }
+}
+
 static int join(struct cli_skopeo *c, const char *cmd, const char *user, size_t user_len, const char *password) {
   if (asprintf(&c->owned, "%.*s:%s", (int)user_len, user, password) < 0) {
     c->owned = NULL;
@@ -99,6 +122,8 @@ int tool_creds_finish(struct cli_skopeo *c, const char *cmd, vmpull_pull_options
     return 0;
   }
   char password[PASSWORD_MAX];
+  if (c->username)
+    c->creds_flags = c->password ? "--username/--password" : "--username/--password-stdin";
   if (c->password) {
     if (join(c, cmd, user, strlen(user), c->password) < 0)
       return -1;

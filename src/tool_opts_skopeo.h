@@ -9,14 +9,16 @@
 #include <sys/types.h>
 
 struct cli_skopeo {
-  const char *creds;      /* --creds USER[:PASSWORD] */
-  const char *username;   /* --username */
-  const char *password;   /* --password */
-  int password_stdin;     /* --password-stdin */
-  int no_creds;           /* --no-creds */
-  const char *platform;   /* --platform OS/ARCH[/VARIANT] */
-  char *owned;            /* "USER:PASSWORD" made here (opts->creds; wiped when freed) */
-  char platform_arch[64]; /* ARCH of --platform (opts->arch) */
+  const char *creds;       /* --creds USER[:PASSWORD] */
+  const char *username;    /* --username */
+  const char *password;    /* --password */
+  int password_stdin;      /* --password-stdin */
+  int no_creds;            /* --no-creds */
+  const char *platform;    /* --platform OS/ARCH[/VARIANT] */
+  char *owned;             /* "USER:PASSWORD" made here (opts->creds; wiped when freed) */
+  const char *creds_flags; /* the flags that made opts->creds when not --creds ("--username/--password-stdin",
+                              "--username/--password"), else NULL: what the library's messages call --creds */
+  char platform_arch[64];  /* ARCH of --platform (opts->arch) */
 };
 
 /* The credentials skopeo's way: the flags' conflicts refused (as skopeo refuses them), then
@@ -28,6 +30,9 @@ int tool_creds_finish(struct cli_skopeo *c, const char *cmd, vmpull_pull_options
  * variant beyond the architecture's baseline, is a usage error. 0, or -1 with the error printed. */
 int tool_platform_apply(struct cli_skopeo *c, const char *cmd, vmpull_pull_options *opts);
 void tool_creds_free(struct cli_skopeo *c);
+/* message with each "--creds" (the library's name for opts->creds) as creds_flags: a new string, or NULL
+ * when there is nothing to rename (creds_flags NULL, no "--creds" in it) or no memory (then show message). */
+char *tool_creds_renamed(const char *creds_flags, const char *message);
 /* One line from fd into buf (without its "\n" or "\r\n"): its length, or -1 (nothing read before the
  * end, a read error, or a line of cap bytes or more). */
 ssize_t tool_read_line(int fd, char *buf, size_t cap);

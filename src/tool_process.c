@@ -3,6 +3,7 @@
  * and the setup of one library call. Not in tool_main.c, which calls every subcommand: a helper
  * there would make each subcommand call back into its own caller. */
 #include "tool.h"
+#include "tool_opts_skopeo.h"
 #include "tool_platform.h"
 
 #include <errno.h>
@@ -48,7 +49,17 @@ int tool_exit_for_error(const vmpull_error *err) {
   return EXIT_PULL_FAILED;
 }
 
-int tool_report_failure(const vmpull_error *err, int json, struct tool_progress *progress) {
+void tool_error_names_creds(const struct tool_progress *progress, vmpull_error *err) {
+  char *renamed = progress ? tool_creds_renamed(progress->creds_flags, err->message) : NULL;
+  if (renamed)
+    snprintf(err->message, sizeof(err->message), "%s", renamed);
+  free(renamed);
+}
+
+int tool_report_failure(const vmpull_error *failure, int json, struct tool_progress *progress) {
+  vmpull_error shown = *failure;
+  const vmpull_error *err = &shown;
+  tool_error_names_creds(progress, &shown);
   json_object *result = tool_error_object(err);
   if (json)
     tool_print_json(json_object_get(result));

@@ -13,6 +13,7 @@
  * and a done line, with no carriage return or escape sequence, for logs.
  */
 #include "tool.h"
+#include "tool_opts_skopeo.h"
 #include "tool_platform.h"
 
 #include <errno.h>
@@ -396,9 +397,12 @@ void tool_progress_finish(struct tool_progress *p) {
 }
 
 void tool_progress_warning(const char *message, void *userdata) {
-  if (userdata)
-    tool_progress_finish(userdata);
-  tool_warn("%s", message);
+  struct tool_progress *p = userdata;
+  char *renamed = p ? tool_creds_renamed(p->creds_flags, message) : NULL;
+  if (p)
+    tool_progress_finish(p);
+  tool_warn("%s", renamed ? renamed : message);
+  free(renamed);
 }
 
 void tool_progress_log(int level, const char *message, void *userdata) {

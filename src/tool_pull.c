@@ -58,8 +58,11 @@ static json_object *result_json(const vmpull_outcome *o, const char *provider) {
 /* A failed pull: with --json the error object also carries what the outcome knows of its cause;
  * with --progress json it is the done event's result, after the error event (and, as every line on
  * stderr is then an event, the object is not printed there again for -o -). */
-static int report_pull_failure(const vmpull_error *err, const vmpull_outcome *o, int json, FILE *to,
+static int report_pull_failure(const vmpull_error *failure, const vmpull_outcome *o, int json, FILE *to,
                                struct tool_progress *progress) {
+  vmpull_error shown = *failure;
+  const vmpull_error *err = &shown;
+  tool_error_names_creds(progress, &shown);
   json_object *root = json_object_new_object();
   json_object *e = json_object_new_object();
   json_object_object_add(e, "code", json_object_new_string(vmpull_code_name(err->code)));
@@ -123,6 +126,7 @@ int tool_pull(int argc, char **argv) {
   struct tool_progress progress;
   tool_progress_init(&progress, cli.progress_mode, cli.quiet);
   progress.verbose = cli.verbose;
+  progress.creds_flags = cli.skopeo.creds_flags;
   if (tool_progress_open(&progress, "pull", cli.progress_fd) < 0) {
     pull_cli_free(&cli);
     return EXIT_USAGE;

@@ -43,6 +43,7 @@ int tool_save(int argc, char **argv) {
   struct tool_progress progress;
   tool_progress_init(&progress, cli.progress_mode, cli.quiet);
   progress.verbose = cli.verbose;
+  progress.creds_flags = cli.skopeo.creds_flags;
   if (tool_progress_open(&progress, "save", cli.progress_fd) < 0) {
     free(dest);
     pull_cli_free(&cli);

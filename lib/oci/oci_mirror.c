@@ -345,6 +345,12 @@ static int mirror_fetch_tag(struct oci_store *base, const char *tag, char **buf,
   return s->fetch_tag(s, tag, buf, len, media_type, err);
 }
 
+/* The endpoint serving now: its own registry and repository, where its signatures are looked for. */
+static const struct docker_ref *mirror_serving_ref(struct oci_store *base) {
+  struct mirror_store *m = (struct mirror_store *)base;
+  return &m->eps[m->at].ref;
+}
+
 /* Results name the registry, not the mirror: the same digest is there (that is what a mirror is). */
 static char *mirror_pinned_reference(struct oci_store *base, const char *manifest_digest) {
   struct mirror_store *m = (struct mirror_store *)base;
@@ -449,6 +455,7 @@ static int docker_store_open(const struct oci_settings *set, const struct docker
   m->base.blob_target = mirror_blob_target;
   m->base.pinned_reference = mirror_pinned_reference;
   m->base.fetch_tag = mirror_fetch_tag;
+  m->base.serving_ref = mirror_serving_ref;
   m->base.cache = pc;
   m->pc = pc;
   m->set = *set;

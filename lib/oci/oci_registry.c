@@ -347,6 +347,10 @@ static char *registry_pinned_reference(struct oci_store *base, const char *manif
   return xasprintf("docker://%s/%s@%s", s->ref.registry, s->ref.repository, manifest_digest);
 }
 
+static const struct docker_ref *registry_serving_ref(struct oci_store *base) {
+  return &((struct registry_store *)base)->ref;
+}
+
 static void registry_free(struct oci_store *base) {
   struct registry_store *s = (struct registry_store *)base;
   docker_ref_clear(&s->ref);
@@ -373,6 +377,7 @@ int oci_registry_store_open(const struct oci_settings *set, const struct docker_
   s->base.cache = pc;
   s->base.pinned_reference = registry_pinned_reference;
   s->base.fetch_tag = registry_fetch_tag;
+  s->base.serving_ref = registry_serving_ref;
   _cleanup_oci_store_ struct oci_store *store = &s->base;
 
   s->set = *set;

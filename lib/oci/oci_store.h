@@ -39,6 +39,10 @@ struct oci_store {
    * (signatures/<alg>-<hex>/signature-N), at most max bytes, NUL-terminated: 1 read, 0 not there, or an
    * error (VMPULL_E_LIMIT when larger). */
   int (*read_file)(struct oci_store *s, const char *name, size_t max, char **buf, size_t *len, lib_error *err);
+  /* Registries only (NULL for a layout): the registry and repository of the host that serves the image
+   * now (a mirror's, or registries.conf's location; else the reference's own): containers/image's
+   * physicalRef, whose registries.d scope says where its signatures are (policy_eval.h). */
+  const struct docker_ref *(*serving_ref)(struct oci_store *s);
   /* The reference pinned to a manifest digest, for results ("docker://r/repo@sha256:..."). */
   char *(*pinned_reference)(struct oci_store *s, const char *manifest_digest);
   void (*free)(struct oci_store *s);

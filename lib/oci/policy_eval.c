@@ -107,15 +107,19 @@ static int read_signatures(signature_read_fn read, const void *where, const char
 
 /* A registry's lookaside: <base>/<repo>@<alg>=<hex>/signature-<n> (docker_image_src.go). */
 struct url_lookaside {
-  const char *base, *repo_path, *manifest_digest;
+  const char *folder; /* <base>/<repo>@<alg>=<hex> */
   const struct http_config *http;
 };
 
+/* <base>/<repo>@<alg>=<hex> (manifest_digest valid), or NULL on OOM. */
+static char *lookaside_folder(const char *base, const char *repo_path, const char *manifest_digest) {
+  const char *colon = strchr(manifest_digest, ':');
+  return xasprintf("%s/%s@%.*s=%s", base, repo_path, (int)(colon - manifest_digest), manifest_digest, colon + 1);
+}
+
 static int read_url_signature(const void *where, size_t n, char **buf, size_t *len, lib_error *err) {
   const struct url_lookaside *u = where;
-  const char *colon = strchr(u->manifest_digest, ':');
-  _cleanup_free_ char *url = xasprintf("%s/%s@%.*s=%s/signature-%zu", u->base, u->repo_path,
-                                       (int)(colon - u->manifest_digest), u->manifest_digest, colon + 1, n);
+  _cleanup_free_ char *url = xasprintf("%s/signature-%zu", u->folder, n);
   if (!url)
     return error_oom(err);
   return read_one(url, u->http, buf, len, err);
@@ -126,7 +130,10 @@ int lookaside_read(const char *base, const char *repo_path, const char *manifest
   *out = (struct lookaside_sigs){0};
   if (!oci_digest_valid(manifest_digest))
     return error_set(err, VMPULL_E_SIGNATURE, "manifest digest %s is not valid", manifest_digest);
-  struct url_lookaside u = {.base = base, .repo_path = repo_path, .manifest_digest = manifest_digest, .http = http};
+  _cleanup_free_ char *folder = lookaside_folder(base, repo_path, manifest_digest);
+  if (!folder)
+    return error_oom(err);
+  struct url_lookaside u = {.folder = folder, .http = http};
   return read_signatures(read_url_signature, &u, base, out, err);
 }
 
@@ -220,20 +227,37 @@ struct eval_state {
   struct signature_verdict *verdict;
 };
 
+/* Where img's signatures were read: the serving host's repository (containers/image's physicalRef). */
+static const struct docker_name *signatures_at(const struct policy_image *img) {
+  return img->physical ? img->physical : img->reference;
+}
+
+/* ", which served the image" when at is not the reference's own repository (for log lines). */
+static int served_elsewhere(const struct policy_image *img, const struct docker_name *at) {
+  return strcmp(at->name, img->reference->name) != 0;
+}
+
 static int load_lookaside(struct eval_state *st, lib_error *err) {
   if (st->have_lookaside)
     return 0;
   const struct policy_image *img = st->img;
   int r;
   if (img->reference) {
+    const struct docker_name *at = signatures_at(img);
     _cleanup_free_ char *base = NULL;
-    if ((r = policy_lookaside_base(st->ps, img->reference, &base, err)) < 0)
+    if ((r = policy_lookaside_base(st->ps, at, &base, err)) < 0)
       return r;
     /* reference.Path: the repository without its registry */
-    const char *repo = strchr(img->reference->name, '/');
-    hooks_log(img->hooks, VMPULL_LOG_INFO, "signatures of %s from lookaside %s", img->manifest_digest, base);
-    r = lookaside_read(base, repo ? repo + 1 : img->reference->name, img->manifest_digest, img->http, &st->lookaside,
-                       err);
+    const char *repo = strchr(at->name, '/');
+    repo = repo ? repo + 1 : at->name;
+    if (hooks_logging(img->hooks) && oci_digest_valid(img->manifest_digest)) {
+      _cleanup_free_ char *folder = lookaside_folder(base, repo, img->manifest_digest);
+      int elsewhere = served_elsewhere(img, at);
+      hooks_log(img->hooks, VMPULL_LOG_INFO, "signatures of %s from lookaside %s%s%s%s", img->manifest_digest,
+                folder ? folder : base, elsewhere ? " (registries.d scope of " : "", elsewhere ? at->name : "",
+                elsewhere ? ", which served the image)" : "");
+    }
+    r = lookaside_read(base, repo, img->manifest_digest, img->http, &st->lookaside, err);
   } else if (img->store) {
     r = layout_lookaside_read(img->store, img->manifest_digest, &st->lookaside, err);
   } else {
@@ -252,11 +276,22 @@ static int load_attachments(struct eval_state *st, lib_error *err) {
     return 0;
   int r = 0, use = st->img->store != NULL;
   if (use && st->img->reference) {
+    /* the serving host's scope decides (containers/image: useSigstoreAttachments(physicalRef)) */
+    const struct docker_name *at = signatures_at(st->img);
+    struct policy_image served = {.reference = at};
     _cleanup_(registries_d_clear) struct registries_d rd = {0};
     _cleanup_(scope_keys_clear) struct scope_keys k = {0};
-    if ((r = registries_d_load(st->ps->registries_d, &rd, err)) < 0 || (r = scope_keys_for(st->img, &k, err)) < 0)
+    if ((r = registries_d_load(st->ps->registries_d, &rd, err)) < 0 || (r = scope_keys_for(&served, &k, err)) < 0)
       return r;
     use = registries_d_use_sigstore(&rd, k.identity, (const char *const *)k.namespaces, k.n);
+    if (use)
+      hooks_log(st->img->hooks, VMPULL_LOG_INFO, "sigstore attachments of %s from %s%s", st->img->manifest_digest,
+                at->name, served_elsewhere(st->img, at) ? ", which served the image" : "");
+    else
+      hooks_log(st->img->hooks, VMPULL_LOG_INFO,
+                "sigstore attachments of %s not read: the registries.d scope of %s does not say "
+                "use-sigstore-attachments",
+                st->img->manifest_digest, at->name);
   }
   if (use)
     r = sigstore_attachments_fetch(st->img->store, st->img->manifest_digest, &st->attachments, err);

@@ -4,7 +4,11 @@
  * PolicyContext.IsRunningImageAllowed gives it when it copies that instance: the scope's
  * requirements all pass, each signature naming that manifest's digest and an identity the
  * requirement accepts. Signatures are read only when the scope asks for them: lookaside
- * (registries.d) for signedBy, sigstore attachments for sigstoreSigned.
+ * (registries.d) for signedBy, sigstore attachments for sigstoreSigned. When a mirror served the
+ * image, the policy's scope and the identity stay the reference's, but the signatures are the
+ * mirror's, as containers/image reads them through its physicalRef: the registries.d scope of the
+ * mirror's repository chooses the lookaside (read under that repository's path) and whether
+ * attachments are read, and the attachments come from the mirror.
  */
 #ifndef VMPULL_OCI_POLICY_EVAL_H
 #define VMPULL_OCI_POLICY_EVAL_H
@@ -28,6 +32,9 @@ struct policy_settings {
 struct policy_image {
   const char *transport;               /* "docker", "oci" or "oci-archive": the policy's transport */
   const struct docker_name *reference; /* docker: the reference as written; NULL for a layout */
+  const struct docker_name *physical;  /* docker: the repository at the host that served it (a mirror's)
+                                          with the reference's tag or digest; its registries.d scope
+                                          gives the lookaside and use-sigstore-attachments. NULL: reference */
   const char *scope_path;              /* layouts: the resolved path the transport's scopes name */
   const char *manifest_digest;         /* the chosen manifest */
   struct oci_store *store;             /* where sigstore attachments are read (a mirror's, if it served), and a
@@ -58,7 +65,8 @@ int oci_policy_check(const struct oci_settings *set, struct oci_store *s, const 
 
 struct lookaside_sigs;
 /* The lookaside signatures of manifest_digest that set->source has: a docker:// registry's lookaside
- * (registries.d), a layout's (oci-dir://, oci-archive://: s) signatures/ folder. For save. */
+ * (registries.d; the serving mirror's, s->serving_ref), a layout's (oci-dir://, oci-archive://: s)
+ * signatures/ folder. For save. */
 int oci_lookaside_signatures(const struct oci_settings *set, struct oci_store *s, const char *manifest_digest,
                              struct lookaside_sigs *out, lib_error *err);
 

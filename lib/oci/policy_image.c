@@ -4,12 +4,31 @@
 #include "base/platform.h"
 #include "base/util.h"
 #include "oci/oci_ref.h"
+#include "oci/oci_store.h"
 #include "oci/policy_eval.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The repository at the host that served s (its serving_ref), with logical's tag or digest: containers/image's
+ * physicalRef for a pull through a mirror. out->name stays NULL when s names none. */
+static int physical_name(struct oci_store *s, const struct docker_name *logical, struct docker_name *out,
+                         lib_error *err) {
+  *out = (struct docker_name){0};
+  const struct docker_ref *at = s && s->serving_ref ? s->serving_ref(s) : NULL;
+  if (!at)
+    return 0;
+  out->name = xasprintf("%s/%s", at->registry, at->repository);
+  out->tag = logical->tag ? strdup(logical->tag) : NULL;
+  out->digest = logical->digest ? strdup(logical->digest) : NULL;
+  if (!out->name || (logical->tag && !out->tag) || (logical->digest && !out->digest)) {
+    docker_name_clear(out);
+    return error_oom(err);
+  }
+  return 0;
+}
 
 int oci_lookaside_signatures(const struct oci_settings *set, struct oci_store *s, const char *manifest_digest,
                              struct lookaside_sigs *out, lib_error *err) {
@@ -22,12 +41,17 @@ int oci_lookaside_signatures(const struct oci_settings *set, struct oci_store *s
     return r;
   struct policy_settings ps = {.policy_path = set->signature_policy, .registries_d = set->registries_d};
   _cleanup_(docker_name_clear) struct docker_name name = {.name = xasprintf("%s/%s", ref.registry, ref.repository)};
+  _cleanup_(docker_name_clear) struct docker_name physical = {0};
   _cleanup_free_ char *base = NULL;
   if (!name.name)
     return error_oom(err);
-  if ((r = policy_lookaside_base(&ps, &name, &base, err)) < 0)
+  if ((r = physical_name(s, &name, &physical, err)) < 0)
     return r;
-  return lookaside_read(base, ref.repository, manifest_digest, &set->http, out, err);
+  const struct docker_name *at = physical.name ? &physical : &name;
+  if ((r = policy_lookaside_base(&ps, at, &base, err)) < 0)
+    return r;
+  const char *repo = strchr(at->name, '/'); /* reference.Path: without the registry */
+  return lookaside_read(base, repo ? repo + 1 : at->name, manifest_digest, &set->http, out, err);
 }
 
 int oci_policy_check(const struct oci_settings *set, struct oci_store *s, const char *manifest_digest,
@@ -36,7 +60,7 @@ int oci_policy_check(const struct oci_settings *set, struct oci_store *s, const 
   struct policy_image img = {.manifest_digest = manifest_digest, .store = s, .http = &set->http, .hooks = &set->hooks};
   const char *dir = oci_layout_spec(set->source, 0), *archive = oci_layout_spec(set->source, 1);
   _cleanup_free_ char *path = NULL, *resolved = NULL;
-  _cleanup_(docker_name_clear) struct docker_name name = {0};
+  _cleanup_(docker_name_clear) struct docker_name name = {0}, physical = {0};
   if (dir || archive) {
     const char *rest = dir ? dir : archive;
     img.transport = dir ? "oci" : "oci-archive";
@@ -59,6 +83,9 @@ int oci_policy_check(const struct oci_settings *set, struct oci_store *s, const 
       return error_oom(err);
     img.transport = "docker";
     img.reference = &name;
+    if ((r = physical_name(s, &name, &physical, err)) < 0)
+      return r;
+    img.physical = physical.name ? &physical : NULL;
   }
   return policy_check(&ps, &img, v, err);
 }

@@ -98,6 +98,37 @@ def test_no_creds_ignores_the_auth_files(tmp_path, image, basic):
     assert res.rc == 1 and res.json["error"]["code"] == "auth", res
 
 
+@pytest.mark.parametrize("how", ["--password-stdin", "--password", "--creds"])
+def test_refused_credentials_are_named_by_the_flags_given(tmp_path, image, basic, registry_plain, how):
+    """Credentials the registry refuses, or that a mirror never gets, are named by the flags that gave
+    them: --username/--password-stdin (or --password), not a --creds the user never typed."""
+    named = {"--password-stdin": "--username/--password-stdin", "--password": "--username/--password",
+             "--creds": "--creds"}[how]
+
+    def creds(password):
+        if how == "--creds":
+            return ["--creds", f"{REGISTRY_USER}:{password}"], None
+        if how == "--password":
+            return ["--username", REGISTRY_USER, "--password", password], None
+        return ["--username", REGISTRY_USER, "--password-stdin"], password + "\n"
+
+    args, stdin = creds("wrong-password")
+    res = pull(tmp_path, basic.ref(REPO, "5.5"), "--ca-cert", basic.ca, "--arch", "aarch64", *args, input=stdin)
+    assert res.rc == 1 and res.json["error"]["code"] == "auth", res
+    assert f"refused the credentials from {named} (HTTP 401)" in res.json["error"]["message"], res
+    assert ("--creds" in res.stderr) == (how == "--creds"), res.stderr
+    # the registry (which needs none) has the image; the mirror asks for credentials, which it never gets
+    registry_plain.push(image["layout"].path, "src", REPO, "5.5")
+    args, stdin = creds(REGISTRY_PASSWORD)
+    res = pull(tmp_path, registry_plain.ref(REPO, "5.5"), "--tls-verify=false", "--arch", "aarch64", *args,
+               "--mirror", f"{registry_plain.host}={basic.host}", input=stdin)
+    assert_pulled(res, tmp_path, raw_of(image))
+    (w,) = [line for line in res.stderr.splitlines() if line.startswith(f"vmpull: warning: mirror {basic.host}: ")]
+    assert (f"{named} is for {registry_plain.host} only: put credentials for {basic.host} in an auth file"
+            in w), w
+    assert ("--creds" in res.stderr) == (how == "--creds"), res.stderr
+
+
 # Nothing listens on port 9 of 127.0.0.1: a request would fail with exit 1 (network).
 UNREACHABLE = "docker://127.0.0.1:9/nothing/here:1"
 
