@@ -10,8 +10,9 @@
  * the root document's digest and asked instead. Stores that were given up
  * stay open until the end: the walk still points into them.
  *
- * Credentials: --creds go to the registry itself only; a mirror's store looks its own host up in
- * the auth files, and a mirror that answers 401 (or 403) is skipped like one that is down.
+ * Credentials: --creds go to the registry itself only (at a location on its own host too); a
+ * mirror's store, or a location's on another host, looks its own host up in the auth files, and a
+ * mirror that answers 401 (or 403) is skipped like one that is down.
  *
  * A mirror is first asked without retries, so that a dead one costs a failed
  * connection and not a minute of backoff; once it answered, it gets the
@@ -29,6 +30,7 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <strings.h>
 
 #define MIRROR_ENDPOINTS_MAX 64
 
@@ -251,9 +253,10 @@ static int open_endpoint(struct mirror_store *m, size_t i, lib_error *err) {
   struct oci_settings es = m->set;
   /* A mirror is asked once; the registry itself with the full budget from the start. */
   es.http.retries = m->eps[i].mirror ? 0 : m->retries;
-  /* --creds belong to the registry the reference names; a mirror gets only what the auth
-   * files (and their credential helpers) hold for its own host. */
-  if (m->eps[i].mirror) {
+  /* --creds belong to the registry the reference names; a mirror, or a registries.conf location on
+   * another host (containers/image withholds them there too), gets only what the auth files (and
+   * their credential helpers) hold for its own host. */
+  if (m->eps[i].mirror || strcasecmp(m->eps[i].ref.registry, m->origin.registry) != 0) {
     es.auth.creds = NULL;
     es.auth.mirror_of = m->origin.registry;
   }

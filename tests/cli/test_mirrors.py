@@ -218,6 +218,42 @@ def test_a_401_mirror_says_its_credentials_go_in_an_auth_file(tmp_path, image, b
     assert "use --creds" not in w, w
 
 
+@pytest.mark.parametrize("via_auth_file", [False, True], ids=["creds", "auth-file"])
+def test_creds_do_not_follow_a_location_to_another_host(tmp_path, image, both, auth_mirror, via_auth_file):
+    """A registries.conf location on another host is not the registry the user gave --creds for
+    (containers/image withholds them there as from a mirror): the location gets only the auth file's
+    entry for its own host. The credentials here would be good there, so a 200 would show they went."""
+    origin, _ = both
+    conf = tmp_path / "registries.conf"
+    conf.write_text(f"""
+[[registry]]
+prefix = "{origin.host}/{REPO}"
+location = "{auth_mirror.host}/{REPO}"
+insecure = true
+""")
+    env = isolated_env(tmp_path)
+    if via_auth_file:
+        auth = tmp_path / "auth.json"
+        token = base64.b64encode(f"{REGISTRY_USER}:{REGISTRY_PASSWORD}".encode()).decode()
+        auth.write_text(json.dumps({"auths": {auth_mirror.host: {"auth": token}}}))
+        env = isolated_env(tmp_path, REGISTRY_AUTH_FILE=str(auth))
+    asked = len(statuses_at(auth_mirror))
+    res = pull(tmp_path, origin.ref(REPO, "1"), "--creds", f"{REGISTRY_USER}:{REGISTRY_PASSWORD}",
+               "--registries-conf", conf, env=env)
+    seen = statuses_at(auth_mirror)[asked:]
+    if via_auth_file:
+        assert_pulled(res, disk(image)["raw"])
+        assert 200 in seen, seen
+        return
+    assert res.rc == 1, res
+    err = res.json["error"]
+    assert err["code"] == "auth", err
+    assert f"--creds is for {origin.host} only: put credentials for {auth_mirror.host} in an auth file" in \
+        err["message"], err
+    assert seen and set(seen) == {401}, seen  # asked, and never with credentials it accepts
+    assert REGISTRY_PASSWORD not in res.stdout + res.stderr
+
+
 def test_a_mirror_uses_the_auth_file_entry_for_its_own_host(tmp_path, image, both, auth_mirror):
     """The mirror's credentials come from the auth file, under the mirror's host; --creds (wrong
     ones here, for the registry, which needs none) do not reach it."""
