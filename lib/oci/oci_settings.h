@@ -28,7 +28,8 @@ struct oci_default_image {
 struct registry_auth {
   const char *creds;     /* "USER:PASSWORD" for the registry the reference names (never a mirror), or NULL */
   const char *authfile;  /* containers auth.json, or NULL */
-  const char *mirror_of; /* a mirror's store: the registry it stands in for (creds are then NULL), else NULL */
+  const char *mirror_of; /* a mirror's store (or a location's on another host): the registry it stands in for
+                            (creds are then NULL), else NULL */
   int none;              /* --no-creds: nothing at all, auth files and helpers neither */
   /* registries.conf's credential-helpers, in order ("containers-auth.json": the auth files); none:
    * the auth files alone */
