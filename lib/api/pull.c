@@ -31,22 +31,6 @@
 
 #include <sys/stat.h>
 
-/* The sink's writer thread takes the hole scan and write() off a decoder that keeps one core
- * busy. A multi-block xz (sizes in its block headers) already decodes on every core, and there the
- * thread only competes with it (bench: 0.4-0.7 s slower on 2 cores), so it writes inline. */
-static int decoder_leaves_a_core(struct byte_source *stream, enum format format, const struct decode_options *d) {
-  if (format != FORMAT_XZ || decode_threads(d) < 2)
-    return 1;
-  const uint8_t *head;
-  size_t len;
-  lib_error ignored = {0};
-  if (source_peek(stream, 14, &head, &len, &ignored) < 0 || len < 14)
-    return 1;
-  /* The first block header: its size byte (0 would be the index), then its flags, whose two top
-   * bits say both sizes are present, which liblzma's threaded decoder needs. */
-  return head[12] == 0 || (head[13] & 0xC0) != 0xC0;
-}
-
 /* The most bytes a source may announce (Content-Length, an OCI descriptor's size, a file's size)
  * before its body is read. --max-size limits the disk; the bytes that make it are no more than the
  * disk in every format vmpull reads, give or take their framing: a tar layer's headers and
@@ -322,7 +306,7 @@ static int pull_decode(struct pull_job *j, lib_error *err) {
       .mode = o->mode,
       .max_size = max_size,
       .progress = progress,
-      .writer_thread = decoder_leaves_a_core(stream, format, &dopts),
+      .writer_thread = decode_leaves_a_core(stream, format, &dopts),
       .chunk_map = pull_cache_keeps_disks(pc), /* the record a kept disk is checked by */
       /* a raw disk is its source's bytes: a device too small for them is refused before a write */
       .disk_size = format == FORMAT_NONE && !rs->tar_layer ? announced : UINT64_MAX,

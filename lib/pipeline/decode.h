@@ -49,5 +49,8 @@ decode_fn decoder_for(enum format f);
 
 /* Threads to use: o->threads, else the online CPUs. */
 unsigned decode_threads(const struct decode_options *o);
+/* 1 when the decoder of format over stream (a peek source) leaves a core free for the sink's
+ * writer thread; 0 for a multi-block xz that liblzma decodes on every core. */
+int decode_leaves_a_core(struct byte_source *stream, enum format format, const struct decode_options *d);
 
 #endif
