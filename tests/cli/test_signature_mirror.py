@@ -5,10 +5,8 @@ scope that chooses the lookaside, the repository path under it, and use-sigstore
 mirror's. The mirror is Debian's docker-registry under a namespace of its own (cache/...), so that
 its repository path differs from the registry's; skopeo 1.9, pulling through the same
 registries.conf mirror, must reach the same verdict on each simple-signing case."""
-import gzip
 import json
 import os
-import random
 import shutil
 import subprocess
 
@@ -18,8 +16,8 @@ from conftest import isolated_env, run_vmpull
 from servers import sigstore_attach as sa
 from servers.common import running, start_or_fail
 from servers.fixture_registry import Registry
-from servers.oci_layout import Layout
 from test_signature_policy import build_layout, signed_by, signers  # noqa: F401 (signers: a fixture)
+from test_signature_policy_sigstore import disk_image
 
 REPO = "signed-mirror/disk"
 NS = "signed-mirror"
@@ -144,23 +142,13 @@ def test_lookaside_is_the_serving_mirrors(signed, signers, tmp_path, case):
     assert (sorted(p.name for p in kept.iterdir()) if kept.exists() else []) == (["signature-1"] if passes else [])
 
 
-def disk_image(folder, seed):
-    """An index over one x86_64 qemu disk artifact: (layout, raw disk, instance digest)."""
-    raw = random.Random(seed).randbytes(64 << 10)
-    lay = Layout(folder)
-    entry = lay.disk_artifact(gzip.compress(raw, compresslevel=1), "disk.x86_64.raw.gz", media_type="application/gzip")
-    index = lay.index([entry])
-    lay.write_index([(index, "v1")])
-    return lay, raw, entry["digest"]
-
-
 @pytest.mark.parametrize("scope,passes", [("mirror", True), ("origin", False)])
 def test_use_sigstore_attachments_is_the_serving_mirrors(registry_plain, mirror, tmp_path, scope, passes):
     """use-sigstore-attachments is read from the mirror's registries.d scope (containers/image's
     useSigstoreAttachments(physicalRef)); the attachment is the mirror's, the identity the registry's."""
     repo = f"sigstore-mirror/{scope}"
     keys = sa.make_key(tmp_path, "k")
-    lay, raw, instance = disk_image(tmp_path / "image", len(scope))
+    lay, raw, instance, _ = disk_image(tmp_path / "image", len(scope))
     mirror.push(lay.path, "v1", repo, "v1")
     data = sa.payload(f"{registry_plain.host}/{repo}:v1", instance)
     sa.push_attachment(mirror, repo, tmp_path / "att", instance, [(data, sa.sign(keys[0], data))])
