@@ -205,16 +205,15 @@ static int changed(struct retry_source *s, const struct http_request *req, struc
   return error_set(err, VMPULL_E_HTTP, "%s: changed on the server during the download", s->base.name);
 }
 
-/* Throw away the first n bytes of a full response that ignored our Range. */
-static int skip_bytes(struct byte_source *s, uint64_t n, lib_error *err) {
+int http_skip_body(struct byte_source *src, uint64_t n, const char *shown, const char *when, lib_error *err) {
   uint8_t buf[65536];
   while (n > 0) {
     size_t got = 0;
-    int r = source_read(s, buf, (size_t)MIN(n, sizeof(buf)), &got, err);
+    int r = source_read(src, buf, (size_t)MIN(n, sizeof(buf)), &got, err);
     if (r < 0)
       return r;
     if (got == 0)
-      return error_set(err, VMPULL_E_HTTP, "%s: the body is shorter on the retry than before", s->name);
+      return error_set(err, VMPULL_E_HTTP, "%s: the body is shorter%s than before", shown, when);
     n -= got;
   }
   return 0;
@@ -276,7 +275,7 @@ static int reopen(struct retry_source *s, const lib_error *why, lib_error *err) 
                        s->base.name, (unsigned long long)s->total, (unsigned long long)total);
     if (from && resp.status == 200) {
       /* Range ignored under the same validator: the same bytes again, those read are skipped. */
-      r = skip_bytes(s->inner, from, err);
+      r = http_skip_body(s->inner, from, s->inner->name, " on the retry", err);
       if (r < 0) {
         if (!http_retryable(0, err->code))
           return r;

@@ -44,6 +44,9 @@ struct http_restart {
 };
 void http_restart_clear(struct http_restart *r);
 
+/* Throw away the first n bytes of src, a full response to a request whose Range the server ignored
+ * ("SHOWN: the body is shorter WHEN than before" when it ends first). */
+int http_skip_body(struct byte_source *src, uint64_t n, const char *shown, const char *when, lib_error *err);
 /* http_get with retries (same contract: any final status is returned in resp). */
 int http_get_retry(const struct http_config *c, const struct http_request *req, struct http_response *resp,
                    lib_error *err);

@@ -24,21 +24,6 @@ void seg_land_failed_locked(struct seg_state *s, int errnum, const lib_error *wh
   pthread_cond_broadcast(&s->cond);
 }
 
-/* Throw away the first n bytes of src (a server that answered the rest's range with the whole file). */
-static int skip_bytes(struct seg_state *s, struct byte_source *src, uint64_t n, lib_error *err) {
-  uint8_t buf[65536];
-  while (n > 0) {
-    size_t got = 0;
-    int r = source_read(src, buf, (size_t)MIN(n, sizeof(buf)), &got, err);
-    if (r < 0)
-      return r;
-    if (got == 0)
-      return error_set(err, VMPULL_E_HTTP, "%s: the body is shorter than before", s->shown);
-    n -= got;
-  }
-  return 0;
-}
-
 static int same_file(const struct seg_state *s, const struct http_response *resp, uint64_t total) {
   const char *v = s->validator;
   if (total != UINT64_MAX && total != s->total)
@@ -123,7 +108,7 @@ static int open_rest(struct seg_state *s, lib_error *err) {
     } else {
       if (!same_file(s, &resp, resp.content_length))
         return changed(s, &resp, TAKE_PTR(rest), err);
-      r = skip_bytes(s, rest, s->pos, err); /* the same file, its range ignored */
+      r = http_skip_body(rest, s->pos, s->shown, "", err); /* the same file, its range ignored */
       if (r < 0)
         return r;
     }
